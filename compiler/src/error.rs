@@ -86,12 +86,12 @@ pub enum ErrorKind {
         /// The literal as written.
         text: String,
     },
-    /// An integer that is too large where an integer is required.
-    #[error("the integer `{text}` is too large")]
-    IntegerTooLarge {
-        /// The integer as written.
-        text: String,
-    },
+    /// An integer size beyond 2^32 - 1.
+    #[error("this integer is too large (the largest size is 4294967295)")]
+    IntegerTooLarge,
+    /// A literal size of zero.
+    #[error("a size must be at least 1")]
+    SizeZero,
 
     // --- names ---
     /// A name defined twice in one scope.

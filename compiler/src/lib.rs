@@ -1,7 +1,33 @@
-//! The rnnc compiler.
+//! The rnnc compiler: `.rnn` source in, checked cells (and, later, derivatives and
+//! kernels) out. It owns no device and does no I/O.
+//!
+//! The passes run in order: [`syntax::parse`] turns text into a syntax tree with
+//! spans; [`check`] resolves names and shapes into a [`check::Cell`], the form every
+//! later pass reads. Every problem is an [`Error`] value with a [`Span`]; nothing
+//! here panics on any input or prints anything.
 #![deny(missing_docs)]
 
 pub mod arena;
+pub mod check;
 pub mod error;
 pub mod span;
 pub mod syntax;
+
+pub use check::Cell;
+pub use error::{Error, ErrorKind};
+pub use span::{LineCol, Span};
+
+/// Parses and checks a source text: every cell it defines, or every error found.
+pub fn check_source(source: &str) -> Result<Vec<Cell>, Vec<Error>> {
+    let file = syntax::parse(source).map_err(|error| vec![error])?;
+    check::check_file(&file)
+}
+
+/// The bytes of a source file as text, or an error at the first byte that is not
+/// UTF-8.
+pub fn source_text(bytes: &[u8]) -> Result<&str, Error> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let offset = e.valid_up_to();
+        Error::new(ErrorKind::NotUtf8 { offset }, Span::new(offset, offset + 1), "not UTF-8")
+    })
+}

@@ -1,0 +1,70 @@
+//! Binding dims to sizes: the checks that need numbers (every dim sized, sizes
+//! positive, block sizes dividing their matrix).
+
+use super::cell::{Cell, Dim, ParamShape, Size};
+use crate::arena::Handle;
+use crate::error::{Error, ErrorKind};
+
+/// The size of every dim of one cell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DimSizes {
+    sizes: Vec<u64>,
+}
+
+impl DimSizes {
+    /// The number a [`Size`] stands for.
+    pub fn of(&self, size: Size) -> u64 {
+        match size {
+            Size::Dim(dim) => self.sizes[dim.index()],
+            Size::Fixed(n) => n,
+        }
+    }
+
+    /// The size of `dim`.
+    pub fn dim(&self, dim: Handle<Dim>) -> u64 {
+        self.sizes[dim.index()]
+    }
+}
+
+impl Cell {
+    /// Binds every dim with `size_of(name)`; reports unsized dims, zero sizes and
+    /// block sizes that do not divide their matrix, at their declarations.
+    pub fn bind_dims(&self, size_of: impl Fn(&str) -> Option<u64>) -> Result<DimSizes, Vec<Error>> {
+        let mut errors = Vec::new();
+        let mut sizes = Vec::with_capacity(self.dims.len());
+        for dim in self.dims.values() {
+            match size_of(&dim.name) {
+                Some(0) => errors.push(Error::new(
+                    ErrorKind::DimSizeZero { name: dim.name.clone(), size: 0 },
+                    dim.span,
+                    "declared here",
+                )),
+                Some(size) => {
+                    sizes.push(size);
+                    continue;
+                }
+                None => errors.push(Error::new(ErrorKind::DimUnbound { name: dim.name.clone() }, dim.span, "declared here")),
+            }
+            sizes.push(1);
+        }
+        let bound = DimSizes { sizes };
+        for param in self.params.values() {
+            if let ParamShape::Block { size, block } = param.shape {
+                let n = bound.of(size);
+                if errors.is_empty() && n % block != 0 {
+                    errors.push(Error::new(
+                        ErrorKind::BlockSizeDoesNotDivide {
+                            name: param.name.clone(),
+                            block,
+                            dim: size.text(&self.dims),
+                            size: n,
+                        },
+                        param.span,
+                        format!("{n} is not a multiple of {block}"),
+                    ));
+                }
+            }
+        }
+        if errors.is_empty() { Ok(bound) } else { Err(errors) }
+    }
+}

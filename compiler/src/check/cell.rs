@@ -1,0 +1,384 @@
+//! The checked cell: names resolved, shapes known, statements in evaluation order.
+//!
+//! This is what every later pass reads. Invariants, established by `check`:
+//! - every name refers to a declaration of the right kind (handles, not strings);
+//! - every expression has a [`Shape`] that is a scalar or a vector; matrices occur
+//!   only as the parameter of [`ExprKind::MatVec`];
+//! - operands precede their users in [`Cell::exprs`];
+//! - every state has exactly one update, and [`ExprKind::Next`] only reads a state
+//!   whose update comes earlier in [`Cell::body`];
+//! - there is at least one state and at least one output.
+
+use crate::arena::{Arena, Handle};
+use crate::span::Span;
+
+/// A checked cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    /// The cell's name.
+    pub name: String,
+    /// Its documentation.
+    pub doc: Option<String>,
+    /// Where the cell is defined.
+    pub span: Span,
+    /// Size variables, bound when the cell is used.
+    pub dims: Arena<Dim>,
+    /// Per-step inputs.
+    pub inputs: Arena<Input>,
+    /// Recurrent states.
+    pub states: Arena<State>,
+    /// Parameters.
+    pub params: Arena<Param>,
+    /// `let` definitions.
+    pub lets: Arena<Let>,
+    /// Outputs, in declaration order.
+    pub outputs: Arena<Output>,
+    /// The statements, in evaluation order.
+    pub body: Vec<Statement>,
+    /// Every expression.
+    pub exprs: Arena<Expr>,
+}
+
+/// `dim NAME;`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dim {
+    /// The name.
+    pub name: String,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// The length of a vector or a side of a matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Size {
+    /// A dim, bound later.
+    Dim(Handle<Dim>),
+    /// A literal size.
+    Fixed(u64),
+}
+
+/// `input NAME: [SIZE];`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Input {
+    /// The name.
+    pub name: String,
+    /// Its documentation.
+    pub doc: Option<String>,
+    /// Where it is declared.
+    pub span: Span,
+    /// Its length.
+    pub size: Size,
+}
+
+/// `state NAME: [SIZE];` with its update `NAME' = EXPR;`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    /// The name.
+    pub name: String,
+    /// Its documentation.
+    pub doc: Option<String>,
+    /// Where it is declared.
+    pub span: Span,
+    /// Its length.
+    pub size: Size,
+    /// The expression of its next value.
+    pub update: Handle<Expr>,
+}
+
+/// `param NAME: SHAPE;`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    /// The name.
+    pub name: String,
+    /// Its documentation.
+    pub doc: Option<String>,
+    /// Where it is declared.
+    pub span: Span,
+    /// Its shape.
+    pub shape: ParamShape,
+}
+
+/// The shape of a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamShape {
+    /// `[SIZE]`
+    Vector(Size),
+    /// `[ROWS, COLS]`, a dense matrix.
+    Matrix {
+        /// Rows.
+        rows: Size,
+        /// Columns.
+        cols: Size,
+    },
+    /// `block[SIZE, K]`: a SIZE x SIZE block-diagonal matrix of K x K blocks,
+    /// stored as `[SIZE/K, K, K]`.
+    Block {
+        /// The side of the matrix.
+        size: Size,
+        /// The side of a block.
+        block: u64,
+    },
+}
+
+/// `let NAME = EXPR;`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Let {
+    /// The name.
+    pub name: String,
+    /// Where it is defined.
+    pub span: Span,
+    /// Its value.
+    pub value: Handle<Expr>,
+}
+
+/// `output NAME;` or `output NAME = EXPR;`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    /// The name.
+    pub name: String,
+    /// Where it is declared.
+    pub span: Span,
+    /// What it yields each step.
+    pub value: OutputValue,
+    /// Its length.
+    pub size: Size,
+}
+
+/// What an output yields each step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputValue {
+    /// The new value of a state.
+    State(Handle<State>),
+    /// The value of a `let`.
+    Let(Handle<Let>),
+    /// An expression of its own.
+    Expr(Handle<Expr>),
+}
+
+/// A statement of the body, in evaluation order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statement {
+    /// A `let`.
+    Let(Handle<Let>),
+    /// A state's update.
+    Update(Handle<State>),
+    /// An output.
+    Output(Handle<Output>),
+}
+
+/// A typed expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    /// What it computes.
+    pub kind: ExprKind,
+    /// Its shape.
+    pub shape: Shape,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// The shape of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shape {
+    /// One number, broadcast in elementwise operations.
+    Scalar,
+    /// A vector.
+    Vector(Size),
+}
+
+/// The kinds of typed expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// A float literal.
+    Const(f64),
+    /// An input at this step.
+    Input(Handle<Input>),
+    /// A state's previous value.
+    State(Handle<State>),
+    /// A state's next value, defined earlier in the body.
+    Next(Handle<State>),
+    /// A vector parameter.
+    Param(Handle<Param>),
+    /// The value of a `let`.
+    Let(Handle<Let>),
+    /// An elementwise function of one operand.
+    Unary(UnaryOp, Handle<Expr>),
+    /// An elementwise function of two operands (a scalar broadcasts).
+    Binary(BinaryOp, Handle<Expr>, Handle<Expr>),
+    /// A matrix or block-matrix parameter times a vector.
+    MatVec(Handle<Param>, Handle<Expr>),
+}
+
+/// Elementwise functions of one operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UnaryOp {
+    /// `-x`
+    Neg,
+    /// `tanh`
+    Tanh,
+    /// `sigmoid`: 1 / (1 + exp(-x))
+    Sigmoid,
+    /// `exp`
+    Exp,
+    /// `log`
+    Log,
+    /// `relu`: max(x, 0)
+    Relu,
+    /// `softplus`: log(1 + exp(x))
+    Softplus,
+    /// `silu`: x * sigmoid(x)
+    Silu,
+    /// `sqrt`
+    Sqrt,
+    /// `abs`
+    Abs,
+    /// `sin`
+    Sin,
+    /// `cos`
+    Cos,
+}
+
+/// Elementwise functions of two operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BinaryOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `min`
+    Min,
+    /// `max`
+    Max,
+}
+
+/// A built-in function, as the language names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    /// A function of one argument.
+    Unary(UnaryOp),
+    /// A function of two arguments.
+    Binary(BinaryOp),
+}
+
+impl Builtin {
+    /// Every built-in function with its name, in the order the docs list them.
+    pub const ALL: [(&'static str, Builtin); 13] = [
+        ("tanh", Builtin::Unary(UnaryOp::Tanh)),
+        ("sigmoid", Builtin::Unary(UnaryOp::Sigmoid)),
+        ("exp", Builtin::Unary(UnaryOp::Exp)),
+        ("log", Builtin::Unary(UnaryOp::Log)),
+        ("relu", Builtin::Unary(UnaryOp::Relu)),
+        ("softplus", Builtin::Unary(UnaryOp::Softplus)),
+        ("silu", Builtin::Unary(UnaryOp::Silu)),
+        ("sqrt", Builtin::Unary(UnaryOp::Sqrt)),
+        ("abs", Builtin::Unary(UnaryOp::Abs)),
+        ("sin", Builtin::Unary(UnaryOp::Sin)),
+        ("cos", Builtin::Unary(UnaryOp::Cos)),
+        ("min", Builtin::Binary(BinaryOp::Min)),
+        ("max", Builtin::Binary(BinaryOp::Max)),
+    ];
+
+    /// The built-in called `name`.
+    pub fn by_name(name: &str) -> Option<Builtin> {
+        Builtin::ALL.iter().find(|(n, _)| *n == name).map(|&(_, b)| b)
+    }
+
+    /// How many arguments it takes.
+    pub fn arity(self) -> usize {
+        match self {
+            Builtin::Unary(_) => 1,
+            Builtin::Binary(_) => 2,
+        }
+    }
+}
+
+impl UnaryOp {
+    /// The operator or function as written (`-` for negation).
+    pub fn name(self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "-",
+            UnaryOp::Tanh => "tanh",
+            UnaryOp::Sigmoid => "sigmoid",
+            UnaryOp::Exp => "exp",
+            UnaryOp::Log => "log",
+            UnaryOp::Relu => "relu",
+            UnaryOp::Softplus => "softplus",
+            UnaryOp::Silu => "silu",
+            UnaryOp::Sqrt => "sqrt",
+            UnaryOp::Abs => "abs",
+            UnaryOp::Sin => "sin",
+            UnaryOp::Cos => "cos",
+        }
+    }
+}
+
+impl BinaryOp {
+    /// The operator or function as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Min => "min",
+            BinaryOp::Max => "max",
+        }
+    }
+}
+
+impl Size {
+    /// The size as written: the dim's name or the number.
+    pub fn text(self, dims: &Arena<Dim>) -> String {
+        match self {
+            Size::Dim(dim) => dims[dim].name.clone(),
+            Size::Fixed(n) => n.to_string(),
+        }
+    }
+}
+
+impl Shape {
+    /// The shape as written: `scalar` or `[H]`.
+    pub fn text(self, dims: &Arena<Dim>) -> String {
+        match self {
+            Shape::Scalar => "scalar".to_owned(),
+            Shape::Vector(size) => format!("[{}]", size.text(dims)),
+        }
+    }
+}
+
+impl ParamShape {
+    /// The shape as declared: `[H]`, `[H, D]` or `block[H, 4]`.
+    pub fn text(self, dims: &Arena<Dim>) -> String {
+        match self {
+            ParamShape::Vector(size) => format!("[{}]", size.text(dims)),
+            ParamShape::Matrix { rows, cols } => format!("[{}, {}]", rows.text(dims), cols.text(dims)),
+            ParamShape::Block { size, block } => format!("block[{}, {block}]", size.text(dims)),
+        }
+    }
+}
+
+impl Cell {
+    /// The input called `name`.
+    pub fn find_input(&self, name: &str) -> Option<Handle<Input>> {
+        self.inputs.iter().find(|(_, v)| v.name == name).map(|(h, _)| h)
+    }
+
+    /// The state called `name`.
+    pub fn find_state(&self, name: &str) -> Option<Handle<State>> {
+        self.states.iter().find(|(_, v)| v.name == name).map(|(h, _)| h)
+    }
+
+    /// The parameter called `name`.
+    pub fn find_param(&self, name: &str) -> Option<Handle<Param>> {
+        self.params.iter().find(|(_, v)| v.name == name).map(|(h, _)| h)
+    }
+
+    /// The dim called `name`.
+    pub fn find_dim(&self, name: &str) -> Option<Handle<Dim>> {
+        self.dims.iter().find(|(_, v)| v.name == name).map(|(h, _)| h)
+    }
+}

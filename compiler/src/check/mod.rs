@@ -1,0 +1,9 @@
+//! Name resolution and shape checking: from the syntax tree to a checked [`Cell`].
+
+mod bind;
+mod cell;
+mod checker;
+
+pub use bind::DimSizes;
+pub use cell::*;
+pub use checker::{check_cell, check_file};
