@@ -23,10 +23,7 @@ impl<T> Handle<T> {
     /// # Panics
     /// If `index` does not fit in 32 bits less one (arenas never grow that large).
     pub fn from_index(index: usize) -> Self {
-        let index_plus_one = u32::try_from(index + 1)
-            .ok()
-            .and_then(NonZeroU32::new)
-            .expect("arena index overflow");
+        let index_plus_one = u32::try_from(index + 1).ok().and_then(NonZeroU32::new).expect("arena index overflow");
         Handle { index_plus_one, marker: PhantomData }
     }
 

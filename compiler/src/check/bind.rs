@@ -43,7 +43,9 @@ impl Cell {
                     sizes.push(size);
                     continue;
                 }
-                None => errors.push(Error::new(ErrorKind::DimUnbound { name: dim.name.clone() }, dim.span, "declared here")),
+                None => {
+                    errors.push(Error::new(ErrorKind::DimUnbound { name: dim.name.clone() }, dim.span, "declared here"))
+                }
             }
             sizes.push(1);
         }

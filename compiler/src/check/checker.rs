@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use super::cell::{
-    BinaryOp, Builtin, Cell, Dim, Expr, ExprKind, Input, Let, Output, OutputValue, Param,
-    ParamShape, Shape, Size, State, Statement, UnaryOp,
+    BinaryOp, Builtin, Cell, Dim, Expr, ExprKind, Input, Let, Output, OutputValue, Param, ParamShape, Shape, Size,
+    State, Statement, UnaryOp,
 };
 use crate::arena::{Arena, Handle};
 use crate::error::{Error, ErrorKind};
@@ -24,8 +24,12 @@ pub fn check_file(file: &ast::File) -> Result<Vec<Cell>, Vec<Error>> {
     for cell in &file.cells {
         if let Some(&first) = seen.get(cell.name.name.as_str()) {
             errors.push(
-                Error::new(ErrorKind::DuplicateCell { name: cell.name.name.clone() }, cell.name.span, "defined again here")
-                    .with_related(first, "first defined here"),
+                Error::new(
+                    ErrorKind::DuplicateCell { name: cell.name.name.clone() },
+                    cell.name.span,
+                    "defined again here",
+                )
+                .with_related(first, "first defined here"),
             );
         } else {
             seen.insert(&cell.name.name, cell.name.span);
@@ -290,7 +294,12 @@ impl<'a> Checker<'a> {
                     && n % k != 0
                 {
                     self.error(Error::new(
-                        ErrorKind::BlockSizeDoesNotDivide { name: name.to_owned(), block: k, dim: n.to_string(), size: n },
+                        ErrorKind::BlockSizeDoesNotDivide {
+                            name: name.to_owned(),
+                            block: k,
+                            dim: n.to_string(),
+                            size: n,
+                        },
                         block.span,
                         format!("{n} is not a multiple of {k}"),
                     ));
@@ -359,7 +368,11 @@ impl<'a> Checker<'a> {
                 return;
             }
             None => {
-                self.error(Error::new(ErrorKind::UnknownName { name: name.clone() }, target.span, "no state has this name"));
+                self.error(Error::new(
+                    ErrorKind::UnknownName { name: name.clone() },
+                    target.span,
+                    "no state has this name",
+                ));
                 return;
             }
         };
@@ -518,7 +531,11 @@ impl<'a> Checker<'a> {
         };
         match symbol {
             Symbol::Dim(_) => {
-                self.error(Error::new(ErrorKind::DimUsedAsValue { name: name.to_owned() }, span, "a size, not a value"));
+                self.error(Error::new(
+                    ErrorKind::DimUsedAsValue { name: name.to_owned() },
+                    span,
+                    "a size, not a value",
+                ));
                 Typed::Poison
             }
             Symbol::Input(input) => {
@@ -605,8 +622,12 @@ impl<'a> Checker<'a> {
         let Some(builtin) = Builtin::by_name(&function.name) else {
             let names: Vec<&str> = Builtin::ALL.iter().map(|(n, _)| *n).collect();
             self.error(
-                Error::new(ErrorKind::UnknownFunction { name: function.name.clone() }, function.span, "not a built-in function")
-                    .with_hint(format!("the functions are: {}", names.join(", "))),
+                Error::new(
+                    ErrorKind::UnknownFunction { name: function.name.clone() },
+                    function.span,
+                    "not a built-in function",
+                )
+                .with_hint(format!("the functions are: {}", names.join(", "))),
             );
             return Typed::Poison;
         };
@@ -724,7 +745,11 @@ impl<'a> Checker<'a> {
             }
         }
         if ast.items.iter().all(|item| !matches!(item.kind, ItemKind::State(..))) {
-            self.errors.push(Error::new(ErrorKind::NoState { name: ast.name.name.clone() }, ast.name.span, "this cell"));
+            self.errors.push(Error::new(
+                ErrorKind::NoState { name: ast.name.name.clone() },
+                ast.name.span,
+                "this cell",
+            ));
         }
         if ast.items.iter().all(|item| !matches!(item.kind, ItemKind::Output(..))) {
             self.errors.push(

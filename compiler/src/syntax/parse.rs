@@ -263,11 +263,7 @@ fn describe_found(source: &str, offset: usize) -> Found {
     };
     let token = &rest[..width];
     let is_keyword = matches!(token, "cell" | "dim" | "input" | "state" | "param" | "let" | "output");
-    let words = if first.is_whitespace() || first.is_control() {
-        format!("{first:?}")
-    } else {
-        format!("`{token}`")
-    };
+    let words = if first.is_whitespace() || first.is_control() { format!("{first:?}") } else { format!("`{token}`") };
     Found { words, width, is_keyword }
 }
 
@@ -332,7 +328,8 @@ mod tests {
 
     #[test]
     fn doc_comments_attach_to_the_next_item() {
-        let cell = one_cell("/// The cell.\n/// Second line.\ncell c {\n  // plain\n  /// The state.\n  state h: [H];\n}");
+        let cell =
+            one_cell("/// The cell.\n/// Second line.\ncell c {\n  // plain\n  /// The state.\n  state h: [H];\n}");
         assert_eq!(cell.doc.as_deref(), Some("The cell.\nSecond line."));
         assert_eq!(cell.items[0].doc.as_deref(), Some("The state."));
     }
