@@ -1,1 +1,62 @@
-fn main() {}
+//! The `rnnc` command line. Exit status: 0 success, 1 an error in the user's files
+//! or data (diagnostics on stderr), 2 a usage error.
+
+mod commands;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use commands::Failure;
+
+/// rnnc: compile recurrent cells and run them in parallel over the sequence.
+#[derive(Parser, Debug)]
+#[command(name = "rnnc", version, about, after_help = "Examples:\n  rnnc check stdlib:para_gru\n  rnnc inspect stdlib:para_lstm --json\n\nShipped cells are named stdlib:NAME (block_elman, elman, gru, indrnn, lstm, mingru, para_gru, para_lstm).")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Parse and check .rnn files; report every error with FILE:LINE:COL.
+    Check(commands::check::Args),
+    /// Show what the compiler derived for a cell (dims, inputs, states, params, outputs).
+    Inspect(commands::inspect::Args),
+}
+
+/// Deep enough for any input the front end accepts; the parser bounds nesting itself.
+const STACK_SIZE: usize = 64 * 1024 * 1024;
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("rnnc: internal error: {info}\nThis is a bug in rnnc; please report it with the input that caused it.");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let worker = std::thread::Builder::new().stack_size(STACK_SIZE).spawn(move || run(&cli));
+    match worker.map(|handle| handle.join()) {
+        Ok(Ok(Ok(()))) => ExitCode::SUCCESS,
+        Ok(Ok(Err(failure))) => {
+            match &failure {
+                Failure::User(message) | Failure::Usage(message) => eprintln!("error: {message}"),
+                Failure::Reported => {}
+            }
+            ExitCode::from(failure.exit_code())
+        }
+        _ => ExitCode::from(101),
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Inspect(args) => commands::inspect::run(args),
+    }
+}

@@ -201,16 +201,14 @@ pub enum ErrorKind {
         block: u64,
     },
     /// `block[H, K]` with `H` not a multiple of `K`.
-    #[error("the block size {block} of `{name}` does not divide {dim} = {size}")]
+    #[error("the block size {block} of `{name}` does not divide {size}")]
     BlockSizeDoesNotDivide {
         /// The parameter.
         name: String,
         /// The block size.
         block: u64,
-        /// The dim's name (or literal).
-        dim: String,
-        /// The dim's size.
-        size: u64,
+        /// The size of the matrix's side, as `H = 6` or `6`.
+        size: String,
     },
     /// A dim bound to zero.
     #[error("dim `{name}` must be at least 1, found {size}")]

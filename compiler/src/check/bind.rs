@@ -58,8 +58,7 @@ impl Cell {
                         ErrorKind::BlockSizeDoesNotDivide {
                             name: param.name.clone(),
                             block,
-                            dim: size.text(&self.dims),
-                            size: n,
+                            size: format!("{} = {n}", size.text(&self.dims)),
                         },
                         param.span,
                         format!("{n} is not a multiple of {block}"),

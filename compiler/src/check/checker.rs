@@ -58,8 +58,8 @@ enum Symbol {
     State(Handle<State>),
     Param(Handle<Param>),
     Let(Handle<Let>),
-    /// A `let` whose value has an error: uses are silently poisoned.
-    PoisonedLet,
+    /// A declaration or `let` that has an error: uses are silently poisoned.
+    Poisoned,
     /// `output NAME = EXPR`: a name, but not a value.
     Output,
 }
@@ -71,7 +71,8 @@ impl Symbol {
             Symbol::Input(_) => "an input",
             Symbol::State(_) => "a state",
             Symbol::Param(_) => "a parameter",
-            Symbol::Let(_) | Symbol::PoisonedLet => "a `let`",
+            Symbol::Let(_) => "a `let`",
+            Symbol::Poisoned => "a definition with an error",
             Symbol::Output => "an output",
         }
     }
@@ -193,9 +194,14 @@ impl<'a> Checker<'a> {
             let doc = item.doc.clone();
             match &item.kind {
                 ItemKind::Input(name, shape) => {
-                    if let Some(size) = self.vector_shape(shape, "an input") {
-                        let input = self.inputs.append(Input { name: name.name.clone(), doc, span: name.span, size });
-                        self.define(name, Symbol::Input(input));
+                    match self.vector_shape(shape, "an input") {
+                        Some(size) => {
+                            let input = self.inputs.append(Input { name: name.name.clone(), doc, span: name.span, size });
+                            self.define(name, Symbol::Input(input));
+                        }
+                        None => {
+                            self.define(name, Symbol::Poisoned);
+                        }
                     }
                 }
                 ItemKind::State(name, shape) => {
@@ -205,9 +211,14 @@ impl<'a> Checker<'a> {
                     self.define(name, Symbol::State(state));
                 }
                 ItemKind::Param(name, shape) => {
-                    if let Some(shape) = self.param_shape(&name.name, shape) {
-                        let param = self.params.append(Param { name: name.name.clone(), doc, span: name.span, shape });
-                        self.define(name, Symbol::Param(param));
+                    match self.param_shape(&name.name, shape) {
+                        Some(shape) => {
+                            let param = self.params.append(Param { name: name.name.clone(), doc, span: name.span, shape });
+                            self.define(name, Symbol::Param(param));
+                        }
+                        None => {
+                            self.define(name, Symbol::Poisoned);
+                        }
                     }
                 }
                 _ => {}
@@ -297,8 +308,7 @@ impl<'a> Checker<'a> {
                         ErrorKind::BlockSizeDoesNotDivide {
                             name: name.to_owned(),
                             block: k,
-                            dim: n.to_string(),
-                            size: n,
+                            size: n.to_string(),
                         },
                         block.span,
                         format!("{n} is not a multiple of {k}"),
@@ -353,7 +363,7 @@ impl<'a> Checker<'a> {
                 }
             }
             None => {
-                self.define(name, Symbol::PoisonedLet);
+                self.define(name, Symbol::Poisoned);
             }
         }
     }
@@ -417,7 +427,7 @@ impl<'a> Checker<'a> {
                         None => return,
                     }
                 }
-                Some(&(Symbol::PoisonedLet, _)) => return,
+                Some(&(Symbol::Poisoned, _)) => return,
                 other => {
                     let mut error = Error::new(
                         ErrorKind::UndefinedOutput { name: name.name.clone() },
@@ -465,7 +475,7 @@ impl<'a> Checker<'a> {
                 self.error(Error::new(
                     ErrorKind::WrongShape {
                         what: format!("output `{}`", name.name),
-                        expected: "a vector `[SIZE]`".to_owned(),
+                        expected: "`[SIZE]`".to_owned(),
                         found: "scalar".to_owned(),
                     },
                     self.exprs[expr].span,
@@ -562,7 +572,7 @@ impl<'a> Checker<'a> {
                 let shape = self.exprs[self.lets[let_].value].shape;
                 self.push(ExprKind::Let(let_), shape, span)
             }
-            Symbol::PoisonedLet => Typed::Poison,
+            Symbol::Poisoned => Typed::Poison,
             Symbol::Output => {
                 self.error(
                     Error::new(ErrorKind::UnknownName { name: name.to_owned() }, span, "not a value")
@@ -798,7 +808,7 @@ fn shape_written(shape: &ast::Shape) -> String {
 
 /// The defined name closest to `name` in edit distance, if close enough.
 fn closest_name<'n>(name: &str, candidates: impl Iterator<Item = &'n String>) -> Option<&'n str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let limit = name.chars().count() / 3;
     candidates
         .map(|c| (edit_distance(name, c), c))
         .filter(|&(d, _)| d <= limit)

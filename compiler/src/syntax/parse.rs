@@ -215,7 +215,7 @@ fn syntax_error(source: &str, error: &pest::error::Error<Rule>) -> Error {
     if let Some(attempts) = error.parse_attempts() {
         for token in attempts.expected_tokens() {
             let token = token.to_string();
-            if token != "BUILTIN_RULE" && !token.contains("..") && !token.chars().any(char::is_alphabetic) {
+            if PUNCTUATION.contains(&token.as_str()) {
                 push_unique(&mut expected, format!("`{token}`"));
             }
         }
@@ -238,6 +238,10 @@ fn syntax_error(source: &str, error: &pest::error::Error<Rule>) -> Error {
     }
     err
 }
+
+/// The tokens worth naming in "expected ..." (not whitespace, comments, or the
+/// characters of names and numbers, which the rule names already cover).
+const PUNCTUATION: [&str; 15] = [";", ":", ",", "=", "'", "(", ")", "[", "]", "{", "}", "+", "*", "/", "@"];
 
 fn push_unique(list: &mut Vec<String>, item: String) {
     if !list.contains(&item) {

@@ -1,0 +1,93 @@
+//! The subcommands of `rnnc`, one module each, and what they share.
+
+pub mod check;
+pub mod inspect;
+
+use rnnc::{Cell, Source};
+
+use crate::render::render_errors;
+
+/// How a command failed. Diagnostics are printed before this is returned.
+#[derive(Debug)]
+pub enum Failure {
+    /// The user's files or data are wrong (exit status 1); already reported.
+    Reported,
+    /// The user's files or data are wrong (exit status 1).
+    User(String),
+    /// The command line is wrong (exit status 2).
+    Usage(String),
+}
+
+impl Failure {
+    /// The process exit status.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Reported | Failure::User(_) => 1,
+            Failure::Usage(_) => 2,
+        }
+    }
+}
+
+/// Loads and checks one source, printing its diagnostics on failure.
+pub fn load_and_check(spec: &str) -> Result<(Source, Vec<Cell>), Failure> {
+    let source = Source::load(spec).map_err(|e| Failure::User(e.to_string()))?;
+    match source.check() {
+        Ok(cells) => Ok((source, cells)),
+        Err(errors) => {
+            eprint!("{}", render_errors(&source.name, &source.display_text(), &errors));
+            Err(Failure::Reported)
+        }
+    }
+}
+
+/// The cell to work on: the one named by `--cell`, or the file's only cell.
+pub fn select_cell(source: &Source, cells: Vec<Cell>, wanted: Option<&str>) -> Result<Cell, Failure> {
+    let names = || cells.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+    match wanted {
+        Some(name) => match cells.iter().position(|c| c.name == name) {
+            Some(index) => Ok(cells.into_iter().nth(index).expect("index is in range")),
+            None => Err(Failure::Usage(format!("{} has no cell `{name}` (its cells: {})", source.name, names()))),
+        },
+        None if cells.len() == 1 => Ok(cells.into_iter().next().expect("one cell")),
+        None => Err(Failure::Usage(format!(
+            "{} defines several cells ({}); choose one with --cell NAME",
+            source.name,
+            names()
+        ))),
+    }
+}
+
+/// Sizes for dims, as given by `--dims H=1024,D=512`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DimList(pub Vec<(String, u64)>);
+
+/// Parses `H=1024,D=512`.
+pub fn parse_dims(text: &str) -> Result<DimList, String> {
+    text.split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            let (name, size) = part.split_once('=').ok_or_else(|| format!("`{part}` is not NAME=SIZE"))?;
+            let size = size.trim().parse::<u64>().map_err(|_| format!("`{size}` is not a size in `{part}`"))?;
+            Ok((name.trim().to_owned(), size))
+        })
+        .collect::<Result<_, String>>()
+        .map(DimList)
+}
+
+/// Binds `--dims` to `cell`; every dim of the cell must be given and no other.
+pub fn bind_dims(source: &Source, cell: &Cell, DimList(dims): &DimList) -> Result<rnnc::compiler::check::DimSizes, Failure> {
+    for (name, _) in dims {
+        if cell.find_dim(name).is_none() {
+            let known: Vec<&str> = cell.dims.values().map(|d| d.name.as_str()).collect();
+            return Err(Failure::Usage(format!(
+                "cell `{}` has no dim `{name}` (its dims: {})",
+                cell.name,
+                known.join(", ")
+            )));
+        }
+    }
+    cell.bind_dims(|name| dims.iter().find(|(n, _)| n == name).map(|&(_, size)| size)).map_err(|errors| {
+        eprint!("{}", render_errors(&source.name, &source.display_text(), &errors));
+        Failure::Reported
+    })
+}
