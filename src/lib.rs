@@ -2,7 +2,8 @@
 //! parallel over the sequence (ParaRNN's Newton + parallel scan, made automatic).
 //!
 //! This crate is the public face: it re-exports the compiler and adds what users of
-//! the language need around it (finding sources, including the shipped cells).
+//! the language need around it: finding sources (including the shipped cells) and
+//! rendering errors for people, as the `rnnc` command line does.
 //!
 //! ```
 //! let source = rnnc::Source::load("stdlib:para_gru").unwrap();
@@ -12,8 +13,10 @@
 //! ```
 #![deny(missing_docs)]
 
+mod render;
 mod source;
 
+pub use render::render_errors;
 pub use rnnc_compiler as compiler;
 pub use rnnc_compiler::{Cell, Error, ErrorKind, Span};
 pub use source::{LoadError, STDLIB_PREFIX, Source};

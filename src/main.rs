@@ -2,7 +2,6 @@
 //! or data (diagnostics on stderr), 2 a usage error.
 
 mod commands;
-mod render;
 
 use std::process::ExitCode;
 
@@ -12,7 +11,12 @@ use commands::Failure;
 
 /// rnnc: compile recurrent cells and run them in parallel over the sequence.
 #[derive(Parser, Debug)]
-#[command(name = "rnnc", version, about, after_help = "Examples:\n  rnnc check stdlib:para_gru\n  rnnc inspect stdlib:para_lstm --json\n\nShipped cells are named stdlib:NAME (block_elman, elman, gru, indrnn, lstm, mingru, para_gru, para_lstm).")]
+#[command(
+    name = "rnnc",
+    version,
+    about,
+    after_help = "Examples:\n  rnnc check stdlib:para_gru\n  rnnc inspect stdlib:para_lstm --json\n\nShipped cells are named stdlib:NAME (block_elman, elman, gru, indrnn, lstm, mingru, para_gru, para_lstm)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,7 +35,9 @@ const STACK_SIZE: usize = 64 * 1024 * 1024;
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("rnnc: internal error: {info}\nThis is a bug in rnnc; please report it with the input that caused it.");
+        eprintln!(
+            "rnnc: internal error: {info}\nThis is a bug in rnnc; please report it with the input that caused it."
+        );
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -1,11 +1,11 @@
 //! Rendering compile errors for people: `FILE:LINE:COL`, the source line, labels.
-//! The only place where errors become text.
+//! The only place where errors become text (the compiler only makes values).
 
 use codespan_reporting::diagnostic::{Diagnostic, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, Chars, Config};
 
-use rnnc::Error;
+use crate::Error;
 
 /// Renders `errors` found in the source `text` named `file_name`.
 pub fn render_errors(file_name: &str, text: &str, errors: &[Error]) -> String {
@@ -23,7 +23,7 @@ pub fn render_errors(file_name: &str, text: &str, errors: &[Error]) -> String {
 }
 
 fn to_diagnostic(error: &Error, len: usize) -> Diagnostic<()> {
-    let clamp = |span: rnnc::Span| {
+    let clamp = |span: crate::Span| {
         let start = (span.start as usize).min(len);
         start..(span.end as usize).clamp(start, len)
     };

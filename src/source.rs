@@ -47,8 +47,7 @@ impl Source {
             })?;
             return Ok(Source { name: spec.to_owned(), bytes: cell.source.as_bytes().to_vec() });
         }
-        let bytes = std::fs::read(Path::new(spec))
-            .map_err(|source| LoadError::Io { path: spec.to_owned(), source })?;
+        let bytes = std::fs::read(Path::new(spec)).map_err(|source| LoadError::Io { path: spec.to_owned(), source })?;
         Ok(Source { name: spec.to_owned(), bytes })
     }
 

@@ -4,7 +4,9 @@ use super::{DimList, Failure, bind_dims, load_and_check, parse_dims};
 
 /// Arguments of `rnnc check`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  rnnc check cells/my_gru.rnn\n  rnnc check stdlib:para_lstm stdlib:gru\n  rnnc check my_cell.rnn --dims H=1024,D=512")]
+#[command(
+    after_help = "Examples:\n  rnnc check cells/my_gru.rnn\n  rnnc check stdlib:para_lstm stdlib:gru\n  rnnc check my_cell.rnn --dims H=1024,D=512"
+)]
 pub struct Args {
     /// Source files, or `stdlib:NAME` for a shipped cell.
     #[arg(required = true, value_name = "FILE")]

@@ -34,11 +34,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     };
     let size_of = |dim| sizes.as_ref().map(|s: &rnnc::compiler::check::DimSizes| s.dim(dim));
     if args.json {
-        let dims: Vec<Value> = cell
-            .dims
-            .iter()
-            .map(|(h, d)| json!({ "name": d.name, "shape": [], "size": size_of(h) }))
-            .collect();
+        let dims: Vec<Value> =
+            cell.dims.iter().map(|(h, d)| json!({ "name": d.name, "shape": [], "size": size_of(h) })).collect();
         let report = json!({
             "cell": cell.name,
             "doc": cell.doc,
@@ -91,7 +88,10 @@ fn param_json(cell: &Cell, name: &str, shape: ParamShape) -> Value {
     }
 }
 
-fn text_report(cell: &Cell, size_of: &dyn Fn(rnnc::compiler::arena::Handle<rnnc::compiler::check::Dim>) -> Option<u64>) -> String {
+fn text_report(
+    cell: &Cell,
+    size_of: &dyn Fn(rnnc::compiler::arena::Handle<rnnc::compiler::check::Dim>) -> Option<u64>,
+) -> String {
     let mut out = format!("cell {}\n", cell.name);
     if let Some(doc) = &cell.doc {
         for line in doc.lines() {
@@ -106,11 +106,22 @@ fn text_report(cell: &Cell, size_of: &dyn Fn(rnnc::compiler::arena::Handle<rnnc:
             None => d.name.clone(),
         })
         .collect();
-    let row = |label: &str, items: Vec<String>| format!("{label:<9}{}\n", if items.is_empty() { "-".to_owned() } else { items.join(", ") });
+    let row = |label: &str, items: Vec<String>| {
+        format!("{label:<9}{}\n", if items.is_empty() { "-".to_owned() } else { items.join(", ") })
+    };
     out.push_str(&row("dims", dims));
-    out.push_str(&row("inputs", cell.inputs.values().map(|v| format!("{}: [{}]", v.name, v.size.text(&cell.dims))).collect()));
-    out.push_str(&row("states", cell.states.values().map(|v| format!("{}: [{}]", v.name, v.size.text(&cell.dims))).collect()));
-    out.push_str(&row("params", cell.params.values().map(|p| format!("{}: {}", p.name, p.shape.text(&cell.dims))).collect()));
+    out.push_str(&row(
+        "inputs",
+        cell.inputs.values().map(|v| format!("{}: [{}]", v.name, v.size.text(&cell.dims))).collect(),
+    ));
+    out.push_str(&row(
+        "states",
+        cell.states.values().map(|v| format!("{}: [{}]", v.name, v.size.text(&cell.dims))).collect(),
+    ));
+    out.push_str(&row(
+        "params",
+        cell.params.values().map(|p| format!("{}: {}", p.name, p.shape.text(&cell.dims))).collect(),
+    ));
     out.push_str(&row(
         "outputs",
         cell.outputs

@@ -3,9 +3,7 @@
 pub mod check;
 pub mod inspect;
 
-use rnnc::{Cell, Source};
-
-use crate::render::render_errors;
+use rnnc::{Cell, Source, render_errors};
 
 /// How a command failed. Diagnostics are printed before this is returned.
 #[derive(Debug)]
@@ -75,7 +73,11 @@ pub fn parse_dims(text: &str) -> Result<DimList, String> {
 }
 
 /// Binds `--dims` to `cell`; every dim of the cell must be given and no other.
-pub fn bind_dims(source: &Source, cell: &Cell, DimList(dims): &DimList) -> Result<rnnc::compiler::check::DimSizes, Failure> {
+pub fn bind_dims(
+    source: &Source,
+    cell: &Cell,
+    DimList(dims): &DimList,
+) -> Result<rnnc::compiler::check::DimSizes, Failure> {
     for (name, _) in dims {
         if cell.find_dim(name).is_none() {
             let known: Vec<&str> = cell.dims.values().map(|d| d.name.as_str()).collect();

@@ -1,0 +1,158 @@
+//! End-to-end behaviour of the `rnnc` command line: exit statuses, stdlib cells,
+//! `inspect` output, dims binding, and inputs that must not crash or hang it.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{rnnc, stderr, stdout};
+
+const STDLIB: [&str; 8] = ["block_elman", "elman", "gru", "indrnn", "lstm", "mingru", "para_gru", "para_lstm"];
+
+fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rnnc-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("temp file");
+    path
+}
+
+#[test]
+fn every_stdlib_cell_checks_clean_by_name_and_as_a_file() {
+    for name in STDLIB {
+        let by_name = rnnc(&["check", &format!("stdlib:{name}")]);
+        assert_eq!(by_name.status.code(), Some(0), "{name}: {}", stderr(&by_name));
+        assert_eq!(stdout(&by_name), format!("stdlib:{name}: ok ({name})\n"));
+        let by_path = rnnc(&["check", &format!("stdlib/cells/{name}.rnn")]);
+        assert_eq!(by_path.status.code(), Some(0), "{name}: {}", stderr(&by_path));
+    }
+}
+
+#[test]
+fn check_reports_every_file_and_fails_if_any_fails() {
+    let output =
+        rnnc(&["check", "tests/diagnostics/unknown_name.rnn", "stdlib:gru", "tests/diagnostics/unknown_dim.rnn"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("tests/diagnostics/unknown_name.rnn:4:20"), "{err}");
+    assert!(err.contains("tests/diagnostics/unknown_dim.rnn:3:15"), "{err}");
+    assert_eq!(stdout(&output), "stdlib:gru: ok (gru)\n");
+}
+
+#[test]
+fn usage_errors_exit_with_status_2_and_help_with_0() {
+    for args in [
+        &["check"][..],
+        &["frobnicate"],
+        &["inspect", "stdlib:gru", "--json", "--bogus"],
+        &["check", "stdlib:gru", "--dims", "H"],
+    ] {
+        let output = rnnc(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+    }
+    assert_eq!(rnnc(&["--help"]).status.code(), Some(0));
+    assert_eq!(rnnc(&["check", "--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn a_missing_file_or_stdlib_cell_is_a_clear_error() {
+    let output = rnnc(&["check", "no/such/file.rnn"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).starts_with("error: cannot read `no/such/file.rnn`"), "{}", stderr(&output));
+    let output = rnnc(&["check", "stdlib:nope"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("no shipped cell is called `nope`"), "{}", stderr(&output));
+}
+
+#[test]
+fn inspect_json_has_the_contract_fields() {
+    let output = rnnc(&["inspect", "stdlib:para_lstm", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+    assert_eq!(json["cell"], "para_lstm");
+    assert_eq!(json["dims"][0]["name"], "H");
+    assert_eq!(json["inputs"], serde_json::json!([{ "name": "x", "shape": ["D"] }]));
+    assert_eq!(json["states"][0], serde_json::json!({ "name": "c", "shape": ["H"] }));
+    assert_eq!(json["states"][1], serde_json::json!({ "name": "h", "shape": ["H"] }));
+    assert_eq!(json["params"][0], serde_json::json!({ "name": "Bf", "shape": ["H", "D"] }));
+    assert_eq!(json["params"].as_array().map(Vec::len), Some(11));
+    assert_eq!(json["outputs"][0]["name"], "h");
+    assert_eq!(json["outputs"][0]["shape"], serde_json::json!(["H"]));
+}
+
+#[test]
+fn inspect_shows_block_params_and_bound_dims() {
+    let output = rnnc(&["inspect", "stdlib:block_elman", "--json", "--dims", "H=8,D=3"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+    assert_eq!(json["dims"][0]["size"], 8);
+    let u = &json["params"][1];
+    assert_eq!((u["name"].as_str(), u["block"].as_u64()), (Some("U"), Some(4)));
+    assert_eq!(u["stored_shape"], serde_json::json!(["H/4", 4, 4]));
+    let text = stdout(&rnnc(&["inspect", "stdlib:block_elman", "--dims", "H=8,D=3"]));
+    assert!(text.contains("params   W: [H, D], U: block[H, 4], b: [H]"), "{text}");
+    assert!(text.contains("dims     H = 8, D = 3"), "{text}");
+}
+
+#[test]
+fn binding_dims_checks_block_sizes_and_names() {
+    let output = rnnc(&["check", "stdlib:block_elman", "--dims", "H=6,D=3"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("the block size 4 of `U` does not divide H = 6"), "{err}");
+    assert!(err.contains("stdlib:block_elman:13:11"), "{err}");
+    let output = rnnc(&["check", "stdlib:block_elman", "--dims", "H=8"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("dim `D` has no size"), "{}", stderr(&output));
+    let output = rnnc(&["check", "stdlib:block_elman", "--dims", "H=8,D=3,Q=2"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("has no dim `Q`"), "{}", stderr(&output));
+}
+
+#[test]
+fn several_cells_need_a_choice() {
+    let path = temp_file(
+        "two.rnn",
+        b"cell a { dim H; state h: [H]; h' = h; output h; }\ncell b { dim H; state h: [H]; h' = -h; output h; }\n",
+    );
+    let path = path.to_string_lossy().into_owned();
+    let output = rnnc(&["inspect", &path]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("defines several cells (a, b)"), "{}", stderr(&output));
+    let output = rnnc(&["inspect", &path, "--cell", "b"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).starts_with("cell b\n"));
+    assert_eq!(rnnc(&["inspect", &path, "--cell", "c"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_20000_deep_expression_is_a_located_error_within_a_second() {
+    let depth = 20_000;
+    let source = format!(
+        "cell c {{\n  dim H;\n  state h: [H];\n  h' = {}h{};\n  output h;\n}}\n",
+        "(".repeat(depth),
+        ")".repeat(depth)
+    );
+    let path = temp_file("deep.rnn", source.as_bytes());
+    let start = Instant::now();
+    let output = rnnc(&["check", &path.to_string_lossy()]);
+    let elapsed = start.elapsed();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("expression nested more than 64 levels deep"), "{err}");
+    assert!(err.contains("deep.rnn:4:72"), "{err}");
+    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
+}
+
+#[test]
+fn deep_calls_and_negations_and_long_chains_are_handled() {
+    let calls = format!("cell c {{ dim H; state h: [H]; h' = {}h{}; output h; }}", "tanh(".repeat(64), ")".repeat(64));
+    let output = rnnc(&["check", &temp_file("calls.rnn", calls.as_bytes()).to_string_lossy()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let negs = format!("cell c {{ dim H; state h: [H]; h' = {}h; output h; }}", "-".repeat(100_000));
+    let output = rnnc(&["check", &temp_file("negs.rnn", negs.as_bytes()).to_string_lossy()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let chain = format!("cell c {{ dim H; state h: [H]; h' = h{}; output h; }}", " * h + h".repeat(100_000));
+    let output = rnnc(&["check", &temp_file("chain.rnn", chain.as_bytes()).to_string_lossy()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
