@@ -193,34 +193,30 @@ impl<'a> Checker<'a> {
         for item in &ast.items {
             let doc = item.doc.clone();
             match &item.kind {
-                ItemKind::Input(name, shape) => {
-                    match self.vector_shape(shape, "an input") {
-                        Some(size) => {
-                            let input = self.inputs.append(Input { name: name.name.clone(), doc, span: name.span, size });
-                            self.define(name, Symbol::Input(input));
-                        }
-                        None => {
-                            self.define(name, Symbol::Poisoned);
-                        }
+                ItemKind::Input(name, shape) => match self.vector_shape(shape, "an input") {
+                    Some(size) => {
+                        let input = self.inputs.append(Input { name: name.name.clone(), doc, span: name.span, size });
+                        self.define(name, Symbol::Input(input));
                     }
-                }
+                    None => {
+                        self.define(name, Symbol::Poisoned);
+                    }
+                },
                 ItemKind::State(name, shape) => {
                     let size = self.vector_shape(shape, "a state");
                     let state = Handle::from_index(self.states.len());
                     self.states.push(StateDecl { name: name.name.clone(), doc, span: name.span, size, update: None });
                     self.define(name, Symbol::State(state));
                 }
-                ItemKind::Param(name, shape) => {
-                    match self.param_shape(&name.name, shape) {
-                        Some(shape) => {
-                            let param = self.params.append(Param { name: name.name.clone(), doc, span: name.span, shape });
-                            self.define(name, Symbol::Param(param));
-                        }
-                        None => {
-                            self.define(name, Symbol::Poisoned);
-                        }
+                ItemKind::Param(name, shape) => match self.param_shape(&name.name, shape) {
+                    Some(shape) => {
+                        let param = self.params.append(Param { name: name.name.clone(), doc, span: name.span, shape });
+                        self.define(name, Symbol::Param(param));
                     }
-                }
+                    None => {
+                        self.define(name, Symbol::Poisoned);
+                    }
+                },
                 _ => {}
             }
         }
@@ -305,11 +301,7 @@ impl<'a> Checker<'a> {
                     && n % k != 0
                 {
                     self.error(Error::new(
-                        ErrorKind::BlockSizeDoesNotDivide {
-                            name: name.to_owned(),
-                            block: k,
-                            size: n.to_string(),
-                        },
+                        ErrorKind::BlockSizeDoesNotDivide { name: name.to_owned(), block: k, size: n.to_string() },
                         block.span,
                         format!("{n} is not a multiple of {k}"),
                     ));
