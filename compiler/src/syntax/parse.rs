@@ -20,8 +20,7 @@ struct Grammar;
 /// Parses a whole file. A file must define at least one cell.
 pub fn parse(source: &str) -> Result<ast::File, Error> {
     prescan(source)?;
-    pest::set_error_detail(true);
-    let pairs = Grammar::parse(Rule::file, source).map_err(|e| syntax_error(source, &e))?;
+    let pairs = Grammar::parse(Rule::file, source).map_err(|_| detailed_syntax_error(source))?;
     let cells: Vec<ast::Cell> = pairs
         .flat_map(Pair::into_inner)
         .filter(|pair| pair.as_rule() == Rule::cell)
@@ -198,6 +197,23 @@ fn doc_before(source: &str, offset: u32) -> Option<String> {
     }
     lines.reverse();
     Some(lines.join("\n").trim_end().to_owned())
+}
+
+/// Parses again, collecting the tokens pest tried (which halves parsing speed, so
+/// only once a file is known to be wrong), and describes the error.
+fn detailed_syntax_error(source: &str) -> Error {
+    pest::set_error_detail(true);
+    let result = Grammar::parse(Rule::file, source);
+    pest::set_error_detail(false);
+    match result {
+        Err(error) => syntax_error(source, &error),
+        // Parsing is deterministic, so this cannot happen; answer sensibly anyway.
+        Ok(_) => Error::new(
+            ErrorKind::Syntax { expected: "valid syntax".to_owned(), found: "an error".to_owned() },
+            Span::at(0),
+            "",
+        ),
+    }
 }
 
 fn syntax_error(source: &str, error: &pest::error::Error<Rule>) -> Error {
