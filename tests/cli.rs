@@ -156,3 +156,13 @@ fn deep_calls_and_negations_and_long_chains_are_handled() {
     let output = rnnc(&["check", &temp_file("chain.rnn", chain.as_bytes()).to_string_lossy()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
+
+#[test]
+fn the_readme_first_cell_checks_clean() {
+    let readme = std::fs::read_to_string(support::root().join("README.md")).expect("README.md");
+    let start = readme.find("cell my_rnn {").expect("the README shows a first cell");
+    let end = start + readme[start..].find("\n}\n").expect("the cell ends") + 3;
+    let path = temp_file("my_rnn.rnn", readme[start..end].as_bytes());
+    let output = rnnc(&["check", &path.to_string_lossy()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}

@@ -1,0 +1,6 @@
+//! The rnnc runtime: everything that touches data and devices. The compiler is pure
+//! (source in, artefacts out); this crate reads and checks tensors, owns devices and
+//! memory, and runs the solvers.
+#![deny(missing_docs)]
+
+pub mod data;
