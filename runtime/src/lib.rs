@@ -4,3 +4,4 @@
 #![deny(missing_docs)]
 
 pub mod data;
+pub mod gpu;

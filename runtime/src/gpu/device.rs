@@ -1,0 +1,198 @@
+//! Choosing an adapter and opening a device on it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::kernel::Kernel;
+
+/// The environment variable that picks an adapter: an index into the list that
+/// `rnnc devices` prints, or a case-insensitive part of the adapter's name.
+pub const ADAPTER_ENV: &str = "RNNC_ADAPTER";
+
+/// Why the GPU could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    /// No adapter at all.
+    #[error(
+        "no GPU adapter found (wgpu found no Vulkan, Metal or DX12 device); install a driver \
+         (on Linux without a GPU: `apt-get install mesa-vulkan-drivers libvulkan1` for lavapipe) \
+         or use `--backend cpu`"
+    )]
+    NoAdapter,
+    /// The adapter asked for is not there.
+    #[error("no GPU adapter matches `{wanted}`; the adapters are: {available}")]
+    AdapterNotFound {
+        /// The selector.
+        wanted: String,
+        /// The adapters found.
+        available: String,
+    },
+    /// The device could not be opened.
+    #[error("cannot open a device on {adapter}: {reason}")]
+    RequestDevice {
+        /// The adapter.
+        adapter: String,
+        /// The driver's reason.
+        reason: String,
+    },
+    /// A kernel was rejected by the device (the compiler validates kernels first,
+    /// so this is a bug or a driver limitation).
+    #[error("the device rejected kernel `{label}`: {reason}")]
+    Kernel {
+        /// The kernel.
+        label: String,
+        /// The device's reason.
+        reason: String,
+    },
+    /// A buffer could not be read back, or the device was lost.
+    #[error("GPU failure: {0}")]
+    Device(String),
+}
+
+/// An adapter, as listed for users.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterSummary {
+    /// Its position in the list.
+    pub index: usize,
+    /// Its name.
+    pub name: String,
+    /// Backend and device type, e.g. `Vulkan, DiscreteGpu`.
+    pub kind: String,
+}
+
+/// An open device with its queue and a cache of compiled kernels.
+pub struct Gpu {
+    pub(super) device: wgpu::Device,
+    pub(super) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    pub(super) limits: wgpu::Limits,
+    subgroups: bool,
+    kernels: Mutex<HashMap<(String, String), Arc<Kernel>>>,
+}
+
+fn instance() -> wgpu::Instance {
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    descriptor.backends = wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12;
+    wgpu::Instance::new(descriptor)
+}
+
+fn rank(info: &wgpu::AdapterInfo) -> u8 {
+    match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+fn summary(index: usize, info: &wgpu::AdapterInfo) -> AdapterSummary {
+    AdapterSummary { index, name: info.name.clone(), kind: format!("{:?}, {:?}", info.backend, info.device_type) }
+}
+
+/// The adapters wgpu finds, best first (discrete GPUs before integrated, virtual and
+/// CPU devices).
+fn adapters() -> Vec<wgpu::Adapter> {
+    let mut adapters = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
+    adapters.sort_by_key(|a| rank(&a.get_info()));
+    adapters
+}
+
+impl Gpu {
+    /// Every adapter, best first, as `rnnc devices` lists them.
+    pub fn list_adapters() -> Vec<AdapterSummary> {
+        adapters().iter().enumerate().map(|(i, a)| summary(i, &a.get_info())).collect()
+    }
+
+    /// Opens a device: the adapter `selector` picks (an index or part of a name), else
+    /// the one in [`ADAPTER_ENV`], else the best.
+    pub fn open(selector: Option<&str>) -> Result<Gpu, GpuError> {
+        let env = std::env::var(ADAPTER_ENV).ok();
+        let selector = selector.map(str::to_owned).or(env).filter(|s| !s.trim().is_empty());
+        let mut adapters = adapters();
+        if adapters.is_empty() {
+            return Err(GpuError::NoAdapter);
+        }
+        let chosen = match &selector {
+            None => 0,
+            Some(wanted) => {
+                let by_index = wanted.trim().parse::<usize>().ok().filter(|&i| i < adapters.len());
+                let lower = wanted.to_lowercase();
+                by_index
+                    .or_else(|| adapters.iter().position(|a| a.get_info().name.to_lowercase().contains(&lower)))
+                    .ok_or_else(|| GpuError::AdapterNotFound {
+                        wanted: wanted.clone(),
+                        available: adapters
+                            .iter()
+                            .enumerate()
+                            .map(|(i, a)| format!("{i}: {}", a.get_info().name))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    })?
+            }
+        };
+        let adapter = adapters.swap_remove(chosen);
+        let info = adapter.get_info();
+        let supported = adapter.limits();
+        let subgroups = adapter.features().contains(wgpu::Features::SUBGROUP);
+        let required_features = if subgroups { wgpu::Features::SUBGROUP } else { wgpu::Features::empty() };
+        let descriptor = wgpu::DeviceDescriptor {
+            label: Some("rnnc"),
+            required_features,
+            required_limits: supported.clone(),
+            ..Default::default()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&descriptor))
+            .map_err(|e| GpuError::RequestDevice { adapter: info.name.clone(), reason: e.to_string() })?;
+        device.on_uncaptured_error(Arc::new(|error: wgpu::Error| {
+            eprintln!("rnnc: GPU error not captured by the runtime: {error}");
+        }));
+        Ok(Gpu { device, queue, info, limits: supported, subgroups, kernels: Mutex::new(HashMap::new()) })
+    }
+
+    /// The adapter's name with its backend and type, for reports.
+    pub fn describe(&self) -> String {
+        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+    }
+
+    /// Whether the device runs on the CPU (lavapipe, WARP, ...).
+    pub fn is_cpu(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// Whether kernels may use subgroup operations.
+    pub fn has_subgroups(&self) -> bool {
+        self.subgroups
+    }
+
+    /// The largest storage buffer a kernel may bind, in bytes.
+    pub fn max_binding_bytes(&self) -> u64 {
+        u64::from(self.limits.max_storage_buffer_binding_size).min(self.limits.max_buffer_size)
+    }
+
+    /// The most workgroups one dispatch may have along one dimension.
+    pub fn max_workgroups_per_dimension(&self) -> u32 {
+        self.limits.max_compute_workgroups_per_dimension
+    }
+
+    /// The kernel `entry` of the WGSL `source`, compiled once and cached.
+    pub fn kernel(&self, label: &str, source: &str, entry: &str) -> Result<Arc<Kernel>, GpuError> {
+        let key = (source.to_owned(), entry.to_owned());
+        if let Some(kernel) =
+            self.kernels.lock().map_err(|_| GpuError::Device("kernel cache poisoned".into()))?.get(&key)
+        {
+            return Ok(kernel.clone());
+        }
+        let kernel = Arc::new(Kernel::compile(self, label, source, entry)?);
+        self.kernels.lock().map_err(|_| GpuError::Device("kernel cache poisoned".into()))?.insert(key, kernel.clone());
+        Ok(kernel)
+    }
+
+    /// Waits until the device has finished all submitted work.
+    pub fn wait(&self) -> Result<(), GpuError> {
+        self.device
+            .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
+            .map(|_| ())
+            .map_err(|e| GpuError::Device(e.to_string()))
+    }
+}

@@ -1,0 +1,138 @@
+//! Device buffers: uploading, allocating and reading back 32-bit data.
+
+use super::device::{Gpu, GpuError};
+
+/// A storage buffer of 32-bit words (f32 or u32) on the device.
+pub struct GpuBuffer {
+    pub(super) buffer: wgpu::Buffer,
+    len: usize,
+}
+
+impl GpuBuffer {
+    /// The number of 32-bit words.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the buffer holds no word.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+const USAGE: wgpu::BufferUsages =
+    wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_SRC).union(wgpu::BufferUsages::COPY_DST);
+
+impl Gpu {
+    /// A buffer holding `words` (at least one word is allocated, as bindings may not
+    /// be empty).
+    pub fn upload<T: bytemuck::Pod>(&self, label: &str, words: &[T]) -> Result<GpuBuffer, GpuError> {
+        assert_eq!(std::mem::size_of::<T>(), 4, "buffers hold 32-bit words");
+        let buffer = self.zeroed(label, words.len())?;
+        if !words.is_empty() {
+            self.queue.write_buffer(&buffer.buffer, 0, bytemuck::cast_slice(words));
+        }
+        Ok(buffer)
+    }
+
+    /// A buffer of `len` zero words.
+    pub fn zeroed(&self, label: &str, len: usize) -> Result<GpuBuffer, GpuError> {
+        let bytes = (len.max(1) * 4) as u64;
+        if bytes > self.max_binding_bytes() {
+            return Err(GpuError::Device(format!(
+                "buffer `{label}` needs {bytes} bytes; the device binds at most {} bytes",
+                self.max_binding_bytes()
+            )));
+        }
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes,
+            usage: USAGE,
+            mapped_at_creation: false,
+        });
+        Ok(GpuBuffer { buffer, len })
+    }
+
+    /// Copies the buffer back to the host, waiting for all submitted work first.
+    pub fn read<T: bytemuck::Pod>(&self, source: &GpuBuffer) -> Result<Vec<T>, GpuError> {
+        let bytes = (source.len.max(1) * 4) as u64;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder =
+            self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        encoder.copy_buffer_to_buffer(&source.buffer, 0, &staging, 0, bytes);
+        self.queue.submit([encoder.finish()]);
+        let slice = staging.slice(..);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |result| {
+            let _ = sender.send(result);
+        });
+        self.wait()?;
+        receiver.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))?;
+        let data = slice.get_mapped_range().map_err(|e| GpuError::Device(e.to_string()))?;
+        let words: Vec<T> = bytemuck::cast_slice(&data)[..source.len].to_vec();
+        drop(data);
+        staging.unmap();
+        Ok(words)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::gpu::{Binding, Gpu};
+
+    #[test]
+    fn a_kernel_runs_on_the_default_adapter() {
+        let gpu = match Gpu::open(None) {
+            Ok(gpu) => gpu,
+            Err(e) => panic!("tests need a GPU adapter (lavapipe in CI): {e}"),
+        };
+        let source = "@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x < arrayLength(&y) { y[id.x] = 2.0 * x[id.x] + 1.0; }
+}";
+        let kernel = gpu.kernel("double", source, "main").expect("compiles");
+        let x: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        let input = gpu.upload("x", &x).expect("upload");
+        let output = gpu.zeroed("y", x.len()).expect("alloc");
+        gpu.dispatch(&kernel, &[Binding(&input), Binding(&output)], [16, 1, 1]).expect("dispatch");
+        let y: Vec<f32> = gpu.read(&output).expect("read");
+        assert!(y.iter().zip(&x).all(|(y, x)| *y == 2.0 * x + 1.0));
+        let bad = gpu.kernel("bad", "fn main( {", "main");
+        assert!(bad.is_err());
+    }
+}
+
+#[cfg(test)]
+mod projection_tests {
+    use crate::gpu::{Binding, Gpu};
+
+    #[test]
+    fn projection_matches_a_reference_product() {
+        let gpu = Gpu::open(None).expect("a GPU adapter");
+        let source = include_str!("../../../compiler/src/backend/wgsl/projection.wgsl");
+        let kernel = gpu.kernel("projection", source, "main").expect("compiles");
+        let (m, n, k) = (300usize, 200usize, 77usize);
+        let x: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
+        let w: Vec<f32> = (0..n * k).map(|i| ((i * 104729) % 97) as f32 / 48.0 - 1.0).collect();
+        let sizes = gpu.upload("sizes", &[m as u32, n as u32, k as u32, 0]).unwrap();
+        let xb = gpu.upload("x", &x).unwrap();
+        let wb = gpu.upload("w", &w).unwrap();
+        let out = gpu.zeroed("out", m * n).unwrap();
+        let groups = [n.div_ceil(128) as u32, m.div_ceil(128) as u32, 1];
+        gpu.dispatch(&kernel, &[Binding(&sizes), Binding(&xb), Binding(&wb), Binding(&out)], groups).unwrap();
+        let got: Vec<f32> = gpu.read(&out).unwrap();
+        for mi in 0..m {
+            for ni in 0..n {
+                let want: f64 = (0..k).map(|ki| x[mi * k + ki] as f64 * w[ni * k + ki] as f64).sum();
+                assert!((got[mi * n + ni] as f64 - want).abs() < 1e-4 * (1.0 + want.abs()), "{mi},{ni}");
+            }
+        }
+    }
+}
