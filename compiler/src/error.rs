@@ -276,6 +276,51 @@ pub enum ErrorKind {
         /// The cell.
         name: String,
     },
+
+    // --- derivation ---
+    /// A cell whose derivation would exceed one of the compiler's resource limits.
+    #[error("cell `{cell}` is too large to derive: {what} is {size}, the limit is {limit}")]
+    CellTooLarge {
+        /// The cell.
+        cell: String,
+        /// What was counted.
+        what: &'static str,
+        /// How many there are.
+        size: usize,
+        /// How many are allowed.
+        limit: usize,
+    },
+    /// A [`crate::check::Cell`] that breaks one of its documented invariants (one
+    /// built by hand rather than by the checker).
+    #[error("cell `{cell}` is malformed: {reason}")]
+    MalformedCell {
+        /// The cell.
+        cell: String,
+        /// The invariant broken.
+        reason: String,
+    },
+
+    // --- back ends ---
+    /// A cell a back end cannot compile (yet).
+    #[error("the {backend} back end cannot compile cell `{cell}`: {reason}")]
+    BackendUnsupported {
+        /// The back end.
+        backend: &'static str,
+        /// The cell.
+        cell: String,
+        /// Why.
+        reason: String,
+    },
+    /// Generated code that a validator rejected: a bug in rnnc.
+    #[error("internal error: the generated {language} for cell `{cell}` is invalid: {reason}")]
+    InvalidGeneratedCode {
+        /// The language.
+        language: &'static str,
+        /// The cell.
+        cell: String,
+        /// The validator's message.
+        reason: String,
+    },
 }
 
 fn plural(n: usize) -> &'static str {

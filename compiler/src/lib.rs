@@ -7,13 +7,19 @@
 //! here panics on any input or prints anything.
 #![deny(missing_docs)]
 
+pub mod analyse;
 pub mod arena;
 pub mod check;
+pub mod derive;
+mod derived;
 pub mod error;
+pub mod interp;
+pub mod ir;
 pub mod span;
 pub mod syntax;
 
 pub use check::Cell;
+pub use derived::{Derived, derive_cell, derive_cell_with};
 pub use error::{Error, ErrorKind};
 pub use span::{LineCol, Span};
 

@@ -53,7 +53,7 @@ impl Cell {
         for param in self.params.values() {
             if let ParamShape::Block { size, block } = param.shape {
                 let n = bound.of(size);
-                if errors.is_empty() && n % block != 0 {
+                if errors.is_empty() && !n.is_multiple_of(block) {
                     errors.push(Error::new(
                         ErrorKind::BlockSizeDoesNotDivide {
                             name: param.name.clone(),

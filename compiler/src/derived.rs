@@ -1,0 +1,119 @@
+//! The derivation pipeline in one call: lower, differentiate, simplify, analyse.
+
+use std::fmt;
+
+use crate::analyse::{Hoisting, JacobianStructure, StateJacobian, hoisting, jacobian_structure};
+use crate::check::{Cell, DimSizes};
+use crate::derive::{Derivatives, SimplifyLimits, SimplifyReport, StopReason, derive, simplify};
+use crate::error::Error;
+use crate::interp::{InterpError, Interpreter, ParamValues};
+use crate::ir::{Ir, ValueName, lower};
+
+/// Everything derived from one checked cell: what the back ends compile.
+#[derive(Clone, Debug)]
+pub struct Derived {
+    /// The cell it was derived from.
+    pub cell: Cell,
+    /// The step's IR, followed by the derivative expressions.
+    pub ir: Ir,
+    /// Every derivative of the step, simplified.
+    pub derivatives: Derivatives,
+    /// The proved structure of the state Jacobian.
+    pub jacobian: StateJacobian,
+    /// The state-independent values to compute before the recurrence.
+    pub hoisting: Hoisting,
+    /// What the simplification did.
+    pub simplify: SimplifyReport,
+}
+
+/// Lowers, differentiates and analyses `cell`, simplifying with the default
+/// [`SimplifyLimits`].
+pub fn derive_cell(cell: &Cell) -> Result<Derived, Error> {
+    derive_cell_with(cell, &SimplifyLimits::default())
+}
+
+/// [`derive_cell`] with explicit simplification limits.
+pub fn derive_cell_with(cell: &Cell, limits: &SimplifyLimits) -> Result<Derived, Error> {
+    let mut ir = lower(cell)?;
+    let mut derivatives = derive(cell, &mut ir)?;
+    let simplify = simplify(cell, &mut ir, &mut derivatives, limits);
+    let jacobian = jacobian_structure(cell, &derivatives);
+    let hoisting = hoisting(&ir);
+    Ok(Derived { cell: cell.clone(), ir, derivatives, jacobian, hoisting, simplify })
+}
+
+impl Derived {
+    /// The structure of the state Jacobian.
+    pub fn structure(&self) -> JacobianStructure {
+        self.jacobian.structure
+    }
+
+    /// A float64 interpreter of the step and its derivatives, with dims bound by
+    /// `sizes` and parameters `params`.
+    pub fn interpreter<'a>(
+        &'a self,
+        sizes: &'a DimSizes,
+        params: &'a ParamValues,
+    ) -> Result<Interpreter<'a>, InterpError> {
+        Interpreter::new(&self.cell, &self.ir, sizes, params)
+    }
+
+    /// The step's IR as text (`rnnc compile --emit ir`): the step only, without
+    /// the derivative expressions.
+    pub fn ir_text(&self) -> String {
+        let mut step = self.ir.clone();
+        let keep: Vec<bool> = (0..step.graph.len()).map(|i| i < step.step_len).collect();
+        step.graph = step.graph.compact(&keep).0;
+        step.display(&self.cell).to_string()
+    }
+
+    /// Everything derived, as text (`rnnc compile --emit jacobian`).
+    pub fn jacobian_text(&self) -> String {
+        JacobianText(self).to_string()
+    }
+}
+
+struct JacobianText<'a>(&'a Derived);
+
+impl fmt::Display for JacobianText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let derived = self.0;
+        let jacobian = &derived.jacobian;
+        writeln!(f, "; cell {}", derived.cell.name)?;
+        writeln!(f, "; structure: {} ({})", jacobian.structure, jacobian.reason)?;
+        let states: Vec<&str> = derived.cell.states.values().map(|s| s.name.as_str()).collect();
+        let order = if jacobian.interleaved { "interleaved channel by channel" } else { "concatenated" };
+        writeln!(f, "; states: {} ({order})", states.join(", "))?;
+        let hoisted: Vec<String> = derived.hoisting.nodes.iter().map(|&n| ValueName(n).to_string()).collect();
+        writeln!(f, "; hoisted: {}", if hoisted.is_empty() { "none".to_owned() } else { hoisted.join(", ") })?;
+        let report = &derived.simplify;
+        let stop = match &report.stop_reason {
+            StopReason::Saturated => "saturated".to_owned(),
+            StopReason::IterationLimit(n) => format!("iteration limit {n}"),
+            StopReason::NodeLimit(n) => format!("e-node limit {n}"),
+            StopReason::TimeLimit(t) => format!("time limit {} ms", t.as_millis()),
+            StopReason::Other(reason) => reason.clone(),
+            StopReason::NothingToSimplify => "nothing to simplify".to_owned(),
+            StopReason::Skipped { nodes } => format!("skipped ({nodes} nodes)"),
+        };
+        writeln!(
+            f,
+            "; simplify: {stop} after {} iterations, {} e-nodes; {}; derivative nodes {} -> {}, cost {} -> {}",
+            report.iterations,
+            report.egraph_nodes,
+            if report.rewritten { "rewritten" } else { "kept as derived" },
+            report.nodes_before,
+            report.nodes_after,
+            report.cost_before,
+            report.cost_after,
+        )?;
+        write!(f, "{}", derived.ir.display(&derived.cell))?;
+        write!(f, "{}", derived.derivatives.display(&derived.cell, &derived.ir))
+    }
+}
+
+impl fmt::Display for Derived {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        JacobianText(self).fmt(f)
+    }
+}

@@ -1,0 +1,164 @@
+//! The nodes of the IR: what each computes, and its shape.
+
+use std::fmt;
+
+use crate::arena::Handle;
+pub use crate::check::{BinaryOp, Shape, UnaryOp};
+use crate::check::{Input, Param, Size, State};
+
+/// One node of the step's expression graph: an operation and the shape of its value.
+///
+/// Two nodes are equal when their operations, operands and shapes are; the
+/// [`Graph`](super::Graph) stores each distinct node once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Node {
+    /// What it computes.
+    pub op: Op,
+    /// The shape of its value: a scalar (always a constant expression) or a vector.
+    pub shape: Shape,
+}
+
+/// The operations of the IR.
+///
+/// Vector operations are elementwise; a [`Shape::Scalar`] operand of a binary
+/// operation broadcasts over the other operand. Matrices are never values: they
+/// occur only as the parameter of [`Op::MatVec`] and [`Op::MatVecT`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// A float constant (a scalar).
+    Const(Literal),
+    /// An input at this step.
+    Input(Handle<Input>),
+    /// A state's previous value.
+    State(Handle<State>),
+    /// A vector parameter.
+    Param(Handle<Param>),
+    /// An elementwise function of one operand.
+    Unary(UnaryOp, Handle<Node>),
+    /// An elementwise function of two operands.
+    Binary(BinaryOp, Handle<Node>, Handle<Node>),
+    /// The Heaviside step: 1 where the operand is > 0, else 0 (the derivative of
+    /// `relu`, `min` and `max` away from their kinks).
+    Step(Handle<Node>),
+    /// The sign: 1, 0 or -1 (the derivative of `abs` away from 0).
+    Sign(Handle<Node>),
+    /// A matrix or block-diagonal parameter times a vector.
+    MatVec(Handle<Param>, Handle<Node>),
+    /// The transpose of a matrix or block-diagonal parameter times a vector.
+    MatVecT(Handle<Param>, Handle<Node>),
+    /// A scalar broadcast to a vector (the node's shape gives the length).
+    Splat(Handle<Node>),
+    /// A vector supplied by whoever evaluates a derived computation, by number:
+    /// the tangent or cotangent of a Jacobian-vector product (see
+    /// [`crate::derive::products`]). Never part of a step.
+    Seed(u32),
+}
+
+impl Op {
+    /// The operands, in order.
+    pub fn operands(&self) -> impl Iterator<Item = Handle<Node>> + use<> {
+        let pair = match *self {
+            Op::Const(_) | Op::Input(_) | Op::State(_) | Op::Param(_) | Op::Seed(_) => [None, None],
+            Op::Unary(_, a) | Op::Step(a) | Op::Sign(a) | Op::MatVec(_, a) | Op::MatVecT(_, a) | Op::Splat(a) => {
+                [Some(a), None]
+            }
+            Op::Binary(_, a, b) => [Some(a), Some(b)],
+        };
+        pair.into_iter().flatten()
+    }
+
+    /// The same operation on operands mapped by `f`.
+    pub fn map_operands(self, mut f: impl FnMut(Handle<Node>) -> Handle<Node>) -> Op {
+        match self {
+            Op::Const(_) | Op::Input(_) | Op::State(_) | Op::Param(_) | Op::Seed(_) => self,
+            Op::Unary(op, a) => Op::Unary(op, f(a)),
+            Op::Binary(op, a, b) => {
+                let a = f(a);
+                Op::Binary(op, a, f(b))
+            }
+            Op::Step(a) => Op::Step(f(a)),
+            Op::Sign(a) => Op::Sign(f(a)),
+            Op::MatVec(p, a) => Op::MatVec(p, f(a)),
+            Op::MatVecT(p, a) => Op::MatVecT(p, f(a)),
+            Op::Splat(a) => Op::Splat(f(a)),
+        }
+    }
+
+    /// The mnemonic of the text form (`add`, `tanh`, `matvec`, ...).
+    pub fn mnemonic(&self) -> &'static str {
+        match self {
+            Op::Const(_) => "const",
+            Op::Input(_) => "input",
+            Op::State(_) => "state",
+            Op::Param(_) => "param",
+            Op::Unary(UnaryOp::Neg, _) => "neg",
+            Op::Unary(op, _) => op.name(),
+            Op::Binary(op, _, _) => binary_mnemonic(*op),
+            Op::Step(_) => "step",
+            Op::Sign(_) => "sign",
+            Op::MatVec(..) => "matvec",
+            Op::MatVecT(..) => "matvec.t",
+            Op::Splat(_) => "splat",
+            Op::Seed(_) => "seed",
+        }
+    }
+}
+
+/// The mnemonic of a binary operation (`add`, `sub`, `mul`, `div`, `min`, `max`).
+pub fn binary_mnemonic(op: BinaryOp) -> &'static str {
+    match op {
+        BinaryOp::Add => "add",
+        BinaryOp::Sub => "sub",
+        BinaryOp::Mul => "mul",
+        BinaryOp::Div => "div",
+        BinaryOp::Min => "min",
+        BinaryOp::Max => "max",
+    }
+}
+
+impl Node {
+    /// The length of the node's value, or `None` for a scalar.
+    pub fn size(&self) -> Option<Size> {
+        match self.shape {
+            Shape::Scalar => None,
+            Shape::Vector(size) => Some(size),
+        }
+    }
+}
+
+/// A float constant, compared and hashed by its bits so that nodes can be
+/// hash-consed (`0.0` and `-0.0` are distinct literals; so are NaNs with distinct
+/// payloads).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Literal(u64);
+
+impl Literal {
+    /// The literal holding `value`.
+    pub fn new(value: f64) -> Self {
+        Literal(value.to_bits())
+    }
+
+    /// Its value.
+    pub fn value(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+impl fmt::Debug for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.value())
+    }
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.value())
+    }
+}
+
+impl std::str::FromStr for Literal {
+    type Err = std::num::ParseFloatError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.parse::<f64>().map(Literal::new)
+    }
+}
