@@ -26,8 +26,10 @@ struct Cli {
 enum Command {
     /// Parse and check .rnn files; report every error with FILE:LINE:COL.
     Check(commands::check::Args),
-    /// Show what the compiler derived for a cell (dims, inputs, states, params, outputs).
+    /// Show what the compiler derived for a cell (dims, inputs, states, params, outputs, Jacobian).
     Inspect(commands::inspect::Args),
+    /// Emit what the compiler produces for a cell: IR, derivatives, GPU or CPU code.
+    Compile(commands::compile::Args),
 }
 
 /// Deep enough for any input the front end accepts; the parser bounds nesting itself.
@@ -64,5 +66,6 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::Compile(args) => commands::compile::run(args),
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod analyse;
 pub mod arena;
+pub mod backend;
 pub mod check;
 pub mod derive;
 mod derived;

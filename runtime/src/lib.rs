@@ -5,3 +5,6 @@
 
 pub mod data;
 pub mod gpu;
+pub mod solve;
+
+pub use solve::{ForwardReport, Method, NewtonSettings};

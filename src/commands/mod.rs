@@ -1,6 +1,7 @@
 //! The subcommands of `rnnc`, one module each, and what they share.
 
 pub mod check;
+pub mod compile;
 pub mod inspect;
 
 use rnnc::{Cell, Source, render_errors};
@@ -36,6 +37,13 @@ pub fn load_and_check(spec: &str) -> Result<(Source, Vec<Cell>), Failure> {
             Err(Failure::Reported)
         }
     }
+}
+
+/// Prints an error found after checking (deriving, generating code) and reports
+/// failure.
+pub fn report_compile_error(source: &Source, error: rnnc::Error) -> Failure {
+    eprint!("{}", render_errors(&source.name, &source.display_text(), &[error]));
+    Failure::Reported
 }
 
 /// The cell to work on: the one named by `--cell`, or the file's only cell.

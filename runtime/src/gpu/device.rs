@@ -44,6 +44,9 @@ pub enum GpuError {
         /// The device's reason.
         reason: String,
     },
+    /// The cell's kernels could not be generated.
+    #[error("{0}")]
+    Codegen(String),
     /// A buffer could not be read back, or the device was lost.
     #[error("GPU failure: {0}")]
     Device(String),
@@ -168,6 +171,17 @@ impl Gpu {
     /// The largest storage buffer a kernel may bind, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
         u64::from(self.limits.max_storage_buffer_binding_size).min(self.limits.max_buffer_size)
+    }
+
+    /// The most threads one workgroup may have.
+    pub fn max_threads_per_workgroup(&self) -> u64 {
+        u64::from(self.limits.max_compute_invocations_per_workgroup)
+            .min(u64::from(self.limits.max_compute_workgroup_size_x))
+    }
+
+    /// The most workgroup memory one workgroup may use, in bytes.
+    pub fn max_workgroup_bytes(&self) -> u64 {
+        u64::from(self.limits.max_compute_workgroup_storage_size)
     }
 
     /// The most workgroups one dispatch may have along one dimension.

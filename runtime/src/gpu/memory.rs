@@ -116,12 +116,12 @@ mod projection_tests {
     #[test]
     fn projection_matches_a_reference_product() {
         let gpu = Gpu::open(None).expect("a GPU adapter");
-        let source = include_str!("../../../compiler/src/backend/wgsl/projection.wgsl");
+        let source = rnnc_compiler::backend::wgsl::PROJECTION;
         let kernel = gpu.kernel("projection", source, "main").expect("compiles");
         let (m, n, k) = (300usize, 200usize, 77usize);
         let x: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
         let w: Vec<f32> = (0..n * k).map(|i| ((i * 104729) % 97) as f32 / 48.0 - 1.0).collect();
-        let sizes = gpu.upload("sizes", &[m as u32, n as u32, k as u32, 0]).unwrap();
+        let sizes = gpu.upload("sizes", &[m as u32, n as u32, k as u32, 0, n as u32, 0, 0, 0]).unwrap();
         let xb = gpu.upload("x", &x).unwrap();
         let wb = gpu.upload("w", &w).unwrap();
         let out = gpu.zeroed("out", m * n).unwrap();

@@ -1,0 +1,495 @@
+//! WGSL text for one lane: the functions the solver templates call (`load_pre`,
+//! `load_init`, `step`, `step_jacobian`, `store`), generated from the IR and the
+//! derivative maps. Every vector value is an `array<f32, W>` of the lane's `W`
+//! elements; scalars are `f32`.
+
+use std::fmt::Write as _;
+
+use super::plan::{KernelPlan, LaneMode, PreValue};
+use crate::Derived;
+use crate::arena::Handle;
+use crate::check::{BinaryOp, DimSizes, OutputValue, ParamShape, UnaryOp};
+use crate::derive::Linear;
+use crate::ir::{Node, Op, Shape};
+
+/// Which storage buffers the generated code reads or writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Uses {
+    /// The projections buffer.
+    pub projections: bool,
+    /// The params buffer.
+    pub params: bool,
+    /// The inputs buffer.
+    pub inputs: bool,
+}
+
+pub(super) struct Emitter<'a> {
+    derived: &'a Derived,
+    dims: &'a DimSizes,
+    plan: &'a KernelPlan,
+    pub(super) text: String,
+    pub(super) uses: Uses,
+}
+
+/// A float32 literal in WGSL.
+fn literal(value: f64) -> String {
+    let text = format!("{:?}", value as f32);
+    if text.starts_with('-') { format!("({text})") } else { text }
+}
+
+impl<'a> Emitter<'a> {
+    pub(super) fn new(derived: &'a Derived, dims: &'a DimSizes, plan: &'a KernelPlan) -> Self {
+        Emitter { derived, dims, plan, text: String::new(), uses: Uses::default() }
+    }
+
+    fn line(&mut self, line: impl AsRef<str>) {
+        self.text.push_str("    ");
+        self.text.push_str(line.as_ref());
+        self.text.push('\n');
+    }
+
+    fn node(&self, handle: Handle<Node>) -> &Node {
+        self.derived.ir.graph.node(handle)
+    }
+
+    /// The lane width of a node's value, or `None` for a scalar.
+    fn width(&self, handle: Handle<Node>) -> Option<u64> {
+        match self.node(handle).shape {
+            Shape::Scalar => None,
+            Shape::Vector(size) => Some(self.plan.width(self.dims.of(size))),
+        }
+    }
+
+    fn element(&self, handle: Handle<Node>) -> String {
+        match self.width(handle) {
+            None => format!("v{}", handle.index()),
+            Some(_) => format!("v{}[e]", handle.index()),
+        }
+    }
+
+    /// The channel of element `e` of this lane (WGSL expression).
+    fn channel(&self) -> String {
+        match self.plan.mode {
+            LaneMode::Blocks { width } => format!("(lane * {width}u + e)"),
+            LaneMode::Whole => "e".to_owned(),
+        }
+    }
+
+    fn pre_slot(&self, handle: Handle<Node>) -> Option<(u64, u64)> {
+        let mut offset = 0;
+        for &(value, width) in &self.plan.pre {
+            let node = match value {
+                PreValue::Projection { node, .. } | PreValue::Input { node, .. } => node,
+            };
+            if node == handle {
+                return Some((offset, width));
+            }
+            offset += width;
+        }
+        None
+    }
+
+    /// The nodes needed for `roots`, not looking through values read from `Pre`.
+    fn needed(&self, roots: impl IntoIterator<Item = Handle<Node>>) -> Vec<bool> {
+        let graph = &self.derived.ir.graph;
+        let mut needed = vec![false; graph.len()];
+        for root in roots {
+            needed[root.index()] = true;
+        }
+        for index in (0..graph.len()).rev() {
+            let handle = Handle::from_index(index);
+            if needed[index] && self.pre_slot(handle).is_none() {
+                for operand in graph.node(handle).op.operands() {
+                    needed[operand.index()] = true;
+                }
+            }
+        }
+        needed
+    }
+
+    fn param_offset(&self, param: Handle<crate::check::Param>) -> u64 {
+        self.plan.param_offsets[param.index()]
+    }
+
+    fn for_each(&mut self, width: u64, body: String) {
+        self.line(format!("for (var e = 0u; e < {width}u; e++) {{ {body} }}"));
+    }
+
+    /// Emits `let`/`var` declarations computing every needed node.
+    fn nodes(&mut self, needed: &[bool]) {
+        let graph = &self.derived.ir.graph;
+        for (handle, node) in graph.iter() {
+            if !needed[handle.index()] {
+                continue;
+            }
+            let name = format!("v{}", handle.index());
+            if let Some((offset, width)) = self.pre_slot(handle) {
+                self.line(format!("var {name}: array<f32, {width}>;"));
+                self.for_each(width, format!("{name}[e] = pre.v[{offset}u + e];"));
+                continue;
+            }
+            let Some(width) = self.width(handle) else {
+                let value = match node.op {
+                    Op::Const(l) => literal(l.value()),
+                    Op::Unary(op, a) => unary(op, &self.element(a)),
+                    Op::Binary(op, a, b) => binary(op, &self.element(a), &self.element(b)),
+                    Op::Step(a) => format!("select(0.0, 1.0, {} > 0.0)", self.element(a)),
+                    Op::Sign(a) => format!("sign({})", self.element(a)),
+                    _ => "0.0".to_owned(),
+                };
+                self.line(format!("let {name}: f32 = {value};"));
+                continue;
+            };
+            self.line(format!("var {name}: array<f32, {width}>;"));
+            let channel = self.channel();
+            let body = match node.op {
+                Op::State(state) => {
+                    let (slot, _) = self.plan.state_slots[state.index()];
+                    format!("{name}[e] = prev[{slot}u + e];")
+                }
+                Op::Param(param) => {
+                    self.uses.params = true;
+                    format!("{name}[e] = params[{}u + {channel}];", self.param_offset(param))
+                }
+                Op::Unary(op, a) => format!("{name}[e] = {};", unary(op, &self.element(a))),
+                Op::Binary(op, a, b) => format!("{name}[e] = {};", binary(op, &self.element(a), &self.element(b))),
+                Op::Step(a) => format!("{name}[e] = select(0.0, 1.0, {} > 0.0);", self.element(a)),
+                Op::Sign(a) => format!("{name}[e] = sign({});", self.element(a)),
+                Op::Splat(a) => format!("{name}[e] = {};", self.element(a)),
+                Op::MatVec(param, u) | Op::MatVecT(param, u) => {
+                    self.uses.params = true;
+                    let transpose = matches!(node.op, Op::MatVecT(..));
+                    let (columns, column) = self.columns(param, transpose);
+                    let entry = self.matrix_entry(param, &channel, &column, transpose);
+                    let operand = format!("v{}[{}]", u.index(), self.operand_index(&column));
+                    format!(
+                        "var acc = 0.0; for (var q = 0u; q < {columns}u; q++) {{ acc += {entry} * {operand}; }} {name}[e] = acc;"
+                    )
+                }
+                Op::Const(_) | Op::Input(_) | Op::Seed(_) => format!("{name}[e] = 0.0;"),
+            };
+            self.for_each(width, body);
+        }
+    }
+
+    /// The columns a product sums over (`q` counts them) and the column channel.
+    fn columns(&self, param: Handle<crate::check::Param>, transpose: bool) -> (u64, String) {
+        let channel = self.channel();
+        match self.derived.cell.params[param].shape {
+            ParamShape::Block { block, .. } => (block, format!("(({channel}) / {block}u * {block}u + q)")),
+            ParamShape::Matrix { rows, cols } => (self.dims.of(if transpose { rows } else { cols }), "q".to_owned()),
+            ParamShape::Vector(_) => (1, "q".to_owned()),
+        }
+    }
+
+    /// Where column channel `column` sits in the operand's lane array.
+    fn operand_index(&self, column: &str) -> String {
+        match self.plan.mode {
+            LaneMode::Blocks { width } => format!("{column} - lane * {width}u"),
+            LaneMode::Whole => column.to_owned(),
+        }
+    }
+
+    /// The WGSL expression of entry (`row`, `col`) (channels) of a matrix parameter;
+    /// zero outside the blocks of a block parameter.
+    fn matrix_entry(&self, param: Handle<crate::check::Param>, row: &str, col: &str, transpose: bool) -> String {
+        let offset = self.param_offset(param);
+        let (row, col) = if transpose { (col, row) } else { (row, col) };
+        match self.derived.cell.params[param].shape {
+            ParamShape::Block { block, .. } => format!(
+                "select(0.0, params[{offset}u + ({row}) / {block}u * {kk}u + ({row}) % {block}u * {block}u + ({col}) % {block}u], ({row}) / {block}u == ({col}) / {block}u)",
+                kk = block * block
+            ),
+            ParamShape::Matrix { cols, .. } => {
+                format!("params[{offset}u + ({row}) * {}u + ({col})]", self.dims.of(cols))
+            }
+            ParamShape::Vector(_) => "0.0".to_owned(),
+        }
+    }
+
+    /// The lane-local rows and columns of a linear map.
+    fn map_shape(&self, map: Handle<Linear>) -> (u64, u64) {
+        let maps = &self.derived.derivatives.maps;
+        match *maps.get(map) {
+            Linear::Diag { size, .. } => {
+                let w = self.plan.width(self.dims.of(size));
+                (w, w)
+            }
+            Linear::Matrix(p) | Linear::MatrixT(p) => {
+                let (rows, cols) = match self.derived.cell.params[p].shape {
+                    ParamShape::Matrix { rows, cols } => (self.dims.of(rows), self.dims.of(cols)),
+                    ParamShape::Block { size, .. } | ParamShape::Vector(size) => {
+                        (self.dims.of(size), self.dims.of(size))
+                    }
+                };
+                let (rows, cols) = (self.plan.width(rows), self.plan.width(cols));
+                if matches!(maps.get(map), Linear::MatrixT(_)) { (cols, rows) } else { (rows, cols) }
+            }
+            Linear::Compose(a, b) => (self.map_shape(a).0, self.map_shape(b).1),
+            Linear::Sum(a, _) => self.map_shape(a),
+        }
+    }
+
+    /// The maps reachable from `roots`.
+    fn needed_maps(&self, roots: &[Handle<Linear>]) -> Vec<bool> {
+        let maps = &self.derived.derivatives.maps;
+        let mut needed = vec![false; maps.len()];
+        for root in roots {
+            needed[root.index()] = true;
+        }
+        for index in (0..maps.len()).rev() {
+            if !needed[index] {
+                continue;
+            }
+            match *maps.get(Handle::from_index(index)) {
+                Linear::Compose(a, b) | Linear::Sum(a, b) => {
+                    needed[a.index()] = true;
+                    needed[b.index()] = true;
+                }
+                _ => {}
+            }
+        }
+        needed
+    }
+
+    /// Emits lane-local matrices `mN` for every map reachable from `roots`.
+    fn maps(&mut self, roots: &[Handle<Linear>]) {
+        let maps = &self.derived.derivatives.maps;
+        let needed = self.needed_maps(roots);
+        for (handle, map) in maps.iter() {
+            if !needed[handle.index()] {
+                continue;
+            }
+            let name = format!("m{}", handle.index());
+            let (rows, cols) = self.map_shape(handle);
+            self.line(format!("var {name}: array<f32, {}>;", rows * cols));
+            let lane_base = match self.plan.mode {
+                LaneMode::Blocks { width } => format!("lane * {width}u + "),
+                LaneMode::Whole => String::new(),
+            };
+            match *map {
+                Linear::Diag { diag, .. } => {
+                    let value = self.element(diag);
+                    self.line(format!("for (var e = 0u; e < {rows}u; e++) {{ {name}[e * {cols}u + e] = {value}; }}"));
+                }
+                Linear::Matrix(p) | Linear::MatrixT(p) => {
+                    self.uses.params = true;
+                    let transpose = matches!(map, Linear::MatrixT(_));
+                    let entry = self.matrix_entry(p, &format!("{lane_base}r"), &format!("{lane_base}c"), transpose);
+                    self.line(format!(
+                        "for (var r = 0u; r < {rows}u; r++) {{ for (var c = 0u; c < {cols}u; c++) {{ {name}[r * {cols}u + c] = {entry}; }} }}"
+                    ));
+                }
+                Linear::Compose(a, b) => {
+                    let inner = self.map_shape(a).1;
+                    self.line(format!(
+                        "for (var r = 0u; r < {rows}u; r++) {{ for (var c = 0u; c < {cols}u; c++) {{ var acc = 0.0; for (var q = 0u; q < {inner}u; q++) {{ acc += m{}[r * {inner}u + q] * m{}[q * {cols}u + c]; }} {name}[r * {cols}u + c] = acc; }} }}",
+                        a.index(),
+                        b.index()
+                    ));
+                }
+                Linear::Sum(a, b) => {
+                    self.line(format!(
+                        "for (var i = 0u; i < {}u; i++) {{ {name}[i] = m{}[i] + m{}[i]; }}",
+                        rows * cols,
+                        a.index(),
+                        b.index()
+                    ));
+                }
+            }
+        }
+    }
+
+    // ---- the functions ----
+
+    pub(super) fn load_pre(&mut self) {
+        self.text.push_str("fn load_pre(b: u32, t: u32, lane: u32) -> Pre {\n    var pre: Pre;\n");
+        let channel = self.channel();
+        let mut offset = 0;
+        let plan = self.plan;
+        for &(value, width) in &plan.pre {
+            let read = match value {
+                PreValue::Projection { column, .. } => {
+                    self.uses.projections = true;
+                    format!(
+                        "projections[(b * settings.steps + t) * {}u + {column}u + {channel}]",
+                        plan.projection_columns
+                    )
+                }
+                PreValue::Input { input, .. } => {
+                    self.uses.inputs = true;
+                    let i = input.index();
+                    format!(
+                        "inputs[settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}]",
+                        plan.input_prefix[i], plan.input_sizes[i]
+                    )
+                }
+            };
+            self.for_each(width, format!("pre.v[{offset}u + e] = {read};"));
+            offset += width;
+        }
+        self.text.push_str("    return pre;\n}\n\n");
+    }
+
+    /// `load_init` and its inverse `save_state`, over the initial-state buffer.
+    pub(super) fn load_init(&mut self) {
+        self.text.push_str("fn load_init(b: u32, lane: u32) -> array<f32, K> {\n    var v: array<f32, K>;\n");
+        let channel = self.channel();
+        let plan = self.plan;
+        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
+            self.for_each(
+                width,
+                format!(
+                    "v[{slot}u + e] = init[settings.batch * {}u + b * {}u + {channel}];",
+                    plan.state_prefix[s], plan.state_sizes[s]
+                ),
+            );
+        }
+        self.text.push_str("    return v;\n}\n\n");
+        self.text.push_str("fn save_state(b: u32, lane: u32, v: array<f32, K>) {\n");
+        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
+            self.for_each(
+                width,
+                format!(
+                    "init[settings.batch * {}u + b * {}u + {channel}] = v[{slot}u + e];",
+                    plan.state_prefix[s], plan.state_sizes[s]
+                ),
+            );
+        }
+        self.text.push_str("}\n\n");
+    }
+
+    fn results(&mut self, target: &str) {
+        let plan = self.plan;
+        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
+            let update = self.derived.ir.updates[s];
+            let value = self.element(update);
+            self.for_each(width, format!("{target}[{slot}u + e] = {value};"));
+        }
+    }
+
+    pub(super) fn step(&mut self) {
+        self.text.push_str("fn step(lane: u32, pre: Pre, prev: array<f32, K>) -> array<f32, K> {\n");
+        let needed = self.needed(self.derived.ir.updates.clone());
+        self.nodes(&needed);
+        self.line("var next: array<f32, K>;");
+        self.results("next");
+        self.text.push_str("    return next;\n}\n\n");
+    }
+
+    pub(super) fn step_jacobian(&mut self) {
+        self.text.push_str(
+            "fn step_jacobian(lane: u32, pre: Pre, prev: array<f32, K>, f: ptr<function, array<f32, K>>, jac: ptr<function, array<f32, K * K>>) {\n",
+        );
+        let derivatives = &self.derived.derivatives;
+        let n = self.plan.state_slots.len();
+        let blocks: Vec<(usize, usize, Handle<Linear>)> =
+            (0..n).flat_map(|i| (0..n).filter_map(move |j| derivatives.state_block(i, j).map(|m| (i, j, m)))).collect();
+        let roots: Vec<Handle<Linear>> = blocks.iter().map(|&(_, _, m)| m).collect();
+        let mut diag_nodes: Vec<Handle<Node>> = self.derived.ir.updates.clone();
+        let needed_maps = self.needed_maps(&roots);
+        for (handle, map) in derivatives.maps.iter() {
+            if let Linear::Diag { diag, .. } = *map
+                && needed_maps[handle.index()]
+            {
+                diag_nodes.push(diag);
+            }
+        }
+        let needed = self.needed(diag_nodes);
+        self.nodes(&needed);
+        self.results("(*f)");
+        self.line("for (var i = 0u; i < K * K; i++) { (*jac)[i] = 0.0; }");
+        self.maps(&roots);
+        for (i, j, map) in blocks {
+            let (row_slot, rows) = self.plan.state_slots[i];
+            let (col_slot, cols) = self.plan.state_slots[j];
+            self.line(format!(
+                "for (var r = 0u; r < {rows}u; r++) {{ for (var c = 0u; c < {cols}u; c++) {{ (*jac)[({row_slot}u + r) * K + {col_slot}u + c] = m{}[r * {cols}u + c]; }} }}",
+                map.index()
+            ));
+        }
+        self.text.push_str("}\n\n");
+    }
+
+    pub(super) fn store(&mut self) {
+        self.text
+            .push_str("fn store(b: u32, t: u32, lane: u32, pre: Pre, prev: array<f32, K>, next: array<f32, K>) {\n");
+        let cell = &self.derived.cell;
+        let computed: Vec<Handle<Node>> = cell
+            .outputs
+            .iter()
+            .filter(|(_, o)| !matches!(o.value, OutputValue::State(_)))
+            .map(|(h, _)| self.derived.ir.outputs[h.index()])
+            .collect();
+        let needed = self.needed(computed);
+        self.nodes(&needed);
+        let channel = self.channel();
+        let plan = self.plan;
+        for (o, output) in cell.outputs.iter() {
+            let o = o.index();
+            let address = format!(
+                "settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}",
+                plan.output_prefix[o], plan.output_sizes[o]
+            );
+            let width = plan.width(plan.output_sizes[o]);
+            let value = match output.value {
+                OutputValue::State(s) => format!("next[{}u + e]", plan.state_slots[s.index()].0),
+                _ => self.element(self.derived.ir.outputs[o]),
+            };
+            self.for_each(width, format!("outputs[{address}] = {value};"));
+        }
+        self.text.push_str("}\n\n");
+    }
+}
+
+fn unary(op: UnaryOp, x: &str) -> String {
+    match op {
+        UnaryOp::Neg => format!("-({x})"),
+        UnaryOp::Tanh => format!("tanh_({x})"),
+        UnaryOp::Sigmoid => format!("sigmoid_({x})"),
+        UnaryOp::Exp => format!("exp({x})"),
+        UnaryOp::Log => format!("log({x})"),
+        UnaryOp::Relu => format!("max({x}, 0.0)"),
+        UnaryOp::Softplus => format!("softplus_({x})"),
+        UnaryOp::Silu => format!("silu_({x})"),
+        UnaryOp::Sqrt => format!("sqrt({x})"),
+        UnaryOp::Abs => format!("abs({x})"),
+        UnaryOp::Sin => format!("sin({x})"),
+        UnaryOp::Cos => format!("cos({x})"),
+    }
+}
+
+fn binary(op: BinaryOp, a: &str, b: &str) -> String {
+    match op {
+        BinaryOp::Add => format!("({a} + {b})"),
+        BinaryOp::Sub => format!("({a} - {b})"),
+        BinaryOp::Mul => format!("({a} * {b})"),
+        BinaryOp::Div => format!("({a} / {b})"),
+        BinaryOp::Min => format!("min({a}, {b})"),
+        BinaryOp::Max => format!("max({a}, {b})"),
+    }
+}
+
+/// Numerically stable elementwise functions the generated code calls.
+pub(super) const FUNCTIONS: &str = "fn sigmoid_(x: f32) -> f32 {
+    let e = exp(-abs(x));
+    return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+}
+fn tanh_(x: f32) -> f32 {
+    let e = exp(-2.0 * abs(x));
+    return sign(x) * (1.0 - e) / (1.0 + e);
+}
+fn softplus_(x: f32) -> f32 {
+    return max(x, 0.0) + log(1.0 + exp(-abs(x)));
+}
+fn silu_(x: f32) -> f32 {
+    return x * sigmoid_(x);
+}
+";
+
+pub(super) fn write_prelude(text: &mut String, constants: &[(&str, u64)], pre_len: u64) {
+    for (name, value) in constants {
+        let _ = writeln!(text, "const {name}: u32 = {value}u;");
+    }
+    let _ = writeln!(text, "struct Pre {{ v: array<f32, {}> }}\n", pre_len.max(1));
+}

@@ -1,0 +1,208 @@
+//! The WGSL back end: a cell's GPU kernels as WGSL text, validated by naga.
+//!
+//! A cell runs on the GPU as two kernels: the *projection* (one matrix product per
+//! input computing every hoisted `W @ x` for all B x T steps, `projection.wgsl`)
+//! and the *recurrence*, made of the cell's lane program ([`emit`]: how one lane
+//! loads its values, steps, linearises and stores) followed by the solver templates:
+//! `newton.wgsl` (the fused Newton kernel) and `sequential.wgsl`. The [`plan`] says
+//! how the state is cut into lanes and where every tensor lives in the buffers; the
+//! runtime lays its buffers out by it. Kernels are generated for bound sizes, so
+//! every size is a constant.
+
+mod emit;
+pub mod plan;
+
+use crate::Derived;
+use crate::check::DimSizes;
+use crate::error::{Error, ErrorKind};
+pub use plan::{DENSE_NEWTON_LIMIT, KernelPlan, LaneMode, PreValue, ProjectionGroup};
+
+/// The projection kernel (entry point `main`): `out[m, col + n] = sum_k x[off + m K + k] w[n K + k]`.
+pub const PROJECTION: &str = include_str!("projection.wgsl");
+/// Workgroup tile of the projection kernel (rows and columns of the output).
+pub const PROJECTION_TILE: u64 = 128;
+
+const SETTINGS: &str = include_str!("settings.wgsl");
+const NEWTON: &str = include_str!("newton.wgsl");
+const SEQUENTIAL: &str = include_str!("sequential.wgsl");
+
+/// The storage buffers of the recurrence kernel, in binding order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buffer {
+    /// The run's settings (`Settings` in `settings.wgsl`).
+    Settings,
+    /// Per-workgroup statistics, 4 words each.
+    Stats,
+    /// The projections, `[B * T, plan.projection_columns]`.
+    Projections,
+    /// Every parameter, at `plan.param_offsets`.
+    Params,
+    /// Every input, `[B, T, size]` each, at `B * T * plan.input_prefix[i]`.
+    Inputs,
+    /// Every initial state, `[B, size]` each, at `B * plan.state_prefix[s]`; the
+    /// sequential kernel leaves its last state there.
+    Init,
+    /// Every output, `[B, T, size]` each, at `B * T * plan.output_prefix[o]`.
+    Outputs,
+}
+
+/// How the Newton kernel's workgroups are shaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewtonShape {
+    /// Lanes per workgroup (`C`).
+    pub lanes: u64,
+    /// Chunks per segment (`S`).
+    pub chunks: u64,
+    /// Steps per chunk (`N`).
+    pub chunk_len: u64,
+}
+
+impl NewtonShape {
+    /// Steps per segment.
+    pub fn segment(&self) -> u64 {
+        self.chunks * self.chunk_len
+    }
+}
+
+/// Lanes per workgroup of the sequential kernel.
+pub const SEQUENTIAL_LANES: u64 = 64;
+
+/// A cell's GPU kernels for bound sizes.
+#[derive(Clone, Debug)]
+pub struct GpuKernels {
+    /// The plan the kernels follow.
+    pub plan: KernelPlan,
+    /// The recurrence kernels' WGSL: entry points `sequential` and, when
+    /// `newton` is some, `newton`.
+    pub recurrence: String,
+    /// The buffers the recurrence binds, in binding order.
+    pub bindings: Vec<Buffer>,
+    /// The Newton kernel's workgroup shape, if there is a Newton kernel.
+    pub newton: Option<NewtonShape>,
+}
+
+/// What the kernels may use of the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Threads per workgroup.
+    pub max_threads: u64,
+    /// Workgroup memory, in bytes.
+    pub workgroup_bytes: u64,
+}
+
+impl Default for Target {
+    /// What every WebGPU device offers.
+    fn default() -> Self {
+        Target { max_threads: 256, workgroup_bytes: 16 * 1024 }
+    }
+}
+
+/// Lanes per Newton workgroup: 8 adjacent channels make one 32-byte memory sector.
+const NEWTON_LANES: u64 = 8;
+
+fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
+    let k = plan.unknowns;
+    let per_thread = (k * k + 2 * k) * 4;
+    let threads = (target.workgroup_bytes.saturating_sub(64) / per_thread.max(1)).clamp(1, target.max_threads.max(1));
+    let threads = 1u64 << (63 - threads.leading_zeros());
+    let lanes = plan.lanes.next_power_of_two().min(NEWTON_LANES).min(threads);
+    let chunks = (threads / lanes).max(1);
+    let chunk_len = match k {
+        0..=2 => 16,
+        3..=4 => 8,
+        _ => 4,
+    };
+    NewtonShape { lanes, chunks, chunk_len }
+}
+
+/// Generates (and validates) the recurrence kernels of `derived` for `dims` and a
+/// device offering `target`.
+pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<GpuKernels, Error> {
+    let plan = plan::plan(derived, dims)?;
+    let newton = plan.newton.then(|| newton_shape(&plan, target));
+    let mut emitter = emit::Emitter::new(derived, dims, &plan);
+    emitter.load_pre();
+    emitter.load_init();
+    emitter.step();
+    if newton.is_some() {
+        emitter.step_jacobian();
+    }
+    emitter.store();
+    let uses = emitter.uses;
+    let body = std::mem::take(&mut emitter.text);
+
+    let mut text = format!("// Recurrence kernels of cell `{}`, generated by rnnc.\n\n{SETTINGS}\n", derived.cell.name);
+    let mut bindings = vec![Buffer::Settings, Buffer::Stats];
+    let mut declare = |text: &mut String, buffer: Buffer, name: &str, access: &str| {
+        text.push_str(&format!("@group(0) @binding({}) var<storage, {access}> {name}: array<f32>;\n", bindings.len()));
+        bindings.push(buffer);
+    };
+    let mut touched = Vec::new();
+    if uses.projections {
+        declare(&mut text, Buffer::Projections, "projections", "read");
+        touched.push("projections");
+    }
+    if uses.params {
+        declare(&mut text, Buffer::Params, "params", "read");
+        touched.push("params");
+    }
+    if uses.inputs {
+        declare(&mut text, Buffer::Inputs, "inputs", "read");
+        touched.push("inputs");
+    }
+    declare(&mut text, Buffer::Init, "init", "read_write");
+    declare(&mut text, Buffer::Outputs, "outputs", "read_write");
+    text.push('\n');
+    let shape = newton.unwrap_or(NewtonShape { lanes: 1, chunks: 1, chunk_len: 1 });
+    emit::write_prelude(
+        &mut text,
+        &[("K", plan.unknowns), ("C", shape.lanes), ("S", shape.chunks), ("N", shape.chunk_len)],
+        plan.pre_len(),
+    );
+    text.push_str("// Every binding is used by every entry point, so they share one layout.\nfn touch_bindings() {\n");
+    for name in touched.iter().chain(["init", "outputs"].iter()) {
+        text.push_str(&format!("    _ = {name}[0];\n"));
+    }
+    text.push_str("}\n\n");
+    text.push_str(emit::FUNCTIONS);
+    text.push('\n');
+    text.push_str(&body);
+    if newton.is_some() {
+        text.push_str(NEWTON);
+        text.push('\n');
+    }
+    text.push_str(SEQUENTIAL);
+    validate(&derived.cell.name, &text)?;
+    Ok(GpuKernels { plan, recurrence: text, bindings, newton })
+}
+
+/// Parses and validates WGSL with naga.
+pub fn validate(cell: &str, source: &str) -> Result<(naga::Module, naga::valid::ModuleInfo), Error> {
+    let invalid = |reason: String| {
+        Error::new(
+            ErrorKind::InvalidGeneratedCode { language: "WGSL", cell: cell.to_owned(), reason },
+            crate::Span::default(),
+            "",
+        )
+    };
+    let module = naga::front::wgsl::parse_str(source).map_err(|e| invalid(e.emit_to_string(source)))?;
+    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+        .validate(&module)
+        .map_err(|e| invalid(e.emit_to_string(source)))?;
+    Ok((module, info))
+}
+
+/// SPIR-V words for validated WGSL (`rnnc compile --emit spirv`).
+pub fn spirv(cell: &str, source: &str) -> Result<Vec<u32>, Error> {
+    let (module, info) = validate(cell, source)?;
+    naga::back::spv::write_vec(&module, &info, &naga::back::spv::Options::default(), None).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidGeneratedCode { language: "SPIR-V", cell: cell.to_owned(), reason: e.to_string() },
+            crate::Span::default(),
+            "",
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,246 @@
+// Newton's method over the sequence, fused: the template every diagonal or
+// block-diagonal cell's forward kernel is made of. The cell supplies (before this
+// text): the constants K (unknowns per lane), C (lanes per workgroup), S (chunks per
+// segment) and N (steps per chunk), the type `Pre` (its hoisted values at one step),
+// and the functions `load_pre`, `load_init`, `step`, `step_jacobian` and `store`.
+//
+// A workgroup owns C lanes (K unknowns each) of one sequence. The sequence is cut
+// into segments of S * N steps, solved one after another, each starting from the
+// last state of the one before. Within a segment, thread (s, c) holds N steps of
+// lane c in registers. A Newton iteration linearises every step at the current
+// trajectory, h_t ~ f_t + J_t (h_{t-1} - h_{t-1}^old), and solves that linear
+// recurrence exactly: each thread composes its chunk's affine maps, a parallel
+// prefix over the S chunks of each lane carries the state across them, and each
+// thread applies its maps from the state entering its chunk. Iterations stop when max |h_new - h_old| <= atol + rtol max |h|
+// over the workgroup's segment; a non-finite or growing update, or the iteration
+// cap, sends the segment to the sequential method instead (exact, and reported).
+
+const KK: u32 = K * K;
+const THREADS: u32 = C * S;
+
+var<workgroup> chunk_last: array<array<f32, K>, THREADS>;
+var<workgroup> chunk_map: array<array<f32, KK>, THREADS>;
+var<workgroup> chunk_offset: array<array<f32, K>, THREADS>;
+var<workgroup> segment_start: array<array<f32, K>, C>;
+var<workgroup> update_bits: atomic<u32>;
+var<workgroup> scale_bits: atomic<u32>;
+var<workgroup> decided_update: f32;
+var<workgroup> decided_scale: f32;
+
+fn identity_step(prev: array<f32, K>, f: ptr<function, array<f32, K>>, jac: ptr<function, array<f32, KK>>) {
+    for (var i = 0u; i < K; i++) {
+        (*f)[i] = prev[i];
+        for (var j = 0u; j < K; j++) { (*jac)[i * K + j] = select(0.0, 1.0, i == j); }
+    }
+}
+
+fn linearise(lane: u32, t: u32, pre: Pre, prev: array<f32, K>, f: ptr<function, array<f32, K>>, jac: ptr<function, array<f32, KK>>) {
+    if t < settings.steps && lane < settings.lanes {
+        step_jacobian(lane, pre, prev, f, jac);
+    } else {
+        identity_step(prev, f, jac);
+    }
+}
+
+@compute @workgroup_size(C, S, 1)
+fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
+    touch_bindings();
+    let c = local.x;
+    let s = local.y;
+    let me = s * C + c;
+    let lane = group.x * C + c;
+    let b = group.y;
+    let live = lane < settings.lanes;
+    var pre: array<Pre, N>;
+    var h: array<array<f32, K>, N>;
+    var most_iterations = 0u;
+    var fallbacks = 0u;
+    var last_update = 0.0;
+    if s == 0u {
+        var start: array<f32, K>;
+        if live { start = load_init(b, lane); }
+        segment_start[c] = start;
+    }
+    workgroupBarrier();
+    for (var t0 = 0u; t0 < settings.steps; t0 += S * N) {
+        let first = t0 + s * N;
+        // The initial guess: every step from the segment's start state.
+        let start = segment_start[c];
+        for (var j = 0u; j < N; j++) {
+            let t = first + j;
+            if live && t < settings.steps {
+                pre[j] = load_pre(b, t, lane);
+                h[j] = step(lane, pre[j], start);
+            } else {
+                h[j] = start;
+            }
+        }
+        var iterations = 0u;
+        var fell_back = false;
+        var entry_new: array<f32, K>;
+        var previous_update = 3.4e38;
+        var growth = 0u;
+        loop {
+            if me == 0u {
+                atomicStore(&update_bits, 0u);
+                atomicStore(&scale_bits, 0u);
+            }
+            chunk_last[me] = h[N - 1u];
+            workgroupBarrier();
+            var entry_old = segment_start[c];
+            if s > 0u { entry_old = chunk_last[me - C]; }
+            // Compose this chunk's affine maps h -> J h + (f - J h_old).
+            var map: array<f32, KK>;
+            var offset: array<f32, K>;
+            for (var i = 0u; i < K; i++) { for (var k = 0u; k < K; k++) { map[i * K + k] = select(0.0, 1.0, i == k); } }
+            var prev = entry_old;
+            for (var j = 0u; j < N; j++) {
+                var f: array<f32, K>;
+                var jac: array<f32, KK>;
+                linearise(lane, first + j, pre[j], prev, &f, &jac);
+                var next_map: array<f32, KK>;
+                var next_offset: array<f32, K>;
+                for (var i = 0u; i < K; i++) {
+                    var o = f[i];
+                    for (var k = 0u; k < K; k++) { o += jac[i * K + k] * (offset[k] - prev[k]); }
+                    next_offset[i] = o;
+                    for (var k = 0u; k < K; k++) {
+                        var m = 0.0;
+                        for (var q = 0u; q < K; q++) { m += jac[i * K + q] * map[q * K + k]; }
+                        next_map[i * K + k] = m;
+                    }
+                }
+                map = next_map;
+                offset = next_offset;
+                prev = h[j];
+            }
+            chunk_map[me] = map;
+            chunk_offset[me] = offset;
+            workgroupBarrier();
+            // Prefix-compose the chunk maps of each lane (Hillis-Steele, log2 S rounds):
+            // afterwards chunk (s, c) holds the map from the segment's start to the
+            // end of chunk s.
+            for (var d = 1u; d < S; d = d << 1u) {
+                let earlier = s >= d;
+                var before_map: array<f32, KK>;
+                var before_offset: array<f32, K>;
+                if earlier {
+                    before_map = chunk_map[me - d * C];
+                    before_offset = chunk_offset[me - d * C];
+                }
+                workgroupBarrier();
+                if earlier {
+                    var composed_map: array<f32, KK>;
+                    var composed_offset: array<f32, K>;
+                    for (var i = 0u; i < K; i++) {
+                        var o = offset[i];
+                        for (var k = 0u; k < K; k++) {
+                            o += map[i * K + k] * before_offset[k];
+                            var m = 0.0;
+                            for (var q = 0u; q < K; q++) { m += map[i * K + q] * before_map[q * K + k]; }
+                            composed_map[i * K + k] = m;
+                        }
+                        composed_offset[i] = o;
+                    }
+                    map = composed_map;
+                    offset = composed_offset;
+                    chunk_map[me] = map;
+                    chunk_offset[me] = offset;
+                }
+                workgroupBarrier();
+            }
+            // The new state entering this chunk: the previous chunk's prefix map
+            // applied to the segment's start.
+            let segment_entry = segment_start[c];
+            entry_new = segment_entry;
+            if s > 0u {
+                let m = chunk_map[me - C];
+                let o = chunk_offset[me - C];
+                for (var i = 0u; i < K; i++) {
+                    var acc = o[i];
+                    for (var k = 0u; k < K; k++) { acc += m[i * K + k] * segment_entry[k]; }
+                    entry_new[i] = acc;
+                }
+            }
+            // Apply the maps from the carried state.
+            var new_prev = entry_new;
+            var old_prev = entry_old;
+            var update = 0.0;
+            var scale = 0.0;
+            var finite_values = true;
+            for (var j = 0u; j < N; j++) {
+                var f: array<f32, K>;
+                var jac: array<f32, KK>;
+                linearise(lane, first + j, pre[j], old_prev, &f, &jac);
+                var next: array<f32, K>;
+                for (var i = 0u; i < K; i++) {
+                    var acc = f[i];
+                    for (var k = 0u; k < K; k++) { acc += jac[i * K + k] * (new_prev[k] - old_prev[k]); }
+                    next[i] = acc;
+                    update = max(update, abs(acc - h[j][i]));
+                    scale = max(scale, abs(acc));
+                    finite_values = finite_values && abs(acc) <= 3.4e38;
+                }
+                old_prev = h[j];
+                h[j] = next;
+                new_prev = next;
+            }
+            // Non-negative floats order like their bits; infinity marks a non-finite value.
+            atomicMax(&update_bits, select(0x7f800000u, bitcast<u32>(update), finite_values));
+            atomicMax(&scale_bits, bitcast<u32>(scale));
+            workgroupBarrier();
+            if me == 0u {
+                decided_update = bitcast<f32>(atomicLoad(&update_bits));
+                decided_scale = bitcast<f32>(atomicLoad(&scale_bits));
+            }
+            // Every thread takes the same decision: uniform loads.
+            let total_update = workgroupUniformLoad(&decided_update);
+            let total_scale = workgroupUniformLoad(&decided_scale);
+            iterations += 1u;
+            last_update = total_update;
+            let finite = total_update <= 3.4e38;
+            if finite && total_update <= settings.atol + settings.rtol * total_scale {
+                break;
+            }
+            if finite && total_update > previous_update { growth += 1u; }
+            if !finite || growth >= 2u || iterations >= settings.max_iterations {
+                fallbacks += 1u;
+                // The sequential method, exact: one thread per lane walks the segment.
+                if s == 0u && live {
+                    var v = segment_start[c];
+                    let end = min(t0 + S * N, settings.steps);
+                    for (var t = t0; t < end; t++) {
+                        let p = load_pre(b, t, lane);
+                        let next = step(lane, p, v);
+                        store(b, t, lane, p, v, next);
+                        v = next;
+                    }
+                    segment_start[c] = v;
+                }
+                fell_back = true;
+                break;
+            }
+            previous_update = total_update;
+            workgroupBarrier();
+        }
+        workgroupBarrier();
+        most_iterations = max(most_iterations, iterations);
+        if !fell_back {
+            var prev = entry_new;
+            for (var j = 0u; j < N; j++) {
+                let t = first + j;
+                if live && t < settings.steps { store(b, t, lane, pre[j], prev, h[j]); }
+                prev = h[j];
+            }
+            workgroupBarrier();
+            if s == S - 1u { segment_start[c] = h[N - 1u]; }
+        }
+        workgroupBarrier();
+    }
+    if local.x == 0u && local.y == 0u {
+        let slot = (group.y * ((settings.lanes + C - 1u) / C) + group.x) * 4u;
+        stats[slot] = most_iterations;
+        stats[slot + 1u] = fallbacks;
+        stats[slot + 2u] = bitcast<u32>(last_update);
+    }
+}

@@ -1,0 +1,45 @@
+//! Every shipped cell's kernels generate and pass naga's validator.
+
+use super::*;
+use crate::derive_cell;
+
+fn kernels(source: &str, dims: &[(&str, u64)]) -> Result<GpuKernels, Error> {
+    let cell = crate::check_source(source).expect("checks").remove(0);
+    let sizes = cell.bind_dims(|name| dims.iter().find(|(n, _)| *n == name).map(|&(_, s)| s)).expect("binds");
+    generate(&derive_cell(&cell).expect("derives"), &sizes, &Target::default())
+}
+
+#[test]
+fn every_stdlib_cell_generates_valid_wgsl() {
+    for cell in rnnc_stdlib::CELLS {
+        let generated = kernels(cell.source, &[("H", 8), ("D", 3)]).unwrap_or_else(|e| panic!("{}: {e}", cell.name));
+        assert!(generated.recurrence.contains("fn sequential("), "{}", cell.name);
+        let expect_newton = cell.name != "lstm";
+        assert_eq!(generated.newton.is_some(), expect_newton || generated.plan.unknowns <= DENSE_NEWTON_LIMIT);
+        spirv(cell.name, &generated.recurrence).unwrap_or_else(|e| panic!("{}: {e}", cell.name));
+    }
+}
+
+#[test]
+fn lanes_follow_the_jacobian_structure() {
+    let plan = |name: &str| kernels(rnnc_stdlib::get(name).unwrap().source, &[("H", 8), ("D", 3)]).unwrap().plan;
+    assert_eq!(
+        (plan("para_gru").mode, plan("para_gru").lanes, plan("para_gru").unknowns),
+        (LaneMode::Blocks { width: 1 }, 8, 1)
+    );
+    assert_eq!((plan("para_lstm").lanes, plan("para_lstm").unknowns), (8, 2));
+    assert_eq!(
+        (plan("block_elman").mode, plan("block_elman").lanes, plan("block_elman").unknowns),
+        (LaneMode::Blocks { width: 4 }, 2, 4)
+    );
+    assert_eq!((plan("elman").mode, plan("elman").lanes, plan("elman").unknowns), (LaneMode::Whole, 1, 8));
+    assert_eq!(plan("lstm").unknowns, 16);
+    let gru = plan("para_gru");
+    assert_eq!(gru.projections.len(), 1);
+    assert_eq!(gru.projection_columns, 24);
+}
+
+#[test]
+fn the_projection_kernel_is_valid() {
+    validate("projection", PROJECTION).expect("valid");
+}

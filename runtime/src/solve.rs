@@ -1,0 +1,74 @@
+//! What every backend's forward solve shares: the method, the Newton settings, and
+//! the report that `rnnc run --report` writes.
+
+use serde::Serialize;
+
+/// How a forward pass evaluates the sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Pick by the cell's structure and the sizes (see the backend's `plan`).
+    Auto,
+    /// Newton's method over the sequence with a parallel scan.
+    Newton,
+    /// One step after another.
+    Sequential,
+}
+
+impl Method {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Auto => "auto",
+            Method::Newton => "newton",
+            Method::Sequential => "sequential",
+        }
+    }
+}
+
+/// When Newton stops, per segment of a sequence: when the largest update satisfies
+/// `max |h_new - h_old| <= atol + rtol * max |h_new|` (DEER's test); after
+/// `max_iterations` without that, or on a non-finite or twice-growing update, the
+/// segment is solved by the sequential method instead, and the report says so.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct NewtonSettings {
+    /// Absolute tolerance.
+    pub atol: f32,
+    /// Relative tolerance.
+    pub rtol: f32,
+    /// Iteration cap per segment.
+    pub max_iterations: u32,
+}
+
+impl Default for NewtonSettings {
+    fn default() -> Self {
+        NewtonSettings { atol: 1e-6, rtol: 1e-5, max_iterations: 32 }
+    }
+}
+
+/// What a forward solve did. Serialised as the `--report` JSON.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ForwardReport {
+    /// `gpu` or `cpu`.
+    pub backend: String,
+    /// The device (adapter name, or the CPU and thread count).
+    pub device: String,
+    /// The method that ran (`newton` or `sequential`; never `auto`).
+    pub method: String,
+    /// Why that method (for `auto`, the cost model's choice; otherwise "requested").
+    pub method_reason: String,
+    /// The most Newton iterations any segment needed (1 for the sequential method).
+    pub iterations: u32,
+    /// Whether every segment met the stopping test (the sequential method is exact,
+    /// so it is always converged).
+    pub converged: bool,
+    /// The largest final Newton update over all segments (0 for the sequential
+    /// method).
+    pub residual: f32,
+    /// Segments that Newton could not solve and the sequential method did.
+    pub fallback_segments: u64,
+    /// Segments solved in all.
+    pub segments: u64,
+    /// Wall time of the solve, including the projections, excluding transfers.
+    pub time_ms: f64,
+}

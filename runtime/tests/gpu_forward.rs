@@ -1,0 +1,71 @@
+//! The GPU forward pass (lavapipe in CI) against the float64 reference, for every
+//! shipped cell and every derivation test cell, both methods, several shapes.
+
+mod support;
+
+use rnnc_compiler::analyse::JacobianStructure;
+use rnnc_runtime::gpu::{Gpu, GpuCell};
+use rnnc_runtime::{Method, NewtonSettings};
+use support::{Case, relative_error, sizes, test_cells};
+
+fn gpu() -> Gpu {
+    Gpu::open(None).unwrap_or_else(|e| panic!("tests need a GPU adapter (lavapipe in CI): {e}"))
+}
+
+/// Runs both methods on `case` and returns what went wrong, if anything.
+fn check(gpu: &Gpu, compiled: &GpuCell, case: &Case, tolerance: f64, label: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    for method in [Method::Sequential, Method::Newton] {
+        match compiled.forward(gpu, &case.data, method, &NewtonSettings::default()) {
+            Ok((outputs, report)) => {
+                let error = relative_error(&outputs, &case.reference);
+                if error > tolerance || !report.converged && report.fallback_segments == 0 {
+                    failures.push(format!("{label} {method:?}: error {error:.3e} ({report:?})"));
+                }
+            }
+            Err(e) => failures.push(format!("{label} {method:?}: {e}")),
+        }
+    }
+    failures
+}
+
+#[test]
+fn every_cell_matches_the_reference_with_both_methods() {
+    let gpu = gpu();
+    let mut failures = Vec::new();
+    for (name, source) in test_cells() {
+        let cell = rnnc_compiler::check_source(&source).expect("checks").remove(0);
+        let structure = rnnc_compiler::derive_cell(&cell).expect("derives").structure();
+        // Dense lanes hold whole states: keep them small, as their kernels grow as H^2.
+        let base = if structure == JacobianStructure::Dense { 4 } else { 8 };
+        let dims = sizes(&cell, base);
+        let first = Case::new(&source, &dims, 1, 1, 11);
+        let compiled = match (GpuCell::compile(&gpu, &first.derived, first.data.dims()), name.as_str()) {
+            (Err(e), "output_expr") => {
+                // Its output reads the new state through a dense matrix: not lane-local.
+                assert!(e.to_string().contains("output `y` mixes channels of the state"), "{e}");
+                continue;
+            }
+            (Ok(compiled), _) => compiled,
+            (Err(e), _) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        failures.extend(check(&gpu, &compiled, &first, 2e-4, &format!("{name} B=1 T=1")));
+        let case = Case::new(&source, &dims, 3, 300, 12);
+        failures.extend(check(&gpu, &compiled, &case, 2e-4, &format!("{name} B=3 T=300")));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_long_diagonal_sequence_matches_the_reference() {
+    let gpu = gpu();
+    let source = rnnc_stdlib::get("para_gru").expect("shipped").source;
+    let dims = vec![("H".to_owned(), 16), ("D".to_owned(), 4)];
+    let case = Case::new(source, &dims, 1, 100_000, 5);
+    let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+    let failures = check(&gpu, &compiled, &case, 1e-3, "para_gru T=100000");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

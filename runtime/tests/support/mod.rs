@@ -1,0 +1,120 @@
+//! What the runtime's end-to-end tests share: every test cell, random data bound to
+//! it, and the float64 reference outputs from the compiler's interpreter.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use rnnc_compiler::check::{Cell, DimSizes, ParamShape, Size};
+use rnnc_compiler::interp::{Interpreter, ParamValues, Sequences};
+use rnnc_compiler::{Derived, derive_cell};
+use rnnc_runtime::data::BoundData;
+use rnnc_runtime::data::random::{random_inputs, random_params, random_tensor};
+
+/// Every cell the backends are tested on: the shipped cells and the derivation
+/// tests' cells (`tests/filetests/*.rnn`), as (name, source).
+pub fn test_cells() -> Vec<(String, String)> {
+    let mut cells: Vec<(String, String)> =
+        rnnc_stdlib::CELLS.iter().map(|c| (c.name.to_owned(), c.source.to_owned())).collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/filetests");
+    let mut files: Vec<_> =
+        std::fs::read_dir(&dir).expect("tests/filetests").map(|e| e.expect("entry").path()).collect();
+    files.sort();
+    for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "rnn")) {
+        let source = std::fs::read_to_string(&path).expect("readable");
+        cells.push((path.file_stem().expect("stem").to_string_lossy().into_owned(), source));
+    }
+    cells
+}
+
+/// Small sizes for every dim of `cell`: `base`, rounded up to the block sizes.
+pub fn sizes(cell: &Cell, base: u64) -> Vec<(String, u64)> {
+    cell.dims
+        .iter()
+        .map(|(dim, d)| {
+            let mut size = base;
+            for p in cell.params.values() {
+                if let ParamShape::Block { size: Size::Dim(used), block } = p.shape
+                    && used == dim
+                {
+                    size = lcm(size, block);
+                }
+            }
+            (d.name.clone(), size)
+        })
+        .collect()
+}
+
+fn lcm(a: u64, b: u64) -> u64 {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    a / gcd(a, b) * b
+}
+
+/// A cell ready to run: derived, with random data bound and the reference outputs.
+pub struct Case {
+    pub derived: Derived,
+    pub data: BoundData,
+    pub reference: Vec<Vec<f64>>,
+}
+
+impl Case {
+    /// Random parameters, inputs and initial states for `batch` sequences of `steps`.
+    pub fn new(source: &str, dims: &[(String, u64)], batch: usize, steps: usize, seed: u64) -> Case {
+        let cell = rnnc_compiler::check_source(source).expect("checks").remove(0);
+        let derived = derive_cell(&cell).expect("derives");
+        let dim_sizes: DimSizes =
+            cell.bind_dims(|n| dims.iter().find(|(d, _)| d == n).map(|&(_, s)| s)).expect("sizes bind");
+        let params = random_params(&cell, &dim_sizes, seed).expect("random params");
+        let inputs: Vec<(String, _)> = random_inputs(&cell, &dim_sizes, batch, steps, seed + 1).expect("random inputs");
+        let inits: Vec<(String, _)> = cell
+            .states
+            .values()
+            .enumerate()
+            .map(|(i, s)| {
+                let h = dim_sizes.of(s.size) as usize;
+                (s.name.clone(), random_tensor(vec![batch, h], -0.5, 0.5, seed + 2 + i as u64).expect("init"))
+            })
+            .collect();
+        let data = BoundData::bind(&cell, params, inputs, inits).expect("data binds");
+        let reference = reference(&derived, &data);
+        Case { derived, data, reference }
+    }
+}
+
+/// The float64 reference outputs of `data` through `derived`.
+pub fn reference(derived: &Derived, data: &BoundData) -> Vec<Vec<f64>> {
+    let cell = &derived.cell;
+    let params = ParamValues::from_fn(cell, data.dims(), |p, i| f64::from(data.params()[p.index()].data()[i]));
+    let interp = Interpreter::new(cell, &derived.ir, data.dims(), &params).expect("interpreter");
+    let inputs: Vec<Vec<f64>> =
+        data.inputs().iter().map(|t| t.data().iter().map(|&v| f64::from(v)).collect()).collect();
+    let inits: Vec<Vec<f64>> = data.inits().iter().map(|t| t.data().iter().map(|&v| f64::from(v)).collect()).collect();
+    let input_slices: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
+    let init_slices: Vec<Option<&[f64]>> = inits.iter().map(|v| Some(v.as_slice())).collect();
+    let run = interp
+        .run_sequence(&Sequences {
+            batch: data.batch(),
+            steps: data.seq_len(),
+            inputs: &input_slices,
+            initial: &init_slices,
+        })
+        .expect("reference runs");
+    run.outputs
+}
+
+/// The largest absolute difference between `outputs` and `reference`, relative to
+/// `max(1, max |reference|)`.
+pub fn relative_error(outputs: &[Vec<f32>], reference: &[Vec<f64>]) -> f64 {
+    let mut worst: f64 = 0.0;
+    for (got, want) in outputs.iter().zip(reference) {
+        assert_eq!(got.len(), want.len(), "output lengths");
+        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for (g, w) in got.iter().zip(want) {
+            let e = (f64::from(*g) - w).abs() / scale;
+            worst = worst.max(if e.is_nan() { f64::INFINITY } else { e });
+        }
+    }
+    worst
+}

@@ -1,0 +1,118 @@
+//! `rnnc compile FILE --emit ir|jacobian|wgsl|spirv|clif [-o OUT]`: what the
+//! compiler produces for a cell, as text (SPIR-V as binary words).
+
+use std::io::Write as _;
+
+use rnnc::compiler::check::{DimSizes, ParamShape, Size};
+use rnnc::compiler::{Cell, Derived, backend};
+
+use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, report_compile_error, select_cell};
+
+/// What to emit.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emit {
+    /// The step's IR.
+    Ir,
+    /// The IR with every derivative, and the Jacobian's structure.
+    Jacobian,
+    /// The GPU kernels (WGSL).
+    Wgsl,
+    /// The GPU kernels as SPIR-V (binary).
+    Spirv,
+    /// The CPU functions (cranelift IR).
+    Clif,
+}
+
+/// Arguments of `rnnc compile`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  rnnc compile stdlib:para_gru --emit jacobian\n  rnnc compile my_cell.rnn --emit wgsl --dims H=1024,D=512 -o my_cell.wgsl\n\nKernels (wgsl, spirv, clif) are generated for bound sizes: without --dims every dim is 64\n(or the least multiple of 64 that the block sizes using it divide)."
+)]
+pub struct Args {
+    /// A source file, or `stdlib:NAME` for a shipped cell.
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// The cell, when the file defines several.
+    #[arg(long)]
+    pub cell: Option<String>,
+    /// What to produce.
+    #[arg(long, value_enum)]
+    pub emit: Emit,
+    /// Where to write it (standard output if absent).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<std::path::PathBuf>,
+    /// Sizes for the kernels, e.g. `H=1024,D=512`.
+    #[arg(long, value_name = "NAME=SIZE,...", value_parser = parse_dims)]
+    pub dims: Option<DimList>,
+}
+
+/// The default size of every dim: 64, or the least multiple of 64 its block sizes divide.
+pub fn default_dims(cell: &Cell) -> DimList {
+    let sizes = cell
+        .dims
+        .iter()
+        .map(|(dim, d)| {
+            let mut size = 64u64;
+            for param in cell.params.values() {
+                if let ParamShape::Block { size: Size::Dim(used), block } = param.shape
+                    && used == dim
+                {
+                    size = lcm(size, block);
+                }
+            }
+            (d.name.clone(), size)
+        })
+        .collect();
+    DimList(sizes)
+}
+
+fn lcm(a: u64, b: u64) -> u64 {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    a / gcd(a, b) * b
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let (source, cells) = load_and_check(&args.file)?;
+    let cell = select_cell(&source, cells, args.cell.as_deref())?;
+    let derived = rnnc::compiler::derive_cell(&cell).map_err(|e| report_compile_error(&source, e))?;
+    let sizes = || -> Result<DimSizes, Failure> {
+        let dims = args.dims.clone().unwrap_or_else(|| default_dims(&cell));
+        bind_dims(&source, &cell, &dims)
+    };
+    let bytes: Vec<u8> = match args.emit {
+        Emit::Ir => derived.ir_text().into_bytes(),
+        Emit::Jacobian => derived.jacobian_text().into_bytes(),
+        Emit::Wgsl => wgsl(&derived, &sizes()?).map_err(|e| report_compile_error(&source, e))?.into_bytes(),
+        Emit::Spirv => {
+            let text = wgsl(&derived, &sizes()?).map_err(|e| report_compile_error(&source, e))?;
+            let words = backend::wgsl::spirv(&cell.name, &text).map_err(|e| report_compile_error(&source, e))?;
+            words.iter().flat_map(|w| w.to_le_bytes()).collect()
+        }
+        Emit::Clif => return Err(Failure::User("the CPU back end (--emit clif) is not built yet".into())),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, &bytes)
+            .map_err(|e| Failure::User(format!("cannot write `{}`: {e}", path.display())))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&bytes).and_then(|_| stdout.flush()).map_err(|e| Failure::User(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Both GPU kernels of a cell, projection first, as one WGSL listing.
+fn wgsl(derived: &Derived, sizes: &DimSizes) -> Result<String, rnnc::Error> {
+    let kernels = backend::wgsl::generate(derived, sizes, &backend::wgsl::Target::default())?;
+    let dims: Vec<String> = derived.cell.dims.iter().map(|(h, d)| format!("{} = {}", d.name, sizes.dim(h))).collect();
+    Ok(format!(
+        "// rnnc: GPU kernels of cell `{}` for {}\n\n// ---- projection kernel (entry point `main`) ----\n{}\n// ---- recurrence kernels ----\n{}",
+        derived.cell.name,
+        if dims.is_empty() { "fixed sizes".to_owned() } else { dims.join(", ") },
+        backend::wgsl::PROJECTION,
+        kernels.recurrence
+    ))
+}
