@@ -71,4 +71,7 @@ pub struct ForwardReport {
     pub segments: u64,
     /// Wall time of the solve, including the projections, excluding transfers.
     pub time_ms: f64,
+    /// Of which the input projections, where the backend measures it separately.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projection_ms: Option<f64>,
 }

@@ -69,3 +69,31 @@ fn a_long_diagonal_sequence_matches_the_reference() {
     let failures = check(&gpu, &compiled, &case, 1e-3, "para_gru T=100000");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A Newton solve that does not converge is never returned as a result: the
+/// segment goes to the sequential method, and the report says so.
+#[test]
+fn newton_that_does_not_converge_falls_back_and_says_so() {
+    let gpu = gpu();
+    let source = rnnc_stdlib::get("para_gru").expect("shipped").source;
+    let dims = vec![("H".to_owned(), 8), ("D".to_owned(), 4)];
+    let case = Case::new(source, &dims, 2, 500, 3);
+    let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+    let one_iteration = NewtonSettings { max_iterations: 1, ..NewtonSettings::default() };
+    let (outputs, report) = compiled.forward(&gpu, &case.data, Method::Newton, &one_iteration).expect("runs");
+    assert!(relative_error(&outputs, &case.reference) < 2e-4);
+    assert!(report.fallback_segments > 0 && !report.converged, "{report:?}");
+
+    // The logistic map at r = 3.99 is chaotic: Newton's linearisation is poor.
+    let chaotic = "cell logistic { dim H; input x: [H]; state h: [H];
+        h' = 3.99 * h * (1 - h) + 0.0001 * x; output h; }";
+    let dims = vec![("H".to_owned(), 8)];
+    let case = Case::with_initial_range(chaotic, &dims, 1, 10, 4, (0.1, 0.9));
+    let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+    let (outputs, report) =
+        compiled.forward(&gpu, &case.data, Method::Newton, &NewtonSettings::default()).expect("runs");
+    let error = relative_error(&outputs, &case.reference);
+    assert!(error < 2e-3, "error {error:.3e} ({report:?})");
+    assert!(report.converged || report.fallback_segments > 0, "{report:?}");
+    println!("logistic map: {report:?}");
+}

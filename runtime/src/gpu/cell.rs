@@ -20,6 +20,9 @@ pub struct GpuCell {
     sequential: std::sync::Arc<Kernel>,
 }
 
+/// The environment variable that overrides the steps per Newton chunk (tuning).
+pub const CHUNK_ENV: &str = "RNNC_NEWTON_CHUNK";
+
 /// Steps per dispatch of the sequential kernel.
 const SEQUENTIAL_WINDOW: usize = 16_384;
 
@@ -29,8 +32,11 @@ pub type Outputs = Vec<Vec<f32>>;
 impl GpuCell {
     /// Generates the cell's kernels for `dims` and compiles them on `gpu`.
     pub fn compile(gpu: &Gpu, derived: &Derived, dims: &DimSizes) -> Result<GpuCell, GpuError> {
-        let target =
-            Target { max_threads: gpu.max_threads_per_workgroup(), workgroup_bytes: gpu.max_workgroup_bytes() };
+        let target = Target {
+            max_threads: gpu.max_threads_per_workgroup(),
+            workgroup_bytes: gpu.max_workgroup_bytes(),
+            chunk_len: std::env::var(CHUNK_ENV).ok().and_then(|v| v.parse().ok()),
+        };
         let kernels = wgsl::generate(derived, dims, &target).map_err(|e| GpuError::Codegen(e.to_string()))?;
         let label = format!("{} recurrence", derived.cell.name);
         let projection = gpu.kernel("projection", wgsl::PROJECTION, "main")?;
@@ -164,6 +170,9 @@ impl GpuCell {
                 grid,
             )?;
         }
+        // Timing the phases apart costs one wait; it is what `rnnc bench` reports.
+        gpu.wait()?;
+        let projection_ms = start.elapsed().as_secs_f64() * 1e3;
         for settings_buffer in &settings_buffers {
             let bindings: Vec<Binding<'_>> = self
                 .kernels
@@ -195,7 +204,8 @@ impl GpuCell {
             split.push(all[offset..offset + len].to_vec());
             offset += len;
         }
-        let report = self.report(gpu, method, reason, shape, steps, batch, grid, &stats, time_ms);
+        let mut report = self.report(gpu, method, reason, shape, steps, batch, grid, &stats, time_ms);
+        report.projection_ms = Some(projection_ms);
         Ok((split, report))
     }
 
@@ -235,6 +245,7 @@ impl GpuCell {
             fallback_segments: fallbacks,
             segments: segments_per_group * groups as u64,
             time_ms,
+            projection_ms: None,
         }
     }
 }

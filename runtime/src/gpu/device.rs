@@ -202,8 +202,10 @@ impl Gpu {
         Ok(kernel)
     }
 
-    /// Waits until the device has finished all submitted work.
+    /// Submits pending buffer writes and waits until the device has finished all
+    /// submitted work.
     pub fn wait(&self) -> Result<(), GpuError> {
+        self.queue.submit([]);
         self.device
             .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
             .map(|_| ())

@@ -50,6 +50,10 @@ impl Gpu {
             usage: USAGE,
             mapped_at_creation: false,
         });
+        // Clear it now, so that wgpu's lazy zeroing does not land inside a timed kernel.
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        encoder.clear_buffer(&buffer, 0, None);
+        self.queue.submit([encoder.finish()]);
         Ok(GpuBuffer { buffer, len })
     }
 
@@ -125,7 +129,7 @@ mod projection_tests {
         let xb = gpu.upload("x", &x).unwrap();
         let wb = gpu.upload("w", &w).unwrap();
         let out = gpu.zeroed("out", m * n).unwrap();
-        let groups = [n.div_ceil(128) as u32, m.div_ceil(128) as u32, 1];
+        let groups = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, 1];
         gpu.dispatch(&kernel, &[Binding(&sizes), Binding(&xb), Binding(&wb), Binding(&out)], groups).unwrap();
         let got: Vec<f32> = gpu.read(&out).unwrap();
         for mi in 0..m {

@@ -62,6 +62,18 @@ pub struct Case {
 impl Case {
     /// Random parameters, inputs and initial states for `batch` sequences of `steps`.
     pub fn new(source: &str, dims: &[(String, u64)], batch: usize, steps: usize, seed: u64) -> Case {
+        Case::with_initial_range(source, dims, batch, steps, seed, (-0.5, 0.5))
+    }
+
+    /// [`Case::new`] with initial states drawn uniformly from `range`.
+    pub fn with_initial_range(
+        source: &str,
+        dims: &[(String, u64)],
+        batch: usize,
+        steps: usize,
+        seed: u64,
+        range: (f32, f32),
+    ) -> Case {
         let cell = rnnc_compiler::check_source(source).expect("checks").remove(0);
         let derived = derive_cell(&cell).expect("derives");
         let dim_sizes: DimSizes =
@@ -74,7 +86,7 @@ impl Case {
             .enumerate()
             .map(|(i, s)| {
                 let h = dim_sizes.of(s.size) as usize;
-                (s.name.clone(), random_tensor(vec![batch, h], -0.5, 0.5, seed + 2 + i as u64).expect("init"))
+                (s.name.clone(), random_tensor(vec![batch, h], range.0, range.1, seed + 2 + i as u64).expect("init"))
             })
             .collect();
         let data = BoundData::bind(&cell, params, inputs, inits).expect("data binds");

@@ -20,7 +20,7 @@ pub use plan::{DENSE_NEWTON_LIMIT, KernelPlan, LaneMode, PreValue, ProjectionGro
 /// The projection kernel (entry point `main`): `out[m, col + n] = sum_k x[off + m K + k] w[n K + k]`.
 pub const PROJECTION: &str = include_str!("projection.wgsl");
 /// Workgroup tile of the projection kernel (rows and columns of the output).
-pub const PROJECTION_TILE: u64 = 128;
+pub const PROJECTION_TILE: u64 = 64;
 
 const SETTINGS: &str = include_str!("settings.wgsl");
 const NEWTON: &str = include_str!("newton.wgsl");
@@ -88,12 +88,14 @@ pub struct Target {
     pub max_threads: u64,
     /// Workgroup memory, in bytes.
     pub workgroup_bytes: u64,
+    /// Steps per Newton chunk, if not the default for the cell's `K` (a tuning knob).
+    pub chunk_len: Option<u64>,
 }
 
 impl Default for Target {
     /// What every WebGPU device offers.
     fn default() -> Self {
-        Target { max_threads: 256, workgroup_bytes: 16 * 1024 }
+        Target { max_threads: 256, workgroup_bytes: 16 * 1024, chunk_len: None }
     }
 }
 
@@ -107,11 +109,11 @@ fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
     let threads = 1u64 << (63 - threads.leading_zeros());
     let lanes = plan.lanes.next_power_of_two().min(NEWTON_LANES).min(threads);
     let chunks = (threads / lanes).max(1);
-    let chunk_len = match k {
+    let chunk_len = target.chunk_len.filter(|&n| n > 0).unwrap_or(match k {
         0..=2 => 16,
         3..=4 => 8,
         _ => 4,
-    };
+    });
     NewtonShape { lanes, chunks, chunk_len }
 }
 
