@@ -5,18 +5,45 @@
 //! the language need around it: finding sources (including the shipped cells) and
 //! rendering errors for people, as the `rnnc` command line does.
 //!
+//! Compile a cell at run time and run it forward on the GPU:
+//!
 //! ```
-//! let source = rnnc::Source::load("stdlib:para_gru").unwrap();
-//! let cells = source.check().unwrap();
-//! assert_eq!(cells[0].name, "para_gru");
-//! assert_eq!(cells[0].states.len(), 1);
+//! use rnnc::{Backend, Engine, RunOptions, Tensor};
+//!
+//! let source = "
+//!     cell leaky {
+//!         dim H;
+//!         input x: [H];
+//!         state h: [H];
+//!         param a: [H];
+//!         h' = tanh(a * h + x);
+//!         output h;
+//!     }";
+//! let engine = Engine::new(Backend::Gpu, None)?;
+//! let cell = engine.compile(source, None)?;
+//! let (batch, steps, channels) = (2, 100, 4);
+//! let params = [("a".to_owned(), Tensor::new(vec![channels], vec![0.5; channels])?)].into();
+//! let x = Tensor::new(vec![batch, steps, channels], vec![0.1; batch * steps * channels])?;
+//! let data = cell.bind(params, vec![("x".to_owned(), x)], vec![])?;
+//! let forward = cell.forward(&engine, &data, &RunOptions::default())?;
+//! let (name, h) = &forward.outputs[0];
+//! assert_eq!((name.as_str(), h.shape()), ("h", &[batch, steps, channels][..]));
+//! // h_1 = tanh(0.1), and every channel of every sequence is the same.
+//! assert!((h.data()[0] - 0.1f32.tanh()).abs() < 1e-6);
+//! assert!(forward.report.converged);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
 
+mod engine;
 mod render;
 mod source;
 
+pub use engine::{Backend, CompiledCell, Engine, Forward, RunError, RunOptions};
 pub use render::render_errors;
 pub use rnnc_compiler as compiler;
 pub use rnnc_compiler::{Cell, Error, ErrorKind, Span};
+pub use rnnc_runtime as runtime;
+pub use rnnc_runtime::data::Tensor;
+pub use rnnc_runtime::{ForwardReport, Method, NewtonSettings};
 pub use source::{LoadError, STDLIB_PREFIX, Source};

@@ -30,6 +30,10 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Emit what the compiler produces for a cell: IR, derivatives, GPU or CPU code.
     Compile(commands::compile::Args),
+    /// Run a cell forward over data files (.npy inputs, .safetensors params).
+    Run(commands::run::Args),
+    /// Time each method on random data and compare their outputs.
+    Bench(commands::bench::Args),
 }
 
 /// Deep enough for any input the front end accepts; the parser bounds nesting itself.
@@ -67,5 +71,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Check(args) => commands::check::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Compile(args) => commands::compile::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     }
 }

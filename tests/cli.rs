@@ -162,7 +162,45 @@ fn the_readme_first_cell_checks_clean() {
     let readme = std::fs::read_to_string(support::root().join("README.md")).expect("README.md");
     let start = readme.find("cell my_rnn {").expect("the README shows a first cell");
     let end = start + readme[start..].find("\n}\n").expect("the cell ends") + 3;
-    let path = temp_file("my_rnn.rnn", readme[start..end].as_bytes());
+    let path = temp_file("my_rnn.rnn", &readme.as_bytes()[start..end]);
     let output = rnnc(&["check", &path.to_string_lossy()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn inspect_reports_the_proved_jacobian_structure_of_every_stdlib_cell() {
+    let expected = [
+        ("para_gru", "diagonal", Some(1)),
+        ("indrnn", "diagonal", Some(1)),
+        ("mingru", "diagonal", Some(1)),
+        ("para_lstm", "block-diagonal", Some(2)),
+        ("block_elman", "block-diagonal", Some(4)),
+        ("gru", "dense", None),
+        ("lstm", "dense", None),
+        ("elman", "dense", None),
+    ];
+    for (name, structure, block) in expected {
+        let output = rnnc(&["inspect", &format!("stdlib:{name}"), "--json"]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+        assert_eq!(json["jacobian"]["structure"], structure, "{name}");
+        assert_eq!(json["jacobian"]["block"].as_u64(), block, "{name}");
+    }
+}
+
+#[test]
+fn compile_emits_ir_derivatives_wgsl_and_spirv() {
+    let ir = rnnc(&["compile", "stdlib:para_gru", "--emit", "ir"]);
+    assert_eq!(ir.status.code(), Some(0), "{}", stderr(&ir));
+    assert!(stdout(&ir).contains("h' = v"), "{}", stdout(&ir));
+    let jacobian = rnnc(&["compile", "stdlib:para_lstm", "--emit", "jacobian"]);
+    assert!(stdout(&jacobian).contains("; structure: block-diagonal 2"), "{}", stdout(&jacobian));
+    let wgsl = rnnc(&["compile", "stdlib:block_elman", "--emit", "wgsl", "--dims", "H=8,D=3"]);
+    assert_eq!(wgsl.status.code(), Some(0), "{}", stderr(&wgsl));
+    assert!(stdout(&wgsl).contains("fn newton(") && stdout(&wgsl).contains("for H = 8, D = 3"));
+    let path = temp_file("gru.spv", b"");
+    let spirv = rnnc(&["compile", "stdlib:gru", "--emit", "spirv", "-o", &path.to_string_lossy()]);
+    assert_eq!(spirv.status.code(), Some(0), "{}", stderr(&spirv));
+    let bytes = std::fs::read(&path).expect("written");
+    assert_eq!(&bytes[..4], &0x0723_0203u32.to_le_bytes(), "SPIR-V magic number");
 }

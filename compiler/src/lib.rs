@@ -1,10 +1,13 @@
-//! The rnnc compiler: `.rnn` source in, checked cells (and, later, derivatives and
-//! kernels) out. It owns no device and does no I/O.
+//! The rnnc compiler: `.rnn` source in; checked cells, derivatives, proved Jacobian
+//! structure and kernels out. It owns no device and does no I/O.
 //!
 //! The passes run in order: [`syntax::parse`] turns text into a syntax tree with
-//! spans; [`check`] resolves names and shapes into a [`check::Cell`], the form every
-//! later pass reads. Every problem is an [`Error`] value with a [`Span`]; nothing
-//! here panics on any input or prints anything.
+//! spans; [`check`] resolves names and shapes into a [`check::Cell`]; [`derive_cell`]
+//! lowers it to the [`ir`], differentiates it ([`derive`], simplified with egg),
+//! proves the structure of its state Jacobian and finds what to hoist ([`analyse`]);
+//! the [`backend`]s turn that into WGSL and cranelift IR; [`interp`] is the float64
+//! reference every backend is tested against. Every problem is an [`Error`] value
+//! with a [`Span`]; nothing here panics on any input or prints anything.
 #![deny(missing_docs)]
 
 pub mod analyse;

@@ -3,6 +3,7 @@
 //! memory, and runs the solvers.
 #![deny(missing_docs)]
 
+pub mod cpu;
 pub mod data;
 pub mod gpu;
 pub mod solve;

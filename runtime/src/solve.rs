@@ -26,8 +26,9 @@ impl Method {
     }
 }
 
-/// When Newton stops, per segment of a sequence: when the largest update satisfies
-/// `max |h_new - h_old| <= atol + rtol * max |h_new|` (DEER's test); after
+/// When Newton stops, per segment of a sequence: when every element's update
+/// satisfies `|h_new - h_old| <= atol + rtol * |h_new|` (DEER's test, element by
+/// element, so that a growing state cannot hide errors in its small values); after
 /// `max_iterations` without that, or on a non-finite or twice-growing update, the
 /// segment is solved by the sequential method instead, and the report says so.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]

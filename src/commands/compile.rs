@@ -91,7 +91,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             let words = backend::wgsl::spirv(&cell.name, &text).map_err(|e| report_compile_error(&source, e))?;
             words.iter().flat_map(|w| w.to_le_bytes()).collect()
         }
-        Emit::Clif => return Err(Failure::User("the CPU back end (--emit clif) is not built yet".into())),
+        Emit::Clif => {
+            backend::clif::clif_text(&derived, &sizes()?).map_err(|e| report_compile_error(&source, e))?.into_bytes()
+        }
     };
     match &args.output {
         Some(path) => std::fs::write(path, &bytes)

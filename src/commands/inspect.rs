@@ -4,7 +4,7 @@ use rnnc::Cell;
 use rnnc::compiler::check::{OutputValue, ParamShape, Size};
 use serde_json::{Value, json};
 
-use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, select_cell};
+use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, report_compile_error, select_cell};
 
 /// Arguments of `rnnc inspect`.
 #[derive(clap::Args, Debug)]
@@ -33,6 +33,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         None => None,
     };
     let size_of = |dim| sizes.as_ref().map(|s: &rnnc::compiler::check::DimSizes| s.dim(dim));
+    let derived = rnnc::compiler::derive_cell(&cell).map_err(|e| report_compile_error(&source, e))?;
+    let structure = derived.structure();
     if args.json {
         let dims: Vec<Value> =
             cell.dims.iter().map(|(h, d)| json!({ "name": d.name, "shape": [], "size": size_of(h) })).collect();
@@ -52,10 +54,19 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 });
                 value
             }).collect::<Vec<_>>(),
+            "jacobian": {
+                "structure": structure.name(),
+                "block": structure.block(),
+                "states": if derived.jacobian.interleaved { "interleaved" } else { "concatenated" },
+                "reason": derived.jacobian.reason,
+            },
+            "hoisted": derived.hoisting.nodes.len(),
         });
         println!("{}", serde_json::to_string_pretty(&report).expect("JSON values always serialise"));
     } else {
         print!("{}", text_report(&cell, &size_of));
+        println!("jacobian {structure} ({})", derived.jacobian.reason);
+        println!("hoisted  {} state-independent value(s) computed before the recurrence", derived.hoisting.nodes.len());
     }
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! The subcommands of `rnnc`, one module each, and what they share.
 
+pub mod bench;
 pub mod check;
 pub mod compile;
 pub mod inspect;
+pub mod run;
 
 use rnnc::{Cell, Source, render_errors};
 

@@ -170,7 +170,7 @@ impl Gpu {
 
     /// The largest storage buffer a kernel may bind, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
-        u64::from(self.limits.max_storage_buffer_binding_size).min(self.limits.max_buffer_size)
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
     }
 
     /// The most threads one workgroup may have.

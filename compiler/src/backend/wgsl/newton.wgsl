@@ -11,8 +11,10 @@
 // trajectory, h_t ~ f_t + J_t (h_{t-1} - h_{t-1}^old), and solves that linear
 // recurrence exactly: each thread composes its chunk's affine maps, a parallel
 // prefix over the S chunks of each lane carries the state across them, and each
-// thread applies its maps from the state entering its chunk. Iterations stop when max |h_new - h_old| <= atol + rtol max |h|
-// over the workgroup's segment; a non-finite or growing update, or the iteration
+// thread applies its maps from the state entering its chunk. Iterations stop when
+// |h_new - h_old| <= atol + rtol |h_new| for every element of the workgroup's
+// segment (excess = |dh| - rtol |h| is non-negative-clamped, so atomicMax on its
+// bits is an ordered maximum); a non-finite or growing update, or the iteration
 // cap, sends the segment to the sequential method instead (exact, and reported).
 
 const KK: u32 = K * K;
@@ -23,9 +25,9 @@ var<workgroup> chunk_map: array<array<f32, KK>, THREADS>;
 var<workgroup> chunk_offset: array<array<f32, K>, THREADS>;
 var<workgroup> segment_start: array<array<f32, K>, C>;
 var<workgroup> update_bits: atomic<u32>;
-var<workgroup> scale_bits: atomic<u32>;
+var<workgroup> excess_bits: atomic<u32>;
 var<workgroup> decided_update: f32;
-var<workgroup> decided_scale: f32;
+var<workgroup> decided_excess: f32;
 
 fn identity_step(prev: array<f32, K>, f: ptr<function, array<f32, K>>, jac: ptr<function, array<f32, KK>>) {
     for (var i = 0u; i < K; i++) {
@@ -83,7 +85,7 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
         loop {
             if me == 0u {
                 atomicStore(&update_bits, 0u);
-                atomicStore(&scale_bits, 0u);
+                atomicStore(&excess_bits, 0u);
             }
             chunk_last[me] = h[N - 1u];
             workgroupBarrier();
@@ -166,7 +168,7 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             var new_prev = entry_new;
             var old_prev = entry_old;
             var update = 0.0;
-            var scale = 0.0;
+            var excess = 0.0;
             var finite_values = true;
             for (var j = 0u; j < N; j++) {
                 var f: array<f32, K>;
@@ -178,7 +180,7 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
                     for (var k = 0u; k < K; k++) { acc += jac[i * K + k] * (new_prev[k] - old_prev[k]); }
                     next[i] = acc;
                     update = max(update, abs(acc - h[j][i]));
-                    scale = max(scale, abs(acc));
+                    excess = max(excess, abs(acc - h[j][i]) - settings.rtol * abs(acc));
                     finite_values = finite_values && abs(acc) <= 3.4e38;
                 }
                 old_prev = h[j];
@@ -187,19 +189,19 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             }
             // Non-negative floats order like their bits; infinity marks a non-finite value.
             atomicMax(&update_bits, select(0x7f800000u, bitcast<u32>(update), finite_values));
-            atomicMax(&scale_bits, bitcast<u32>(scale));
+            atomicMax(&excess_bits, bitcast<u32>(excess));
             workgroupBarrier();
             if me == 0u {
                 decided_update = bitcast<f32>(atomicLoad(&update_bits));
-                decided_scale = bitcast<f32>(atomicLoad(&scale_bits));
+                decided_excess = bitcast<f32>(atomicLoad(&excess_bits));
             }
             // Every thread takes the same decision: uniform loads.
             let total_update = workgroupUniformLoad(&decided_update);
-            let total_scale = workgroupUniformLoad(&decided_scale);
+            let total_excess = workgroupUniformLoad(&decided_excess);
             iterations += 1u;
             last_update = total_update;
             let finite = total_update <= 3.4e38;
-            if finite && total_update <= settings.atol + settings.rtol * total_scale {
+            if finite && total_excess <= settings.atol {
                 break;
             }
             if finite && total_update > previous_update { growth += 1u; }

@@ -1,0 +1,378 @@
+//! Emitting a planned kernel as a CLIF function: the argument record, the loop
+//! over rows, and the stages of the [`Program`] (elementwise groups are in
+//! [`super::lanes`]).
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    AbiParam, BlockArg, Function, InstBuilder, MemFlagsData, Signature, UserFuncName, Value, types,
+};
+use cranelift_codegen::isa::TargetFrontendConfig;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+
+use super::abi::Field;
+use super::layout::JacobianLayout;
+use super::program::{Base, Context, Matrix, Probes, Product, Program, Stage};
+use super::{internal, math};
+use crate::error::Error;
+
+/// What one kernel is made of, besides its program.
+pub(super) struct KernelShape<'a> {
+    /// Floats per row of `Pre`.
+    pub pre_width: usize,
+    /// Floats per row of `Out`.
+    pub out_width: usize,
+    /// Floats per row of `Jac`.
+    pub jac_width: usize,
+    /// Floats per row of each input (the hoisting kernel; empty otherwise).
+    pub input_widths: &'a [usize],
+    /// How Jacobian rows are laid out.
+    pub jacobian: JacobianLayout,
+}
+
+/// The pointers of the current row.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Row {
+    pub pre: Option<Value>,
+    pub prev: Option<Value>,
+    pub out: Option<Value>,
+    pub jac: Option<Value>,
+    pub inputs: Vec<Value>,
+}
+
+pub(super) struct Emitter<'a, 'f> {
+    pub b: FunctionBuilder<'f>,
+    pub context: &'a Context<'a>,
+    pub shape: &'a KernelShape<'a>,
+    pub params: Value,
+    pub consts: Value,
+    pub scratch: Value,
+    pub channel_start: Value,
+    pub channel_end: Value,
+    pub row: Row,
+    /// The dense Jacobian column the probe loop is at.
+    pub column: Option<Value>,
+}
+
+/// Memory accesses of the kernels: through pointers the runtime guarantees valid.
+pub(super) fn flags() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+/// A byte offset as an immediate.
+pub(super) fn bytes(context: &Context<'_>, floats: usize) -> Result<i32, Error> {
+    floats
+        .checked_mul(4)
+        .and_then(|b| i32::try_from(b).ok())
+        .ok_or_else(|| internal(context.cell, "an offset beyond 2 GiB"))
+}
+
+/// The kernel `program` as function number `index`.
+pub(super) fn emit_kernel(
+    context: &Context<'_>,
+    shape: &KernelShape<'_>,
+    program: &Program,
+    target: &TargetFrontendConfig,
+    index: u32,
+) -> Result<Function, Error> {
+    if target.pointer_bits() != 64 {
+        return Err(super::unsupported(context.cell, "a target whose pointers are not 64 bits"));
+    }
+    let mut signature = Signature::new(target.default_call_conv);
+    signature.params.push(AbiParam::new(types::I64));
+    let mut function = Function::with_name_signature(UserFuncName::user(0, index), signature);
+    let mut builder_context = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut function, &mut builder_context);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let args = b.block_params(entry)[0];
+    let field = |b: &mut FunctionBuilder<'_>, f: Field| b.ins().load(types::I64, flags(), args, f.offset());
+    let params = field(&mut b, Field::Params);
+    let consts = field(&mut b, Field::Consts);
+    let pre = field(&mut b, Field::Pre);
+    let prev_first = field(&mut b, Field::PrevFirst);
+    let prev_base = field(&mut b, Field::PrevBase);
+    let prev_stride = field(&mut b, Field::PrevStride);
+    let out = field(&mut b, Field::Out);
+    let jac = field(&mut b, Field::Jac);
+    let rows = field(&mut b, Field::Rows);
+    let scratch = field(&mut b, Field::Scratch);
+    let channel_start = field(&mut b, Field::ChannelStart);
+    let channel_end = field(&mut b, Field::ChannelEnd);
+    let mut input_bases = Vec::new();
+    if !shape.input_widths.is_empty() {
+        let table = field(&mut b, Field::Inputs);
+        for i in 0..shape.input_widths.len() {
+            input_bases.push(b.ins().load(types::I64, flags(), table, bytes(context, 2 * i)?));
+        }
+    }
+    let mut emitter = Emitter {
+        b,
+        context,
+        shape,
+        params,
+        consts,
+        scratch,
+        channel_start,
+        channel_end,
+        row: Row::default(),
+        column: None,
+    };
+    let zero = emitter.b.ins().iconst(types::I64, 0);
+    emitter.counted_loop(zero, rows, 1, &mut |e, t| {
+        let b = &mut e.b;
+        let row_pointer = |b: &mut FunctionBuilder<'_>, base: Value, width: usize| -> Result<Value, Error> {
+            let offset = b.ins().imul_imm_s(t, i64::from(bytes(context, width)?));
+            Ok(b.ins().iadd(base, offset))
+        };
+        let pre_row = row_pointer(b, pre, shape.pre_width)?;
+        let out_row = row_pointer(b, out, shape.out_width)?;
+        let jac_row = row_pointer(b, jac, shape.jac_width)?;
+        let before = b.ins().iadd_imm_s(t, -1);
+        let before = b.ins().imul(before, prev_stride);
+        let before = b.ins().ishl_imm_u(before, 2);
+        let later = b.ins().iadd(prev_base, before);
+        let first = b.ins().icmp_imm_s(IntCC::Equal, t, 0);
+        let prev = b.ins().select(first, prev_first, later);
+        let mut inputs = Vec::with_capacity(input_bases.len());
+        for (&base, &width) in input_bases.iter().zip(shape.input_widths) {
+            inputs.push(row_pointer(b, base, width)?);
+        }
+        e.row = Row { pre: Some(pre_row), prev: Some(prev), out: Some(out_row), jac: Some(jac_row), inputs };
+        e.stages(program)
+    })?;
+    emitter.b.ins().return_(&[]);
+    emitter.b.seal_all_blocks();
+    let config = *target;
+    emitter.b.finalize(config);
+    Ok(function)
+}
+
+impl Emitter<'_, '_> {
+    /// `for (i = start; i < end; i += step) body(i)`, with signed 64-bit bounds.
+    pub fn counted_loop(
+        &mut self,
+        start: Value,
+        end: Value,
+        step: i64,
+        body: &mut dyn FnMut(&mut Self, Value) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let header = self.b.create_block();
+        let index = self.b.append_block_param(header, types::I64);
+        let exit = self.b.create_block();
+        let any = self.b.ins().icmp(IntCC::SignedLessThan, start, end);
+        self.b.ins().brif(any, header, &[BlockArg::Value(start)], exit, &[]);
+        self.b.switch_to_block(header);
+        body(self, index)?;
+        let next = self.b.ins().iadd_imm_s(index, step);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, next, end);
+        self.b.ins().brif(more, header, &[BlockArg::Value(next)], exit, &[]);
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    /// The pointer leaves at `base` are addressed from.
+    pub fn base(&self, base: Base) -> Result<Value, Error> {
+        let value = match base {
+            Base::Params => Some(self.params),
+            Base::Consts => Some(self.consts),
+            Base::Scratch => Some(self.scratch),
+            Base::Pre => self.row.pre,
+            Base::Prev => self.row.prev,
+            Base::Input(i) => self.row.inputs.get(i).copied(),
+        };
+        value.ok_or_else(|| internal(self.context.cell, "a leaf read outside a row"))
+    }
+
+    /// Runs every stage of `program`.
+    pub fn stages(&mut self, program: &Program) -> Result<(), Error> {
+        for stage in &program.stages {
+            match stage {
+                Stage::Group(index) => self.group(program, *index)?,
+                Stage::Product(product) => self.product(product)?,
+                Stage::Probes(probes) => self.probes(probes)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn pointer(&mut self, base: Base, floats: usize) -> Result<Value, Error> {
+        let base = self.base(base)?;
+        let offset = bytes(self.context, floats)?;
+        Ok(self.b.ins().iadd_imm_s(base, i64::from(offset)))
+    }
+
+    fn constant(&mut self, value: i64) -> Value {
+        self.b.ins().iconst(types::I64, value)
+    }
+
+    /// The scalar at `pointer + index * 4` (`index` an `i64` value).
+    fn load_at(&mut self, pointer: Value, index: Value) -> Value {
+        let offset = self.b.ins().ishl_imm_u(index, 2);
+        let address = self.b.ins().iadd(pointer, offset);
+        self.b.ins().load(types::F32, flags(), address, 0)
+    }
+
+    fn store_at(&mut self, value: Value, pointer: Value, index: Value) {
+        let offset = self.b.ins().ishl_imm_u(index, 2);
+        let address = self.b.ins().iadd(pointer, offset);
+        self.b.ins().store(flags(), value, address, 0);
+    }
+
+    fn product(&mut self, product: &Product) -> Result<(), Error> {
+        let w = self.pointer(Base::Params, product.param_offset)?;
+        let x = self.pointer(product.operand.0, product.operand.1)?;
+        let out = self.pointer(Base::Scratch, product.result)?;
+        match product.matrix {
+            Matrix::Dense { rows, cols, transpose: false } => self.dense_product(w, x, out, rows, cols),
+            Matrix::Dense { rows, cols, transpose: true } => self.dense_transposed_product(w, x, out, rows, cols),
+            Matrix::Block { size, block, transpose } => {
+                let (start, end) = if product.split {
+                    (self.channel_start, self.channel_end)
+                } else {
+                    (self.constant(0), self.constant(size as i64))
+                };
+                self.block_product(w, x, out, (start, end), block, transpose)
+            }
+        }
+    }
+
+    /// `out[r] = sum_c w[r, c] x[c]`: rows one by one, columns four at a time.
+    fn dense_product(&mut self, w: Value, x: Value, out: Value, rows: usize, cols: usize) -> Result<(), Error> {
+        let (start, end) = (self.constant(0), self.constant(rows as i64));
+        let full = cols / 4 * 4;
+        let row_bytes = i64::from(bytes(self.context, cols)?);
+        self.counted_loop(start, end, 1, &mut |e, r| {
+            let offset = e.b.ins().imul_imm_s(r, row_bytes);
+            let row = e.b.ins().iadd(w, offset);
+            let accumulator = e.b.declare_var(types::F32X4);
+            let zero = math::splat(&mut e.b, 0.0);
+            e.b.def_var(accumulator, zero);
+            if full > 0 {
+                let (from, to) = (e.constant(0), e.constant(full as i64));
+                e.counted_loop(from, to, 4, &mut |e, c| {
+                    let offset = e.b.ins().ishl_imm_u(c, 2);
+                    let wa = e.b.ins().iadd(row, offset);
+                    let xa = e.b.ins().iadd(x, offset);
+                    let wv = e.b.ins().load(types::F32X4, flags(), wa, 0);
+                    let xv = e.b.ins().load(types::F32X4, flags(), xa, 0);
+                    let product = e.b.ins().fmul(wv, xv);
+                    let acc = e.b.use_var(accumulator);
+                    let acc = e.b.ins().fadd(acc, product);
+                    e.b.def_var(accumulator, acc);
+                    Ok(())
+                })?;
+            }
+            let acc = e.b.use_var(accumulator);
+            let mut sum = e.b.ins().extractlane(acc, 0);
+            for lane in 1..4u8 {
+                let value = e.b.ins().extractlane(acc, lane);
+                sum = e.b.ins().fadd(sum, value);
+            }
+            for c in full..cols {
+                let offset = bytes(e.context, c)?;
+                let wv = e.b.ins().load(types::F32, flags(), row, offset);
+                let xv = e.b.ins().load(types::F32, flags(), x, offset);
+                let product = e.b.ins().fmul(wv, xv);
+                sum = e.b.ins().fadd(sum, product);
+            }
+            e.store_at(sum, out, r);
+            Ok(())
+        })
+    }
+
+    /// `out[c] = sum_r w[r, c] x[r]`: one scaled row of `w` added per `r`.
+    fn dense_transposed_product(
+        &mut self,
+        w: Value,
+        x: Value,
+        out: Value,
+        rows: usize,
+        cols: usize,
+    ) -> Result<(), Error> {
+        let zero = self.b.ins().f32const(0.0);
+        let (start, end) = (self.constant(0), self.constant(cols as i64));
+        self.counted_loop(start, end, 1, &mut |e, c| {
+            e.store_at(zero, out, c);
+            Ok(())
+        })?;
+        let row_bytes = i64::from(bytes(self.context, cols)?);
+        let (start, end) = (self.constant(0), self.constant(rows as i64));
+        self.counted_loop(start, end, 1, &mut |e, r| {
+            let xr = e.load_at(x, r);
+            let offset = e.b.ins().imul_imm_s(r, row_bytes);
+            let row = e.b.ins().iadd(w, offset);
+            let (from, to) = (e.constant(0), e.constant(cols as i64));
+            e.counted_loop(from, to, 1, &mut |e, c| {
+                let wv = e.load_at(row, c);
+                let acc = e.load_at(out, c);
+                let product = e.b.ins().fmul(wv, xr);
+                let sum = e.b.ins().fadd(acc, product);
+                e.store_at(sum, out, c);
+                Ok(())
+            })
+        })
+    }
+
+    /// Block-diagonal `w` (stored `[n/k, k, k]`) times `x`, rows `range`.
+    fn block_product(
+        &mut self,
+        w: Value,
+        x: Value,
+        out: Value,
+        range: (Value, Value),
+        block: usize,
+        transpose: bool,
+    ) -> Result<(), Error> {
+        let k = block as i64;
+        self.counted_loop(range.0, range.1, 1, &mut |e, r| {
+            let within = e.b.ins().urem_imm_u(r, k);
+            let group_start = e.b.ins().isub(r, within);
+            let accumulator = e.b.declare_var(types::F32);
+            let zero = e.b.ins().f32const(0.0);
+            e.b.def_var(accumulator, zero);
+            let (from, to) = (e.constant(0), e.constant(k));
+            e.counted_loop(from, to, 1, &mut |e, j| {
+                let column = e.b.ins().iadd(group_start, j);
+                let entry = if transpose {
+                    let scaled = e.b.ins().imul_imm_s(column, k);
+                    e.b.ins().iadd(scaled, within)
+                } else {
+                    let scaled = e.b.ins().imul_imm_s(r, k);
+                    e.b.ins().iadd(scaled, j)
+                };
+                let wv = e.load_at(w, entry);
+                let xv = e.load_at(x, column);
+                let product = e.b.ins().fmul(wv, xv);
+                let acc = e.b.use_var(accumulator);
+                let acc = e.b.ins().fadd(acc, product);
+                e.b.def_var(accumulator, acc);
+                Ok(())
+            })?;
+            let acc = e.b.use_var(accumulator);
+            e.store_at(acc, out, r);
+            Ok(())
+        })
+    }
+
+    /// The columns of a dense Jacobian, one probe each.
+    fn probes(&mut self, probes: &Probes) -> Result<(), Error> {
+        let seed = self.pointer(Base::Scratch, probes.seed)?;
+        let zero = self.b.ins().f32const(0.0);
+        let one = self.b.ins().f32const(1.0);
+        let (start, end) = (self.constant(0), self.constant(probes.count as i64));
+        self.counted_loop(start, end, 1, &mut |e, i| {
+            e.store_at(zero, seed, i);
+            Ok(())
+        })?;
+        let (start, end) = (self.constant(0), self.constant(probes.count as i64));
+        self.counted_loop(start, end, 1, &mut |e, o| {
+            e.store_at(one, seed, o);
+            e.column = Some(e.b.ins().iadd_imm_s(o, probes.column as i64));
+            e.stages(&probes.program)?;
+            e.column = None;
+            e.store_at(zero, seed, o);
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,253 @@
+//! The CPU back end: a cell's kernels compiled to machine code with cranelift, and
+//! the forward solvers that run them on threads.
+//!
+//! [`CpuCell::compile`] generates the CLIF kernels of a derived cell for bound
+//! sizes (`rnnc_compiler::backend::clif`) and JIT-compiles them for this machine.
+//! [`CpuCell::forward`] then runs data bound to the cell:
+//!
+//! 1. the input projections `W @ x` for all `B x T` rows as matrix products, and
+//!    the hoisting kernel (biases, state-independent gates) after them;
+//! 2. the recurrence, by the sequential method (one step after another, each
+//!    sequence or channel range on a thread) or by Newton's method over the
+//!    sequence (segments, linearisation, exact scan, DEER's stopping test,
+//!    sequential fallback of divergent segments), see `newton`;
+//! 3. the outputs that are not states, every row independently.
+//!
+//! `Method::Auto` picks the sequential method unless each unit of work (a
+//! sequence, or a channel range of one) would get at least
+//! [`AUTO_NEWTON_THREADS_PER_UNIT`] threads and the sequence has at least
+//! [`AUTO_NEWTON_MIN_STEPS`] steps: Newton does about 10 times the sequential
+//! work (3 to 5 iterations, each a linearisation and a scan), so it only wins
+//! with that many spare threads (docs/PERFORMANCE-cpu.md has the measurements).
+
+mod buffers;
+mod error;
+mod jit;
+mod newton;
+mod outputs;
+mod parallel;
+mod project;
+mod run;
+mod scan;
+mod sequential;
+
+use std::time::{Duration, Instant};
+
+pub use error::CpuError;
+use rnnc_compiler::Derived;
+pub use rnnc_compiler::backend::clif::CpuLayout;
+use rnnc_compiler::check::DimSizes;
+
+use crate::data::BoundData;
+use crate::solve::{ForwardReport, Method, NewtonSettings};
+use buffers::{product, zeroed};
+use parallel::channel_ranges;
+
+/// `Method::Auto` picks Newton only when every unit of work gets at least this
+/// many threads.
+pub const AUTO_NEWTON_THREADS_PER_UNIT: usize = 16;
+/// `Method::Auto` picks Newton only for sequences at least this long.
+pub const AUTO_NEWTON_MIN_STEPS: usize = 4096;
+
+/// A cell compiled for the CPU, for one set of dim sizes. See the [module
+/// documentation](self).
+pub struct CpuCell {
+    jit: jit::Jit,
+    name: String,
+    dims: DimSizes,
+    threads: usize,
+    segment: Option<usize>,
+}
+
+impl std::fmt::Debug for CpuCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuCell").field("cell", &self.name).field("threads", &self.threads).finish_non_exhaustive()
+    }
+}
+
+impl CpuCell {
+    /// Generates and JIT-compiles the kernels of `derived` for `dims`. It uses
+    /// every hardware thread unless [`CpuCell::set_threads`] says otherwise.
+    pub fn compile(derived: &Derived, dims: &DimSizes) -> Result<CpuCell, CpuError> {
+        let jit = jit::compile(derived, dims)?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(CpuCell { jit, name: derived.cell.name.clone(), dims: dims.clone(), threads, segment: None })
+    }
+
+    /// How long [`CpuCell::compile`] took (CLIF generation and machine code).
+    pub fn compile_time(&self) -> Duration {
+        self.jit.compile_time
+    }
+
+    /// Uses at most `threads` threads (at least 1).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    /// Fixes the length of Newton's segments (`None`: as many steps as a memory
+    /// budget of 16 MiB of step values and Jacobians per unit allows, at least 64).
+    /// Shorter segments confine a divergence to fewer steps.
+    pub fn set_segment_len(&mut self, steps: Option<usize>) {
+        self.segment = steps.map(|s| s.max(1));
+    }
+
+    /// The number of threads a run uses at most.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Where the kernels read and write everything.
+    pub fn layout(&self) -> &CpuLayout {
+        &self.jit.layout
+    }
+
+    /// Whether Newton's method is available (not for dense Jacobians wider than
+    /// `DENSE_NEWTON_LIMIT`).
+    pub fn has_newton(&self) -> bool {
+        self.jit.linearize.is_some()
+    }
+
+    /// The machine and thread count, as reports name it.
+    pub fn device(&self) -> String {
+        format!("{} CPU, {} threads", self.jit.target, self.threads)
+    }
+
+    /// The method `Method::Auto` picks for `batch` sequences of `steps` steps, and
+    /// why (see the [module documentation](self)).
+    pub fn choose_method(&self, batch: usize, steps: usize) -> (Method, String) {
+        if !self.has_newton() {
+            return (Method::Sequential, "auto: the Jacobian is dense and too large for Newton".to_owned());
+        }
+        let layout = &self.jit.layout;
+        let channels = layout.states.first().map_or(0, |s| s.len);
+        let units = batch.max(1) * channel_ranges(layout.split, channels, batch, self.threads).len();
+        let per_unit = self.threads / units;
+        if per_unit >= AUTO_NEWTON_THREADS_PER_UNIT && steps >= AUTO_NEWTON_MIN_STEPS {
+            (Method::Newton, format!("auto: {per_unit} threads per sequence and {steps} steps favour Newton"))
+        } else {
+            (
+                Method::Sequential,
+                format!(
+                    "auto: {units} unit(s) of work for {} thread(s); Newton needs {AUTO_NEWTON_THREADS_PER_UNIT} \
+                     threads per unit and {AUTO_NEWTON_MIN_STEPS} steps to win",
+                    self.threads
+                ),
+            )
+        }
+    }
+
+    fn check_dims(&self, data: &BoundData) -> Result<(), CpuError> {
+        if data.dims() != &self.dims {
+            return Err(CpuError::SizesDiffer {
+                cell: self.name.clone(),
+                compiled: format!("{:?}", self.dims),
+                found: format!("{:?}", data.dims()),
+            });
+        }
+        Ok(())
+    }
+
+    /// The parameters of `data`, packed as the kernels read them.
+    pub fn pack_params(&self, data: &BoundData) -> Result<Vec<f32>, CpuError> {
+        self.check_dims(data)?;
+        buffers::pack_params(&self.jit.layout, data)
+    }
+
+    /// The hoisted values of every row of `data`, `[B, T, pre_width]`, with the
+    /// packed parameters `params` (from [`CpuCell::pack_params`]).
+    pub fn hoist(&self, data: &BoundData, params: &[f32]) -> Result<Vec<f32>, CpuError> {
+        self.check_dims(data)?;
+        let inputs: Vec<&[f32]> = data.inputs().iter().map(|t| t.data()).collect();
+        let rows = product(&[data.batch(), data.seq_len()]).unwrap_or(usize::MAX);
+        project::hoist(&self.jit, params, &inputs, rows, self.threads)
+    }
+
+    /// The recurrence of one sequence by the sequential method on this thread:
+    /// from the hoisted values `pre` (`[steps, pre_width]`) and the initial state
+    /// row `init` (`[N]`), every state row `states` (`[steps, N]`).
+    pub fn run_sequential(
+        &self,
+        params: &[f32],
+        pre: &[f32],
+        init: &[f32],
+        states: &mut [f32],
+        steps: usize,
+    ) -> Result<(), CpuError> {
+        let layout = &self.jit.layout;
+        let expect = |what, expected: Option<usize>, found: usize| match expected {
+            Some(expected) if expected == found => Ok(()),
+            expected => Err(CpuError::WrongLength { what, expected: expected.unwrap_or(usize::MAX), found }),
+        };
+        expect("the parameters", Some(layout.params_len), params.len())?;
+        expect("the hoisted values", product(&[steps, layout.pre_width]), pre.len())?;
+        expect("the initial state", Some(layout.state_width), init.len())?;
+        expect("the states", product(&[steps, layout.state_width]), states.len())?;
+        let run = run::Run { jit: &self.jit, params, pre, init, batch: 1, steps, threads: 1, segment: None };
+        sequential::sequential(&run, states)
+    }
+
+    /// Runs the cell forward over `data` (bound to the cell this was compiled
+    /// from, with the same sizes): one `[B, T, size]` buffer per output of the
+    /// cell, in its order, and the report.
+    pub fn forward(
+        &self,
+        data: &BoundData,
+        method: Method,
+        settings: &NewtonSettings,
+    ) -> Result<(Vec<Vec<f32>>, ForwardReport), CpuError> {
+        self.check_dims(data)?;
+        let (batch, steps) = (data.batch(), data.seq_len());
+        let (method, reason) = match method {
+            Method::Auto => self.choose_method(batch, steps),
+            Method::Newton if !self.has_newton() => {
+                (Method::Sequential, "Newton was asked for, but the Jacobian is dense and too large".to_owned())
+            }
+            other => (other, "requested".to_owned()),
+        };
+        let start = Instant::now();
+        let layout = &self.jit.layout;
+        let params = buffers::pack_params(layout, data)?;
+        let init = buffers::pack_inits(layout, data)?;
+        let rows =
+            product(&[batch, steps]).ok_or(CpuError::OutOfMemory { what: "the rows", floats: "B x T".into() })?;
+        let inputs: Vec<&[f32]> = data.inputs().iter().map(|t| t.data()).collect();
+        let pre = project::hoist(&self.jit, &params, &inputs, rows, self.threads)?;
+        let mut states = zeroed("the states", product(&[rows, layout.state_width]))?;
+        let run = run::Run {
+            jit: &self.jit,
+            params: &params,
+            pre: &pre,
+            init: &init,
+            batch,
+            steps,
+            threads: self.threads,
+            segment: self.segment,
+        };
+        let channels = layout.states.first().map_or(0, |s| s.len);
+        let units = (batch * channel_ranges(layout.split, channels, batch, self.threads).len()) as u64;
+        let stats = match method {
+            _ if rows == 0 => newton::NewtonStats { iterations: 1, ..Default::default() },
+            Method::Newton => newton::newton(&run, settings, &mut states)?,
+            _ => {
+                sequential::sequential(&run, &mut states)?;
+                newton::NewtonStats { iterations: 1, fallbacks: 0, segments: units, residual: 0.0 }
+            }
+        };
+        let computed = outputs::outputs(&run, &states)?;
+        let outputs = buffers::assemble_outputs(layout, rows, states, &computed)?;
+        let report = ForwardReport {
+            backend: "cpu".to_owned(),
+            device: self.device(),
+            method: method.name().to_owned(),
+            method_reason: reason,
+            iterations: stats.iterations,
+            converged: stats.fallbacks == 0,
+            residual: stats.residual,
+            fallback_segments: stats.fallbacks,
+            segments: stats.segments,
+            time_ms: start.elapsed().as_secs_f64() * 1e3,
+            projection_ms: None,
+        };
+        Ok((outputs, report))
+    }
+}

@@ -1,0 +1,129 @@
+//! What the CPU tests share: cells by name, random data bound to them, the
+//! float64 reference from the interpreter, and the comparison.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use rnnc_compiler::interp::{Interpreter, ParamValues, Sequences};
+use rnnc_compiler::{Derived, check_source, derive_cell};
+use rnnc_runtime::cpu::CpuCell;
+use rnnc_runtime::data::random::{random_inputs, random_params, random_tensor};
+use rnnc_runtime::data::{BoundData, Tensor};
+use rnnc_runtime::{ForwardReport, Method, NewtonSettings};
+
+/// Every cell of a source text, derived.
+pub fn derive_all(source: &str) -> Vec<Derived> {
+    let cells = check_source(source).unwrap_or_else(|e| panic!("does not check: {e:?}"));
+    cells.iter().map(|c| derive_cell(c).unwrap_or_else(|e| panic!("{}: {e}", c.name))).collect()
+}
+
+/// The stdlib cell `name`, derived.
+pub fn stdlib(name: &str) -> Derived {
+    let cell = rnnc_stdlib::CELLS.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no stdlib cell {name}"));
+    derive_all(cell.source).remove(0)
+}
+
+/// Every `.rnn` file under `dir` (relative to the runtime crate), sorted.
+pub fn rnn_files(dir: &str) -> Vec<(String, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rnn"))
+        .map(|p| (p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), read(&p)))
+        .collect()
+}
+
+fn read(path: &PathBuf) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Random data for `derived`: every dim `size` (dims named in `sizes` take that
+/// size instead), `batch` sequences of `steps`, initial states in [-0.5, 0.5).
+pub fn random_data(
+    derived: &Derived,
+    sizes: &[(&str, u64)],
+    size: u64,
+    batch: usize,
+    steps: usize,
+    seed: u64,
+) -> BoundData {
+    random_data_with_inits(derived, sizes, size, batch, steps, seed, (-0.5, 0.5))
+}
+
+/// [`random_data`] with initial states uniform in `inits`.
+pub fn random_data_with_inits(
+    derived: &Derived,
+    sizes: &[(&str, u64)],
+    size: u64,
+    batch: usize,
+    steps: usize,
+    seed: u64,
+    inits: (f32, f32),
+) -> BoundData {
+    let cell = &derived.cell;
+    let dims = cell
+        .bind_dims(|name| Some(sizes.iter().find(|(n, _)| *n == name).map_or(size, |&(_, s)| s)))
+        .unwrap_or_else(|e| panic!("{}: {e:?}", cell.name));
+    let params = random_params(cell, &dims, seed).expect("params");
+    let inputs = random_inputs(cell, &dims, batch, steps, seed + 1).expect("inputs");
+    let inits: Vec<(String, Tensor)> = cell
+        .states
+        .values()
+        .enumerate()
+        .map(|(i, s)| {
+            let shape = vec![batch, dims.of(s.size) as usize];
+            (s.name.clone(), random_tensor(shape, inits.0, inits.1, seed + 10 + i as u64).expect("init"))
+        })
+        .collect();
+    BoundData::bind(cell, params, inputs, inits).unwrap_or_else(|e| panic!("{}: {e}", cell.name))
+}
+
+/// The float64 reference: one `[B, T, size]` vector per output.
+pub fn reference(derived: &Derived, data: &BoundData) -> Vec<Vec<f64>> {
+    let cell = &derived.cell;
+    let params = ParamValues::from_fn(cell, data.dims(), |p, i| f64::from(data.params()[p.index()].data()[i]));
+    let interpreter = Interpreter::new(cell, &derived.ir, data.dims(), &params).expect("interpreter");
+    let inputs: Vec<Vec<f64>> =
+        data.inputs().iter().map(|t| t.data().iter().map(|&v| f64::from(v)).collect()).collect();
+    let inits: Vec<Vec<f64>> = data.inits().iter().map(|t| t.data().iter().map(|&v| f64::from(v)).collect()).collect();
+    let input_refs: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
+    let init_refs: Vec<Option<&[f64]>> = inits.iter().map(|v| Some(v.as_slice())).collect();
+    let sequences = Sequences { batch: data.batch(), steps: data.seq_len(), inputs: &input_refs, initial: &init_refs };
+    interpreter.run_sequence(&sequences).expect("runs").outputs
+}
+
+/// The largest error relative to `max(1, max |reference|)`, over every output.
+pub fn relative_error(outputs: &[Vec<f32>], reference: &[Vec<f64>]) -> f64 {
+    assert_eq!(outputs.len(), reference.len(), "number of outputs");
+    let mut worst = 0.0f64;
+    for (out, want) in outputs.iter().zip(reference) {
+        assert_eq!(out.len(), want.len(), "output length");
+        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let error = out.iter().zip(want).fold(0.0f64, |m, (&o, &w)| {
+            let e = (f64::from(o) - w).abs();
+            if e.is_nan() { f64::INFINITY } else { m.max(e) }
+        });
+        let relative = error / scale;
+        worst = if relative.is_finite() { worst.max(relative) } else { f64::INFINITY };
+    }
+    worst
+}
+
+/// Compiles `derived` for the sizes of `data` with `threads` threads.
+pub fn compile(derived: &Derived, data: &BoundData, threads: usize) -> CpuCell {
+    let mut cell = CpuCell::compile(derived, data.dims()).unwrap_or_else(|e| panic!("{}: {e}", derived.cell.name));
+    cell.set_threads(threads);
+    cell
+}
+
+/// Runs forward with `method` and the default settings.
+pub fn forward(cell: &CpuCell, data: &BoundData, method: Method) -> (Vec<Vec<f32>>, ForwardReport) {
+    cell.forward(data, method, &NewtonSettings::default()).unwrap_or_else(|e| panic!("forward: {e}"))
+}

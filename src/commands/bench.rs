@@ -1,0 +1,154 @@
+//! `rnnc bench FILE --dims H=1024,D=1024 --batch 8 --seq 8192`: time each method on
+//! random data and compare their outputs.
+
+use rnnc::compiler::check::Cell;
+use rnnc::compiler::ir::Op;
+use rnnc::runtime::data::random::{random_inputs, random_params};
+use rnnc::{ForwardReport, Method, RunOptions};
+use serde_json::json;
+
+use super::compile::default_dims;
+use super::run::{SolverArgs, warn_about_fallbacks};
+use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, select_cell};
+
+/// Arguments of `rnnc bench`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  rnnc bench stdlib:para_gru\n  rnnc bench stdlib:para_lstm --dims H=1024,D=1024 --batch 8 --seq 8192 --json\n\nWithout --dims every dim is 256 (or the least multiple of 256 its block sizes divide)."
+)]
+pub struct Args {
+    /// A source file, or `stdlib:NAME` for a shipped cell.
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// The cell, when the file defines several.
+    #[arg(long)]
+    pub cell: Option<String>,
+    /// Sizes, e.g. `H=1024,D=1024`.
+    #[arg(long, value_name = "NAME=SIZE,...", value_parser = parse_dims)]
+    pub dims: Option<DimList>,
+    /// Sequences per batch (B).
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Steps per sequence (T).
+    #[arg(long, default_value_t = 4096)]
+    pub seq: usize,
+    /// Timed runs per method (after one untimed warm-up); the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// The random data's seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print one JSON object per method instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub solver: SolverArgs,
+}
+
+/// Bytes the recurrence must move at least: the hoisted projections read once and
+/// the outputs written once.
+fn recurrence_bytes(
+    cell: &Cell,
+    derived: &rnnc::compiler::Derived,
+    sizes: &rnnc::compiler::check::DimSizes,
+    rows: u64,
+) -> u64 {
+    let ir = &derived.ir;
+    let projected: u64 = ir
+        .graph
+        .iter()
+        .take(ir.step_len)
+        .filter(|(h, n)| matches!(n.op, Op::MatVec(..)) && !derived.hoisting.state_dependent[h.index()])
+        .map(|(_, n)| n.size().map_or(1, |s| sizes.of(s)))
+        .sum();
+    let outputs: u64 = cell.outputs.values().map(|o| sizes.of(o.size)).sum();
+    4 * rows * (projected + outputs)
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> Result<(), Failure> {
+    if args.batch == 0 || args.seq == 0 || args.repeat == 0 {
+        return Err(Failure::Usage("--batch, --seq and --repeat must be at least 1".into()));
+    }
+    let (source, cells) = load_and_check(&args.file)?;
+    let cell = select_cell(&source, cells, args.cell.as_deref())?;
+    let dims = args.dims.clone().unwrap_or_else(|| {
+        let DimList(defaults) = default_dims(&cell);
+        DimList(defaults.into_iter().map(|(n, s)| (n, s * 4)).collect())
+    });
+    let sizes = bind_dims(&source, &cell, &dims)?;
+    let engine = args.solver.engine()?;
+    let text = rnnc::compiler::source_text(&source.bytes).map_err(|e| super::report_compile_error(&source, e))?;
+    let compiled = engine.compile(text, Some(&cell.name)).map_err(|e| Failure::User(e.to_string()))?;
+    let failure = |e: &dyn std::fmt::Display| Failure::User(e.to_string());
+    let params = random_params(&cell, &sizes, args.seed).map_err(|e| failure(&e))?;
+    let inputs = random_inputs(&cell, &sizes, args.batch, args.seq, args.seed + 1).map_err(|e| failure(&e))?;
+    let data = compiled.bind(params, inputs, vec![]).map_err(|e| failure(&e))?;
+    let bytes = recurrence_bytes(&cell, compiled.derived(), &sizes, (args.batch * args.seq) as u64);
+
+    let mut results: Vec<(ForwardReport, Vec<f32>)> = Vec::new();
+    for method in [Method::Sequential, Method::Newton, Method::Auto] {
+        let options = RunOptions { method, newton: args.solver.newton() };
+        let mut runs = Vec::new();
+        for _ in 0..=args.repeat {
+            let forward = compiled.forward(&engine, &data, &options).map_err(|e| failure(&e))?;
+            runs.push(forward);
+        }
+        runs.remove(0);
+        runs.sort_by(|a, b| a.report.time_ms.total_cmp(&b.report.time_ms));
+        let median = runs.swap_remove(runs.len() / 2);
+        if method != Method::Auto && median.report.method != method.name() {
+            eprintln!(
+                "note: {} ran instead of {} ({})",
+                median.report.method,
+                method.name(),
+                median.report.method_reason
+            );
+        }
+        warn_about_fallbacks(&median.report);
+        let flat: Vec<f32> = median.outputs.iter().flat_map(|(_, t)| t.data().iter().copied()).collect();
+        results.push((median.report, flat));
+    }
+    let reference = results[0].1.clone();
+    let dims_text: Vec<String> = dims.0.iter().map(|(n, s)| format!("{n}={s}")).collect();
+    if !args.json {
+        println!(
+            "rnnc bench: {} on {} ({}), B={} T={} {}",
+            cell.name,
+            engine.device(),
+            results[0].0.backend,
+            args.batch,
+            args.seq,
+            dims_text.join(" ")
+        );
+        println!(
+            "{:<16} {:>10} {:>13} {:>13} {:>9} {:>10} {:>9} {:>11}",
+            "method", "time_ms", "projection_ms", "recurrence_ms", "GB/s", "iterations", "converged", "max|diff|"
+        );
+    }
+    for ((report, outputs), requested) in results.iter().zip([Method::Sequential, Method::Newton, Method::Auto]) {
+        let difference = outputs.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let recurrence_ms = report.time_ms - report.projection_ms.unwrap_or(0.0);
+        let gbps = bytes as f64 / (recurrence_ms * 1e6);
+        if args.json {
+            let line = json!({
+                "cell": cell.name, "backend": report.backend, "device": report.device, "method": report.method,
+                "requested": requested.name(), "method_reason": report.method_reason,
+                "batch": args.batch, "seq": args.seq, "dims": dims_text, "time_ms": report.time_ms,
+                "projection_ms": report.projection_ms, "recurrence_ms": recurrence_ms, "recurrence_gb_per_s": gbps,
+                "iterations": report.iterations, "converged": report.converged, "residual": report.residual,
+                "fallback_segments": report.fallback_segments, "max_abs_diff_vs_sequential": difference,
+            });
+            println!("{line}");
+        } else {
+            let projection = report.projection_ms.map_or("-".to_owned(), |p| format!("{p:.3}"));
+            let label =
+                if requested == Method::Auto { format!("auto:{}", report.method) } else { report.method.clone() };
+            println!(
+                "{:<16} {:>10.3} {:>13} {:>13.3} {:>9.1} {:>10} {:>9} {:>11.3e}",
+                label, report.time_ms, projection, recurrence_ms, gbps, report.iterations, report.converged, difference
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! `rnnc run FILE --params P.safetensors --input NAME=X.npy... --out OUT`: run a cell
+//! forward over data files and write its outputs (and a report).
+
+use std::path::{Path, PathBuf};
+
+use rnnc::runtime::data::{OutputFormat, read_npy, read_safetensors, write_outputs};
+use rnnc::{Backend, Engine, Method, NewtonSettings, RunOptions};
+
+use super::{Failure, load_and_check, select_cell};
+
+/// A backend, as the command line names it.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendArg {
+    /// A GPU through wgpu (Vulkan, Metal, DX12).
+    Gpu,
+    /// The CPU, with cells compiled by cranelift.
+    Cpu,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(arg: BackendArg) -> Backend {
+        match arg {
+            BackendArg::Gpu => Backend::Gpu,
+            BackendArg::Cpu => Backend::Cpu,
+        }
+    }
+}
+
+/// A method, as the command line names it.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodArg {
+    /// Chosen by the backend's cost model.
+    Auto,
+    /// Newton's method with a parallel scan.
+    Newton,
+    /// One step after another.
+    Sequential,
+}
+
+impl From<MethodArg> for Method {
+    fn from(arg: MethodArg) -> Method {
+        match arg {
+            MethodArg::Auto => Method::Auto,
+            MethodArg::Newton => Method::Newton,
+            MethodArg::Sequential => Method::Sequential,
+        }
+    }
+}
+
+/// How the solver runs: backend, method and Newton's settings (shared by `run` and
+/// `bench`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct SolverArgs {
+    /// Where to run.
+    #[arg(long, value_enum, default_value = "gpu")]
+    pub backend: BackendArg,
+    /// The GPU adapter: an index or part of its name (default: `RNNC_ADAPTER`, else the best).
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// Newton's absolute tolerance.
+    #[arg(long, default_value_t = NewtonSettings::default().atol)]
+    pub atol: f32,
+    /// Newton's relative tolerance.
+    #[arg(long, default_value_t = NewtonSettings::default().rtol)]
+    pub rtol: f32,
+    /// Newton's iteration cap per segment (then the sequential method takes over).
+    #[arg(long, default_value_t = NewtonSettings::default().max_iterations)]
+    pub max_iterations: u32,
+}
+
+impl SolverArgs {
+    /// The engine these arguments ask for.
+    pub fn engine(&self) -> Result<Engine, Failure> {
+        Engine::new(self.backend.into(), self.adapter.as_deref()).map_err(|e| Failure::User(e.to_string()))
+    }
+
+    /// Newton's settings.
+    pub fn newton(&self) -> NewtonSettings {
+        NewtonSettings { atol: self.atol, rtol: self.rtol, max_iterations: self.max_iterations }
+    }
+}
+
+/// Arguments of `rnnc run`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  rnnc run stdlib:para_gru --params p.safetensors --input x=x.npy --out h.npy\n  rnnc run cells.rnn --cell my_lstm --params p.safetensors --input x=x.npy --init h=h0.npy \\\n      --out out.safetensors --method newton --report report.json"
+)]
+pub struct Args {
+    /// A source file, or `stdlib:NAME` for a shipped cell.
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// The cell, when the file defines several.
+    #[arg(long)]
+    pub cell: Option<String>,
+    /// Every parameter, one float32 tensor per `param`, named as in the cell.
+    #[arg(long, value_name = "P.safetensors")]
+    pub params: PathBuf,
+    /// An input sequence `[B, T, D]` (float32 .npy), once per input.
+    #[arg(long = "input", value_name = "NAME=X.npy", value_parser = named_path, required = true)]
+    pub inputs: Vec<(String, PathBuf)>,
+    /// An initial state `[B, H]` (float32 .npy); states not given start at zero.
+    #[arg(long = "init", value_name = "NAME=H0.npy", value_parser = named_path)]
+    pub inits: Vec<(String, PathBuf)>,
+    /// Where the outputs go: `.npy` (a cell with one output) or `.safetensors` (every output by name).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// How to evaluate the sequence.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub method: MethodArg,
+    /// Also write what the solver did as JSON here.
+    #[arg(long, value_name = "REPORT.json")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub solver: SolverArgs,
+}
+
+/// Parses `NAME=PATH`.
+pub fn named_path(text: &str) -> Result<(String, PathBuf), String> {
+    let (name, path) = text.split_once('=').ok_or_else(|| format!("`{text}` is not NAME=PATH"))?;
+    if name.is_empty() || path.is_empty() {
+        return Err(format!("`{text}` is not NAME=PATH"));
+    }
+    Ok((name.to_owned(), PathBuf::from(path)))
+}
+
+fn data_error(e: impl std::fmt::Display) -> Failure {
+    Failure::User(e.to_string())
+}
+
+fn read_named(items: &[(String, PathBuf)]) -> Result<Vec<(String, rnnc::Tensor)>, Failure> {
+    items.iter().map(|(name, path)| Ok((name.clone(), read_npy(path).map_err(data_error)?))).collect()
+}
+
+/// Runs the command: everything is read and checked before any work, and nothing is
+/// written unless the run succeeds.
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let (source, cells) = load_and_check(&args.file)?;
+    let cell = select_cell(&source, cells, args.cell.as_deref())?;
+    OutputFormat::for_path(&args.out, &cell).map_err(data_error)?;
+    let params = read_safetensors(&args.params).map_err(data_error)?;
+    let inputs = read_named(&args.inputs)?;
+    let inits = read_named(&args.inits)?;
+    let engine = args.solver.engine()?;
+    let text = rnnc::compiler::source_text(&source.bytes).map_err(|e| super::report_compile_error(&source, e))?;
+    let compiled = engine.compile(text, Some(&cell.name)).map_err(|e| Failure::User(e.to_string()))?;
+    let data = compiled.bind(params, inputs, inits).map_err(data_error)?;
+    let options = RunOptions { method: args.method.into(), newton: args.solver.newton() };
+    let forward = compiled.forward(&engine, &data, &options).map_err(data_error)?;
+    write_outputs(&args.out, &cell, &forward.outputs).map_err(data_error)?;
+    if let Some(path) = &args.report {
+        write_report(path, &forward.report)?;
+    }
+    warn_about_fallbacks(&forward.report);
+    Ok(())
+}
+
+/// Writes the report as pretty JSON.
+pub fn write_report(path: &Path, report: &rnnc::ForwardReport) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| Failure::User(e.to_string()))?;
+    std::fs::write(path, text + "\n").map_err(|e| Failure::User(format!("cannot write `{}`: {e}", path.display())))
+}
+
+/// Says on stderr when Newton handed segments to the sequential method.
+pub fn warn_about_fallbacks(report: &rnnc::ForwardReport) {
+    if report.fallback_segments > 0 {
+        eprintln!(
+            "warning: Newton did not converge on {} of {} segments; the sequential method solved them, so the \
+             outputs are exact (see `fallback_segments` in the report)",
+            report.fallback_segments, report.segments
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! The embedded API: compile a cell at run time and run it forward.
+//!
+//! An [`Engine`] owns a backend (a GPU device, or the CPU). [`Engine::compile`]
+//! turns source text into a [`CompiledCell`] (checked and derived; no device work
+//! yet). [`CompiledCell::forward`] binds a batch of data to it (every tensor's
+//! name and shape checked, the dims inferred), compiles kernels for those sizes
+//! once (cached), and runs. A [`Forward`] holds the named outputs and the report.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use rnnc_compiler::check::DimSizes;
+use rnnc_compiler::{Derived, derive_cell};
+use rnnc_runtime::data::{BoundData, DataError, Tensor};
+use rnnc_runtime::gpu::{Gpu, GpuCell, GpuError};
+use rnnc_runtime::{ForwardReport, Method, NewtonSettings};
+
+use crate::Error as CompileError;
+
+/// Where cells run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A GPU, through wgpu.
+    Gpu,
+    /// The CPU, through cranelift.
+    Cpu,
+}
+
+/// Why a cell could not be compiled or run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The source has errors (render them with [`crate::render_errors`]).
+    #[error("the cell does not compile ({} error{})", .0.len(), if .0.len() == 1 { "" } else { "s" })]
+    Compile(Vec<CompileError>),
+    /// The source defines no cell of that name, or several cells and none was chosen.
+    #[error("{0}")]
+    NoSuchCell(String),
+    /// The data does not fit the cell.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The GPU failed or is missing.
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    /// The CPU backend failed.
+    #[error("{0}")]
+    Cpu(String),
+}
+
+enum Device {
+    Gpu(Box<Gpu>),
+    Cpu,
+}
+
+/// A backend ready to run cells.
+pub struct Engine {
+    device: Device,
+}
+
+impl Engine {
+    /// An engine on `backend`; for the GPU, the adapter `adapter` picks (an index
+    /// or part of a name; `None`: `RNNC_ADAPTER`, else the best).
+    pub fn new(backend: Backend, adapter: Option<&str>) -> Result<Engine, RunError> {
+        let device = match backend {
+            Backend::Gpu => Device::Gpu(Box::new(Gpu::open(adapter)?)),
+            Backend::Cpu => Device::Cpu,
+        };
+        Ok(Engine { device })
+    }
+
+    /// The device cells run on, for reports.
+    pub fn device(&self) -> String {
+        match &self.device {
+            Device::Gpu(gpu) => gpu.describe(),
+            Device::Cpu => "CPU".to_owned(),
+        }
+    }
+
+    /// Checks and derives the cell `cell` (or the only one) of `source`.
+    pub fn compile(&self, source: &str, cell: Option<&str>) -> Result<CompiledCell, RunError> {
+        let cells = rnnc_compiler::check_source(source).map_err(RunError::Compile)?;
+        let names = || cells.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+        let chosen = match cell {
+            Some(name) => cells
+                .iter()
+                .find(|c| c.name == name)
+                .ok_or_else(|| RunError::NoSuchCell(format!("no cell `{name}` (the cells: {})", names())))?,
+            None if cells.len() == 1 => &cells[0],
+            None => return Err(RunError::NoSuchCell(format!("several cells ({}); choose one", names()))),
+        };
+        let derived = derive_cell(chosen).map_err(|e| RunError::Compile(vec![e]))?;
+        Ok(CompiledCell { derived, kernels: Mutex::new(HashMap::new()) })
+    }
+}
+
+enum Kernels {
+    Gpu(Box<GpuCell>),
+    Cpu(Box<rnnc_runtime::cpu::CpuCell>),
+}
+
+/// A checked and derived cell; kernels are compiled per set of sizes on first use.
+pub struct CompiledCell {
+    derived: Derived,
+    kernels: Mutex<HashMap<Vec<u64>, std::sync::Arc<Kernels>>>,
+}
+
+/// What a forward pass gives: every output by name (`[B, T, size]`) and the report.
+#[derive(Debug)]
+pub struct Forward {
+    /// The outputs, in the cell's order.
+    pub outputs: Vec<(String, Tensor)>,
+    /// What the solver did.
+    pub report: ForwardReport,
+}
+
+/// How to run a forward pass.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunOptions {
+    /// Newton, sequential, or chosen by the backend's cost model.
+    pub method: Method,
+    /// Newton's stopping test and iteration cap.
+    pub newton: NewtonSettings,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { method: Method::Auto, newton: NewtonSettings::default() }
+    }
+}
+
+impl CompiledCell {
+    /// What the compiler derived.
+    pub fn derived(&self) -> &Derived {
+        &self.derived
+    }
+
+    /// Binds data to the cell: parameters by name, inputs `[B, T, D]` by name,
+    /// initial states `[B, H]` by name (zero when absent). Every name, shape and value
+    /// is checked; the dims are inferred.
+    pub fn bind(
+        &self,
+        params: BTreeMap<String, Tensor>,
+        inputs: Vec<(String, Tensor)>,
+        inits: Vec<(String, Tensor)>,
+    ) -> Result<BoundData, RunError> {
+        Ok(BoundData::bind(&self.derived.cell, params, inputs, inits)?)
+    }
+
+    fn kernels(&self, engine: &Engine, dims: &DimSizes) -> Result<std::sync::Arc<Kernels>, RunError> {
+        let key: Vec<u64> = self.derived.cell.dims.handles().map(|d| dims.dim(d)).collect();
+        let mut cache = self.kernels.lock().map_err(|_| RunError::Cpu("kernel cache poisoned".into()))?;
+        if let Some(kernels) = cache.get(&key) {
+            return Ok(kernels.clone());
+        }
+        let kernels = std::sync::Arc::new(match &engine.device {
+            Device::Gpu(gpu) => Kernels::Gpu(Box::new(GpuCell::compile(gpu, &self.derived, dims)?)),
+            Device::Cpu => Kernels::Cpu(Box::new(
+                rnnc_runtime::cpu::CpuCell::compile(&self.derived, dims).map_err(|e| RunError::Cpu(e.to_string()))?,
+            )),
+        });
+        cache.insert(key, kernels.clone());
+        Ok(kernels)
+    }
+
+    /// Runs the cell forward over bound data on `engine`.
+    pub fn forward(&self, engine: &Engine, data: &BoundData, options: &RunOptions) -> Result<Forward, RunError> {
+        let kernels = self.kernels(engine, data.dims())?;
+        let (buffers, report) = match (&*kernels, &engine.device) {
+            (Kernels::Gpu(cell), Device::Gpu(gpu)) => cell.forward(gpu, data, options.method, &options.newton)?,
+            (Kernels::Cpu(cell), Device::Cpu) => {
+                cell.forward(data, options.method, &options.newton).map_err(|e| RunError::Cpu(e.to_string()))?
+            }
+            _ => return Err(RunError::Cpu("kernels compiled for another engine".into())),
+        };
+        let outputs = data.output_tensors(&self.derived.cell, buffers)?;
+        Ok(Forward { outputs, report })
+    }
+}

@@ -1,0 +1,150 @@
+//! `rnnc run` and `rnnc bench` end to end: data files in, outputs and a report out;
+//! bad data rejected before any work, naming the tensor, with nothing written.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use rnnc::Tensor;
+use rnnc::runtime::data::random::{random_inputs, random_params};
+use rnnc::runtime::data::{read_npy, write_npy, write_safetensors};
+use support::{rnnc, stderr, stdout};
+
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rnnc-run-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Random parameters and input for `stdlib:CELL` with `dims`, written to `dir`.
+fn write_data(dir: &Path, cell: &str, dims: &[(&str, u64)], batch: usize, steps: usize) {
+    let source = rnnc_stdlib::get(cell).expect("shipped").source;
+    let cell = rnnc::compiler::check_source(source).expect("checks").remove(0);
+    let sizes = cell.bind_dims(|n| dims.iter().find(|(d, _)| *d == n).map(|&(_, s)| s)).expect("binds");
+    let params = random_params(&cell, &sizes, 1).expect("params");
+    write_safetensors(&dir.join("params.safetensors"), params.iter().map(|(n, t)| (n.as_str(), t))).expect("writes");
+    for (name, tensor) in random_inputs(&cell, &sizes, batch, steps, 2).expect("inputs") {
+        write_npy(&dir.join(format!("{name}.npy")), &tensor).expect("writes");
+    }
+}
+
+fn path(dir: &Path, file: &str) -> String {
+    dir.join(file).to_string_lossy().into_owned()
+}
+
+#[test]
+fn run_writes_outputs_and_a_report() {
+    let dir = workdir("ok");
+    write_data(&dir, "para_lstm", &[("H", 8), ("D", 3)], 2, 50);
+    let out = path(&dir, "h.npy");
+    let report = path(&dir, "report.json");
+    let params = path(&dir, "params.safetensors");
+    let x = format!("x={}", path(&dir, "x.npy"));
+    for method in ["newton", "sequential", "auto"] {
+        let output = rnnc(&[
+            "run",
+            "stdlib:para_lstm",
+            "--params",
+            &params,
+            "--input",
+            &x,
+            "--out",
+            &out,
+            "--method",
+            method,
+            "--report",
+            &report,
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let h = read_npy(Path::new(&out)).expect("an output");
+        assert_eq!(h.shape(), &[2, 50, 8]);
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
+        for key in ["backend", "device", "method", "iterations", "converged", "residual", "time_ms"] {
+            assert!(json.get(key).is_some(), "report lacks {key}: {json}");
+        }
+        assert_eq!(json["backend"], "gpu");
+        assert_eq!(json["converged"], true);
+        if method != "auto" {
+            assert_eq!(json["method"], method);
+        }
+    }
+}
+
+#[test]
+fn bad_data_is_rejected_naming_the_tensor_and_nothing_is_written() {
+    let dir = workdir("bad");
+    write_data(&dir, "para_gru", &[("H", 8), ("D", 3)], 2, 20);
+    let params = path(&dir, "params.safetensors");
+    let out = path(&dir, "h.npy");
+    let x = format!("x={}", path(&dir, "x.npy"));
+    // An input of the wrong width: D is 3 in the parameters.
+    write_npy(&dir.join("x4.npy"), &Tensor::new(vec![2, 20, 4], vec![0.0; 160]).expect("tensor")).expect("writes");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec![format!("x={}", path(&dir, "x4.npy"))], "input `x` has shape [2, 20, 4], expected [2, 20, 3]"),
+        (vec![format!("y={}", path(&dir, "x.npy"))], "`y`"),
+        (vec![x.clone(), format!("--init=h={}", path(&dir, "x.npy"))], "initial state `h`"),
+    ];
+    for (extra, expected) in cases {
+        let mut args = vec!["run", "stdlib:para_gru", "--params", &params, "--out", &out];
+        for e in &extra {
+            if e.starts_with("--") {
+                args.push(e);
+            } else {
+                args.push("--input");
+                args.push(e);
+            }
+        }
+        let output = rnnc(&args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(expected), "{args:?}: {}", stderr(&output));
+        assert!(!Path::new(&out).exists(), "{out} was written");
+    }
+    // A params file missing a parameter, and a non-float32 input.
+    let source = rnnc_stdlib::get("para_gru").expect("shipped").source;
+    let cell = rnnc::compiler::check_source(source).expect("checks").remove(0);
+    let sizes = cell.bind_dims(|n| if n == "H" { Some(8) } else { Some(3) }).expect("binds");
+    let mut partial = random_params(&cell, &sizes, 1).expect("params");
+    partial.remove("bz");
+    let partial_path = path(&dir, "partial.safetensors");
+    write_safetensors(Path::new(&partial_path), partial.iter().map(|(n, t)| (n.as_str(), t))).expect("writes");
+    let output = rnnc(&["run", "stdlib:para_gru", "--params", &partial_path, "--input", &x, "--out", &out]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("`bz`"), "{}", stderr(&output));
+    let mut f64_npy = b"\x93NUMPY\x01\x00".to_vec();
+    let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 20, 3), }";
+    let padded = format!("{header:<117}\n");
+    f64_npy.extend_from_slice(&(padded.len() as u16).to_le_bytes());
+    f64_npy.extend_from_slice(padded.as_bytes());
+    f64_npy.extend_from_slice(&[0u8; 2 * 20 * 3 * 8]);
+    std::fs::write(dir.join("x64.npy"), f64_npy).expect("writes");
+    let x64 = format!("x={}", path(&dir, "x64.npy"));
+    let output = rnnc(&["run", "stdlib:para_gru", "--params", &params, "--input", &x64, "--out", &out]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("<f8"), "{}", stderr(&output));
+    assert!(!Path::new(&out).exists());
+}
+
+#[test]
+fn bench_compares_the_methods() {
+    let output = rnnc(&[
+        "bench",
+        "stdlib:para_gru",
+        "--dims",
+        "H=16,D=8",
+        "--batch",
+        "2",
+        "--seq",
+        "300",
+        "--repeat",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lines: Vec<serde_json::Value> =
+        stdout(&output).lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["requested"], "auto");
+    assert_eq!((lines[0]["method"].as_str(), lines[1]["method"].as_str()), (Some("sequential"), Some("newton")));
+    assert!(lines[1]["max_abs_diff_vs_sequential"].as_f64().expect("a number") < 1e-4);
+}
