@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use rnnc_compiler::interp::{Interpreter, ParamValues, Sequences};
 use rnnc_compiler::{Derived, check_source, derive_cell};
 use rnnc_runtime::cpu::CpuCell;
 use rnnc_runtime::data::random::{random_inputs, random_params, random_tensor};
@@ -85,36 +84,11 @@ pub fn random_data_with_inits(
     BoundData::bind(cell, params, inputs, inits).unwrap_or_else(|e| panic!("{}: {e}", cell.name))
 }
 
-/// The float64 reference: one `[B, T, size]` vector per output.
-pub fn reference(derived: &Derived, data: &BoundData) -> Vec<Vec<f64>> {
-    let cell = &derived.cell;
-    let params = ParamValues::from_fn(cell, data.dims(), |p, i| f64::from(data.params()[p.index()].data()[i]));
-    let interpreter = Interpreter::new(cell, &derived.ir, data.dims(), &params).expect("interpreter");
-    let inputs: Vec<Vec<f64>> =
-        data.inputs().iter().map(|t| t.data().iter().map(|&v| f64::from(v)).collect()).collect();
-    let inits: Vec<Vec<f64>> = data.inits().iter().map(|t| t.data().iter().map(|&v| f64::from(v)).collect()).collect();
-    let input_refs: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
-    let init_refs: Vec<Option<&[f64]>> = inits.iter().map(|v| Some(v.as_slice())).collect();
-    let sequences = Sequences { batch: data.batch(), steps: data.seq_len(), inputs: &input_refs, initial: &init_refs };
-    interpreter.run_sequence(&sequences).expect("runs").outputs
-}
+#[path = "../support/mod.rs"]
+mod support;
 
-/// The largest error relative to `max(1, max |reference|)`, over every output.
-pub fn relative_error(outputs: &[Vec<f32>], reference: &[Vec<f64>]) -> f64 {
-    assert_eq!(outputs.len(), reference.len(), "number of outputs");
-    let mut worst = 0.0f64;
-    for (out, want) in outputs.iter().zip(reference) {
-        assert_eq!(out.len(), want.len(), "output length");
-        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        let error = out.iter().zip(want).fold(0.0f64, |m, (&o, &w)| {
-            let e = (f64::from(o) - w).abs();
-            if e.is_nan() { f64::INFINITY } else { m.max(e) }
-        });
-        let relative = error / scale;
-        worst = if relative.is_finite() { worst.max(relative) } else { f64::INFINITY };
-    }
-    worst
-}
+#[allow(unused_imports)]
+pub use support::{reference, relative_error};
 
 /// Compiles `derived` for the sizes of `data` with `threads` threads.
 pub fn compile(derived: &Derived, data: &BoundData, threads: usize) -> CpuCell {

@@ -116,17 +116,19 @@ pub fn reference(derived: &Derived, data: &BoundData) -> Vec<Vec<f64>> {
     run.outputs
 }
 
-/// The largest absolute difference between `outputs` and `reference`, relative to
-/// `max(1, max |reference|)`.
+/// The largest error relative to `max(1, max |reference|)`, over every output.
 pub fn relative_error(outputs: &[Vec<f32>], reference: &[Vec<f64>]) -> f64 {
-    let mut worst: f64 = 0.0;
-    for (got, want) in outputs.iter().zip(reference) {
-        assert_eq!(got.len(), want.len(), "output lengths");
+    assert_eq!(outputs.len(), reference.len(), "number of outputs");
+    let mut worst = 0.0f64;
+    for (out, want) in outputs.iter().zip(reference) {
+        assert_eq!(out.len(), want.len(), "output length");
         let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        for (g, w) in got.iter().zip(want) {
-            let e = (f64::from(*g) - w).abs() / scale;
-            worst = worst.max(if e.is_nan() { f64::INFINITY } else { e });
-        }
+        let error = out.iter().zip(want).fold(0.0f64, |m, (&o, &w)| {
+            let e = (f64::from(o) - w).abs();
+            if e.is_nan() { f64::INFINITY } else { m.max(e) }
+        });
+        let relative = error / scale;
+        worst = if relative.is_finite() { worst.max(relative) } else { f64::INFINITY };
     }
     worst
 }
