@@ -8,8 +8,7 @@
 use std::collections::HashMap;
 
 use super::cell::{
-    BinaryOp, Builtin, Cell, Dim, Expr, ExprKind, Input, Let, Output, OutputValue, Param, ParamShape, Shape, Size,
-    State, Statement, UnaryOp,
+    Builtin, Cell, Dim, Expr, Input, Let, Output, OutputValue, Param, ParamShape, Shape, Size, State, Statement,
 };
 use crate::arena::{Arena, Handle};
 use crate::error::{Error, ErrorKind};
@@ -52,7 +51,7 @@ pub fn check_cell(ast: &ast::Cell) -> Result<Cell, Vec<Error>> {
 
 /// What a name refers to.
 #[derive(Clone, Copy, Debug)]
-enum Symbol {
+pub(super) enum Symbol {
     Dim(Handle<Dim>),
     Input(Handle<Input>),
     State(Handle<State>),
@@ -65,7 +64,7 @@ enum Symbol {
 }
 
 impl Symbol {
-    fn what(self) -> &'static str {
+    pub(super) fn what(self) -> &'static str {
         match self {
             Symbol::Dim(_) => "a dim",
             Symbol::Input(_) => "an input",
@@ -80,39 +79,39 @@ impl Symbol {
 
 /// The result of typing one syntax node.
 #[derive(Clone, Copy, Debug)]
-enum Typed {
+pub(super) enum Typed {
     Value(Handle<Expr>),
     /// A matrix parameter, legal only as the left operand of `@`.
     Matrix(Handle<Param>),
     Poison,
 }
 
-struct StateDecl {
-    name: String,
-    doc: Option<String>,
-    span: Span,
-    size: Option<Size>,
-    update: Option<(Handle<Expr>, Span)>,
+pub(super) struct StateDecl {
+    pub(super) name: String,
+    pub(super) doc: Option<String>,
+    pub(super) span: Span,
+    pub(super) size: Option<Size>,
+    pub(super) update: Option<(Handle<Expr>, Span)>,
 }
 
-struct Checker<'a> {
-    ast: &'a ast::Cell,
-    errors: Vec<Error>,
-    names: HashMap<String, (Symbol, Span)>,
+pub(super) struct Checker<'a> {
+    pub(super) ast: &'a ast::Cell,
+    pub(super) errors: Vec<Error>,
+    pub(super) names: HashMap<String, (Symbol, Span)>,
     /// Names of `let`s not reached yet, for "defined later" notes.
-    later_lets: HashMap<&'a str, Span>,
+    pub(super) later_lets: HashMap<&'a str, Span>,
     /// The first update of each name, for "defined later" notes.
-    update_sites: HashMap<&'a str, Span>,
-    dims: Arena<Dim>,
-    inputs: Arena<Input>,
-    states: Vec<StateDecl>,
-    params: Arena<Param>,
-    lets: Arena<Let>,
-    outputs: Arena<Output>,
-    body: Vec<Statement>,
-    exprs: Arena<Expr>,
-    typed: Vec<Typed>,
-    matmul_lhs: Vec<bool>,
+    pub(super) update_sites: HashMap<&'a str, Span>,
+    pub(super) dims: Arena<Dim>,
+    pub(super) inputs: Arena<Input>,
+    pub(super) states: Vec<StateDecl>,
+    pub(super) params: Arena<Param>,
+    pub(super) lets: Arena<Let>,
+    pub(super) outputs: Arena<Output>,
+    pub(super) body: Vec<Statement>,
+    pub(super) exprs: Arena<Expr>,
+    pub(super) typed: Vec<Typed>,
+    pub(super) matmul_lhs: Vec<bool>,
 }
 
 impl<'a> Checker<'a> {
@@ -155,7 +154,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn error(&mut self, error: Error) {
+    pub(super) fn error(&mut self, error: Error) {
         self.errors.push(error);
     }
 
@@ -338,7 +337,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn value_of(&self, node: Handle<ast::Expr>) -> Option<Handle<Expr>> {
+    pub(super) fn value_of(&self, node: Handle<ast::Expr>) -> Option<Handle<Expr>> {
         match self.typed[node.index()] {
             Typed::Value(expr) => Some(expr),
             _ => None,
@@ -478,258 +477,17 @@ impl<'a> Checker<'a> {
         }
     }
 
-    // ---- expressions ----
-
-    fn push(&mut self, kind: ExprKind, shape: Shape, span: Span) -> Typed {
-        Typed::Value(self.exprs.append(Expr { kind, shape, span }))
-    }
-
-    fn expr(&mut self, node: Handle<ast::Expr>) -> Typed {
-        let ast = self.ast;
-        let expr = &ast.exprs[node];
-        let span = expr.span;
-        match &expr.kind {
-            ast::ExprKind::Number(text) => self.number(text, span),
-            ast::ExprKind::Name(name) => self.name(name, span, self.matmul_lhs[node.index()]),
-            ast::ExprKind::Next(name) => self.next(name, span),
-            ast::ExprKind::Call(function, args) => self.call(function, args, span),
-            ast::ExprKind::Neg(operand) => match self.typed[operand.index()] {
-                Typed::Value(value) => {
-                    let shape = self.exprs[value].shape;
-                    self.push(ExprKind::Unary(UnaryOp::Neg, value), shape, span)
-                }
-                _ => Typed::Poison,
-            },
-            ast::ExprKind::Binary(ast::BinaryOp::MatMul, lhs, rhs) => self.matvec(*lhs, *rhs, span),
-            ast::ExprKind::Binary(op, lhs, rhs) => {
-                let op = match op {
-                    ast::BinaryOp::Add => BinaryOp::Add,
-                    ast::BinaryOp::Sub => BinaryOp::Sub,
-                    ast::BinaryOp::Mul => BinaryOp::Mul,
-                    _ => BinaryOp::Div,
-                };
-                self.elementwise(op, *lhs, *rhs, span)
-            }
-        }
-    }
-
-    fn number(&mut self, text: &str, span: Span) -> Typed {
-        let value: f64 = text.parse().unwrap_or(f64::INFINITY);
-        let single = value as f32;
-        if !single.is_finite() || (single == 0.0 && value != 0.0) {
-            self.error(
-                Error::new(ErrorKind::LiteralOutOfRange { text: text.to_owned() }, span, "not a finite float32")
-                    .with_hint("float32 holds magnitudes from about 1.2e-38 to 3.4e38"),
-            );
-            return Typed::Poison;
-        }
-        self.push(ExprKind::Const(value), Shape::Scalar, span)
-    }
-
-    fn name(&mut self, name: &str, span: Span, is_matmul_lhs: bool) -> Typed {
-        let Some(&(symbol, _)) = self.names.get(name) else {
-            self.unknown_name(name, span);
-            return Typed::Poison;
-        };
-        match symbol {
-            Symbol::Dim(_) => {
-                self.error(Error::new(
-                    ErrorKind::DimUsedAsValue { name: name.to_owned() },
-                    span,
-                    "a size, not a value",
-                ));
-                Typed::Poison
-            }
-            Symbol::Input(input) => {
-                let shape = Shape::Vector(self.inputs[input].size);
-                self.push(ExprKind::Input(input), shape, span)
-            }
-            Symbol::State(state) => match self.states[state.index()].size {
-                Some(size) => self.push(ExprKind::State(state), Shape::Vector(size), span),
-                None => Typed::Poison,
-            },
-            Symbol::Param(param) => match self.params[param].shape {
-                ParamShape::Vector(size) => self.push(ExprKind::Param(param), Shape::Vector(size), span),
-                _ if is_matmul_lhs => Typed::Matrix(param),
-                _ => {
-                    self.error(Error::new(
-                        ErrorKind::MatrixAsValue { name: name.to_owned() },
-                        span,
-                        format!("`{name}` is {}", self.param_shape_text(self.params[param].shape)),
-                    ));
-                    Typed::Poison
-                }
-            },
-            Symbol::Let(let_) => {
-                let shape = self.exprs[self.lets[let_].value].shape;
-                self.push(ExprKind::Let(let_), shape, span)
-            }
-            Symbol::Poisoned => Typed::Poison,
-            Symbol::Output => {
-                self.error(
-                    Error::new(ErrorKind::UnknownName { name: name.to_owned() }, span, "not a value")
-                        .with_hint(format!("`{name}` is an output; to reuse its value, define it with `let`")),
-                );
-                Typed::Poison
-            }
-        }
-    }
-
-    fn unknown_name(&mut self, name: &str, span: Span) {
-        let mut error = Error::new(ErrorKind::UnknownName { name: name.to_owned() }, span, "not defined");
-        if let Some(&later) = self.later_lets.get(name) {
-            error = error.with_related(later, "defined later here; statements are read in order");
-        } else if Builtin::by_name(name).is_some() {
-            error = error.with_hint(format!("`{name}` is a function: call it as `{name}(...)`"));
-        } else if let Some(close) = closest_name(name, self.names.keys()) {
-            error = error.with_hint(format!("did you mean `{close}`?"));
-        }
-        self.error(error);
-    }
-
-    fn next(&mut self, name: &str, span: Span) -> Typed {
-        match self.names.get(name) {
-            Some(&(Symbol::State(state), _)) => {
-                let decl = &self.states[state.index()];
-                match (decl.update, decl.size) {
-                    (Some(_), Some(size)) => self.push(ExprKind::Next(state), Shape::Vector(size), span),
-                    (Some(_), None) => Typed::Poison,
-                    (None, _) => {
-                        let mut error = Error::new(
-                            ErrorKind::NextUsedBeforeDefined { name: name.to_owned() },
-                            span,
-                            "not defined yet",
-                        );
-                        if let Some(&site) = self.update_sites.get(name) {
-                            error = error.with_related(site, "defined later here; statements are read in order");
-                        }
-                        self.error(error);
-                        Typed::Poison
-                    }
-                }
-            }
-            Some(&(symbol, _)) => {
-                let what = symbol.what();
-                self.error(Error::new(ErrorKind::NotAState { name: name.to_owned(), what }, span, "not a state"));
-                Typed::Poison
-            }
-            None => {
-                self.unknown_name(name, span);
-                Typed::Poison
-            }
-        }
-    }
-
-    fn call(&mut self, function: &Ident, args: &[Handle<ast::Expr>], span: Span) -> Typed {
-        let Some(builtin) = Builtin::by_name(&function.name) else {
-            let names: Vec<&str> = Builtin::ALL.iter().map(|(n, _)| *n).collect();
-            self.error(
-                Error::new(
-                    ErrorKind::UnknownFunction { name: function.name.clone() },
-                    function.span,
-                    "not a built-in function",
-                )
-                .with_hint(format!("the functions are: {}", names.join(", "))),
-            );
-            return Typed::Poison;
-        };
-        if args.len() != builtin.arity() {
-            self.error(Error::new(
-                ErrorKind::WrongArgumentCount {
-                    function: function.name.clone(),
-                    expected: builtin.arity(),
-                    found: args.len(),
-                },
-                span,
-                format!("called with {} argument{}", args.len(), if args.len() == 1 { "" } else { "s" }),
-            ));
-            return Typed::Poison;
-        }
-        match builtin {
-            Builtin::Unary(op) => match self.typed[args[0].index()] {
-                Typed::Value(value) => {
-                    let shape = self.exprs[value].shape;
-                    self.push(ExprKind::Unary(op, value), shape, span)
-                }
-                _ => Typed::Poison,
-            },
-            Builtin::Binary(op) => self.elementwise(op, args[0], args[1], span),
-        }
-    }
-
-    fn elementwise(&mut self, op: BinaryOp, lhs: Handle<ast::Expr>, rhs: Handle<ast::Expr>, span: Span) -> Typed {
-        let (Some(a), Some(b)) = (self.value_of(lhs), self.value_of(rhs)) else {
-            return Typed::Poison;
-        };
-        let (sa, sb) = (self.exprs[a].shape, self.exprs[b].shape);
-        let shape = match (sa, sb) {
-            (Shape::Scalar, other) | (other, Shape::Scalar) => other,
-            _ if sa == sb => sa,
-            _ => {
-                let (left, right) = (self.shape_text(sa), self.shape_text(sb));
-                self.error(
-                    Error::new(
-                        ErrorKind::ShapeMismatch { op: op.name().to_owned(), left: left.clone(), right: right.clone() },
-                        self.exprs[a].span,
-                        format!("this is {left}"),
-                    )
-                    .with_related(self.exprs[b].span, format!("this is {right}")),
-                );
-                return Typed::Poison;
-            }
-        };
-        self.push(ExprKind::Binary(op, a, b), shape, span)
-    }
-
-    fn matvec(&mut self, lhs: Handle<ast::Expr>, rhs: Handle<ast::Expr>, span: Span) -> Typed {
-        let param = match self.typed[lhs.index()] {
-            Typed::Matrix(param) => param,
-            Typed::Poison => return Typed::Poison,
-            Typed::Value(value) => {
-                let found = self.shape_text(self.exprs[value].shape);
-                self.error(Error::new(
-                    ErrorKind::MatVecNotMatrix { found: found.clone() },
-                    self.exprs[value].span,
-                    format!("this is {found}"),
-                ));
-                return Typed::Poison;
-            }
-        };
-        let Some(vector) = self.value_of(rhs) else { return Typed::Poison };
-        let (rows, cols) = match self.params[param].shape {
-            ParamShape::Matrix { rows, cols } => (rows, cols),
-            ParamShape::Block { size, .. } => (size, size),
-            ParamShape::Vector(_) => unreachable!("vector parameters are values"),
-        };
-        let found = self.exprs[vector].shape;
-        if found != Shape::Vector(cols) {
-            let matrix = self.param_shape_text(self.params[param].shape);
-            let vector_text = self.shape_text(found);
-            let lhs_span = self.ast.exprs[lhs].span;
-            self.error(
-                Error::new(
-                    ErrorKind::MatVecMismatch { matrix: matrix.clone(), vector: vector_text.clone() },
-                    self.exprs[vector].span,
-                    format!("this is {vector_text}, expected [{}]", self.size_text(cols)),
-                )
-                .with_related(lhs_span, format!("this is {matrix}")),
-            );
-            return Typed::Poison;
-        }
-        self.push(ExprKind::MatVec(param, vector), Shape::Vector(rows), span)
-    }
-
     // ---- texts ----
 
-    fn size_text(&self, size: Size) -> String {
+    pub(super) fn size_text(&self, size: Size) -> String {
         size.text(&self.dims)
     }
 
-    fn shape_text(&self, shape: Shape) -> String {
+    pub(super) fn shape_text(&self, shape: Shape) -> String {
         shape.text(&self.dims)
     }
 
-    fn param_shape_text(&self, shape: ParamShape) -> String {
+    pub(super) fn param_shape_text(&self, shape: ParamShape) -> String {
         shape.text(&self.dims)
     }
 
@@ -796,29 +554,4 @@ fn shape_written(shape: &ast::Shape) -> String {
         })
         .collect();
     format!("[{}]", sizes.join(", "))
-}
-
-/// The defined name closest to `name` in edit distance, if close enough.
-fn closest_name<'n>(name: &str, candidates: impl Iterator<Item = &'n String>) -> Option<&'n str> {
-    let limit = name.chars().count() / 3;
-    candidates
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|&(d, _)| d <= limit)
-        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
-        .map(|(_, c)| c.as_str())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
 }

@@ -3,6 +3,7 @@
 mod bind;
 mod cell;
 mod checker;
+mod expr;
 
 pub use bind::DimSizes;
 pub use cell::*;
