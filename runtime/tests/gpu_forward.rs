@@ -97,3 +97,22 @@ fn newton_that_does_not_converge_falls_back_and_says_so() {
     assert!(report.converged || report.fallback_segments > 0, "{report:?}");
     println!("logistic map: {report:?}");
 }
+
+/// A batch larger than one pass allows (here forced to 2 sequences) runs in several
+/// passes and gives the same outputs as one pass.
+#[test]
+fn large_batches_are_split_into_passes() {
+    let gpu = gpu();
+    let source = rnnc_stdlib::get("para_lstm").expect("shipped").source;
+    let dims = vec![("H".to_owned(), 8), ("D".to_owned(), 4)];
+    let case = Case::new(source, &dims, 5, 200, 9);
+    let mut compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+    for method in [Method::Sequential, Method::Newton] {
+        let (whole, _) = compiled.forward(&gpu, &case.data, method, &NewtonSettings::default()).expect("runs");
+        compiled.set_max_batch_chunk(Some(2));
+        let (split, report) = compiled.forward(&gpu, &case.data, method, &NewtonSettings::default()).expect("runs");
+        compiled.set_max_batch_chunk(None);
+        assert_eq!(whole, split, "{method:?}");
+        assert!(relative_error(&split, &case.reference) < 2e-4, "{report:?}");
+    }
+}

@@ -4,17 +4,19 @@
 use std::time::Instant;
 
 use rnnc_compiler::Derived;
-use rnnc_compiler::backend::wgsl::{self, Buffer, GpuKernels, NewtonShape, PROJECTION_TILE, SEQUENTIAL_LANES, Target};
+use rnnc_compiler::backend::wgsl::{self, Buffer, GpuKernels, PROJECTION_TILE, SEQUENTIAL_LANES, Target};
 use rnnc_compiler::check::DimSizes;
 
 use super::device::{Gpu, GpuError};
 use super::kernel::{Binding, Kernel};
+use super::memory::GpuBuffer;
 use crate::data::BoundData;
 use crate::solve::{ForwardReport, Method, NewtonSettings};
 
 /// A cell's kernels compiled on a device, for bound sizes.
 pub struct GpuCell {
     kernels: GpuKernels,
+    max_batch_chunk: Option<usize>,
     projection: std::sync::Arc<Kernel>,
     newton: Option<std::sync::Arc<Kernel>>,
     sequential: std::sync::Arc<Kernel>,
@@ -45,7 +47,7 @@ impl GpuCell {
             None => None,
         };
         let sequential = gpu.kernel(&label, &kernels.recurrence, "sequential")?;
-        Ok(GpuCell { kernels, projection, newton, sequential })
+        Ok(GpuCell { kernels, max_batch_chunk: None, projection, newton, sequential })
     }
 
     /// The generated kernels.
@@ -75,7 +77,30 @@ impl GpuCell {
         }
     }
 
-    /// Runs the cell forward over `data`.
+    /// The most sequences one pass may hold: every buffer within the device's
+    /// binding size, and the batch within one dispatch dimension.
+    fn batch_chunk(&self, gpu: &Gpu, batch: usize, steps: usize) -> usize {
+        let plan = &self.kernels.plan;
+        let words_per_sequence =
+            [plan.projection_columns, plan.output_sizes.iter().sum::<u64>(), plan.input_sizes.iter().sum::<u64>()]
+                .into_iter()
+                .max()
+                .unwrap_or(1)
+                .max(1)
+                * steps as u64;
+        let fits = (gpu.max_binding_bytes() / (4 * words_per_sequence)).max(1);
+        let limit = self.max_batch_chunk.map_or(u64::MAX, |n| n.max(1) as u64);
+        fits.min(u64::from(gpu.max_workgroups_per_dimension())).min(limit).min(batch.max(1) as u64) as usize
+    }
+
+    /// Caps the sequences per pass (normally set by the device's limits), e.g. to
+    /// test the splitting of large batches.
+    pub fn set_max_batch_chunk(&mut self, sequences: Option<usize>) {
+        self.max_batch_chunk = sequences;
+    }
+
+    /// Runs the cell forward over `data`. Batches too large for one pass (buffer
+    /// binding size, dispatch dimensions) run in several, one after another.
     pub fn forward(
         &self,
         gpu: &Gpu,
@@ -92,36 +117,89 @@ impl GpuCell {
             }
             other => (other, "requested".to_owned()),
         };
-        let flat = |tensors: &[crate::data::Tensor]| {
-            tensors.iter().flat_map(|t| t.data().iter().copied()).collect::<Vec<f32>>()
-        };
-        let params = gpu.upload("params", &flat(data.params()))?;
-        let inputs = gpu.upload("inputs", &flat(data.inputs()))?;
-        let init = gpu.upload("init", &flat(data.inits()))?;
-        let rows = (batch * steps) as u64;
-        let projections = gpu.zeroed("projections", (rows * plan.projection_columns) as usize)?;
-        let output_words: u64 = plan.output_sizes.iter().sum::<u64>() * rows;
-        let outputs = gpu.zeroed("outputs", output_words as usize)?;
+        let params: Vec<f32> = data.params().iter().flat_map(|t| t.data().iter().copied()).collect();
+        let params = gpu.upload("params", &params)?;
         let mut weights = Vec::new();
         for group in &plan.projections {
             let stacked: Vec<f32> =
                 group.params.iter().flat_map(|&(p, _)| data.params()[p.index()].data().iter().copied()).collect();
             weights.push(gpu.upload("projection weights", &stacked)?);
         }
+        let chunk = self.batch_chunk(gpu, batch, steps);
+        let mut outputs: Outputs = vec![Vec::new(); plan.output_sizes.len()];
+        let mut total = PassStats::default();
+        for first in (0..batch).step_by(chunk) {
+            let sequences = chunk.min(batch - first);
+            // Each input [B, T, D] and state [B, H] is batch-major: a pass takes rows.
+            let rows_of = |tensors: &[crate::data::Tensor], per_sequence: &[u64]| -> Vec<f32> {
+                tensors
+                    .iter()
+                    .zip(per_sequence)
+                    .flat_map(|(t, &n)| {
+                        let n = n as usize;
+                        t.data()[first * n..(first + sequences) * n].iter().copied()
+                    })
+                    .collect()
+            };
+            let per_step: Vec<u64> = plan.input_sizes.iter().map(|&d| d * steps as u64).collect();
+            let pass = Pass {
+                inputs: rows_of(data.inputs(), &per_step),
+                inits: rows_of(data.inits(), &plan.state_sizes),
+                batch: sequences,
+                steps,
+            };
+            let (pass_outputs, stats) = self.run_pass(gpu, &params, &weights, &pass, method, settings)?;
+            for (all, part) in outputs.iter_mut().zip(pass_outputs) {
+                all.extend(part);
+            }
+            total.merge(&stats);
+        }
+        let report = ForwardReport {
+            backend: "gpu".to_owned(),
+            device: gpu.describe(),
+            method: method.name().to_owned(),
+            method_reason: reason,
+            iterations: total.iterations,
+            converged: total.fallbacks == 0,
+            residual: total.residual,
+            fallback_segments: total.fallbacks,
+            segments: total.segments,
+            time_ms: total.time_ms,
+            projection_ms: Some(total.projection_ms),
+        };
+        Ok((outputs, report))
+    }
+
+    /// One pass over `pass.batch` sequences: upload, project, recur, read back.
+    fn run_pass(
+        &self,
+        gpu: &Gpu,
+        params: &GpuBuffer,
+        weights: &[GpuBuffer],
+        pass: &Pass,
+        method: Method,
+        settings: &NewtonSettings,
+    ) -> Result<(Outputs, PassStats), GpuError> {
+        let plan = &self.kernels.plan;
+        let (batch, steps) = (pass.batch, pass.steps);
+        let inputs = gpu.upload("inputs", &pass.inputs)?;
+        let init = gpu.upload("init", &pass.inits)?;
+        let rows = (batch * steps) as u64;
+        let projections = gpu.zeroed("projections", (rows * plan.projection_columns) as usize)?;
+        let output_words: u64 = plan.output_sizes.iter().sum::<u64>() * rows;
+        let outputs = gpu.zeroed("outputs", output_words as usize)?;
         let groups_x = |per: u64| plan.lanes.div_ceil(per).max(1) as u32;
-        let (entry, grid, shape) = match method {
-            Method::Newton => {
-                let shape = self.kernels.newton.expect("checked above");
-                (self.newton.as_ref().expect("checked above"), [groups_x(shape.lanes), batch as u32, 1], Some(shape))
+        let (entry, grid, shape) = match (method, &self.newton, self.kernels.newton) {
+            (Method::Newton, Some(kernel), Some(shape)) => {
+                (kernel, [groups_x(shape.lanes), batch as u32, 1], Some(shape))
             }
             _ => (&self.sequential, [groups_x(SEQUENTIAL_LANES), batch as u32, 1], None),
         };
-        let stats_words = (grid[0] as usize) * batch * 4;
-        let stats = gpu.zeroed("stats", stats_words.max(4 * batch))?;
+        let stats = gpu.zeroed("stats", (grid[0] as usize * batch * 4).max(4 * batch))?;
         // The sequential kernel walks windows of steps, one dispatch each.
-        let windows: Vec<(u32, u32)> = match method {
-            Method::Newton => vec![(0, steps as u32)],
-            _ => (0..steps)
+        let windows: Vec<(u32, u32)> = match shape {
+            Some(_) => vec![(0, steps as u32)],
+            None => (0..steps)
                 .step_by(SEQUENTIAL_WINDOW)
                 .map(|t| (t as u32, (t + SEQUENTIAL_WINDOW).min(steps) as u32))
                 .collect(),
@@ -144,24 +222,22 @@ impl GpuCell {
         for group in &plan.projections {
             let n: u64 = group.params.iter().map(|&(_, r)| r).sum();
             let offset = rows * plan.input_prefix[group.input.index()];
-            sizes_buffers.push(gpu.upload(
-                "projection sizes",
-                &[
-                    rows as u32,
-                    n as u32,
-                    group.depth as u32,
-                    offset as u32,
-                    plan.projection_columns as u32,
-                    group.column as u32,
-                    0,
-                    0,
-                ],
-            )?);
+            let words = [
+                rows as u32,
+                n as u32,
+                group.depth as u32,
+                offset as u32,
+                plan.projection_columns as u32,
+                group.column as u32,
+                0,
+                0,
+            ];
+            sizes_buffers.push(gpu.upload("projection sizes", &words)?);
         }
         gpu.wait()?;
 
         let start = Instant::now();
-        for ((group, weight), sizes) in plan.projections.iter().zip(&weights).zip(&sizes_buffers) {
+        for ((group, weight), sizes) in plan.projections.iter().zip(weights).zip(&sizes_buffers) {
             let n: u64 = group.params.iter().map(|&(_, r)| r).sum();
             let grid = [n.div_ceil(PROJECTION_TILE) as u32, rows.div_ceil(PROJECTION_TILE) as u32, 1];
             gpu.dispatch(
@@ -183,7 +259,7 @@ impl GpuCell {
                         Buffer::Settings => settings_buffer,
                         Buffer::Stats => &stats,
                         Buffer::Projections => &projections,
-                        Buffer::Params => &params,
+                        Buffer::Params => params,
                         Buffer::Inputs => &inputs,
                         Buffer::Init => &init,
                         Buffer::Outputs => &outputs,
@@ -204,48 +280,52 @@ impl GpuCell {
             split.push(all[offset..offset + len].to_vec());
             offset += len;
         }
-        let mut report = self.report(gpu, method, reason, shape, steps, batch, grid, &stats, time_ms);
-        report.projection_ms = Some(projection_ms);
-        Ok((split, report))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn report(
-        &self,
-        gpu: &Gpu,
-        method: Method,
-        reason: String,
-        shape: Option<NewtonShape>,
-        steps: usize,
-        batch: usize,
-        grid: [u32; 3],
-        stats: &[u32],
-        time_ms: f64,
-    ) -> ForwardReport {
         let groups = grid[0] as usize * batch;
-        let (mut iterations, mut fallbacks, mut residual) = (0u32, 0u64, 0f32);
-        if shape.is_some() {
-            for group in stats.chunks(4).take(groups) {
-                iterations = iterations.max(group[0]);
-                fallbacks += u64::from(group[1]);
-                residual = residual.max(f32::from_bits(group[2]));
+        let mut pass_stats = PassStats { time_ms, projection_ms, ..PassStats::default() };
+        match shape {
+            Some(shape) => {
+                for group in stats.chunks(4).take(groups) {
+                    pass_stats.iterations = pass_stats.iterations.max(group[0]);
+                    pass_stats.fallbacks += u64::from(group[1]);
+                    pass_stats.residual = pass_stats.residual.max(f32::from_bits(group[2]));
+                }
+                pass_stats.segments = (steps as u64).div_ceil(shape.segment()).max(1) * groups as u64;
             }
-        } else {
-            iterations = 1;
+            None => {
+                pass_stats.iterations = 1;
+                pass_stats.segments = groups as u64;
+            }
         }
-        let segments_per_group = shape.map_or(1, |s| (steps as u64).div_ceil(s.segment()).max(1));
-        ForwardReport {
-            backend: "gpu".to_owned(),
-            device: gpu.describe(),
-            method: method.name().to_owned(),
-            method_reason: reason,
-            iterations,
-            converged: fallbacks == 0,
-            residual,
-            fallback_segments: fallbacks,
-            segments: segments_per_group * groups as u64,
-            time_ms,
-            projection_ms: None,
-        }
+        Ok((split, pass_stats))
+    }
+}
+
+/// The data of one pass: a contiguous range of the batch's sequences.
+struct Pass {
+    inputs: Vec<f32>,
+    inits: Vec<f32>,
+    batch: usize,
+    steps: usize,
+}
+
+/// What one pass did, and the sum of several.
+#[derive(Clone, Copy, Debug, Default)]
+struct PassStats {
+    iterations: u32,
+    fallbacks: u64,
+    residual: f32,
+    segments: u64,
+    time_ms: f64,
+    projection_ms: f64,
+}
+
+impl PassStats {
+    fn merge(&mut self, other: &PassStats) {
+        self.iterations = self.iterations.max(other.iterations);
+        self.fallbacks += other.fallbacks;
+        self.residual = self.residual.max(other.residual);
+        self.segments += other.segments;
+        self.time_ms += other.time_ms;
+        self.projection_ms += other.projection_ms;
     }
 }
