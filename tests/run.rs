@@ -148,3 +148,41 @@ fn bench_compares_the_methods() {
     assert_eq!((lines[0]["method"].as_str(), lines[1]["method"].as_str()), (Some("sequential"), Some("newton")));
     assert!(lines[1]["max_abs_diff_vs_sequential"].as_f64().expect("a number") < 1e-4);
 }
+
+#[test]
+fn the_cpu_backend_gives_the_gpu_backend_s_outputs_and_report_format() {
+    let dir = workdir("cpu");
+    write_data(&dir, "block_elman", &[("H", 8), ("D", 3)], 2, 40);
+    let params = path(&dir, "params.safetensors");
+    let x = format!("x={}", path(&dir, "x.npy"));
+    let mut outputs = Vec::new();
+    for backend in ["gpu", "cpu"] {
+        let out = path(&dir, &format!("h_{backend}.npy"));
+        let report = path(&dir, &format!("report_{backend}.json"));
+        let output = rnnc(&[
+            "run",
+            "stdlib:block_elman",
+            "--params",
+            &params,
+            "--input",
+            &x,
+            "--out",
+            &out,
+            "--backend",
+            backend,
+            "--method",
+            "newton",
+            "--report",
+            &report,
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{backend}: {}", stderr(&output));
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
+        assert_eq!(json["backend"], backend);
+        assert_eq!(json["method"], "newton");
+        outputs.push(read_npy(Path::new(&out)).expect("an output"));
+    }
+    assert_eq!(outputs[0].shape(), outputs[1].shape());
+    let difference = outputs[0].data().iter().zip(outputs[1].data()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(difference < 1e-5, "GPU and CPU differ by {difference}");
+}
