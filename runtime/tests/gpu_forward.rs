@@ -40,14 +40,9 @@ fn every_cell_matches_the_reference_with_both_methods() {
         let base = if structure == JacobianStructure::Dense { 4 } else { 8 };
         let dims = sizes(&cell, base);
         let first = Case::new(&source, &dims, 1, 1, 11);
-        let compiled = match (GpuCell::compile(&gpu, &first.derived, first.data.dims()), name.as_str()) {
-            (Err(e), "output_expr") => {
-                // Its output reads the new state through a dense matrix: not lane-local.
-                assert!(e.to_string().contains("output `y` mixes channels of the state"), "{e}");
-                continue;
-            }
-            (Ok(compiled), _) => compiled,
-            (Err(e), _) => {
+        let compiled = match GpuCell::compile(&gpu, &first.derived, first.data.dims()) {
+            Ok(compiled) => compiled,
+            Err(e) => {
                 failures.push(format!("{name}: {e}"));
                 continue;
             }

@@ -124,7 +124,7 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
     let ir = &derived.ir;
     let state_sizes: Vec<u64> = cell.states.values().map(|s| dims.of(s.size)).collect();
     let state_dependent = &derived.hoisting.state_dependent;
-    let mode = match derived.structure() {
+    let mut mode = match derived.structure() {
         JacobianStructure::Dense => LaneMode::Whole,
         _ => {
             let mut width = 1u64;
@@ -140,6 +140,20 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
         }
     };
     let channels = state_sizes.first().copied().unwrap_or(1);
+    // An output that reads across channels (`V @ h'` with a dense `V`) cannot be
+    // computed lane by lane: such a cell runs as one whole lane, like a dense one.
+    if let LaneMode::Blocks { .. } = mode {
+        let lane_local = |handle: Handle<Node>| {
+            let node = ir.graph.node(handle);
+            let mixes = matches!(node.op, Op::MatVec(p, _) | Op::MatVecT(p, _)
+                if !matches!(cell.params[p].shape, ParamShape::Block { .. }));
+            !state_dependent[handle.index()] || (!mixes && node.size().is_none_or(|s| dims.of(s) == channels))
+        };
+        let live = ir.graph.reachable(ir.outputs.iter().copied());
+        if (0..ir.step_len).any(|i| live[i] && !lane_local(Handle::from_index(i))) {
+            mode = LaneMode::Whole;
+        }
+    }
     let (lanes, state_slots) = match mode {
         LaneMode::Blocks { width } => {
             if channels % width != 0 {
@@ -228,29 +242,6 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
             let group = projections.iter().find(|g| g.input == input).expect("grouped above");
             let before: u64 = group.params.iter().take_while(|&&(p, _)| p != param).map(|&(_, rows)| rows).sum();
             *slot = group.column + before;
-        }
-    }
-
-    if let LaneMode::Blocks { .. } = mode {
-        let lane_local = |handle: Handle<Node>| {
-            let node = ir.graph.node(handle);
-            let mixes = matches!(node.op, Op::MatVec(p, _) | Op::MatVecT(p, _)
-                if !matches!(cell.params[p].shape, ParamShape::Block { .. }));
-            !state_dependent[handle.index()] || (!mixes && node.size().is_none_or(|s| dims.of(s) == channels))
-        };
-        for (output, &root) in cell.outputs.values().zip(&ir.outputs) {
-            let reach = ir.graph.reachable([root]);
-            if (0..ir.step_len).any(|i| reach[i] && !lane_local(Handle::from_index(i))) {
-                return Err(unsupported(
-                    derived,
-                    format!(
-                        "output `{}` mixes channels of the state, which the GPU kernels do not support yet (the \
-                         recurrence itself is {}); compute it from the state outputs instead",
-                        output.name,
-                        derived.structure()
-                    ),
-                ));
-            }
         }
     }
 

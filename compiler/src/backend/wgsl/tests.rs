@@ -43,3 +43,11 @@ fn lanes_follow_the_jacobian_structure() {
 fn the_projection_kernel_is_valid() {
     validate("projection", PROJECTION).expect("valid");
 }
+
+#[test]
+fn an_output_that_mixes_channels_makes_the_state_one_whole_lane() {
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/filetests/output_expr.rnn"))
+        .expect("the derivation test cell");
+    let generated = kernels(&source, &[("H", 4), ("D", 3), ("O", 2)]).expect("generates");
+    assert_eq!((generated.plan.mode, generated.plan.lanes, generated.plan.unknowns), (LaneMode::Whole, 1, 4));
+}
