@@ -14,7 +14,7 @@ use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, select_cell
 /// Arguments of `rnnc bench`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  rnnc bench stdlib:para_gru\n  rnnc bench stdlib:para_lstm --dims H=1024,D=1024 --batch 8 --seq 8192 --json\n\nWithout --dims every dim is 256 (or the least multiple of 256 its block sizes divide)."
+    after_help = "Examples:\n  rnnc bench stdlib:para_gru\n  rnnc bench stdlib:para_lstm --dims H=1024,D=1024 --batch 8 --seq 8192 --json\n\nWithout --dims every dim is 128 (or the least multiple of 128 its block sizes divide)."
 )]
 pub struct Args {
     /// A source file, or `stdlib:NAME` for a shipped cell.
@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long, default_value_t = 4)]
     pub batch: usize,
     /// Steps per sequence (T).
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 2048)]
     pub seq: usize,
     /// Timed runs per method (after one untimed warm-up); the median is reported.
     #[arg(long, default_value_t = 3)]
@@ -74,7 +74,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let cell = select_cell(&source, cells, args.cell.as_deref())?;
     let dims = args.dims.clone().unwrap_or_else(|| {
         let DimList(defaults) = default_dims(&cell);
-        DimList(defaults.into_iter().map(|(n, s)| (n, s * 4)).collect())
+        DimList(defaults.into_iter().map(|(n, s)| (n, s * 2)).collect())
     });
     let sizes = bind_dims(&source, &cell, &dims)?;
     let engine = args.solver.engine()?;
