@@ -44,6 +44,9 @@ pub enum RunError {
     /// The CPU backend failed.
     #[error("{0}")]
     Cpu(String),
+    /// A cell compiled on one engine was run on another.
+    #[error("this cell's kernels were compiled for another engine; compile it again on this one")]
+    WrongEngine,
 }
 
 enum Device {
@@ -97,7 +100,8 @@ enum Kernels {
     Cpu(Box<rnnc_runtime::cpu::CpuCell>),
 }
 
-/// A checked and derived cell; kernels are compiled per set of sizes on first use.
+/// A checked and derived cell; kernels are compiled per set of sizes on first use,
+/// for the engine that first runs it.
 pub struct CompiledCell {
     derived: Derived,
     kernels: Mutex<HashMap<Vec<u64>, std::sync::Arc<Kernels>>>,
@@ -147,7 +151,7 @@ impl CompiledCell {
 
     fn kernels(&self, engine: &Engine, dims: &DimSizes) -> Result<std::sync::Arc<Kernels>, RunError> {
         let key: Vec<u64> = self.derived.cell.dims.handles().map(|d| dims.dim(d)).collect();
-        let mut cache = self.kernels.lock().map_err(|_| RunError::Cpu("kernel cache poisoned".into()))?;
+        let mut cache = self.kernels.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(kernels) = cache.get(&key) {
             return Ok(kernels.clone());
         }
@@ -169,7 +173,7 @@ impl CompiledCell {
             (Kernels::Cpu(cell), Device::Cpu) => {
                 cell.forward(data, options.method, &options.newton).map_err(|e| RunError::Cpu(e.to_string()))?
             }
-            _ => return Err(RunError::Cpu("kernels compiled for another engine".into())),
+            _ => return Err(RunError::WrongEngine),
         };
         let outputs = data.output_tensors(&self.derived.cell, buffers)?;
         Ok(Forward { outputs, report })
