@@ -16,6 +16,19 @@ pub enum Method {
 }
 
 impl Method {
+    /// The method that runs, and why: `auto` asks `choose` (the backend's cost
+    /// model); Newton falls back to sequential where the backend has no Newton
+    /// kernel for the cell.
+    pub fn resolve(self, has_newton: bool, choose: impl FnOnce() -> (Method, String)) -> (Method, String) {
+        match self {
+            Method::Auto => choose(),
+            Method::Newton if !has_newton => {
+                (Method::Sequential, "Newton was asked for, but the Jacobian is dense and too large".to_owned())
+            }
+            other => (other, "requested".to_owned()),
+        }
+    }
+
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {

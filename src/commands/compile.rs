@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 
-use rnnc::compiler::check::{DimSizes, ParamShape, Size};
+use rnnc::compiler::check::{DimSizes, lcm};
 use rnnc::compiler::{Cell, Derived, backend};
 
 use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, report_compile_error, select_cell};
@@ -48,29 +48,9 @@ pub struct Args {
 
 /// The default size of every dim: 64, or the least multiple of 64 its block sizes divide.
 pub fn default_dims(cell: &Cell) -> DimList {
-    let sizes = cell
-        .dims
-        .iter()
-        .map(|(dim, d)| {
-            let mut size = 64u64;
-            for param in cell.params.values() {
-                if let ParamShape::Block { size: Size::Dim(used), block } = param.shape
-                    && used == dim
-                {
-                    size = lcm(size, block);
-                }
-            }
-            (d.name.clone(), size)
-        })
-        .collect();
+    let sizes =
+        cell.dims.iter().map(|(dim, d)| (d.name.clone(), lcm(64, cell.block_multiple(dim)).unwrap_or(64))).collect();
     DimList(sizes)
-}
-
-fn lcm(a: u64, b: u64) -> u64 {
-    fn gcd(a: u64, b: u64) -> u64 {
-        if b == 0 { a } else { gcd(b, a % b) }
-    }
-    a / gcd(a, b) * b
 }
 
 /// Runs the command.

@@ -26,7 +26,34 @@ impl DimSizes {
     }
 }
 
+/// The least common multiple of `a` and `b`, or `None` if either is zero or it
+/// does not fit in 64 bits.
+pub fn lcm(a: u64, b: u64) -> Option<u64> {
+    fn gcd(mut a: u64, mut b: u64) -> u64 {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    }
+    if a == 0 || b == 0 {
+        return None;
+    }
+    (a / gcd(a, b)).checked_mul(b)
+}
+
 impl Cell {
+    /// The least multiple that `dim`'s size must be: the lcm of the block sizes of
+    /// the `block[dim, K]` parameters (1 if none).
+    pub fn block_multiple(&self, dim: Handle<Dim>) -> u64 {
+        self.params
+            .values()
+            .filter_map(|p| match p.shape {
+                ParamShape::Block { size: Size::Dim(used), block } if used == dim => Some(block),
+                _ => None,
+            })
+            .fold(1, |multiple, block| lcm(multiple, block).unwrap_or(multiple))
+    }
+
     /// Binds every dim with `size_of(name)`; reports unsized dims, zero sizes and
     /// block sizes that do not divide their matrix, at their declarations.
     pub fn bind_dims(&self, size_of: impl Fn(&str) -> Option<u64>) -> Result<DimSizes, Vec<Error>> {

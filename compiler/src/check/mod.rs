@@ -5,6 +5,6 @@ mod cell;
 mod checker;
 mod expr;
 
-pub use bind::DimSizes;
+pub use bind::{DimSizes, lcm};
 pub use cell::*;
 pub use checker::{check_cell, check_file};

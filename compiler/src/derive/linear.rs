@@ -109,19 +109,7 @@ pub enum MapForm {
     Dense(Handle<Linear>),
 }
 
-/// The least common multiple, or `None` if it does not fit.
-pub(crate) fn lcm(a: u64, b: u64) -> Option<u64> {
-    fn gcd(mut a: u64, mut b: u64) -> u64 {
-        while b != 0 {
-            (a, b) = (b, a % b);
-        }
-        a
-    }
-    if a == 0 || b == 0 {
-        return None;
-    }
-    (a / gcd(a, b)).checked_mul(b)
-}
+pub(crate) use crate::check::lcm;
 
 /// The arena of linear maps. See the [module documentation](self).
 #[derive(Clone, Debug, Default)]

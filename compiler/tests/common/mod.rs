@@ -5,7 +5,7 @@
 use rnnc_compiler::Derived;
 use rnnc_compiler::analyse::JacobianStructure;
 use rnnc_compiler::arena::Handle;
-use rnnc_compiler::check::{Cell, DimSizes, ParamShape, Size};
+use rnnc_compiler::check::{Cell, DimSizes, ParamShape};
 use rnnc_compiler::derive::ResultDerivatives;
 use rnnc_compiler::interp::{Interpreter, Matrix, ParamValues, param_len};
 
@@ -35,10 +35,6 @@ impl Rng {
     }
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
-
 /// Small sizes for every dim (4, 3, 5, 2, ...), rounded up to a multiple of the
 /// block sizes of the block parameters on it.
 pub fn small_sizes(cell: &Cell) -> DimSizes {
@@ -46,14 +42,7 @@ pub fn small_sizes(cell: &Cell) -> DimSizes {
     let names: Vec<String> = cell.dims.values().map(|d| d.name.clone()).collect();
     let size_of = |name: &str| {
         let index = names.iter().position(|n| n == name)?;
-        let mut multiple = 1u64;
-        for param in cell.params.values() {
-            if let ParamShape::Block { size: Size::Dim(dim), block } = param.shape
-                && cell.dims[dim].name == name
-            {
-                multiple = multiple / gcd(multiple, block) * block;
-            }
-        }
+        let multiple = cell.block_multiple(cell.find_dim(name)?);
         let base = bases[index % bases.len()];
         Some(base.div_ceil(multiple) * multiple)
     };

@@ -197,13 +197,7 @@ impl CpuCell {
     ) -> Result<(Vec<Vec<f32>>, ForwardReport), CpuError> {
         self.check_dims(data)?;
         let (batch, steps) = (data.batch(), data.seq_len());
-        let (method, reason) = match method {
-            Method::Auto => self.choose_method(batch, steps),
-            Method::Newton if !self.has_newton() => {
-                (Method::Sequential, "Newton was asked for, but the Jacobian is dense and too large".to_owned())
-            }
-            other => (other, "requested".to_owned()),
-        };
+        let (method, reason) = method.resolve(self.has_newton(), || self.choose_method(batch, steps));
         let start = Instant::now();
         let layout = &self.jit.layout;
         let params = buffers::pack_params(layout, data)?;

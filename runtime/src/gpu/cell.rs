@@ -110,13 +110,7 @@ impl GpuCell {
     ) -> Result<(Outputs, ForwardReport), GpuError> {
         let plan = &self.kernels.plan;
         let (batch, steps) = (data.batch(), data.seq_len());
-        let (method, reason) = match method {
-            Method::Auto => self.choose_method(gpu, batch, steps),
-            Method::Newton if self.newton.is_none() => {
-                (Method::Sequential, "Newton was asked for, but the Jacobian is dense and too large".to_owned())
-            }
-            other => (other, "requested".to_owned()),
-        };
+        let (method, reason) = method.resolve(self.newton.is_some(), || self.choose_method(gpu, batch, steps));
         let params: Vec<f32> = data.params().iter().flat_map(|t| t.data().iter().copied()).collect();
         let params = gpu.upload("params", &params)?;
         let mut weights = Vec::new();

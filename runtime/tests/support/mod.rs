@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use rnnc_compiler::check::{Cell, DimSizes, ParamShape, Size};
+use rnnc_compiler::check::{Cell, DimSizes, lcm};
 use rnnc_compiler::interp::{Interpreter, ParamValues, Sequences};
 use rnnc_compiler::{Derived, derive_cell};
 use rnnc_runtime::data::BoundData;
@@ -29,27 +29,7 @@ pub fn test_cells() -> Vec<(String, String)> {
 
 /// Small sizes for every dim of `cell`: `base`, rounded up to the block sizes.
 pub fn sizes(cell: &Cell, base: u64) -> Vec<(String, u64)> {
-    cell.dims
-        .iter()
-        .map(|(dim, d)| {
-            let mut size = base;
-            for p in cell.params.values() {
-                if let ParamShape::Block { size: Size::Dim(used), block } = p.shape
-                    && used == dim
-                {
-                    size = lcm(size, block);
-                }
-            }
-            (d.name.clone(), size)
-        })
-        .collect()
-}
-
-fn lcm(a: u64, b: u64) -> u64 {
-    fn gcd(a: u64, b: u64) -> u64 {
-        if b == 0 { a } else { gcd(b, a % b) }
-    }
-    a / gcd(a, b) * b
+    cell.dims.iter().map(|(dim, d)| (d.name.clone(), lcm(base, cell.block_multiple(dim)).unwrap_or(base))).collect()
 }
 
 /// A cell ready to run: derived, with random data bound and the reference outputs.

@@ -11,7 +11,7 @@
 use crate::Derived;
 use crate::analyse::JacobianStructure;
 use crate::arena::Handle;
-use crate::check::{DimSizes, Input, ParamShape, Size};
+use crate::check::{DimSizes, Input, ParamShape, Size, lcm};
 use crate::error::{Error, ErrorKind};
 use crate::ir::{Node, Op};
 
@@ -114,10 +114,6 @@ fn unsupported(derived: &Derived, why: String) -> Error {
     )
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
-
 /// Plans the kernels of `derived` for the sizes `dims`.
 pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
     let cell = &derived.cell;
@@ -133,7 +129,7 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
                     && state_dependent[handle.index()]
                     && let ParamShape::Block { block, .. } = cell.params[param].shape
                 {
-                    width = width / gcd(width, block) * block;
+                    width = lcm(width, block).unwrap_or(width);
                 }
             }
             LaneMode::Blocks { width }
