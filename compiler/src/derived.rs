@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::analyse::{Hoisting, JacobianStructure, StateJacobian, hoisting, jacobian_structure};
 use crate::check::{Cell, DimSizes};
+use crate::derive::adjoint::{Adjoint, adjoint};
 use crate::derive::{Derivatives, SimplifyLimits, SimplifyReport, StopReason, derive, simplify};
 use crate::error::Error;
 use crate::interp::{InterpError, Interpreter, ParamValues};
@@ -24,6 +25,8 @@ pub struct Derived {
     pub hoisting: Hoisting,
     /// What the simplification did.
     pub simplify: SimplifyReport,
+    /// The step's vector-Jacobian product, for backward passes.
+    pub adjoint: Adjoint,
 }
 
 /// Lowers, differentiates and analyses `cell`, simplifying with the default
@@ -39,7 +42,8 @@ pub fn derive_cell_with(cell: &Cell, limits: &SimplifyLimits) -> Result<Derived,
     let simplify = simplify(cell, &mut ir, &mut derivatives, limits);
     let jacobian = jacobian_structure(cell, &derivatives);
     let hoisting = hoisting(&ir);
-    Ok(Derived { cell: cell.clone(), ir, derivatives, jacobian, hoisting, simplify })
+    let adjoint = adjoint(cell, &mut ir, &hoisting.state_dependent);
+    Ok(Derived { cell: cell.clone(), ir, derivatives, jacobian, hoisting, simplify, adjoint })
 }
 
 impl Derived {

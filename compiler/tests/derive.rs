@@ -223,16 +223,22 @@ fn emitted_products_agree_with_the_dense_maps() {
             for (size, map) in wrt {
                 let mut ir = derived.ir.clone();
                 let maps = &derived.derivatives.maps;
-                let lambda = seed(&mut ir.graph, 0, result_size);
-                let tangent = seed(&mut ir.graph, 1, size);
+                // Seeds after the adjoint's own (one per state and output).
+                let first = (cell.states.len() + cell.outputs.len()) as u32;
+                let lambda = seed(&mut ir.graph, first, result_size);
+                let tangent = seed(&mut ir.graph, first + 1, size);
                 let vjp = transpose_apply(&mut ir.graph, &cell, maps, map, lambda, size);
                 let jvp = apply(&mut ir.graph, &cell, maps, map, tangent, result_size);
                 let interp = Interpreter::new(&cell, &ir, &sizes, &params).expect("fits");
                 let (inputs, states) = common::random_point(&interp, &mut rng);
                 let (rows, cols) = (sizes.of(result_size) as usize, sizes.of(size) as usize);
                 let (l, t) = (rng.vector(rows, 1.0), rng.vector(cols, 1.0));
+                let unused: Vec<Vec<f64>> =
+                    interp.state_lens().into_iter().chain(interp.output_lens()).map(|n| vec![0.0; n]).collect();
+                let mut seeds = common::slices(&unused);
+                seeds.extend([l.as_slice(), t.as_slice()]);
                 let evaluation = interp
-                    .evaluate_with_seeds(&common::slices(&inputs), &common::slices(&states), &[&l, &t])
+                    .evaluate_with_seeds(&common::slices(&inputs), &common::slices(&states), &seeds)
                     .expect("evaluates");
                 let dense = interp.map_matrix(&evaluation, maps, map, rows, cols);
                 let expected = [(vjp, dense.transpose_times(&l), cols), (jvp, dense.times(&t), rows)];

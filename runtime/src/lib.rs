@@ -8,4 +8,4 @@ pub mod data;
 pub mod gpu;
 pub mod solve;
 
-pub use solve::{ForwardReport, Method, NewtonSettings};
+pub use solve::{ForwardReport, GradientBuffers, Method, NewtonSettings};

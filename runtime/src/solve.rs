@@ -1,5 +1,5 @@
-//! What every backend's forward solve shares: the method, the Newton settings, and
-//! the report that `rnnc run --report` writes.
+//! What every backend's solvers share: the method, the Newton settings, the report
+//! that `rnnc run --report` writes, and the gradients a backward pass returns.
 
 use serde::Serialize;
 
@@ -88,4 +88,21 @@ pub struct ForwardReport {
     /// Of which the input projections, where the backend measures it separately.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub projection_ms: Option<f64>,
+    /// For a backward pass: the wall time of the backward part (the reverse scan
+    /// and the gradient products), after the forward counted in `time_ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backward_ms: Option<f64>,
+}
+
+/// What a backward pass computes: the gradients of `sum over outputs o of
+/// sum(dout_o * o)`, flat, in the cell's order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GradientBuffers {
+    /// Per parameter, in its storage layout (`[rows, cols]` row-major, `block[H,
+    /// K]` as `[H/K, K, K]`).
+    pub params: Vec<Vec<f32>>,
+    /// Per input, `[B, T, D]`.
+    pub inputs: Vec<Vec<f32>>,
+    /// Per state, the initial state's gradient, `[B, H]`.
+    pub inits: Vec<Vec<f32>>,
 }

@@ -22,6 +22,7 @@
 //! blocks for a `block[H, K]` parameter): one outer product per use, which is a
 //! matrix product over a batch of steps.
 
+pub mod adjoint;
 mod display;
 pub mod linear;
 pub mod products;

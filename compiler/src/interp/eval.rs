@@ -90,7 +90,8 @@ impl<'a> Interpreter<'a> {
     }
 
     /// [`Interpreter::evaluate`], with `seeds[i]` the value of every
-    /// [`Op::Seed`]`(i)` node (which must have that node's length).
+    /// [`Op::Seed`]`(i)` node (which must have that node's length); a seed not
+    /// given is NaN, and so is everything computed from it.
     pub fn evaluate_with_seeds(
         &self,
         inputs: &[&[f64]],
@@ -134,7 +135,8 @@ impl<'a> Interpreter<'a> {
                         let what = format!("seed {number}");
                         return Err(InterpError::WrongLength { what, expected: len, found: seed.len() });
                     }
-                    None => return Err(InterpError::Mismatch(format!("no value for seed {number}"))),
+                    // Not asked for: what depends on it (the adjoint) is not wanted.
+                    None => Value::Vector(vec![f64::NAN; len]),
                 },
             };
             values.push(value);

@@ -241,6 +241,7 @@ impl CpuCell {
             segments: stats.segments,
             time_ms: start.elapsed().as_secs_f64() * 1e3,
             projection_ms: None,
+            backward_ms: None,
         };
         Ok((outputs, report))
     }

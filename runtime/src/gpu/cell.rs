@@ -160,6 +160,7 @@ impl GpuCell {
             segments: total.segments,
             time_ms: total.time_ms,
             projection_ms: Some(total.projection_ms),
+            backward_ms: None,
         };
         Ok((outputs, report))
     }
