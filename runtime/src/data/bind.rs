@@ -221,7 +221,7 @@ fn order_inits(cell: &Cell, inits: Vec<(String, Tensor)>) -> Result<Vec<Option<T
 }
 
 /// Refuses a tensor holding NaN or an infinity, naming the first such value's index.
-fn check_finite(role: TensorRole, name: &str, tensor: &Tensor) -> Result<(), DataError> {
+pub(super) fn check_finite(role: TensorRole, name: &str, tensor: &Tensor) -> Result<(), DataError> {
     let Some(flat) = tensor.first_non_finite() else {
         return Ok(());
     };

@@ -19,6 +19,8 @@ pub enum TensorRole {
     InitialState,
     /// An `output`, `[B, T, H]`.
     Output,
+    /// The cotangent of an `output` given to a backward pass, `[B, T, H]`.
+    OutputCotangent,
 }
 
 /// A tensor named by its role and name; displays as ``parameter `Bz` ``.
@@ -44,6 +46,7 @@ impl fmt::Display for TensorRole {
             TensorRole::Input => "input",
             TensorRole::InitialState => "initial state",
             TensorRole::Output => "output",
+            TensorRole::OutputCotangent => "output cotangent",
         })
     }
 }

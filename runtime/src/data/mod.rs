@@ -16,6 +16,7 @@
 mod atomic;
 mod bind;
 mod error;
+mod gradients;
 pub mod layout;
 mod npy;
 mod output;
@@ -25,6 +26,7 @@ mod sizes;
 mod tensor;
 
 pub use bind::BoundData;
+pub use gradients::Gradients;
 pub use error::{DataError, ShapeMismatch, TensorRef, TensorRole};
 pub use npy::{NpyError, decode_npy, encode_npy, read_npy, write_npy};
 pub use output::{OutputFormat, output_tensors, write_outputs};

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use rnnc_compiler::Derived;
-use rnnc_compiler::backend::wgsl::{self, Buffer, GpuKernels, PROJECTION_TILE, SEQUENTIAL_LANES, Target};
+use rnnc_compiler::backend::wgsl::{self, AdjointKernels, Buffer, GpuKernels, PROJECTION_TILE, SEQUENTIAL_LANES, Target};
 use rnnc_compiler::check::DimSizes;
 
 use super::device::{Gpu, GpuError};
@@ -16,6 +16,9 @@ use crate::solve::{ForwardReport, Method, NewtonSettings};
 /// A cell's kernels compiled on a device, for bound sizes.
 pub struct GpuCell {
     kernels: GpuKernels,
+    /// The backward kernels' WGSL (compiled on the first backward pass), or why
+    /// the cell has none.
+    pub(super) adjoint: Result<AdjointKernels, String>,
     max_batch_chunk: Option<usize>,
     projection: std::sync::Arc<Kernel>,
     newton: Option<std::sync::Arc<Kernel>>,
@@ -47,7 +50,9 @@ impl GpuCell {
             None => None,
         };
         let sequential = gpu.kernel(&label, &kernels.recurrence, "sequential")?;
-        Ok(GpuCell { kernels, max_batch_chunk: None, projection, newton, sequential })
+        let adjoint =
+            wgsl::generate_adjoint(derived, dims, &kernels.plan, kernels.newton).map_err(|e| e.to_string());
+        Ok(GpuCell { kernels, adjoint, max_batch_chunk: None, projection, newton, sequential })
     }
 
     /// The generated kernels.
@@ -79,15 +84,21 @@ impl GpuCell {
 
     /// The most sequences one pass may hold: every buffer within the device's
     /// binding size, and the batch within one dispatch dimension.
-    fn batch_chunk(&self, gpu: &Gpu, batch: usize, steps: usize) -> usize {
+    pub(super) fn batch_chunk(&self, gpu: &Gpu, batch: usize, steps: usize) -> usize {
         let plan = &self.kernels.plan;
-        let words_per_sequence =
-            [plan.projection_columns, plan.output_sizes.iter().sum::<u64>(), plan.input_sizes.iter().sum::<u64>()]
-                .into_iter()
-                .max()
-                .unwrap_or(1)
-                .max(1)
-                * steps as u64;
+        let inputs = plan.input_sizes.iter().sum::<u64>();
+        // The backward pass's grads buffer holds the projections' and the inputs'
+        // cotangents side by side.
+        let words_per_sequence = [
+            plan.projection_columns + inputs,
+            plan.output_sizes.iter().sum::<u64>(),
+            plan.state_sizes.iter().sum::<u64>(),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(1)
+        .max(1)
+            * steps as u64;
         let fits = (gpu.max_binding_bytes() / (4 * words_per_sequence)).max(1);
         let limit = self.max_batch_chunk.map_or(u64::MAX, |n| n.max(1) as u64);
         fits.min(u64::from(gpu.max_workgroups_per_dimension())).min(limit).min(batch.max(1) as u64) as usize
@@ -108,6 +119,22 @@ impl GpuCell {
         method: Method,
         settings: &NewtonSettings,
     ) -> Result<(Outputs, ForwardReport), GpuError> {
+        let run = self.prepare(gpu, data, method)?;
+        let mut outputs: Outputs = vec![Vec::new(); self.kernels.plan.output_sizes.len()];
+        let mut total = PassStats::default();
+        for first in (0..data.batch()).step_by(run.chunk) {
+            let pass = self.pass(data, first, run.chunk);
+            let solved = self.solve_pass(gpu, &run, &pass, settings, false)?;
+            for (all, part) in outputs.iter_mut().zip(self.read_outputs(gpu, &solved, &pass)?) {
+                all.extend(part);
+            }
+            total.merge(&solved.stats);
+        }
+        Ok((outputs, run.report(gpu, &total)))
+    }
+
+    /// What every pass of a run shares: the method, the parameters on the device.
+    pub(super) fn prepare(&self, gpu: &Gpu, data: &BoundData, method: Method) -> Result<Run, GpuError> {
         let plan = &self.kernels.plan;
         let (batch, steps) = (data.batch(), data.seq_len());
         let (method, reason) = method.resolve(self.newton.is_some(), || self.choose_method(gpu, batch, steps));
@@ -119,62 +146,66 @@ impl GpuCell {
                 group.params.iter().flat_map(|&(p, _)| data.params()[p.index()].data().iter().copied()).collect();
             weights.push(gpu.upload("projection weights", &stacked)?);
         }
-        let chunk = self.batch_chunk(gpu, batch, steps);
-        let mut outputs: Outputs = vec![Vec::new(); plan.output_sizes.len()];
-        let mut total = PassStats::default();
-        for first in (0..batch).step_by(chunk) {
-            let sequences = chunk.min(batch - first);
-            // Each input [B, T, D] and state [B, H] is batch-major: a pass takes rows.
-            let rows_of = |tensors: &[crate::data::Tensor], per_sequence: &[u64]| -> Vec<f32> {
-                tensors
-                    .iter()
-                    .zip(per_sequence)
-                    .flat_map(|(t, &n)| {
-                        let n = n as usize;
-                        t.data()[first * n..(first + sequences) * n].iter().copied()
-                    })
-                    .collect()
-            };
-            let per_step: Vec<u64> = plan.input_sizes.iter().map(|&d| d * steps as u64).collect();
-            let pass = Pass {
-                inputs: rows_of(data.inputs(), &per_step),
-                inits: rows_of(data.inits(), &plan.state_sizes),
-                batch: sequences,
-                steps,
-            };
-            let (pass_outputs, stats) = self.run_pass(gpu, &params, &weights, &pass, method, settings)?;
-            for (all, part) in outputs.iter_mut().zip(pass_outputs) {
-                all.extend(part);
-            }
-            total.merge(&stats);
-        }
-        let report = ForwardReport {
-            backend: "gpu".to_owned(),
-            device: gpu.describe(),
-            method: method.name().to_owned(),
-            method_reason: reason,
-            iterations: total.iterations,
-            converged: total.fallbacks == 0,
-            residual: total.residual,
-            fallback_segments: total.fallbacks,
-            segments: total.segments,
-            time_ms: total.time_ms,
-            projection_ms: Some(total.projection_ms),
-            backward_ms: None,
-        };
-        Ok((outputs, report))
+        Ok(Run { method, reason, params, weights, chunk: self.batch_chunk(gpu, batch, steps) })
     }
 
-    /// One pass over `pass.batch` sequences: upload, project, recur, read back.
-    fn run_pass(
+    /// The sequences `first..first + chunk` (or fewer, at the end) of `data`.
+    pub(super) fn pass(&self, data: &BoundData, first: usize, chunk: usize) -> Pass {
+        let plan = &self.kernels.plan;
+        let steps = data.seq_len();
+        let sequences = chunk.min(data.batch() - first);
+        // Each input [B, T, D] and state [B, H] is batch-major: a pass takes rows.
+        let rows_of = |tensors: &[crate::data::Tensor], per_sequence: &[u64]| -> Vec<f32> {
+            tensors
+                .iter()
+                .zip(per_sequence)
+                .flat_map(|(t, &n)| {
+                    let n = n as usize;
+                    t.data()[first * n..(first + sequences) * n].iter().copied()
+                })
+                .collect()
+        };
+        let per_step: Vec<u64> = plan.input_sizes.iter().map(|&d| d * steps as u64).collect();
+        Pass {
+            inputs: rows_of(data.inputs(), &per_step),
+            inits: rows_of(data.inits(), &plan.state_sizes),
+            first,
+            batch: sequences,
+            steps,
+        }
+    }
+
+    /// The settings words of one dispatch.
+    pub(super) fn settings_words(
+        &self,
+        pass: &Pass,
+        settings: &NewtonSettings,
+        window: (u32, u32),
+        save_states: bool,
+    ) -> [u32; 9] {
+        [
+            pass.batch as u32,
+            pass.steps as u32,
+            self.kernels.plan.lanes as u32,
+            settings.max_iterations,
+            settings.atol.to_bits(),
+            settings.rtol.to_bits(),
+            window.0,
+            window.1,
+            u32::from(save_states),
+        ]
+    }
+
+    /// One pass over `pass.batch` sequences: upload, project, recur (keeping
+    /// every state when `save_states`); the results stay on the device.
+    pub(super) fn solve_pass(
         &self,
         gpu: &Gpu,
-        params: &GpuBuffer,
-        weights: &[GpuBuffer],
+        run: &Run,
         pass: &Pass,
-        method: Method,
         settings: &NewtonSettings,
-    ) -> Result<(Outputs, PassStats), GpuError> {
+        save_states: bool,
+    ) -> Result<SolvedPass, GpuError> {
         let plan = &self.kernels.plan;
         let (batch, steps) = (pass.batch, pass.steps);
         let inputs = gpu.upload("inputs", &pass.inputs)?;
@@ -183,8 +214,10 @@ impl GpuCell {
         let projections = gpu.zeroed("projections", (rows * plan.projection_columns) as usize)?;
         let output_words: u64 = plan.output_sizes.iter().sum::<u64>() * rows;
         let outputs = gpu.zeroed("outputs", output_words as usize)?;
+        let state_words = if save_states { plan.state_sizes.iter().sum::<u64>() * rows } else { 1 };
+        let states = gpu.zeroed("states", state_words as usize)?;
         let groups_x = |per: u64| plan.lanes.div_ceil(per).max(1) as u32;
-        let (entry, grid, shape) = match (method, &self.newton, self.kernels.newton) {
+        let (entry, grid, shape) = match (run.method, &self.newton, self.kernels.newton) {
             (Method::Newton, Some(kernel), Some(shape)) => {
                 (kernel, [groups_x(shape.lanes), batch as u32, 1], Some(shape))
             }
@@ -194,53 +227,17 @@ impl GpuCell {
         // The sequential kernel walks windows of steps, one dispatch each.
         let windows: Vec<(u32, u32)> = match shape {
             Some(_) => vec![(0, steps as u32)],
-            None => (0..steps)
-                .step_by(SEQUENTIAL_WINDOW)
-                .map(|t| (t as u32, (t + SEQUENTIAL_WINDOW).min(steps) as u32))
-                .collect(),
+            None => sequential_windows(steps),
         };
         let mut settings_buffers = Vec::new();
-        for &(first, last) in &windows {
-            let words = [
-                batch as u32,
-                steps as u32,
-                plan.lanes as u32,
-                settings.max_iterations,
-                settings.atol.to_bits(),
-                settings.rtol.to_bits(),
-                first,
-                last,
-            ];
-            settings_buffers.push(gpu.upload("settings", &words)?);
+        for &window in &windows {
+            settings_buffers.push(gpu.upload("settings", &self.settings_words(pass, settings, window, save_states))?);
         }
-        let mut sizes_buffers = Vec::new();
-        for group in &plan.projections {
-            let n: u64 = group.params.iter().map(|&(_, r)| r).sum();
-            let offset = rows * plan.input_prefix[group.input.index()];
-            let words = [
-                rows as u32,
-                n as u32,
-                group.depth as u32,
-                offset as u32,
-                plan.projection_columns as u32,
-                group.column as u32,
-                0,
-                0,
-            ];
-            sizes_buffers.push(gpu.upload("projection sizes", &words)?);
-        }
+        let sizes_buffers = self.projection_sizes(gpu, rows)?;
         gpu.wait()?;
 
         let start = Instant::now();
-        for ((group, weight), sizes) in plan.projections.iter().zip(weights).zip(&sizes_buffers) {
-            let n: u64 = group.params.iter().map(|&(_, r)| r).sum();
-            let grid = [n.div_ceil(PROJECTION_TILE) as u32, rows.div_ceil(PROJECTION_TILE) as u32, 1];
-            gpu.dispatch(
-                &self.projection,
-                &[Binding(sizes), Binding(&inputs), Binding(weight), Binding(&projections)],
-                grid,
-            )?;
-        }
+        self.project(gpu, run, &inputs, &projections, &sizes_buffers, rows)?;
         // Timing the phases apart costs one wait; it is what `rnnc bench` reports.
         gpu.wait()?;
         let projection_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -254,10 +251,11 @@ impl GpuCell {
                         Buffer::Settings => settings_buffer,
                         Buffer::Stats => &stats,
                         Buffer::Projections => &projections,
-                        Buffer::Params => params,
+                        Buffer::Params => &run.params,
                         Buffer::Inputs => &inputs,
                         Buffer::Init => &init,
                         Buffer::Outputs => &outputs,
+                        Buffer::States | Buffer::Douts | Buffer::Grads => &states,
                     })
                 })
                 .collect();
@@ -266,15 +264,7 @@ impl GpuCell {
         gpu.wait()?;
         let time_ms = start.elapsed().as_secs_f64() * 1e3;
 
-        let all: Vec<f32> = gpu.read(&outputs)?;
         let stats: Vec<u32> = gpu.read(&stats)?;
-        let mut split = Vec::new();
-        let mut offset = 0usize;
-        for &size in &plan.output_sizes {
-            let len = (rows * size) as usize;
-            split.push(all[offset..offset + len].to_vec());
-            offset += len;
-        }
         let groups = grid[0] as usize * batch;
         let mut pass_stats = PassStats { time_ms, projection_ms, ..PassStats::default() };
         match shape {
@@ -291,21 +281,129 @@ impl GpuCell {
                 pass_stats.segments = groups as u64;
             }
         }
-        Ok((split, pass_stats))
+        Ok(SolvedPass { inputs, projections, outputs, states, stats: pass_stats })
+    }
+
+    /// The size words of each projection launch, for `rows` steps.
+    fn projection_sizes(&self, gpu: &Gpu, rows: u64) -> Result<Vec<GpuBuffer>, GpuError> {
+        let plan = &self.kernels.plan;
+        let mut buffers = Vec::new();
+        for group in &plan.projections {
+            let n: u64 = group.params.iter().map(|&(_, r)| r).sum();
+            let offset = rows * plan.input_prefix[group.input.index()];
+            let words = [
+                rows as u32,
+                n as u32,
+                group.depth as u32,
+                offset as u32,
+                plan.projection_columns as u32,
+                group.column as u32,
+                0,
+                0,
+            ];
+            buffers.push(gpu.upload("projection sizes", &words)?);
+        }
+        Ok(buffers)
+    }
+
+    /// Dispatches the projection kernels: every hoisted `W @ x` of `rows` steps.
+    fn project(
+        &self,
+        gpu: &Gpu,
+        run: &Run,
+        inputs: &GpuBuffer,
+        projections: &GpuBuffer,
+        sizes: &[GpuBuffer],
+        rows: u64,
+    ) -> Result<(), GpuError> {
+        for ((group, weight), sizes) in self.kernels.plan.projections.iter().zip(&run.weights).zip(sizes) {
+            let n: u64 = group.params.iter().map(|&(_, r)| r).sum();
+            let grid = [n.div_ceil(PROJECTION_TILE) as u32, rows.div_ceil(PROJECTION_TILE) as u32, 1];
+            gpu.dispatch(
+                &self.projection,
+                &[Binding(sizes), Binding(inputs), Binding(weight), Binding(projections)],
+                grid,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Reads a solved pass's outputs back, one `[B, T, size]` buffer per output.
+    pub(super) fn read_outputs(&self, gpu: &Gpu, solved: &SolvedPass, pass: &Pass) -> Result<Outputs, GpuError> {
+        let rows = pass.batch * pass.steps;
+        let all: Vec<f32> = gpu.read(&solved.outputs)?;
+        let mut split = Vec::new();
+        let mut offset = 0usize;
+        for &size in &self.kernels.plan.output_sizes {
+            let len = rows * size as usize;
+            split.push(all[offset..offset + len].to_vec());
+            offset += len;
+        }
+        Ok(split)
+    }
+}
+
+/// The windows of steps the sequential kernels walk, one dispatch each.
+pub(super) fn sequential_windows(steps: usize) -> Vec<(u32, u32)> {
+    (0..steps.max(1))
+        .step_by(SEQUENTIAL_WINDOW)
+        .map(|t| (t as u32, (t + SEQUENTIAL_WINDOW).min(steps) as u32))
+        .collect()
+}
+
+/// What every pass of a run shares.
+pub(super) struct Run {
+    pub(super) method: Method,
+    reason: String,
+    pub(super) params: GpuBuffer,
+    pub(super) weights: Vec<GpuBuffer>,
+    /// Sequences per pass.
+    pub(super) chunk: usize,
+}
+
+impl Run {
+    /// The report of a run whose passes did `total`.
+    pub(super) fn report(&self, gpu: &Gpu, total: &PassStats) -> ForwardReport {
+        ForwardReport {
+            backend: "gpu".to_owned(),
+            device: gpu.describe(),
+            method: self.method.name().to_owned(),
+            method_reason: self.reason.clone(),
+            iterations: total.iterations,
+            converged: total.fallbacks == 0,
+            residual: total.residual,
+            fallback_segments: total.fallbacks,
+            segments: total.segments,
+            time_ms: total.time_ms,
+            projection_ms: Some(total.projection_ms),
+            backward_ms: None,
+        }
     }
 }
 
 /// The data of one pass: a contiguous range of the batch's sequences.
-struct Pass {
-    inputs: Vec<f32>,
-    inits: Vec<f32>,
-    batch: usize,
-    steps: usize,
+pub(super) struct Pass {
+    pub(super) inputs: Vec<f32>,
+    pub(super) inits: Vec<f32>,
+    /// The first sequence's index in the batch.
+    pub(super) first: usize,
+    pub(super) batch: usize,
+    pub(super) steps: usize,
+}
+
+/// A pass's results on the device.
+pub(super) struct SolvedPass {
+    pub(super) inputs: GpuBuffer,
+    pub(super) projections: GpuBuffer,
+    pub(super) outputs: GpuBuffer,
+    /// Every state after every step (one word when not kept).
+    pub(super) states: GpuBuffer,
+    pub(super) stats: PassStats,
 }
 
 /// What one pass did, and the sum of several.
 #[derive(Clone, Copy, Debug, Default)]
-struct PassStats {
+pub(super) struct PassStats {
     iterations: u32,
     fallbacks: u64,
     residual: f32,
@@ -315,7 +413,7 @@ struct PassStats {
 }
 
 impl PassStats {
-    fn merge(&mut self, other: &PassStats) {
+    pub(super) fn merge(&mut self, other: &PassStats) {
         self.iterations = self.iterations.max(other.iterations);
         self.fallbacks += other.fallbacks;
         self.residual = self.residual.max(other.residual);

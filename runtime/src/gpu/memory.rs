@@ -59,7 +59,28 @@ impl Gpu {
 
     /// Copies the buffer back to the host, waiting for all submitted work first.
     pub fn read<T: bytemuck::Pod>(&self, source: &GpuBuffer) -> Result<Vec<T>, GpuError> {
-        let bytes = (source.len.max(1) * 4) as u64;
+        self.read_range(source, 0, source.len)
+    }
+
+    /// Copies words `offset..offset + len` of the buffer back to the host, waiting
+    /// for all submitted work first.
+    pub fn read_range<T: bytemuck::Pod>(
+        &self,
+        source: &GpuBuffer,
+        offset: usize,
+        len: usize,
+    ) -> Result<Vec<T>, GpuError> {
+        if offset + len > source.len.max(1) {
+            return Err(GpuError::Device(format!(
+                "reading words {offset}..{} of a buffer of {}",
+                offset + len,
+                source.len
+            )));
+        }
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let bytes = (len * 4) as u64;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size: bytes,
@@ -68,7 +89,7 @@ impl Gpu {
         });
         let mut encoder =
             self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
-        encoder.copy_buffer_to_buffer(&source.buffer, 0, &staging, 0, bytes);
+        encoder.copy_buffer_to_buffer(&source.buffer, (offset * 4) as u64, &staging, 0, bytes);
         self.queue.submit([encoder.finish()]);
         let slice = staging.slice(..);
         let (sender, receiver) = std::sync::mpsc::channel();
@@ -78,7 +99,7 @@ impl Gpu {
         self.wait()?;
         receiver.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))?;
         let data = slice.get_mapped_range().map_err(|e| GpuError::Device(e.to_string()))?;
-        let words: Vec<T> = bytemuck::cast_slice(&data)[..source.len].to_vec();
+        let words: Vec<T> = bytemuck::cast_slice(&data)[..len].to_vec();
         drop(data);
         staging.unmap();
         Ok(words)

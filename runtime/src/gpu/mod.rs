@@ -1,6 +1,7 @@
 //! The GPU: one wgpu device, chosen among the adapters, with the buffers, compiled
 //! kernels and dispatches that the solvers need. Cell-independent.
 
+mod backward;
 mod cell;
 mod device;
 mod kernel;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod gradients;
+
 use std::path::Path;
 
 use rnnc_compiler::check::{Cell, DimSizes, lcm};

@@ -24,9 +24,9 @@ pub struct Uses {
 }
 
 pub(super) struct Emitter<'a> {
-    derived: &'a Derived,
-    dims: &'a DimSizes,
-    plan: &'a KernelPlan,
+    pub(super) derived: &'a Derived,
+    pub(super) dims: &'a DimSizes,
+    pub(super) plan: &'a KernelPlan,
     pub(super) text: String,
     pub(super) uses: Uses,
 }
@@ -42,25 +42,25 @@ impl<'a> Emitter<'a> {
         Emitter { derived, dims, plan, text: String::new(), uses: Uses::default() }
     }
 
-    fn line(&mut self, line: impl AsRef<str>) {
+    pub(super) fn line(&mut self, line: impl AsRef<str>) {
         self.text.push_str("    ");
         self.text.push_str(line.as_ref());
         self.text.push('\n');
     }
 
-    fn node(&self, handle: Handle<Node>) -> &Node {
+    pub(super) fn node(&self, handle: Handle<Node>) -> &Node {
         self.derived.ir.graph.node(handle)
     }
 
     /// The lane width of a node's value, or `None` for a scalar.
-    fn width(&self, handle: Handle<Node>) -> Option<u64> {
+    pub(super) fn width(&self, handle: Handle<Node>) -> Option<u64> {
         match self.node(handle).shape {
             Shape::Scalar => None,
             Shape::Vector(size) => Some(self.plan.width(self.dims.of(size))),
         }
     }
 
-    fn element(&self, handle: Handle<Node>) -> String {
+    pub(super) fn element(&self, handle: Handle<Node>) -> String {
         match self.width(handle) {
             None => format!("v{}", handle.index()),
             Some(_) => format!("v{}[e]", handle.index()),
@@ -68,14 +68,14 @@ impl<'a> Emitter<'a> {
     }
 
     /// The channel of element `e` of this lane (WGSL expression).
-    fn channel(&self) -> String {
+    pub(super) fn channel(&self) -> String {
         match self.plan.mode {
             LaneMode::Blocks { width } => format!("(lane * {width}u + e)"),
             LaneMode::Whole => "e".to_owned(),
         }
     }
 
-    fn pre_slot(&self, handle: Handle<Node>) -> Option<(u64, u64)> {
+    pub(super) fn pre_slot(&self, handle: Handle<Node>) -> Option<(u64, u64)> {
         let mut offset = 0;
         for &(value, width) in &self.plan.pre {
             let node = match value {
@@ -90,7 +90,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// The nodes needed for `roots`, not looking through values read from `Pre`.
-    fn needed(&self, roots: impl IntoIterator<Item = Handle<Node>>) -> Vec<bool> {
+    pub(super) fn needed(&self, roots: impl IntoIterator<Item = Handle<Node>>) -> Vec<bool> {
         let graph = &self.derived.ir.graph;
         let mut needed = vec![false; graph.len()];
         for root in roots {
@@ -107,16 +107,16 @@ impl<'a> Emitter<'a> {
         needed
     }
 
-    fn param_offset(&self, param: Handle<crate::check::Param>) -> u64 {
+    pub(super) fn param_offset(&self, param: Handle<crate::check::Param>) -> u64 {
         self.plan.param_offsets[param.index()]
     }
 
-    fn for_each(&mut self, width: u64, body: String) {
+    pub(super) fn for_each(&mut self, width: u64, body: String) {
         self.line(format!("for (var e = 0u; e < {width}u; e++) {{ {body} }}"));
     }
 
     /// Emits `let`/`var` declarations computing every needed node.
-    fn nodes(&mut self, needed: &[bool]) {
+    pub(super) fn nodes(&mut self, needed: &[bool]) {
         let graph = &self.derived.ir.graph;
         for (handle, node) in graph.iter() {
             if !needed[handle.index()] {
@@ -166,10 +166,26 @@ impl<'a> Emitter<'a> {
                         "var acc = 0.0; for (var q = 0u; q < {columns}u; q++) {{ acc += {entry} * {operand}; }} {name}[e] = acc;"
                     )
                 }
-                Op::Const(_) | Op::Input(_) | Op::Seed(_) => format!("{name}[e] = 0.0;"),
+                Op::Seed(number) => self.seed(&name, number as usize),
+                Op::Const(_) | Op::Input(_) => format!("{name}[e] = 0.0;"),
             };
             self.for_each(width, body);
         }
+    }
+
+    /// A cotangent the adjoint functions are given: a state's (`mu`, an argument)
+    /// or an output's (the `douts` buffer at step `t` of sequence `b`).
+    fn seed(&self, name: &str, number: usize) -> String {
+        let plan = self.plan;
+        if let Some(&(slot, _)) = plan.state_slots.get(number) {
+            return format!("{name}[e] = mu[{slot}u + e];");
+        }
+        let o = number - plan.state_slots.len();
+        let channel = self.channel();
+        format!(
+            "{name}[e] = douts[settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}];",
+            plan.output_prefix[o], plan.output_sizes[o]
+        )
     }
 
     /// The columns a product sums over (`q` counts them) and the column channel.
@@ -359,7 +375,7 @@ impl<'a> Emitter<'a> {
         self.text.push_str("}\n\n");
     }
 
-    fn results(&mut self, target: &str) {
+    pub(super) fn results(&mut self, target: &str) {
         let plan = self.plan;
         for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
             let update = self.derived.ir.updates[s];
@@ -438,6 +454,15 @@ impl<'a> Emitter<'a> {
             };
             self.for_each(width, format!("outputs[{address}] = {value};"));
         }
+        self.line("if settings.save_states != 0u {");
+        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
+            let address = format!(
+                "settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}",
+                plan.state_prefix[s], plan.state_sizes[s]
+            );
+            self.for_each(width, format!("states[{address}] = next[{slot}u + e];"));
+        }
+        self.line("}");
         self.text.push_str("}\n\n");
     }
 }

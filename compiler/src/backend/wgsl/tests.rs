@@ -40,8 +40,32 @@ fn lanes_follow_the_jacobian_structure() {
 }
 
 #[test]
-fn the_projection_kernel_is_valid() {
+fn the_projection_and_matrix_product_kernels_are_valid() {
     validate("projection", PROJECTION).expect("valid");
+    validate("gemm", GEMM).expect("valid");
+}
+
+#[test]
+fn every_stdlib_and_test_cell_has_valid_backward_kernels() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/filetests");
+    let mut sources: Vec<String> = rnnc_stdlib::CELLS.iter().map(|c| c.source.to_owned()).collect();
+    for entry in std::fs::read_dir(dir).expect("filetests") {
+        sources.push(std::fs::read_to_string(entry.expect("entry").path()).expect("readable"));
+    }
+    for source in &sources {
+        for cell in crate::check_source(source).expect("checks") {
+            let sizes = cell
+                .bind_dims(|name| cell.find_dim(name).map(|d| crate::check::lcm(4, cell.block_multiple(d)).unwrap_or(4)))
+                .expect("binds");
+            let derived = derive_cell(&cell).expect("derives");
+            let forward = generate(&derived, &sizes, &Target::default()).expect("forward kernels");
+            let backward = generate_adjoint(&derived, &sizes, &forward.plan, forward.newton)
+                .unwrap_or_else(|e| panic!("{}: {e}", cell.name));
+            assert_eq!(backward.scan.is_some(), forward.newton.is_some(), "{}", cell.name);
+            assert!(backward.text.contains("fn adjoint_sequential("), "{}", cell.name);
+            spirv(&cell.name, &backward.text).unwrap_or_else(|e| panic!("{}: {e}", cell.name));
+        }
+    }
 }
 
 #[test]

@@ -1,0 +1,406 @@
+//! The backward kernels: the step's adjoint ([`crate::derive::adjoint`]) as lane
+//! functions, and the module that runs them over the sequence in reverse.
+//!
+//! Per step and lane, `adjoint_step` takes the cotangent `mu_t` of the lane's
+//! next state, reads the outputs' cotangents, and returns `mu_{t-1}`; on the way it
+//! writes the projections' cotangents `dP` and the inputs' elementwise
+//! cotangents, and adds the parameters' shares into the thread's accumulator
+//! (laid out by [`Accumulator`]). `adjoint_direct` is the same without `mu`
+//! (`g_t`), for the reverse scan of `mu_{t-1} = J_t^T mu_t + g_t`
+//! (`adjoint_scan.wgsl`); `adjoint_sequential.wgsl` walks the steps backwards.
+//! Everything the backward writes goes to one buffer ([`Buffer::Grads`]) laid
+//! out by [`GradientLayout`]; the runtime turns `dP` into the projection
+//! matrices' gradients and the inputs' remaining ones with matrix products.
+
+use super::emit::{Emitter, FUNCTIONS, write_prelude};
+use super::plan::{KernelPlan, LaneMode, PreValue};
+use super::{Buffer, NewtonShape, SETTINGS, validate};
+use crate::Derived;
+use crate::arena::Handle;
+use crate::check::{DimSizes, Param, ParamShape};
+use crate::derive::adjoint::ParamAdjoint;
+use crate::error::{Error, ErrorKind};
+use crate::ir::Node;
+
+const SCAN: &str = include_str!("adjoint_scan.wgsl");
+const SEQUENTIAL: &str = include_str!("adjoint_sequential.wgsl");
+
+/// How a parameter's per-lane gradient is laid out in a thread's accumulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccumulatorKind {
+    /// A vector parameter: one value per lane element.
+    Vector,
+    /// A `block[H, K]` parameter: per lane row, its block's `K` columns.
+    Block {
+        /// `K`.
+        block: u64,
+    },
+    /// A dense `[rows, cols]` parameter (whole lanes only): row-major.
+    Dense,
+}
+
+/// One parameter's place in the accumulator every backward thread keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accumulator {
+    /// The parameter.
+    pub param: Handle<Param>,
+    /// Its layout.
+    pub kind: AccumulatorKind,
+    /// Its first word in the accumulator.
+    pub offset: u64,
+    /// Its words in the accumulator.
+    pub len: u64,
+}
+
+impl Accumulator {
+    /// The index in the parameter's storage of word `i` of this accumulator in
+    /// lane `lane` of `plan`.
+    pub fn param_index(&self, plan: &KernelPlan, lane: u64, i: u64) -> u64 {
+        let lane_base = match plan.mode {
+            LaneMode::Blocks { width } => lane * width,
+            LaneMode::Whole => 0,
+        };
+        match self.kind {
+            AccumulatorKind::Vector => lane_base + i,
+            AccumulatorKind::Block { block } => {
+                let row = lane_base + i / block;
+                row / block * block * block + row % block * block + i % block
+            }
+            AccumulatorKind::Dense => i,
+        }
+    }
+}
+
+/// Where the backward kernels write in the grads buffer, for one pass of
+/// `batch` sequences of `steps` (offsets in words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GradientLayout {
+    /// The projections' cotangents, `[B * T, plan.projection_columns]`, at 0.
+    pub projections: u64,
+    /// The inputs' gradients, laid out like the inputs buffer.
+    pub inputs: u64,
+    /// The initial states' gradients, laid out like the init buffer.
+    pub inits: u64,
+    /// The accumulators, `[B, threads per lane, lanes, accumulator length]`.
+    pub partials: u64,
+    /// The buffer's length.
+    pub len: u64,
+}
+
+impl GradientLayout {
+    /// The layout for `plan` and `kernels`, for one pass.
+    pub fn new(plan: &KernelPlan, kernels: &AdjointKernels, batch: u64, steps: u64, scan: bool) -> Self {
+        let rows = batch * steps;
+        let inputs = rows * plan.projection_columns;
+        let inits = inputs + rows * plan.input_sizes.iter().sum::<u64>();
+        let partials = inits + batch * plan.state_sizes.iter().sum::<u64>();
+        let threads = if scan { kernels.scan.map_or(1, |s| s.chunks) } else { 1 };
+        let len = partials + batch * threads * plan.lanes * kernels.accumulator_len.max(1);
+        GradientLayout { projections: 0, inputs, inits, partials, len }
+    }
+}
+
+/// A cell's backward kernels for bound sizes.
+#[derive(Clone, Debug)]
+pub struct AdjointKernels {
+    /// WGSL with entry points `adjoint_sequential` and, when `scan` is some,
+    /// `adjoint_scan`.
+    pub text: String,
+    /// The buffers it binds, in binding order.
+    pub bindings: Vec<Buffer>,
+    /// The reverse scan's workgroup shape (the forward Newton kernel's).
+    pub scan: Option<NewtonShape>,
+    /// The parameters' accumulators.
+    pub accumulators: Vec<Accumulator>,
+    /// Words per thread's accumulator.
+    pub accumulator_len: u64,
+}
+
+fn unsupported(derived: &Derived, reason: String) -> Error {
+    Error::new(
+        ErrorKind::BackendUnsupported { backend: "wgsl", cell: derived.cell.name.clone(), reason },
+        derived.cell.span,
+        "this cell",
+    )
+}
+
+/// Lays out the accumulators: one per parameter with a share in the step
+/// (projections' matrices excluded: their gradients are matrix products).
+fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result<Vec<Accumulator>, Error> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for (p, share) in derived.adjoint.params.iter().enumerate() {
+        let param = Handle::from_index(p);
+        let shape = derived.cell.params[param].shape;
+        let kind_len = match (share, shape) {
+            (ParamAdjoint::Vector(None), _) => continue,
+            (ParamAdjoint::Matrix(uses), _) if uses.is_empty() => continue,
+            (ParamAdjoint::Vector(Some(_)), ParamShape::Vector(size)) => {
+                (AccumulatorKind::Vector, plan.width(dims.of(size)))
+            }
+            (ParamAdjoint::Matrix(_), ParamShape::Block { size, block }) => {
+                let width = plan.width(dims.of(size));
+                if width % block != 0 {
+                    return Err(unsupported(
+                        derived,
+                        format!("the blocks of `{}` cross the lanes", derived.cell.params[param].name),
+                    ));
+                }
+                (AccumulatorKind::Block { block }, width * block)
+            }
+            (ParamAdjoint::Matrix(_), ParamShape::Matrix { rows, cols }) if plan.mode == LaneMode::Whole => {
+                (AccumulatorKind::Dense, dims.of(rows) * dims.of(cols))
+            }
+            _ => {
+                return Err(unsupported(
+                    derived,
+                    format!("the gradient of `{}` needs products across lanes", derived.cell.params[param].name),
+                ));
+            }
+        };
+        out.push(Accumulator { param, kind: kind_len.0, offset, len: kind_len.1 });
+        offset += kind_len.1;
+    }
+    Ok(out)
+}
+
+impl Emitter<'_> {
+    /// `load_state`: a lane's state after step `t`, from the states buffer.
+    fn load_state(&mut self) {
+        self.text.push_str("fn load_state(b: u32, t: u32, lane: u32) -> array<f32, K> {\n    var v: array<f32, K>;\n");
+        let channel = self.channel();
+        let plan = self.plan;
+        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
+            self.for_each(
+                width,
+                format!(
+                    "v[{slot}u + e] = states[settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}];",
+                    plan.state_prefix[s], plan.state_sizes[s]
+                ),
+            );
+        }
+        self.text.push_str("    return v;\n}\n\n");
+        self.text.push_str("fn load_init_grad(b: u32, lane: u32) -> array<f32, K> {\n    var v: array<f32, K>;\n");
+        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
+            self.for_each(
+                width,
+                format!(
+                    "v[{slot}u + e] = grads[init_grad_base() + settings.batch * {}u + b * {}u + {channel}];",
+                    plan.state_prefix[s], plan.state_sizes[s]
+                ),
+            );
+        }
+        self.text.push_str("    return v;\n}\n\n");
+        self.text.push_str("fn save_init_grad(b: u32, lane: u32, v: array<f32, K>) {\n");
+        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
+            self.for_each(
+                width,
+                format!(
+                    "grads[init_grad_base() + settings.batch * {}u + b * {}u + {channel}] = v[{slot}u + e];",
+                    plan.state_prefix[s], plan.state_sizes[s]
+                ),
+            );
+        }
+        self.text.push_str("}\n\n");
+    }
+
+    /// Writes the state cotangents `roots` (one per state) into `out`.
+    fn state_results(&mut self, roots: &[Handle<Node>], out: &str) {
+        let plan = self.plan;
+        self.line(format!("var {out}: array<f32, K>;"));
+        for (&(slot, width), &root) in plan.state_slots.iter().zip(roots) {
+            let value = self.element(root);
+            self.for_each(width, format!("{out}[{slot}u + e] = {value};"));
+        }
+    }
+
+    /// `adjoint_direct`: `g_t`, the state cotangents from the outputs' alone.
+    fn adjoint_direct(&mut self) {
+        self.text.push_str(
+            "fn adjoint_direct(b: u32, t: u32, lane: u32, pre: Pre, prev: array<f32, K>) -> array<f32, K> {\n",
+        );
+        self.line("var mu: array<f32, K>;");
+        let roots = self.derived.adjoint.direct.clone();
+        let needed = self.needed(roots.iter().copied());
+        self.nodes(&needed);
+        self.state_results(&roots, "g");
+        self.text.push_str("    return g;\n}\n\n");
+    }
+
+    /// `adjoint_step`: the whole vector-Jacobian product of one step.
+    fn adjoint_step(&mut self, accumulators: &[Accumulator]) {
+        self.text.push_str(
+            "fn adjoint_step(b: u32, t: u32, lane: u32, pre: Pre, prev: array<f32, K>, mu: array<f32, K>, acc: ptr<function, array<f32, A>>) -> array<f32, K> {\n",
+        );
+        let derived = self.derived;
+        let adjoint = &derived.adjoint;
+        let mut roots: Vec<Handle<Node>> = adjoint.states.clone();
+        roots.extend(adjoint.projections.iter().map(|p| p.adjoint));
+        roots.extend(adjoint.inputs.iter().flatten().copied());
+        for share in &adjoint.params {
+            match share {
+                ParamAdjoint::Vector(node) => roots.extend(node),
+                ParamAdjoint::Matrix(uses) => roots.extend(uses.iter().flat_map(|u| [u.adjoint, u.operand])),
+            }
+        }
+        let needed = self.needed(roots);
+        self.nodes(&needed);
+        let channel = self.channel();
+        let plan = self.plan;
+        // The projections' cotangents, in the projections' columns.
+        for projection in &adjoint.projections {
+            let column = plan.pre.iter().find_map(|&(value, _)| match value {
+                PreValue::Projection { node, column } if node == projection.node => Some(column),
+                _ => None,
+            });
+            let (Some(column), Some(width)) = (column, self.width(projection.adjoint)) else { continue };
+            let value = self.element(projection.adjoint);
+            self.for_each(
+                width,
+                format!(
+                    "grads[(b * settings.steps + t) * {}u + {column}u + {channel}] = {value};",
+                    plan.projection_columns
+                ),
+            );
+        }
+        // The inputs' elementwise cotangents.
+        for (i, node) in adjoint.inputs.iter().enumerate() {
+            let Some(node) = *node else { continue };
+            let Some(width) = self.width(node) else { continue };
+            let value = self.element(node);
+            self.for_each(
+                width,
+                format!(
+                    "grads[input_grad_base() + settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}] = {value};",
+                    plan.input_prefix[i], plan.input_sizes[i]
+                ),
+            );
+        }
+        // The parameters' shares.
+        let lane_base = match plan.mode {
+            LaneMode::Blocks { width } => format!("lane * {width}u"),
+            LaneMode::Whole => "0u".to_owned(),
+        };
+        for accumulator in accumulators {
+            let offset = accumulator.offset;
+            match &adjoint.params[accumulator.param.index()] {
+                ParamAdjoint::Vector(Some(node)) => {
+                    let value = self.element(*node);
+                    self.for_each(accumulator.len, format!("(*acc)[{offset}u + e] += {value};"));
+                }
+                ParamAdjoint::Vector(None) => {}
+                ParamAdjoint::Matrix(uses) => {
+                    for u in uses {
+                        let (a, x) = (u.adjoint.index(), u.operand.index());
+                        let rows = self.width(u.adjoint).unwrap_or(1);
+                        let body = match accumulator.kind {
+                            AccumulatorKind::Block { block } => format!(
+                                "for (var q = 0u; q < {block}u; q++) {{ (*acc)[{offset}u + e * {block}u + q] += v{a}[e] * v{x}[({lane_base} + e) / {block}u * {block}u + q - {lane_base}]; }}"
+                            ),
+                            _ => {
+                                let cols = self.width(u.operand).unwrap_or(1);
+                                format!(
+                                    "for (var q = 0u; q < {cols}u; q++) {{ (*acc)[{offset}u + e * {cols}u + q] += v{a}[e] * v{x}[q]; }}"
+                                )
+                            }
+                        };
+                        self.for_each(rows, body);
+                    }
+                }
+            }
+        }
+        self.state_results(&adjoint.states, "mu_prev");
+        self.text.push_str("    return mu_prev;\n}\n\n");
+    }
+}
+
+/// Generates (and validates) the backward kernels of `derived` for `dims`,
+/// following the forward's `plan`; `scan` is the forward Newton kernel's shape
+/// (none: only the sequential kernel).
+pub fn generate_adjoint(
+    derived: &Derived,
+    dims: &DimSizes,
+    plan: &KernelPlan,
+    scan: Option<NewtonShape>,
+) -> Result<AdjointKernels, Error> {
+    let accumulators = accumulators(derived, dims, plan)?;
+    let accumulator_len: u64 = accumulators.iter().map(|a| a.len).sum();
+    let mut emitter = Emitter::new(derived, dims, plan);
+    emitter.load_pre();
+    emitter.load_init();
+    emitter.load_state();
+    if scan.is_some() {
+        emitter.step_jacobian();
+        emitter.adjoint_direct();
+    }
+    emitter.adjoint_step(&accumulators);
+    let uses = emitter.uses;
+    let body = std::mem::take(&mut emitter.text);
+
+    let mut text = format!("// Backward kernels of cell `{}`, generated by rnnc.\n\n{SETTINGS}\n", derived.cell.name);
+    let mut bindings = vec![Buffer::Settings];
+    let mut touched = Vec::new();
+    let buffers = [
+        (uses.projections, Buffer::Projections, "projections", "read"),
+        (uses.params, Buffer::Params, "params", "read"),
+        (uses.inputs, Buffer::Inputs, "inputs", "read"),
+        (true, Buffer::Init, "init", "read_write"),
+        (true, Buffer::States, "states", "read"),
+        (true, Buffer::Douts, "douts", "read"),
+        (true, Buffer::Grads, "grads", "read_write"),
+    ];
+    for (used, buffer, name, access) in buffers {
+        if used {
+            text.push_str(&format!(
+                "@group(0) @binding({}) var<storage, {access}> {name}: array<f32>;\n",
+                bindings.len()
+            ));
+            bindings.push(buffer);
+            touched.push(name);
+        }
+    }
+    text.push('\n');
+    let shape = scan.unwrap_or(NewtonShape { lanes: 1, chunks: 1, chunk_len: 1 });
+    write_prelude(
+        &mut text,
+        &[
+            ("K", plan.unknowns),
+            ("C", shape.lanes),
+            ("S", shape.chunks),
+            ("N", shape.chunk_len),
+            ("A", accumulator_len.max(1)),
+            ("COLUMNS", plan.projection_columns),
+            ("INPUT_WORDS", plan.input_sizes.iter().sum()),
+            ("STATE_WORDS", plan.state_sizes.iter().sum()),
+        ],
+        plan.pre_len(),
+    );
+    text.push_str("// Every binding is used by every entry point, so they share one layout.\nfn touch_bindings() {\n");
+    for name in &touched {
+        text.push_str(&format!("    _ = {name}[0];\n"));
+    }
+    text.push_str("}\n\n");
+    text.push_str(
+        "// The grads buffer: projections' cotangents, inputs' and initial states' gradients, accumulators.
+fn input_grad_base() -> u32 { return settings.batch * settings.steps * COLUMNS; }
+fn init_grad_base() -> u32 { return settings.batch * settings.steps * (COLUMNS + INPUT_WORDS); }
+fn partials_base() -> u32 { return init_grad_base() + settings.batch * STATE_WORDS; }
+
+fn load_prev(b: u32, t: u32, lane: u32) -> array<f32, K> {
+    if t == 0u { return load_init(b, lane); }
+    return load_state(b, t - 1u, lane);
+}
+
+",
+    );
+    text.push_str(FUNCTIONS);
+    text.push('\n');
+    text.push_str(&body);
+    if scan.is_some() {
+        text.push_str(SCAN);
+        text.push('\n');
+    }
+    text.push_str(SEQUENTIAL);
+    validate(&derived.cell.name, &text)?;
+    Ok(AdjointKernels { text, bindings, scan, accumulators, accumulator_len })
+}

@@ -1,0 +1,136 @@
+// The backward pass as a reverse scan: the template every diagonal or
+// block-diagonal cell's backward kernel is made of (and small dense ones'). The
+// cell supplies the constants K, C, S, N (the forward Newton kernel's shape) and A
+// (accumulator words per thread), and the functions `load_pre`, `load_prev`,
+// `step_jacobian`, `adjoint_direct`, `adjoint_step` and `save_init_grad`.
+//
+// The cotangents of the states obey a linear recurrence run backwards,
+// mu_{t-1} = J_t^T mu_t + g_t from mu_{T-1} = 0: no Newton, one pass. A workgroup
+// owns C lanes of one sequence and walks its segments of S * N steps from the last
+// to the first, carrying mu across them. Within a segment, thread (s, c) holds N
+// steps of lane c: it composes its chunk's affine maps from the chunk's end back
+// to its start, a parallel suffix over the S chunks of each lane (Hillis-Steele)
+// gives every chunk the cotangent entering it from the right, and each thread then
+// walks its steps backwards with the exact step adjoint, which writes the
+// projections' and inputs' cotangents and accumulates the parameters' gradients.
+
+const KK: u32 = K * K;
+const THREADS: u32 = C * S;
+
+var<workgroup> chunk_map: array<array<f32, KK>, THREADS>;
+var<workgroup> chunk_offset: array<array<f32, K>, THREADS>;
+var<workgroup> carry: array<array<f32, K>, C>;
+
+@compute @workgroup_size(C, S, 1)
+fn adjoint_scan(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
+    touch_bindings();
+    let c = local.x;
+    let s = local.y;
+    let me = s * C + c;
+    let lane = group.x * C + c;
+    let b = group.y;
+    let live = lane < settings.lanes;
+    var acc: array<f32, A>;
+    var pre: array<Pre, N>;
+    var prev: array<array<f32, K>, N>;
+    if s == 0u {
+        var zero: array<f32, K>;
+        carry[c] = zero;
+    }
+    workgroupBarrier();
+    let segments = (settings.steps + S * N - 1u) / (S * N);
+    for (var segment = segments; segment > 0u; segment--) {
+        let first = (segment - 1u) * S * N + s * N;
+        // This chunk's map from the cotangent at its last step to the one before
+        // its first: mu -> J_first^T ... J_last^T mu + offset.
+        var map: array<f32, KK>;
+        var offset: array<f32, K>;
+        for (var i = 0u; i < K; i++) { map[i * K + i] = 1.0; }
+        for (var j = N; j > 0u; j--) {
+            let t = first + j - 1u;
+            if live && t < settings.steps {
+                pre[j - 1u] = load_pre(b, t, lane);
+                prev[j - 1u] = load_prev(b, t, lane);
+                var f: array<f32, K>;
+                var jac: array<f32, KK>;
+                step_jacobian(lane, pre[j - 1u], prev[j - 1u], &f, &jac);
+                let g = adjoint_direct(b, t, lane, pre[j - 1u], prev[j - 1u]);
+                var next_map: array<f32, KK>;
+                var next_offset: array<f32, K>;
+                for (var i = 0u; i < K; i++) {
+                    var o = g[i];
+                    for (var q = 0u; q < K; q++) { o += jac[q * K + i] * offset[q]; }
+                    next_offset[i] = o;
+                    for (var k = 0u; k < K; k++) {
+                        var m = 0.0;
+                        for (var q = 0u; q < K; q++) { m += jac[q * K + i] * map[q * K + k]; }
+                        next_map[i * K + k] = m;
+                    }
+                }
+                map = next_map;
+                offset = next_offset;
+            }
+        }
+        chunk_map[me] = map;
+        chunk_offset[me] = offset;
+        workgroupBarrier();
+        // Suffix-compose: afterwards chunk (s, c) maps the cotangent at the segment's
+        // end to the one before chunk s's first step.
+        for (var d = 1u; d < S; d = d << 1u) {
+            let later = s + d < S;
+            var after_map: array<f32, KK>;
+            var after_offset: array<f32, K>;
+            if later {
+                after_map = chunk_map[me + d * C];
+                after_offset = chunk_offset[me + d * C];
+            }
+            workgroupBarrier();
+            if later {
+                var composed_map: array<f32, KK>;
+                var composed_offset: array<f32, K>;
+                for (var i = 0u; i < K; i++) {
+                    var o = offset[i];
+                    for (var k = 0u; k < K; k++) {
+                        o += map[i * K + k] * after_offset[k];
+                        var m = 0.0;
+                        for (var q = 0u; q < K; q++) { m += map[i * K + q] * after_map[q * K + k]; }
+                        composed_map[i * K + k] = m;
+                    }
+                    composed_offset[i] = o;
+                }
+                map = composed_map;
+                offset = composed_offset;
+                chunk_map[me] = map;
+                chunk_offset[me] = offset;
+            }
+            workgroupBarrier();
+        }
+        // The cotangent at this chunk's last step: the later chunks' map applied
+        // to the one carried in from the next segment.
+        let entering = carry[c];
+        var mu = entering;
+        if s + 1u < S {
+            let m = chunk_map[me + C];
+            let o = chunk_offset[me + C];
+            for (var i = 0u; i < K; i++) {
+                var v = o[i];
+                for (var k = 0u; k < K; k++) { v += m[i * K + k] * entering[k]; }
+                mu[i] = v;
+            }
+        }
+        for (var j = N; j > 0u; j--) {
+            let t = first + j - 1u;
+            if live && t < settings.steps {
+                mu = adjoint_step(b, t, lane, pre[j - 1u], prev[j - 1u], mu, &acc);
+            }
+        }
+        workgroupBarrier();
+        if s == 0u { carry[c] = mu; }
+        workgroupBarrier();
+    }
+    if live {
+        let slot = partials_base() + ((b * S + s) * settings.lanes + lane) * A;
+        for (var i = 0u; i < A; i++) { grads[slot + i] = acc[i]; }
+        if s == 0u { save_init_grad(b, lane, carry[c]); }
+    }
+}

@@ -1,0 +1,129 @@
+//! Gradients of a backend against central differences of the float64 reference.
+//!
+//! The loss is `L = sum over outputs o of sum(dout_o * o)`, evaluated by the
+//! compiler's interpreter in float64. Every gradient tensor (each parameter, each
+//! input, each initial state) is checked along its own direction
+//! `v = g / |g| + r / |r|`, with `g` the backend's gradient and `r` random: the
+//! backend's `g . v` against `(L(+eps v) - L(-eps v)) / (2 eps)`. The gradient's
+//! own direction keeps the directional derivative away from cancellation (its
+//! size is about `|g|`), the random one catches a gradient that is zero where it
+//! should not be. The error is relative to `max(|numeric|, 1e-6)`.
+
+use rnnc_compiler::Derived;
+use rnnc_compiler::interp::{Interpreter, ParamValues, Sequences};
+use rnnc_runtime::GradientBuffers;
+use rnnc_runtime::data::BoundData;
+use rnnc_runtime::data::random::SplitMix64;
+
+/// Random output cotangents, one `[B, T, size]` buffer per output, entries in [-1, 1].
+pub fn random_douts(derived: &Derived, data: &BoundData, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = SplitMix64::new(seed);
+    let rows = data.batch() * data.seq_len();
+    derived
+        .cell
+        .outputs
+        .values()
+        .map(|o| (0..rows * data.dims().of(o.size) as usize).map(|_| rng.uniform(-1.0, 1.0)).collect())
+        .collect()
+}
+
+fn widen(values: &[f32]) -> Vec<f64> {
+    values.iter().map(|&v| f64::from(v)).collect()
+}
+
+/// The data of a case in float64, movable along a direction.
+struct Point {
+    params: Vec<Vec<f64>>,
+    inputs: Vec<Vec<f64>>,
+    inits: Vec<Vec<f64>>,
+}
+
+/// Which tensor a direction moves.
+#[derive(Clone, Copy, Debug)]
+enum Which {
+    Param(usize),
+    Input(usize),
+    Init(usize),
+}
+
+impl Point {
+    fn tensor_mut(&mut self, which: Which) -> &mut Vec<f64> {
+        match which {
+            Which::Param(i) => &mut self.params[i],
+            Which::Input(i) => &mut self.inputs[i],
+            Which::Init(i) => &mut self.inits[i],
+        }
+    }
+}
+
+fn loss(derived: &Derived, data: &BoundData, point: &Point, douts: &[Vec<f32>]) -> f64 {
+    let cell = &derived.cell;
+    let params = ParamValues::from_fn(cell, data.dims(), |p, i| point.params[p.index()][i]);
+    let interp = Interpreter::new(cell, &derived.ir, data.dims(), &params).expect("interpreter");
+    let inputs: Vec<&[f64]> = point.inputs.iter().map(Vec::as_slice).collect();
+    let inits: Vec<Option<&[f64]>> = point.inits.iter().map(|v| Some(v.as_slice())).collect();
+    let run = interp
+        .run_sequence(&Sequences { batch: data.batch(), steps: data.seq_len(), inputs: &inputs, initial: &inits })
+        .expect("reference runs");
+    run.outputs.iter().zip(douts).map(|(o, d)| o.iter().zip(d).map(|(&o, &d)| o * f64::from(d)).sum::<f64>()).sum()
+}
+
+/// Checks every gradient in `gradients` (of `sum(douts * outputs)` over `data`)
+/// against central differences; returns the worst relative error and what it
+/// was, or the first tensor whose gradient has the wrong length.
+pub fn gradient_error(
+    derived: &Derived,
+    data: &BoundData,
+    douts: &[Vec<f32>],
+    gradients: &GradientBuffers,
+    seed: u64,
+) -> Result<(f64, String), String> {
+    let cell = &derived.cell;
+    let base = Point {
+        params: data.params().iter().map(|t| widen(t.data())).collect(),
+        inputs: data.inputs().iter().map(|t| widen(t.data())).collect(),
+        inits: data.inits().iter().map(|t| widen(t.data())).collect(),
+    };
+    let mut checks: Vec<(Which, String, &[f32])> = Vec::new();
+    for (i, p) in cell.params.values().enumerate() {
+        checks.push((Which::Param(i), format!("param.{}", p.name), gradients.params.get(i).map_or(&[], Vec::as_slice)));
+    }
+    for (i, x) in cell.inputs.values().enumerate() {
+        checks.push((Which::Input(i), format!("input.{}", x.name), gradients.inputs.get(i).map_or(&[], Vec::as_slice)));
+    }
+    for (i, s) in cell.states.values().enumerate() {
+        checks.push((Which::Init(i), format!("init.{}", s.name), gradients.inits.get(i).map_or(&[], Vec::as_slice)));
+    }
+    let mut rng = SplitMix64::new(seed);
+    let mut worst = (0.0f64, String::new());
+    for (which, name, gradient) in checks {
+        let mut point = Point { params: base.params.clone(), inputs: base.inputs.clone(), inits: base.inits.clone() };
+        let len = point.tensor_mut(which).len();
+        if gradient.len() != len {
+            return Err(format!("{name}: {} values, expected {len}", gradient.len()));
+        }
+        let g = widen(gradient);
+        let random: Vec<f64> = (0..len).map(|_| f64::from(rng.uniform(-1.0, 1.0))).collect();
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-30);
+        let (g_norm, r_norm) = (norm(&g), norm(&random));
+        let direction: Vec<f64> = g.iter().zip(&random).map(|(a, r)| a / g_norm + r / r_norm).collect();
+        let analytic: f64 = g.iter().zip(&direction).map(|(a, d)| a * d).sum();
+        let epsilon = 1e-4;
+        let mut moved = |sign: f64| {
+            let original = point.tensor_mut(which).clone();
+            for (x, d) in point.tensor_mut(which).iter_mut().zip(&direction) {
+                *x += sign * epsilon * d;
+            }
+            let value = loss(derived, data, &point, douts);
+            *point.tensor_mut(which) = original;
+            value
+        };
+        let numeric = (moved(1.0) - moved(-1.0)) / (2.0 * epsilon);
+        let error = (analytic - numeric).abs() / numeric.abs().max(1e-6);
+        let error = if error.is_nan() { f64::INFINITY } else { error };
+        if error >= worst.0 {
+            worst = (error, format!("{name}: backend {analytic:e}, finite differences {numeric:e}"));
+        }
+    }
+    Ok(worst)
+}
