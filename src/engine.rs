@@ -5,13 +5,16 @@
 //! yet). [`CompiledCell::forward`] binds a batch of data to it (every tensor's
 //! name and shape checked, the dims inferred), compiles kernels for those sizes
 //! once (cached), and runs. A [`Forward`] holds the named outputs and the report.
+//! [`CompiledCell::backward`] runs forward and back: a [`Backward`] adds the
+//! gradients of `sum(dout * output)` with respect to every parameter, input and
+//! initial state.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use rnnc_compiler::check::DimSizes;
 use rnnc_compiler::{Derived, derive_cell};
-use rnnc_runtime::data::{BoundData, DataError, Tensor};
+use rnnc_runtime::data::{BoundData, DataError, Gradients, Tensor};
 use rnnc_runtime::gpu::{Gpu, GpuCell, GpuError};
 use rnnc_runtime::{ForwardReport, Method, NewtonSettings};
 
@@ -116,6 +119,18 @@ pub struct Forward {
     pub report: ForwardReport,
 }
 
+/// What a backward pass gives: the forward's outputs, the gradients, and the
+/// report (with the backward's time in `backward_ms`).
+#[derive(Debug)]
+pub struct Backward {
+    /// The outputs, in the cell's order (as [`Forward::outputs`]).
+    pub outputs: Vec<(String, Tensor)>,
+    /// The gradients of `sum over outputs of sum(dout * output)`.
+    pub gradients: Gradients,
+    /// What the solvers did.
+    pub report: ForwardReport,
+}
+
 /// How to run a forward pass.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RunOptions {
@@ -177,5 +192,35 @@ impl CompiledCell {
         };
         let outputs = data.output_tensors(&self.derived.cell, buffers)?;
         Ok(Forward { outputs, report })
+    }
+
+    /// Runs the cell forward over bound data on `engine`, then backward: the
+    /// gradients of `sum over outputs o of sum(dout_o * o)` with respect to every
+    /// parameter, input and initial state. `douts` names each output's cotangent,
+    /// `[B, T, size]`; an output not named has a zero cotangent. The forward runs
+    /// by `options` (keeping every state); Newton's forward is followed by the
+    /// reverse scan, the sequential one by the sequential backward.
+    pub fn backward(
+        &self,
+        engine: &Engine,
+        data: &BoundData,
+        douts: Vec<(String, Tensor)>,
+        options: &RunOptions,
+    ) -> Result<Backward, RunError> {
+        let cell = &self.derived.cell;
+        let douts = data.bind_douts(cell, douts)?;
+        let kernels = self.kernels(engine, data.dims())?;
+        let (buffers, gradients, report) = match (&*kernels, &engine.device) {
+            (Kernels::Gpu(compiled), Device::Gpu(gpu)) => {
+                compiled.backward(gpu, data, &douts, options.method, &options.newton)?
+            }
+            (Kernels::Cpu(compiled), Device::Cpu) => compiled
+                .backward(data, &douts, options.method, &options.newton)
+                .map_err(|e| RunError::Cpu(e.to_string()))?,
+            _ => return Err(RunError::WrongEngine),
+        };
+        let outputs = data.output_tensors(cell, buffers)?;
+        let gradients = Gradients::new(cell, data, gradients)?;
+        Ok(Backward { outputs, gradients, report })
     }
 }

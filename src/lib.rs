@@ -39,11 +39,11 @@ mod engine;
 mod render;
 mod source;
 
-pub use engine::{Backend, CompiledCell, Engine, Forward, RunError, RunOptions};
+pub use engine::{Backend, Backward, CompiledCell, Engine, Forward, RunError, RunOptions};
 pub use render::render_errors;
 pub use rnnc_compiler as compiler;
 pub use rnnc_compiler::{Cell, Error, ErrorKind, Span};
 pub use rnnc_runtime as runtime;
-pub use rnnc_runtime::data::Tensor;
+pub use rnnc_runtime::data::{Gradients, Tensor};
 pub use rnnc_runtime::{ForwardReport, Method, NewtonSettings};
 pub use source::{LoadError, STDLIB_PREFIX, Source};

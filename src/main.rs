@@ -32,6 +32,8 @@ enum Command {
     Compile(commands::compile::Args),
     /// Run a cell forward over data files (.npy inputs, .safetensors params).
     Run(commands::run::Args),
+    /// Gradients of sum(dout * output) w.r.t. params, inputs and initial states.
+    Grad(commands::grad::Args),
     /// Time each method on random data and compare their outputs.
     Bench(commands::bench::Args),
 }
@@ -72,6 +74,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Compile(args) => commands::compile::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Grad(args) => commands::grad::run(args),
         Command::Bench(args) => commands::bench::run(args),
     }
 }

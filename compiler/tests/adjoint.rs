@@ -80,7 +80,13 @@ struct Gradient {
 }
 
 /// Assembles the whole gradient from the adjoint's values, as a backward pass does.
-fn gradient(derived: &Derived, interp: &Interpreter<'_>, dims: &DimSizes, params: &ParamValues, at: &Evaluation) -> Gradient {
+fn gradient(
+    derived: &Derived,
+    interp: &Interpreter<'_>,
+    dims: &DimSizes,
+    params: &ParamValues,
+    at: &Evaluation,
+) -> Gradient {
     let adjoint: &Adjoint = &derived.adjoint;
     let graph = &derived.ir.graph;
     let sizes = interp.state_lens();
@@ -90,12 +96,8 @@ fn gradient(derived: &Derived, interp: &Interpreter<'_>, dims: &DimSizes, params
         rnnc_compiler::ir::Shape::Scalar => 1,
     };
     let states = adjoint.states.iter().zip(&sizes).map(|(&n, &h)| value(n, h)).collect();
-    let mut inputs: Vec<Vec<f64>> = adjoint
-        .inputs
-        .iter()
-        .zip(interp.input_lens())
-        .map(|(n, d)| n.map_or(vec![0.0; d], |n| value(n, d)))
-        .collect();
+    let mut inputs: Vec<Vec<f64>> =
+        adjoint.inputs.iter().zip(interp.input_lens()).map(|(n, d)| n.map_or(vec![0.0; d], |n| value(n, d))).collect();
     let mut grads: Vec<Vec<f64>> = derived.cell.params.iter().map(|(h, _)| vec![0.0; params.get(h).len()]).collect();
     for (p, share) in adjoint.params.iter().enumerate() {
         let shape = derived.cell.params.values().nth(p).expect("param").shape;
@@ -142,7 +144,8 @@ fn the_adjoint_is_the_gradient_of_the_step() {
             let mu: Vec<Vec<f64>> = interp.state_lens().iter().map(|&h| rng.vector(h, 1.0)).collect();
             let douts: Vec<Vec<f64>> = interp.output_lens().iter().map(|&h| rng.vector(h, 1.0)).collect();
             let seeds: Vec<Vec<f64>> = mu.iter().chain(&douts).cloned().collect();
-            let at = interp.evaluate_with_seeds(&slices(&inputs), &slices(&states), &slices(&seeds)).expect("evaluates");
+            let at =
+                interp.evaluate_with_seeds(&slices(&inputs), &slices(&states), &slices(&seeds)).expect("evaluates");
             let grad = gradient(derived, &interp, &sizes, &params, &at);
 
             // The direct part is the state cotangent with the states' seeds at zero.
@@ -150,7 +153,9 @@ fn the_adjoint_is_the_gradient_of_the_step() {
             let outputs_only: Vec<Vec<f64>> = zero_mu.iter().chain(&douts).cloned().collect();
             let at_zero =
                 interp.evaluate_with_seeds(&slices(&inputs), &slices(&states), &slices(&outputs_only)).expect("ok");
-            for ((&full, &direct), &h) in derived.adjoint.states.iter().zip(&derived.adjoint.direct).zip(&interp.state_lens()) {
+            for ((&full, &direct), &h) in
+                derived.adjoint.states.iter().zip(&derived.adjoint.direct).zip(&interp.state_lens())
+            {
                 let (a, b) = (at_zero.value(full).to_vector(h), at.value(direct).to_vector(h));
                 assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-12 * (1.0 + x.abs())), "{name}: direct part");
             }

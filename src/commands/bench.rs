@@ -1,9 +1,10 @@
 //! `rnnc bench FILE --dims H=1024,D=1024 --batch 8 --seq 8192`: time each method on
-//! random data and compare their outputs.
+//! random data and compare their outputs; with `--backward`, time forward and
+//! backward passes (random output cotangents).
 
 use rnnc::compiler::check::Cell;
 use rnnc::compiler::ir::Op;
-use rnnc::runtime::data::random::{random_inputs, random_params};
+use rnnc::runtime::data::random::{random_inputs, random_params, random_tensor};
 use rnnc::{ForwardReport, Method, RunOptions};
 use serde_json::json;
 
@@ -41,6 +42,10 @@ pub struct Args {
     /// Print one JSON object per method instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Time forward + backward passes (gradients of random output cotangents)
+    /// instead of forward passes.
+    #[arg(long)]
+    pub backward: bool,
     #[command(flatten)]
     pub solver: SolverArgs,
 }
@@ -86,16 +91,36 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let data = compiled.bind(params, inputs, vec![]).map_err(|e| failure(&e))?;
     let bytes = recurrence_bytes(&cell, compiled.derived(), &sizes, (args.batch * args.seq) as u64);
 
+    let douts: Vec<(String, rnnc::Tensor)> = if args.backward {
+        cell.outputs
+            .values()
+            .enumerate()
+            .map(|(i, o)| {
+                let shape = vec![args.batch, args.seq, sizes.of(o.size) as usize];
+                Ok((o.name.clone(), random_tensor(shape, -1.0, 1.0, args.seed + 10 + i as u64)?))
+            })
+            .collect::<Result<_, rnnc::runtime::data::DataError>>()
+            .map_err(|e| failure(&e))?
+    } else {
+        Vec::new()
+    };
+    let total_ms = |report: &ForwardReport| report.time_ms + report.backward_ms.unwrap_or(0.0);
     let mut results: Vec<(ForwardReport, Vec<f32>)> = Vec::new();
     for method in [Method::Sequential, Method::Newton, Method::Auto] {
         let options = RunOptions { method, newton: args.solver.newton() };
         let mut runs = Vec::new();
         for _ in 0..=args.repeat {
-            let forward = compiled.forward(&engine, &data, &options).map_err(|e| failure(&e))?;
-            runs.push(forward);
+            let run = if args.backward {
+                let backward =
+                    compiled.backward(&engine, &data, douts.clone(), &options).map_err(|e| failure(&e))?;
+                rnnc::Forward { outputs: backward.outputs, report: backward.report }
+            } else {
+                compiled.forward(&engine, &data, &options).map_err(|e| failure(&e))?
+            };
+            runs.push(run);
         }
         runs.remove(0);
-        runs.sort_by(|a, b| a.report.time_ms.total_cmp(&b.report.time_ms));
+        runs.sort_by(|a, b| total_ms(&a.report).total_cmp(&total_ms(&b.report)));
         let median = runs.swap_remove(runs.len() / 2);
         if method != Method::Auto && median.report.method != method.name() {
             eprintln!(
@@ -122,8 +147,16 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             dims_text.join(" ")
         );
         println!(
-            "{:<16} {:>10} {:>13} {:>13} {:>9} {:>10} {:>9} {:>11}",
-            "method", "time_ms", "projection_ms", "recurrence_ms", "GB/s", "iterations", "converged", "max|diff|"
+            "{:<16} {:>10} {:>13} {:>13} {:>9} {:>10} {:>9} {:>11}{}",
+            "method",
+            "time_ms",
+            "projection_ms",
+            "recurrence_ms",
+            "GB/s",
+            "iterations",
+            "converged",
+            "max|diff|",
+            if args.backward { format!(" {:>11} {:>11}", "backward_ms", "fwd+bwd_ms") } else { String::new() }
         );
     }
     for ((report, outputs), requested) in results.iter().zip([Method::Sequential, Method::Newton, Method::Auto]) {
@@ -138,14 +171,19 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 "projection_ms": report.projection_ms, "recurrence_ms": recurrence_ms, "recurrence_gb_per_s": gbps,
                 "iterations": report.iterations, "converged": report.converged, "residual": report.residual,
                 "fallback_segments": report.fallback_segments, "max_abs_diff_vs_sequential": difference,
+                "backward_ms": report.backward_ms, "fwd_bwd_ms": report.backward_ms.map(|_| total_ms(report)),
             });
             println!("{line}");
         } else {
             let projection = report.projection_ms.map_or("-".to_owned(), |p| format!("{p:.3}"));
             let label =
                 if requested == Method::Auto { format!("auto:{}", report.method) } else { report.method.clone() };
+            let backward = match report.backward_ms {
+                Some(ms) => format!(" {ms:>11.3} {:>11.3}", total_ms(report)),
+                None => String::new(),
+            };
             println!(
-                "{:<16} {:>10.3} {:>13} {:>13.3} {:>9.1} {:>10} {:>9} {:>11.3e}",
+                "{:<16} {:>10.3} {:>13} {:>13.3} {:>9.1} {:>10} {:>9} {:>11.3e}{backward}",
                 label, report.time_ms, projection, recurrence_ms, gbps, report.iterations, report.converged, difference
             );
         }

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod compile;
+pub mod grad;
 pub mod inspect;
 pub mod run;
 

@@ -123,11 +123,13 @@ pub fn named_path(text: &str) -> Result<(String, PathBuf), String> {
     Ok((name.to_owned(), PathBuf::from(path)))
 }
 
-fn data_error(e: impl std::fmt::Display) -> Failure {
+/// A data problem, as the user sees it.
+pub fn data_error(e: impl std::fmt::Display) -> Failure {
     Failure::User(e.to_string())
 }
 
-fn read_named(items: &[(String, PathBuf)]) -> Result<Vec<(String, rnnc::Tensor)>, Failure> {
+/// Reads every `NAME=X.npy` array.
+pub fn read_named(items: &[(String, PathBuf)]) -> Result<Vec<(String, rnnc::Tensor)>, Failure> {
     items.iter().map(|(name, path)| Ok((name.clone(), read_npy(path).map_err(data_error)?))).collect()
 }
 

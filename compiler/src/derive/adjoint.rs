@@ -94,11 +94,8 @@ pub fn is_projection(ir: &Ir, state_dependent: &[bool], node: Handle<Node>) -> b
 /// Builds the step's adjoint, appending its nodes to `ir.graph`.
 pub fn adjoint(cell: &Cell, ir: &mut Ir, state_dependent: &[bool]) -> Adjoint {
     let state_sizes: Vec<Size> = cell.states.values().map(|s| s.size).collect();
-    let state_seeds: Vec<Handle<Node>> = state_sizes
-        .iter()
-        .enumerate()
-        .map(|(i, &size)| seed(&mut ir.graph, Adjoint::state_seed(i), size))
-        .collect();
+    let state_seeds: Vec<Handle<Node>> =
+        state_sizes.iter().enumerate().map(|(i, &size)| seed(&mut ir.graph, Adjoint::state_seed(i), size)).collect();
     let output_seeds: Vec<Handle<Node>> = (0..ir.outputs.len())
         .map(|o| {
             let size = match ir.graph.node(ir.outputs[o]).shape {

@@ -49,6 +49,15 @@ pub enum CpuError {
         /// Its size.
         floats: String,
     },
+    /// The cell has no backward kernel (its adjoint uses what the CPU back end
+    /// cannot compile).
+    #[error("cell `{cell}` has no CPU backward pass: {reason}")]
+    NoBackward {
+        /// The cell.
+        cell: String,
+        /// Why.
+        reason: String,
+    },
     /// A worker thread panicked (a bug in rnnc).
     #[error("a CPU worker thread failed: {0}")]
     Worker(String),

@@ -30,10 +30,41 @@ pub(crate) struct KernelArgs {
     pub channel_start: i64,
     pub channel_end: i64,
     pub inputs: *const *const f32,
+    pub seed_last: *const f32,
+    pub douts: *const *const f32,
+    pub projections: *const f32,
+    pub projection_grads: *mut f32,
+    pub input_grads: *const *mut f32,
+    pub param_grads: *mut f32,
+}
+
+impl KernelArgs {
+    /// Every pointer null and every count 0: the fields a kernel does not read.
+    pub const EMPTY: KernelArgs = KernelArgs {
+        params: std::ptr::null(),
+        consts: std::ptr::null(),
+        pre: std::ptr::null(),
+        prev_first: std::ptr::null(),
+        prev_base: std::ptr::null(),
+        prev_stride: 0,
+        out: std::ptr::null_mut(),
+        jac: std::ptr::null_mut(),
+        rows: 0,
+        scratch: std::ptr::null_mut(),
+        channel_start: 0,
+        channel_end: 0,
+        inputs: std::ptr::null(),
+        seed_last: std::ptr::null(),
+        douts: std::ptr::null(),
+        projections: std::ptr::null(),
+        projection_grads: std::ptr::null_mut(),
+        input_grads: std::ptr::null(),
+        param_grads: std::ptr::null_mut(),
+    };
 }
 
 /// The byte offset of each field of [`KernelArgs`], in [`Field::ALL`] order.
-pub(crate) const ARGS_OFFSETS: [usize; 13] = [
+pub(crate) const ARGS_OFFSETS: [usize; 19] = [
     std::mem::offset_of!(KernelArgs, params),
     std::mem::offset_of!(KernelArgs, consts),
     std::mem::offset_of!(KernelArgs, pre),
@@ -47,6 +78,12 @@ pub(crate) const ARGS_OFFSETS: [usize; 13] = [
     std::mem::offset_of!(KernelArgs, channel_start),
     std::mem::offset_of!(KernelArgs, channel_end),
     std::mem::offset_of!(KernelArgs, inputs),
+    std::mem::offset_of!(KernelArgs, seed_last),
+    std::mem::offset_of!(KernelArgs, douts),
+    std::mem::offset_of!(KernelArgs, projections),
+    std::mem::offset_of!(KernelArgs, projection_grads),
+    std::mem::offset_of!(KernelArgs, input_grads),
+    std::mem::offset_of!(KernelArgs, param_grads),
 ];
 
 const _: () = {
@@ -70,7 +107,11 @@ impl Kernel {
     /// over `args.rows` rows, as the cell's `CpuLayout` lays out: `params` and
     /// `consts` whole, `pre` `rows` rows, `prev_first` one state row, `prev_base`
     /// `rows - 1` rows at `prev_stride`, `out` and `jac` `rows` rows, `scratch`
-    /// `scratch_len` floats, `inputs` one pointer per input to `rows` rows. For a
+    /// `scratch_len` floats, `inputs` one pointer per input to `rows` rows; for
+    /// the backward kernel also `seed_last` one state row, `douts`,
+    /// `input_grads` one pointer per output or input to `rows` rows,
+    /// `projections` and `projection_grads` `rows` rows, `param_grads`
+    /// `params_len` floats, and `out` must not alias what it reads. For a
     /// channel-split kernel the channel range must be a valid range of channels
     /// (see `ChannelSplit`), and no other thread may touch the floats it writes.
     pub unsafe fn call(self, args: &KernelArgs) {
@@ -87,6 +128,7 @@ pub(crate) struct Jit {
     pub states: Kernel,
     pub linearize: Option<Kernel>,
     pub outputs: Option<Kernel>,
+    pub backward: Option<Kernel>,
     pub layout: CpuLayout,
     pub target: String,
     pub compile_time: Duration,
@@ -143,12 +185,14 @@ pub(crate) fn compile(derived: &Derived, dims: &DimSizes) -> Result<Jit, CpuErro
     let states = pointer(KernelKind::States).ok_or_else(|| jit_error(cell, "states", "missing"))?;
     let (hoist, linearize, outputs) =
         (pointer(KernelKind::Hoist), pointer(KernelKind::Linearize), pointer(KernelKind::Outputs));
+    let backward = pointer(KernelKind::Backward);
     Ok(Jit {
         module: Mutex::new(Some(module)),
         hoist,
         states,
         linearize,
         outputs,
+        backward,
         layout: clif.layout,
         target,
         compile_time: start.elapsed(),

@@ -13,6 +13,13 @@
 //!    sequential fallback of divergent segments), see `newton`;
 //! 3. the outputs that are not states, every row independently.
 //!
+//! [`CpuCell::backward`] runs the same forward, keeping every state, then the
+//! backward pass: the backward kernel walks each sequence from its last step to
+//! its first (the adjoint recurrence `mu_{t-1} = J_t^T mu_t + g_t`, `mu_T = 0`,
+//! see `backward`), threads over sequences and channel ranges as the sequential
+//! method does; then the host projections' gradients as matrix products over
+//! every row (`gradients`).
+//!
 //! `Method::Auto` picks the sequential method unless each unit of work (a
 //! sequence, or a channel range of one) would get at least
 //! [`AUTO_NEWTON_THREADS_PER_UNIT`] threads and the sequence has at least
@@ -20,8 +27,10 @@
 //! work (3 to 5 iterations, each a linearisation and a scan), so it only wins
 //! with that many spare threads (docs/PERFORMANCE-cpu.md has the measurements).
 
+mod backward;
 mod buffers;
 mod error;
+mod gradients;
 mod jit;
 mod newton;
 mod outputs;
@@ -39,7 +48,7 @@ pub use rnnc_compiler::backend::clif::CpuLayout;
 use rnnc_compiler::check::DimSizes;
 
 use crate::data::BoundData;
-use crate::solve::{ForwardReport, Method, NewtonSettings};
+use crate::solve::{ForwardReport, GradientBuffers, Method, NewtonSettings};
 use buffers::{product, zeroed};
 use parallel::channel_ranges;
 
@@ -195,6 +204,71 @@ impl CpuCell {
         method: Method,
         settings: &NewtonSettings,
     ) -> Result<(Vec<Vec<f32>>, ForwardReport), CpuError> {
+        let mut solved = self.solve(data, method, settings)?;
+        let states = std::mem::take(&mut solved.states);
+        let outputs = self.outputs(data, &solved, states)?;
+        let report = self.report(&solved);
+        Ok((outputs, report))
+    }
+
+    /// Runs the cell forward over `data` as [`CpuCell::forward`] does, then
+    /// backward: the outputs (those of `forward`), the gradients of
+    /// `sum over outputs o of sum(douts[o] * o)` with respect to every parameter,
+    /// input and initial state, and the report (with `backward_ms`). `douts[o]` is
+    /// output `o`'s cotangent, `[B, T, size]`.
+    pub fn backward(
+        &self,
+        data: &BoundData,
+        douts: &[Vec<f32>],
+        method: Method,
+        settings: &NewtonSettings,
+    ) -> Result<(Vec<Vec<f32>>, GradientBuffers, ForwardReport), CpuError> {
+        let layout = &self.jit.layout;
+        let backward_layout = layout.backward.as_ref().map_err(|reason| self.no_backward(reason))?;
+        let kernel = self.jit.backward.ok_or_else(|| self.no_backward("the backward kernel is missing"))?;
+        self.check_dims(data)?;
+        let solved = self.solve(data, method, settings)?;
+        let outputs = self.outputs(data, &solved, solved.states.clone())?;
+        let start = Instant::now();
+        let inputs: Vec<&[f32]> = data.inputs().iter().map(|t| t.data()).collect();
+        let douts: Vec<&[f32]> = douts.iter().map(Vec::as_slice).collect();
+        let given = backward::Cotangents {
+            projected: &solved.projected,
+            inputs: &inputs,
+            douts: &douts,
+            states: &solved.states,
+        };
+        let run = self.run(data, &solved);
+        let mut adjoints = backward::reverse(&run, kernel, backward_layout, &given)?;
+        gradients::project_back(layout, &solved.params, &inputs, &mut adjoints, solved.rows, self.threads)?;
+        let gradients = gradients::unpack(layout, adjoints, data.batch(), data.seq_len())?;
+        let backward_ms = start.elapsed().as_secs_f64() * 1e3;
+        let mut report = self.report(&solved);
+        report.backward_ms = Some(backward_ms);
+        Ok((outputs, gradients, report))
+    }
+
+    fn no_backward(&self, reason: &str) -> CpuError {
+        CpuError::NoBackward { cell: self.name.clone(), reason: reason.to_owned() }
+    }
+
+    /// The run over `data` that `solved` solved.
+    fn run<'a>(&'a self, data: &BoundData, solved: &'a Solved) -> run::Run<'a> {
+        run::Run {
+            jit: &self.jit,
+            params: &solved.params,
+            pre: &solved.pre,
+            init: &solved.init,
+            batch: data.batch(),
+            steps: data.seq_len(),
+            threads: self.threads,
+            segment: self.segment,
+        }
+    }
+
+    /// The projections, the hoisted values and the states of every sequence of
+    /// `data`, by `method`.
+    fn solve(&self, data: &BoundData, method: Method, settings: &NewtonSettings) -> Result<Solved, CpuError> {
         self.check_dims(data)?;
         let (batch, steps) = (data.batch(), data.seq_len());
         let (method, reason) = method.resolve(self.has_newton(), || self.choose_method(batch, steps));
@@ -205,18 +279,22 @@ impl CpuCell {
         let rows =
             product(&[batch, steps]).ok_or(CpuError::OutOfMemory { what: "the rows", floats: "B x T".into() })?;
         let inputs: Vec<&[f32]> = data.inputs().iter().map(|t| t.data()).collect();
-        let pre = project::hoist(&self.jit, &params, &inputs, rows, self.threads)?;
-        let mut states = zeroed("the states", product(&[rows, layout.state_width]))?;
-        let run = run::Run {
-            jit: &self.jit,
-            params: &params,
-            pre: &pre,
-            init: &init,
-            batch,
-            steps,
-            threads: self.threads,
-            segment: self.segment,
+        let (projected, pre) = project::hoist_keeping_projections(&self.jit, &params, &inputs, rows, self.threads)?;
+        let states = zeroed("the states", product(&[rows, layout.state_width]))?;
+        let mut solved = Solved {
+            params,
+            init,
+            projected,
+            pre,
+            states,
+            rows,
+            method,
+            reason,
+            stats: newton::NewtonStats::default(),
+            start,
         };
+        let mut states = std::mem::take(&mut solved.states);
+        let run = self.run(data, &solved);
         let channels = layout.states.first().map_or(0, |s| s.len);
         let units = (batch * channel_ranges(layout.split, channels, batch, self.threads).len()) as u64;
         let stats = match method {
@@ -227,22 +305,49 @@ impl CpuCell {
                 newton::NewtonStats { iterations: 1, fallbacks: 0, segments: units, residual: 0.0 }
             }
         };
+        solved.states = states;
+        solved.stats = stats;
+        Ok(solved)
+    }
+
+    /// Every output of a solved run whose states are `states` (taken out of
+    /// `solved`, or a copy).
+    fn outputs(&self, data: &BoundData, solved: &Solved, states: Vec<f32>) -> Result<Vec<Vec<f32>>, CpuError> {
+        let run = self.run(data, solved);
         let computed = outputs::outputs(&run, &states)?;
-        let outputs = buffers::assemble_outputs(layout, rows, states, &computed)?;
-        let report = ForwardReport {
+        buffers::assemble_outputs(&self.jit.layout, solved.rows, states, &computed)
+    }
+
+    /// The report of a solved run, timed up to now.
+    fn report(&self, solved: &Solved) -> ForwardReport {
+        let stats = solved.stats;
+        ForwardReport {
             backend: "cpu".to_owned(),
             device: self.device(),
-            method: method.name().to_owned(),
-            method_reason: reason,
+            method: solved.method.name().to_owned(),
+            method_reason: solved.reason.clone(),
             iterations: stats.iterations,
             converged: stats.fallbacks == 0,
             residual: stats.residual,
             fallback_segments: stats.fallbacks,
             segments: stats.segments,
-            time_ms: start.elapsed().as_secs_f64() * 1e3,
+            time_ms: solved.start.elapsed().as_secs_f64() * 1e3,
             projection_ms: None,
             backward_ms: None,
-        };
-        Ok((outputs, report))
+        }
     }
+}
+
+/// A forward solve: what the outputs and the backward pass read.
+struct Solved {
+    params: Vec<f32>,
+    init: Vec<f32>,
+    projected: Vec<f32>,
+    pre: Vec<f32>,
+    states: Vec<f32>,
+    rows: usize,
+    method: Method,
+    reason: String,
+    stats: newton::NewtonStats,
+    start: Instant,
 }

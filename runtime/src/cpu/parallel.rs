@@ -60,6 +60,44 @@ where
     slots.into_iter().map(|slot| slot.ok_or_else(|| CpuError::Worker("a task was not run".to_owned()))).collect()
 }
 
+/// Runs `task(workspace, i)` for every `i < tasks` on up to `threads` threads,
+/// each with a workspace made by `init`, and returns the workspaces (one per
+/// thread that ran): for tasks that accumulate into their thread's workspace.
+pub(crate) fn run_workers<W: Send>(
+    tasks: usize,
+    threads: usize,
+    init: &(dyn Fn() -> Result<W, CpuError> + Sync),
+    task: &(dyn Fn(&mut W, usize) -> Result<(), CpuError> + Sync),
+) -> Result<Vec<W>, CpuError> {
+    let workers = threads.clamp(1, tasks.max(1));
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let work = || -> Result<W, CpuError> {
+        let mut workspace = init()?;
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= tasks {
+                break;
+            }
+            if let Err(error) = task(&mut workspace, i) {
+                failed.store(true, Ordering::Relaxed);
+                return Err(error);
+            }
+        }
+        Ok(workspace)
+    };
+    if workers == 1 {
+        return Ok(vec![work()?]);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or_else(|panic| Err(CpuError::Worker(panic_message(&panic)))))
+            .collect()
+    })
+}
+
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(text) = panic.downcast_ref::<&str>() {
         (*text).to_owned()

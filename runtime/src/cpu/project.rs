@@ -16,7 +16,7 @@ const PROJECTION_ROWS: usize = 64;
 const HOIST_ROWS: usize = 256;
 
 /// `a . b` with eight partial sums (vectorised by rustc).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut partial = [0.0f32; 8];
     let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
     let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
@@ -78,8 +78,20 @@ pub(crate) fn hoist(
     rows: usize,
     threads: usize,
 ) -> Result<Vec<f32>, CpuError> {
+    Ok(hoist_keeping_projections(jit, params, inputs, rows, threads)?.1)
+}
+
+/// [`hoist`], also returning the input projections `[rows, projection_width]`
+/// (which a backward pass reads): `(projections, hoisted values)`.
+pub(crate) fn hoist_keeping_projections(
+    jit: &Jit,
+    params: &[f32],
+    inputs: &[&[f32]],
+    rows: usize,
+    threads: usize,
+) -> Result<(Vec<f32>, Vec<f32>), CpuError> {
     let layout = &jit.layout;
-    let Some(kernel) = jit.hoist else { return Ok(Vec::new()) };
+    let Some(kernel) = jit.hoist else { return Ok((Vec::new(), Vec::new())) };
     if params.len() != layout.params_len {
         return Err(CpuError::WrongLength { what: "the parameters", expected: layout.params_len, found: params.len() });
     }
@@ -103,21 +115,16 @@ pub(crate) fn hoist(
             params: params.as_ptr(),
             consts: layout.consts.as_ptr(),
             pre: projected.as_ptr().wrapping_add(start * layout.projection_width),
-            prev_first: std::ptr::null(),
-            prev_base: std::ptr::null(),
-            prev_stride: 0,
             out: shared.at(start * layout.pre_width),
-            jac: std::ptr::null_mut(),
             rows: (end - start) as i64,
             scratch: scratch.as_mut_ptr(),
-            channel_start: 0,
-            channel_end: 0,
             inputs: table.as_ptr(),
+            ..KernelArgs::EMPTY
         };
         // SAFETY: rows `start..end` of the projections, the inputs and the
         // hoisted values exist (lengths checked above); tasks write disjoint rows.
         unsafe { kernel.call(&args) };
         Ok(())
     })?;
-    Ok(pre)
+    Ok((projected, pre))
 }

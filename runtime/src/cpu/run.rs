@@ -78,7 +78,7 @@ impl Run<'_> {
             scratch: call.scratch,
             channel_start: call.channels.0 as i64,
             channel_end: call.channels.1 as i64,
-            inputs: std::ptr::null(),
+            ..KernelArgs::EMPTY
         };
         // SAFETY: the caller upholds the contract of `Kernel::call`.
         unsafe { kernel.call(&args) }

@@ -26,8 +26,8 @@ mod sizes;
 mod tensor;
 
 pub use bind::BoundData;
-pub use gradients::Gradients;
 pub use error::{DataError, ShapeMismatch, TensorRef, TensorRole};
+pub use gradients::Gradients;
 pub use npy::{NpyError, decode_npy, encode_npy, read_npy, write_npy};
 pub use output::{OutputFormat, output_tensors, write_outputs};
 pub use safetensors_file::{

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use rnnc_compiler::backend::wgsl::{self, AdjointKernels, Buffer, GEMM_TILE, GradientLayout};
 
-use super::cell::{GpuCell, Outputs, Pass, Run, SolvedPass, sequential_windows};
+use super::cell::{GpuCell, Outputs, Pass, Run, SolvedPass, windows};
 use super::device::{Gpu, GpuError};
 use super::kernel::Binding;
 use super::memory::GpuBuffer;
@@ -113,8 +113,9 @@ impl GpuCell {
         let init = gpu.upload("init", &pass.inits)?;
         let layout = GradientLayout::new(plan, adjoint, batch as u64, steps as u64, scan);
         let grads = gpu.zeroed("grads", layout.len as usize)?;
+        // Windows from the last to the first, the cotangent carried between them.
         let windows: Vec<(u32, u32)> =
-            if scan { vec![(0, steps as u32)] } else { sequential_windows(steps).into_iter().rev().collect() };
+            windows(steps, if scan { adjoint.scan } else { None }, plan.unknowns).into_iter().rev().collect();
         let mut settings_buffers = Vec::new();
         for &window in &windows {
             let words = self.settings_words(pass, &crate::solve::NewtonSettings::default(), window, false);
@@ -155,31 +156,40 @@ impl GpuCell {
                 .collect();
             gpu.dispatch(kernel, &bindings, grid)?;
         }
-        for (((group, weights), dw), dx) in plan.projections.iter().zip(&run.weights).zip(&weight_grads).zip(&input_grads)
+        for (((group, weights), dw), dx) in
+            plan.projections.iter().zip(&run.weights).zip(&weight_grads).zip(&input_grads)
         {
             let n: u64 = group.params.iter().map(|&(_, r)| r).sum();
             let columns = plan.projection_columns;
             let x_offset = rows * plan.input_prefix[group.input.index()];
             // dW = dP^T X over every step.
-            self.product(gpu, gemm, &Product {
-                m: n,
-                n: group.depth,
-                k: rows,
-                accumulate: false,
-                a: (&grads, group.column, 1, columns),
-                b: (&solved.inputs, x_offset, group.depth, 1),
-                c: (dw, 0, group.depth),
-            })?;
+            self.product(
+                gpu,
+                gemm,
+                &Product {
+                    m: n,
+                    n: group.depth,
+                    k: rows,
+                    accumulate: false,
+                    a: (&grads, group.column, 1, columns),
+                    b: (&solved.inputs, x_offset, group.depth, 1),
+                    c: (dw, 0, group.depth),
+                },
+            )?;
             // dx = dP W.
-            self.product(gpu, gemm, &Product {
-                m: rows,
-                n: group.depth,
-                k: n,
-                accumulate: false,
-                a: (&grads, group.column, columns, 1),
-                b: (weights, 0, group.depth, 1),
-                c: (dx, 0, group.depth),
-            })?;
+            self.product(
+                gpu,
+                gemm,
+                &Product {
+                    m: rows,
+                    n: group.depth,
+                    k: n,
+                    accumulate: false,
+                    a: (&grads, group.column, columns, 1),
+                    b: (weights, 0, group.depth, 1),
+                    c: (dx, 0, group.depth),
+                },
+            )?;
         }
         gpu.wait()?;
         let backward_ms = start.elapsed().as_secs_f64() * 1e3;

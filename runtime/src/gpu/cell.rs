@@ -4,7 +4,9 @@
 use std::time::Instant;
 
 use rnnc_compiler::Derived;
-use rnnc_compiler::backend::wgsl::{self, AdjointKernels, Buffer, GpuKernels, PROJECTION_TILE, SEQUENTIAL_LANES, Target};
+use rnnc_compiler::backend::wgsl::{
+    self, AdjointKernels, Buffer, GpuKernels, NewtonShape, PROJECTION_TILE, SEQUENTIAL_LANES, Target,
+};
 use rnnc_compiler::check::DimSizes;
 
 use super::device::{Gpu, GpuError};
@@ -28,8 +30,12 @@ pub struct GpuCell {
 /// The environment variable that overrides the steps per Newton chunk (tuning).
 pub const CHUNK_ENV: &str = "RNNC_NEWTON_CHUNK";
 
-/// Steps per dispatch of the sequential kernel.
+/// Steps per dispatch of the sequential kernels, for one unknown per lane.
 const SEQUENTIAL_WINDOW: usize = 16_384;
+/// About the steps per dispatch of the Newton and reverse-scan kernels (whole
+/// segments): llvmpipe ends an invocation after 65,535 loop iterations in all,
+/// and a dense lane's Jacobians loop over its K x K entries at every step.
+const NEWTON_WINDOW: usize = 1024;
 
 /// The outputs of a forward pass, one `[B, T, size]` buffer per cell output.
 pub type Outputs = Vec<Vec<f32>>;
@@ -50,8 +56,7 @@ impl GpuCell {
             None => None,
         };
         let sequential = gpu.kernel(&label, &kernels.recurrence, "sequential")?;
-        let adjoint =
-            wgsl::generate_adjoint(derived, dims, &kernels.plan, kernels.newton).map_err(|e| e.to_string());
+        let adjoint = wgsl::generate_adjoint(derived, dims, &kernels.plan, kernels.newton).map_err(|e| e.to_string());
         Ok(GpuCell { kernels, adjoint, max_batch_chunk: None, projection, newton, sequential })
     }
 
@@ -224,11 +229,8 @@ impl GpuCell {
             _ => (&self.sequential, [groups_x(SEQUENTIAL_LANES), batch as u32, 1], None),
         };
         let stats = gpu.zeroed("stats", (grid[0] as usize * batch * 4).max(4 * batch))?;
-        // The sequential kernel walks windows of steps, one dispatch each.
-        let windows: Vec<(u32, u32)> = match shape {
-            Some(_) => vec![(0, steps as u32)],
-            None => sequential_windows(steps),
-        };
+        // Long sequences are walked in windows of steps, one dispatch each.
+        let windows = windows(steps, shape, plan.unknowns);
         let mut settings_buffers = Vec::new();
         for &window in &windows {
             settings_buffers.push(gpu.upload("settings", &self.settings_words(pass, settings, window, save_states))?);
@@ -343,12 +345,19 @@ impl GpuCell {
     }
 }
 
-/// The windows of steps the sequential kernels walk, one dispatch each.
-pub(super) fn sequential_windows(steps: usize) -> Vec<(u32, u32)> {
-    (0..steps.max(1))
-        .step_by(SEQUENTIAL_WINDOW)
-        .map(|t| (t as u32, (t + SEQUENTIAL_WINDOW).min(steps) as u32))
-        .collect()
+/// The windows of steps the kernels walk, one dispatch each: whole segments of
+/// the Newton kernel's `shape` (about [`NEWTON_WINDOW`] steps), or steps of the
+/// sequential kernels ([`SEQUENTIAL_WINDOW`] over the square of the lane's
+/// `unknowns`, as a lane's step loops over its K x K entries, but at least 64).
+pub(super) fn windows(steps: usize, shape: Option<NewtonShape>, unknowns: u64) -> Vec<(u32, u32)> {
+    let window = match shape {
+        Some(shape) => {
+            let segment = shape.segment() as usize;
+            segment * (NEWTON_WINDOW / segment).max(1)
+        }
+        None => (SEQUENTIAL_WINDOW / (unknowns * unknowns).max(1) as usize).max(64),
+    };
+    (0..steps.max(1)).step_by(window).map(|t| (t as u32, (t + window).min(steps) as u32)).collect()
 }
 
 /// What every pass of a run shares.

@@ -90,6 +90,10 @@ mod support;
 #[allow(unused_imports)]
 pub use support::{reference, relative_error};
 
+/// Gradients against central differences of the float64 reference.
+#[allow(unused_imports)]
+pub use support::gradients;
+
 /// Compiles `derived` for the sizes of `data` with `threads` threads.
 pub fn compile(derived: &Derived, data: &BoundData, threads: usize) -> CpuCell {
     let mut cell = CpuCell::compile(derived, data.dims()).unwrap_or_else(|e| panic!("{}: {e}", derived.cell.name));

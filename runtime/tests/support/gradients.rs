@@ -78,37 +78,55 @@ pub fn gradient_error(
     gradients: &GradientBuffers,
     seed: u64,
 ) -> Result<(f64, String), String> {
+    gradient_errors(derived, data, douts, &[gradients], seed).remove(0)
+}
+
+/// [`gradient_error`] for several backends' gradients of the same loss (by
+/// several methods, say) at the price of one: every tensor is moved along the
+/// first gradient's direction plus a random one, and each gradient is checked
+/// along it.
+pub fn gradient_errors(
+    derived: &Derived,
+    data: &BoundData,
+    douts: &[Vec<f32>],
+    gradients: &[&GradientBuffers],
+    seed: u64,
+) -> Vec<Result<(f64, String), String>> {
     let cell = &derived.cell;
     let base = Point {
         params: data.params().iter().map(|t| widen(t.data())).collect(),
         inputs: data.inputs().iter().map(|t| widen(t.data())).collect(),
         inits: data.inits().iter().map(|t| widen(t.data())).collect(),
     };
-    let mut checks: Vec<(Which, String, &[f32])> = Vec::new();
-    for (i, p) in cell.params.values().enumerate() {
-        checks.push((Which::Param(i), format!("param.{}", p.name), gradients.params.get(i).map_or(&[], Vec::as_slice)));
-    }
-    for (i, x) in cell.inputs.values().enumerate() {
-        checks.push((Which::Input(i), format!("input.{}", x.name), gradients.inputs.get(i).map_or(&[], Vec::as_slice)));
-    }
-    for (i, s) in cell.states.values().enumerate() {
-        checks.push((Which::Init(i), format!("init.{}", s.name), gradients.inits.get(i).map_or(&[], Vec::as_slice)));
-    }
+    let of = |g: &GradientBuffers, which: Which| -> Vec<f64> {
+        let values = match which {
+            Which::Param(i) => g.params.get(i),
+            Which::Input(i) => g.inputs.get(i),
+            Which::Init(i) => g.inits.get(i),
+        };
+        values.map_or(Vec::new(), |v| widen(v))
+    };
+    let mut checks: Vec<(Which, String)> = Vec::new();
+    checks.extend(cell.params.values().enumerate().map(|(i, p)| (Which::Param(i), format!("param.{}", p.name))));
+    checks.extend(cell.inputs.values().enumerate().map(|(i, x)| (Which::Input(i), format!("input.{}", x.name))));
+    checks.extend(cell.states.values().enumerate().map(|(i, s)| (Which::Init(i), format!("init.{}", s.name))));
     let mut rng = SplitMix64::new(seed);
-    let mut worst = (0.0f64, String::new());
-    for (which, name, gradient) in checks {
+    let mut results: Vec<Result<(f64, String), String>> = vec![Ok((0.0, String::new())); gradients.len()];
+    for (which, name) in checks {
         let mut point = Point { params: base.params.clone(), inputs: base.inputs.clone(), inits: base.inits.clone() };
         let len = point.tensor_mut(which).len();
-        if gradient.len() != len {
-            return Err(format!("{name}: {} values, expected {len}", gradient.len()));
+        let all: Vec<Vec<f64>> = gradients.iter().map(|g| of(g, which)).collect();
+        for (result, g) in results.iter_mut().zip(&all) {
+            if g.len() != len && result.is_ok() {
+                *result = Err(format!("{name}: {} values, expected {len}", g.len()));
+            }
         }
-        let g = widen(gradient);
+        let Some(first) = all.first().filter(|g| g.len() == len) else { continue };
         let random: Vec<f64> = (0..len).map(|_| f64::from(rng.uniform(-1.0, 1.0))).collect();
         let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-30);
-        let (g_norm, r_norm) = (norm(&g), norm(&random));
-        let direction: Vec<f64> = g.iter().zip(&random).map(|(a, r)| a / g_norm + r / r_norm).collect();
-        let analytic: f64 = g.iter().zip(&direction).map(|(a, d)| a * d).sum();
-        let epsilon = 1e-4;
+        let (g_norm, r_norm) = (norm(first), norm(&random));
+        let direction: Vec<f64> = first.iter().zip(&random).map(|(a, r)| a / g_norm + r / r_norm).collect();
+        let epsilon = 1e-6;
         let mut moved = |sign: f64| {
             let original = point.tensor_mut(which).clone();
             for (x, d) in point.tensor_mut(which).iter_mut().zip(&direction) {
@@ -119,11 +137,15 @@ pub fn gradient_error(
             value
         };
         let numeric = (moved(1.0) - moved(-1.0)) / (2.0 * epsilon);
-        let error = (analytic - numeric).abs() / numeric.abs().max(1e-6);
-        let error = if error.is_nan() { f64::INFINITY } else { error };
-        if error >= worst.0 {
-            worst = (error, format!("{name}: backend {analytic:e}, finite differences {numeric:e}"));
+        for (result, g) in results.iter_mut().zip(&all) {
+            let Ok(worst) = result else { continue };
+            let analytic: f64 = g.iter().zip(&direction).map(|(a, d)| a * d).sum();
+            let error = (analytic - numeric).abs() / numeric.abs().max(1e-6);
+            let error = if error.is_nan() { f64::INFINITY } else { error };
+            if error >= worst.0 {
+                *worst = (error, format!("{name}: backend {analytic:e}, finite differences {numeric:e}"));
+            }
         }
     }
-    Ok(worst)
+    results
 }

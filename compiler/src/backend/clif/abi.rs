@@ -9,6 +9,14 @@
 //! recurrence), and writes `out + t * out_width` and `jac + t * jacobian_len`.
 //! Widths are in floats and fixed when the kernel is generated; see
 //! [`super::CpuLayout`].
+//!
+//! The backward kernel walks its rows from the last to the first. At row `t` it
+//! reads the state cotangent `mu_t` from `seed_last` when `t = rows - 1` and from
+//! `out + (t + 1) * state_width` before (the row it wrote one step earlier),
+//! the output cotangents from the `douts` table, and writes `mu_{t-1}` to
+//! `out + t * state_width`, the projections' cotangents to `projection_grads`,
+//! the inputs' to the `input_grads` table, and adds the parameters' shares to
+//! `param_grads`.
 
 /// The fields of the argument record, in order; each is 8 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,13 +48,26 @@ pub enum Field {
     ChannelStart,
     /// `i64`: one past the last channel (channel-split kernels only).
     ChannelEnd,
-    /// `*const *const f32`: row 0 of each input (hoisting kernel only).
+    /// `*const *const f32`: row 0 of each input (hoisting and backward kernels).
     Inputs,
+    /// `*const f32`: the state cotangent entering the last row (backward kernel).
+    SeedLast,
+    /// `*const *const f32`: row 0 of each output's cotangent (backward kernel).
+    Douts,
+    /// `*const f32`: row 0 of the input projections (backward kernel).
+    Projections,
+    /// `*mut f32`: row 0 of the projections' cotangents (backward kernel).
+    ProjectionGrads,
+    /// `*const *mut f32`: row 0 of each input's cotangent (backward kernel).
+    InputGrads,
+    /// `*mut f32`: the parameters' gradient, packed like the parameters, which
+    /// the backward kernel adds to.
+    ParamGrads,
 }
 
 impl Field {
     /// Every field, in order.
-    pub const ALL: [Field; 13] = [
+    pub const ALL: [Field; 19] = [
         Field::Params,
         Field::Consts,
         Field::Pre,
@@ -60,6 +81,12 @@ impl Field {
         Field::ChannelStart,
         Field::ChannelEnd,
         Field::Inputs,
+        Field::SeedLast,
+        Field::Douts,
+        Field::Projections,
+        Field::ProjectionGrads,
+        Field::InputGrads,
+        Field::ParamGrads,
     ];
 
     /// The field's byte offset in the record.

@@ -23,10 +23,22 @@ pub(super) struct KernelShape<'a> {
     pub out_width: usize,
     /// Floats per row of `Jac`.
     pub jac_width: usize,
-    /// Floats per row of each input (the hoisting kernel; empty otherwise).
+    /// Floats per row of each input (the hoisting and backward kernels; empty
+    /// otherwise).
     pub input_widths: &'a [usize],
     /// How Jacobian rows are laid out.
     pub jacobian: JacobianLayout,
+    /// The backward kernel's rows (`None` for the forward kernels).
+    pub backward: Option<BackwardShape<'a>>,
+}
+
+/// The rows only the backward kernel reads and writes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct BackwardShape<'a> {
+    /// Floats per row of each output's cotangent.
+    pub dout_widths: &'a [usize],
+    /// Floats per row of the projections and of their cotangents.
+    pub projection_width: usize,
 }
 
 /// The pointers of the current row.
@@ -37,6 +49,12 @@ pub(super) struct Row {
     pub out: Option<Value>,
     pub jac: Option<Value>,
     pub inputs: Vec<Value>,
+    /// The state cotangent entering the row (backward).
+    pub mu: Option<Value>,
+    pub douts: Vec<Value>,
+    pub projections: Option<Value>,
+    pub projection_grads: Option<Value>,
+    pub input_grads: Vec<Value>,
 }
 
 pub(super) struct Emitter<'a, 'f> {
@@ -48,6 +66,8 @@ pub(super) struct Emitter<'a, 'f> {
     pub scratch: Value,
     pub channel_start: Value,
     pub channel_end: Value,
+    /// The packed parameter gradient (backward kernel).
+    pub param_grads: Option<Value>,
     pub row: Row,
     /// The dense Jacobian column the probe loop is at.
     pub column: Option<Value>,
@@ -64,6 +84,32 @@ pub(super) fn bytes(context: &Context<'_>, floats: usize) -> Result<i32, Error> 
         .checked_mul(4)
         .and_then(|b| i32::try_from(b).ok())
         .ok_or_else(|| internal(context.cell, "an offset beyond 2 GiB"))
+}
+
+/// The base pointers of the backward kernel's rows.
+struct BackwardBases {
+    seed_last: Value,
+    douts: Vec<Value>,
+    projections: Value,
+    projection_grads: Value,
+    input_grads: Vec<Value>,
+}
+
+/// The `count` pointers of the table at `table`.
+fn table(b: &mut FunctionBuilder<'_>, context: &Context<'_>, table: Value, count: usize) -> Result<Vec<Value>, Error> {
+    (0..count).map(|i| Ok(b.ins().load(types::I64, flags(), table, bytes(context, 2 * i)?))).collect()
+}
+
+/// `base + t * width` floats.
+fn row_pointer(
+    b: &mut FunctionBuilder<'_>,
+    context: &Context<'_>,
+    t: Value,
+    base: Value,
+    width: usize,
+) -> Result<Value, Error> {
+    let offset = b.ins().imul_imm_s(t, i64::from(bytes(context, width)?));
+    Ok(b.ins().iadd(base, offset))
 }
 
 /// The kernel `program` as function number `index`.
@@ -101,11 +147,25 @@ pub(super) fn emit_kernel(
     let channel_end = field(&mut b, Field::ChannelEnd);
     let mut input_bases = Vec::new();
     if !shape.input_widths.is_empty() {
-        let table = field(&mut b, Field::Inputs);
-        for i in 0..shape.input_widths.len() {
-            input_bases.push(b.ins().load(types::I64, flags(), table, bytes(context, 2 * i)?));
-        }
+        let inputs = field(&mut b, Field::Inputs);
+        input_bases = table(&mut b, context, inputs, shape.input_widths.len())?;
     }
+    let mut param_grads = None;
+    let backward = match &shape.backward {
+        Some(backward) => {
+            let douts = field(&mut b, Field::Douts);
+            let input_grads = field(&mut b, Field::InputGrads);
+            param_grads = Some(field(&mut b, Field::ParamGrads));
+            Some(BackwardBases {
+                seed_last: field(&mut b, Field::SeedLast),
+                douts: table(&mut b, context, douts, backward.dout_widths.len())?,
+                projections: field(&mut b, Field::Projections),
+                projection_grads: field(&mut b, Field::ProjectionGrads),
+                input_grads: table(&mut b, context, input_grads, shape.input_widths.len())?,
+            })
+        }
+        None => None,
+    };
     let mut emitter = Emitter {
         b,
         context,
@@ -115,19 +175,19 @@ pub(super) fn emit_kernel(
         scratch,
         channel_start,
         channel_end,
+        param_grads,
         row: Row::default(),
         column: None,
     };
     let zero = emitter.b.ins().iconst(types::I64, 0);
-    emitter.counted_loop(zero, rows, 1, &mut |e, t| {
+    emitter.counted_loop(zero, rows, 1, &mut |e, i| {
         let b = &mut e.b;
-        let row_pointer = |b: &mut FunctionBuilder<'_>, base: Value, width: usize| -> Result<Value, Error> {
-            let offset = b.ins().imul_imm_s(t, i64::from(bytes(context, width)?));
-            Ok(b.ins().iadd(base, offset))
-        };
-        let pre_row = row_pointer(b, pre, shape.pre_width)?;
-        let out_row = row_pointer(b, out, shape.out_width)?;
-        let jac_row = row_pointer(b, jac, shape.jac_width)?;
+        // The backward kernel walks its rows from the last to the first.
+        let last = b.ins().iadd_imm_s(rows, -1);
+        let t = if backward.is_some() { b.ins().isub(last, i) } else { i };
+        let pre_row = row_pointer(b, context, t, pre, shape.pre_width)?;
+        let out_row = row_pointer(b, context, t, out, shape.out_width)?;
+        let jac_row = row_pointer(b, context, t, jac, shape.jac_width)?;
         let before = b.ins().iadd_imm_s(t, -1);
         let before = b.ins().imul(before, prev_stride);
         let before = b.ins().ishl_imm_u(before, 2);
@@ -136,9 +196,31 @@ pub(super) fn emit_kernel(
         let prev = b.ins().select(first, prev_first, later);
         let mut inputs = Vec::with_capacity(input_bases.len());
         for (&base, &width) in input_bases.iter().zip(shape.input_widths) {
-            inputs.push(row_pointer(b, base, width)?);
+            inputs.push(row_pointer(b, context, t, base, width)?);
         }
-        e.row = Row { pre: Some(pre_row), prev: Some(prev), out: Some(out_row), jac: Some(jac_row), inputs };
+        let mut row = Row {
+            pre: Some(pre_row),
+            prev: Some(prev),
+            out: Some(out_row),
+            jac: Some(jac_row),
+            inputs,
+            ..Row::default()
+        };
+        if let (Some(bases), Some(backward)) = (&backward, &shape.backward) {
+            let after = b.ins().iadd_imm_s(t, 1);
+            let next_row = row_pointer(b, context, after, out, shape.out_width)?;
+            let at_end = b.ins().icmp(IntCC::Equal, t, last);
+            row.mu = Some(b.ins().select(at_end, bases.seed_last, next_row));
+            for (&base, &width) in bases.douts.iter().zip(backward.dout_widths) {
+                row.douts.push(row_pointer(b, context, t, base, width)?);
+            }
+            row.projections = Some(row_pointer(b, context, t, bases.projections, backward.projection_width)?);
+            row.projection_grads = Some(row_pointer(b, context, t, bases.projection_grads, backward.projection_width)?);
+            for (&base, &width) in bases.input_grads.iter().zip(shape.input_widths) {
+                row.input_grads.push(row_pointer(b, context, t, base, width)?);
+            }
+        }
+        e.row = row;
         e.stages(program)
     })?;
     emitter.b.ins().return_(&[]);
@@ -180,6 +262,9 @@ impl Emitter<'_, '_> {
             Base::Pre => self.row.pre,
             Base::Prev => self.row.prev,
             Base::Input(i) => self.row.inputs.get(i).copied(),
+            Base::Mu => self.row.mu,
+            Base::Dout(o) => self.row.douts.get(o).copied(),
+            Base::Projections => self.row.projections,
         };
         value.ok_or_else(|| internal(self.context.cell, "a leaf read outside a row"))
     }
@@ -191,29 +276,30 @@ impl Emitter<'_, '_> {
                 Stage::Group(index) => self.group(program, *index)?,
                 Stage::Product(product) => self.product(product)?,
                 Stage::Probes(probes) => self.probes(probes)?,
+                Stage::Outer(outer) => self.outer(outer)?,
             }
         }
         Ok(())
     }
 
-    fn pointer(&mut self, base: Base, floats: usize) -> Result<Value, Error> {
+    pub(super) fn pointer(&mut self, base: Base, floats: usize) -> Result<Value, Error> {
         let base = self.base(base)?;
         let offset = bytes(self.context, floats)?;
         Ok(self.b.ins().iadd_imm_s(base, i64::from(offset)))
     }
 
-    fn constant(&mut self, value: i64) -> Value {
+    pub(super) fn constant(&mut self, value: i64) -> Value {
         self.b.ins().iconst(types::I64, value)
     }
 
     /// The scalar at `pointer + index * 4` (`index` an `i64` value).
-    fn load_at(&mut self, pointer: Value, index: Value) -> Value {
+    pub(super) fn load_at(&mut self, pointer: Value, index: Value) -> Value {
         let offset = self.b.ins().ishl_imm_u(index, 2);
         let address = self.b.ins().iadd(pointer, offset);
         self.b.ins().load(types::F32, flags(), address, 0)
     }
 
-    fn store_at(&mut self, value: Value, pointer: Value, index: Value) {
+    pub(super) fn store_at(&mut self, value: Value, pointer: Value, index: Value) {
         let offset = self.b.ins().ishl_imm_u(index, 2);
         let address = self.b.ins().iadd(pointer, offset);
         self.b.ins().store(flags(), value, address, 0);

@@ -9,8 +9,11 @@
 //! span `k` channels, and each unit vector in turn (a loop in the kernel) when the
 //! Jacobian is dense.
 
-use super::emit::KernelShape;
-use super::layout::{ChannelSplit, CpuLayout, JacobianLayout, OutputSource, PreValue, Projection, Slot};
+use super::backward::{Leaves, backward_roots, plan_backward};
+use super::emit::{BackwardShape, KernelShape};
+use super::layout::{
+    BackwardLayout, ChannelSplit, CpuLayout, JacobianLayout, OutputSource, PreValue, Projection, Slot,
+};
 use super::program::{Base, Context, Home, Probes, Program, Root, Sink, Stage, lcm, plan};
 use super::{DENSE_NEWTON_LIMIT, KernelKind, internal};
 use crate::Derived;
@@ -30,6 +33,8 @@ pub(super) struct Planned {
     pub out_width: usize,
     pub jac_width: usize,
     pub input_widths: Vec<usize>,
+    /// The backward kernel's output cotangent widths and projection width.
+    pub backward: Option<(Vec<usize>, usize)>,
 }
 
 impl Planned {
@@ -40,6 +45,10 @@ impl Planned {
             jac_width: self.jac_width,
             input_widths: &self.input_widths,
             jacobian,
+            backward: self
+                .backward
+                .as_ref()
+                .map(|(douts, width)| BackwardShape { dout_widths: douts, projection_width: *width }),
         }
     }
 }
@@ -283,6 +292,9 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
         projection.offset = projection_width;
         projection_width += projection.rows;
     }
+    let leaves =
+        Leaves { params: &params, states: &states, pre: &pre, projections: &projections, outputs: outputs.len() };
+    let backward = backward_roots(derived, &mut graph, &leaves, &inputs);
 
     let context = Context { cell, graph: &graph, dims, param_offsets: &param_offsets };
     let const_seeds: Vec<(Handle<Node>, usize)> = jacobian_roots.as_ref().map_or(Vec::new(), |j| j.const_seeds.clone());
@@ -304,6 +316,7 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
         out_width,
         jac_width,
         input_widths: Vec::new(),
+        backward: None,
     };
 
     if !pre.is_empty() {
@@ -326,6 +339,7 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
             out_width: pre_width,
             jac_width: 0,
             input_widths: inputs.clone(),
+            backward: None,
         });
     }
 
@@ -367,6 +381,37 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
         scratch_len = scratch_len.max(scratch);
         kernels.push(step_kernel(KernelKind::Outputs, program, output_width, 0));
     }
+    let douts: Vec<usize> = cell.outputs.values().map(|o| n(o.size)).collect();
+    let backward_program =
+        |split: bool, scratch: &mut usize| plan_backward(&context, &backward, &leaves, split, scratch);
+    let mut scratch = 0;
+    let planned = match backward_program(splittable, &mut scratch) {
+        Ok(program) if splittable && local(&program) => {
+            let granule = lcm(program.widest_block(), jacobian.channel_block);
+            Ok((program, Some(ChannelSplit { channels, granule })))
+        }
+        Ok(_) if splittable => {
+            scratch = 0;
+            backward_program(false, &mut scratch).map(|program| (program, None))
+        }
+        other => other.map(|program| (program, None)),
+    };
+    let backward = match planned {
+        Ok((program, split)) => {
+            scratch_len = scratch_len.max(scratch);
+            kernels.push(Planned {
+                kind: KernelKind::Backward,
+                program,
+                pre_width,
+                out_width: state_width,
+                jac_width: 0,
+                input_widths: inputs.clone(),
+                backward: Some((douts.clone(), projection_width)),
+            });
+            Ok(BackwardLayout { douts, split })
+        }
+        Err(error) => Err(error.to_string()),
+    };
     let consts = jacobian_roots.map_or(Vec::new(), |j| j.consts);
     let layout = CpuLayout {
         params,
@@ -384,6 +429,7 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
         split,
         scratch_len,
         consts,
+        backward,
     };
     Ok(Plans { graph, param_offsets, layout, kernels })
 }

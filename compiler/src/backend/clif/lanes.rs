@@ -3,7 +3,9 @@
 //! to end exactly at the last channel (it recomputes a few channels, which is
 //! harmless: every kernel writes only values that depend on what it reads, and
 //! never reads what it writes). Lengths below 4 run once with lanes clamped to
-//! the last channel.
+//! the last channel. Sums into the parameter gradient (the backward kernel) are
+//! the exception: there the recomputed lanes are masked out, so each channel is
+//! added once.
 
 use std::collections::HashMap;
 
@@ -20,8 +22,10 @@ use crate::ir::{Node, Op};
 /// The channels one iteration covers.
 #[derive(Clone, Copy, Debug)]
 enum Lanes {
-    /// Channels `channel .. channel + 4` (`byte_offset = 4 * channel`).
-    Vector { channel: Value, byte_offset: Value },
+    /// Channels `channel .. channel + 4` (`byte_offset = 4 * channel`); when the
+    /// iteration was moved back, `fresh` is the first channel not computed
+    /// before.
+    Vector { channel: Value, byte_offset: Value, fresh: Option<Value> },
     /// Channels `0 .. len`, `len < 4`.
     Narrow { len: usize },
 }
@@ -48,7 +52,8 @@ impl Emitter<'_, '_> {
                 e.b.ins().select(past, last, c)
             };
             let byte_offset = e.b.ins().ishl_imm_u(channel, 2);
-            e.group_body(program, index, Lanes::Vector { channel, byte_offset })
+            let fresh = (!exact).then_some(c);
+            e.group_body(program, index, Lanes::Vector { channel, byte_offset, fresh })
         })
     }
 
@@ -192,6 +197,19 @@ impl Emitter<'_, '_> {
                 let jac = self.row_pointer(self.row.jac)?;
                 self.store_to(value, jac, offset, lanes)
             }
+            Sink::ProjectionGrad(offset) => {
+                let grads = self.row_pointer(self.row.projection_grads)?;
+                self.store_to(value, grads, offset, lanes)
+            }
+            Sink::InputGrad(input) => {
+                let grads = self.row_pointer(self.row.input_grads.get(input).copied())?;
+                self.store_to(value, grads, 0, lanes)
+            }
+            Sink::Accumulate(offset) => {
+                let grads =
+                    self.param_grads.ok_or_else(|| internal(self.context.cell, "a gradient outside the backward"))?;
+                self.accumulate(value, grads, offset, lanes)
+            }
             Sink::JacBlock { state, column } => {
                 let jac = self.row_pointer(self.row.jac)?;
                 let layout = self.shape.jacobian;
@@ -224,6 +242,45 @@ impl Emitter<'_, '_> {
                 Ok(())
             }
         }
+    }
+
+    /// Adds the lanes of `value` to `pointer + offset + channel`, each channel
+    /// once (lanes recomputed by a moved-back iteration add zero).
+    fn accumulate(&mut self, value: Value, pointer: Value, offset: usize, lanes: Lanes) -> Result<(), Error> {
+        let value = match lanes {
+            Lanes::Vector { channel, fresh: Some(fresh), .. } => {
+                // Lane `l` is new when `channel + l >= fresh`.
+                let skipped = self.b.ins().isub(fresh, channel);
+                let skipped = self.b.ins().ireduce(types::I32, skipped);
+                let skipped = self.b.ins().splat(types::I32X4, skipped);
+                let zero = self.b.ins().iconst(types::I32, 0);
+                let mut index = self.b.ins().splat(types::I32X4, zero);
+                for lane in 1..4u8 {
+                    let number = self.b.ins().iconst(types::I32, i64::from(lane));
+                    index = self.b.ins().insertlane(index, number, lane);
+                }
+                let new = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, index, skipped);
+                let nothing = math::splat(&mut self.b, 0.0);
+                math::select(&mut self.b, new, value, nothing)
+            }
+            _ => value,
+        };
+        let old = match lanes {
+            Lanes::Vector { byte_offset, .. } => {
+                let address = self.b.ins().iadd(pointer, byte_offset);
+                self.b.ins().load(types::F32X4, flags(), address, bytes(self.context, offset)?)
+            }
+            Lanes::Narrow { len } => {
+                let mut vector = math::splat(&mut self.b, 0.0);
+                for lane in 0..len.min(4) {
+                    let old = self.b.ins().load(types::F32, flags(), pointer, bytes(self.context, offset + lane)?);
+                    vector = self.b.ins().insertlane(vector, old, lane as u8);
+                }
+                vector
+            }
+        };
+        let sum = self.b.ins().fadd(old, value);
+        self.store_to(sum, pointer, offset, lanes)
     }
 
     fn scalar_store(&mut self, value: Value, lane: usize, pointer: Value, index: Value) {

@@ -117,6 +117,26 @@ pub struct ChannelSplit {
     pub granule: usize,
 }
 
+/// What the backward kernel reads and writes besides the forward's buffers.
+///
+/// Per row `t` of a sequence (walked from the last to the first): the state row
+/// `mu_{t-1}` (the cotangent of the state before step `t`, written), one row per
+/// output of its cotangent (`douts[o]` floats), the input projections and their
+/// cotangents (rows of [`CpuLayout::projection_width`] floats, laid out like the
+/// projections), one row per input of its cotangent through elementwise uses
+/// and non-host projections ([`CpuLayout::inputs`] floats), and the packed
+/// parameter gradient ([`CpuLayout::params`]) that vector parameters and the
+/// matrix uses inside the step are added to. The cotangents of the projections
+/// in [`CpuLayout::projections`] become `dW` and `dx` in matrix products over
+/// every row, outside the kernel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackwardLayout {
+    /// The length of each output's cotangent row, in the cell's order.
+    pub douts: Vec<usize>,
+    /// Whether the backward kernel is channel-split, and how.
+    pub split: Option<ChannelSplit>,
+}
+
 /// The buffers of a compiled cell: every offset and length is in floats.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CpuLayout {
@@ -151,4 +171,6 @@ pub struct CpuLayout {
     pub scratch_len: usize,
     /// The constant table (the probe vectors of the Jacobian).
     pub consts: Vec<f32>,
+    /// The backward kernel's buffers, or why the cell has no backward kernel.
+    pub backward: Result<BackwardLayout, String>,
 }

@@ -16,6 +16,11 @@
 //!   [`DENSE_NEWTON_LIMIT`].
 //! - [`KernelKind::Outputs`]: the outputs that are not states, once the states
 //!   are known.
+//! - [`KernelKind::Backward`]: the step's vector-Jacobian product
+//!   (`crate::derive::adjoint`) over one sequence, from its last row to its
+//!   first: from the solved states, the output cotangents and the state
+//!   cotangent after each step, the one before it, the input projections' and
+//!   inputs' cotangents, and the parameters' shares ([`BackwardLayout`]).
 //!
 //! Channels are vectorised four lanes at a time (`f32x4`); transcendental
 //! functions are inlined approximations (the `math` module's documentation lists
@@ -24,11 +29,13 @@
 //! products (block or dense) are loops in the kernels.
 
 pub mod abi;
+mod backward;
 mod emit;
 mod kernels;
 mod lanes;
 mod layout;
 mod math;
+mod outer;
 mod program;
 
 use std::fmt::Write as _;
@@ -37,7 +44,7 @@ use cranelift_codegen::ir::Function;
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_codegen::settings;
 
-pub use layout::{ChannelSplit, CpuLayout, JacobianLayout, OutputSource, PreValue, Projection, Slot};
+pub use layout::{BackwardLayout, ChannelSplit, CpuLayout, JacobianLayout, OutputSource, PreValue, Projection, Slot};
 
 use crate::Derived;
 use crate::check::{Cell, DimSizes};
@@ -60,6 +67,8 @@ pub enum KernelKind {
     Linearize,
     /// The outputs that are not states.
     Outputs,
+    /// The step's vector-Jacobian product, rows in reverse.
+    Backward,
 }
 
 impl KernelKind {
@@ -70,6 +79,7 @@ impl KernelKind {
             KernelKind::States => "states",
             KernelKind::Linearize => "linearize",
             KernelKind::Outputs => "outputs",
+            KernelKind::Backward => "backward",
         }
     }
 }
@@ -88,8 +98,8 @@ pub struct ClifKernel {
 pub struct ClifCell {
     /// Where everything lives.
     pub layout: CpuLayout,
-    /// The kernels, in the order hoist, states, linearize, outputs (those that
-    /// exist).
+    /// The kernels, in the order hoist, states, linearize, outputs, backward
+    /// (those that exist).
     pub kernels: Vec<ClifKernel>,
 }
 

@@ -34,6 +34,12 @@ pub(super) enum Base {
     Input(usize),
     /// The scratch memory.
     Scratch,
+    /// This row's state cotangent `mu_t` (backward kernel).
+    Mu,
+    /// This row of output `o`'s cotangent (backward kernel).
+    Dout(usize),
+    /// This row of the input projections (backward kernel).
+    Projections,
 }
 
 /// Where a root's value is stored.
@@ -48,6 +54,12 @@ pub(super) enum Sink {
     JacBlock { state: usize, column: usize },
     /// Dense Jacobian: rows from `row` on, the column the probe loop is at.
     JacDense { row: usize },
+    /// The projections' cotangent row, contiguous from `offset`.
+    ProjectionGrad(usize),
+    /// Input `i`'s cotangent row.
+    InputGrad(usize),
+    /// Added to the parameters' gradient, contiguous from `offset`.
+    Accumulate(usize),
 }
 
 /// A result of a program.
@@ -102,6 +114,21 @@ pub(super) struct Product {
     pub split: bool,
 }
 
+/// `gradient += a ⊗ u` for one use of a matrix parameter (its diagonal blocks
+/// only for a block-diagonal one): the backward kernel's parameter shares.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Outer {
+    /// The parameter's shape; `transpose` is unused.
+    pub matrix: Matrix,
+    /// The parameter's gradient in the packed parameter gradient.
+    pub grad_offset: usize,
+    /// The product's cotangent (a row of the matrix per entry).
+    pub a: (Base, usize),
+    /// The operand (a column per entry).
+    pub u: (Base, usize),
+    pub split: bool,
+}
+
 /// The dense Jacobian's columns: for each `o < count`, the seed vector in scratch
 /// at `seed` becomes the unit vector `e_o` and `program` runs, for column
 /// `column + o`.
@@ -119,6 +146,7 @@ pub(super) enum Stage {
     Group(usize),
     Product(Product),
     Probes(Box<Probes>),
+    Outer(Outer),
 }
 
 /// A planned kernel body. See the [module documentation](self).
@@ -139,6 +167,7 @@ impl Program {
         let stages = self.stages.iter().all(|stage| match stage {
             Stage::Group(_) => true,
             Stage::Product(p) => matches!(p.matrix, Matrix::Block { size, .. } if size == channels),
+            Stage::Outer(o) => matches!(o.matrix, Matrix::Block { size, .. } if size == channels),
             Stage::Probes(_) => false,
         });
         groups && stages
@@ -147,7 +176,8 @@ impl Program {
     /// The widest block of the block-diagonal products (1 if none).
     pub fn widest_block(&self) -> usize {
         let widest = self.stages.iter().filter_map(|stage| match stage {
-            Stage::Product(Product { matrix: Matrix::Block { block, .. }, .. }) => Some(*block),
+            Stage::Product(Product { matrix: Matrix::Block { block, .. }, .. })
+            | Stage::Outer(Outer { matrix: Matrix::Block { block, .. }, .. }) => Some(*block),
             _ => None,
         });
         widest.fold(1, lcm)
@@ -195,7 +225,7 @@ impl Context<'_> {
         }
     }
 
-    fn matrix(&self, param: Handle<crate::check::Param>, transpose: bool) -> Result<(Matrix, usize), Error> {
+    pub fn matrix(&self, param: Handle<crate::check::Param>, transpose: bool) -> Result<(Matrix, usize), Error> {
         let shape = (param.index() < self.cell.params.len()).then(|| self.cell.params[param].shape);
         let offset = self.param_offsets.get(param.index()).copied();
         let n = |size| self.dims.of(size) as usize;

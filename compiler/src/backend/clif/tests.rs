@@ -1,5 +1,6 @@
 //! Unit tests: every stdlib cell and every filetest cell generates kernels that
-//! cranelift's verifier accepts, with the structure and layout expected.
+//! cranelift's verifier accepts (the backward kernel included), with the
+//! structure and layout expected.
 
 use super::*;
 use crate::{check_source, derive_cell};
@@ -35,6 +36,7 @@ fn every_stdlib_and_filetest_cell_verifies() {
                 let Ok(dims) = derived.cell.bind_dims(|_| Some(size)) else { continue };
                 let text = clif_text(&derived, &dims).unwrap_or_else(|e| panic!("{name} at {size}: {e}"));
                 assert!(text.contains("; kernel states"), "{name}: {text}");
+                assert!(text.contains("; kernel backward"), "{name} at {size}: no backward kernel");
                 let width: u64 = derived.cell.states.values().map(|s| dims.of(s.size)).sum();
                 let dense = derived.structure() == crate::analyse::JacobianStructure::Dense;
                 let newton = !dense || width <= DENSE_NEWTON_LIMIT as u64;
@@ -57,7 +59,9 @@ fn para_gru_is_one_vector_loop_split_by_channels() {
     assert_eq!(layout.jacobian.len(), 64);
     assert_eq!(layout.scratch_len, 0, "nothing leaves the registers");
     let kinds: Vec<KernelKind> = cell.kernels.iter().map(|k| k.kind).collect();
-    assert_eq!(kinds, [KernelKind::Hoist, KernelKind::States, KernelKind::Linearize]);
+    assert_eq!(kinds, [KernelKind::Hoist, KernelKind::States, KernelKind::Linearize, KernelKind::Backward]);
+    let backward = layout.backward.as_ref().expect("a backward kernel");
+    assert_eq!(backward.split, Some(ChannelSplit { channels: 64, granule: 1 }), "the backward splits like the forward");
 }
 
 #[test]

@@ -140,7 +140,7 @@ fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result
             }
             (ParamAdjoint::Matrix(_), ParamShape::Block { size, block }) => {
                 let width = plan.width(dims.of(size));
-                if width % block != 0 {
+                if !width.is_multiple_of(block) {
                     return Err(unsupported(
                         derived,
                         format!("the blocks of `{}` cross the lanes", derived.cell.params[param].name),

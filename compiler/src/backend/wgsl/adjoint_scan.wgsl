@@ -7,7 +7,10 @@
 // The cotangents of the states obey a linear recurrence run backwards,
 // mu_{t-1} = J_t^T mu_t + g_t from mu_{T-1} = 0: no Newton, one pass. A workgroup
 // owns C lanes of one sequence and walks its segments of S * N steps from the last
-// to the first, carrying mu across them. Within a segment, thread (s, c) holds N
+// to the first, carrying mu across them. One dispatch walks the segments of the
+// window `first..last`, starting from the cotangent left in the initial states'
+// gradients (zero at first) and leaving its own there (see `newton.wgsl` on
+// windows); the accumulators add up over dispatches. Within a segment, thread (s, c) holds N
 // steps of lane c: it composes its chunk's affine maps from the chunk's end back
 // to its start, a parallel suffix over the S chunks of each lane (Hillis-Steele)
 // gives every chunk the cotangent entering it from the right, and each thread then
@@ -34,12 +37,14 @@ fn adjoint_scan(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
     var pre: array<Pre, N>;
     var prev: array<array<f32, K>, N>;
     if s == 0u {
-        var zero: array<f32, K>;
-        carry[c] = zero;
+        var start: array<f32, K>;
+        if live { start = load_init_grad(b, lane); }
+        carry[c] = start;
     }
     workgroupBarrier();
-    let segments = (settings.steps + S * N - 1u) / (S * N);
-    for (var segment = segments; segment > 0u; segment--) {
+    // The window's segments, from its last to its first.
+    let first_segment = settings.first / (S * N);
+    for (var segment = (settings.last + S * N - 1u) / (S * N); segment > first_segment; segment--) {
         let first = (segment - 1u) * S * N + s * N;
         // This chunk's map from the cotangent at its last step to the one before
         // its first: mu -> J_first^T ... J_last^T mu + offset.
@@ -130,7 +135,7 @@ fn adjoint_scan(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
     }
     if live {
         let slot = partials_base() + ((b * S + s) * settings.lanes + lane) * A;
-        for (var i = 0u; i < A; i++) { grads[slot + i] = acc[i]; }
+        for (var i = 0u; i < A; i++) { grads[slot + i] += acc[i]; }
         if s == 0u { save_init_grad(b, lane, carry[c]); }
     }
 }

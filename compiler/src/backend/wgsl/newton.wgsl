@@ -6,7 +6,11 @@
 //
 // A workgroup owns C lanes (K unknowns each) of one sequence. The sequence is cut
 // into segments of S * N steps, solved one after another, each starting from the
-// last state of the one before. Within a segment, thread (s, c) holds N steps of
+// last state of the one before. One dispatch solves the segments of the window
+// `first..last` (whole segments), starting from the state in `init` and leaving its
+// last state there: the runtime cuts long sequences into several windows, as
+// software rasterisers cap the loop iterations of one invocation (llvmpipe: 65535
+// in all) and long kernels may hit watchdogs. Within a segment, thread (s, c) holds N steps of
 // lane c in registers. A Newton iteration linearises every step at the current
 // trajectory, h_t ~ f_t + J_t (h_{t-1} - h_{t-1}^old), and solves that linear
 // recurrence exactly: each thread composes its chunk's affine maps, a parallel
@@ -64,7 +68,7 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
         segment_start[c] = start;
     }
     workgroupBarrier();
-    for (var t0 = 0u; t0 < settings.steps; t0 += S * N) {
+    for (var t0 = settings.first; t0 < settings.last; t0 += S * N) {
         let first = t0 + s * N;
         // The initial guess: every step from the segment's start state.
         let start = segment_start[c];
@@ -239,10 +243,12 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
         }
         workgroupBarrier();
     }
+    // The state to start the next window from.
+    if s == 0u && live { save_state(b, lane, segment_start[c]); }
     if local.x == 0u && local.y == 0u {
         let slot = (group.y * ((settings.lanes + C - 1u) / C) + group.x) * 4u;
-        stats[slot] = most_iterations;
-        stats[slot + 1u] = fallbacks;
-        stats[slot + 2u] = bitcast<u32>(last_update);
+        stats[slot] = max(stats[slot], most_iterations);
+        stats[slot + 1u] += fallbacks;
+        stats[slot + 2u] = max(stats[slot + 2u], bitcast<u32>(last_update));
     }
 }

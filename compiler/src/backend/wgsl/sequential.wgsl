@@ -1,7 +1,7 @@
 // The sequential method: one thread per lane walks steps `first..last`, starting
 // from the state in `init` and leaving its last state there, so that the runtime
-// can cut long sequences into several dispatches (some drivers stop loops after
-// 65535 iterations, and long kernels may hit watchdogs).
+// can cut long sequences into several dispatches (llvmpipe ends an invocation
+// after 65535 loop iterations in all, and long kernels may hit watchdogs).
 @compute @workgroup_size(64, 1, 1)
 fn sequential(@builtin(global_invocation_id) id: vec3<u32>) {
     touch_bindings();

@@ -55,7 +55,9 @@ fn every_stdlib_and_test_cell_has_valid_backward_kernels() {
     for source in &sources {
         for cell in crate::check_source(source).expect("checks") {
             let sizes = cell
-                .bind_dims(|name| cell.find_dim(name).map(|d| crate::check::lcm(4, cell.block_multiple(d)).unwrap_or(4)))
+                .bind_dims(|name| {
+                    cell.find_dim(name).map(|d| crate::check::lcm(4, cell.block_multiple(d)).unwrap_or(4))
+                })
                 .expect("binds");
             let derived = derive_cell(&cell).expect("derives");
             let forward = generate(&derived, &sizes, &Target::default()).expect("forward kernels");

@@ -1,0 +1,199 @@
+//! The CPU backward pass (`CpuCell::backward`) against central differences of
+//! the float64 interpreter (`support/gradients.rs`, through `cpu_support`): every gradient (each
+//! parameter, input and initial state) of `sum(dout * output)` for random output
+//! cotangents, with a relative error below 2e-3, for every stdlib cell and every
+//! derivation test cell (`tests/filetests`), after a forward by either method;
+//! and the outputs `backward` returns are exactly `forward`'s.
+//!
+//! Short sequences (B = 2, T = 40) run with dims of 10 (rounded up to the block
+//! sizes, so vector loops end in a moved-back iteration) on 2 threads and on 8
+//! (which cuts the sequences into channel ranges where the cell allows it); long
+//! ones (T = 4096) check that the reverse walk stays accurate over many steps.
+
+mod cpu_support;
+
+use cpu_support::*;
+use rnnc_compiler::Derived;
+use rnnc_compiler::check::lcm;
+use rnnc_compiler::interp::{Interpreter, ParamValues, Sequences};
+use rnnc_runtime::data::BoundData;
+use rnnc_runtime::{GradientBuffers, Method, NewtonSettings};
+
+const TOLERANCE: f64 = 2e-3;
+
+/// Every stdlib cell and every derivation test cell, with a label.
+fn all_cells() -> Vec<(String, Derived)> {
+    let mut cells: Vec<(String, Derived)> =
+        rnnc_stdlib::CELLS.iter().map(|c| (c.name.to_owned(), stdlib(c.name))).collect();
+    for (file, source) in rnn_files("../tests/filetests") {
+        for derived in derive_all(&source) {
+            cells.push((format!("{file}: {}", derived.cell.name), derived));
+        }
+    }
+    cells
+}
+
+/// Every dim `base`, rounded up to the cell's block sizes.
+fn dims(derived: &Derived, base: u64) -> Vec<(String, u64)> {
+    let cell = &derived.cell;
+    cell.dims.iter().map(|(dim, d)| (d.name.clone(), lcm(base, cell.block_multiple(dim)).unwrap_or(base))).collect()
+}
+
+fn data_for(derived: &Derived, base: u64, batch: usize, steps: usize, seed: u64) -> BoundData {
+    let dims = dims(derived, base);
+    let named: Vec<(&str, u64)> = dims.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+    random_data(derived, &named, base, batch, steps, seed)
+}
+
+/// Runs forward and backward with `method` on `threads` threads, checks that
+/// `backward`'s outputs are `forward`'s; the output cotangents and gradients.
+fn run_backward(
+    derived: &Derived,
+    data: &BoundData,
+    method: Method,
+    threads: usize,
+    seed: u64,
+) -> (Vec<Vec<f32>>, GradientBuffers) {
+    let name = &derived.cell.name;
+    let cell = compile(derived, data, threads);
+    let douts = gradients::random_douts(derived, data, seed);
+    let settings = NewtonSettings::default();
+    let (outputs, grads, report) =
+        cell.backward(data, &douts, method, &settings).unwrap_or_else(|e| panic!("{name}: backward: {e}"));
+    let (forward_outputs, _) = forward(&cell, data, method);
+    assert!(outputs == forward_outputs, "{name} {method:?}: backward's outputs differ from forward's");
+    assert!(report.backward_ms.is_some_and(|ms| ms >= 0.0), "{name}: {report:?}");
+    (douts, grads)
+}
+
+/// The worst relative error of every gradient against central differences.
+fn fd_error(
+    derived: &Derived,
+    data: &BoundData,
+    douts: &[Vec<f32>],
+    grads: &GradientBuffers,
+    seed: u64,
+) -> (f64, String) {
+    gradients::gradient_error(derived, data, douts, grads, seed)
+        .unwrap_or_else(|e| panic!("{}: {e}", derived.cell.name))
+}
+
+/// The largest `|g - g64| / max(|g64|, 1e-6)` over the tensors, against the
+/// interpreter's float64 backpropagation through time (exact where central
+/// differences cross the kinks of relu, min or max).
+fn bptt_error(derived: &Derived, data: &BoundData, douts: &[Vec<f32>], grads: &GradientBuffers) -> (f64, String) {
+    let cell = &derived.cell;
+    let widen = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+    let params = ParamValues::from_fn(cell, data.dims(), |p, i| f64::from(data.params()[p.index()].data()[i]));
+    let interp = Interpreter::new(cell, &derived.ir, data.dims(), &params).expect("interpreter");
+    let inputs: Vec<Vec<f64>> = data.inputs().iter().map(|t| widen(t.data())).collect();
+    let inits: Vec<Vec<f64>> = data.inits().iter().map(|t| widen(t.data())).collect();
+    let douts: Vec<Vec<f64>> = douts.iter().map(|d| widen(d)).collect();
+    let input_slices: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
+    let init_slices: Vec<Option<&[f64]>> = inits.iter().map(|v| Some(v.as_slice())).collect();
+    let dout_slices: Vec<&[f64]> = douts.iter().map(Vec::as_slice).collect();
+    let sequences =
+        Sequences { batch: data.batch(), steps: data.seq_len(), inputs: &input_slices, initial: &init_slices };
+    let want = interp.backward_sequence(&derived.derivatives, &sequences, &dout_slices).expect("reference gradients");
+    let pairs = want.params.iter().zip(&grads.params).map(|(w, g)| ("param", w, g));
+    let pairs = pairs.chain(want.inputs.iter().zip(&grads.inputs).map(|(w, g)| ("input", w, g)));
+    let pairs = pairs.chain(want.initial.iter().zip(&grads.inits).map(|(w, g)| ("init", w, g)));
+    let mut worst = (0.0f64, String::new());
+    for (index, (kind, want, got)) in pairs.enumerate() {
+        assert_eq!(want.len(), got.len(), "{kind} gradient length");
+        let norm = want.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let diff = want.iter().zip(got).map(|(w, &g)| (w - f64::from(g)).powi(2)).sum::<f64>().sqrt();
+        let error = diff / norm.max(1e-6);
+        let error = if error.is_nan() { f64::INFINITY } else { error };
+        if error >= worst.0 {
+            worst = (error, format!("{kind} tensor {index}: |g - g64| {diff:e}, |g64| {norm:e}"));
+        }
+    }
+    worst
+}
+
+#[test]
+fn short_sequences_by_both_methods() {
+    let mut failures = Vec::new();
+    let mut worst = (0.0f64, String::new());
+    for (number, (label, derived)) in all_cells().iter().enumerate() {
+        let data = data_for(derived, 10, 2, 40, 500 + number as u64);
+        for (method, threads) in [(Method::Sequential, 2), (Method::Newton, 8)] {
+            let (douts, grads) = run_backward(derived, &data, method, threads, 900 + number as u64);
+            let (error, what) = fd_error(derived, &data, &douts, &grads, 950 + number as u64);
+            let line = format!("{label} {method:?} threads {threads}: {error:.2e} ({what})");
+            if error >= TOLERANCE {
+                failures.push(line.clone());
+            }
+            if error >= worst.0 {
+                worst = (error, line);
+            }
+        }
+    }
+    println!("short sequences: worst {}", worst.1);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Cells whose float64 reference is ill-conditioned over thousands of steps:
+/// `min_max` grows like 1.2^T once its state is negative (float32 overflows
+/// after about 400 steps), so its long sequence stays at 300 steps.
+fn long_steps(name: &str) -> usize {
+    match name {
+        "min_max" => 300,
+        _ => 4096,
+    }
+}
+
+/// Cells whose loss has kinks that central differences cross over thousands of
+/// steps: `indrnn`'s relu has 16,384 pre-activations at T = 4096, and a few lie
+/// within the differences' step of 0 (the error then is about 1e-2 while the
+/// float64 backpropagation agrees to 1e-6). They are checked against the
+/// backpropagation only.
+const KINKED_OVER_LONG_SEQUENCES: [&str; 1] = ["indrnn"];
+
+#[test]
+fn long_sequences() {
+    let mut failures = Vec::new();
+    let mut worst = (0.0f64, String::new());
+    for (number, (label, derived)) in all_cells().iter().enumerate() {
+        let steps = long_steps(&derived.cell.name);
+        let data = data_for(derived, 4, 1, steps, 700 + number as u64);
+        let (douts, grads) = run_backward(derived, &data, Method::Newton, 2, 1300 + number as u64);
+        let mut errors = vec![("float64 backpropagation", bptt_error(derived, &data, &douts, &grads))];
+        if !KINKED_OVER_LONG_SEQUENCES.contains(&derived.cell.name.as_str()) {
+            errors.push(("central differences", fd_error(derived, &data, &douts, &grads, 1400 + number as u64)));
+        }
+        for (against, (error, what)) in errors {
+            let line = format!("{label} T={steps} against {against}: {error:.2e} ({what})");
+            if error >= TOLERANCE {
+                failures.push(line.clone());
+            }
+            if error >= worst.0 {
+                worst = (error, line);
+            }
+        }
+    }
+    println!("long sequences: worst {}", worst.1);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_wrong_gradient_fails_the_check() {
+    let derived = stdlib("para_gru");
+    let data = data_for(&derived, 10, 2, 40, 3);
+    let cell = compile(&derived, &data, 2);
+    let douts = gradients::random_douts(&derived, &data, 4);
+    let (_, grads, _) =
+        cell.backward(&data, &douts, Method::Sequential, &NewtonSettings::default()).expect("backward runs");
+    let (error, _) = gradients::gradient_error(&derived, &data, &douts, &grads, 5).expect("checks");
+    assert!(error < TOLERANCE, "the right gradient passes: {error:.2e}");
+    let spoil = |change: &dyn Fn(&mut GradientBuffers)| {
+        let mut wrong = grads.clone();
+        change(&mut wrong);
+        gradients::gradient_error(&derived, &data, &douts, &wrong, 5).expect("checks").0
+    };
+    assert!(spoil(&|g| g.params[0].iter_mut().for_each(|v| *v *= 1.05)) >= TOLERANCE, "a parameter 5% off");
+    let half = grads.inputs[0].len() / 2;
+    assert!(spoil(&|g| g.inputs[0][half..].fill(0.0)) >= TOLERANCE, "half the input's gradient missing");
+    assert!(spoil(&|g| g.inits[0].iter_mut().for_each(|v| *v = 0.0)) >= TOLERANCE, "initial states ignored");
+}
