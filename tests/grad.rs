@@ -143,7 +143,11 @@ fn bad_cotangents_are_rejected_by_name_and_nothing_is_written() {
     write_npy(&dir.join("wrong.npy"), &wrong).expect("writes");
     let out = path(&dir, "g.safetensors");
     let cases: [(&str, &str, &str); 3] = [
-        ("y", "dh.npy", "output cotangent `y` (shape [2, 30, 8]) is not declared by cell `para_lstm`; its outputs are `h`"),
+        (
+            "y",
+            "dh.npy",
+            "output cotangent `y` (shape [2, 30, 8]) is not declared by cell `para_lstm`; its outputs are `h`",
+        ),
         ("h", "wrong.npy", "output cotangent `h` has shape [2, 29, 8], expected [2, 30, 8] = [B, T, H]"),
         ("h", "dh.npy", "gradients are written as one .safetensors file"),
     ];

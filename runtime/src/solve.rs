@@ -92,6 +92,10 @@ pub struct ForwardReport {
     /// and the gradient products), after the forward counted in `time_ms`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backward_ms: Option<f64>,
+    /// Of which the matrix products of the projections' gradients, where the
+    /// backend measures it separately.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gradient_products_ms: Option<f64>,
 }
 
 /// What a backward pass computes: the gradients of `sum over outputs o of

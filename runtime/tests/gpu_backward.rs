@@ -1,6 +1,8 @@
 //! The GPU backward pass (lavapipe in CI): every gradient of every shipped cell
 //! and every derivation test cell, by both methods, against central differences
 //! of the float64 reference (`support::gradients`), at T = 40 and T = 4096.
+//! `RNNC_TEST_CELL=NAME` runs one cell only, `RNNC_TEST_VERBOSE=1` prints every
+//! error (debugging knobs).
 
 mod support;
 

@@ -111,8 +111,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         let mut runs = Vec::new();
         for _ in 0..=args.repeat {
             let run = if args.backward {
-                let backward =
-                    compiled.backward(&engine, &data, douts.clone(), &options).map_err(|e| failure(&e))?;
+                let backward = compiled.backward(&engine, &data, douts.clone(), &options).map_err(|e| failure(&e))?;
                 rnnc::Forward { outputs: backward.outputs, report: backward.report }
             } else {
                 compiled.forward(&engine, &data, &options).map_err(|e| failure(&e))?
@@ -171,7 +170,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 "projection_ms": report.projection_ms, "recurrence_ms": recurrence_ms, "recurrence_gb_per_s": gbps,
                 "iterations": report.iterations, "converged": report.converged, "residual": report.residual,
                 "fallback_segments": report.fallback_segments, "max_abs_diff_vs_sequential": difference,
-                "backward_ms": report.backward_ms, "fwd_bwd_ms": report.backward_ms.map(|_| total_ms(report)),
+                "backward_ms": report.backward_ms, "gradient_products_ms": report.gradient_products_ms,
+                "fwd_bwd_ms": report.backward_ms.map(|_| total_ms(report)),
             });
             println!("{line}");
         } else {

@@ -334,6 +334,7 @@ impl CpuCell {
             time_ms: solved.start.elapsed().as_secs_f64() * 1e3,
             projection_ms: None,
             backward_ms: None,
+            gradient_products_ms: None,
         }
     }
 }

@@ -58,7 +58,7 @@ impl GpuCell {
             inits: vec![Vec::new(); plan.state_sizes.len()],
         };
         let mut total = super::cell::PassStats::default();
-        let mut backward_ms = 0.0;
+        let (mut backward_ms, mut products_ms) = (0.0, 0.0);
         for first in (0..data.batch()).step_by(run.chunk) {
             let pass = self.pass(data, first, run.chunk);
             let solved = self.solve_pass(gpu, &run, &pass, settings, true)?;
@@ -67,8 +67,9 @@ impl GpuCell {
             }
             total.merge(&solved.stats);
             let context = PassContext { run: &run, pass: &pass, solved: &solved, adjoint, scan };
-            let (ms, part) = self.backward_pass(gpu, &context, douts, &kernel, &gemm)?;
+            let ((ms, products), part) = self.backward_pass(gpu, &context, douts, &kernel, &gemm)?;
             backward_ms += ms;
+            products_ms += products;
             for (all, part) in gradients.params.iter_mut().zip(part.params) {
                 for (a, p) in all.iter_mut().zip(part) {
                     *a += p;
@@ -83,11 +84,13 @@ impl GpuCell {
         }
         let mut report = run.report(gpu, &total);
         report.backward_ms = Some(backward_ms);
+        report.gradient_products_ms = Some(products_ms);
         Ok((outputs, gradients, report))
     }
 
     /// The backward of one solved pass: its sequences' input and initial-state
-    /// gradients, and its share of the parameters' gradients; and the time it took.
+    /// gradients, and its share of the parameters' gradients; and the time it
+    /// took, and of that the matrix products'.
     fn backward_pass(
         &self,
         gpu: &Gpu,
@@ -95,7 +98,7 @@ impl GpuCell {
         douts: &[Vec<f32>],
         kernel: &super::kernel::Kernel,
         gemm: &super::kernel::Kernel,
-    ) -> Result<(f64, GradientBuffers), GpuError> {
+    ) -> Result<((f64, f64), GradientBuffers), GpuError> {
         let PassContext { run, pass, solved, adjoint, scan } = *context;
         let plan = &self.kernels().plan;
         let (batch, steps) = (pass.batch, pass.steps);
@@ -156,6 +159,9 @@ impl GpuCell {
                 .collect();
             gpu.dispatch(kernel, &bindings, grid)?;
         }
+        // Timing the phases apart costs one wait; `rnnc bench --backward` reports it.
+        gpu.wait()?;
+        let products_start = Instant::now();
         for (((group, weights), dw), dx) in
             plan.projections.iter().zip(&run.weights).zip(&weight_grads).zip(&input_grads)
         {
@@ -193,6 +199,7 @@ impl GpuCell {
         }
         gpu.wait()?;
         let backward_ms = start.elapsed().as_secs_f64() * 1e3;
+        let products_ms = products_start.elapsed().as_secs_f64() * 1e3;
 
         // Read back everything after the projections' cotangents.
         let tail: Vec<f32> = gpu.read_range(&grads, layout.inputs as usize, (layout.len - layout.inputs) as usize)?;
@@ -213,7 +220,7 @@ impl GpuCell {
             out.inits.push(tail[start..start + batch * h as usize].to_vec());
         }
         out.params = self.param_gradients(gpu, adjoint, &tail[at(layout.partials)..], &weight_grads, batch, scan)?;
-        Ok((backward_ms, out))
+        Ok(((backward_ms, products_ms), out))
     }
 
     /// The parameters' gradients of one pass: the threads' accumulators summed

@@ -386,6 +386,7 @@ impl Run {
             time_ms: total.time_ms,
             projection_ms: Some(total.projection_ms),
             backward_ms: None,
+            gradient_products_ms: None,
         }
     }
 }

@@ -6,7 +6,8 @@
 // the projection matrices' gradients dW = dP^T X (k over the B x T steps) and the
 // inputs' dX += dP W. Each workgroup computes a 64 x 64 tile of C, each of its
 // 256 threads a 4 x 4 block, from 16-deep slices of A and B staged in workgroup
-// memory (loaded along whichever index is contiguous in memory).
+// memory (loaded along whichever index is contiguous in memory), as vec4s of four
+// rows or columns, so that the product runs in four vec4 registers.
 
 struct Sizes {
     m: u32, n: u32, k: u32, accumulate: u32,
@@ -23,16 +24,19 @@ struct Sizes {
 const TILE: u32 = 64u;
 const DEPTH: u32 = 16u;
 
-// [DEPTH][TILE]: element (kk, i) at kk * TILE + i.
-var<workgroup> a_tile: array<f32, 1024>;
-var<workgroup> b_tile: array<f32, 1024>;
+// [DEPTH][TILE / 4] vec4s: element (kk, i) is a_tile[kk * 16 + i / 4][i % 4].
+var<workgroup> a_tile: array<vec4<f32>, 256>;
+var<workgroup> b_tile: array<vec4<f32>, 256>;
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>,
         @builtin(local_invocation_index) thread: u32) {
     let i0 = group.y * TILE;
     let j0 = group.x * TILE;
-    var acc: array<f32, 16>;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < sizes.k; k0 += DEPTH) {
         for (var l = 0u; l < 4u; l++) {
             let index = thread + l * 256u;
@@ -47,7 +51,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
             if i0 + i < sizes.m && k0 + kk < sizes.k {
                 value = a[sizes.a_offset + (i0 + i) * sizes.a_row + (k0 + kk) * sizes.a_col];
             }
-            a_tile[kk * TILE + i] = value;
+            a_tile[kk * 16u + i / 4u][i % 4u] = value;
             // B: along j where j is contiguous, else along k.
             var j = index % TILE;
             kk = index / TILE;
@@ -59,29 +63,29 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
             if j0 + j < sizes.n && k0 + kk < sizes.k {
                 value = b[sizes.b_offset + (k0 + kk) * sizes.b_row + (j0 + j) * sizes.b_col];
             }
-            b_tile[kk * TILE + j] = value;
+            b_tile[kk * 16u + j / 4u][j % 4u] = value;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < DEPTH; kk++) {
-            var av: array<f32, 4>;
-            var bv: array<f32, 4>;
-            for (var r = 0u; r < 4u; r++) {
-                av[r] = a_tile[kk * TILE + local.y * 4u + r];
-                bv[r] = b_tile[kk * TILE + local.x * 4u + r];
-            }
-            for (var r = 0u; r < 4u; r++) {
-                for (var q = 0u; q < 4u; q++) { acc[r * 4u + q] += av[r] * bv[q]; }
-            }
+            let av = a_tile[kk * 16u + local.y];
+            let bv = b_tile[kk * 16u + local.x];
+            acc0 = fma(vec4<f32>(av.x), bv, acc0);
+            acc1 = fma(vec4<f32>(av.y), bv, acc1);
+            acc2 = fma(vec4<f32>(av.z), bv, acc2);
+            acc3 = fma(vec4<f32>(av.w), bv, acc3);
         }
         workgroupBarrier();
     }
+    let rows = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
     for (var r = 0u; r < 4u; r++) {
         let i = i0 + local.y * 4u + r;
+        if i >= sizes.m { continue; }
+        let v = rows[r];
         for (var q = 0u; q < 4u; q++) {
             let j = j0 + local.x * 4u + q;
-            if i < sizes.m && j < sizes.n {
+            if j < sizes.n {
                 let at = sizes.c_offset + i * sizes.c_row + j;
-                var value = acc[r * 4u + q];
+                var value = v[q];
                 if sizes.accumulate == 1u { value += c[at]; }
                 c[at] = value;
             }
