@@ -5,6 +5,12 @@
 //! derivation test cell (`tests/filetests`), after a forward by either method;
 //! and the outputs `backward` returns are exactly `forward`'s.
 //!
+//! The backward's reverse walk is sequential in time per unit of work unless
+//! units leave threads idle; then it is a reverse scan over chunks (checked on
+//! 8 threads at T = 4096 against central differences, and against the
+//! sequential walk with chunks of 2 or 3 rows, where the carry between chunks
+//! matters).
+//!
 //! Short sequences (B = 2, T = 40) run with dims of 10 (rounded up to the block
 //! sizes, so vector loops end in a moved-back iteration) on 2 threads and on 8
 //! (which cuts the sequences into channel ranges where the cell allows it); long
@@ -16,6 +22,7 @@ use cpu_support::*;
 use rnnc_compiler::Derived;
 use rnnc_compiler::check::lcm;
 use rnnc_compiler::interp::{Interpreter, ParamValues, Sequences};
+use rnnc_runtime::cpu::CpuCell;
 use rnnc_runtime::data::BoundData;
 use rnnc_runtime::{GradientBuffers, Method, NewtonSettings};
 
@@ -54,13 +61,23 @@ fn run_backward(
     threads: usize,
     seed: u64,
 ) -> (Vec<Vec<f32>>, GradientBuffers) {
+    run_backward_on(derived, data, method, &compile(derived, data, threads), seed)
+}
+
+/// [`run_backward`] with a compiled cell.
+fn run_backward_on(
+    derived: &Derived,
+    data: &BoundData,
+    method: Method,
+    cell: &CpuCell,
+    seed: u64,
+) -> (Vec<Vec<f32>>, GradientBuffers) {
     let name = &derived.cell.name;
-    let cell = compile(derived, data, threads);
     let douts = gradients::random_douts(derived, data, seed);
     let settings = NewtonSettings::default();
     let (outputs, grads, report) =
         cell.backward(data, &douts, method, &settings).unwrap_or_else(|e| panic!("{name}: backward: {e}"));
-    let (forward_outputs, _) = forward(&cell, data, method);
+    let (forward_outputs, _) = forward(cell, data, method);
     assert!(outputs == forward_outputs, "{name} {method:?}: backward's outputs differ from forward's");
     assert!(report.backward_ms.is_some_and(|ms| ms >= 0.0), "{name}: {report:?}");
     (douts, grads)
@@ -144,13 +161,6 @@ fn long_steps(name: &str) -> usize {
     }
 }
 
-/// Cells whose loss has kinks that central differences cross over thousands of
-/// steps: `indrnn`'s relu has 16,384 pre-activations at T = 4096, and a few lie
-/// within the differences' step of 0 (the error then is about 1e-2 while the
-/// float64 backpropagation agrees to 1e-6). They are checked against the
-/// backpropagation only.
-const KINKED_OVER_LONG_SEQUENCES: [&str; 1] = ["indrnn"];
-
 #[test]
 fn long_sequences() {
     let mut failures = Vec::new();
@@ -158,11 +168,14 @@ fn long_sequences() {
     for (number, (label, derived)) in all_cells().iter().enumerate() {
         let steps = long_steps(&derived.cell.name);
         let data = data_for(derived, 4, 1, steps, 700 + number as u64);
-        let (douts, grads) = run_backward(derived, &data, Method::Newton, 2, 1300 + number as u64);
-        let mut errors = vec![("float64 backpropagation", bptt_error(derived, &data, &douts, &grads))];
-        if !KINKED_OVER_LONG_SEQUENCES.contains(&derived.cell.name.as_str()) {
-            errors.push(("central differences", fd_error(derived, &data, &douts, &grads, 1400 + number as u64)));
-        }
+        let mut cell = compile(derived, &data, 2);
+        cell.set_backward_chunk_len(Some(steps));
+        assert_eq!(cell.backward_chunks(1, steps), 1, "{label}: the sequential reverse walk");
+        let (douts, grads) = run_backward_on(derived, &data, Method::Newton, &cell, 1300 + number as u64);
+        let errors = [
+            ("float64 backpropagation", bptt_error(derived, &data, &douts, &grads)),
+            ("central differences", fd_error(derived, &data, &douts, &grads, 1400 + number as u64)),
+        ];
         for (against, (error, what)) in errors {
             let line = format!("{label} T={steps} against {against}: {error:.2e} ({what})");
             if error >= TOLERANCE {
@@ -196,4 +209,98 @@ fn a_wrong_gradient_fails_the_check() {
     let half = grads.inputs[0].len() / 2;
     assert!(spoil(&|g| g.inputs[0][half..].fill(0.0)) >= TOLERANCE, "half the input's gradient missing");
     assert!(spoil(&|g| g.inits[0].iter_mut().for_each(|v| *v = 0.0)) >= TOLERANCE, "initial states ignored");
+}
+
+/// Whether the time-parallel reverse scan must serve `derived` at dims 4 (the
+/// cells whose Jacobian blocks have at most 8 unknowns).
+fn scan_expected(derived: &Derived) -> bool {
+    derived.structure().block().is_some_and(|k| k <= 8)
+}
+
+/// A cell on 8 threads whose backward cuts each sequence of `data` into chunks
+/// (of `chunk` rows, or one per thread); `None` if it walks sequentially.
+fn scanning_cell(derived: &Derived, data: &BoundData, chunk: Option<usize>) -> Option<CpuCell> {
+    let mut cell = compile(derived, data, 8);
+    cell.set_backward_chunk_len(chunk);
+    let chunks = cell.backward_chunks(data.batch(), data.seq_len());
+    assert!(chunks > 1 || !scan_expected(derived), "{}: expected the time-parallel walk", derived.cell.name);
+    (chunks > 1).then_some(cell)
+}
+
+#[test]
+fn time_parallel_long_sequences() {
+    let mut failures = Vec::new();
+    let (mut worst, mut scanned) = ((0.0f64, String::new()), 0);
+    for (number, (label, derived)) in all_cells().iter().enumerate() {
+        let steps = long_steps(&derived.cell.name);
+        let data = data_for(derived, 4, 1, steps, 2700 + number as u64);
+        let chunk = (steps < 4096).then_some(steps / 8);
+        let Some(cell) = scanning_cell(derived, &data, chunk) else { continue };
+        scanned += 1;
+        let (douts, grads) = run_backward_on(derived, &data, Method::Sequential, &cell, 2800 + number as u64);
+        let (error, what) = fd_error(derived, &data, &douts, &grads, 2900 + number as u64);
+        let line = format!("{label} T={steps} against central differences: {error:.2e} ({what})");
+        if error >= TOLERANCE {
+            failures.push(line.clone());
+        }
+        if error >= worst.0 {
+            worst = (error, line);
+        }
+    }
+    println!("time-parallel long sequences ({scanned} cells): worst {}", worst.1);
+    assert!(scanned >= 5, "only {scanned} cells ran the time-parallel walk");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The largest relative difference `|a - b| / max(|b|, 1e-6)` over the
+/// gradient tensors (norms per tensor).
+fn difference(a: &GradientBuffers, b: &GradientBuffers) -> (f64, String) {
+    let pairs = a.params.iter().zip(&b.params).map(|(x, y)| ("param", x, y));
+    let pairs = pairs.chain(a.inputs.iter().zip(&b.inputs).map(|(x, y)| ("input", x, y)));
+    let pairs = pairs.chain(a.inits.iter().zip(&b.inits).map(|(x, y)| ("init", x, y)));
+    let mut worst = (0.0f64, String::new());
+    for (index, (kind, x, y)) in pairs.enumerate() {
+        assert_eq!(x.len(), y.len(), "{kind} gradient length");
+        let norm = y.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+        let diff = x.iter().zip(y).map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2)).sum::<f64>().sqrt();
+        let error = diff / norm.max(1e-6);
+        let error = if error.is_nan() { f64::INFINITY } else { error };
+        if error >= worst.0 {
+            worst = (error, format!("{kind} tensor {index}: |a - b| {diff:e}, |b| {norm:e}"));
+        }
+    }
+    worst
+}
+
+/// Short chunks (2 or 3 rows), so that the cotangent carried between chunks
+/// (phase 2) weighs on every gradient: the time-parallel walk agrees with the
+/// sequential one to float32 rounding. (Carrying only the next chunk's offset,
+/// without its Jacobian product, or applying that product untransposed, puts
+/// every cell with a state-dependent step at least 4e-4 off.)
+#[test]
+fn time_parallel_walk_matches_the_sequential_walk() {
+    const AGREEMENT: f64 = 1e-4;
+    let mut failures = Vec::new();
+    let (mut worst, mut scanned) = ((0.0f64, String::new()), 0);
+    for (number, (label, derived)) in all_cells().iter().enumerate() {
+        let data = data_for(derived, 4, 2, 256, 3100 + number as u64);
+        let Some(scanning) = scanning_cell(derived, &data, Some(3)) else { continue };
+        scanned += 1;
+        let mut sequential = compile(derived, &data, 8);
+        sequential.set_backward_chunk_len(Some(256));
+        assert_eq!(sequential.backward_chunks(2, 256), 1, "{label}: the sequential reverse walk");
+        let (_, scanned_grads) = run_backward_on(derived, &data, Method::Sequential, &scanning, 3200 + number as u64);
+        let (_, walked_grads) = run_backward_on(derived, &data, Method::Sequential, &sequential, 3200 + number as u64);
+        let (error, what) = difference(&scanned_grads, &walked_grads);
+        let line = format!("{label}: {error:.2e} ({what})");
+        if error >= AGREEMENT {
+            failures.push(line.clone());
+        }
+        if error >= worst.0 {
+            worst = (error, line);
+        }
+    }
+    println!("time-parallel against sequential walk ({scanned} cells): worst {}", worst.1);
+    assert!(scanned >= 5, "only {scanned} cells ran the time-parallel walk");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -1,6 +1,8 @@
 //! The backward pass's reverse walk: the backward kernel over every sequence,
 //! from its last step to its first, each sequence (or, for channel-split
-//! kernels, each range of channels of it) on one thread.
+//! kernels, each range of channels of it) on one thread; or, when those units
+//! of work leave threads idle, the time-parallel reverse scan of
+//! [`reverse_scan`] over chunks of each unit's rows.
 //!
 //! The walk runs the adjoint recurrence `mu_{t-1} = J_t^T mu_t + g_t` from
 //! `mu_T = 0`; per step the kernel recomputes the step's values from the solved
@@ -14,6 +16,7 @@ use super::buffers::{Shared, product, zeroed};
 use super::error::CpuError;
 use super::jit::{Kernel, KernelArgs};
 use super::parallel::{channel_ranges, run_workers};
+use super::reverse_scan;
 use super::run::Run;
 
 /// What the reverse walk reads besides the forward run's buffers.
@@ -55,19 +58,99 @@ fn expect(what: &'static str, expected: Option<usize>, found: usize) -> Result<(
     }
 }
 
-/// Runs `kernel` (the backward kernel, laid out by `backward`) over every
-/// sequence of `run`.
-pub(crate) fn reverse(
-    run: &Run<'_>,
-    kernel: Kernel,
-    backward: &BackwardLayout,
-    given: &Cotangents<'_>,
-) -> Result<Adjoints, CpuError> {
+/// Rows `first..end` of sequence `b`, channels `range`: what one call of the
+/// backward kernel walks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stretch {
+    pub b: usize,
+    pub range: (usize, usize),
+    pub first: usize,
+    pub end: usize,
+}
+
+/// Everything a reverse walk reads, and the cotangent buffers it writes
+/// (disjoint parts from each thread).
+pub(crate) struct Walk<'a> {
+    pub run: &'a Run<'a>,
+    pub kernel: Kernel,
+    pub backward: &'a BackwardLayout,
+    pub given: &'a Cotangents<'a>,
+    mu: Shared,
+    projection_grads: Shared,
+    input_grads: Vec<Shared>,
+    /// A zero state row: `mu_T`.
+    pub zero_row: Vec<f32>,
+}
+
+impl Walk<'_> {
+    /// Row `t` of sequence `b` of the state cotangents.
+    pub fn mu_row(&self, b: usize, t: usize) -> *mut f32 {
+        self.mu.at((b * self.run.steps + t) * self.run.jit.layout.state_width)
+    }
+
+    /// Row `t` of sequence `b` of the solved states.
+    pub fn state_row(&self, b: usize, t: usize) -> *const f32 {
+        self.given.states.as_ptr().wrapping_add((b * self.run.steps + t) * self.run.jit.layout.state_width)
+    }
+
+    /// The state before row `t` of sequence `b`.
+    pub fn previous_state(&self, b: usize, t: usize) -> *const f32 {
+        if t == 0 { self.run.init_row(b) } else { self.state_row(b, t - 1) }
+    }
+
+    /// Runs the backward kernel over `stretch`, from its last row to its first,
+    /// with `seed` the state cotangent entering its last row: writes the
+    /// stretch's rows of every cotangent and adds the parameters' shares to
+    /// `param_grads`.
+    ///
+    /// # Safety
+    /// The stretch must lie in the run (`first <= end <= steps`, `b < batch`,
+    /// `range` a valid channel range of the kernel), `seed` must hold one state
+    /// row, `scratch` `scratch_len` floats and `param_grads` `params_len`
+    /// floats, none touched by another thread, and no other thread may write
+    /// the stretch's rows and channels.
+    pub unsafe fn walk(&self, stretch: &Stretch, seed: *const f32, scratch: *mut f32, param_grads: *mut f32) {
+        let (run, layout) = (self.run, &self.run.jit.layout);
+        let (width, projection_width) = (layout.state_width, layout.projection_width);
+        let row = stretch.b * run.steps + stretch.first;
+        let at = |values: &[f32], len: usize| values.as_ptr().wrapping_add(row * len);
+        let given = self.given;
+        let inputs: Vec<*const f32> = given.inputs.iter().zip(&layout.inputs).map(|(x, &len)| at(x, len)).collect();
+        let douts: Vec<*const f32> = given.douts.iter().zip(&self.backward.douts).map(|(d, &len)| at(d, len)).collect();
+        let input_grads: Vec<*mut f32> =
+            self.input_grads.iter().zip(&layout.inputs).map(|(g, &len)| g.at(row * len)).collect();
+        let args = KernelArgs {
+            params: run.params.as_ptr(),
+            consts: layout.consts.as_ptr(),
+            pre: run.pre_row(stretch.b, stretch.first),
+            prev_first: self.previous_state(stretch.b, stretch.first),
+            prev_base: self.state_row(stretch.b, stretch.first),
+            prev_stride: width as i64,
+            out: self.mu.at(row * width),
+            rows: (stretch.end - stretch.first) as i64,
+            scratch,
+            channel_start: stretch.range.0 as i64,
+            channel_end: stretch.range.1 as i64,
+            inputs: inputs.as_ptr(),
+            seed_last: seed,
+            douts: douts.as_ptr(),
+            projections: at(given.projected, projection_width),
+            projection_grads: self.projection_grads.at(row * projection_width),
+            input_grads: input_grads.as_ptr(),
+            param_grads,
+            jac: std::ptr::null_mut(),
+        };
+        // SAFETY: every buffer holds the rows of sequence `b` (lengths checked
+        // by `reverse`); the caller guarantees the stretch, the seed and that
+        // no other thread writes what this call writes.
+        unsafe { self.kernel.call(&args) };
+    }
+}
+
+/// Checks the lengths of everything `reverse` reads.
+fn check(run: &Run<'_>, backward: &BackwardLayout, given: &Cotangents<'_>, rows: usize) -> Result<(), CpuError> {
     let layout = &run.jit.layout;
-    let (width, projection_width) = (layout.state_width, layout.projection_width);
-    let (batch, steps) = (run.batch, run.steps);
-    let rows = product(&[batch, steps]).ok_or(CpuError::OutOfMemory { what: "the rows", floats: "B x T".into() })?;
-    expect("the states", product(&[rows, width]), given.states.len())?;
+    expect("the states", product(&[rows, layout.state_width]), given.states.len())?;
     expect("the output cotangents", Some(backward.douts.len()), given.douts.len())?;
     for (dout, &len) in given.douts.iter().zip(&backward.douts) {
         expect("an output cotangent", product(&[rows, len]), dout.len())?;
@@ -76,11 +159,28 @@ pub(crate) fn reverse(
     for (input, &len) in given.inputs.iter().zip(&layout.inputs) {
         expect("an input", product(&[rows, len]), input.len())?;
     }
-    expect("the input projections", product(&[rows, projection_width]), given.projected.len())?;
+    expect("the input projections", product(&[rows, layout.projection_width]), given.projected.len())?;
     expect("the hoisted values", product(&[rows, layout.pre_width]), run.pre.len())?;
-    expect("the initial states", product(&[batch, width]), run.init.len())?;
-    expect("the parameters", Some(layout.params_len), run.params.len())?;
+    expect("the initial states", product(&[run.batch, layout.state_width]), run.init.len())?;
+    expect("the parameters", Some(layout.params_len), run.params.len())
+}
 
+/// Runs `kernel` (the backward kernel, laid out by `backward`) over every
+/// sequence of `run`: walked sequentially per unit of work, or as a reverse
+/// scan over chunks of `chunk_len` rows (`None`: chosen by
+/// [`reverse_scan::chunks`]) when units have spare threads.
+pub(crate) fn reverse(
+    run: &Run<'_>,
+    kernel: Kernel,
+    backward: &BackwardLayout,
+    given: &Cotangents<'_>,
+    chunk_len: Option<usize>,
+) -> Result<Adjoints, CpuError> {
+    let layout = &run.jit.layout;
+    let (width, projection_width) = (layout.state_width, layout.projection_width);
+    let rows =
+        product(&[run.batch, run.steps]).ok_or(CpuError::OutOfMemory { what: "the rows", floats: "B x T".into() })?;
+    check(run, backward, given, rows)?;
     let mut mu = zeroed("the state cotangents", product(&[rows, width]))?;
     let mut projection_grads = zeroed("the projection cotangents", product(&[rows, projection_width]))?;
     let mut input_grads = layout
@@ -88,13 +188,35 @@ pub(crate) fn reverse(
         .iter()
         .map(|&len| zeroed("an input's cotangent", product(&[rows, len])))
         .collect::<Result<Vec<_>, _>>()?;
-    let zero_row = zeroed("the last state cotangent", Some(width))?;
-    let (mu_out, dp_out) = (Shared(mu.as_mut_ptr()), Shared(projection_grads.as_mut_ptr()));
-    let dx_out: Vec<Shared> = input_grads.iter_mut().map(|g| Shared(g.as_mut_ptr())).collect();
-    let states = Shared(given.states.as_ptr().cast_mut());
+    let walk = Walk {
+        run,
+        kernel,
+        backward,
+        given,
+        mu: Shared(mu.as_mut_ptr()),
+        projection_grads: Shared(projection_grads.as_mut_ptr()),
+        input_grads: input_grads.iter_mut().map(|g| Shared(g.as_mut_ptr())).collect(),
+        zero_row: zeroed("the last state cotangent", Some(width))?,
+    };
     let channels = layout.states.first().map_or(0, |s| s.len);
-    let ranges = channel_ranges(backward.split, channels, batch, run.threads);
-    let tasks = if steps == 0 { 0 } else { batch * ranges.len() };
+    let ranges = channel_ranges(backward.split, channels, run.batch, run.threads);
+    let chunks = reverse_scan::chunks(run.jit, run.threads, run.batch * ranges.len(), run.steps, chunk_len);
+    let grads = if chunks > 1 { reverse_scan::scan(&walk, &ranges, chunks)? } else { sequential_walk(&walk, &ranges)? };
+    let mut param_grads = zeroed("the parameter gradient", Some(layout.params_len))?;
+    for grad in grads {
+        for (sum, value) in param_grads.iter_mut().zip(&grad) {
+            *sum += value;
+        }
+    }
+    Ok(Adjoints { mu, projection_grads, input_grads, param_grads })
+}
+
+/// The sequential reverse walk: each unit (sequence, channel range) on one
+/// thread, from its last row to its first. The parameter gradient of each
+/// thread.
+fn sequential_walk(walk: &Walk<'_>, ranges: &[(usize, usize)]) -> Result<Vec<Vec<f32>>, CpuError> {
+    let (run, layout) = (walk.run, &walk.run.jit.layout);
+    let tasks = if run.steps == 0 { 0 } else { run.batch * ranges.len() };
     let init = || -> Result<Workspace, CpuError> {
         Ok(Workspace {
             scratch: zeroed("kernel scratch", Some(layout.scratch_len))?,
@@ -103,43 +225,13 @@ pub(crate) fn reverse(
     };
     let workers = run_workers(tasks, run.threads, &init, &|workspace, task| {
         let (b, range) = (task / ranges.len(), ranges[task % ranges.len()]);
-        let first = b * steps;
-        let at = |values: &[f32], len: usize| values.as_ptr().wrapping_add(first * len);
-        let inputs: Vec<*const f32> = given.inputs.iter().zip(&layout.inputs).map(|(x, &len)| at(x, len)).collect();
-        let douts: Vec<*const f32> = given.douts.iter().zip(&backward.douts).map(|(d, &len)| at(d, len)).collect();
-        let input_grads: Vec<*mut f32> = dx_out.iter().zip(&layout.inputs).map(|(g, &len)| g.at(first * len)).collect();
-        let args = KernelArgs {
-            params: run.params.as_ptr(),
-            consts: layout.consts.as_ptr(),
-            pre: run.pre_row(b, 0),
-            prev_first: run.init_row(b),
-            prev_base: states.at(first * width).cast_const(),
-            prev_stride: width as i64,
-            out: mu_out.at(first * width),
-            rows: steps as i64,
-            scratch: workspace.scratch.as_mut_ptr(),
-            channel_start: range.0 as i64,
-            channel_end: range.1 as i64,
-            inputs: inputs.as_ptr(),
-            seed_last: zero_row.as_ptr(),
-            douts: douts.as_ptr(),
-            projections: at(given.projected, projection_width),
-            projection_grads: dp_out.at(first * projection_width),
-            input_grads: input_grads.as_ptr(),
-            param_grads: workspace.grads.as_mut_ptr(),
-            jac: std::ptr::null_mut(),
+        let stretch = Stretch { b, range, first: 0, end: run.steps };
+        // SAFETY: the whole sequence `b` lies in the run; tasks write disjoint
+        // sequences or channel ranges, and each thread its own workspace.
+        unsafe {
+            walk.walk(&stretch, walk.zero_row.as_ptr(), workspace.scratch.as_mut_ptr(), workspace.grads.as_mut_ptr())
         };
-        // SAFETY: every buffer holds the `steps` rows of sequence `b` (lengths
-        // checked above); tasks write disjoint sequences or channel ranges of the
-        // cotangent rows, and each thread its own parameter gradient.
-        unsafe { kernel.call(&args) };
         Ok(())
     })?;
-    let mut param_grads = zeroed("the parameter gradient", Some(layout.params_len))?;
-    for worker in workers {
-        for (sum, value) in param_grads.iter_mut().zip(&worker.grads) {
-            *sum += value;
-        }
-    }
-    Ok(Adjoints { mu, projection_grads, input_grads, param_grads })
+    Ok(workers.into_iter().map(|w| w.grads).collect())
 }

@@ -18,7 +18,12 @@
 //! its first (the adjoint recurrence `mu_{t-1} = J_t^T mu_t + g_t`, `mu_T = 0`,
 //! see `backward`), threads over sequences and channel ranges as the sequential
 //! method does; then the host projections' gradients as matrix products over
-//! every row (`gradients`).
+//! every row (`gradients`). When those units of work leave threads idle (each
+//! gets at least 2 threads and 2 x 256 steps) and the Jacobian's blocks have
+//! at most 8 unknowns, each unit's rows are cut into one chunk per thread and
+//! the walk becomes a reverse scan (`reverse_scan`): chunk offsets and
+//! Jacobian products in parallel, a short carry from the last chunk back,
+//! then every chunk walked again from the cotangent entering it.
 //!
 //! `Method::Auto` picks the sequential method unless each unit of work (a
 //! sequence, or a channel range of one) would get at least
@@ -36,6 +41,7 @@ mod newton;
 mod outputs;
 mod parallel;
 mod project;
+mod reverse_scan;
 mod run;
 mod scan;
 mod sequential;
@@ -66,6 +72,7 @@ pub struct CpuCell {
     dims: DimSizes,
     threads: usize,
     segment: Option<usize>,
+    backward_chunk: Option<usize>,
 }
 
 impl std::fmt::Debug for CpuCell {
@@ -80,7 +87,14 @@ impl CpuCell {
     pub fn compile(derived: &Derived, dims: &DimSizes) -> Result<CpuCell, CpuError> {
         let jit = jit::compile(derived, dims)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(CpuCell { jit, name: derived.cell.name.clone(), dims: dims.clone(), threads, segment: None })
+        Ok(CpuCell {
+            jit,
+            name: derived.cell.name.clone(),
+            dims: dims.clone(),
+            threads,
+            segment: None,
+            backward_chunk: None,
+        })
     }
 
     /// How long [`CpuCell::compile`] took (CLIF generation and machine code).
@@ -98,6 +112,24 @@ impl CpuCell {
     /// Shorter segments confine a divergence to fewer steps.
     pub fn set_segment_len(&mut self, steps: Option<usize>) {
         self.segment = steps.map(|s| s.max(1));
+    }
+
+    /// Fixes the length of the backward pass's time-parallel chunks (`None`:
+    /// one chunk per thread that each unit of work gets, each at least 256
+    /// rows). A length at least the sequence's gives the sequential reverse walk.
+    pub fn set_backward_chunk_len(&mut self, steps: Option<usize>) {
+        self.backward_chunk = steps.map(|s| s.max(1));
+    }
+
+    /// The number of chunks the backward pass cuts each unit of work (a
+    /// sequence, or a channel range of one) into for `batch` sequences of
+    /// `steps` steps: 1 is the sequential reverse walk, more the time-parallel
+    /// reverse scan (see the [module documentation](self)).
+    pub fn backward_chunks(&self, batch: usize, steps: usize) -> usize {
+        let Ok(backward) = &self.jit.layout.backward else { return 1 };
+        let channels = self.jit.layout.states.first().map_or(0, |s| s.len);
+        let units = batch * channel_ranges(backward.split, channels, batch, self.threads).len();
+        reverse_scan::chunks(&self.jit, self.threads, units, steps, self.backward_chunk)
     }
 
     /// The number of threads a run uses at most.
@@ -239,7 +271,7 @@ impl CpuCell {
             states: &solved.states,
         };
         let run = self.run(data, &solved);
-        let mut adjoints = backward::reverse(&run, kernel, backward_layout, &given)?;
+        let mut adjoints = backward::reverse(&run, kernel, backward_layout, &given, self.backward_chunk)?;
         gradients::project_back(layout, &solved.params, &inputs, &mut adjoints, solved.rows, self.threads)?;
         let gradients = gradients::unpack(layout, adjoints, data.batch(), data.seq_len())?;
         let backward_ms = start.elapsed().as_secs_f64() * 1e3;

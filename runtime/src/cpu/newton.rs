@@ -31,9 +31,9 @@ const SEGMENT_BUDGET: usize = 1 << 22;
 /// The shortest segment, whatever the budget says.
 const MIN_SEGMENT: usize = 64;
 /// The fewest rows worth a thread of their own.
-const MIN_CHUNK_ROWS: usize = 256;
+pub(crate) const MIN_CHUNK_ROWS: usize = 256;
 /// The widest Jacobian block scanned by several threads at once.
-const MAX_PARALLEL_BLOCK: usize = 8;
+pub(crate) const MAX_PARALLEL_BLOCK: usize = 8;
 
 /// What the Newton solves did, over every unit and segment.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
