@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use rnnc::runtime::data::BoundData;
 use rnnc::runtime::data::{OutputFormat, read_npy, read_safetensors, write_outputs};
-use rnnc::{Backend, Engine, Method, NewtonSettings, RunOptions};
+use rnnc::{Backend, Cell, CompiledCell, Engine, Method, NewtonSettings, RunOptions, Source};
 
 use super::{Failure, load_and_check, select_cell};
 
@@ -80,12 +81,9 @@ impl SolverArgs {
     }
 }
 
-/// Arguments of `rnnc run`.
+/// A cell and the data of one run (`run` and `grad`).
 #[derive(clap::Args, Debug)]
-#[command(
-    after_help = "Examples:\n  rnnc run stdlib:para_gru --params p.safetensors --input x=x.npy --out h.npy\n  rnnc run cells.rnn --cell my_lstm --params p.safetensors --input x=x.npy --init h=h0.npy \\\n      --out out.safetensors --method newton --report report.json"
-)]
-pub struct Args {
+pub struct DataArgs {
     /// A source file, or `stdlib:NAME` for a shipped cell.
     #[arg(value_name = "FILE")]
     pub file: String,
@@ -101,6 +99,43 @@ pub struct Args {
     /// An initial state `[B, H]` (float32 .npy); states not given start at zero.
     #[arg(long = "init", value_name = "NAME=H0.npy", value_parser = named_path)]
     pub inits: Vec<(String, PathBuf)>,
+}
+
+impl DataArgs {
+    /// The source and the chosen cell, checked (diagnostics printed).
+    pub fn cell(&self) -> Result<(Source, Cell), Failure> {
+        let (source, cells) = load_and_check(&self.file)?;
+        let cell = select_cell(&source, cells, self.cell.as_deref())?;
+        Ok((source, cell))
+    }
+
+    /// Reads the data files, then compiles `cell` on the engine `engine` makes and
+    /// binds the data to it: every file is read before any device is opened.
+    pub fn bind(
+        &self,
+        source: &Source,
+        cell: &Cell,
+        engine: impl FnOnce() -> Result<Engine, Failure>,
+    ) -> Result<(Engine, CompiledCell, BoundData), Failure> {
+        let params = read_safetensors(&self.params).map_err(data_error)?;
+        let inputs = read_named(&self.inputs)?;
+        let inits = read_named(&self.inits)?;
+        let engine = engine()?;
+        let text = rnnc::compiler::source_text(&source.bytes).map_err(|e| super::report_compile_error(source, e))?;
+        let compiled = engine.compile(text, Some(&cell.name)).map_err(|e| Failure::User(e.to_string()))?;
+        let data = compiled.bind(params, inputs, inits).map_err(data_error)?;
+        Ok((engine, compiled, data))
+    }
+}
+
+/// Arguments of `rnnc run`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  rnnc run stdlib:para_gru --params p.safetensors --input x=x.npy --out h.npy\n  rnnc run cells.rnn --cell my_lstm --params p.safetensors --input x=x.npy --init h=h0.npy \\\n      --out out.safetensors --method newton --report report.json"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Where the outputs go: `.npy` (a cell with one output) or `.safetensors` (every output by name).
     #[arg(long)]
     pub out: PathBuf,
@@ -136,16 +171,9 @@ pub fn read_named(items: &[(String, PathBuf)]) -> Result<Vec<(String, rnnc::Tens
 /// Runs the command: everything is read and checked before any work, and nothing is
 /// written unless the run succeeds.
 pub fn run(args: &Args) -> Result<(), Failure> {
-    let (source, cells) = load_and_check(&args.file)?;
-    let cell = select_cell(&source, cells, args.cell.as_deref())?;
+    let (source, cell) = args.data.cell()?;
     OutputFormat::for_path(&args.out, &cell).map_err(data_error)?;
-    let params = read_safetensors(&args.params).map_err(data_error)?;
-    let inputs = read_named(&args.inputs)?;
-    let inits = read_named(&args.inits)?;
-    let engine = args.solver.engine()?;
-    let text = rnnc::compiler::source_text(&source.bytes).map_err(|e| super::report_compile_error(&source, e))?;
-    let compiled = engine.compile(text, Some(&cell.name)).map_err(|e| Failure::User(e.to_string()))?;
-    let data = compiled.bind(params, inputs, inits).map_err(data_error)?;
+    let (engine, compiled, data) = args.data.bind(&source, &cell, || args.solver.engine())?;
     let options = RunOptions { method: args.method.into(), newton: args.solver.newton() };
     let forward = compiled.forward(&engine, &data, &options).map_err(data_error)?;
     write_outputs(&args.out, &cell, &forward.outputs).map_err(data_error)?;

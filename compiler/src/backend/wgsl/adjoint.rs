@@ -165,42 +165,17 @@ fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result
 }
 
 impl Emitter<'_> {
-    /// `load_state`: a lane's state after step `t`, from the states buffer.
+    /// `load_state` (a lane's state after step `t`, from the states buffer), and
+    /// `load_init_grad` and `save_init_grad` (the initial states' gradients).
     fn load_state(&mut self) {
         self.text.push_str("fn load_state(b: u32, t: u32, lane: u32) -> array<f32, K> {\n    var v: array<f32, K>;\n");
-        let channel = self.channel();
-        let plan = self.plan;
-        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
-            self.for_each(
-                width,
-                format!(
-                    "v[{slot}u + e] = states[settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}];",
-                    plan.state_prefix[s], plan.state_sizes[s]
-                ),
-            );
-        }
+        self.each_state(|slot, _, at| format!("v[{slot}u + e] = states[{at}];"));
         self.text.push_str("    return v;\n}\n\n");
         self.text.push_str("fn load_init_grad(b: u32, lane: u32) -> array<f32, K> {\n    var v: array<f32, K>;\n");
-        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
-            self.for_each(
-                width,
-                format!(
-                    "v[{slot}u + e] = grads[init_grad_base() + settings.batch * {}u + b * {}u + {channel}];",
-                    plan.state_prefix[s], plan.state_sizes[s]
-                ),
-            );
-        }
+        self.each_state(|slot, at, _| format!("v[{slot}u + e] = grads[init_grad_base() + {at}];"));
         self.text.push_str("    return v;\n}\n\n");
         self.text.push_str("fn save_init_grad(b: u32, lane: u32, v: array<f32, K>) {\n");
-        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
-            self.for_each(
-                width,
-                format!(
-                    "grads[init_grad_base() + settings.batch * {}u + b * {}u + {channel}] = v[{slot}u + e];",
-                    plan.state_prefix[s], plan.state_sizes[s]
-                ),
-            );
-        }
+        self.each_state(|slot, at, _| format!("grads[init_grad_base() + {at}] = v[{slot}u + e];"));
         self.text.push_str("}\n\n");
     }
 

@@ -347,31 +347,30 @@ impl<'a> Emitter<'a> {
         self.text.push_str("    return pre;\n}\n\n");
     }
 
-    /// `load_init` and its inverse `save_state`, over the initial-state buffer.
-    pub(super) fn load_init(&mut self) {
-        self.text.push_str("fn load_init(b: u32, lane: u32) -> array<f32, K> {\n    var v: array<f32, K>;\n");
+    /// For each state, a loop over its elements in the lane: `statement(slot,
+    /// initial, sequence)` with `slot` the state's offset in the lane's unknowns,
+    /// and WGSL addresses of element `e` (sequence `b`, step `t`) in a buffer laid
+    /// out like the initial states (`[B, H]` per state) and like the states (`[B,
+    /// T, H]` per state).
+    pub(super) fn each_state(&mut self, statement: impl Fn(u64, &str, &str) -> String) {
         let channel = self.channel();
         let plan = self.plan;
         for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
-            self.for_each(
-                width,
-                format!(
-                    "v[{slot}u + e] = init[settings.batch * {}u + b * {}u + {channel}];",
-                    plan.state_prefix[s], plan.state_sizes[s]
-                ),
-            );
+            let (prefix, size) = (plan.state_prefix[s], plan.state_sizes[s]);
+            let initial = format!("settings.batch * {prefix}u + b * {size}u + {channel}");
+            let sequence =
+                format!("settings.batch * settings.steps * {prefix}u + (b * settings.steps + t) * {size}u + {channel}");
+            self.for_each(width, statement(slot, &initial, &sequence));
         }
+    }
+
+    /// `load_init` and its inverse `save_state`, over the initial-state buffer.
+    pub(super) fn load_init(&mut self) {
+        self.text.push_str("fn load_init(b: u32, lane: u32) -> array<f32, K> {\n    var v: array<f32, K>;\n");
+        self.each_state(|slot, at, _| format!("v[{slot}u + e] = init[{at}];"));
         self.text.push_str("    return v;\n}\n\n");
         self.text.push_str("fn save_state(b: u32, lane: u32, v: array<f32, K>) {\n");
-        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
-            self.for_each(
-                width,
-                format!(
-                    "init[settings.batch * {}u + b * {}u + {channel}] = v[{slot}u + e];",
-                    plan.state_prefix[s], plan.state_sizes[s]
-                ),
-            );
-        }
+        self.each_state(|slot, at, _| format!("init[{at}] = v[{slot}u + e];"));
         self.text.push_str("}\n\n");
     }
 
@@ -455,13 +454,7 @@ impl<'a> Emitter<'a> {
             self.for_each(width, format!("outputs[{address}] = {value};"));
         }
         self.line("if settings.save_states != 0u {");
-        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
-            let address = format!(
-                "settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}",
-                plan.state_prefix[s], plan.state_sizes[s]
-            );
-            self.for_each(width, format!("states[{address}] = next[{slot}u + e];"));
-        }
+        self.each_state(|slot, _, at| format!("states[{at}] = next[{slot}u + e];"));
         self.line("}");
         self.text.push_str("}\n\n");
     }
