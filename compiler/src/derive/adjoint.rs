@@ -85,12 +85,6 @@ impl Adjoint {
     }
 }
 
-/// Whether `node` is a projection: a product `W @ x` of an input `x` that does
-/// not depend on the state (`state_dependent` is indexed by step node).
-pub fn is_projection(ir: &Ir, state_dependent: &[bool], node: Handle<Node>) -> bool {
-    projection_in(&ir.graph, ir.step_len, state_dependent, node)
-}
-
 /// Builds the step's adjoint, appending its nodes to `ir.graph`.
 pub fn adjoint(cell: &Cell, ir: &mut Ir, state_dependent: &[bool]) -> Adjoint {
     let state_sizes: Vec<Size> = cell.states.values().map(|s| s.size).collect();
@@ -189,6 +183,8 @@ fn sweep(cell: &Cell, ir: &mut Ir, state_dependent: &[bool], seeds: &[(Handle<No
     result
 }
 
+/// Whether `node` is a projection: a product `W @ x` of an input `x` that does
+/// not depend on the state (`state_dependent` is indexed by step node).
 fn projection_in(graph: &Graph, step_len: usize, state_dependent: &[bool], node: Handle<Node>) -> bool {
     node.index() < step_len
         && !state_dependent.get(node.index()).copied().unwrap_or(true)

@@ -121,7 +121,8 @@ impl GpuCell {
             windows(steps, if scan { adjoint.scan } else { None }, plan.unknowns).into_iter().rev().collect();
         let mut settings_buffers = Vec::new();
         for &window in &windows {
-            let words = self.settings_words(pass, &crate::solve::NewtonSettings::default(), window, false);
+            // The backward kernels read only the sizes and the window.
+            let words = self.settings_words(pass, &NewtonSettings::default(), window, false);
             settings_buffers.push(gpu.upload("settings", &words)?);
         }
         let groups_x = |per: u64| plan.lanes.div_ceil(per).max(1) as u32;

@@ -257,6 +257,7 @@ impl GpuCell {
                         Buffer::Inputs => &inputs,
                         Buffer::Init => &init,
                         Buffer::Outputs => &outputs,
+                        // The forward kernels bind no cotangents and no gradients.
                         Buffer::States | Buffer::Douts | Buffer::Grads => &states,
                     })
                 })
