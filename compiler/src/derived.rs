@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use crate::analyse::{Hoisting, JacobianStructure, StateJacobian, hoisting, jacobian_structure};
+use crate::analyse::{
+    Hoisting, JacobianStructure, Projection, StateJacobian, hoisting, jacobian_structure, projections,
+};
 use crate::check::{Cell, DimSizes};
 use crate::derive::adjoint::{Adjoint, adjoint};
 use crate::derive::{Derivatives, SimplifyLimits, SimplifyReport, StopReason, derive, simplify};
@@ -23,6 +25,9 @@ pub struct Derived {
     pub jacobian: StateJacobian,
     /// The state-independent values to compute before the recurrence.
     pub hoisting: Hoisting,
+    /// The input projections among them, typed by their matrices' shapes: the
+    /// single definition every back end and runtime reads.
+    pub projections: Vec<Projection>,
     /// What the simplification did.
     pub simplify: SimplifyReport,
     /// The step's vector-Jacobian product, for backward passes.
@@ -42,8 +47,9 @@ pub fn derive_cell_with(cell: &Cell, limits: &SimplifyLimits) -> Result<Derived,
     let simplify = simplify(cell, &mut ir, &mut derivatives, limits);
     let jacobian = jacobian_structure(cell, &derivatives);
     let hoisting = hoisting(&ir);
-    let adjoint = adjoint(cell, &mut ir, &hoisting.state_dependent);
-    Ok(Derived { cell: cell.clone(), ir, derivatives, jacobian, hoisting, simplify, adjoint })
+    let projections = projections(cell, &ir.graph, ir.step_len, &hoisting.state_dependent);
+    let adjoint = adjoint(cell, &mut ir, &projections);
+    Ok(Derived { cell: cell.clone(), ir, derivatives, jacobian, hoisting, projections, simplify, adjoint })
 }
 
 impl Derived {

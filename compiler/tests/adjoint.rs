@@ -120,8 +120,11 @@ fn gradient(
         let a = value(projection.adjoint, len_of(projection.node));
         let xv = value(x, len_of(x));
         add_outer(shape, dims, &mut grads[param.index()], &a, &xv);
-        let ParamShape::Matrix { cols, .. } = shape else { panic!("dense projections only in these cells") };
-        let back = transpose_times(params.get(param), dims.of(cols) as usize, &a);
+        let back = match shape {
+            ParamShape::Matrix { cols, .. } => transpose_times(params.get(param), dims.of(cols) as usize, &a),
+            ParamShape::Block { block, .. } => block_transpose_times(params.get(param), block as usize, &a),
+            ParamShape::Vector(_) => panic!("a projection's matrix is a matrix"),
+        };
         for (g, b) in inputs[input.index()].iter_mut().zip(back) {
             *g += b;
         }
@@ -188,4 +191,17 @@ fn the_adjoint_is_the_gradient_of_the_step() {
             );
         }
     }
+}
+
+/// `W^T a` for a `block[H, K]` matrix stored as `[H/K, K, K]`.
+fn block_transpose_times(w: &[f64], block: usize, a: &[f64]) -> Vec<f64> {
+    let mut back = vec![0.0; a.len()];
+    for (g, blk) in w.chunks(block * block).enumerate() {
+        for j in 0..block {
+            for q in 0..block {
+                back[g * block + q] += blk[j * block + q] * a[g * block + j];
+            }
+        }
+    }
+    back
 }

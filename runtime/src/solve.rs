@@ -83,20 +83,39 @@ pub struct ForwardReport {
     pub fallback_segments: u64,
     /// Segments solved in all.
     pub segments: u64,
-    /// Wall time of the solve, including the projections, excluding transfers.
+    /// How the `*_ms` times below were taken: `gpu-timestamps` (the device's
+    /// timestamp queries around each phase's kernels: kernel time only) or
+    /// `wall-clock` (host time around the work, the transfers of results
+    /// included on the GPU).
+    pub timing: String,
+    /// Time of the solve: the projections and the recurrence.
     pub time_ms: f64,
     /// Of which the input projections, where the backend measures it separately.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub projection_ms: Option<f64>,
-    /// For a backward pass: the wall time of the backward part (the reverse scan
-    /// and the gradient products), after the forward counted in `time_ms`.
+    /// Of which the recurrence, where the backend measures it separately.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recurrence_ms: Option<f64>,
+    /// For a backward pass: the time of the backward part (the backward
+    /// recurrence and the gradient products), after the forward counted in
+    /// `time_ms`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backward_ms: Option<f64>,
+    /// Of which the backward recurrence, where the backend measures it separately.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backward_scan_ms: Option<f64>,
     /// Of which the matrix products of the projections' gradients, where the
     /// backend measures it separately.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gradient_products_ms: Option<f64>,
+    /// Host time of the whole call: uploads, every kernel, read-backs.
+    pub wall_ms: f64,
 }
+
+/// The `timing` of a report timed by the device's timestamp queries.
+pub const TIMING_GPU_TIMESTAMPS: &str = "gpu-timestamps";
+/// The `timing` of a report timed by the host's clock.
+pub const TIMING_WALL_CLOCK: &str = "wall-clock";
 
 /// What a backward pass computes: the gradients of `sum over outputs o of
 /// sum(dout_o * o)`, flat, in the cell's order.

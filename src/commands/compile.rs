@@ -94,7 +94,7 @@ fn wgsl(derived: &Derived, sizes: &DimSizes) -> Result<String, rnnc::Error> {
         "// rnnc: GPU kernels of cell `{}` for {}\n\n// ---- projection kernel (entry point `main`) ----\n{}\n// ---- recurrence kernels ----\n{}",
         derived.cell.name,
         if dims.is_empty() { "fixed sizes".to_owned() } else { dims.join(", ") },
-        backend::wgsl::PROJECTION,
+        backend::wgsl::projection_kernel(),
         kernels.recurrence
     ))
 }

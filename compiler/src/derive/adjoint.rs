@@ -9,8 +9,8 @@
 //! seed `i` is state `i`'s cotangent, seed `states + o` output `o`'s
 //! ([`Adjoint::state_seed`], [`Adjoint::output_seed`]).
 //!
-//! Propagation stops at the *projections*: the state-independent products
-//! `W @ x` of an input, which the back ends compute for all steps at once as
+//! Propagation stops at the *projections* ([`crate::analyse::projections`]): the
+//! state-independent products `W @ x` of an input, which the back ends compute for all steps at once as
 //! matrix products. Their cotangents are results ([`Adjoint::projections`]); a
 //! backward pass turns them into `dW = sum dP ⊗ x` and `dx += W^T dP` with matrix
 //! products over every step, never per step.
@@ -21,6 +21,7 @@
 use super::linear::LinearMaps;
 use super::products::{seed, transpose_apply};
 use super::rules::partials;
+use crate::analyse::Projection;
 use crate::arena::Handle;
 use crate::check::{Cell, Param, ParamShape, Size};
 use crate::ir::{Graph, Ir, Node, Op, Shape};
@@ -86,7 +87,11 @@ impl Adjoint {
 }
 
 /// Builds the step's adjoint, appending its nodes to `ir.graph`.
-pub fn adjoint(cell: &Cell, ir: &mut Ir, state_dependent: &[bool]) -> Adjoint {
+pub fn adjoint(cell: &Cell, ir: &mut Ir, projections: &[Projection]) -> Adjoint {
+    let mut is_projection = vec![false; ir.step_len];
+    for projection in projections {
+        is_projection[projection.node.index()] = true;
+    }
     let state_sizes: Vec<Size> = cell.states.values().map(|s| s.size).collect();
     let state_seeds: Vec<Handle<Node>> =
         state_sizes.iter().enumerate().map(|(i, &size)| seed(&mut ir.graph, Adjoint::state_seed(i), size)).collect();
@@ -100,15 +105,15 @@ pub fn adjoint(cell: &Cell, ir: &mut Ir, state_dependent: &[bool]) -> Adjoint {
         })
         .collect();
     let mut seeds: Vec<(Handle<Node>, Handle<Node>)> = ir.outputs.iter().copied().zip(output_seeds).collect();
-    let direct = sweep(cell, ir, state_dependent, &seeds);
+    let direct = sweep(cell, ir, &is_projection, &seeds);
     seeds.extend(ir.updates.iter().copied().zip(state_seeds));
-    let mut full = sweep(cell, ir, state_dependent, &seeds);
+    let mut full = sweep(cell, ir, &is_projection, &seeds);
     full.direct = direct.states;
     full
 }
 
 /// One reverse sweep from `seeds` (result node, its cotangent).
-fn sweep(cell: &Cell, ir: &mut Ir, state_dependent: &[bool], seeds: &[(Handle<Node>, Handle<Node>)]) -> Adjoint {
+fn sweep(cell: &Cell, ir: &mut Ir, is_projection: &[bool], seeds: &[(Handle<Node>, Handle<Node>)]) -> Adjoint {
     let len = ir.step_len;
     let mut adjoints: Vec<Option<Handle<Node>>> = vec![None; len];
     let graph = &mut ir.graph;
@@ -141,7 +146,7 @@ fn sweep(cell: &Cell, ir: &mut Ir, state_dependent: &[bool], seeds: &[(Handle<No
             Op::State(state) => state_adjoints[state.index()] = Some(adjoint),
             Op::Input(input) => result.inputs[input.index()] = Some(adjoint),
             Op::Param(param) => set_vector(&mut result.params, param, adjoint),
-            Op::MatVec(..) if projection_in(graph, len, state_dependent, node) => {
+            Op::MatVec(..) if is_projection[index] => {
                 result.projections.push(ProjectionAdjoint { node, adjoint });
                 continue;
             }
@@ -181,14 +186,6 @@ fn sweep(cell: &Cell, ir: &mut Ir, state_dependent: &[bool], seeds: &[(Handle<No
         })
         .collect();
     result
-}
-
-/// Whether `node` is a projection: a product `W @ x` of an input `x` that does
-/// not depend on the state (`state_dependent` is indexed by step node).
-fn projection_in(graph: &Graph, step_len: usize, state_dependent: &[bool], node: Handle<Node>) -> bool {
-    node.index() < step_len
-        && !state_dependent.get(node.index()).copied().unwrap_or(true)
-        && matches!(graph.node(node).op, Op::MatVec(_, x) if matches!(graph.node(x).op, Op::Input(_)))
 }
 
 fn accumulate(graph: &mut Graph, sum: Option<Handle<Node>>, term: Handle<Node>) -> Handle<Node> {

@@ -363,10 +363,14 @@ impl CpuCell {
             residual: stats.residual,
             fallback_segments: stats.fallbacks,
             segments: stats.segments,
+            timing: crate::solve::TIMING_WALL_CLOCK.to_owned(),
             time_ms: solved.start.elapsed().as_secs_f64() * 1e3,
             projection_ms: None,
+            recurrence_ms: None,
             backward_ms: None,
+            backward_scan_ms: None,
             gradient_products_ms: None,
+            wall_ms: solved.start.elapsed().as_secs_f64() * 1e3,
         }
     }
 }

@@ -1,38 +1,42 @@
-//! The backward pass on the GPU: the forward (keeping every state), then the
-//! adjoint kernels (a reverse scan, or one step after another), then the
-//! projections' gradients as matrix products over every step, read back and
+//! The backward pass on the GPU: from a forward pass's tape (its inputs,
+//! projections and every state, still on the device), the adjoint kernels (a
+//! reverse scan, or one step after another) and the projections' gradients as
+//! matrix products over every step, in one submission per pass, read back and
 //! summed over passes.
 
 use std::time::Instant;
 
-use rnnc_compiler::backend::wgsl::{self, AdjointKernels, Buffer, GEMM_TILE, GradientLayout};
+use rnnc_compiler::analyse::ProjectionKind;
+use rnnc_compiler::backend::wgsl::{AdjointKernels, GEMM_TILE, GemmSizes, GradientLayout, SEQUENTIAL_LANES};
 
-use super::cell::{GpuCell, Outputs, Pass, Run, SolvedPass, windows};
+use super::cell::{GpuCell, GpuTape, Outputs, Pass, windows};
 use super::device::{Gpu, GpuError};
-use super::kernel::Binding;
-use super::memory::GpuBuffer;
+use super::kernel::{Dispatch, Recorder};
+use super::timing::{Phase, PhaseTimes};
+use super::workspace::{Bound, Slot, Workspace, record_stride};
 use crate::data::BoundData;
 use crate::solve::{ForwardReport, GradientBuffers, Method, NewtonSettings};
 
-/// One general matrix product (`gemm.wgsl`), its operands strided.
-struct Product<'a> {
-    /// Rows, columns and depth of `C = A B`.
-    m: u64,
-    n: u64,
-    k: u64,
-    accumulate: bool,
-    /// Each operand: its buffer, offset, and strides (row, column).
-    a: (&'a GpuBuffer, u64, u64, u64),
-    b: (&'a GpuBuffer, u64, u64, u64),
-    /// `C`: buffer, offset, row stride.
-    c: (&'a GpuBuffer, u64, u64),
+/// The times of a backward pass (summed over passes), in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BackwardTimes {
+    /// The backward recurrence and the gradient products.
+    pub backward_ms: f64,
+    /// Of which the backward recurrence (GPU timestamps only).
+    pub scan_ms: Option<f64>,
+    /// Of which the gradient products (GPU timestamps only).
+    pub products_ms: Option<f64>,
+    /// Host time of the whole backward call.
+    pub wall_ms: f64,
+    /// Whether the forward was solved again (a batch that ran in several passes).
+    pub forward_recomputed: bool,
 }
 
 impl GpuCell {
     /// Runs the cell forward over `data` and back: the gradients of `sum over
     /// outputs o of sum(douts[o] * o)` (each `douts[o]` `[B, T, size]`) with respect
     /// to every parameter, input and initial state. Returns the forward's outputs,
-    /// the gradients, and the forward's report with the backward's time. The
+    /// the gradients, and the forward's report with the backward's times. The
     /// backward runs by the forward's method: Newton's forward goes with the
     /// reverse scan, the sequential one with the sequential backward.
     pub fn backward(
@@ -43,33 +47,57 @@ impl GpuCell {
         method: Method,
         settings: &NewtonSettings,
     ) -> Result<(Outputs, GradientBuffers, ForwardReport), GpuError> {
+        let (outputs, mut report, tape) = self.forward_tape(gpu, data, method, settings)?;
+        let (gradients, times) = self.backward_tape(gpu, data, douts, tape, settings)?;
+        times.add_to(&mut report);
+        Ok((outputs, gradients, report))
+    }
+
+    /// The backward pass of the forward pass that made `tape` (over the same
+    /// `data`): the gradients, and the times. The forward's states are used as
+    /// they are when its batch ran in one pass; otherwise each pass is solved
+    /// again (by the tape's method) before its backward.
+    pub fn backward_tape(
+        &self,
+        gpu: &Gpu,
+        data: &BoundData,
+        douts: &[Vec<f32>],
+        tape: GpuTape,
+        settings: &NewtonSettings,
+    ) -> Result<(GradientBuffers, BackwardTimes), GpuError> {
+        let wall = Instant::now();
+        if tape.cell != self.id() || tape.batch != data.batch() || tape.steps != data.seq_len() {
+            return Err(GpuError::Tape("the tape was made by another cell or for other data".into()));
+        }
         let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
         let plan = &self.kernels().plan;
-        let run = self.prepare(gpu, data, method)?;
+        let mut workspace = self.workspace();
+        let recompute = !tape.keeps_states();
+        for (slot, buffer) in tape.buffers {
+            workspace.put(slot, buffer);
+        }
+        let run = self.prepare(gpu, &mut workspace, data, tape.method)?;
+        if run.params != tape.params {
+            return Err(GpuError::Tape("the parameters changed between the forward and the backward pass".into()));
+        }
         let scan = run.method == Method::Newton && adjoint.scan.is_some();
-        let label = "backward";
         let entry = if scan { "adjoint_scan" } else { "adjoint_sequential" };
-        let kernel = gpu.kernel(label, &adjoint.text, entry)?;
-        let gemm = gpu.kernel("gemm", wgsl::GEMM, "main")?;
-        let mut outputs: Outputs = vec![Vec::new(); plan.output_sizes.len()];
+        let kernel = gpu.kernel("backward", &adjoint.text, entry)?;
         let mut gradients = GradientBuffers {
             params: data.params().iter().map(|t| vec![0.0; t.len()]).collect(),
             inputs: vec![Vec::new(); plan.input_sizes.len()],
             inits: vec![Vec::new(); plan.state_sizes.len()],
         };
-        let mut total = super::cell::PassStats::default();
-        let (mut backward_ms, mut products_ms) = (0.0, 0.0);
-        for first in (0..data.batch()).step_by(run.chunk) {
-            let pass = self.pass(data, first, run.chunk);
-            let solved = self.solve_pass(gpu, &run, &pass, settings, true)?;
-            for (all, part) in outputs.iter_mut().zip(self.read_outputs(gpu, &solved, &pass)?) {
-                all.extend(part);
+        let mut times = BackwardTimes { forward_recomputed: recompute, ..BackwardTimes::default() };
+        let passes: Vec<Pass> = self.passes(data, run.chunk).collect();
+        for pass in &passes {
+            if recompute {
+                // The tape could not hold every pass's states: solve this one again.
+                self.solve_pass(gpu, &mut workspace, &run, data, pass, settings, true)?;
             }
-            total.merge(&solved.stats);
-            let context = PassContext { run: &run, pass: &pass, solved: &solved, adjoint, scan };
-            let ((ms, products), part) = self.backward_pass(gpu, &context, douts, &kernel, &gemm)?;
-            backward_ms += ms;
-            products_ms += products;
+            let context = PassContext { pass, adjoint, scan, kernel: &kernel };
+            let (part, pass_times) = self.backward_pass(gpu, &mut workspace, data, &context, douts)?;
+            times.merge(&pass_times);
             for (all, part) in gradients.params.iter_mut().zip(part.params) {
                 for (a, p) in all.iter_mut().zip(part) {
                     *a += p;
@@ -82,159 +110,286 @@ impl GpuCell {
                 all.extend(part);
             }
         }
-        let mut report = run.report(gpu, &total);
-        report.backward_ms = Some(backward_ms);
-        report.gradient_products_ms = Some(products_ms);
-        Ok((outputs, gradients, report))
+        times.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
+        Ok((gradients, times))
     }
 
-    /// The backward of one solved pass: its sequences' input and initial-state
-    /// gradients, and its share of the parameters' gradients; and the time it
-    /// took, and of that the matrix products'.
+    /// The backward of one solved pass (its forward's buffers in the workspace):
+    /// its sequences' input and initial-state gradients, its share of the
+    /// parameters' gradients, and its times.
     fn backward_pass(
         &self,
         gpu: &Gpu,
+        workspace: &mut Workspace,
+        data: &BoundData,
         context: &PassContext<'_>,
         douts: &[Vec<f32>],
-        kernel: &super::kernel::Kernel,
-        gemm: &super::kernel::Kernel,
-    ) -> Result<((f64, f64), GradientBuffers), GpuError> {
-        let PassContext { run, pass, solved, adjoint, scan } = *context;
+    ) -> Result<(GradientBuffers, BackwardTimes), GpuError> {
+        let PassContext { pass, adjoint, scan, kernel, .. } = *context;
         let plan = &self.kernels().plan;
-        let (batch, steps) = (pass.batch, pass.steps);
-        let rows = (batch * steps) as u64;
-        let dout_rows: Vec<f32> = douts
-            .iter()
-            .zip(&plan.output_sizes)
-            .flat_map(|(d, &size)| {
-                let per_sequence = steps * size as usize;
-                d[pass.first * per_sequence..(pass.first + batch) * per_sequence].iter().copied()
-            })
-            .collect();
-        let douts = gpu.upload("douts", &dout_rows)?;
-        // The sequential forward leaves its last states in `init`: upload them again.
-        let init = gpu.upload("init", &pass.inits)?;
-        let layout = GradientLayout::new(plan, adjoint, batch as u64, steps as u64, scan);
-        let grads = gpu.zeroed("grads", layout.len as usize)?;
-        // Windows from the last to the first, the cotangent carried between them.
-        let windows: Vec<(u32, u32)> =
-            windows(steps, if scan { adjoint.scan } else { None }, plan.unknowns).into_iter().rev().collect();
-        let mut settings_buffers = Vec::new();
-        for &window in &windows {
-            // The backward kernels read only the sizes and the window.
-            let words = self.settings_words(pass, &NewtonSettings::default(), window, false);
-            settings_buffers.push(gpu.upload("settings", &words)?);
+        let rows = pass.rows();
+        let output_words: usize = plan.output_sizes.iter().sum::<u64>() as usize;
+        workspace.ensure(gpu, Slot::Douts, rows * output_words)?;
+        let layout = GradientLayout::new(plan, adjoint, pass.batch as u64, pass.steps as u64, scan);
+        workspace.ensure(gpu, Slot::Grads, layout.len as usize)?;
+        for (i, launch) in plan.projections.iter().enumerate() {
+            workspace.ensure(gpu, Slot::InputGrads(launch.input.index()), rows * launch.depth as usize)?;
+            let weights = match launch.kind {
+                ProjectionKind::Dense => launch.columns() * launch.depth,
+                ProjectionKind::Block { block } => launch.columns() * block,
+            };
+            workspace.ensure(gpu, Slot::WeightGrads(i), weights as usize)?;
         }
+        // The cotangents of the pass's sequences, and its initial states again
+        // (the forward recurrence left its last states in their place).
+        let douts_buffer = workspace.get(Slot::Douts)?;
+        for ((d, &size), &prefix) in douts.iter().zip(&plan.output_sizes).zip(&plan.output_prefix) {
+            let per_sequence = pass.steps * size as usize;
+            let part = &d[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
+            gpu.write(douts_buffer, rows * prefix as usize, part)?;
+        }
+        self.write_inits(gpu, workspace, data, pass)?;
+
+        // The backward recurrence: windows from the last to the first, the
+        // cotangent carried between them.
         let groups_x = |per: u64| plan.lanes.div_ceil(per).max(1) as u32;
         let grid = match adjoint.scan {
-            Some(shape) if scan => [groups_x(shape.lanes), batch as u32, 1],
-            _ => [groups_x(wgsl::SEQUENTIAL_LANES), batch as u32, 1],
+            Some(shape) if scan => [groups_x(shape.lanes), pass.batch as u32, 1],
+            _ => [groups_x(SEQUENTIAL_LANES), pass.batch as u32, 1],
         };
-        // The matrix products' outputs: per projection group, dW [n, depth] and dx.
-        let mut weight_grads = Vec::new();
-        let mut input_grads = Vec::new();
-        for group in &plan.projections {
-            let n: u64 = group.params.iter().map(|&(_, r)| r).sum();
-            weight_grads.push(gpu.zeroed("weight gradients", (n * group.depth) as usize)?);
-            input_grads.push(gpu.zeroed("input gradients", (rows * group.depth) as usize)?);
-        }
-        gpu.wait()?;
+        let records: Vec<_> = windows(pass.steps, if scan { adjoint.scan } else { None }, plan.unknowns)
+            .into_iter()
+            .rev()
+            .map(|window| self.settings(pass, &NewtonSettings::default(), window, false))
+            .collect();
+        let recurrence: Vec<Dispatch<'_>> = self
+            .window_bind_groups(gpu, workspace, kernel, &adjoint.bindings, true, &records)?
+            .into_iter()
+            .map(|bind_group| Dispatch { kernel: kernel.as_ref(), bind_group, grid })
+            .collect();
+        let products = self.gradient_products(gpu, workspace, rows as u64)?;
 
+        // Read back everything after the projections' cotangents, then each
+        // input's and each launch's matrix gradients.
+        let tail_words = (layout.len - layout.inputs) as usize;
+        let mut reads: Vec<(Slot, u64, usize)> = vec![(Slot::Grads, layout.inputs, tail_words)];
+        let mut inputs_read: Vec<usize> = Vec::new();
+        for launch in &plan.projections {
+            let input = launch.input.index();
+            if !inputs_read.contains(&input) {
+                inputs_read.push(input);
+                reads.push((Slot::InputGrads(input), 0, rows * launch.depth as usize));
+            }
+        }
+        for (i, _) in plan.projections.iter().enumerate() {
+            reads.push((Slot::WeightGrads(i), 0, workspace.get(Slot::WeightGrads(i))?.len()));
+        }
+        let total_bytes: u64 = reads.iter().map(|&(_, _, len)| len as u64 * 4).sum();
+        let readback = workspace.readback(gpu, total_bytes)?;
+        workspace.ensure_timer(gpu)?;
+        let workspace = &*workspace;
+        let timer = workspace.timer();
+        let mut recorder = Recorder::new(gpu, "backward");
+        // Only what accumulates is cleared: the inputs' elementwise cotangents,
+        // the initial states' and the accumulators; the projections' cotangents
+        // too when some projection has none (it is then never written).
+        let grads = &workspace.get(Slot::Grads)?.buffer;
+        let clear_from = if adjoint.writes_every_projection { layout.inputs } else { 0 };
+        recorder.encoder.clear_buffer(grads, clear_from * 4, Some((layout.len - clear_from) * 4));
+        recorder.phase("backward recurrence", timer.map(|t| (t, Phase::BackwardScan)), &recurrence)?;
+        recorder.phase("gradient products", timer.map(|t| (t, Phase::GradientProducts)), &products)?;
+        let mut at = 0u64;
+        for &(slot, offset, len) in &reads {
+            let bytes = len as u64 * 4;
+            if bytes > 0 {
+                recorder.encoder.copy_buffer_to_buffer(&workspace.get(slot)?.buffer, offset * 4, &readback, at, bytes);
+            }
+            at += bytes;
+        }
+        let phases = [Phase::BackwardScan, Phase::GradientProducts];
+        if let Some(timer) = timer {
+            timer.resolve(&mut recorder.encoder, &phases);
+        }
         let start = Instant::now();
-        for settings_buffer in &settings_buffers {
-            let bindings: Vec<Binding<'_>> = adjoint
-                .bindings
-                .iter()
-                .map(|buffer| {
-                    Binding(match buffer {
-                        Buffer::Settings | Buffer::Stats => settings_buffer,
-                        Buffer::Projections => &solved.projections,
-                        Buffer::Params => &run.params,
-                        Buffer::Inputs => &solved.inputs,
-                        Buffer::Init => &init,
-                        Buffer::Outputs | Buffer::States => &solved.states,
-                        Buffer::Douts => &douts,
-                        Buffer::Grads => &grads,
-                    })
-                })
-                .collect();
-            gpu.dispatch(kernel, &bindings, grid)?;
-        }
-        // Timing the phases apart costs one wait; `rnnc bench --backward` reports it.
-        gpu.wait()?;
-        let products_start = Instant::now();
-        for (((group, weights), dw), dx) in
-            plan.projections.iter().zip(&run.weights).zip(&weight_grads).zip(&input_grads)
-        {
-            let n: u64 = group.params.iter().map(|&(_, r)| r).sum();
-            let columns = plan.projection_columns;
-            let x_offset = rows * plan.input_prefix[group.input.index()];
-            // dW = dP^T X over every step.
-            self.product(
-                gpu,
-                gemm,
-                &Product {
-                    m: n,
-                    n: group.depth,
-                    k: rows,
-                    accumulate: false,
-                    a: (&grads, group.column, 1, columns),
-                    b: (&solved.inputs, x_offset, group.depth, 1),
-                    c: (dw, 0, group.depth),
-                },
-            )?;
-            // dx = dP W.
-            self.product(
-                gpu,
-                gemm,
-                &Product {
-                    m: rows,
-                    n: group.depth,
-                    k: n,
-                    accumulate: false,
-                    a: (&grads, group.column, columns, 1),
-                    b: (weights, 0, group.depth, 1),
-                    c: (dx, 0, group.depth),
-                },
-            )?;
-        }
-        gpu.wait()?;
-        let backward_ms = start.elapsed().as_secs_f64() * 1e3;
-        let products_ms = products_start.elapsed().as_secs_f64() * 1e3;
+        recorder.submit()?;
+        let words: Vec<f32> = gpu.map_read(&readback, total_bytes)?;
+        let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+        let phase_times: PhaseTimes = match timer {
+            Some(timer) => timer.read(gpu, &phases)?,
+            None => PhaseTimes::default(),
+        };
+        let scan_ms = phase_times[Phase::BackwardScan as usize];
+        let products_ms = phase_times[Phase::GradientProducts as usize];
+        let times = BackwardTimes {
+            backward_ms: match (scan_ms, products_ms) {
+                (Some(s), Some(p)) => s + p,
+                _ => wall_ms,
+            },
+            scan_ms,
+            products_ms,
+            wall_ms,
+            forward_recomputed: false,
+        };
 
-        // Read back everything after the projections' cotangents.
-        let tail: Vec<f32> = gpu.read_range(&grads, layout.inputs as usize, (layout.len - layout.inputs) as usize)?;
+        // Unpack: the grads tail, then the inputs' and the launches' products.
+        let mut parts = Vec::new();
+        let mut offset = 0usize;
+        for &(_, _, len) in &reads {
+            parts.push(&words[offset..offset + len]);
+            offset += len;
+        }
+        let tail = parts[0];
         let at = |offset: u64| (offset - layout.inputs) as usize;
         let mut out = GradientBuffers { params: Vec::new(), inputs: Vec::new(), inits: Vec::new() };
         for (i, &d) in plan.input_sizes.iter().enumerate() {
-            let start = at(layout.inputs + rows * plan.input_prefix[i]);
-            out.inputs.push(tail[start..start + (rows * d) as usize].to_vec());
+            let start = at(layout.inputs + rows as u64 * plan.input_prefix[i]);
+            out.inputs.push(tail[start..start + rows * d as usize].to_vec());
         }
-        for (group, dx) in plan.projections.iter().zip(&input_grads) {
-            let dx: Vec<f32> = gpu.read(dx)?;
-            for (g, d) in out.inputs[group.input.index()].iter_mut().zip(dx) {
+        for (k, &input) in inputs_read.iter().enumerate() {
+            for (g, d) in out.inputs[input].iter_mut().zip(parts[1 + k]) {
                 *g += d;
             }
         }
         for (s, &h) in plan.state_sizes.iter().enumerate() {
-            let start = at(layout.inits + batch as u64 * plan.state_prefix[s]);
-            out.inits.push(tail[start..start + batch * h as usize].to_vec());
+            let start = at(layout.inits + pass.batch as u64 * plan.state_prefix[s]);
+            out.inits.push(tail[start..start + pass.batch * h as usize].to_vec());
         }
-        out.params = self.param_gradients(gpu, adjoint, &tail[at(layout.partials)..], &weight_grads, batch, scan)?;
-        Ok(((backward_ms, products_ms), out))
+        let weight_grads = &parts[1 + inputs_read.len()..];
+        out.params = self.param_gradients(adjoint, &tail[at(layout.partials)..], weight_grads, pass.batch, scan);
+        Ok((out, times))
+    }
+
+    /// The matrix products of the projections' gradients over `rows` steps: per
+    /// launch, `dW = dP^T X` and `dx (+)= dP W` (grouped per block for a
+    /// block-diagonal launch).
+    fn gradient_products(
+        &self,
+        gpu: &Gpu,
+        workspace: &mut Workspace,
+        rows: u64,
+    ) -> Result<Vec<Dispatch<'_>>, GpuError> {
+        let plan = &self.kernels().plan;
+        let columns = plan.projection_columns;
+        let mut products: Vec<(GemmSizes, Slot, Slot, Slot, [u32; 3])> = Vec::new();
+        let mut written: Vec<usize> = Vec::new();
+        let tiles = |n: u64| n.div_ceil(GEMM_TILE) as u32;
+        for (i, launch) in plan.projections.iter().enumerate() {
+            let input = launch.input.index();
+            let x_offset = (rows * plan.input_prefix[input]) as u32;
+            let depth = launch.depth;
+            let accumulate = u32::from(written.contains(&input));
+            written.push(input);
+            let column = launch.column as u32;
+            match launch.kind {
+                ProjectionKind::Dense => {
+                    let n = launch.columns();
+                    // dW = dP^T X over every step.
+                    let dw = GemmSizes {
+                        m: n as u32,
+                        n: depth as u32,
+                        k: rows as u32,
+                        a_offset: column,
+                        a_row: 1,
+                        a_col: columns as u32,
+                        b_offset: x_offset,
+                        b_row: depth as u32,
+                        b_col: 1,
+                        c_row: depth as u32,
+                        ..GemmSizes::default()
+                    };
+                    products.push((dw, Slot::Grads, Slot::Inputs, Slot::WeightGrads(i), [tiles(depth), tiles(n), 1]));
+                    // dx = dP W.
+                    let dx = GemmSizes {
+                        m: rows as u32,
+                        n: depth as u32,
+                        k: n as u32,
+                        accumulate,
+                        a_offset: column,
+                        a_row: columns as u32,
+                        a_col: 1,
+                        b_row: depth as u32,
+                        b_col: 1,
+                        c_row: depth as u32,
+                        ..GemmSizes::default()
+                    };
+                    let grid = [tiles(depth), tiles(rows), 1];
+                    products.push((dx, Slot::Grads, Slot::Weights(i), Slot::InputGrads(input), grid));
+                }
+                ProjectionKind::Block { block } => {
+                    let groups = (launch.columns() / block) as u32;
+                    let param_offset = plan.param_offsets[launch.params[0].0.index()] as u32;
+                    let k = block as u32;
+                    // dW[g, j, q] = sum over steps of dP[., g K + j] x[., g K + q].
+                    let dw = GemmSizes {
+                        m: k,
+                        n: k,
+                        k: rows as u32,
+                        a_offset: column,
+                        a_row: 1,
+                        a_col: columns as u32,
+                        b_offset: x_offset,
+                        b_row: depth as u32,
+                        b_col: 1,
+                        c_row: k,
+                        a_group: k,
+                        b_group: k,
+                        c_group: k * k,
+                        ..GemmSizes::default()
+                    };
+                    let grid = [tiles(block), tiles(block), groups];
+                    products.push((dw, Slot::Grads, Slot::Inputs, Slot::WeightGrads(i), grid));
+                    // dx[., g K + q] (+)= sum_j dP[., g K + j] W[g, j, q].
+                    let dx = GemmSizes {
+                        m: rows as u32,
+                        n: k,
+                        k,
+                        accumulate,
+                        a_offset: column,
+                        a_row: columns as u32,
+                        a_col: 1,
+                        b_offset: param_offset,
+                        b_row: k,
+                        b_col: 1,
+                        c_row: depth as u32,
+                        a_group: k,
+                        b_group: k * k,
+                        c_group: k,
+                        ..GemmSizes::default()
+                    };
+                    let grid = [tiles(block), tiles(rows), groups];
+                    products.push((dx, Slot::Grads, Slot::Params, Slot::InputGrads(input), grid));
+                }
+            }
+        }
+        let stride = record_stride(gpu, GemmSizes::WORDS);
+        workspace.ensure(gpu, Slot::GradientSizes, products.len().max(1) * stride as usize)?;
+        let mut dispatches = Vec::new();
+        for (p, (sizes, a, b, c, grid)) in products.into_iter().enumerate() {
+            let at = p as u64 * stride;
+            gpu.write(workspace.get(Slot::GradientSizes)?, at as usize, &sizes.words())?;
+            let bound = [
+                Bound::range(Slot::GradientSizes, at, GemmSizes::WORDS as u64),
+                Bound::whole(a),
+                Bound::whole(b),
+                Bound::whole(c),
+            ];
+            let bind_group = workspace.bind_group(gpu, &self.gemm, &bound)?;
+            dispatches.push(Dispatch { kernel: self.gemm.as_ref(), bind_group, grid });
+        }
+        Ok(dispatches)
     }
 
     /// The parameters' gradients of one pass: the threads' accumulators summed
-    /// and scattered, and the projection matrices' products split by parameter.
+    /// and scattered, and the projection launches' matrix gradients split by
+    /// parameter (a block launch's is its parameter's, in storage order).
     fn param_gradients(
         &self,
-        gpu: &Gpu,
         adjoint: &AdjointKernels,
         partials: &[f32],
-        weight_grads: &[GpuBuffer],
+        weight_grads: &[&[f32]],
         batch: usize,
         scan: bool,
-    ) -> Result<Vec<Vec<f32>>, GpuError> {
+    ) -> Vec<Vec<f32>> {
         let plan = &self.kernels().plan;
         let mut params: Vec<Vec<f32>> = plan
             .param_offsets
@@ -259,51 +414,49 @@ impl GpuCell {
                 }
             }
         }
-        for (group, dw) in plan.projections.iter().zip(weight_grads) {
-            let dw: Vec<f32> = gpu.read(dw)?;
+        for (launch, dw) in plan.projections.iter().zip(weight_grads) {
+            let row_len = match launch.kind {
+                ProjectionKind::Dense => launch.depth as usize,
+                ProjectionKind::Block { block } => block as usize,
+            };
             let mut row = 0usize;
-            for &(param, rows) in &group.params {
-                let len = rows as usize * group.depth as usize;
-                for (g, d) in params[param.index()].iter_mut().zip(&dw[row * group.depth as usize..][..len]) {
+            for &(param, rows) in &launch.params {
+                let len = rows as usize * row_len;
+                for (g, d) in params[param.index()].iter_mut().zip(&dw[row * row_len..][..len]) {
                     *g += d;
                 }
                 row += rows as usize;
             }
         }
-        Ok(params)
-    }
-
-    /// Dispatches one general matrix product.
-    fn product(&self, gpu: &Gpu, gemm: &super::kernel::Kernel, p: &Product<'_>) -> Result<(), GpuError> {
-        if p.m == 0 || p.n == 0 {
-            return Ok(());
-        }
-        let words = [
-            p.m as u32,
-            p.n as u32,
-            p.k as u32,
-            u32::from(p.accumulate),
-            p.a.1 as u32,
-            p.a.2 as u32,
-            p.a.3 as u32,
-            p.b.1 as u32,
-            p.b.2 as u32,
-            p.b.3 as u32,
-            p.c.1 as u32,
-            p.c.2 as u32,
-        ];
-        let sizes = gpu.upload("gemm sizes", &words)?;
-        let grid = [p.n.div_ceil(GEMM_TILE) as u32, p.m.div_ceil(GEMM_TILE) as u32, 1];
-        gpu.dispatch(gemm, &[Binding(&sizes), Binding(p.a.0), Binding(p.b.0), Binding(p.c.0)], grid)
+        params
     }
 }
 
-/// What the backward of one pass reads from its run and forward.
+impl BackwardTimes {
+    fn merge(&mut self, other: &BackwardTimes) {
+        let add = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.backward_ms += other.backward_ms;
+        self.scan_ms = add(self.scan_ms, other.scan_ms);
+        self.products_ms = add(self.products_ms, other.products_ms);
+    }
+
+    /// Writes these times into a forward's report.
+    pub fn add_to(&self, report: &mut ForwardReport) {
+        report.backward_ms = Some(self.backward_ms);
+        report.backward_scan_ms = self.scan_ms;
+        report.gradient_products_ms = self.products_ms;
+        report.wall_ms += self.wall_ms;
+    }
+}
+
+/// What the backward of one pass reads from its run.
 #[derive(Clone, Copy)]
 struct PassContext<'a> {
-    run: &'a Run,
     pass: &'a Pass,
-    solved: &'a SolvedPass,
     adjoint: &'a AdjointKernels,
     scan: bool,
+    kernel: &'a std::sync::Arc<super::kernel::Kernel>,
 }

@@ -1,30 +1,43 @@
-//! A cell compiled for one GPU and bound sizes, and its forward pass: upload, the
-//! projection kernels, the recurrence (Newton or sequential), read back.
+//! A cell compiled for one GPU and bound sizes, and its forward pass. Every
+//! buffer lives in the cell's resident [`Workspace`]: parameters are uploaded
+//! when they change, each pass writes its inputs into the same buffers, records
+//! the projections and the recurrence into one command buffer (one timed
+//! compute pass each) and reads its outputs back through one staging buffer.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use rnnc_compiler::Derived;
+use rnnc_compiler::analyse::ProjectionKind;
 use rnnc_compiler::backend::wgsl::{
-    self, AdjointKernels, Buffer, GpuKernels, NewtonShape, PROJECTION_TILE, SEQUENTIAL_LANES, Target,
+    self, AdjointKernels, Buffer, GemmSizes, GpuKernels, NewtonShape, PROJECTION_TILE, ProjectionLaunch,
+    ProjectionSizes, SEQUENTIAL_LANES, Settings, Stats, Target,
 };
 use rnnc_compiler::check::DimSizes;
 
 use super::device::{Gpu, GpuError};
-use super::kernel::{Binding, Kernel};
-use super::memory::GpuBuffer;
+use super::kernel::{Dispatch, Kernel, Recorder};
+use super::timing::{Phase, PhaseTimes};
+use super::workspace::{Bound, PASS_SLOTS, Slot, Workspace, fingerprint, record_stride};
 use crate::data::BoundData;
-use crate::solve::{ForwardReport, Method, NewtonSettings};
+use crate::solve::{ForwardReport, Method, NewtonSettings, TIMING_GPU_TIMESTAMPS, TIMING_WALL_CLOCK};
 
-/// A cell's kernels compiled on a device, for bound sizes.
+/// A cell's kernels compiled on a device, for bound sizes, with its resident
+/// workspace.
 pub struct GpuCell {
+    /// Distinguishes cells, so that a tape is only used by the cell that made it.
+    id: u64,
     kernels: GpuKernels,
     /// The backward kernels' WGSL (compiled on the first backward pass), or why
     /// the cell has none.
     pub(super) adjoint: Result<AdjointKernels, String>,
     max_batch_chunk: Option<usize>,
-    projection: std::sync::Arc<Kernel>,
-    newton: Option<std::sync::Arc<Kernel>>,
-    sequential: std::sync::Arc<Kernel>,
+    projection: Arc<Kernel>,
+    pub(super) gemm: Arc<Kernel>,
+    newton: Option<Arc<Kernel>>,
+    sequential: Arc<Kernel>,
+    workspace: Mutex<Workspace>,
 }
 
 /// The environment variable that overrides the steps per Newton chunk (tuning).
@@ -40,6 +53,32 @@ const NEWTON_WINDOW: usize = 1024;
 /// The outputs of a forward pass, one `[B, T, size]` buffer per cell output.
 pub type Outputs = Vec<Vec<f32>>;
 
+/// What a forward pass keeps on the device for the backward pass that follows
+/// it ([`GpuCell::forward_tape`], [`GpuCell::backward_tape`]): its inputs,
+/// projections and every state, so that forward + backward costs one forward.
+/// While a tape is alive its buffers are out of the cell's workspace (a second
+/// forward meanwhile allocates its own); the backward pass gives them back.
+pub struct GpuTape {
+    pub(super) cell: u64,
+    pub(super) method: Method,
+    pub(super) params: u64,
+    pub(super) batch: usize,
+    pub(super) steps: usize,
+    /// The forward's buffers, when its batch ran in one pass; with several
+    /// passes, none: the backward solves each pass again.
+    pub(super) buffers: Vec<(Slot, super::memory::GpuBuffer)>,
+}
+
+impl GpuTape {
+    /// Whether the backward pass can use the forward's states (one pass) rather
+    /// than solving the forward again.
+    pub fn keeps_states(&self) -> bool {
+        !self.buffers.is_empty()
+    }
+}
+
+static NEXT_CELL: AtomicU64 = AtomicU64::new(1);
+
 impl GpuCell {
     /// Generates the cell's kernels for `dims` and compiles them on `gpu`.
     pub fn compile(gpu: &Gpu, derived: &Derived, dims: &DimSizes) -> Result<GpuCell, GpuError> {
@@ -50,19 +89,39 @@ impl GpuCell {
         };
         let kernels = wgsl::generate(derived, dims, &target).map_err(|e| GpuError::Codegen(e.to_string()))?;
         let label = format!("{} recurrence", derived.cell.name);
-        let projection = gpu.kernel("projection", wgsl::PROJECTION, "main")?;
+        let projection = gpu.kernel("projection", &wgsl::projection_kernel(), "main")?;
+        let gemm = gpu.kernel("gemm", &wgsl::gemm_kernel(), "main")?;
         let newton = match kernels.newton {
             Some(_) => Some(gpu.kernel(&label, &kernels.recurrence, "newton")?),
             None => None,
         };
         let sequential = gpu.kernel(&label, &kernels.recurrence, "sequential")?;
         let adjoint = wgsl::generate_adjoint(derived, dims, &kernels.plan, kernels.newton).map_err(|e| e.to_string());
-        Ok(GpuCell { kernels, adjoint, max_batch_chunk: None, projection, newton, sequential })
+        Ok(GpuCell {
+            id: NEXT_CELL.fetch_add(1, Ordering::Relaxed),
+            kernels,
+            adjoint,
+            max_batch_chunk: None,
+            projection,
+            gemm,
+            newton,
+            sequential,
+            workspace: Mutex::new(Workspace::default()),
+        })
     }
 
     /// The generated kernels.
     pub fn kernels(&self) -> &GpuKernels {
         &self.kernels
+    }
+
+    pub(super) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The workspace (a poisoned lock still holds usable buffers).
+    pub(super) fn workspace(&self) -> MutexGuard<'_, Workspace> {
+        self.workspace.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The method `auto` picks for `batch` sequences of `steps` on `gpu`, and why.
@@ -124,225 +183,389 @@ impl GpuCell {
         method: Method,
         settings: &NewtonSettings,
     ) -> Result<(Outputs, ForwardReport), GpuError> {
-        let run = self.prepare(gpu, data, method)?;
-        let mut outputs: Outputs = vec![Vec::new(); self.kernels.plan.output_sizes.len()];
-        let mut total = PassStats::default();
-        for first in (0..data.batch()).step_by(run.chunk) {
-            let pass = self.pass(data, first, run.chunk);
-            let solved = self.solve_pass(gpu, &run, &pass, settings, false)?;
-            for (all, part) in outputs.iter_mut().zip(self.read_outputs(gpu, &solved, &pass)?) {
-                all.extend(part);
-            }
-            total.merge(&solved.stats);
-        }
-        Ok((outputs, run.report(gpu, &total)))
+        let (outputs, report, _) = self.run_forward(gpu, data, method, settings, false)?;
+        Ok((outputs, report))
     }
 
-    /// What every pass of a run shares: the method, the parameters on the device.
-    pub(super) fn prepare(&self, gpu: &Gpu, data: &BoundData, method: Method) -> Result<Run, GpuError> {
+    /// Runs the cell forward over `data` keeping what a backward pass needs: the
+    /// outputs, the report, and the tape to give [`GpuCell::backward_tape`].
+    pub fn forward_tape(
+        &self,
+        gpu: &Gpu,
+        data: &BoundData,
+        method: Method,
+        settings: &NewtonSettings,
+    ) -> Result<(Outputs, ForwardReport, GpuTape), GpuError> {
+        let (outputs, report, tape) = self.run_forward(gpu, data, method, settings, true)?;
+        let tape = tape.ok_or_else(|| GpuError::Device("internal: the forward kept no tape".into()))?;
+        Ok((outputs, report, tape))
+    }
+
+    fn run_forward(
+        &self,
+        gpu: &Gpu,
+        data: &BoundData,
+        method: Method,
+        settings: &NewtonSettings,
+        keep: bool,
+    ) -> Result<(Outputs, ForwardReport, Option<GpuTape>), GpuError> {
+        let wall = Instant::now();
+        let mut workspace = self.workspace();
+        let run = self.prepare(gpu, &mut workspace, data, method)?;
+        let mut outputs: Outputs = vec![Vec::new(); self.kernels.plan.output_sizes.len()];
+        let mut total = PassStats::default();
+        let passes: Vec<Pass> = self.passes(data, run.chunk).collect();
+        for pass in &passes {
+            let (stats, part) = self.solve_pass(gpu, &mut workspace, &run, data, pass, settings, keep)?;
+            for (all, part) in outputs.iter_mut().zip(part) {
+                all.extend(part);
+            }
+            total.merge(&stats);
+        }
+        let tape = keep.then(|| GpuTape {
+            cell: self.id,
+            method: run.method,
+            params: run.params,
+            batch: data.batch(),
+            steps: data.seq_len(),
+            buffers: if passes.len() == 1 {
+                PASS_SLOTS.iter().filter_map(|&slot| workspace.take(slot).map(|b| (slot, b))).collect()
+            } else {
+                Vec::new()
+            },
+        });
+        let mut report = run.report(gpu, &total);
+        report.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
+        Ok((outputs, report, tape))
+    }
+
+    /// What every pass of a run shares: the method; the parameters on the device
+    /// (uploaded only when they changed since the last call).
+    pub(super) fn prepare(
+        &self,
+        gpu: &Gpu,
+        workspace: &mut Workspace,
+        data: &BoundData,
+        method: Method,
+    ) -> Result<Run, GpuError> {
         let plan = &self.kernels.plan;
         let (batch, steps) = (data.batch(), data.seq_len());
         let (method, reason) = method.resolve(self.newton.is_some(), || self.choose_method(gpu, batch, steps));
-        let params: Vec<f32> = data.params().iter().flat_map(|t| t.data().iter().copied()).collect();
-        let params = gpu.upload("params", &params)?;
-        let mut weights = Vec::new();
-        for group in &plan.projections {
-            let stacked: Vec<f32> =
-                group.params.iter().flat_map(|&(p, _)| data.params()[p.index()].data().iter().copied()).collect();
-            weights.push(gpu.upload("projection weights", &stacked)?);
+        workspace.ensure(gpu, Slot::Params, plan.params_len as usize)?;
+        for (i, launch) in self.dense_launches() {
+            workspace.ensure(gpu, Slot::Weights(i), (launch.columns() * launch.depth) as usize)?;
         }
-        Ok(Run { method, reason, params, weights, chunk: self.batch_chunk(gpu, batch, steps) })
-    }
-
-    /// The sequences `first..first + chunk` (or fewer, at the end) of `data`.
-    pub(super) fn pass(&self, data: &BoundData, first: usize, chunk: usize) -> Pass {
-        let plan = &self.kernels.plan;
-        let steps = data.seq_len();
-        let sequences = chunk.min(data.batch() - first);
-        // Each input [B, T, D] and state [B, H] is batch-major: a pass takes rows.
-        let rows_of = |tensors: &[crate::data::Tensor], per_sequence: &[u64]| -> Vec<f32> {
-            tensors
-                .iter()
-                .zip(per_sequence)
-                .flat_map(|(t, &n)| {
-                    let n = n as usize;
-                    t.data()[first * n..(first + sequences) * n].iter().copied()
-                })
-                .collect()
-        };
-        let per_step: Vec<u64> = plan.input_sizes.iter().map(|&d| d * steps as u64).collect();
-        Pass {
-            inputs: rows_of(data.inputs(), &per_step),
-            inits: rows_of(data.inits(), &plan.state_sizes),
-            first,
-            batch: sequences,
-            steps,
-        }
-    }
-
-    /// The settings words of one dispatch.
-    pub(super) fn settings_words(
-        &self,
-        pass: &Pass,
-        settings: &NewtonSettings,
-        window: (u32, u32),
-        save_states: bool,
-    ) -> [u32; 9] {
-        [
-            pass.batch as u32,
-            pass.steps as u32,
-            self.kernels.plan.lanes as u32,
-            settings.max_iterations,
-            settings.atol.to_bits(),
-            settings.rtol.to_bits(),
-            window.0,
-            window.1,
-            u32::from(save_states),
-        ]
-    }
-
-    /// One pass over `pass.batch` sequences: upload, project, recur (keeping
-    /// every state when `save_states`); the results stay on the device.
-    pub(super) fn solve_pass(
-        &self,
-        gpu: &Gpu,
-        run: &Run,
-        pass: &Pass,
-        settings: &NewtonSettings,
-        save_states: bool,
-    ) -> Result<SolvedPass, GpuError> {
-        let plan = &self.kernels.plan;
-        let (batch, steps) = (pass.batch, pass.steps);
-        let inputs = gpu.upload("inputs", &pass.inputs)?;
-        let init = gpu.upload("init", &pass.inits)?;
-        let rows = (batch * steps) as u64;
-        let projections = gpu.zeroed("projections", (rows * plan.projection_columns) as usize)?;
-        let output_words: u64 = plan.output_sizes.iter().sum::<u64>() * rows;
-        let outputs = gpu.zeroed("outputs", output_words as usize)?;
-        let state_words = if save_states { plan.state_sizes.iter().sum::<u64>() * rows } else { 1 };
-        let states = gpu.zeroed("states", state_words as usize)?;
-        let groups_x = |per: u64| plan.lanes.div_ceil(per).max(1) as u32;
-        let (entry, grid, shape) = match (run.method, &self.newton, self.kernels.newton) {
-            (Method::Newton, Some(kernel), Some(shape)) => {
-                (kernel, [groups_x(shape.lanes), batch as u32, 1], Some(shape))
+        let params = fingerprint(data.params().iter().map(|t| t.data()));
+        if workspace.params_fingerprint != Some(params) {
+            let buffer = workspace.get(Slot::Params)?;
+            for (tensor, &offset) in data.params().iter().zip(&plan.param_offsets) {
+                gpu.write(buffer, offset as usize, tensor.data())?;
             }
-            _ => (&self.sequential, [groups_x(SEQUENTIAL_LANES), batch as u32, 1], None),
-        };
-        let stats = gpu.zeroed("stats", (grid[0] as usize * batch * 4).max(4 * batch))?;
-        // Long sequences are walked in windows of steps, one dispatch each.
-        let windows = windows(steps, shape, plan.unknowns);
-        let mut settings_buffers = Vec::new();
-        for &window in &windows {
-            settings_buffers.push(gpu.upload("settings", &self.settings_words(pass, settings, window, save_states))?);
-        }
-        let sizes_buffers = self.projection_sizes(gpu, rows)?;
-        gpu.wait()?;
-
-        let start = Instant::now();
-        self.project(gpu, run, &inputs, &projections, &sizes_buffers, rows)?;
-        // Timing the phases apart costs one wait; it is what `rnnc bench` reports.
-        gpu.wait()?;
-        let projection_ms = start.elapsed().as_secs_f64() * 1e3;
-        for settings_buffer in &settings_buffers {
-            let bindings: Vec<Binding<'_>> = self
-                .kernels
-                .bindings
-                .iter()
-                .map(|buffer| {
-                    Binding(match buffer {
-                        Buffer::Settings => settings_buffer,
-                        Buffer::Stats => &stats,
-                        Buffer::Projections => &projections,
-                        Buffer::Params => &run.params,
-                        Buffer::Inputs => &inputs,
-                        Buffer::Init => &init,
-                        Buffer::Outputs => &outputs,
-                        // The forward kernels bind no cotangents and no gradients.
-                        Buffer::States | Buffer::Douts | Buffer::Grads => &states,
-                    })
-                })
-                .collect();
-            gpu.dispatch(entry, &bindings, grid)?;
-        }
-        gpu.wait()?;
-        let time_ms = start.elapsed().as_secs_f64() * 1e3;
-
-        let stats: Vec<u32> = gpu.read(&stats)?;
-        let groups = grid[0] as usize * batch;
-        let mut pass_stats = PassStats { time_ms, projection_ms, ..PassStats::default() };
-        match shape {
-            Some(shape) => {
-                for group in stats.chunks(4).take(groups) {
-                    pass_stats.iterations = pass_stats.iterations.max(group[0]);
-                    pass_stats.fallbacks += u64::from(group[1]);
-                    pass_stats.residual = pass_stats.residual.max(f32::from_bits(group[2]));
+            for (i, launch) in self.dense_launches() {
+                let weights = workspace.get(Slot::Weights(i))?;
+                let mut row = 0;
+                for &(param, rows) in &launch.params {
+                    gpu.write(weights, (row * launch.depth) as usize, data.params()[param.index()].data())?;
+                    row += rows;
                 }
-                pass_stats.segments = (steps as u64).div_ceil(shape.segment()).max(1) * groups as u64;
             }
-            None => {
-                pass_stats.iterations = 1;
-                pass_stats.segments = groups as u64;
-            }
+            workspace.params_fingerprint = Some(params);
         }
-        Ok(SolvedPass { inputs, projections, outputs, states, stats: pass_stats })
+        Ok(Run { method, reason, params, chunk: self.batch_chunk(gpu, batch, steps) })
     }
 
-    /// The size words of each projection launch, for `rows` steps.
-    fn projection_sizes(&self, gpu: &Gpu, rows: u64) -> Result<Vec<GpuBuffer>, GpuError> {
-        let plan = &self.kernels.plan;
-        let mut buffers = Vec::new();
-        for group in &plan.projections {
-            let n: u64 = group.params.iter().map(|&(_, r)| r).sum();
-            let offset = rows * plan.input_prefix[group.input.index()];
-            let words = [
-                rows as u32,
-                n as u32,
-                group.depth as u32,
-                offset as u32,
-                plan.projection_columns as u32,
-                group.column as u32,
-                0,
-                0,
-            ];
-            buffers.push(gpu.upload("projection sizes", &words)?);
-        }
-        Ok(buffers)
+    /// The dense projection launches, with their index among all launches.
+    fn dense_launches(&self) -> impl Iterator<Item = (usize, &ProjectionLaunch)> {
+        self.kernels.plan.projections.iter().enumerate().filter(|(_, l)| l.kind == ProjectionKind::Dense)
     }
 
-    /// Dispatches the projection kernels: every hoisted `W @ x` of `rows` steps.
-    fn project(
+    /// The passes a batch runs in: contiguous ranges of at most `chunk` sequences.
+    pub(super) fn passes<'a>(&self, data: &'a BoundData, chunk: usize) -> impl Iterator<Item = Pass> + 'a {
+        let (batch, steps) = (data.batch(), data.seq_len());
+        (0..batch).step_by(chunk.max(1)).map(move |first| Pass { first, batch: chunk.min(batch - first), steps })
+    }
+
+    /// Writes the inputs and initial states of `pass` into the workspace.
+    pub(super) fn write_pass_data(
         &self,
         gpu: &Gpu,
-        run: &Run,
-        inputs: &GpuBuffer,
-        projections: &GpuBuffer,
-        sizes: &[GpuBuffer],
-        rows: u64,
+        workspace: &Workspace,
+        data: &BoundData,
+        pass: &Pass,
     ) -> Result<(), GpuError> {
-        for ((group, weight), sizes) in self.kernels.plan.projections.iter().zip(&run.weights).zip(sizes) {
-            let n: u64 = group.params.iter().map(|&(_, r)| r).sum();
-            let grid = [n.div_ceil(PROJECTION_TILE) as u32, rows.div_ceil(PROJECTION_TILE) as u32, 1];
-            gpu.dispatch(
-                &self.projection,
-                &[Binding(sizes), Binding(inputs), Binding(weight), Binding(projections)],
-                grid,
-            )?;
+        let plan = &self.kernels.plan;
+        let rows = pass.rows();
+        let inputs = workspace.get(Slot::Inputs)?;
+        for ((tensor, &size), &prefix) in data.inputs().iter().zip(&plan.input_sizes).zip(&plan.input_prefix) {
+            let per_sequence = pass.steps * size as usize;
+            let part = &tensor.data()[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
+            gpu.write(inputs, rows * prefix as usize, part)?;
+        }
+        self.write_inits(gpu, workspace, data, pass)
+    }
+
+    /// Writes the initial states of `pass` into the workspace (the recurrence
+    /// leaves its last states there).
+    pub(super) fn write_inits(
+        &self,
+        gpu: &Gpu,
+        workspace: &Workspace,
+        data: &BoundData,
+        pass: &Pass,
+    ) -> Result<(), GpuError> {
+        let plan = &self.kernels.plan;
+        let init = workspace.get(Slot::Init)?;
+        for ((tensor, &size), &prefix) in data.inits().iter().zip(&plan.state_sizes).zip(&plan.state_prefix) {
+            let size = size as usize;
+            let part = &tensor.data()[pass.first * size..(pass.first + pass.batch) * size];
+            gpu.write(init, pass.batch * prefix as usize, part)?;
         }
         Ok(())
     }
 
-    /// Reads a solved pass's outputs back, one `[B, T, size]` buffer per output.
-    pub(super) fn read_outputs(&self, gpu: &Gpu, solved: &SolvedPass, pass: &Pass) -> Result<Outputs, GpuError> {
-        let rows = pass.batch * pass.steps;
-        let all: Vec<f32> = gpu.read(&solved.outputs)?;
-        let mut split = Vec::new();
+    /// The settings record of one dispatch.
+    pub(super) fn settings(&self, pass: &Pass, newton: &NewtonSettings, window: (u32, u32), save: bool) -> Settings {
+        Settings {
+            batch: pass.batch as u32,
+            steps: pass.steps as u32,
+            lanes: self.kernels.plan.lanes as u32,
+            max_iterations: newton.max_iterations,
+            atol: newton.atol,
+            rtol: newton.rtol,
+            first: window.0,
+            last: window.1,
+            save_states: u32::from(save),
+        }
+    }
+
+    /// The buffer that binding `buffer` of a forward or backward kernel reads.
+    pub(super) fn slot_of(buffer: Buffer, backward: bool) -> Slot {
+        match buffer {
+            Buffer::Settings if backward => Slot::BackwardSettings,
+            Buffer::Settings => Slot::Settings,
+            Buffer::Stats => Slot::Stats,
+            Buffer::Projections => Slot::Projections,
+            Buffer::Params => Slot::Params,
+            Buffer::Inputs => Slot::Inputs,
+            Buffer::Init => Slot::Init,
+            Buffer::Outputs => Slot::Outputs,
+            Buffer::States => Slot::States,
+            Buffer::Douts => Slot::Douts,
+            Buffer::Grads => Slot::Grads,
+        }
+    }
+
+    /// Writes one record per settings window into `slot` and returns the bind
+    /// groups of `kernel` (bindings `bindings`) for each window.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn window_bind_groups(
+        &self,
+        gpu: &Gpu,
+        workspace: &mut Workspace,
+        kernel: &Arc<Kernel>,
+        bindings: &[Buffer],
+        backward: bool,
+        records: &[Settings],
+    ) -> Result<Vec<wgpu::BindGroup>, GpuError> {
+        let slot = Self::slot_of(Buffer::Settings, backward);
+        let stride = record_stride(gpu, Settings::WORDS);
+        workspace.ensure(gpu, slot, records.len() * stride as usize)?;
+        for (i, record) in records.iter().enumerate() {
+            gpu.write(workspace.get(slot)?, i * stride as usize, &record.words())?;
+        }
+        let mut groups = Vec::with_capacity(records.len());
+        for i in 0..records.len() as u64 {
+            let bound: Vec<Bound> = bindings
+                .iter()
+                .map(|&buffer| match Self::slot_of(buffer, backward) {
+                    s if s == slot => Bound::range(slot, i * stride, Settings::WORDS as u64),
+                    s => Bound::whole(s),
+                })
+                .collect();
+            groups.push(workspace.bind_group(gpu, kernel, &bound)?);
+        }
+        Ok(groups)
+    }
+
+    /// One pass over `pass.batch` sequences: its data written, projections and
+    /// recurrence (keeping every state when `keep`) in one submission, the
+    /// outputs and statistics read back.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn solve_pass(
+        &self,
+        gpu: &Gpu,
+        workspace: &mut Workspace,
+        run: &Run,
+        data: &BoundData,
+        pass: &Pass,
+        newton: &NewtonSettings,
+        keep: bool,
+    ) -> Result<(PassStats, Outputs), GpuError> {
+        let plan = &self.kernels.plan;
+        let rows = pass.rows();
+        let words = |sizes: &[u64]| sizes.iter().sum::<u64>() as usize;
+        workspace.ensure(gpu, Slot::Inputs, rows * words(&plan.input_sizes))?;
+        workspace.ensure(gpu, Slot::Init, pass.batch * words(&plan.state_sizes))?;
+        workspace.ensure(gpu, Slot::Projections, rows * plan.projection_columns as usize)?;
+        let output_words = rows * words(&plan.output_sizes);
+        workspace.ensure(gpu, Slot::Outputs, output_words)?;
+        workspace.ensure(gpu, Slot::States, if keep { rows * words(&plan.state_sizes) } else { 1 })?;
+        let groups_x = |per: u64| plan.lanes.div_ceil(per).max(1) as u32;
+        let (kernel, grid, shape) = match (run.method, &self.newton, self.kernels.newton) {
+            (Method::Newton, Some(kernel), Some(shape)) => {
+                (kernel, [groups_x(shape.lanes), pass.batch as u32, 1], Some(shape))
+            }
+            _ => (&self.sequential, [groups_x(SEQUENTIAL_LANES), pass.batch as u32, 1], None),
+        };
+        let groups = grid[0] as usize * pass.batch;
+        let stats_words = groups.max(pass.batch) * Stats::WORDS;
+        workspace.ensure(gpu, Slot::Stats, stats_words)?;
+        self.write_pass_data(gpu, workspace, data, pass)?;
+
+        let projections = self.projection_dispatches(gpu, workspace, rows as u64)?;
+        let records: Vec<Settings> = windows(pass.steps, shape, plan.unknowns)
+            .into_iter()
+            .map(|window| self.settings(pass, newton, window, keep))
+            .collect();
+        let recurrence: Vec<Dispatch<'_>> = self
+            .window_bind_groups(gpu, workspace, kernel, &self.kernels.bindings, false, &records)?
+            .into_iter()
+            .map(|bind_group| Dispatch { kernel: kernel.as_ref(), bind_group, grid })
+            .collect();
+        let stats_bytes = (stats_words * 4) as u64;
+        let readback = workspace.readback(gpu, (output_words * 4) as u64 + stats_bytes)?;
+        workspace.ensure_timer(gpu)?;
+        let timer = workspace.timer();
+        let mut recorder = Recorder::new(gpu, "forward");
+        recorder.encoder.clear_buffer(&workspace.get(Slot::Stats)?.buffer, 0, Some(stats_bytes));
+        recorder.phase("projection", timer.map(|t| (t, Phase::Projection)), &projections)?;
+        recorder.phase("recurrence", timer.map(|t| (t, Phase::Recurrence)), &recurrence)?;
+        let output_bytes = (output_words * 4) as u64;
+        if output_bytes > 0 {
+            recorder.encoder.copy_buffer_to_buffer(
+                &workspace.get(Slot::Outputs)?.buffer,
+                0,
+                &readback,
+                0,
+                output_bytes,
+            );
+        }
+        recorder.encoder.copy_buffer_to_buffer(
+            &workspace.get(Slot::Stats)?.buffer,
+            0,
+            &readback,
+            output_bytes,
+            stats_bytes,
+        );
+        let phases = [Phase::Projection, Phase::Recurrence];
+        if let Some(timer) = timer {
+            timer.resolve(&mut recorder.encoder, &phases);
+        }
+        let start = Instant::now();
+        recorder.submit()?;
+        let words: Vec<u32> = gpu.map_read(&readback, output_bytes + stats_bytes)?;
+        let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+        let times = match timer {
+            Some(timer) => timer.read(gpu, &phases)?,
+            None => PhaseTimes::default(),
+        };
+
+        let mut stats = PassStats::timed(times, wall_ms);
+        let records = words[output_words..].chunks(Stats::WORDS).map(Stats::from_words);
+        match shape {
+            Some(shape) => {
+                for record in records.take(groups) {
+                    stats.iterations = stats.iterations.max(record.most_iterations);
+                    stats.fallbacks += u64::from(record.fallbacks);
+                    stats.residual = stats.residual.max(record.last_update);
+                }
+                stats.segments = (pass.steps as u64).div_ceil(shape.segment()).max(1) * groups as u64;
+            }
+            None => {
+                stats.iterations = 1;
+                stats.segments = groups as u64;
+            }
+        }
+        let values: &[f32] = bytemuck::cast_slice(&words[..output_words]);
+        let mut outputs = Vec::new();
         let mut offset = 0usize;
-        for &size in &self.kernels.plan.output_sizes {
+        for &size in &plan.output_sizes {
             let len = rows * size as usize;
-            split.push(all[offset..offset + len].to_vec());
+            outputs.push(values[offset..offset + len].to_vec());
             offset += len;
         }
-        Ok(split)
+        Ok((stats, outputs))
+    }
+
+    /// The projection launches of a pass of `rows` steps: a dense launch by the
+    /// projection kernel, a block-diagonal one by the grouped matrix product.
+    fn projection_dispatches(
+        &self,
+        gpu: &Gpu,
+        workspace: &mut Workspace,
+        rows: u64,
+    ) -> Result<Vec<Dispatch<'_>>, GpuError> {
+        let plan = &self.kernels.plan;
+        let stride = record_stride(gpu, ProjectionSizes::WORDS.max(GemmSizes::WORDS));
+        workspace.ensure(gpu, Slot::LaunchSizes, plan.projections.len().max(1) * stride as usize)?;
+        let mut dispatches = Vec::new();
+        for (i, launch) in plan.projections.iter().enumerate() {
+            let x_offset = rows * plan.input_prefix[launch.input.index()];
+            let at = i * stride as usize;
+            let sizes = workspace.get(Slot::LaunchSizes)?;
+            let (kernel, words, bindings, grid) = match launch.kind {
+                ProjectionKind::Dense => {
+                    let n = launch.columns();
+                    let record = ProjectionSizes {
+                        m: rows as u32,
+                        n: n as u32,
+                        k: launch.depth as u32,
+                        offset: x_offset as u32,
+                        stride: plan.projection_columns as u32,
+                        column: launch.column as u32,
+                        ..ProjectionSizes::default()
+                    };
+                    gpu.write(sizes, at, &record.words())?;
+                    let grid = [n.div_ceil(PROJECTION_TILE) as u32, rows.div_ceil(PROJECTION_TILE) as u32, 1];
+                    (&self.projection, ProjectionSizes::WORDS, Slot::Weights(i), grid)
+                }
+                ProjectionKind::Block { block } => {
+                    // out[m, column + g K + j] = sum_q x[m, g K + q] W[g, j, q].
+                    let param = launch.params[0].0;
+                    let record = GemmSizes {
+                        m: rows as u32,
+                        n: block as u32,
+                        k: block as u32,
+                        a_offset: x_offset as u32,
+                        a_row: launch.depth as u32,
+                        a_col: 1,
+                        b_offset: plan.param_offsets[param.index()] as u32,
+                        b_row: 1,
+                        b_col: block as u32,
+                        c_offset: launch.column as u32,
+                        c_row: plan.projection_columns as u32,
+                        a_group: block as u32,
+                        b_group: (block * block) as u32,
+                        c_group: block as u32,
+                        ..GemmSizes::default()
+                    };
+                    gpu.write(sizes, at, &record.words())?;
+                    let groups = launch.columns() / block;
+                    let grid =
+                        [block.div_ceil(wgsl::GEMM_TILE) as u32, rows.div_ceil(wgsl::GEMM_TILE) as u32, groups as u32];
+                    (&self.gemm, GemmSizes::WORDS, Slot::Params, grid)
+                }
+            };
+            let bound = [
+                Bound::range(Slot::LaunchSizes, at as u64, words as u64),
+                Bound::whole(Slot::Inputs),
+                Bound::whole(bindings),
+                Bound::whole(Slot::Projections),
+            ];
+            let bind_group = workspace.bind_group(gpu, kernel, &bound)?;
+            dispatches.push(Dispatch { kernel: kernel.as_ref(), bind_group, grid });
+        }
+        Ok(dispatches)
     }
 }
 
@@ -365,8 +588,8 @@ pub(super) fn windows(steps: usize, shape: Option<NewtonShape>, unknowns: u64) -
 pub(super) struct Run {
     pub(super) method: Method,
     reason: String,
-    pub(super) params: GpuBuffer,
-    pub(super) weights: Vec<GpuBuffer>,
+    /// The parameters' fingerprint.
+    pub(super) params: u64,
     /// Sequences per pass.
     pub(super) chunk: usize,
 }
@@ -374,6 +597,7 @@ pub(super) struct Run {
 impl Run {
     /// The report of a run whose passes did `total`.
     pub(super) fn report(&self, gpu: &Gpu, total: &PassStats) -> ForwardReport {
+        let timed = total.projection_ms.is_some();
         ForwardReport {
             backend: "gpu".to_owned(),
             device: gpu.describe(),
@@ -384,32 +608,32 @@ impl Run {
             residual: total.residual,
             fallback_segments: total.fallbacks,
             segments: total.segments,
+            timing: if timed { TIMING_GPU_TIMESTAMPS } else { TIMING_WALL_CLOCK }.to_owned(),
             time_ms: total.time_ms,
-            projection_ms: Some(total.projection_ms),
+            projection_ms: total.projection_ms,
+            recurrence_ms: total.recurrence_ms,
             backward_ms: None,
+            backward_scan_ms: None,
             gradient_products_ms: None,
+            wall_ms: total.time_ms,
         }
     }
 }
 
-/// The data of one pass: a contiguous range of the batch's sequences.
+/// One pass: a contiguous range of the batch's sequences.
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Pass {
-    pub(super) inputs: Vec<f32>,
-    pub(super) inits: Vec<f32>,
     /// The first sequence's index in the batch.
     pub(super) first: usize,
     pub(super) batch: usize,
     pub(super) steps: usize,
 }
 
-/// A pass's results on the device.
-pub(super) struct SolvedPass {
-    pub(super) inputs: GpuBuffer,
-    pub(super) projections: GpuBuffer,
-    pub(super) outputs: GpuBuffer,
-    /// Every state after every step (one word when not kept).
-    pub(super) states: GpuBuffer,
-    pub(super) stats: PassStats,
+impl Pass {
+    /// The steps of all its sequences.
+    pub(super) fn rows(&self) -> usize {
+        self.batch * self.steps
+    }
 }
 
 /// What one pass did, and the sum of several.
@@ -420,16 +644,33 @@ pub(super) struct PassStats {
     residual: f32,
     segments: u64,
     time_ms: f64,
-    projection_ms: f64,
+    projection_ms: Option<f64>,
+    recurrence_ms: Option<f64>,
 }
 
 impl PassStats {
+    /// Timed by the device's phase `times`, or by the host's `wall_ms` around the
+    /// submission where the device has no timestamps.
+    fn timed(times: PhaseTimes, wall_ms: f64) -> PassStats {
+        let (projection, recurrence) = (times[Phase::Projection as usize], times[Phase::Recurrence as usize]);
+        let time_ms = match (projection, recurrence) {
+            (Some(p), Some(r)) => p + r,
+            _ => wall_ms,
+        };
+        PassStats { time_ms, projection_ms: projection, recurrence_ms: recurrence, ..PassStats::default() }
+    }
+
     pub(super) fn merge(&mut self, other: &PassStats) {
+        let add = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
         self.iterations = self.iterations.max(other.iterations);
         self.fallbacks += other.fallbacks;
         self.residual = self.residual.max(other.residual);
         self.segments += other.segments;
         self.time_ms += other.time_ms;
-        self.projection_ms += other.projection_ms;
+        self.projection_ms = add(self.projection_ms, other.projection_ms);
+        self.recurrence_ms = add(self.recurrence_ms, other.recurrence_ms);
     }
 }

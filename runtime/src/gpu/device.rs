@@ -1,9 +1,16 @@
 //! Choosing an adapter and opening a device on it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::kernel::Kernel;
+
+/// The environment variable that turns naga's shader runtime checks back on
+/// (`1`): bounds checks on every index and forced loop bounds. Off by default:
+/// the generated kernels index only within their planned buffers and every loop
+/// has a planned bound (docs/ARCHITECTURE.md, "Trusted kernels").
+pub const SHADER_CHECKS_ENV: &str = "RNNC_SHADER_CHECKS";
 
 /// The environment variable that picks an adapter: an index into the list that
 /// `rnnc devices` prints, or a case-insensitive part of the adapter's name.
@@ -47,6 +54,9 @@ pub enum GpuError {
     /// The cell's kernels could not be generated.
     #[error("{0}")]
     Codegen(String),
+    /// A tape was given to a backward pass it does not belong to.
+    #[error("{0}")]
+    Tape(String),
     /// A buffer could not be read back, or the device was lost.
     #[error("GPU failure: {0}")]
     Device(String),
@@ -70,6 +80,10 @@ pub struct Gpu {
     info: wgpu::AdapterInfo,
     pub(super) limits: wgpu::Limits,
     subgroups: bool,
+    timestamps: bool,
+    shader_checks: bool,
+    /// Device buffers created so far (also each buffer's identity).
+    pub(super) allocations: AtomicU64,
     kernels: Mutex<HashMap<(String, String), Arc<Kernel>>>,
 }
 
@@ -137,8 +151,16 @@ impl Gpu {
         let adapter = adapters.swap_remove(chosen);
         let info = adapter.get_info();
         let supported = adapter.limits();
-        let subgroups = adapter.features().contains(wgpu::Features::SUBGROUP);
-        let required_features = if subgroups { wgpu::Features::SUBGROUP } else { wgpu::Features::empty() };
+        let features = adapter.features();
+        let subgroups = features.contains(wgpu::Features::SUBGROUP);
+        let timestamps = features.contains(wgpu::Features::TIMESTAMP_QUERY);
+        let mut required_features = wgpu::Features::empty();
+        if subgroups {
+            required_features |= wgpu::Features::SUBGROUP;
+        }
+        if timestamps {
+            required_features |= wgpu::Features::TIMESTAMP_QUERY;
+        }
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("rnnc"),
             required_features,
@@ -150,7 +172,18 @@ impl Gpu {
         device.on_uncaptured_error(Arc::new(|error: wgpu::Error| {
             eprintln!("rnnc: GPU error not captured by the runtime: {error}");
         }));
-        Ok(Gpu { device, queue, info, limits: supported, subgroups, kernels: Mutex::new(HashMap::new()) })
+        let shader_checks = std::env::var(SHADER_CHECKS_ENV).is_ok_and(|v| v.trim() == "1");
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            limits: supported,
+            subgroups,
+            timestamps,
+            shader_checks,
+            allocations: AtomicU64::new(0),
+            kernels: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The adapter's name with its backend and type, for reports.
@@ -166,6 +199,28 @@ impl Gpu {
     /// Whether kernels may use subgroup operations.
     pub fn has_subgroups(&self) -> bool {
         self.subgroups
+    }
+
+    /// Whether kernels can be timed with GPU timestamps (else wall clock).
+    pub fn has_timestamps(&self) -> bool {
+        self.timestamps
+    }
+
+    /// Whether shader modules are created with naga's runtime checks
+    /// ([`SHADER_CHECKS_ENV`]).
+    pub fn shader_checks(&self) -> bool {
+        self.shader_checks
+    }
+
+    /// How many device buffers this device has created so far: a resident
+    /// workspace creates none on repeated calls of the same shape.
+    pub fn allocations(&self) -> u64 {
+        self.allocations.load(Ordering::Relaxed)
+    }
+
+    /// The alignment of a storage binding's offset, in bytes.
+    pub fn binding_alignment(&self) -> u64 {
+        u64::from(self.limits.min_storage_buffer_offset_alignment).max(4)
     }
 
     /// The largest storage buffer a kernel may bind, in bytes.

@@ -1,4 +1,7 @@
-//! Device buffers: uploading, allocating and reading back 32-bit data.
+//! Device buffers: creating (counted), writing, clearing and reading back
+//! 32-bit data.
+
+use std::sync::atomic::Ordering;
 
 use super::device::{Gpu, GpuError};
 
@@ -6,6 +9,8 @@ use super::device::{Gpu, GpuError};
 pub struct GpuBuffer {
     pub(super) buffer: wgpu::Buffer,
     len: usize,
+    /// Unique per device: which buffer a cached bind group refers to.
+    pub(super) id: u64,
 }
 
 impl GpuBuffer {
@@ -18,43 +23,85 @@ impl GpuBuffer {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// The whole buffer as a binding.
+    pub(super) fn whole(&self) -> wgpu::BufferBinding<'_> {
+        wgpu::BufferBinding { buffer: &self.buffer, offset: 0, size: None }
+    }
+
+    /// Words `offset..offset + len` as a binding (the offset aligned as the
+    /// device requires, which the caller guarantees).
+    pub(super) fn range(&self, offset: u64, len: u64) -> wgpu::BufferBinding<'_> {
+        wgpu::BufferBinding { buffer: &self.buffer, offset: offset * 4, size: std::num::NonZeroU64::new(len * 4) }
+    }
 }
 
 const USAGE: wgpu::BufferUsages =
     wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_SRC).union(wgpu::BufferUsages::COPY_DST);
 
 impl Gpu {
-    /// A buffer holding `words` (at least one word is allocated, as bindings may not
-    /// be empty).
-    pub fn upload<T: bytemuck::Pod>(&self, label: &str, words: &[T]) -> Result<GpuBuffer, GpuError> {
-        assert_eq!(std::mem::size_of::<T>(), 4, "buffers hold 32-bit words");
-        let buffer = self.zeroed(label, words.len())?;
-        if !words.is_empty() {
-            self.queue.write_buffer(&buffer.buffer, 0, bytemuck::cast_slice(words));
+    /// A device buffer of `bytes` (counted in [`Gpu::allocations`]), checked
+    /// against the device's limits first.
+    pub(super) fn create(&self, label: &str, bytes: u64, usage: wgpu::BufferUsages) -> Result<wgpu::Buffer, GpuError> {
+        let limit = if usage.contains(wgpu::BufferUsages::STORAGE) {
+            self.max_binding_bytes()
+        } else {
+            self.limits.max_buffer_size
+        };
+        if bytes > limit {
+            return Err(GpuError::Device(format!(
+                "buffer `{label}` needs {bytes} bytes; the device allows at most {limit} bytes per buffer"
+            )));
         }
+        self.allocations.fetch_add(1, Ordering::Relaxed);
+        Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.max(4),
+            usage,
+            mapped_at_creation: false,
+        }))
+    }
+
+    /// A storage buffer of `len` words (at least one word is allocated, as
+    /// bindings may not be empty), with undefined contents until written.
+    pub fn storage(&self, label: &str, len: usize) -> Result<GpuBuffer, GpuError> {
+        let buffer = self.create(label, (len.max(1) * 4) as u64, USAGE)?;
+        let id = self.allocations();
+        Ok(GpuBuffer { buffer, len, id })
+    }
+
+    /// A buffer holding `words`.
+    pub fn upload<T: bytemuck::Pod>(&self, label: &str, words: &[T]) -> Result<GpuBuffer, GpuError> {
+        let buffer = self.storage(label, words.len())?;
+        self.write(&buffer, 0, words)?;
         Ok(buffer)
     }
 
-    /// A buffer of `len` zero words.
-    pub fn zeroed(&self, label: &str, len: usize) -> Result<GpuBuffer, GpuError> {
-        let bytes = (len.max(1) * 4) as u64;
-        if bytes > self.max_binding_bytes() {
+    /// Writes `words` into `buffer` from word `offset` (staged by the queue; done
+    /// before the next submission runs).
+    pub fn write<T: bytemuck::Pod>(&self, buffer: &GpuBuffer, offset: usize, words: &[T]) -> Result<(), GpuError> {
+        assert_eq!(std::mem::size_of::<T>(), 4, "buffers hold 32-bit words");
+        if offset + words.len() > buffer.len.max(1) {
             return Err(GpuError::Device(format!(
-                "buffer `{label}` needs {bytes} bytes; the device binds at most {} bytes",
-                self.max_binding_bytes()
+                "writing words {offset}..{} of a buffer of {}",
+                offset + words.len(),
+                buffer.len
             )));
         }
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size: bytes,
-            usage: USAGE,
-            mapped_at_creation: false,
-        });
-        // Clear it now, so that wgpu's lazy zeroing does not land inside a timed kernel.
+        if !words.is_empty() {
+            self.queue.write_buffer(&buffer.buffer, (offset * 4) as u64, bytemuck::cast_slice(words));
+        }
+        Ok(())
+    }
+
+    /// A buffer of `len` zero words, cleared now (so that wgpu's lazy zeroing does
+    /// not land inside a timed kernel).
+    pub fn zeroed(&self, label: &str, len: usize) -> Result<GpuBuffer, GpuError> {
+        let buffer = self.storage(label, len)?;
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
-        encoder.clear_buffer(&buffer, 0, None);
+        encoder.clear_buffer(&buffer.buffer, 0, None);
         self.queue.submit([encoder.finish()]);
-        Ok(GpuBuffer { buffer, len })
+        Ok(buffer)
     }
 
     /// Copies the buffer back to the host, waiting for all submitted work first.
@@ -63,7 +110,8 @@ impl Gpu {
     }
 
     /// Copies words `offset..offset + len` of the buffer back to the host, waiting
-    /// for all submitted work first.
+    /// for all submitted work first (through a staging buffer made for the call:
+    /// the solvers read through their workspace's resident one instead).
     pub fn read_range<T: bytemuck::Pod>(
         &self,
         source: &GpuBuffer,
@@ -81,17 +129,21 @@ impl Gpu {
             return Ok(Vec::new());
         }
         let bytes = (len * 4) as u64;
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let staging = self.create("readback", bytes, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST)?;
         let mut encoder =
             self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
         encoder.copy_buffer_to_buffer(&source.buffer, (offset * 4) as u64, &staging, 0, bytes);
         self.queue.submit([encoder.finish()]);
-        let slice = staging.slice(..);
+        self.map_read(&staging, bytes)
+    }
+
+    /// Maps the first `bytes` of a `MAP_READ` buffer once the submitted work is
+    /// done, and copies them out as words.
+    pub(super) fn map_read<T: bytemuck::Pod>(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<T>, GpuError> {
+        if bytes == 0 {
+            return Ok(Vec::new());
+        }
+        let slice = staging.slice(..bytes);
         let (sender, receiver) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |result| {
             let _ = sender.send(result);
@@ -99,7 +151,7 @@ impl Gpu {
         self.wait()?;
         receiver.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))?;
         let data = slice.get_mapped_range().map_err(|e| GpuError::Device(e.to_string()))?;
-        let words: Vec<T> = bytemuck::cast_slice(&data)[..len].to_vec();
+        let words: Vec<T> = bytemuck::cast_slice(&data).to_vec();
         drop(data);
         staging.unmap();
         Ok(words)
@@ -141,8 +193,8 @@ mod projection_tests {
     #[test]
     fn projection_matches_a_reference_product() {
         let gpu = Gpu::open(None).expect("a GPU adapter");
-        let source = rnnc_compiler::backend::wgsl::PROJECTION;
-        let kernel = gpu.kernel("projection", source, "main").expect("compiles");
+        let source = rnnc_compiler::backend::wgsl::projection_kernel();
+        let kernel = gpu.kernel("projection", &source, "main").expect("compiles");
         let (m, n, k) = (300usize, 200usize, 77usize);
         let x: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
         let w: Vec<f32> = (0..n * k).map(|i| ((i * 104729) % 97) as f32 / 48.0 - 1.0).collect();

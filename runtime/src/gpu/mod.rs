@@ -1,13 +1,17 @@
 //! The GPU: one wgpu device, chosen among the adapters, with the buffers, compiled
-//! kernels and dispatches that the solvers need. Cell-independent.
+//! kernels and dispatches that the solvers need, and each compiled cell's
+//! resident workspace.
 
 mod backward;
 mod cell;
 mod device;
 mod kernel;
 mod memory;
+mod timing;
+mod workspace;
 
-pub use cell::{GpuCell, Outputs};
-pub use device::{ADAPTER_ENV, AdapterSummary, Gpu, GpuError};
+pub use backward::BackwardTimes;
+pub use cell::{GpuCell, GpuTape, Outputs};
+pub use device::{ADAPTER_ENV, AdapterSummary, Gpu, GpuError, SHADER_CHECKS_ENV};
 pub use kernel::{Binding, Kernel};
 pub use memory::GpuBuffer;

@@ -18,6 +18,7 @@ use super::program::{Base, Context, Home, Probes, Program, Root, Sink, Stage, lc
 use super::{DENSE_NEWTON_LIMIT, KernelKind, internal};
 use crate::Derived;
 use crate::analyse::JacobianStructure;
+use crate::analyse::ProjectionKind;
 use crate::arena::Handle;
 use crate::check::{DimSizes, OutputValue, ParamShape, Shape, Size};
 use crate::derive::{Linear, products};
@@ -275,17 +276,16 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
         if std::mem::replace(&mut seen[node.index()], true) {
             continue;
         }
-        let op = graph.node(node).op;
-        if let Op::MatVec(param, operand) = op
-            && let Op::Input(input) = graph.node(operand).op
-            && let Some(ParamShape::Matrix { rows, cols }) = cell.params.values().nth(param.index()).map(|p| p.shape)
+        // Dense projections are host matrix products; a block one is computed in
+        // the kernel like any other state-independent product.
+        if let Some(found) = derived.projections.iter().find(|p| p.node == node && p.kind == ProjectionKind::Dense)
+            && let ParamShape::Matrix { rows, cols } = cell.params[found.param].shape
         {
-            let projection =
-                Projection { param: param.index(), input: input.index(), rows: n(rows), cols: n(cols), offset: 0 };
-            projections.push((node, projection));
+            let (param, input) = (found.param.index(), found.input.index());
+            projections.push((node, Projection { param, input, rows: n(rows), cols: n(cols), offset: 0 }));
             continue;
         }
-        stack.extend(op.operands());
+        stack.extend(graph.node(node).op.operands());
     }
     projections.sort_by_key(|(node, _)| *node);
     for (_, projection) in &mut projections {

@@ -51,10 +51,9 @@ use crate::check::{Cell, DimSizes};
 use crate::error::{Error, ErrorKind};
 use crate::span::Span;
 
-/// The widest state row (`N`) for which a dense Jacobian is formed: Newton then
-/// stores `N x N` floats per step and its scan costs `O(N^2)` to `O(N^3)` per
-/// step, so wider dense cells run sequentially.
-pub const DENSE_NEWTON_LIMIT: usize = 128;
+/// The widest state row (`N`) for which a dense Jacobian is formed (see
+/// [`crate::backend::CPU_DENSE_NEWTON_UNKNOWNS`]).
+pub const DENSE_NEWTON_LIMIT: usize = crate::backend::CPU_DENSE_NEWTON_UNKNOWNS as usize;
 
 /// What a kernel computes. See the [module documentation](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

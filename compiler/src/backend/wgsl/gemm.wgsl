@@ -7,16 +7,12 @@
 // inputs' dX += dP W. Each workgroup computes a 64 x 64 tile of C, each of its
 // 256 threads a 4 x 4 block, from 16-deep slices of A and B staged in workgroup
 // memory (loaded along whichever index is contiguous in memory), as vec4s of four
-// rows or columns, so that the product runs in four vec4 registers.
+// rows or columns, so that the product runs in four vec4 registers. The z axis of
+// the dispatch runs independent products of a grouped product (a block-diagonal
+// matrix's blocks): group z shifts each operand by its group stride. `GemmSizes`
+// is declared by the runtime interface (`interface.rs`).
 
-struct Sizes {
-    m: u32, n: u32, k: u32, accumulate: u32,
-    a_offset: u32, a_row: u32, a_col: u32,
-    b_offset: u32, b_row: u32, b_col: u32,
-    c_offset: u32, c_row: u32,
-}
-
-@group(0) @binding(0) var<storage, read> sizes: Sizes;
+@group(0) @binding(0) var<storage, read> sizes: GemmSizes;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
@@ -33,6 +29,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
         @builtin(local_invocation_index) thread: u32) {
     let i0 = group.y * TILE;
     let j0 = group.x * TILE;
+    let a_offset = sizes.a_offset + group.z * sizes.a_group;
+    let b_offset = sizes.b_offset + group.z * sizes.b_group;
+    let c_offset = sizes.c_offset + group.z * sizes.c_group;
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
@@ -49,7 +48,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
             }
             var value = 0.0;
             if i0 + i < sizes.m && k0 + kk < sizes.k {
-                value = a[sizes.a_offset + (i0 + i) * sizes.a_row + (k0 + kk) * sizes.a_col];
+                value = a[a_offset + (i0 + i) * sizes.a_row + (k0 + kk) * sizes.a_col];
             }
             a_tile[kk * 16u + i / 4u][i % 4u] = value;
             // B: along j where j is contiguous, else along k.
@@ -61,7 +60,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
             }
             value = 0.0;
             if j0 + j < sizes.n && k0 + kk < sizes.k {
-                value = b[sizes.b_offset + (k0 + kk) * sizes.b_row + (j0 + j) * sizes.b_col];
+                value = b[b_offset + (k0 + kk) * sizes.b_row + (j0 + j) * sizes.b_col];
             }
             b_tile[kk * 16u + j / 4u][j % 4u] = value;
         }
@@ -84,7 +83,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
         for (var q = 0u; q < 4u; q++) {
             let j = j0 + local.x * 4u + q;
             if j < sizes.n {
-                let at = sizes.c_offset + i * sizes.c_row + j;
+                let at = c_offset + i * sizes.c_row + j;
                 var value = v[q];
                 if sizes.accumulate == 1u { value += c[at]; }
                 c[at] = value;

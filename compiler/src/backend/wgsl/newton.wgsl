@@ -246,9 +246,9 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
     // The state to start the next window from.
     if s == 0u && live { save_state(b, lane, segment_start[c]); }
     if local.x == 0u && local.y == 0u {
-        let slot = (group.y * ((settings.lanes + C - 1u) / C) + group.x) * 4u;
-        stats[slot] = max(stats[slot], most_iterations);
-        stats[slot + 1u] += fallbacks;
-        stats[slot + 2u] = max(stats[slot + 2u], bitcast<u32>(last_update));
+        let slot = group.y * ((settings.lanes + C - 1u) / C) + group.x;
+        stats[slot].most_iterations = max(stats[slot].most_iterations, most_iterations);
+        stats[slot].fallbacks += fallbacks;
+        stats[slot].last_update = max(stats[slot].last_update, last_update);
     }
 }

@@ -9,15 +9,15 @@
 //! there is one lane holding every state whole.
 
 use crate::Derived;
-use crate::analyse::JacobianStructure;
+use crate::analyse::{JacobianStructure, ProjectionKind};
 use crate::arena::Handle;
 use crate::check::{DimSizes, Input, ParamShape, Size, lcm};
 use crate::error::{Error, ErrorKind};
 use crate::ir::{Node, Op};
 
-/// How many unknowns a dense lane may have for Newton (its K x K Jacobians are kept
-/// per thread); beyond, dense cells use the sequential method.
-pub const DENSE_NEWTON_LIMIT: u64 = 16;
+/// How many unknowns a dense lane may have for Newton (see
+/// [`crate::backend::GPU_DENSE_NEWTON_UNKNOWNS`]).
+pub const DENSE_NEWTON_LIMIT: u64 = crate::backend::GPU_DENSE_NEWTON_UNKNOWNS;
 
 /// How the state is cut into lanes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,17 +51,30 @@ pub enum PreValue {
     },
 }
 
-/// One projection kernel launch: every hoisted product of one input.
+/// One launch of the projection products before the recurrence: the dense
+/// projections of one input, their matrices stacked (one matrix product), or one
+/// block-diagonal projection (a grouped product, one group per block).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProjectionGroup {
+pub struct ProjectionLaunch {
     /// The input multiplied.
     pub input: Handle<Input>,
     /// The input's length (the product's depth).
     pub depth: u64,
-    /// The parameters stacked as the weight matrix, in order, each `[rows, depth]`.
+    /// Dense (stacked matrices) or block-diagonal (one matrix).
+    pub kind: ProjectionKind,
+    /// The parameters stacked as the weight matrix, in order, each with its rows
+    /// (`[rows, depth]` for a dense one; one `block[rows, K]` parameter for a
+    /// block launch).
     pub params: Vec<(Handle<crate::check::Param>, u64)>,
-    /// The first column of the group's output in the projections buffer.
+    /// The first column of the launch's output in the projections buffer.
     pub column: u64,
+}
+
+impl ProjectionLaunch {
+    /// The launch's output columns.
+    pub fn columns(&self) -> u64 {
+        self.params.iter().map(|&(_, rows)| rows).sum()
+    }
 }
 
 /// The plan. Offsets count 32-bit words.
@@ -78,7 +91,7 @@ pub struct KernelPlan {
     /// What each lane reads per step, in `Pre` order, with its width.
     pub pre: Vec<(PreValue, u64)>,
     /// The projection launches.
-    pub projections: Vec<ProjectionGroup>,
+    pub projections: Vec<ProjectionLaunch>,
     /// Columns of the projections buffer (its row length).
     pub projection_columns: u64,
     /// Offset of each parameter in the params buffer (in the cell's order) and the
@@ -176,15 +189,17 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
         LaneMode::Whole => dims.of(size),
     };
 
-    // What each lane reads before the recurrence: hoisted input products, and
-    // inputs used elementwise.
-    let mut projections: Vec<ProjectionGroup> = Vec::new();
+    // What each lane reads before the recurrence: the input projections (computed
+    // by the launches below), and inputs used elementwise.
+    let mut projections: Vec<ProjectionLaunch> = Vec::new();
     let mut pre = Vec::new();
-    let mut column = 0;
+    // Per projection read: its index in `pre`, its launch's index, its column
+    // within the launch.
+    let mut placed: Vec<(usize, usize, u64)> = Vec::new();
     for (handle, node) in ir.graph.iter().take(ir.step_len) {
         match node.op {
-            Op::MatVec(param, operand) if !state_dependent[handle.index()] => {
-                let Op::Input(input) = ir.graph.node(operand).op else {
+            Op::MatVec(param, _) if !state_dependent[handle.index()] => {
+                let Some(projection) = derived.projections.iter().find(|p| p.node == handle) else {
                     return Err(unsupported(
                         derived,
                         format!(
@@ -194,19 +209,25 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
                     ));
                 };
                 let rows = dims.of(node.size().unwrap_or(Size::Fixed(1)));
-                let group = match projections.iter_mut().find(|g| g.input == input) {
-                    Some(group) => group,
-                    None => {
-                        projections.push(ProjectionGroup {
-                            input,
-                            depth: dims.of(cell.inputs[input].size),
-                            params: Vec::new(),
-                            column: 0,
-                        });
-                        projections.last_mut().expect("just pushed")
+                let input = projection.input;
+                let stacked = match projection.kind {
+                    ProjectionKind::Dense => {
+                        projections.iter().position(|l| l.input == input && l.kind == ProjectionKind::Dense)
                     }
+                    ProjectionKind::Block { .. } => None,
                 };
-                group.params.push((param, rows));
+                let launch = stacked.unwrap_or_else(|| {
+                    projections.push(ProjectionLaunch {
+                        input,
+                        depth: dims.of(cell.inputs[input].size),
+                        kind: projection.kind,
+                        params: Vec::new(),
+                        column: 0,
+                    });
+                    projections.len() - 1
+                });
+                placed.push((pre.len(), launch, projections[launch].columns()));
+                projections[launch].params.push((param, rows));
                 pre.push((
                     PreValue::Projection { node: handle, column: 0 },
                     width_of(node.size().unwrap_or(Size::Fixed(1))),
@@ -226,18 +247,15 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
             _ => {}
         }
     }
-    // Columns: groups one after another, each group's products in order.
-    for group in &mut projections {
-        group.column = column;
-        column += group.params.iter().map(|&(_, rows)| rows).sum::<u64>();
+    // Columns: launches one after another, each launch's products in order.
+    let mut column = 0;
+    for launch in &mut projections {
+        launch.column = column;
+        column += launch.columns();
     }
-    for (value, _) in &mut pre {
-        if let PreValue::Projection { node, column: slot } = value {
-            let Op::MatVec(param, operand) = ir.graph.node(*node).op else { continue };
-            let Op::Input(input) = ir.graph.node(operand).op else { continue };
-            let group = projections.iter().find(|g| g.input == input).expect("grouped above");
-            let before: u64 = group.params.iter().take_while(|&&(p, _)| p != param).map(|&(_, rows)| rows).sum();
-            *slot = group.column + before;
+    for &(index, launch, within) in &placed {
+        if let (PreValue::Projection { column, .. }, _) = &mut pre[index] {
+            *column = projections[launch].column + within;
         }
     }
 

@@ -5,10 +5,9 @@
 // Each workgroup computes a 64 x 64 tile of out; each of its 256 threads a 4 x 4
 // block held in four vec4 registers, from 16-deep slices of x and w staged in
 // workgroup memory (stored transposed, as vec4s of four rows or columns).
+// `ProjectionSizes` is declared by the runtime interface (`interface.rs`).
 
-struct Sizes { m: u32, n: u32, k: u32, offset: u32, stride: u32, column: u32, pad0: u32, pad1: u32 }
-
-@group(0) @binding(0) var<storage, read> sizes: Sizes;
+@group(0) @binding(0) var<storage, read> sizes: ProjectionSizes;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;

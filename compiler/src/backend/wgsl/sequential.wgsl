@@ -9,7 +9,7 @@ fn sequential(@builtin(global_invocation_id) id: vec3<u32>) {
     let b = id.y;
     if lane >= settings.lanes || b >= settings.batch { return; }
     // One pass, no fallback: the same statistics layout as `newton`, in slot `b`.
-    if lane == 0u { stats[b * 4u] = 1u; }
+    if lane == 0u { stats[b].most_iterations = 1u; }
     var v = load_init(b, lane);
     for (var t = settings.first; t < settings.last; t++) {
         let p = load_pre(b, t, lane);

@@ -41,8 +41,8 @@ fn lanes_follow_the_jacobian_structure() {
 
 #[test]
 fn the_projection_and_matrix_product_kernels_are_valid() {
-    validate("projection", PROJECTION).expect("valid");
-    validate("gemm", GEMM).expect("valid");
+    validate("projection", &projection_kernel()).expect("valid");
+    validate("gemm", &gemm_kernel()).expect("valid");
 }
 
 #[test]

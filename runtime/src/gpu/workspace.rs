@@ -1,0 +1,195 @@
+//! The resident memory of one compiled cell on one device: every buffer its
+//! forward and backward passes use, created on first use and reused by every
+//! later call (grown only when a call needs more), with the bind groups over
+//! them cached and the parameters uploaded again only when they change. A
+//! training loop of same-shaped calls allocates nothing after its first step
+//! (`Gpu::allocations` counts it).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::device::{Gpu, GpuError};
+use super::kernel::Kernel;
+use super::memory::GpuBuffer;
+use super::timing::Timer;
+
+/// A buffer of the workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Slot {
+    /// Every parameter, at the plan's offsets.
+    Params,
+    /// The stacked matrices of dense projection launch `i`.
+    Weights(usize),
+    /// Every input of the pass.
+    Inputs,
+    /// The initial states (the recurrence leaves its last states there).
+    Init,
+    /// The projections, `[rows, plan.projection_columns]`.
+    Projections,
+    /// Every output of the pass.
+    Outputs,
+    /// Every state after every step (kept for a backward pass).
+    States,
+    /// One `Stats` record per workgroup of the recurrence.
+    Stats,
+    /// One `Settings` record per window of the forward recurrence.
+    Settings,
+    /// One `Settings` record per window of the backward recurrence.
+    BackwardSettings,
+    /// One `ProjectionSizes` or `GemmSizes` record per launch of the forward.
+    LaunchSizes,
+    /// One `GemmSizes` record per product of the backward.
+    GradientSizes,
+    /// The outputs' cotangents.
+    Douts,
+    /// What the backward kernels write (`GradientLayout`).
+    Grads,
+    /// The gradient of input `i` through the projections (`dx = dP W`).
+    InputGrads(usize),
+    /// The matrices' gradient of projection launch `i` (`dW`).
+    WeightGrads(usize),
+}
+
+/// A binding of a kernel: a whole buffer, or a range of words of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Bound {
+    pub slot: Slot,
+    /// `(offset, len)` in words, or the whole buffer.
+    pub range: Option<(u64, u64)>,
+}
+
+impl Bound {
+    pub(super) fn whole(slot: Slot) -> Bound {
+        Bound { slot, range: None }
+    }
+
+    pub(super) fn range(slot: Slot, offset: u64, len: u64) -> Bound {
+        Bound { slot, range: Some((offset, len)) }
+    }
+}
+
+/// The buffers of a forward pass that a backward pass reads: what a tape holds
+/// between them.
+pub(super) const PASS_SLOTS: [Slot; 5] = [Slot::Inputs, Slot::Init, Slot::Projections, Slot::Outputs, Slot::States];
+
+/// The resident buffers of one compiled cell.
+#[derive(Default)]
+pub(super) struct Workspace {
+    buffers: HashMap<Slot, GpuBuffer>,
+    /// The staging buffer results are read back through, and its size in bytes.
+    readback: Option<(wgpu::Buffer, u64)>,
+    bind_groups: HashMap<(usize, Vec<(u64, Option<(u64, u64)>)>), wgpu::BindGroup>,
+    /// The fingerprint of the parameters in `Params` and `Weights`.
+    pub(super) params_fingerprint: Option<u64>,
+    timer: Option<Option<Timer>>,
+}
+
+impl Workspace {
+    /// Makes `slot` hold at least `len` words, allocating only when it does not.
+    pub(super) fn ensure(&mut self, gpu: &Gpu, slot: Slot, len: usize) -> Result<(), GpuError> {
+        if self.buffers.get(&slot).is_some_and(|b| b.len() >= len) {
+            return Ok(());
+        }
+        // A replaced buffer must not stay alive inside cached bind groups.
+        self.bind_groups.clear();
+        self.buffers.remove(&slot);
+        let buffer = gpu.storage(&format!("{slot:?}"), len)?;
+        self.buffers.insert(slot, buffer);
+        if matches!(slot, Slot::Params | Slot::Weights(_)) {
+            self.params_fingerprint = None;
+        }
+        Ok(())
+    }
+
+    /// The buffer of `slot` (made by [`Workspace::ensure`]).
+    pub(super) fn get(&self, slot: Slot) -> Result<&GpuBuffer, GpuError> {
+        self.buffers.get(&slot).ok_or_else(|| GpuError::Device(format!("internal: no {slot:?} buffer")))
+    }
+
+    /// Takes the buffer of `slot` out (a tape keeps it between a forward and a
+    /// backward pass).
+    pub(super) fn take(&mut self, slot: Slot) -> Option<GpuBuffer> {
+        self.buffers.remove(&slot)
+    }
+
+    /// Gives a taken buffer back.
+    pub(super) fn put(&mut self, slot: Slot, buffer: GpuBuffer) {
+        self.buffers.insert(slot, buffer);
+    }
+
+    /// The bind group of `kernel` over `bindings`, made once.
+    pub(super) fn bind_group(
+        &mut self,
+        gpu: &Gpu,
+        kernel: &Arc<Kernel>,
+        bindings: &[Bound],
+    ) -> Result<wgpu::BindGroup, GpuError> {
+        let mut key_parts = Vec::with_capacity(bindings.len());
+        for bound in bindings {
+            key_parts.push((self.get(bound.slot)?.id, bound.range));
+        }
+        let key = (Arc::as_ptr(kernel) as usize, key_parts);
+        if let Some(group) = self.bind_groups.get(&key) {
+            return Ok(group.clone());
+        }
+        let mut entries = Vec::with_capacity(bindings.len());
+        for bound in bindings {
+            let buffer = self.get(bound.slot)?;
+            entries.push(match bound.range {
+                Some((offset, len)) => buffer.range(offset, len),
+                None => buffer.whole(),
+            });
+        }
+        let group = kernel.bind_group(gpu, &entries)?;
+        self.bind_groups.insert(key, group.clone());
+        Ok(group)
+    }
+
+    /// The staging buffer for reading back `bytes`, grown when needed.
+    pub(super) fn readback(&mut self, gpu: &Gpu, bytes: u64) -> Result<wgpu::Buffer, GpuError> {
+        if let Some((buffer, size)) = &self.readback
+            && *size >= bytes
+        {
+            return Ok(buffer.clone());
+        }
+        let size = bytes.max(4);
+        let buffer = gpu.create("readback", size, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST)?;
+        self.readback = Some((buffer.clone(), size));
+        Ok(buffer)
+    }
+
+    /// Makes the phase timer on first use (none where the device has no
+    /// timestamp queries).
+    pub(super) fn ensure_timer(&mut self, gpu: &Gpu) -> Result<(), GpuError> {
+        if self.timer.is_none() {
+            self.timer = Some(Timer::new(gpu)?);
+        }
+        Ok(())
+    }
+
+    /// The phase timer, if [`Workspace::ensure_timer`] made one.
+    pub(super) fn timer(&self) -> Option<&Timer> {
+        self.timer.as_ref().and_then(Option::as_ref)
+    }
+}
+
+/// Words between two records of `words` words bound one at a time: a multiple
+/// of the device's binding alignment.
+pub(super) fn record_stride(gpu: &Gpu, words: usize) -> u64 {
+    let align = (gpu.binding_alignment() / 4).max(1);
+    (words as u64).div_ceil(align) * align
+}
+
+/// A fingerprint of 32-bit words (FNV-style over 64-bit chunks, with a final
+/// mix): parameters are uploaded again only when theirs changes.
+pub(super) fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a [f32]>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for pair in part.chunks(2) {
+            let word = u64::from(pair[0].to_bits()) | (pair.get(1).map_or(0, |v| u64::from(v.to_bits())) << 32);
+            hash = (hash ^ word).wrapping_mul(0x0100_0000_01b3).rotate_left(23);
+        }
+        hash = (hash ^ part.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    hash ^ (hash >> 29)
+}
