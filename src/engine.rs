@@ -23,6 +23,9 @@ use crate::Error as CompileError;
 /// Where cells run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
+    /// The best GPU adapter, or the CPU when there is none (the engine then says
+    /// why in [`Engine::notice`]).
+    Auto,
     /// A GPU, through wgpu.
     Gpu,
     /// The CPU, through cranelift.
@@ -60,17 +63,49 @@ enum Device {
 /// A backend ready to run cells.
 pub struct Engine {
     device: Device,
+    notice: Option<String>,
 }
 
 impl Engine {
     /// An engine on `backend`; for the GPU, the adapter `adapter` picks (an index
-    /// or part of a name; `None`: `RNNC_ADAPTER`, else the best).
+    /// or part of a name; `None`: `RNNC_ADAPTER`, else the best). With
+    /// [`Backend::Auto`], a machine without a usable GPU adapter gets the CPU, and
+    /// [`Engine::notice`] says so.
     pub fn new(backend: Backend, adapter: Option<&str>) -> Result<Engine, RunError> {
-        let device = match backend {
-            Backend::Gpu => Device::Gpu(Box::new(Gpu::open(adapter)?)),
-            Backend::Cpu => Device::Cpu,
+        let (device, notice) = match backend {
+            Backend::Gpu => (Device::Gpu(Box::new(Gpu::open(adapter)?)), None),
+            Backend::Cpu => (Device::Cpu, None),
+            Backend::Auto => match Gpu::open(adapter) {
+                Ok(gpu) => (Device::Gpu(Box::new(gpu)), None),
+                Err(e @ (GpuError::NoAdapter | GpuError::RequestDevice { .. })) => {
+                    (Device::Cpu, Some(format!("no usable GPU ({}); running on the CPU", first_clause(&e))))
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
-        Ok(Engine { device })
+        Ok(Engine { device, notice })
+    }
+
+    /// Why an engine asked for with [`Backend::Auto`] runs on the CPU, if it does.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    /// How many device buffers the engine's GPU has created so far (`None` on
+    /// the CPU): repeated calls of the same shape create none.
+    pub fn device_allocations(&self) -> Option<u64> {
+        match &self.device {
+            Device::Gpu(gpu) => Some(gpu.allocations()),
+            Device::Cpu => None,
+        }
+    }
+
+    /// The backend cells run on.
+    pub fn backend(&self) -> Backend {
+        match self.device {
+            Device::Gpu(_) => Backend::Gpu,
+            Device::Cpu => Backend::Cpu,
+        }
     }
 
     /// The device cells run on, for reports.
@@ -98,6 +133,12 @@ impl Engine {
     }
 }
 
+/// The first clause of an error's message (before a `;`), for one-line notices.
+fn first_clause(error: &GpuError) -> String {
+    let text = error.to_string();
+    text.split(';').next().unwrap_or(&text).trim().to_owned()
+}
+
 enum Kernels {
     Gpu(Box<GpuCell>),
     Cpu(Box<rnnc_runtime::cpu::CpuCell>),
@@ -117,6 +158,21 @@ pub struct Forward {
     pub outputs: Vec<(String, Tensor)>,
     /// What the solver did.
     pub report: ForwardReport,
+}
+
+/// What a forward pass keeps for the backward pass that follows it
+/// ([`CompiledCell::forward_tape`]).
+pub struct Tape {
+    inner: TapeInner,
+    /// The kernels the forward ran (a backward pass on other kernels is refused).
+    kernels: std::sync::Arc<Kernels>,
+    report: ForwardReport,
+    settings: NewtonSettings,
+}
+
+enum TapeInner {
+    Gpu(rnnc_runtime::gpu::GpuTape),
+    Cpu(Box<rnnc_runtime::cpu::CpuTape>),
 }
 
 /// What a backward pass gives: the forward's outputs, the gradients, and the
@@ -194,6 +250,67 @@ impl CompiledCell {
         Ok(Forward { outputs, report })
     }
 
+    /// Runs the cell forward over bound data on `engine`, keeping what a
+    /// backward pass needs: the forward and the [`Tape`] to give
+    /// [`CompiledCell::backward_tape`] (on the GPU the tape holds the forward's
+    /// states on the device, so forward + backward costs one forward).
+    pub fn forward_tape(
+        &self,
+        engine: &Engine,
+        data: &BoundData,
+        options: &RunOptions,
+    ) -> Result<(Forward, Tape), RunError> {
+        let kernels = self.kernels(engine, data.dims())?;
+        let (buffers, report, tape) = match (&*kernels, &engine.device) {
+            (Kernels::Gpu(cell), Device::Gpu(gpu)) => {
+                let (outputs, report, tape) = cell.forward_tape(gpu, data, options.method, &options.newton)?;
+                (outputs, report, TapeInner::Gpu(tape))
+            }
+            (Kernels::Cpu(cell), Device::Cpu) => {
+                let (outputs, report, tape) = cell
+                    .forward_tape(data, options.method, &options.newton)
+                    .map_err(|e| RunError::Cpu(e.to_string()))?;
+                (outputs, report, TapeInner::Cpu(Box::new(tape)))
+            }
+            _ => return Err(RunError::WrongEngine),
+        };
+        let outputs = data.output_tensors(&self.derived.cell, buffers)?;
+        let tape = Tape { inner: tape, kernels, report: report.clone(), settings: options.newton };
+        Ok((Forward { outputs, report }, tape))
+    }
+
+    /// The backward pass of the forward pass that made `tape`, over the same
+    /// `data`: the gradients of `sum over outputs o of sum(dout_o * o)` (`douts`
+    /// as in [`CompiledCell::backward`]) and the forward's report with the
+    /// backward's times.
+    pub fn backward_tape(
+        &self,
+        engine: &Engine,
+        data: &BoundData,
+        tape: Tape,
+        douts: Vec<(String, Tensor)>,
+    ) -> Result<(Gradients, ForwardReport), RunError> {
+        let cell = &self.derived.cell;
+        let douts = data.bind_douts(cell, douts)?;
+        let mut report = tape.report;
+        let gradients = match (tape.inner, &*tape.kernels, &engine.device) {
+            (TapeInner::Gpu(inner), Kernels::Gpu(compiled), Device::Gpu(gpu)) => {
+                let (gradients, times) = compiled.backward_tape(gpu, data, &douts, inner, &tape.settings)?;
+                times.add_to(&mut report);
+                gradients
+            }
+            (TapeInner::Cpu(inner), Kernels::Cpu(compiled), Device::Cpu) => {
+                let (gradients, ms) =
+                    compiled.backward_tape(data, &douts, *inner).map_err(|e| RunError::Cpu(e.to_string()))?;
+                report.backward_ms = Some(ms);
+                report.wall_ms += ms;
+                gradients
+            }
+            _ => return Err(RunError::WrongEngine),
+        };
+        Ok((Gradients::new(cell, data, gradients)?, report))
+    }
+
     /// Runs the cell forward over bound data on `engine`, then backward: the
     /// gradients of `sum over outputs o of sum(dout_o * o)` with respect to every
     /// parameter, input and initial state. `douts` names each output's cotangent,
@@ -207,20 +324,9 @@ impl CompiledCell {
         douts: Vec<(String, Tensor)>,
         options: &RunOptions,
     ) -> Result<Backward, RunError> {
-        let cell = &self.derived.cell;
-        let douts = data.bind_douts(cell, douts)?;
-        let kernels = self.kernels(engine, data.dims())?;
-        let (buffers, gradients, report) = match (&*kernels, &engine.device) {
-            (Kernels::Gpu(compiled), Device::Gpu(gpu)) => {
-                compiled.backward(gpu, data, &douts, options.method, &options.newton)?
-            }
-            (Kernels::Cpu(compiled), Device::Cpu) => compiled
-                .backward(data, &douts, options.method, &options.newton)
-                .map_err(|e| RunError::Cpu(e.to_string()))?,
-            _ => return Err(RunError::WrongEngine),
-        };
-        let outputs = data.output_tensors(cell, buffers)?;
-        let gradients = Gradients::new(cell, data, gradients)?;
+        let (forward, tape) = self.forward_tape(engine, data, options)?;
+        let (gradients, report) = self.backward_tape(engine, data, tape, douts)?;
+        let outputs = forward.outputs;
         Ok(Backward { outputs, gradients, report })
     }
 }

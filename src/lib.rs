@@ -39,7 +39,7 @@ mod engine;
 mod render;
 mod source;
 
-pub use engine::{Backend, Backward, CompiledCell, Engine, Forward, RunError, RunOptions};
+pub use engine::{Backend, Backward, CompiledCell, Engine, Forward, RunError, RunOptions, Tape};
 pub use render::render_errors;
 pub use rnnc_compiler as compiler;
 pub use rnnc_compiler::{Cell, Error, ErrorKind, Span};

@@ -146,7 +146,59 @@ fn bench_compares_the_methods() {
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[2]["requested"], "auto");
     assert_eq!((lines[0]["method"].as_str(), lines[1]["method"].as_str()), (Some("sequential"), Some("newton")));
-    assert!(lines[1]["max_abs_diff_vs_sequential"].as_f64().expect("a number") < 1e-4);
+    assert!(lines[1]["max_abs_diff_vs_first"].as_f64().expect("a number") < 1e-4);
+    for line in &lines {
+        let (min, median, max) = (line["time_ms_min"].as_f64(), line["time_ms"].as_f64(), line["time_ms_max"].as_f64());
+        assert!(min <= median && median <= max && min.is_some(), "{line}");
+        assert!(["gpu-timestamps", "wall-clock"].contains(&line["timing"].as_str().unwrap_or("")), "{line}");
+    }
+}
+
+/// Repeated calls of one shape reuse the resident workspace: after the warm-up
+/// round, no run creates a device buffer (forward, and forward + backward through
+/// the tape).
+#[test]
+fn bench_rounds_allocate_nothing_after_the_first() {
+    for backward in [false, true] {
+        let mut args =
+            vec!["bench", "stdlib:para_lstm", "--dims", "H=8,D=4", "--batch", "2", "--seq", "64", "--repeat", "3"];
+        args.extend(["--methods", "newton,sequential", "--json"]);
+        if backward {
+            args.push("--backward");
+        }
+        let output = rnnc(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        for line in stdout(&output).lines() {
+            let line: serde_json::Value = serde_json::from_str(line).expect("JSON");
+            assert_eq!(line["backend"], "gpu", "{line}");
+            let allocations = line["device_allocations_per_round"].as_array().expect("counted on the GPU");
+            assert_eq!(allocations.len(), 3, "{line}");
+            assert!(allocations.iter().all(|n| n.as_u64() == Some(0)), "backward {backward}: {line}");
+            assert_eq!(line["samples_ms"].as_array().map(Vec::len), Some(3), "{line}");
+        }
+    }
+}
+
+/// Without `--backend`, a machine with no GPU adapter runs on the CPU and says
+/// so in one line; `--backend gpu` there is a clear error.
+#[test]
+fn without_a_gpu_the_cpu_runs_and_says_so() {
+    let no_vulkan = [("VK_ICD_FILENAMES", "/nonexistent.json"), ("VK_DRIVER_FILES", "/nonexistent.json")];
+    let args =
+        ["bench", "stdlib:indrnn", "--dims", "H=8,D=4", "--batch", "1", "--seq", "16", "--repeat", "1", "--json"];
+    let output = support::rnnc_with_env(&args, &no_vulkan);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let notes = stderr(&output).lines().filter(|l| l.contains("running on the CPU")).count();
+    assert_eq!(notes, 1, "{}", stderr(&output));
+    for line in stdout(&output).lines() {
+        let line: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        assert_eq!(line["backend"], "cpu", "{line}");
+    }
+    let mut explicit = args.to_vec();
+    explicit.extend(["--backend", "gpu"]);
+    let output = support::rnnc_with_env(&explicit, &no_vulkan);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no GPU adapter"), "{}", stderr(&output));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use rnnc_compiler::analyse::JacobianStructure;
 use rnnc_runtime::gpu::{Gpu, GpuCell};
 use rnnc_runtime::{Method, NewtonSettings};
 use support::gradients::{gradient_errors, random_douts};
-use support::{Case, relative_error, sizes, test_cells};
+use support::{Case, method_failure, relative_error, sizes, test_cells};
 
 const TOLERANCE: f64 = 2e-3;
 
@@ -43,6 +43,9 @@ fn check(gpu: &Gpu, compiled: &GpuCell, case: &Case, label: &str) -> Vec<String>
         }
         if report.backward_ms.is_none() {
             failures.push(format!("{label} {method:?}: the report has no backward time"));
+        }
+        if let Some(wrong) = method_failure(&report, method, compiled.kernels().newton.is_some()) {
+            failures.push(format!("{label} {method:?}: {wrong}"));
         }
         gradients.push((method, grads));
     }

@@ -9,7 +9,7 @@ use rnnc::{ForwardReport, Method, RunOptions};
 use serde_json::json;
 
 use super::compile::default_dims;
-use super::run::{SolverArgs, warn_about_fallbacks};
+use super::run::{MethodArg, SolverArgs, warn_about_fallbacks};
 use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, select_cell};
 
 /// Arguments of `rnnc bench`.
@@ -33,7 +33,8 @@ pub struct Args {
     /// Steps per sequence (T).
     #[arg(long, default_value_t = 2048)]
     pub seq: usize,
-    /// Timed runs per method (after one untimed warm-up); the median is reported.
+    /// Timed rounds (after one untimed warm-up round); each round runs every
+    /// method once, and min / median / max over the rounds are reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
     /// The random data's seed.
@@ -46,6 +47,9 @@ pub struct Args {
     /// instead of forward passes.
     #[arg(long)]
     pub backward: bool,
+    /// The methods to time, interleaved round by round (default: all three).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "METHOD,...")]
+    pub methods: Option<Vec<MethodArg>>,
     #[command(flatten)]
     pub solver: SolverArgs,
 }
@@ -104,51 +108,51 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     } else {
         Vec::new()
     };
-    let total_ms = |report: &ForwardReport| report.time_ms + report.backward_ms.unwrap_or(0.0);
-    let mut results: Vec<(ForwardReport, Vec<f32>)> = Vec::new();
-    for method in [Method::Sequential, Method::Newton, Method::Auto] {
-        let options = RunOptions { method, newton: args.solver.newton() };
-        let mut runs = Vec::new();
-        for _ in 0..=args.repeat {
+    // Methods interleaved: one untimed warm-up of each, then round after round of
+    // one run of each, so that no method is always timed on a cold or throttled GPU.
+    let methods =
+        args.methods.clone().unwrap_or_else(|| vec![MethodArg::Sequential, MethodArg::Newton, MethodArg::Auto]);
+    let mut samples: Vec<Samples> = methods.iter().map(|_| Samples::default()).collect();
+    let mut outputs: Vec<Vec<f32>> = vec![Vec::new(); methods.len()];
+    for round in 0..=args.repeat {
+        for (m, &method) in methods.iter().enumerate() {
+            let options = RunOptions { method: method.into(), newton: args.solver.newton() };
+            let allocations = engine.device_allocations();
             let run = if args.backward {
                 let backward = compiled.backward(&engine, &data, douts.clone(), &options).map_err(|e| failure(&e))?;
                 rnnc::Forward { outputs: backward.outputs, report: backward.report }
             } else {
                 compiled.forward(&engine, &data, &options).map_err(|e| failure(&e))?
             };
-            runs.push(run);
+            if round == 0 {
+                outputs[m] = run.outputs.iter().flat_map(|(_, t)| t.data().iter().copied()).collect();
+                continue;
+            }
+            let created = engine.device_allocations().zip(allocations).map(|(after, before)| after - before);
+            samples[m].push(run.report, created);
         }
-        runs.remove(0);
-        runs.sort_by(|a, b| total_ms(&a.report).total_cmp(&total_ms(&b.report)));
-        let median = runs.swap_remove(runs.len() / 2);
-        if method != Method::Auto && median.report.method != method.name() {
-            eprintln!(
-                "note: {} ran instead of {} ({})",
-                median.report.method,
-                method.name(),
-                median.report.method_reason
-            );
-        }
-        warn_about_fallbacks(&median.report);
-        let flat: Vec<f32> = median.outputs.iter().flat_map(|(_, t)| t.data().iter().copied()).collect();
-        results.push((median.report, flat));
     }
-    let reference = results[0].1.clone();
+    let reference = outputs[0].clone();
     let dims_text: Vec<String> = dims.0.iter().map(|(n, s)| format!("{n}={s}")).collect();
+    let report0 = samples[0].median_report();
     if !args.json {
         println!(
-            "rnnc bench: {} on {} ({}), B={} T={} {}",
+            "rnnc bench: {} on {} ({}, {} timing), B={} T={} {}, {} rounds",
             cell.name,
             engine.device(),
-            results[0].0.backend,
+            report0.backend,
+            report0.timing,
             args.batch,
             args.seq,
-            dims_text.join(" ")
+            dims_text.join(" "),
+            args.repeat
         );
         println!(
-            "{:<16} {:>10} {:>13} {:>13} {:>9} {:>10} {:>9} {:>11}{}",
+            "{:<16} {:>10} {:>10} {:>10} {:>13} {:>13} {:>9} {:>10} {:>9} {:>11}{}",
             "method",
-            "time_ms",
+            "min_ms",
+            "median_ms",
+            "max_ms",
             "projection_ms",
             "recurrence_ms",
             "GB/s",
@@ -158,20 +162,36 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             if args.backward { format!(" {:>11} {:>11}", "backward_ms", "fwd+bwd_ms") } else { String::new() }
         );
     }
-    for ((report, outputs), requested) in results.iter().zip([Method::Sequential, Method::Newton, Method::Auto]) {
-        let difference = outputs.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        let recurrence_ms = report.time_ms - report.projection_ms.unwrap_or(0.0);
+    for ((samples, output), &requested) in samples.iter().zip(&outputs).zip(&methods) {
+        let report = samples.median_report();
+        let requested = Method::from(requested);
+        if requested != Method::Auto && report.method != requested.name() {
+            eprintln!("note: {} ran instead of {} ({})", report.method, requested.name(), report.method_reason);
+        }
+        warn_about_fallbacks(report);
+        let difference = output.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let recurrence_ms = report.recurrence_ms.unwrap_or(report.time_ms - report.projection_ms.unwrap_or(0.0));
         let gbps = bytes as f64 / (recurrence_ms * 1e6);
+        let (min, median, max) = samples.spread(|r| r.time_ms);
+        let fwd_bwd = samples.spread(|r| r.time_ms + r.backward_ms.unwrap_or(0.0));
         if args.json {
             let line = json!({
                 "cell": cell.name, "backend": report.backend, "device": report.device, "method": report.method,
                 "requested": requested.name(), "method_reason": report.method_reason,
-                "batch": args.batch, "seq": args.seq, "dims": dims_text, "time_ms": report.time_ms,
+                "batch": args.batch, "seq": args.seq, "dims": dims_text, "rounds": args.repeat,
+                "timing": report.timing,
+                "time_ms": median, "time_ms_min": min, "time_ms_max": max,
+                "samples_ms": samples.reports.iter().map(|r| r.time_ms).collect::<Vec<_>>(),
                 "projection_ms": report.projection_ms, "recurrence_ms": recurrence_ms, "recurrence_gb_per_s": gbps,
+                "wall_ms": samples.spread(|r| r.wall_ms).1,
                 "iterations": report.iterations, "converged": report.converged, "residual": report.residual,
-                "fallback_segments": report.fallback_segments, "max_abs_diff_vs_sequential": difference,
-                "backward_ms": report.backward_ms, "gradient_products_ms": report.gradient_products_ms,
-                "fwd_bwd_ms": report.backward_ms.map(|_| total_ms(report)),
+                "fallback_segments": report.fallback_segments, "max_abs_diff_vs_first": difference,
+                "backward_ms": report.backward_ms, "backward_scan_ms": report.backward_scan_ms,
+                "gradient_products_ms": report.gradient_products_ms,
+                "fwd_bwd_ms": report.backward_ms.map(|_| fwd_bwd.1),
+                "fwd_bwd_ms_min": report.backward_ms.map(|_| fwd_bwd.0),
+                "fwd_bwd_ms_max": report.backward_ms.map(|_| fwd_bwd.2),
+                "device_allocations_per_round": samples.allocations,
             });
             println!("{line}");
         } else {
@@ -179,14 +199,56 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             let label =
                 if requested == Method::Auto { format!("auto:{}", report.method) } else { report.method.clone() };
             let backward = match report.backward_ms {
-                Some(ms) => format!(" {ms:>11.3} {:>11.3}", total_ms(report)),
+                Some(ms) => format!(" {ms:>11.3} {:>11.3}", fwd_bwd.1),
                 None => String::new(),
             };
             println!(
-                "{:<16} {:>10.3} {:>13} {:>13.3} {:>9.1} {:>10} {:>9} {:>11.3e}{backward}",
-                label, report.time_ms, projection, recurrence_ms, gbps, report.iterations, report.converged, difference
+                "{:<16} {:>10.3} {:>10.3} {:>10.3} {:>13} {:>13.3} {:>9.1} {:>10} {:>9} {:>11.3e}{backward}",
+                label,
+                min,
+                median,
+                max,
+                projection,
+                recurrence_ms,
+                gbps,
+                report.iterations,
+                report.converged,
+                difference
             );
         }
     }
     Ok(())
+}
+
+/// The timed runs of one method.
+#[derive(Default)]
+struct Samples {
+    reports: Vec<ForwardReport>,
+    /// Device buffers created by each timed run (GPU only).
+    allocations: Vec<u64>,
+}
+
+impl Samples {
+    fn push(&mut self, report: ForwardReport, allocations: Option<u64>) {
+        self.reports.push(report);
+        self.allocations.extend(allocations);
+    }
+
+    /// The report of the run whose total time (forward and backward) is the median.
+    fn median_report(&self) -> &ForwardReport {
+        let mut order: Vec<&ForwardReport> = self.reports.iter().collect();
+        order.sort_by(|a, b| total(a).total_cmp(&total(b)));
+        order[order.len() / 2]
+    }
+
+    /// The least, median and largest of `value` over the runs.
+    fn spread(&self, value: impl Fn(&ForwardReport) -> f64) -> (f64, f64, f64) {
+        let mut values: Vec<f64> = self.reports.iter().map(value).collect();
+        values.sort_by(f64::total_cmp);
+        (values[0], values[values.len() / 2], values[values.len() - 1])
+    }
+}
+
+fn total(report: &ForwardReport) -> f64 {
+    report.time_ms + report.backward_ms.unwrap_or(0.0)
 }

@@ -52,9 +52,9 @@ impl From<MethodArg> for Method {
 /// `bench`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct SolverArgs {
-    /// Where to run.
-    #[arg(long, value_enum, default_value = "gpu")]
-    pub backend: BackendArg,
+    /// Where to run (default: the best GPU adapter, or the CPU when there is none).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
     /// The GPU adapter: an index or part of its name (default: `RNNC_ADAPTER`, else the best).
     #[arg(long)]
     pub adapter: Option<String>,
@@ -71,8 +71,16 @@ pub struct SolverArgs {
 
 impl SolverArgs {
     /// The engine these arguments ask for.
+    /// Without `--backend`, a machine with no usable GPU runs on the CPU and
+    /// stderr says so in one line.
     pub fn engine(&self) -> Result<Engine, Failure> {
-        Engine::new(self.backend.into(), self.adapter.as_deref()).map_err(|e| Failure::User(e.to_string()))
+        let backend = self.backend.map_or(Backend::Auto, Backend::from);
+        let engine = Engine::new(backend, self.adapter.as_deref()).map_err(|e| Failure::User(e.to_string()))?;
+        if let Some(notice) = engine.notice() {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "note: {notice}");
+        }
+        Ok(engine)
     }
 
     /// Newton's settings.

@@ -12,10 +12,16 @@ pub fn root() -> &'static Path {
 
 /// Runs `rnnc ARGS` in the repository root.
 pub fn rnnc(args: &[&str]) -> Output {
+    rnnc_with_env(args, &[])
+}
+
+/// Runs `rnnc ARGS` in the repository root with extra environment variables.
+pub fn rnnc_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rnnc"))
         .args(args)
         .current_dir(root())
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .output()
         .expect("the rnnc binary runs")
 }

@@ -255,12 +255,44 @@ impl CpuCell {
         method: Method,
         settings: &NewtonSettings,
     ) -> Result<(Vec<Vec<f32>>, GradientBuffers, ForwardReport), CpuError> {
+        let (outputs, mut report, tape) = self.forward_tape(data, method, settings)?;
+        let (gradients, backward_ms) = self.backward_tape(data, douts, tape)?;
+        report.backward_ms = Some(backward_ms);
+        report.wall_ms += backward_ms;
+        Ok((outputs, gradients, report))
+    }
+
+    /// Runs the cell forward over `data` keeping what a backward pass needs (the
+    /// tape: every state, the projections and the hoisted values).
+    pub fn forward_tape(
+        &self,
+        data: &BoundData,
+        method: Method,
+        settings: &NewtonSettings,
+    ) -> Result<(Vec<Vec<f32>>, ForwardReport, CpuTape), CpuError> {
+        self.jit.layout.backward.as_ref().map_err(|reason| self.no_backward(reason))?;
+        let solved = self.solve(data, method, settings)?;
+        let outputs = self.outputs(data, &solved, solved.states.clone())?;
+        let report = self.report(&solved);
+        Ok((outputs, report, CpuTape { solved, batch: data.batch(), steps: data.seq_len() }))
+    }
+
+    /// The backward pass of the forward pass that made `tape` (over the same
+    /// `data`): the gradients and the backward's time in milliseconds.
+    pub fn backward_tape(
+        &self,
+        data: &BoundData,
+        douts: &[Vec<f32>],
+        tape: CpuTape,
+    ) -> Result<(GradientBuffers, f64), CpuError> {
         let layout = &self.jit.layout;
         let backward_layout = layout.backward.as_ref().map_err(|reason| self.no_backward(reason))?;
         let kernel = self.jit.backward.ok_or_else(|| self.no_backward("the backward kernel is missing"))?;
         self.check_dims(data)?;
-        let solved = self.solve(data, method, settings)?;
-        let outputs = self.outputs(data, &solved, solved.states.clone())?;
+        if tape.batch != data.batch() || tape.steps != data.seq_len() {
+            return Err(self.no_backward("the tape was made for other data"));
+        }
+        let solved = tape.solved;
         let start = Instant::now();
         let inputs: Vec<&[f32]> = data.inputs().iter().map(|t| t.data()).collect();
         let douts: Vec<&[f32]> = douts.iter().map(Vec::as_slice).collect();
@@ -274,10 +306,7 @@ impl CpuCell {
         let mut adjoints = backward::reverse(&run, kernel, backward_layout, &given, self.backward_chunk)?;
         gradients::project_back(layout, &solved.params, &inputs, &mut adjoints, solved.rows, self.threads)?;
         let gradients = gradients::unpack(layout, adjoints, data.batch(), data.seq_len())?;
-        let backward_ms = start.elapsed().as_secs_f64() * 1e3;
-        let mut report = self.report(&solved);
-        report.backward_ms = Some(backward_ms);
-        Ok((outputs, gradients, report))
+        Ok((gradients, start.elapsed().as_secs_f64() * 1e3))
     }
 
     fn no_backward(&self, reason: &str) -> CpuError {
@@ -373,6 +402,14 @@ impl CpuCell {
             wall_ms: solved.start.elapsed().as_secs_f64() * 1e3,
         }
     }
+}
+
+/// What a CPU forward pass keeps for the backward pass that follows it
+/// ([`CpuCell::forward_tape`]).
+pub struct CpuTape {
+    solved: Solved,
+    batch: usize,
+    steps: usize,
 }
 
 /// A forward solve: what the outputs and the backward pass read.

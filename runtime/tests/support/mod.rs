@@ -114,3 +114,29 @@ pub fn relative_error(outputs: &[Vec<f32>], reference: &[Vec<f64>]) -> f64 {
     }
     worst
 }
+
+/// What is wrong with `report` of a solve that asked for `asked`, if anything:
+/// the method that ran must be the one asked for (sequential only where the cell
+/// has no Newton kernel: `has_newton`), and a Newton solve must have converged
+/// in every segment without falling back to the sequential method.
+pub fn method_failure(
+    report: &rnnc_runtime::ForwardReport,
+    asked: rnnc_runtime::Method,
+    has_newton: bool,
+) -> Option<String> {
+    use rnnc_runtime::Method;
+    let expected = match asked {
+        Method::Newton if !has_newton => Method::Sequential,
+        other => other,
+    };
+    if report.method != expected.name() {
+        return Some(format!("{} ran instead of {}", report.method, expected.name()));
+    }
+    if expected == Method::Newton && (!report.converged || report.fallback_segments > 0) {
+        return Some(format!(
+            "Newton did not converge by itself ({} of {} segments fell back)",
+            report.fallback_segments, report.segments
+        ));
+    }
+    None
+}
