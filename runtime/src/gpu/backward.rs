@@ -13,7 +13,7 @@ use super::cell::{GpuCell, GpuTape, Outputs, Pass, windows};
 use super::device::{Gpu, GpuError};
 use super::kernel::{Dispatch, Recorder};
 use super::timing::{Phase, PhaseTimes};
-use super::workspace::{Bound, Slot, Workspace, record_stride};
+use super::workspace::{Bound, Slot, Uploads, Workspace, record_stride};
 use crate::data::BoundData;
 use crate::solve::{ForwardReport, GradientBuffers, Method, NewtonSettings};
 
@@ -142,13 +142,13 @@ impl GpuCell {
         }
         // The cotangents of the pass's sequences, and its initial states again
         // (the forward recurrence left its last states in their place).
-        let douts_buffer = workspace.get(Slot::Douts)?;
+        let mut uploads = Uploads::default();
         for ((d, &size), &prefix) in douts.iter().zip(&plan.output_sizes).zip(&plan.output_prefix) {
             let per_sequence = pass.steps * size as usize;
             let part = &d[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
-            gpu.write(douts_buffer, rows * prefix as usize, part)?;
+            uploads.data(Slot::Douts, rows as u64 * prefix, part);
         }
-        self.write_inits(gpu, workspace, data, pass)?;
+        self.init_uploads(data, pass, &mut uploads);
 
         // The backward recurrence: windows from the last to the first, the
         // cotangent carried between them.
@@ -163,11 +163,11 @@ impl GpuCell {
             .map(|window| self.settings(pass, &NewtonSettings::default(), window, false))
             .collect();
         let recurrence: Vec<Dispatch<'_>> = self
-            .window_bind_groups(gpu, workspace, kernel, &adjoint.bindings, true, &records)?
+            .window_bind_groups(gpu, workspace, kernel, &adjoint.bindings, true, &records, &mut uploads)?
             .into_iter()
             .map(|bind_group| Dispatch { kernel: kernel.as_ref(), bind_group, grid })
             .collect();
-        let products = self.gradient_products(gpu, workspace, rows as u64)?;
+        let products = self.gradient_products(gpu, workspace, rows as u64, &mut uploads)?;
 
         // Read back everything after the projections' cotangents, then each
         // input's and each launch's matrix gradients.
@@ -187,9 +187,10 @@ impl GpuCell {
         let total_bytes: u64 = reads.iter().map(|&(_, _, len)| len as u64 * 4).sum();
         let readback = workspace.readback(gpu, total_bytes)?;
         workspace.ensure_timer(gpu)?;
+        let mut recorder = Recorder::new(gpu, "backward");
+        workspace.stage(gpu, &uploads, &mut recorder.encoder)?;
         let workspace = &*workspace;
         let timer = workspace.timer();
-        let mut recorder = Recorder::new(gpu, "backward");
         // Only what accumulates is cleared: the inputs' elementwise cotangents,
         // the initial states' and the accumulators; the projections' cotangents
         // too when some projection has none (it is then never written).
@@ -267,6 +268,7 @@ impl GpuCell {
         gpu: &Gpu,
         workspace: &mut Workspace,
         rows: u64,
+        uploads: &mut Uploads<'_>,
     ) -> Result<Vec<Dispatch<'_>>, GpuError> {
         let plan = &self.kernels().plan;
         let columns = plan.projection_columns;
@@ -362,11 +364,13 @@ impl GpuCell {
             }
         }
         let stride = record_stride(gpu, GemmSizes::WORDS);
-        workspace.ensure(gpu, Slot::GradientSizes, products.len().max(1) * stride as usize)?;
+        let len = products.len().max(1) * stride as usize;
+        workspace.ensure(gpu, Slot::GradientSizes, len)?;
+        let mut words = vec![0u32; len];
         let mut dispatches = Vec::new();
         for (p, (sizes, a, b, c, grid)) in products.into_iter().enumerate() {
             let at = p as u64 * stride;
-            gpu.write(workspace.get(Slot::GradientSizes)?, at as usize, &sizes.words())?;
+            words[at as usize..at as usize + GemmSizes::WORDS].copy_from_slice(&sizes.words());
             let bound = [
                 Bound::range(Slot::GradientSizes, at, GemmSizes::WORDS as u64),
                 Bound::whole(a),
@@ -376,6 +380,7 @@ impl GpuCell {
             let bind_group = workspace.bind_group(gpu, &self.gemm, &bound)?;
             dispatches.push(Dispatch { kernel: self.gemm.as_ref(), bind_group, grid });
         }
+        uploads.records(Slot::GradientSizes, 0, words);
         Ok(dispatches)
     }
 

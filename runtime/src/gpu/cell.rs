@@ -19,7 +19,7 @@ use rnnc_compiler::check::DimSizes;
 use super::device::{Gpu, GpuError};
 use super::kernel::{Dispatch, Kernel, Recorder};
 use super::timing::{Phase, PhaseTimes};
-use super::workspace::{Bound, PASS_SLOTS, Slot, Workspace, fingerprint, record_stride};
+use super::workspace::{Bound, PASS_SLOTS, Slot, Uploads, Workspace, fingerprint, record_stride};
 use crate::data::BoundData;
 use crate::solve::{ForwardReport, Method, NewtonSettings, TIMING_GPU_TIMESTAMPS, TIMING_WALL_CLOCK};
 
@@ -285,42 +285,27 @@ impl GpuCell {
         (0..batch).step_by(chunk.max(1)).map(move |first| Pass { first, batch: chunk.min(batch - first), steps })
     }
 
-    /// Writes the inputs and initial states of `pass` into the workspace.
-    pub(super) fn write_pass_data(
-        &self,
-        gpu: &Gpu,
-        workspace: &Workspace,
-        data: &BoundData,
-        pass: &Pass,
-    ) -> Result<(), GpuError> {
+    /// The inputs and initial states of `pass`, to upload.
+    pub(super) fn pass_uploads<'a>(&self, data: &'a BoundData, pass: &Pass, uploads: &mut Uploads<'a>) {
         let plan = &self.kernels.plan;
-        let rows = pass.rows();
-        let inputs = workspace.get(Slot::Inputs)?;
+        let rows = pass.rows() as u64;
         for ((tensor, &size), &prefix) in data.inputs().iter().zip(&plan.input_sizes).zip(&plan.input_prefix) {
             let per_sequence = pass.steps * size as usize;
             let part = &tensor.data()[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
-            gpu.write(inputs, rows * prefix as usize, part)?;
+            uploads.data(Slot::Inputs, rows * prefix, part);
         }
-        self.write_inits(gpu, workspace, data, pass)
+        self.init_uploads(data, pass, uploads);
     }
 
-    /// Writes the initial states of `pass` into the workspace (the recurrence
-    /// leaves its last states there).
-    pub(super) fn write_inits(
-        &self,
-        gpu: &Gpu,
-        workspace: &Workspace,
-        data: &BoundData,
-        pass: &Pass,
-    ) -> Result<(), GpuError> {
+    /// The initial states of `pass`, to upload (the recurrence leaves its last
+    /// states in their place).
+    pub(super) fn init_uploads<'a>(&self, data: &'a BoundData, pass: &Pass, uploads: &mut Uploads<'a>) {
         let plan = &self.kernels.plan;
-        let init = workspace.get(Slot::Init)?;
         for ((tensor, &size), &prefix) in data.inits().iter().zip(&plan.state_sizes).zip(&plan.state_prefix) {
             let size = size as usize;
             let part = &tensor.data()[pass.first * size..(pass.first + pass.batch) * size];
-            gpu.write(init, pass.batch * prefix as usize, part)?;
+            uploads.data(Slot::Init, pass.batch as u64 * prefix, part);
         }
-        Ok(())
     }
 
     /// The settings record of one dispatch.
@@ -355,8 +340,8 @@ impl GpuCell {
         }
     }
 
-    /// Writes one record per settings window into `slot` and returns the bind
-    /// groups of `kernel` (bindings `bindings`) for each window.
+    /// The bind groups of `kernel` (bindings `bindings`) for each of the
+    /// settings `records` (one per window), whose words are added to `uploads`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn window_bind_groups(
         &self,
@@ -366,13 +351,16 @@ impl GpuCell {
         bindings: &[Buffer],
         backward: bool,
         records: &[Settings],
+        uploads: &mut Uploads<'_>,
     ) -> Result<Vec<wgpu::BindGroup>, GpuError> {
         let slot = Self::slot_of(Buffer::Settings, backward);
         let stride = record_stride(gpu, Settings::WORDS);
         workspace.ensure(gpu, slot, records.len() * stride as usize)?;
-        for (i, record) in records.iter().enumerate() {
-            gpu.write(workspace.get(slot)?, i * stride as usize, &record.words())?;
+        let mut words = vec![0u32; records.len() * stride as usize];
+        for (record, at) in records.iter().zip(words.chunks_mut(stride as usize)) {
+            at[..Settings::WORDS].copy_from_slice(&record.words());
         }
+        uploads.records(slot, 0, words);
         let mut groups = Vec::with_capacity(records.len());
         for i in 0..records.len() as u64 {
             let bound: Vec<Bound> = bindings
@@ -420,23 +408,25 @@ impl GpuCell {
         let groups = grid[0] as usize * pass.batch;
         let stats_words = groups.max(pass.batch) * Stats::WORDS;
         workspace.ensure(gpu, Slot::Stats, stats_words)?;
-        self.write_pass_data(gpu, workspace, data, pass)?;
+        let mut uploads = Uploads::default();
+        self.pass_uploads(data, pass, &mut uploads);
 
-        let projections = self.projection_dispatches(gpu, workspace, rows as u64)?;
+        let projections = self.projection_dispatches(gpu, workspace, rows as u64, &mut uploads)?;
         let records: Vec<Settings> = windows(pass.steps, shape, plan.unknowns)
             .into_iter()
             .map(|window| self.settings(pass, newton, window, keep))
             .collect();
         let recurrence: Vec<Dispatch<'_>> = self
-            .window_bind_groups(gpu, workspace, kernel, &self.kernels.bindings, false, &records)?
+            .window_bind_groups(gpu, workspace, kernel, &self.kernels.bindings, false, &records, &mut uploads)?
             .into_iter()
             .map(|bind_group| Dispatch { kernel: kernel.as_ref(), bind_group, grid })
             .collect();
         let stats_bytes = (stats_words * 4) as u64;
         let readback = workspace.readback(gpu, (output_words * 4) as u64 + stats_bytes)?;
         workspace.ensure_timer(gpu)?;
-        let timer = workspace.timer();
         let mut recorder = Recorder::new(gpu, "forward");
+        workspace.stage(gpu, &uploads, &mut recorder.encoder)?;
+        let timer = workspace.timer();
         recorder.encoder.clear_buffer(&workspace.get(Slot::Stats)?.buffer, 0, Some(stats_bytes));
         recorder.phase("projection", timer.map(|t| (t, Phase::Projection)), &projections)?;
         recorder.phase("recurrence", timer.map(|t| (t, Phase::Recurrence)), &recurrence)?;
@@ -463,7 +453,18 @@ impl GpuCell {
         }
         let start = Instant::now();
         recorder.submit()?;
-        let words: Vec<u32> = gpu.map_read(&readback, output_bytes + stats_bytes)?;
+        let (records, outputs) = gpu.with_mapped(&readback, output_bytes + stats_bytes, |words: &[u32]| {
+            let records: Vec<Stats> = words[output_words..].chunks(Stats::WORDS).map(Stats::from_words).collect();
+            let values: &[f32] = bytemuck::cast_slice(&words[..output_words]);
+            let mut outputs: Outputs = Vec::new();
+            let mut offset = 0usize;
+            for &size in &plan.output_sizes {
+                let len = rows * size as usize;
+                outputs.push(values[offset..offset + len].to_vec());
+                offset += len;
+            }
+            (records, outputs)
+        })?;
         let wall_ms = start.elapsed().as_secs_f64() * 1e3;
         let times = match timer {
             Some(timer) => timer.read(gpu, &phases)?,
@@ -471,10 +472,9 @@ impl GpuCell {
         };
 
         let mut stats = PassStats::timed(times, wall_ms);
-        let records = words[output_words..].chunks(Stats::WORDS).map(Stats::from_words);
         match shape {
             Some(shape) => {
-                for record in records.take(groups) {
+                for record in records.iter().take(groups) {
                     stats.iterations = stats.iterations.max(record.most_iterations);
                     stats.fallbacks += u64::from(record.fallbacks);
                     stats.residual = stats.residual.max(record.last_update);
@@ -486,14 +486,6 @@ impl GpuCell {
                 stats.segments = groups as u64;
             }
         }
-        let values: &[f32] = bytemuck::cast_slice(&words[..output_words]);
-        let mut outputs = Vec::new();
-        let mut offset = 0usize;
-        for &size in &plan.output_sizes {
-            let len = rows * size as usize;
-            outputs.push(values[offset..offset + len].to_vec());
-            offset += len;
-        }
         Ok((stats, outputs))
     }
 
@@ -504,15 +496,17 @@ impl GpuCell {
         gpu: &Gpu,
         workspace: &mut Workspace,
         rows: u64,
+        uploads: &mut Uploads<'_>,
     ) -> Result<Vec<Dispatch<'_>>, GpuError> {
         let plan = &self.kernels.plan;
         let stride = record_stride(gpu, ProjectionSizes::WORDS.max(GemmSizes::WORDS));
-        workspace.ensure(gpu, Slot::LaunchSizes, plan.projections.len().max(1) * stride as usize)?;
+        let len = plan.projections.len().max(1) * stride as usize;
+        workspace.ensure(gpu, Slot::LaunchSizes, len)?;
+        let mut sizes = vec![0u32; len];
         let mut dispatches = Vec::new();
         for (i, launch) in plan.projections.iter().enumerate() {
             let x_offset = rows * plan.input_prefix[launch.input.index()];
             let at = i * stride as usize;
-            let sizes = workspace.get(Slot::LaunchSizes)?;
             let (kernel, words, bindings, grid) = match launch.kind {
                 ProjectionKind::Dense => {
                     let n = launch.columns();
@@ -525,7 +519,7 @@ impl GpuCell {
                         column: launch.column as u32,
                         ..ProjectionSizes::default()
                     };
-                    gpu.write(sizes, at, &record.words())?;
+                    sizes[at..at + ProjectionSizes::WORDS].copy_from_slice(&record.words());
                     let grid = [n.div_ceil(PROJECTION_TILE) as u32, rows.div_ceil(PROJECTION_TILE) as u32, 1];
                     (&self.projection, ProjectionSizes::WORDS, Slot::Weights(i), grid)
                 }
@@ -549,7 +543,7 @@ impl GpuCell {
                         c_group: block as u32,
                         ..GemmSizes::default()
                     };
-                    gpu.write(sizes, at, &record.words())?;
+                    sizes[at..at + GemmSizes::WORDS].copy_from_slice(&record.words());
                     let groups = launch.columns() / block;
                     let grid =
                         [block.div_ceil(wgsl::GEMM_TILE) as u32, rows.div_ceil(wgsl::GEMM_TILE) as u32, groups as u32];
@@ -565,6 +559,7 @@ impl GpuCell {
             let bind_group = workspace.bind_group(gpu, kernel, &bound)?;
             dispatches.push(Dispatch { kernel: kernel.as_ref(), bind_group, grid });
         }
+        uploads.records(Slot::LaunchSizes, 0, sizes);
         Ok(dispatches)
     }
 }

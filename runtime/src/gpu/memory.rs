@@ -140,8 +140,19 @@ impl Gpu {
     /// Maps the first `bytes` of a `MAP_READ` buffer once the submitted work is
     /// done, and copies them out as words.
     pub(super) fn map_read<T: bytemuck::Pod>(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<T>, GpuError> {
+        self.with_mapped(staging, bytes, |words: &[T]| words.to_vec())
+    }
+
+    /// Maps the first `bytes` of a `MAP_READ` buffer once the submitted work is
+    /// done, and hands them to `read` as words (no copy of their own).
+    pub(super) fn with_mapped<T: bytemuck::Pod, R>(
+        &self,
+        staging: &wgpu::Buffer,
+        bytes: u64,
+        read: impl FnOnce(&[T]) -> R,
+    ) -> Result<R, GpuError> {
         if bytes == 0 {
-            return Ok(Vec::new());
+            return Ok(read(&[]));
         }
         let slice = staging.slice(..bytes);
         let (sender, receiver) = std::sync::mpsc::channel();
@@ -151,10 +162,14 @@ impl Gpu {
         self.wait()?;
         receiver.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))?;
         let data = slice.get_mapped_range().map_err(|e| GpuError::Device(e.to_string()))?;
-        let words: Vec<T> = bytemuck::cast_slice(&data).to_vec();
+        // Mapped ranges are aligned far beyond 4 bytes; copy only if one is not.
+        let result = match bytemuck::try_cast_slice(&data) {
+            Ok(words) => read(words),
+            Err(_) => read(&bytemuck::pod_collect_to_vec::<u8, T>(&data)),
+        };
         drop(data);
         staging.unmap();
-        Ok(words)
+        Ok(result)
     }
 }
 

@@ -5,6 +5,7 @@
 //! training loop of same-shaped calls allocates nothing after its first step
 //! (`Gpu::allocations` counts it).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -78,6 +79,8 @@ pub(super) struct Workspace {
     buffers: HashMap<Slot, GpuBuffer>,
     /// The staging buffer results are read back through, and its size in bytes.
     readback: Option<(wgpu::Buffer, u64)>,
+    /// The staging buffer each call's host data is written through, and its size.
+    upload: Option<(wgpu::Buffer, u64)>,
     bind_groups: HashMap<(usize, Vec<(u64, Option<(u64, u64)>)>), wgpu::BindGroup>,
     /// The fingerprint of the parameters in `Params` and `Weights`.
     pub(super) params_fingerprint: Option<u64>,
@@ -158,6 +161,54 @@ impl Workspace {
         Ok(buffer)
     }
 
+    /// Writes `uploads` into the resident upload buffer and records their copies
+    /// into their buffers at the start of `encoder` (so a call's host data costs
+    /// one copy on the host and allocates nothing).
+    pub(super) fn stage(
+        &mut self,
+        gpu: &Gpu,
+        uploads: &Uploads<'_>,
+        encoder: &mut wgpu::CommandEncoder,
+    ) -> Result<(), GpuError> {
+        let total: u64 = uploads.writes.iter().map(|(_, _, words)| words.len() as u64 * 4).sum();
+        if total == 0 {
+            return Ok(());
+        }
+        if self.upload.as_ref().is_none_or(|(_, size)| *size < total) {
+            let buffer = gpu.create("upload", total, wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC)?;
+            self.upload = Some((buffer, total));
+        }
+        let Some((upload, _)) = &self.upload else { return Ok(()) };
+        let slice = upload.slice(..total);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Write, move |result| {
+            let _ = sender.send(result);
+        });
+        gpu.wait()?;
+        receiver.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))?;
+        {
+            let mut mapped = slice.get_mapped_range_mut().map_err(|e| GpuError::Device(e.to_string()))?;
+            let mut at = 0usize;
+            for (_, _, words) in &uploads.writes {
+                let bytes: &[u8] = bytemuck::cast_slice(words);
+                mapped.slice(at..at + bytes.len()).copy_from_slice(bytes);
+                at += bytes.len();
+            }
+        }
+        upload.unmap();
+        let mut at = 0u64;
+        for (slot, offset, words) in &uploads.writes {
+            let bytes = words.len() as u64 * 4;
+            let target = self.get(*slot)?;
+            if offset + words.len() as u64 > target.len() as u64 {
+                return Err(GpuError::Device(format!("internal: an upload overruns the {slot:?} buffer")));
+            }
+            encoder.copy_buffer_to_buffer(upload, at, &target.buffer, offset * 4, bytes);
+            at += bytes;
+        }
+        Ok(())
+    }
+
     /// Makes the phase timer on first use (none where the device has no
     /// timestamp queries).
     pub(super) fn ensure_timer(&mut self, gpu: &Gpu) -> Result<(), GpuError> {
@@ -170,6 +221,29 @@ impl Workspace {
     /// The phase timer, if [`Workspace::ensure_timer`] made one.
     pub(super) fn timer(&self) -> Option<&Timer> {
         self.timer.as_ref().and_then(Option::as_ref)
+    }
+}
+
+/// The host data of one submission, gathered before it is recorded: each a
+/// run of words for a buffer of the workspace at a word offset.
+#[derive(Default)]
+pub(super) struct Uploads<'a> {
+    writes: Vec<(Slot, u64, Cow<'a, [u32]>)>,
+}
+
+impl<'a> Uploads<'a> {
+    /// Floats from the caller's data (not copied until staged).
+    pub(super) fn data(&mut self, slot: Slot, offset: u64, values: &'a [f32]) {
+        if !values.is_empty() {
+            self.writes.push((slot, offset, Cow::Borrowed(bytemuck::cast_slice(values))));
+        }
+    }
+
+    /// Interface records (settings, sizes) made for this call.
+    pub(super) fn records(&mut self, slot: Slot, offset: u64, words: Vec<u32>) {
+        if !words.is_empty() {
+            self.writes.push((slot, offset, Cow::Owned(words)));
+        }
     }
 }
 

@@ -313,6 +313,7 @@ pub fn generate_adjoint(
         emitter.adjoint_direct();
     }
     emitter.adjoint_step(&accumulators);
+    emitter.check()?;
     let uses = emitter.uses;
     let body = std::mem::take(&mut emitter.text);
 
@@ -377,6 +378,8 @@ fn load_prev(b: u32, t: u32, lane: u32) -> array<f32, K> {
     text.push('\n');
     text.push_str(&body);
     if scan.is_some() {
+        text.push_str(super::AFFINE);
+        text.push('\n');
         text.push_str(SCAN);
         text.push('\n');
     }

@@ -17,7 +17,6 @@
 // walks its steps backwards with the exact step adjoint, which writes the
 // projections' and inputs' cotangents and accumulates the parameters' gradients.
 
-const KK: u32 = K * K;
 const THREADS: u32 = C * S;
 
 var<workgroup> chunk_map: array<array<f32, KK>, THREADS>;
@@ -91,20 +90,10 @@ fn adjoint_scan(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
             }
             workgroupBarrier();
             if later {
-                var composed_map: array<f32, KK>;
-                var composed_offset: array<f32, K>;
-                for (var i = 0u; i < K; i++) {
-                    var o = offset[i];
-                    for (var k = 0u; k < K; k++) {
-                        o += map[i * K + k] * after_offset[k];
-                        var m = 0.0;
-                        for (var q = 0u; q < K; q++) { m += map[i * K + q] * after_map[q * K + k]; }
-                        composed_map[i * K + k] = m;
-                    }
-                    composed_offset[i] = o;
-                }
-                map = composed_map;
-                offset = composed_offset;
+                // This chunk's suffix before the later one's.
+                affine_after(&map, &offset, &after_map, &after_offset);
+                map = after_map;
+                offset = after_offset;
                 chunk_map[me] = map;
                 chunk_offset[me] = offset;
             }
@@ -115,13 +104,9 @@ fn adjoint_scan(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
         let entering = carry[c];
         var mu = entering;
         if s + 1u < S {
-            let m = chunk_map[me + C];
-            let o = chunk_offset[me + C];
-            for (var i = 0u; i < K; i++) {
-                var v = o[i];
-                for (var k = 0u; k < K; k++) { v += m[i * K + k] * entering[k]; }
-                mu[i] = v;
-            }
+            var m = chunk_map[me + C];
+            var o = chunk_offset[me + C];
+            mu = affine_apply(&m, &o, entering);
         }
         for (var j = N; j > 0u; j--) {
             let t = first + j - 1u;

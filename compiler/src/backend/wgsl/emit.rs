@@ -29,6 +29,9 @@ pub(super) struct Emitter<'a> {
     pub(super) plan: &'a KernelPlan,
     pub(super) text: String,
     pub(super) uses: Uses,
+    /// The first node the emitter could not print (never a silent value):
+    /// `generate` turns it into an error.
+    pub(super) unprintable: Option<String>,
 }
 
 /// A float32 literal in WGSL.
@@ -39,7 +42,23 @@ fn literal(value: f64) -> String {
 
 impl<'a> Emitter<'a> {
     pub(super) fn new(derived: &'a Derived, dims: &'a DimSizes, plan: &'a KernelPlan) -> Self {
-        Emitter { derived, dims, plan, text: String::new(), uses: Uses::default() }
+        Emitter { derived, dims, plan, text: String::new(), uses: Uses::default(), unprintable: None }
+    }
+
+    /// An error if some node could not be printed.
+    pub(super) fn check(&self) -> Result<(), crate::error::Error> {
+        match &self.unprintable {
+            None => Ok(()),
+            Some(what) => Err(crate::error::Error::new(
+                crate::error::ErrorKind::InvalidGeneratedCode {
+                    language: "WGSL",
+                    cell: self.derived.cell.name.clone(),
+                    reason: format!("the WGSL printer has no form for {what}"),
+                },
+                self.derived.cell.span,
+                "this cell",
+            )),
+        }
     }
 
     pub(super) fn line(&mut self, line: impl AsRef<str>) {
@@ -135,7 +154,7 @@ impl<'a> Emitter<'a> {
                     Op::Binary(op, a, b) => binary(op, &self.element(a), &self.element(b)),
                     Op::Step(a) => format!("select(0.0, 1.0, {} > 0.0)", self.element(a)),
                     Op::Sign(a) => format!("sign({})", self.element(a)),
-                    _ => "0.0".to_owned(),
+                    other => self.unprintable(handle, &format!("{other:?} as a scalar")),
                 };
                 self.line(format!("let {name}: f32 = {value};"));
                 continue;
@@ -167,10 +186,19 @@ impl<'a> Emitter<'a> {
                     )
                 }
                 Op::Seed(number) => self.seed(&name, number as usize),
-                Op::Const(_) | Op::Input(_) => format!("{name}[e] = 0.0;"),
+                Op::Const(_) | Op::Input(_) => {
+                    self.unprintable(handle, &format!("{:?} as a lane vector outside the pre-activations", node.op))
+                }
             };
             self.for_each(width, body);
         }
+    }
+
+    /// Records that node `handle` cannot be printed (`what`); the text printed in
+    /// its place is never used, as `generate` then fails.
+    fn unprintable(&mut self, handle: Handle<Node>, what: &str) -> String {
+        self.unprintable.get_or_insert_with(|| format!("node v{} ({what})", handle.index()));
+        "0.0".to_owned()
     }
 
     /// A cotangent the adjoint functions are given: a state's (`mu`, an argument)

@@ -58,6 +58,9 @@ fn stats_binding() -> String {
     )
 }
 
+/// The scans' affine-map algebra (compose, apply), shared by the Newton and
+/// reverse-scan templates.
+pub(super) const AFFINE: &str = include_str!("affine.wgsl");
 const NEWTON: &str = include_str!("newton.wgsl");
 const SEQUENTIAL: &str = include_str!("sequential.wgsl");
 
@@ -173,6 +176,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
         emitter.step_jacobian();
     }
     emitter.store();
+    emitter.check()?;
     let uses = emitter.uses;
     let body = std::mem::take(&mut emitter.text);
 
@@ -219,6 +223,8 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     text.push('\n');
     text.push_str(&body);
     if newton.is_some() {
+        text.push_str(AFFINE);
+        text.push('\n');
         text.push_str(NEWTON);
         text.push('\n');
     }

@@ -21,7 +21,6 @@
 // bits is an ordered maximum); a non-finite or growing update, or the iteration
 // cap, sends the segment to the sequential method instead (exact, and reported).
 
-const KK: u32 = K * K;
 const THREADS: u32 = C * S;
 
 var<workgroup> chunk_last: array<array<f32, K>, THREADS>;
@@ -136,20 +135,10 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
                 }
                 workgroupBarrier();
                 if earlier {
-                    var composed_map: array<f32, KK>;
-                    var composed_offset: array<f32, K>;
-                    for (var i = 0u; i < K; i++) {
-                        var o = offset[i];
-                        for (var k = 0u; k < K; k++) {
-                            o += map[i * K + k] * before_offset[k];
-                            var m = 0.0;
-                            for (var q = 0u; q < K; q++) { m += map[i * K + q] * before_map[q * K + k]; }
-                            composed_map[i * K + k] = m;
-                        }
-                        composed_offset[i] = o;
-                    }
-                    map = composed_map;
-                    offset = composed_offset;
+                    // This chunk's prefix after the earlier one's.
+                    affine_after(&map, &offset, &before_map, &before_offset);
+                    map = before_map;
+                    offset = before_offset;
                     chunk_map[me] = map;
                     chunk_offset[me] = offset;
                 }
@@ -160,13 +149,9 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             let segment_entry = segment_start[c];
             entry_new = segment_entry;
             if s > 0u {
-                let m = chunk_map[me - C];
-                let o = chunk_offset[me - C];
-                for (var i = 0u; i < K; i++) {
-                    var acc = o[i];
-                    for (var k = 0u; k < K; k++) { acc += m[i * K + k] * segment_entry[k]; }
-                    entry_new[i] = acc;
-                }
+                var m = chunk_map[me - C];
+                var o = chunk_offset[me - C];
+                entry_new = affine_apply(&m, &o, segment_entry);
             }
             // Apply the maps from the carried state.
             var new_prev = entry_new;
