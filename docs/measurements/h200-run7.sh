@@ -20,3 +20,4 @@ for cell in para_gru para_lstm; do
   timeout 150 $B bench stdlib:$cell $BIG --methods newton,sequential --repeat 5 --backward --json | tag backward | tee -a $J
 done
 timeout 100 $B bench stdlib:para_gru $BIG --repeat 5 2>&1 | tee $OUT/table.txt
+timeout 100 $B bench stdlib:para_gru --dims H=256,D=256 --batch 1 --seq 65536 --repeat 5 --json | tag long | tee -a $J
