@@ -250,6 +250,30 @@ impl CompiledCell {
         Ok(Forward { outputs, report })
     }
 
+    /// Runs the cell forward over bound data on `engine` leaving the outputs on
+    /// the device: only the report comes back. For timing the device pipeline as
+    /// a training loop with device-resident data runs it (`rnnc bench
+    /// --resident`). With `reuse_inputs`, the inputs the previous call on this
+    /// cell uploaded stay in place if they have `data`'s shape: the caller
+    /// promises they are `data`'s. On the CPU this is a forward whose outputs are
+    /// dropped.
+    pub fn forward_on_device(
+        &self,
+        engine: &Engine,
+        data: &BoundData,
+        options: &RunOptions,
+        reuse_inputs: bool,
+    ) -> Result<ForwardReport, RunError> {
+        let kernels = self.kernels(engine, data.dims())?;
+        match (&*kernels, &engine.device) {
+            (Kernels::Gpu(cell), Device::Gpu(gpu)) => {
+                Ok(cell.forward_on_device(gpu, data, options.method, &options.newton, reuse_inputs)?)
+            }
+            (Kernels::Cpu(_), Device::Cpu) => Ok(self.forward(engine, data, options)?.report),
+            _ => Err(RunError::WrongEngine),
+        }
+    }
+
     /// Runs the cell forward over bound data on `engine`, keeping what a
     /// backward pass needs: the forward and the [`Tape`] to give
     /// [`CompiledCell::backward_tape`] (on the GPU the tape holds the forward's

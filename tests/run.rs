@@ -155,17 +155,15 @@ fn bench_compares_the_methods() {
 }
 
 /// Repeated calls of one shape reuse the resident workspace: after the warm-up
-/// round, no run creates a device buffer (forward, and forward + backward through
-/// the tape).
+/// round, no run creates a device buffer (forwards, forward + backward through
+/// the tape, and forwards with the data resident on the device).
 #[test]
 fn bench_rounds_allocate_nothing_after_the_first() {
-    for backward in [false, true] {
+    for mode in [None, Some("--backward"), Some("--resident")] {
         let mut args =
             vec!["bench", "stdlib:para_lstm", "--dims", "H=8,D=4", "--batch", "2", "--seq", "64", "--repeat", "3"];
         args.extend(["--methods", "newton,sequential", "--json"]);
-        if backward {
-            args.push("--backward");
-        }
+        args.extend(mode);
         let output = rnnc(&args);
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         for line in stdout(&output).lines() {
@@ -173,7 +171,9 @@ fn bench_rounds_allocate_nothing_after_the_first() {
             assert_eq!(line["backend"], "gpu", "{line}");
             let allocations = line["device_allocations_per_round"].as_array().expect("counted on the GPU");
             assert_eq!(allocations.len(), 3, "{line}");
-            assert!(allocations.iter().all(|n| n.as_u64() == Some(0)), "backward {backward}: {line}");
+            assert!(allocations.iter().all(|n| n.as_u64() == Some(0)), "{mode:?}: {line}");
+            assert_eq!(line["resident"], mode == Some("--resident"), "{line}");
+            assert!(line["converged"].as_bool() == Some(true) && line["time_ms"].as_f64() > Some(0.0), "{line}");
             assert_eq!(line["samples_ms"].as_array().map(Vec::len), Some(3), "{line}");
         }
     }

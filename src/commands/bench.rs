@@ -47,6 +47,11 @@ pub struct Args {
     /// instead of forward passes.
     #[arg(long)]
     pub backward: bool,
+    /// Time the device pipeline with the data resident: after the warm-up round,
+    /// the inputs stay on the device and the outputs are not read back (as in a
+    /// training loop whose tensors live on the GPU). Forward passes only.
+    #[arg(long, conflicts_with = "backward")]
+    pub resident: bool,
     /// The methods to time, interleaved round by round (default: all three).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "METHOD,...")]
     pub methods: Option<Vec<MethodArg>>,
@@ -121,6 +126,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             let run = if args.backward {
                 let backward = compiled.backward(&engine, &data, douts.clone(), &options).map_err(|e| failure(&e))?;
                 rnnc::Forward { outputs: backward.outputs, report: backward.report }
+            } else if args.resident && round > 0 {
+                let report = compiled.forward_on_device(&engine, &data, &options, true).map_err(|e| failure(&e))?;
+                rnnc::Forward { outputs: Vec::new(), report }
             } else {
                 compiled.forward(&engine, &data, &options).map_err(|e| failure(&e))?
             };
@@ -137,11 +145,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let report0 = samples[0].median_report();
     if !args.json {
         println!(
-            "rnnc bench: {} on {} ({}, {} timing), B={} T={} {}, {} rounds",
+            "rnnc bench: {} on {} ({}, {} timing{}), B={} T={} {}, {} rounds",
             cell.name,
             engine.device(),
             report0.backend,
             report0.timing,
+            if args.resident { ", data resident on the device" } else { "" },
             args.batch,
             args.seq,
             dims_text.join(" "),
@@ -179,6 +188,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 "cell": cell.name, "backend": report.backend, "device": report.device, "method": report.method,
                 "requested": requested.name(), "method_reason": report.method_reason,
                 "batch": args.batch, "seq": args.seq, "dims": dims_text, "rounds": args.repeat,
+                "resident": args.resident,
                 "timing": report.timing,
                 "time_ms": median, "time_ms_min": min, "time_ms_max": max,
                 "samples_ms": samples.reports.iter().map(|r| r.time_ms).collect::<Vec<_>>(),

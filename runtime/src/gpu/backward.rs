@@ -9,7 +9,7 @@ use std::time::Instant;
 use rnnc_compiler::analyse::ProjectionKind;
 use rnnc_compiler::backend::wgsl::{AdjointKernels, GEMM_TILE, GemmSizes, GradientLayout, SEQUENTIAL_LANES};
 
-use super::cell::{GpuCell, GpuTape, Outputs, Pass, windows};
+use super::cell::{GpuCell, GpuTape, Outputs, Pass, Transfers, windows};
 use super::device::{Gpu, GpuError};
 use super::kernel::{Dispatch, Recorder};
 use super::timing::{Phase, PhaseTimes};
@@ -93,7 +93,7 @@ impl GpuCell {
         for pass in &passes {
             if recompute {
                 // The tape could not hold every pass's states: solve this one again.
-                self.solve_pass(gpu, &mut workspace, &run, data, pass, settings, true)?;
+                self.solve_pass(gpu, &mut workspace, &run, data, pass, settings, true, Transfers::ALL)?;
             }
             let context = PassContext { pass, adjoint, scan, kernel: &kernel };
             let (part, pass_times) = self.backward_pass(gpu, &mut workspace, data, &context, douts)?;

@@ -201,6 +201,41 @@ impl GpuCell {
         Ok((outputs, report, tape))
     }
 
+    /// Runs the cell forward over `data` leaving its outputs on the device (only
+    /// the report comes back), for timing the device's pipeline as a training
+    /// loop with device-resident data runs it. With `reuse_inputs`, the inputs
+    /// the last call uploaded stay in place when they have `data`'s shape (the
+    /// caller promises they are `data`'s); otherwise they are uploaded. A batch
+    /// must fit one pass.
+    pub fn forward_on_device(
+        &self,
+        gpu: &Gpu,
+        data: &BoundData,
+        method: Method,
+        settings: &NewtonSettings,
+        reuse_inputs: bool,
+    ) -> Result<ForwardReport, GpuError> {
+        let wall = Instant::now();
+        let mut workspace = self.workspace();
+        let run = self.prepare(gpu, &mut workspace, data, method)?;
+        if run.chunk < data.batch() {
+            return Err(GpuError::Device(format!(
+                "a forward on the device needs the batch in one pass; this device takes {} of {} sequences per pass",
+                run.chunk,
+                data.batch()
+            )));
+        }
+        let shape = (data.batch(), data.seq_len());
+        let upload_inputs = !(reuse_inputs && workspace.resident_inputs == Some(shape));
+        let pass = Pass { first: 0, batch: data.batch(), steps: data.seq_len() };
+        let transfers = Transfers { upload_inputs, read_outputs: false };
+        let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, data, &pass, settings, false, transfers)?;
+        workspace.resident_inputs = Some(shape);
+        let mut report = run.report(gpu, &stats);
+        report.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
+        Ok(report)
+    }
+
     fn run_forward(
         &self,
         gpu: &Gpu,
@@ -216,12 +251,14 @@ impl GpuCell {
         let mut total = PassStats::default();
         let passes: Vec<Pass> = self.passes(data, run.chunk).collect();
         for pass in &passes {
-            let (stats, part) = self.solve_pass(gpu, &mut workspace, &run, data, pass, settings, keep)?;
+            let (stats, part) =
+                self.solve_pass(gpu, &mut workspace, &run, data, pass, settings, keep, Transfers::ALL)?;
             for (all, part) in outputs.iter_mut().zip(part) {
                 all.extend(part);
             }
             total.merge(&stats);
         }
+        workspace.resident_inputs = (passes.len() == 1).then(|| (data.batch(), data.seq_len()));
         let tape = keep.then(|| GpuTape {
             cell: self.id,
             method: run.method,
@@ -388,6 +425,7 @@ impl GpuCell {
         pass: &Pass,
         newton: &NewtonSettings,
         keep: bool,
+        transfers: Transfers,
     ) -> Result<(PassStats, Outputs), GpuError> {
         let plan = &self.kernels.plan;
         let rows = pass.rows();
@@ -409,7 +447,11 @@ impl GpuCell {
         let stats_words = groups.max(pass.batch) * Stats::WORDS;
         workspace.ensure(gpu, Slot::Stats, stats_words)?;
         let mut uploads = Uploads::default();
-        self.pass_uploads(data, pass, &mut uploads);
+        if transfers.upload_inputs {
+            self.pass_uploads(data, pass, &mut uploads);
+        } else {
+            self.init_uploads(data, pass, &mut uploads);
+        }
 
         let projections = self.projection_dispatches(gpu, workspace, rows as u64, &mut uploads)?;
         let records: Vec<Settings> = windows(pass.steps, shape, plan.unknowns)
@@ -422,6 +464,7 @@ impl GpuCell {
             .map(|bind_group| Dispatch { kernel: kernel.as_ref(), bind_group, grid })
             .collect();
         let stats_bytes = (stats_words * 4) as u64;
+        let output_words = if transfers.read_outputs { output_words } else { 0 };
         let readback = workspace.readback(gpu, (output_words * 4) as u64 + stats_bytes)?;
         workspace.ensure_timer(gpu)?;
         let mut recorder = Recorder::new(gpu, "forward");
@@ -459,7 +502,7 @@ impl GpuCell {
             let mut outputs: Outputs = Vec::new();
             let mut offset = 0usize;
             for &size in &plan.output_sizes {
-                let len = rows * size as usize;
+                let len = if transfers.read_outputs { rows * size as usize } else { 0 };
                 outputs.push(values[offset..offset + len].to_vec());
                 offset += len;
             }
@@ -577,6 +620,20 @@ pub(super) fn windows(steps: usize, shape: Option<NewtonShape>, unknowns: u64) -
         None => (SEQUENTIAL_WINDOW / (unknowns * unknowns).max(1) as usize).max(64),
     };
     (0..steps.max(1)).step_by(window).map(|t| (t as u32, (t + window).min(steps) as u32)).collect()
+}
+
+/// Which host transfers a pass makes besides its settings and statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Transfers {
+    /// Upload the pass's inputs (else those in the workspace are used).
+    pub(super) upload_inputs: bool,
+    /// Read the outputs back (else they stay on the device).
+    pub(super) read_outputs: bool,
+}
+
+impl Transfers {
+    /// Inputs up, outputs back.
+    pub(super) const ALL: Transfers = Transfers { upload_inputs: true, read_outputs: true };
 }
 
 /// What every pass of a run shares.

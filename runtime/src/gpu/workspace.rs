@@ -84,6 +84,9 @@ pub(super) struct Workspace {
     bind_groups: HashMap<(usize, Vec<(u64, Option<(u64, u64)>)>), wgpu::BindGroup>,
     /// The fingerprint of the parameters in `Params` and `Weights`.
     pub(super) params_fingerprint: Option<u64>,
+    /// The batch and steps of the inputs last uploaded whole into `Inputs` (one
+    /// pass), which a call on the device may reuse.
+    pub(super) resident_inputs: Option<(usize, usize)>,
     timer: Option<Option<Timer>>,
 }
 
@@ -101,6 +104,9 @@ impl Workspace {
         if matches!(slot, Slot::Params | Slot::Weights(_)) {
             self.params_fingerprint = None;
         }
+        if slot == Slot::Inputs {
+            self.resident_inputs = None;
+        }
         Ok(())
     }
 
@@ -112,6 +118,9 @@ impl Workspace {
     /// Takes the buffer of `slot` out (a tape keeps it between a forward and a
     /// backward pass).
     pub(super) fn take(&mut self, slot: Slot) -> Option<GpuBuffer> {
+        if slot == Slot::Inputs {
+            self.resident_inputs = None;
+        }
         self.buffers.remove(&slot)
     }
 
