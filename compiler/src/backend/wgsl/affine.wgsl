@@ -1,8 +1,14 @@
 // The algebra of every scan, forward and reverse: affine maps v -> M v + o of
-// the K unknowns of a lane (M row-major), composed and applied. One definition
+// the K unknowns of a lane (M row-major), composed and applied, and one round
+// of the Hillis-Steele scan over the chunk maps of a workgroup. One definition
 // for the Newton kernel's prefix over chunks and the backward kernel's suffix.
+// A workgroup holds C lanes x S chunks; thread (s, c) is entry `s * C + c`.
 
 const KK: u32 = K * K;
+const THREADS: u32 = C * S;
+
+var<workgroup> chunk_map: array<array<f32, KK>, THREADS>;
+var<workgroup> chunk_offset: array<array<f32, K>, THREADS>;
 
 // (m, o) <- (outer_m, outer_o) after (m, o): M <- outer_M M, o <- outer_M o + outer_o.
 fn affine_after(outer_m: ptr<function, array<f32, KK>>, outer_o: ptr<function, array<f32, K>>,
@@ -23,13 +29,34 @@ fn affine_after(outer_m: ptr<function, array<f32, KK>>, outer_o: ptr<function, a
     *o = composed_o;
 }
 
-// M v + o.
-fn affine_apply(m: ptr<function, array<f32, KK>>, o: ptr<function, array<f32, K>>, v: array<f32, K>) -> array<f32, K> {
+// The map of chunk entry `index` applied to v: M v + o.
+fn chunk_apply(index: u32, v: array<f32, K>) -> array<f32, K> {
     var result: array<f32, K>;
     for (var i = 0u; i < K; i++) {
-        var acc = (*o)[i];
-        for (var k = 0u; k < K; k++) { acc += (*m)[i * K + k] * v[k]; }
+        var acc = chunk_offset[index][i];
+        for (var k = 0u; k < K; k++) { acc += chunk_map[index][i * K + k] * v[k]; }
         result[i] = acc;
     }
     return result;
+}
+
+// One round of the scan: a thread that `composes` puts its
+// map (m, o) after its `partner` entry's, and publishes the result in entry `me`.
+// Every thread of the workgroup calls it (it holds two barriers).
+fn scan_round(me: u32, partner: u32, composes: bool, m: ptr<function, array<f32, KK>>, o: ptr<function, array<f32, K>>) {
+    var partner_m: array<f32, KK>;
+    var partner_o: array<f32, K>;
+    if composes {
+        partner_m = chunk_map[partner];
+        partner_o = chunk_offset[partner];
+    }
+    workgroupBarrier();
+    if composes {
+        affine_after(m, o, &partner_m, &partner_o);
+        *m = partner_m;
+        *o = partner_o;
+        chunk_map[me] = partner_m;
+        chunk_offset[me] = partner_o;
+    }
+    workgroupBarrier();
 }

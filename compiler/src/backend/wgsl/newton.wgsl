@@ -21,11 +21,8 @@
 // bits is an ordered maximum); a non-finite or growing update, or the iteration
 // cap, sends the segment to the sequential method instead (exact, and reported).
 
-const THREADS: u32 = C * S;
-
+// `chunk_map`, `chunk_offset` and the scan's rounds are in `affine.wgsl`.
 var<workgroup> chunk_last: array<array<f32, K>, THREADS>;
-var<workgroup> chunk_map: array<array<f32, KK>, THREADS>;
-var<workgroup> chunk_offset: array<array<f32, K>, THREADS>;
 var<workgroup> segment_start: array<array<f32, K>, C>;
 var<workgroup> update_bits: atomic<u32>;
 var<workgroup> excess_bits: atomic<u32>;
@@ -126,33 +123,13 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             // afterwards chunk (s, c) holds the map from the segment's start to the
             // end of chunk s.
             for (var d = 1u; d < S; d = d << 1u) {
-                let earlier = s >= d;
-                var before_map: array<f32, KK>;
-                var before_offset: array<f32, K>;
-                if earlier {
-                    before_map = chunk_map[me - d * C];
-                    before_offset = chunk_offset[me - d * C];
-                }
-                workgroupBarrier();
-                if earlier {
-                    // This chunk's prefix after the earlier one's.
-                    affine_after(&map, &offset, &before_map, &before_offset);
-                    map = before_map;
-                    offset = before_offset;
-                    chunk_map[me] = map;
-                    chunk_offset[me] = offset;
-                }
-                workgroupBarrier();
+                scan_round(me, me - min(d, s) * C, s >= d, &map, &offset);
             }
             // The new state entering this chunk: the previous chunk's prefix map
             // applied to the segment's start.
             let segment_entry = segment_start[c];
             entry_new = segment_entry;
-            if s > 0u {
-                var m = chunk_map[me - C];
-                var o = chunk_offset[me - C];
-                entry_new = affine_apply(&m, &o, segment_entry);
-            }
+            if s > 0u { entry_new = chunk_apply(me - C, segment_entry); }
             // Apply the maps from the carried state.
             var new_prev = entry_new;
             var old_prev = entry_old;
