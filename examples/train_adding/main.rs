@@ -12,10 +12,12 @@
 //! explains the task, the model and the results.
 //!
 //! One training step, as in any autodiff framework:
-//! 1. `cell.forward` gives the cell's output `h` `[B, T, H]`;
+//! 1. `cell.forward_tape` gives the cell's output `h` `[B, T, H]` and a tape (the
+//!    forward's states, kept for the backward);
 //! 2. the readout `y = w . h[:, T-1] + c` and the loss are computed here, with their
 //!    gradients by hand: `dL/dh` is zero except at the last step;
-//! 3. `cell.backward` takes `dL/dh` and gives the gradients of the cell's parameters;
+//! 3. `cell.backward_tape` takes the tape and `dL/dh` and gives the gradients of the
+//!    cell's parameters (no second forward);
 //! 4. Adam updates every tensor, after clipping the gradients' global norm.
 
 mod adam;
@@ -173,19 +175,20 @@ impl Trainer {
             self.cell.bind(model.cell_params(), vec![("x".to_owned(), batch.x.clone())], vec![]).map_err(text)?;
         // Forward through the cell, then the readout and the loss (and their gradients).
         let clock = Instant::now();
-        let forward = self.cell.forward(&self.engine, &data, &self.options).map_err(text)?;
+        // The tape keeps the forward's states for the backward (no second forward).
+        let (forward, tape) = self.cell.forward_tape(&self.engine, &data, &self.options).map_err(text)?;
         let forward_s = clock.elapsed().as_secs_f64();
         let h = take_output(forward.outputs)?;
         let LossAndGradients { loss, dh, dw, dc } = model.loss_and_gradients(&h, &batch.targets)?;
         // Backward through the cell: the gradients of sum(dh * h) for its parameters.
         let clock = Instant::now();
-        let backward =
-            self.cell.backward(&self.engine, &data, vec![("h".to_owned(), dh)], &self.options).map_err(text)?;
+        let (gradients, report) =
+            self.cell.backward_tape(&self.engine, &data, tape, vec![("h".to_owned(), dh)]).map_err(text)?;
         let backward_s = clock.elapsed().as_secs_f64();
-        let mut grads: BTreeMap<String, Tensor> = backward.gradients.params.into_iter().collect();
+        let mut grads: BTreeMap<String, Tensor> = gradients.params.into_iter().collect();
         grads.insert(READOUT_W.to_owned(), dw);
         grads.insert(READOUT_C.to_owned(), dc);
-        Ok(Step { loss, grads, report: backward.report, forward_s, backward_s })
+        Ok(Step { loss, grads, report, forward_s, backward_s })
     }
 
     /// The mean squared error of `model` over `batches`, and the fraction of the
