@@ -13,6 +13,12 @@
 //!                                        (a state's update) or `d output NAME/d X`,
 //!                                        X a state or input; the value is `zero`,
 //!                                        `diagonal`, `block-diagonal K` or `dense`
+//! // test: wgsl H=8,D=4                  generate the (single) cell's GPU kernels
+//!                                        (recurrence and backward) for these sizes
+//! // wgsl-contains: TEXT                 the generated WGSL holds TEXT
+//! // wgsl-lacks: TEXT                    ... and not TEXT
+//! // test: clif H=8,D=4                  likewise its CPU functions (`--emit clif`)
+//! // clif-contains: TEXT / clif-lacks: TEXT
 //! ```
 //!
 //! Run with `RNNC_BLESS=1` to rewrite every `check:` line with what the compiler
@@ -123,6 +129,12 @@ fn run_file(path: &Path, bless: bool) -> (Vec<String>, Option<String>) {
         }
     }
     for test in &tests {
+        if let Some((language, dims)) = test.split_once(' ')
+            && matches!(language, "wgsl" | "clif")
+        {
+            failures.extend(check_generated(&name, &text, &derived, language, dims));
+            continue;
+        }
         match *test {
             "jacobian" => {}
             "finite-differences" => {
@@ -140,6 +152,52 @@ fn run_file(path: &Path, bless: bool) -> (Vec<String>, Option<String>) {
         new_text.push('\n');
     }
     (failures, (bless && new_text != text).then_some(new_text))
+}
+
+/// The `LANGUAGE-contains:` and `LANGUAGE-lacks:` lines of a file against the
+/// code generated for its single cell with `dims` (`H=8,D=4`).
+fn check_generated(name: &str, text: &str, derived: &[Derived], language: &str, dims: &str) -> Vec<String> {
+    let [one] = derived else { return vec![format!("{name}: a `{language}` test needs exactly one cell")] };
+    let sizes: Vec<(String, u64)> = dims
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .filter_map(|(dim, size)| size.trim().parse().ok().map(|size| (dim.trim().to_owned(), size)))
+        .collect();
+    let sizes = match one.cell.bind_dims(|dim| sizes.iter().find(|(d, _)| d == dim).map(|&(_, s)| s)) {
+        Ok(sizes) => sizes,
+        Err(errors) => return vec![format!("{name}: `{language} {dims}`: {errors:?}")],
+    };
+    let generated = match language {
+        "wgsl" => rnnc_compiler::backend::wgsl::generate(one, &sizes, &Default::default()).and_then(|kernels| {
+            let adjoint =
+                rnnc_compiler::backend::wgsl::generate_adjoint(one, &sizes, &kernels.plan, kernels.newton)?;
+            Ok(format!("{}\n{}", kernels.recurrence, adjoint.text))
+        }),
+        _ => rnnc_compiler::backend::clif::clif_text(one, &sizes),
+    };
+    let generated = match generated {
+        Ok(generated) => generated,
+        Err(error) => return vec![format!("{name}: `{language}` generation failed: {error}")],
+    };
+    let mut failures = Vec::new();
+    let mut checks = 0;
+    for line in text.lines().map(str::trim) {
+        if let Some(wanted) = line.strip_prefix(&format!("// {language}-contains:")) {
+            checks += 1;
+            if !generated.contains(wanted.trim()) {
+                failures.push(format!("{name}: the {language} lacks `{}`", wanted.trim()));
+            }
+        } else if let Some(unwanted) = line.strip_prefix(&format!("// {language}-lacks:")) {
+            checks += 1;
+            if generated.contains(unwanted.trim()) {
+                failures.push(format!("{name}: the {language} holds `{}`", unwanted.trim()));
+            }
+        }
+    }
+    if checks == 0 {
+        failures.push(format!("{name}: a `{language}` test with no `{language}-contains:` or `-lacks:` line"));
+    }
+    failures
 }
 
 #[test]
