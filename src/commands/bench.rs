@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::compile::default_dims;
 use super::run::{SolverArgs, warn_about_fallbacks};
+use super::stdio::{errln, outln};
 use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, select_cell};
 
 /// Arguments of `rnnc bench`.
@@ -122,12 +123,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         runs.sort_by(|a, b| total_ms(&a.report).total_cmp(&total_ms(&b.report)));
         let median = runs.swap_remove(runs.len() / 2);
         if method != Method::Auto && median.report.method != method.name() {
-            eprintln!(
-                "note: {} ran instead of {} ({})",
-                median.report.method,
-                method.name(),
-                median.report.method_reason
-            );
+            errln!("note: {} ran instead of {} ({})", median.report.method, method.name(), median.report.method_reason);
         }
         warn_about_fallbacks(&median.report);
         let flat: Vec<f32> = median.outputs.iter().flat_map(|(_, t)| t.data().iter().copied()).collect();
@@ -136,7 +132,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let reference = results[0].1.clone();
     let dims_text: Vec<String> = dims.0.iter().map(|(n, s)| format!("{n}={s}")).collect();
     if !args.json {
-        println!(
+        outln!(
             "rnnc bench: {} on {} ({}), B={} T={} {}",
             cell.name,
             engine.device(),
@@ -144,8 +140,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             args.batch,
             args.seq,
             dims_text.join(" ")
-        );
-        println!(
+        )?;
+        outln!(
             "{:<16} {:>10} {:>13} {:>13} {:>9} {:>10} {:>9} {:>11}{}",
             "method",
             "time_ms",
@@ -156,7 +152,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "converged",
             "max|diff|",
             if args.backward { format!(" {:>11} {:>11}", "backward_ms", "fwd+bwd_ms") } else { String::new() }
-        );
+        )?;
     }
     for ((report, outputs), requested) in results.iter().zip([Method::Sequential, Method::Newton, Method::Auto]) {
         let difference = outputs.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
@@ -173,7 +169,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 "backward_ms": report.backward_ms, "gradient_products_ms": report.gradient_products_ms,
                 "fwd_bwd_ms": report.backward_ms.map(|_| total_ms(report)),
             });
-            println!("{line}");
+            outln!("{line}")?;
         } else {
             let projection = report.projection_ms.map_or("-".to_owned(), |p| format!("{p:.3}"));
             let label =
@@ -182,10 +178,17 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 Some(ms) => format!(" {ms:>11.3} {:>11.3}", total_ms(report)),
                 None => String::new(),
             };
-            println!(
+            outln!(
                 "{:<16} {:>10.3} {:>13} {:>13.3} {:>9.1} {:>10} {:>9} {:>11.3e}{backward}",
-                label, report.time_ms, projection, recurrence_ms, gbps, report.iterations, report.converged, difference
-            );
+                label,
+                report.time_ms,
+                projection,
+                recurrence_ms,
+                gbps,
+                report.iterations,
+                report.converged,
+                difference
+            )?;
         }
     }
     Ok(())

@@ -1,11 +1,10 @@
 //! `rnnc compile FILE --emit ir|jacobian|wgsl|spirv|clif [-o OUT]`: what the
 //! compiler produces for a cell, as text (SPIR-V as binary words).
 
-use std::io::Write as _;
-
 use rnnc::compiler::check::{DimSizes, lcm};
 use rnnc::compiler::{Cell, Derived, backend};
 
+use super::stdio::out_bytes;
 use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, report_compile_error, select_cell};
 
 /// What to emit.
@@ -38,7 +37,7 @@ pub struct Args {
     /// What to produce.
     #[arg(long, value_enum)]
     pub emit: Emit,
-    /// Where to write it (standard output if absent).
+    /// Where to write it (standard output if absent or `-`).
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<std::path::PathBuf>,
     /// Sizes for the kernels, e.g. `H=1024,D=512`.
@@ -76,12 +75,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }
     };
     match &args.output {
-        Some(path) => std::fs::write(path, &bytes)
+        Some(path) if path.as_os_str() != "-" => std::fs::write(path, &bytes)
             .map_err(|e| Failure::User(format!("cannot write `{}`: {e}", path.display())))?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(&bytes).and_then(|_| stdout.flush()).map_err(|e| Failure::User(e.to_string()))?;
-        }
+        _ => out_bytes(&bytes)?,
     }
     Ok(())
 }

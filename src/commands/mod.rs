@@ -6,8 +6,11 @@ pub mod compile;
 pub mod grad;
 pub mod inspect;
 pub mod run;
+pub mod stdio;
 
 use rnnc::{Cell, Source, render_errors};
+
+use stdio::err;
 
 /// How a command failed. Diagnostics are printed before this is returned.
 #[derive(Debug)]
@@ -18,6 +21,9 @@ pub enum Failure {
     User(String),
     /// The command line is wrong (exit status 2).
     Usage(String),
+    /// Standard output was closed by its reader (`| head`): the command stops
+    /// quietly, with exit status 0 unless it had already failed.
+    StdoutClosed,
 }
 
 impl Failure {
@@ -26,6 +32,7 @@ impl Failure {
         match self {
             Failure::Reported | Failure::User(_) => 1,
             Failure::Usage(_) => 2,
+            Failure::StdoutClosed => 0,
         }
     }
 }
@@ -36,7 +43,7 @@ pub fn load_and_check(spec: &str) -> Result<(Source, Vec<Cell>), Failure> {
     match source.check() {
         Ok(cells) => Ok((source, cells)),
         Err(errors) => {
-            eprint!("{}", render_errors(&source.name, &source.display_text(), &errors));
+            err(&render_errors(&source.name, &source.display_text(), &errors));
             Err(Failure::Reported)
         }
     }
@@ -45,7 +52,7 @@ pub fn load_and_check(spec: &str) -> Result<(Source, Vec<Cell>), Failure> {
 /// Prints an error found after checking (deriving, generating code) and reports
 /// failure.
 pub fn report_compile_error(source: &Source, error: rnnc::Error) -> Failure {
-    eprint!("{}", render_errors(&source.name, &source.display_text(), &[error]));
+    err(&render_errors(&source.name, &source.display_text(), &[error]));
     Failure::Reported
 }
 
@@ -100,7 +107,7 @@ pub fn bind_dims(
         }
     }
     cell.bind_dims(|name| dims.iter().find(|(n, _)| n == name).map(|&(_, size)| size)).map_err(|errors| {
-        eprint!("{}", render_errors(&source.name, &source.display_text(), &errors));
+        err(&render_errors(&source.name, &source.display_text(), &errors));
         Failure::Reported
     })
 }

@@ -7,6 +7,7 @@ use rnnc::runtime::data::BoundData;
 use rnnc::runtime::data::{OutputFormat, read_npy, read_safetensors, write_outputs};
 use rnnc::{Backend, Cell, CompiledCell, Engine, Method, NewtonSettings, RunOptions, Source};
 
+use super::stdio::errln;
 use super::{Failure, load_and_check, select_cell};
 
 /// A backend, as the command line names it.
@@ -193,10 +194,11 @@ pub fn write_report(path: &Path, report: &rnnc::ForwardReport) -> Result<(), Fai
 /// Says on stderr when Newton handed segments to the sequential method.
 pub fn warn_about_fallbacks(report: &rnnc::ForwardReport) {
     if report.fallback_segments > 0 {
-        eprintln!(
+        errln!(
             "warning: Newton did not converge on {} of {} segments; the sequential method solved them, so the \
              outputs are exact (see `fallback_segments` in the report)",
-            report.fallback_segments, report.segments
+            report.fallback_segments,
+            report.segments
         );
     }
 }
