@@ -6,9 +6,23 @@
 
 mod support;
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use support::{rnnc, root, stderr, stdout};
+
+/// A fresh directory for one test.
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rnnc-hardening-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
 
 /// Runs `rnnc ARGS` with standard output closed before it writes anything.
 fn rnnc_with_stdout_closed(args: &[&str]) -> Output {
@@ -83,4 +97,57 @@ fn dash_as_the_output_means_standard_output() {
     assert_clean_exit(&output, 0, "-o -");
     assert!(stdout(&output).contains("h' = v"), "{}", stdout(&output));
     assert!(!root().join("-").exists(), "a file named `-` was written");
+}
+
+// ---- 9, 12 and the minor ones: what a source file may be ----
+
+#[cfg(unix)]
+#[test]
+fn an_endless_source_is_refused_at_the_size_limit() {
+    let start = Instant::now();
+    let output = rnnc(&["check", "/dev/zero"]);
+    assert_clean_exit(&output, 1, "check /dev/zero");
+    assert_eq!(
+        stderr(&output),
+        "error: cannot read `/dev/zero`: it is larger than 16777216 bytes (16 MiB), the most a source file may hold\n"
+    );
+    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+}
+
+#[test]
+fn a_byte_order_mark_and_old_mac_line_breaks_are_read_as_editors_show_them() {
+    let dir = workdir("encodings");
+    let bom = dir.join("bom.rnn");
+    std::fs::write(&bom, b"\xEF\xBB\xBFcell c { dim H; input x: [H]; state h: [H]; h' = tanh(h + x); output h; }\n")
+        .expect("writable");
+    let output = rnnc(&["check", &text(&bom)]);
+    assert_clean_exit(&output, 0, "a cell with a byte-order mark");
+    let wrong = dir.join("bom_error.rnn");
+    std::fs::write(&wrong, b"\xEF\xBB\xBFcell c { dim H; state h: [H]; h' = q; output h; }\n").expect("writable");
+    let output = rnnc(&["check", &text(&wrong)]);
+    assert_clean_exit(&output, 1, "an error after a byte-order mark");
+    assert!(stderr(&output).contains("bom_error.rnn:1:36"), "{}", stderr(&output));
+    let cr = dir.join("cr.rnn");
+    let source =
+        "cell c {\r  dim H;\r  // ((( a comment ends at a lone CR\r  state h: [H];\r  h' = q;\r  output h;\r}\r";
+    std::fs::write(&cr, source).expect("writable");
+    let output = rnnc(&["check", &text(&cr)]);
+    assert_clean_exit(&output, 1, "old Mac line breaks");
+    let err = stderr(&output);
+    assert!(err.contains("cr.rnn:5:8") && err.contains("5 |   h' = q;"), "{err}");
+    assert!(!err.contains('\r'), "{err:?}");
+}
+
+#[test]
+fn an_error_on_a_long_line_prints_a_window_of_it() {
+    let dir = workdir("long-line");
+    let path = dir.join("long.rnn");
+    let source =
+        format!("cell c {{ dim H; input x: [H]; state h: [H]; h' = {}q; output h; }}\n", "h + ".repeat(250_000));
+    std::fs::write(&path, source).expect("writable");
+    let output = rnnc(&["check", &text(&path)]);
+    assert_clean_exit(&output, 1, "a 1 MB line");
+    let err = stderr(&output);
+    assert!(err.len() < 1000, "{} bytes of diagnostics", err.len());
+    assert!(err.contains("long.rnn:1:1000050") && err.contains("h + q; output h; }"), "{err}");
 }

@@ -60,6 +60,14 @@ pub enum ErrorKind {
         /// Offset of the first invalid byte.
         offset: usize,
     },
+    /// A source longer than [`crate::limits::MAX_SOURCE_BYTES`].
+    #[error("this source is {size} bytes; the largest source rnnc reads is {limit} bytes ({} MiB)", limit >> 20)]
+    SourceTooLarge {
+        /// Its length in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The file defines no cell.
     #[error("this file defines no cell")]
     EmptyFile,
