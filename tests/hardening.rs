@@ -24,6 +24,24 @@ fn text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// Runs `rnnc ARGS` with at most 1 GiB of address space (`ulimit -v`), and
+/// `RNNC_MEMORY_LIMIT` set to `limit` if given: a rejected request must be
+/// refused before anything large is allocated.
+#[cfg(unix)]
+fn rnnc_in_1_gib(args: &[&str], limit: Option<&str>) -> Output {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_rnnc"))
+        .args(args)
+        .current_dir(root());
+    if let Some(limit) = limit {
+        command.env("RNNC_MEMORY_LIMIT", limit);
+    }
+    command.output().expect("sh runs")
+}
+
 /// Runs `rnnc ARGS` with standard output closed before it writes anything.
 fn rnnc_with_stdout_closed(args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rnnc"))
@@ -150,4 +168,31 @@ fn an_error_on_a_long_line_prints_a_window_of_it() {
     let err = stderr(&output);
     assert!(err.len() < 1000, "{} bytes of diagnostics", err.len());
     assert!(err.contains("long.rnn:1:1000050") && err.contains("h + q; output h; }"), "{err}");
+}
+
+// ---- 3: sizes beyond what the host can hold ----
+
+#[cfg(unix)]
+#[test]
+fn bench_refuses_sizes_the_host_cannot_hold_before_allocating() {
+    let cases: [(&str, &str, &str, &str); 4] = [
+        ("H=4,D=4", "99999999999", "8", "the batch size B is 99999999999; the largest is 4294967295"),
+        ("H=128,D=128", "4", "100000000", "a run of cell `indrnn` with B = 4, T = 100000000"),
+        ("H=1000000000,D=4", "1", "8", "(parameters 22.4 GiB (24000000000 bytes)"),
+        ("H=4,D=4", "4294967295", "4294967295", "does not fit in 64 bits"),
+    ];
+    for (dims, batch, seq, expected) in cases {
+        let start = Instant::now();
+        let args = ["bench", "stdlib:indrnn", "--backend", "cpu", "--dims", dims, "--batch", batch, "--seq", seq];
+        let output = rnnc_in_1_gib(&args, Some("16G"));
+        assert_clean_exit(&output, 1, &args.join(" "));
+        assert!(stderr(&output).contains(expected), "{args:?}: {}", stderr(&output));
+        assert!(start.elapsed() < Duration::from_secs(5), "{args:?} took {:?}", start.elapsed());
+    }
+    let output = rnnc_in_1_gib(
+        &["bench", "stdlib:indrnn", "--backend", "cpu", "--dims", "H=64,D=64", "--batch", "64", "--seq", "4096"],
+        Some("1M"),
+    );
+    assert_clean_exit(&output, 1, "a bench beyond RNNC_MEMORY_LIMIT");
+    assert!(stderr(&output).contains("is the limit set by RNNC_MEMORY_LIMIT"), "{}", stderr(&output));
 }

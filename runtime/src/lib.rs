@@ -6,6 +6,7 @@
 pub mod cpu;
 pub mod data;
 pub mod gpu;
+pub mod memory;
 pub mod solve;
 
 pub use solve::{ForwardReport, GradientBuffers, Method, NewtonSettings};

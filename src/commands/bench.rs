@@ -83,6 +83,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         DimList(defaults.into_iter().map(|(n, s)| (n, s * 2)).collect())
     });
     let sizes = bind_dims(&source, &cell, &dims)?;
+    super::check_memory(&cell, &sizes, args.batch, args.seq, args.backward)?;
     let engine = args.solver.engine()?;
     let text = rnnc::compiler::source_text(&source.bytes).map_err(|e| super::report_compile_error(&source, e))?;
     let compiled = engine.compile(text, Some(&cell.name)).map_err(|e| Failure::User(e.to_string()))?;

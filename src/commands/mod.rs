@@ -111,3 +111,16 @@ pub fn bind_dims(
         Failure::Reported
     })
 }
+
+/// Refuses a run of `cell` over `batch` sequences of `steps` whose buffers cannot
+/// fit in memory, before any of them is allocated.
+pub fn check_memory(
+    cell: &Cell,
+    sizes: &rnnc::compiler::check::DimSizes,
+    batch: usize,
+    steps: usize,
+    backward: bool,
+) -> Result<(), Failure> {
+    rnnc::runtime::memory::check_run(cell, sizes, batch as u64, steps as u64, backward)
+        .map_err(|e| Failure::User(e.to_string()))
+}
