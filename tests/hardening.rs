@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use rnnc::runtime::data::random::{random_inputs, random_params};
+use rnnc::runtime::data::{write_npy, write_safetensors};
 use support::{rnnc, root, stderr, stdout};
 
 /// A fresh directory for one test.
@@ -22,6 +24,21 @@ fn workdir(name: &str) -> PathBuf {
 
 fn text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+/// Random parameters (`params.safetensors`) and input (`x.npy`) for
+/// `stdlib:indrnn` with H = D = 4, B = 2, T = 16, written to `dir`.
+fn indrnn_data(dir: &Path) -> (String, String) {
+    let cell =
+        rnnc::compiler::check_source(rnnc_stdlib::get("indrnn").expect("shipped").source).expect("checks").remove(0);
+    let sizes = cell.bind_dims(|_| Some(4)).expect("binds");
+    let params = random_params(&cell, &sizes, 1).expect("params");
+    let params_path = dir.join("params.safetensors");
+    write_safetensors(&params_path, params.iter().map(|(n, t)| (n.as_str(), t))).expect("writes");
+    let (_, x) = random_inputs(&cell, &sizes, 2, 16, 2).expect("inputs").remove(0);
+    let x_path = dir.join("x.npy");
+    write_npy(&x_path, &x).expect("writes");
+    (text(&params_path), text(&x_path))
 }
 
 /// Runs `rnnc ARGS` with at most 1 GiB of address space (`ulimit -v`), and
@@ -195,4 +212,41 @@ fn bench_refuses_sizes_the_host_cannot_hold_before_allocating() {
     );
     assert_clean_exit(&output, 1, "a bench beyond RNNC_MEMORY_LIMIT");
     assert!(stderr(&output).contains("is the limit set by RNNC_MEMORY_LIMIT"), "{}", stderr(&output));
+}
+
+// ---- 9 and the minor ones: parameter files ----
+
+#[cfg(unix)]
+#[test]
+fn parameter_files_are_read_only_as_far_as_their_header_allows() {
+    let dir = workdir("params");
+    let (params, x) = indrnn_data(&dir);
+    let out = text(&dir.join("h.npy"));
+    let run = |params: &str| {
+        let x = format!("x={x}");
+        rnnc_in_1_gib(
+            &["run", "stdlib:indrnn", "--backend", "cpu", "--params", params, "--input", &x, "--out", &out],
+            None,
+        )
+    };
+    let truncated = dir.join("truncated.safetensors");
+    let bytes = std::fs::read(&params).expect("readable");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 3]).expect("writable");
+    let cases = [
+        ("/dev/zero".to_owned(), "/dev/zero: not a valid .safetensors file: its header is not a JSON object"),
+        (x.clone(), "x.npy: not a valid .safetensors file: this is a .npy file"),
+        (
+            text(&truncated),
+            "truncated.safetensors: not a valid .safetensors file: the file is truncated: its header declares",
+        ),
+    ];
+    for (path, expected) in cases {
+        let start = Instant::now();
+        let output = run(&path);
+        assert_clean_exit(&output, 1, &path);
+        assert!(stderr(&output).contains(expected), "{path}: {}", stderr(&output));
+        assert!(start.elapsed() < Duration::from_secs(5), "{path} took {:?}", start.elapsed());
+    }
+    assert!(!dir.join("h.npy").exists());
+    assert_clean_exit(&run(&params), 0, "the valid file");
 }
