@@ -195,7 +195,7 @@ fn bench_refuses_sizes_the_host_cannot_hold_before_allocating() {
     let cases: [(&str, &str, &str, &str); 4] = [
         ("H=4,D=4", "99999999999", "8", "the batch size B is 99999999999; the largest is 4294967295"),
         ("H=128,D=128", "4", "100000000", "a run of cell `indrnn` with B = 4, T = 100000000"),
-        ("H=1000000000,D=4", "1", "8", "(parameters 22.4 GiB (24000000000 bytes)"),
+        ("H=700000000,D=4", "1", "8", "(parameters 15.6 GiB (16800000000 bytes)"),
         ("H=4,D=4", "4294967295", "4294967295", "does not fit in 64 bits"),
     ];
     for (dims, batch, seq, expected) in cases {
@@ -249,4 +249,45 @@ fn parameter_files_are_read_only_as_far_as_their_header_allows() {
     }
     assert!(!dir.join("h.npy").exists());
     assert_clean_exit(&run(&params), 0, "the valid file");
+}
+
+// ---- 10 and the minor ones: sizes a kernel cannot index ----
+
+#[test]
+fn sizes_beyond_kernel_indices_are_named_before_any_back_end_runs() {
+    for emit in ["wgsl", "spirv", "clif", "ir"] {
+        let output = rnnc(&["compile", "stdlib:indrnn", "--emit", emit, "--dims", "H=65536,D=65536"]);
+        let expected = if emit == "ir" { 0 } else { 1 };
+        assert_clean_exit(&output, expected, emit);
+        if expected == 1 {
+            let err = stderr(&output);
+            assert!(
+                err.starts_with(
+                    "error: parameter `W` ([H, D] = 65536 x 65536) would hold 4294967296 values, more than the \
+                     4294967295 one kernel buffer can hold (kernels index their buffers with 32-bit integers)\n"
+                ) && err.contains("stdlib:indrnn:11:11"),
+                "{emit}: {err}"
+            );
+        }
+    }
+    let output = rnnc(&["compile", "stdlib:indrnn", "--emit", "clif", "--dims", "H=65536,D=32768"]);
+    assert_clean_exit(&output, 1, "clif beyond 2 GiB");
+    assert!(
+        stderr(&output).starts_with(
+            "error: the packed parameters of cell `indrnn` would hold 2147614720 values, more than the 536870911 \
+             one kernel buffer can hold (the CPU kernels address it with 32-bit byte offsets, below 2 GiB)\n"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    let output = rnnc(&["check", "stdlib:indrnn", "--dims", "H=4294967295,D=4294967295"]);
+    assert_clean_exit(&output, 1, "check with huge dims");
+    assert!(stderr(&output).contains("would hold 18446744065119617025 values"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_dim_given_twice_is_a_usage_error() {
+    let output = rnnc(&["check", "stdlib:gru", "--dims", "H=4,D=2,H=8"]);
+    assert_clean_exit(&output, 2, "--dims H=4,D=2,H=8");
+    assert!(stderr(&output).contains("dim `H` is given twice (H=4 and H=8)"), "{}", stderr(&output));
 }

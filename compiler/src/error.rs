@@ -226,6 +226,19 @@ pub enum ErrorKind {
         /// The size given.
         size: u64,
     },
+    /// A buffer, with sizes bound, beyond what a kernel can address (see
+    /// [`crate::limits`]).
+    #[error("{what} would hold {words} values, more than the {limit} one kernel buffer can hold ({why})")]
+    BufferTooLarge {
+        /// The buffer, with its sizes.
+        what: String,
+        /// The values it would hold.
+        words: u128,
+        /// The most it may hold.
+        limit: u64,
+        /// Why that is the limit.
+        why: &'static str,
+    },
     /// A dim that was not given a size.
     #[error("dim `{name}` has no size")]
     DimUnbound {

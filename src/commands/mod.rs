@@ -77,17 +77,19 @@ pub fn select_cell(source: &Source, cells: Vec<Cell>, wanted: Option<&str>) -> R
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DimList(pub Vec<(String, u64)>);
 
-/// Parses `H=1024,D=512`.
+/// Parses `H=1024,D=512`; a dim given twice is an error.
 pub fn parse_dims(text: &str) -> Result<DimList, String> {
-    text.split(',')
-        .filter(|part| !part.trim().is_empty())
-        .map(|part| {
-            let (name, size) = part.split_once('=').ok_or_else(|| format!("`{part}` is not NAME=SIZE"))?;
-            let size = size.trim().parse::<u64>().map_err(|_| format!("`{size}` is not a size in `{part}`"))?;
-            Ok((name.trim().to_owned(), size))
-        })
-        .collect::<Result<_, String>>()
-        .map(DimList)
+    let mut dims: Vec<(String, u64)> = Vec::new();
+    for part in text.split(',').filter(|part| !part.trim().is_empty()) {
+        let (name, size) = part.split_once('=').ok_or_else(|| format!("`{part}` is not NAME=SIZE"))?;
+        let size = size.trim().parse::<u64>().map_err(|_| format!("`{size}` is not a size in `{part}`"))?;
+        let name = name.trim();
+        if let Some((_, first)) = dims.iter().find(|(n, _)| n == name) {
+            return Err(format!("dim `{name}` is given twice ({name}={first} and {name}={size})"));
+        }
+        dims.push((name.to_owned(), size));
+    }
+    Ok(DimList(dims))
 }
 
 /// Binds `--dims` to `cell`; every dim of the cell must be given and no other.
