@@ -291,3 +291,51 @@ fn a_dim_given_twice_is_a_usage_error() {
     assert_clean_exit(&output, 2, "--dims H=4,D=2,H=8");
     assert!(stderr(&output).contains("dim `H` is given twice (H=4 and H=8)"), "{}", stderr(&output));
 }
+
+// ---- 4, 5: Newton's settings ----
+
+#[test]
+fn unusable_tolerances_and_iteration_caps_are_usage_errors() {
+    let dir = workdir("tolerances");
+    let (params, x) = indrnn_data(&dir);
+    let out = text(&dir.join("h.npy"));
+    let x = format!("x={x}");
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--rtol", "nan"],
+            "--rtol: Newton's relative tolerance `rtol` must be a finite number at least 0, found NaN",
+        ),
+        (&["--atol=-1"], "--atol: Newton's absolute tolerance `atol` must be a finite number at least 0, found -1"),
+        (&["--atol", "inf"], "found inf"),
+        (&["--max-iterations", "4294967295"], "`max_iterations` must be between 1 and 1024, found 4294967295"),
+        (&["--max-iterations", "0"], "found 0"),
+    ];
+    for (flags, expected) in cases {
+        let start = Instant::now();
+        let mut args = vec!["run", "stdlib:indrnn", "--backend", "cpu", "--method", "newton", "--params", &params];
+        args.extend(["--input", &x, "--out", &out]);
+        args.extend(flags);
+        let output = rnnc(&args);
+        assert_clean_exit(&output, 2, &flags.join(" "));
+        assert!(stderr(&output).contains(expected), "{flags:?}: {}", stderr(&output));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        let mut bench = vec!["bench", "stdlib:indrnn", "--backend", "cpu", "--dims", "H=4,D=4", "--seq", "8"];
+        bench.extend(flags);
+        assert_clean_exit(&rnnc(&bench), 2, &bench.join(" "));
+    }
+    assert!(!dir.join("h.npy").exists());
+}
+
+#[test]
+fn the_api_refuses_unusable_settings_too() {
+    let engine = rnnc::Engine::new(rnnc::Backend::Cpu, None).expect("the CPU");
+    let cell = engine.compile(rnnc_stdlib::get("indrnn").expect("shipped").source, None).expect("compiles");
+    let source = cell.derived().cell.clone();
+    let sizes = source.bind_dims(|_| Some(4)).expect("binds");
+    let params = random_params(&source, &sizes, 1).expect("params");
+    let data = cell.bind(params, random_inputs(&source, &sizes, 1, 8, 2).expect("inputs"), vec![]).expect("binds");
+    let newton = rnnc::NewtonSettings { rtol: f32::NAN, ..rnnc::NewtonSettings::default() };
+    let options = rnnc::RunOptions { method: rnnc::Method::Newton, newton };
+    let error = cell.forward(&engine, &data, &options).expect_err("NaN rtol");
+    assert!(error.to_string().contains("`rtol` must be a finite number at least 0, found NaN"), "{error}");
+}

@@ -76,6 +76,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     if args.batch == 0 || args.seq == 0 || args.repeat == 0 {
         return Err(Failure::Usage("--batch, --seq and --repeat must be at least 1".into()));
     }
+    super::run::check_solver_args(&args.solver)?;
     let (source, cells) = load_and_check(&args.file)?;
     let cell = select_cell(&source, cells, args.cell.as_deref())?;
     let dims = args.dims.clone().unwrap_or_else(|| {

@@ -9,7 +9,8 @@ use rnnc::RunOptions;
 
 use super::Failure;
 use super::run::{
-    DataArgs, MethodArg, SolverArgs, data_error, named_path, read_named, warn_about_fallbacks, write_report,
+    DataArgs, MethodArg, SolverArgs, check_solver_args, data_error, named_path, read_named, warn_about_fallbacks,
+    write_report,
 };
 
 /// Arguments of `rnnc grad`.
@@ -40,6 +41,7 @@ pub struct Args {
 /// Runs the command: everything is read and checked before any work, and nothing is
 /// written unless the run succeeds.
 pub fn run(args: &Args) -> Result<(), Failure> {
+    check_solver_args(&args.solver)?;
     let (source, cell) = args.data.cell()?;
     if args.out.extension().is_none_or(|e| e != "safetensors") {
         return Err(Failure::User(format!(

@@ -82,6 +82,18 @@ impl SolverArgs {
     }
 }
 
+/// Refuses `--atol`, `--rtol` and `--max-iterations` no solve may use (a usage
+/// error, before any file is read).
+pub fn check_solver_args(solver: &SolverArgs) -> Result<(), Failure> {
+    solver.newton().validate().map_err(|e| {
+        let flag = match e {
+            rnnc::runtime::SettingsError::Tolerance { name, .. } => format!("--{name}"),
+            _ => "--max-iterations".to_owned(),
+        };
+        Failure::Usage(format!("{flag}: {e}"))
+    })
+}
+
 /// A cell and the data of one run (`run` and `grad`).
 #[derive(clap::Args, Debug)]
 pub struct DataArgs {
@@ -172,6 +184,7 @@ pub fn read_named(items: &[(String, PathBuf)]) -> Result<Vec<(String, rnnc::Tens
 /// Runs the command: everything is read and checked before any work, and nothing is
 /// written unless the run succeeds.
 pub fn run(args: &Args) -> Result<(), Failure> {
+    check_solver_args(&args.solver)?;
     let (source, cell) = args.data.cell()?;
     OutputFormat::for_path(&args.out, &cell).map_err(data_error)?;
     let (engine, compiled, data) = args.data.bind(&source, &cell, || args.solver.engine())?;
