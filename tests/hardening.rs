@@ -339,3 +339,81 @@ fn the_api_refuses_unusable_settings_too() {
     let error = cell.forward(&engine, &data, &options).expect_err("NaN rtol");
     assert!(error.to_string().contains("`rtol` must be a finite number at least 0, found NaN"), "{error}");
 }
+
+// ---- 6, 7: outputs written together, never over an input ----
+
+#[test]
+fn a_failing_output_leaves_every_output_as_it_was() {
+    let dir = workdir("atomic");
+    let (params, x) = indrnn_data(&dir);
+    let x = format!("x={x}");
+    let out = dir.join("h.npy");
+    std::fs::write(&out, b"the previous output").expect("writable");
+    let missing = text(&dir.join("missing/r.json"));
+    let folder = text(&dir);
+    let mut reports = vec![(missing.as_str(), "the folder"), (folder.as_str(), "it is a directory")];
+    if cfg!(target_os = "linux") {
+        reports.push(("/proc/r.json", "cannot write /proc/r.json"));
+    }
+    for (report, expected) in reports {
+        let args = ["run", "stdlib:indrnn", "--backend", "cpu", "--params", &params, "--input", &x];
+        let output = rnnc(&[&args[..], &["--out", &text(&out), "--report", report]].concat());
+        assert_clean_exit(&output, 1, report);
+        assert!(stderr(&output).contains(expected), "{report}: {}", stderr(&output));
+        assert_eq!(std::fs::read(&out).expect("readable"), b"the previous output", "{report}");
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("listable")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["h.npy", "params.safetensors", "x.npy"], "no temporary file is left");
+}
+
+#[test]
+fn no_output_may_be_an_input_or_another_output() {
+    let dir = workdir("clobber");
+    let (params, x_path) = indrnn_data(&dir);
+    let x = format!("x={x_path}");
+    let dh = dir.join("dh.npy");
+    std::fs::copy(&x_path, &dh).expect("copyable");
+    let dout = format!("h={}", text(&dh));
+    let source = dir.join("cell.rnn");
+    std::fs::write(&source, rnnc_stdlib::get("indrnn").expect("shipped").source).expect("writable");
+    let (h, report) = (text(&dir.join("h.npy")), text(&dir.join("r.json")));
+    let same_h = format!("{}/./h.npy", text(&dir));
+    let linked = dir.join("linked.npy");
+    std::fs::hard_link(&x_path, &linked).expect("linkable");
+    let linked = text(&linked);
+    let before: Vec<Vec<u8>> =
+        [&params, &x_path, &text(&dh), &text(&source)].iter().map(|p| std::fs::read(p).expect("readable")).collect();
+    let src = text(&source);
+    let run = ["run", &src, "--backend", "cpu", "--params", &params, "--input", &x];
+    let grad = ["grad", &src, "--backend", "cpu", "--params", &params, "--input", &x, "--dout", &dout];
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["--out", &h, "--report", &same_h], format!("`--out {h}` and `--report {same_h}` name the same file")),
+        (vec!["--out", &x_path], format!("`--out {x_path}` is the input `--input x={x_path}`")),
+        (vec!["--out", &params], format!("is the input `--params {params}`")),
+        (vec!["--out", &h, "--report", &src], format!("`--report {src}` is the input `{src}`")),
+        (vec!["--out", &linked], "is the input `--input x=".to_owned()),
+    ];
+    for (outputs, expected) in &cases {
+        let output = rnnc(&[&run[..], outputs].concat());
+        assert_clean_exit(&output, 2, &outputs.join(" "));
+        assert!(stderr(&output).contains(expected.as_str()), "{outputs:?}: {}", stderr(&output));
+    }
+    let output = rnnc(&[&grad[..], &["--out", &text(&dh)]].concat());
+    assert_clean_exit(&output, 2, "grad over its dout");
+    assert!(stderr(&output).contains("is the input `--dout h="), "{}", stderr(&output));
+    let output = rnnc(&["compile", &src, "--emit", "ir", "-o", &src]);
+    assert_clean_exit(&output, 2, "compile over its source");
+    let after: Vec<Vec<u8>> =
+        [&params, &x_path, &text(&dh), &text(&source)].iter().map(|p| std::fs::read(p).expect("readable")).collect();
+    assert!(before == after, "an input changed");
+    assert!(!dir.join("h.npy").exists() && !dir.join("r.json").exists());
+    // The same command with distinct outputs succeeds.
+    let gradients = text(&dir.join("g.safetensors"));
+    let output = rnnc(&[&grad[..], &["--out", &gradients, "--report", &report]].concat());
+    assert_clean_exit(&output, 0, "grad");
+    assert!(dir.join("g.safetensors").exists() && dir.join("r.json").exists());
+}

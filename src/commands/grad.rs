@@ -6,11 +6,13 @@
 use std::path::PathBuf;
 
 use rnnc::RunOptions;
+use rnnc::runtime::data::StagedFiles;
 
 use super::Failure;
+use super::paths::{Named, check_outputs};
 use super::run::{
-    DataArgs, MethodArg, SolverArgs, check_solver_args, data_error, named_path, read_named, warn_about_fallbacks,
-    write_report,
+    DataArgs, MethodArg, SolverArgs, check_solver_args, data_error, named_path, output_files, read_named, stage_report,
+    warn_about_fallbacks,
 };
 
 /// Arguments of `rnnc grad`.
@@ -42,6 +44,9 @@ pub struct Args {
 /// written unless the run succeeds.
 pub fn run(args: &Args) -> Result<(), Failure> {
     check_solver_args(&args.solver)?;
+    let mut inputs = args.data.files();
+    inputs.extend(args.douts.iter().map(|(name, path)| Named::new(&format!("--dout {name}="), path)));
+    check_outputs(&inputs, &output_files(&args.out, args.report.as_deref()))?;
     let (source, cell) = args.data.cell()?;
     if args.out.extension().is_none_or(|e| e != "safetensors") {
         return Err(Failure::User(format!(
@@ -53,10 +58,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let (engine, compiled, data) = args.data.bind(&source, &cell, || args.solver.engine())?;
     let options = RunOptions { method: args.method.into(), newton: args.solver.newton() };
     let backward = compiled.backward(&engine, &data, douts, &options).map_err(data_error)?;
-    backward.gradients.write(&args.out).map_err(data_error)?;
+    // Every file is written in full before any is put in place.
+    let mut files = StagedFiles::new();
+    backward.gradients.stage(&mut files, &args.out).map_err(data_error)?;
     if let Some(path) = &args.report {
-        write_report(path, &backward.report)?;
+        stage_report(&mut files, path, &backward.report)?;
     }
+    files.commit().map_err(data_error)?;
     warn_about_fallbacks(&backward.report);
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod compile;
 pub mod grad;
 pub mod inspect;
+pub mod paths;
 pub mod run;
 pub mod stdio;
 

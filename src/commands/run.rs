@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use rnnc::runtime::data::BoundData;
-use rnnc::runtime::data::{OutputFormat, read_npy, read_safetensors, write_outputs};
+use rnnc::runtime::data::{OutputFormat, StagedFiles, read_npy, read_safetensors, stage_outputs};
 use rnnc::{Backend, Cell, CompiledCell, Engine, Method, NewtonSettings, RunOptions, Source};
 
+use super::paths::{Named, check_outputs};
 use super::stdio::errln;
 use super::{Failure, load_and_check, select_cell};
 
@@ -115,6 +116,19 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    /// Every file these arguments read: the source (unless shipped), the
+    /// parameters, the inputs and the initial states.
+    pub fn files(&self) -> Vec<Named<'_>> {
+        let mut files = Vec::new();
+        if !self.file.starts_with(rnnc::STDLIB_PREFIX) {
+            files.push(Named::new("", Path::new(&self.file)));
+        }
+        files.push(Named::new("--params", &self.params));
+        files.extend(self.inputs.iter().map(|(name, path)| Named::new(&format!("--input {name}="), path)));
+        files.extend(self.inits.iter().map(|(name, path)| Named::new(&format!("--init {name}="), path)));
+        files
+    }
+
     /// The source and the chosen cell, checked (diagnostics printed).
     pub fn cell(&self) -> Result<(Source, Cell), Failure> {
         let (source, cells) = load_and_check(&self.file)?;
@@ -185,23 +199,34 @@ pub fn read_named(items: &[(String, PathBuf)]) -> Result<Vec<(String, rnnc::Tens
 /// written unless the run succeeds.
 pub fn run(args: &Args) -> Result<(), Failure> {
     check_solver_args(&args.solver)?;
+    check_outputs(&args.data.files(), &output_files(&args.out, args.report.as_deref()))?;
     let (source, cell) = args.data.cell()?;
     OutputFormat::for_path(&args.out, &cell).map_err(data_error)?;
     let (engine, compiled, data) = args.data.bind(&source, &cell, || args.solver.engine())?;
     let options = RunOptions { method: args.method.into(), newton: args.solver.newton() };
     let forward = compiled.forward(&engine, &data, &options).map_err(data_error)?;
-    write_outputs(&args.out, &cell, &forward.outputs).map_err(data_error)?;
+    // Every file is written in full before any is put in place.
+    let mut files = StagedFiles::new();
+    stage_outputs(&mut files, &args.out, &cell, &forward.outputs).map_err(data_error)?;
     if let Some(path) = &args.report {
-        write_report(path, &forward.report)?;
+        stage_report(&mut files, path, &forward.report)?;
     }
+    files.commit().map_err(data_error)?;
     warn_about_fallbacks(&forward.report);
     Ok(())
 }
 
-/// Writes the report as pretty JSON.
-pub fn write_report(path: &Path, report: &rnnc::ForwardReport) -> Result<(), Failure> {
+/// The files `--out` and `--report` name.
+pub fn output_files<'a>(out: &'a Path, report: Option<&'a Path>) -> Vec<Named<'a>> {
+    let mut files = vec![Named::new("--out", out)];
+    files.extend(report.map(|path| Named::new("--report", path)));
+    files
+}
+
+/// Stages the report, as pretty JSON, among `files`.
+pub fn stage_report(files: &mut StagedFiles, path: &Path, report: &rnnc::ForwardReport) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(report).map_err(|e| Failure::User(e.to_string()))?;
-    std::fs::write(path, text + "\n").map_err(|e| Failure::User(format!("cannot write `{}`: {e}", path.display())))
+    files.bytes(path, (text + "\n").as_bytes()).map_err(data_error)
 }
 
 /// Says on stderr when Newton handed segments to the sequential method.

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use safetensors::tensor::{Dtype, View};
 
-use super::atomic::write_atomically;
+use super::atomic::StagedFiles;
 use super::error::DataError;
 use super::tensor::{Tensor, element_count, shape_text};
 
@@ -114,8 +114,20 @@ pub fn write_safetensors<'a>(
     path: &Path,
     tensors: impl IntoIterator<Item = (&'a str, &'a Tensor)>,
 ) -> Result<(), DataError> {
+    let mut files = StagedFiles::new();
+    stage_safetensors(&mut files, path, tensors)?;
+    files.commit()
+}
+
+/// Stages `tensors` as a `.safetensors` file for `path` among `files` (written
+/// when they are committed).
+pub fn stage_safetensors<'a>(
+    files: &mut StagedFiles,
+    path: &Path,
+    tensors: impl IntoIterator<Item = (&'a str, &'a Tensor)>,
+) -> Result<(), DataError> {
     let bytes = encode_safetensors(tensors).map_err(|error| DataError::Safetensors { path: path.to_owned(), error })?;
-    write_atomically(path, &bytes)
+    files.bytes(path, &bytes)
 }
 
 /// Decodes the bytes of a `.safetensors` file whose tensors are all float32.
