@@ -417,3 +417,155 @@ fn no_output_may_be_an_input_or_another_output() {
     assert_clean_exit(&output, 0, "grad");
     assert!(dir.join("g.safetensors").exists() && dir.join("r.json").exists());
 }
+
+// ---- 8: non-finite results ----
+
+/// Cells whose results overflow or are undefined from the first steps on.
+const NON_FINITE_CELLS: [(&str, &str); 3] = [
+    ("div", "cell c { dim H; input x: [H]; state h: [H]; h' = 1 / (h - h) + x; output h; }"),
+    ("log", "cell c { dim H; input x: [H]; state h: [H]; h' = log(h - 1) + x; output h; }"),
+    ("exp", "cell c { dim H; input x: [H]; state h: [H]; h' = exp(exp(h + x)); output h; }"),
+];
+
+/// Writes `cell` as `NAME.rnn`, an empty parameter file and an input x [2, 16, 4].
+fn non_finite_data(dir: &Path, name: &str, cell: &str) -> (String, String, String) {
+    let source = dir.join(format!("{name}.rnn"));
+    std::fs::write(&source, cell).expect("writable");
+    let params = dir.join("empty.safetensors");
+    write_safetensors(&params, []).expect("writable");
+    let x = dir.join("x.npy");
+    let values = (0..128).map(|i| (i as f32 * 0.37).sin() * 0.5).collect();
+    write_npy(&x, &rnnc::Tensor::new(vec![2, 16, 4], values).expect("shape")).expect("writable");
+    (text(&source), text(&params), format!("x={}", text(&x)))
+}
+
+fn report(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("a report")).expect("JSON")
+}
+
+#[test]
+fn non_finite_outputs_are_counted_named_and_refused_with_strict() {
+    let dir = workdir("non-finite");
+    for (name, cell) in NON_FINITE_CELLS {
+        let (source, params, x) = non_finite_data(&dir, name, cell);
+        let (out, json) = (dir.join(format!("{name}.npy")), dir.join(format!("{name}.json")));
+        let (out_text, json_text) = (text(&out), text(&json));
+        let args = ["run", &source, "--backend", "cpu", "--params", &params, "--input", &x];
+        let args = [&args[..], &["--out", &out_text, "--report", &json_text]].concat();
+        for method in ["sequential", "newton"] {
+            let output = rnnc(&[&args[..], &["--method", method]].concat());
+            assert_clean_exit(&output, 0, name);
+            assert!(stderr(&output).contains("output value(s) are not finite"), "{name}: {}", stderr(&output));
+            let report = report(&json);
+            assert_eq!(report["converged"], false, "{name}: {report}");
+            assert!(report["non_finite"]["count"].as_u64().is_some_and(|n| n > 0), "{name}: {report}");
+            assert_eq!(report["non_finite"]["first"]["output"], "h", "{name}: {report}");
+            assert!(report["non_finite"]["first"]["step"].is_u64(), "{name}: {report}");
+        }
+        std::fs::remove_file(&out).expect("written");
+        std::fs::remove_file(&json).expect("written");
+        let output = rnnc(&[&args[..], &["--strict"]].concat());
+        assert_clean_exit(&output, 1, name);
+        assert!(stderr(&output).contains("nothing was written (--strict)"), "{name}: {}", stderr(&output));
+        assert!(!out.exists() && !json.exists(), "{name}: --strict wrote a file");
+    }
+    // A shipped cell driven out of range by its parameters: indrnn with u = 1e30.
+    let (params, x) = indrnn_data(&dir);
+    let mut tensors = rnnc::runtime::data::read_safetensors(Path::new(&params)).expect("readable");
+    tensors.insert("u".into(), rnnc::Tensor::filled(vec![4], 1e30).expect("small"));
+    write_safetensors(Path::new(&params), tensors.iter().map(|(n, t)| (n.as_str(), t))).expect("writable");
+    let json = dir.join("indrnn.json");
+    let x = format!("x={x}");
+    let out = text(&dir.join("indrnn.npy"));
+    let args = ["run", "stdlib:indrnn", "--backend", "cpu", "--params", &params, "--input", &x, "--out", &out];
+    let output = rnnc(&[&args[..], &["--report", &text(&json)]].concat());
+    assert_clean_exit(&output, 0, "indrnn with u = 1e30");
+    assert!(report(&json)["non_finite"]["count"].as_u64().is_some_and(|n| n > 0), "{}", report(&json));
+    // Finite results report zero.
+    let (params, x) = indrnn_data(&dir);
+    let x = format!("x={x}");
+    let output = rnnc(
+        &[
+            &["run", "stdlib:indrnn", "--backend", "cpu", "--params", &params, "--input", &x, "--out", &out][..],
+            &["--report", &text(&json), "--strict"],
+        ]
+        .concat(),
+    );
+    assert_clean_exit(&output, 0, "finite");
+    assert_eq!(report(&json)["non_finite"], serde_json::json!({ "count": 0, "first": null }));
+    assert_eq!(report(&json)["converged"], true);
+}
+
+#[test]
+fn non_finite_gradients_are_reported_and_refused_with_strict() {
+    let dir = workdir("non-finite-grad");
+    let (source, params, x) = non_finite_data(&dir, "log", NON_FINITE_CELLS[1].1);
+    let dout = format!("h={}", &x[2..]);
+    let (out, json) = (dir.join("g.safetensors"), dir.join("r.json"));
+    let (out_text, json_text) = (text(&out), text(&json));
+    let args = ["grad", &source, "--backend", "cpu", "--params", &params, "--input", &x, "--dout", &dout];
+    let args = [&args[..], &["--out", &out_text, "--report", &json_text]].concat();
+    let output = rnnc(&args);
+    assert_clean_exit(&output, 0, "grad of log(h - 1)");
+    assert!(stderr(&output).contains("gradient value(s) are not finite"), "{}", stderr(&output));
+    let report = report(&json);
+    assert!(report["non_finite_gradients"]["count"].as_u64().is_some_and(|n| n > 0), "{report}");
+    assert!(report["non_finite_gradients"]["first"]["tensor"].is_string(), "{report}");
+    std::fs::remove_file(&out).expect("written");
+    std::fs::remove_file(&json).expect("written");
+    let output = rnnc(&[&args[..], &["--strict"]].concat());
+    assert_clean_exit(&output, 1, "grad --strict");
+    assert!(!out.exists() && !json.exists());
+}
+
+#[test]
+fn bench_reports_a_nan_difference_never_zero() {
+    let dir = workdir("bench-nan");
+    let (source, _, _) = non_finite_data(&dir, "log", NON_FINITE_CELLS[1].1);
+    let output =
+        rnnc(&["bench", &source, "--backend", "cpu", "--dims", "H=4", "--batch", "2", "--seq", "16", "--json"]);
+    assert_clean_exit(&output, 0, "bench of log(h - 1)");
+    for line in stdout(&output).lines() {
+        let json: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        assert_eq!(json["max_abs_diff_vs_sequential"], serde_json::Value::Null, "{json}");
+        assert_eq!(json["non_finite_outputs"], 128, "{json}");
+    }
+    let output = rnnc(&["bench", &source, "--backend", "cpu", "--dims", "H=4", "--batch", "2", "--seq", "16"]);
+    assert_clean_exit(&output, 0, "bench table");
+    let table = stdout(&output);
+    assert_eq!(table.lines().filter(|line| line.trim_end().ends_with("NaN")).count(), 3, "{table}");
+    assert!(stderr(&output).contains("output value(s) are not finite"), "{}", stderr(&output));
+}
+
+/// The GPU (lavapipe in CI) and the CPU report a non-finite run the same way:
+/// the same count of non-finite values and the same first one.
+#[test]
+fn cpu_and_gpu_report_non_finite_results_alike() {
+    let dir = workdir("non-finite-backends");
+    for (name, cell) in NON_FINITE_CELLS {
+        let (source, params, x) = non_finite_data(&dir, name, cell);
+        let mut reports = Vec::new();
+        for backend in ["cpu", "gpu"] {
+            let (out, json) = (dir.join(format!("{name}-{backend}.npy")), dir.join(format!("{name}-{backend}.json")));
+            let output = rnnc(&[
+                "run",
+                &source,
+                "--backend",
+                backend,
+                "--method",
+                "sequential",
+                "--params",
+                &params,
+                "--input",
+                &x,
+                "--out",
+                &text(&out),
+                "--report",
+                &text(&json),
+            ]);
+            assert_clean_exit(&output, 0, &format!("{name} on {backend}"));
+            reports.push(report(&json)["non_finite"].clone());
+        }
+        assert_eq!(reports[0], reports[1], "{name}: CPU and GPU disagree");
+    }
+}

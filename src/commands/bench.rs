@@ -157,7 +157,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         )?;
     }
     for ((report, outputs), requested) in results.iter().zip([Method::Sequential, Method::Newton, Method::Auto]) {
-        let difference = outputs.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let comparison = super::results::compare(outputs, &reference);
+        let difference = comparison.max_abs_difference;
+        if comparison.non_finite > 0 {
+            errln!("warning: {}: {} output value(s) are not finite", report.method, comparison.non_finite);
+        }
         let recurrence_ms = report.time_ms - report.projection_ms.unwrap_or(0.0);
         let gbps = bytes as f64 / (recurrence_ms * 1e6);
         if args.json {
@@ -168,6 +172,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 "projection_ms": report.projection_ms, "recurrence_ms": recurrence_ms, "recurrence_gb_per_s": gbps,
                 "iterations": report.iterations, "converged": report.converged, "residual": report.residual,
                 "fallback_segments": report.fallback_segments, "max_abs_diff_vs_sequential": difference,
+                "non_finite_outputs": comparison.non_finite,
                 "backward_ms": report.backward_ms, "gradient_products_ms": report.gradient_products_ms,
                 "fwd_bwd_ms": report.backward_ms.map(|_| total_ms(report)),
             });

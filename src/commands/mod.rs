@@ -6,6 +6,7 @@ pub mod compile;
 pub mod grad;
 pub mod inspect;
 pub mod paths;
+pub mod results;
 pub mod run;
 pub mod stdio;
 

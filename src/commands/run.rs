@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use rnnc::runtime::data::BoundData;
-use rnnc::runtime::data::{OutputFormat, StagedFiles, read_npy, read_safetensors, stage_outputs};
+use rnnc::runtime::data::{NonFiniteOutputs, OutputFormat, StagedFiles, read_npy, read_safetensors, stage_outputs};
 use rnnc::{Backend, Cell, CompiledCell, Engine, Method, NewtonSettings, RunOptions, Source};
 
 use super::paths::{Named, check_outputs};
+use super::results::NonFinite;
 use super::stdio::errln;
 use super::{Failure, load_and_check, select_cell};
 
@@ -172,6 +173,10 @@ pub struct Args {
     /// Also write what the solver did as JSON here.
     #[arg(long, value_name = "REPORT.json")]
     pub report: Option<PathBuf>,
+    /// Treat a NaN or infinite output as an error (exit 1, nothing written)
+    /// instead of a warning.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub solver: SolverArgs,
 }
@@ -205,13 +210,16 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let (engine, compiled, data) = args.data.bind(&source, &cell, || args.solver.engine())?;
     let options = RunOptions { method: args.method.into(), newton: args.solver.newton() };
     let forward = compiled.forward(&engine, &data, &options).map_err(data_error)?;
+    let non_finite = NonFinite { outputs: NonFiniteOutputs::of(&forward.outputs), gradients: None };
+    non_finite.check_strict(args.strict)?;
     // Every file is written in full before any is put in place.
     let mut files = StagedFiles::new();
     stage_outputs(&mut files, &args.out, &cell, &forward.outputs).map_err(data_error)?;
     if let Some(path) = &args.report {
-        stage_report(&mut files, path, &forward.report)?;
+        stage_report(&mut files, path, &non_finite.report(&forward.report)?)?;
     }
     files.commit().map_err(data_error)?;
+    non_finite.warn();
     warn_about_fallbacks(&forward.report);
     Ok(())
 }
@@ -224,7 +232,7 @@ pub fn output_files<'a>(out: &'a Path, report: Option<&'a Path>) -> Vec<Named<'a
 }
 
 /// Stages the report, as pretty JSON, among `files`.
-pub fn stage_report(files: &mut StagedFiles, path: &Path, report: &rnnc::ForwardReport) -> Result<(), Failure> {
+pub fn stage_report(files: &mut StagedFiles, path: &Path, report: &serde_json::Value) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(report).map_err(|e| Failure::User(e.to_string()))?;
     files.bytes(path, (text + "\n").as_bytes()).map_err(data_error)
 }

@@ -18,6 +18,7 @@
 mod atomic;
 mod bind;
 mod error;
+mod finite;
 mod gradients;
 pub mod layout;
 mod npy;
@@ -30,6 +31,7 @@ mod tensor;
 pub use atomic::StagedFiles;
 pub use bind::BoundData;
 pub use error::{DataError, ShapeMismatch, TensorRef, TensorRole};
+pub use finite::{FirstNonFiniteOutput, FirstNonFiniteValue, NonFiniteOutputs, NonFiniteTensors};
 pub use gradients::Gradients;
 pub use npy::{NpyError, decode_npy, encode_npy, read_npy, stage_npy, write_npy};
 pub use output::{OutputFormat, output_tensors, stage_outputs, write_outputs};
