@@ -145,8 +145,10 @@ mod tests {
 
     #[test]
     fn a_long_line_is_shown_as_a_window_with_the_right_column() {
-        let text =
-            format!("cell c {{\n  dim H;\n  h' = {}q;\n  state h: [H];\n  output h;\n}}\n", "h + ".repeat(100_000));
+        let text = format!(
+            "cell c {{\n  dim H; input x: [H];\n  h' = {}q;\n  state h: [H];\n  output h;\n}}\n",
+            "h + ".repeat(100_000)
+        );
         let errors = rnnc_compiler::check_source(&text).expect_err("`q` is unknown");
         let rendered = render_errors("long.rnn", &text, &errors);
         assert!(rendered.len() < 1000, "{} bytes", rendered.len());
@@ -159,7 +161,7 @@ mod tests {
 
     #[test]
     fn lone_carriage_returns_break_lines() {
-        let text = "cell c {\r  dim H;\r  state h: [H];\r  h' = q;\r  output h;\r}\r";
+        let text = "cell c {\r  dim H; input x: [H];\r  state h: [H];\r  h' = q;\r  output h;\r}\r";
         let errors = rnnc_compiler::check_source(text).expect_err("`q` is unknown");
         let rendered = render_errors("cr.rnn", text, &errors);
         assert!(rendered.contains("--> cr.rnn:4:8"), "{rendered}");

@@ -158,10 +158,11 @@ fn a_byte_order_mark_and_old_mac_line_breaks_are_read_as_editors_show_them() {
     let output = rnnc(&["check", &text(&bom)]);
     assert_clean_exit(&output, 0, "a cell with a byte-order mark");
     let wrong = dir.join("bom_error.rnn");
-    std::fs::write(&wrong, b"\xEF\xBB\xBFcell c { dim H; state h: [H]; h' = q; output h; }\n").expect("writable");
+    std::fs::write(&wrong, b"\xEF\xBB\xBFcell c { dim H; input x: [H]; state h: [H]; h' = q; output h; }\n")
+        .expect("writable");
     let output = rnnc(&["check", &text(&wrong)]);
     assert_clean_exit(&output, 1, "an error after a byte-order mark");
-    assert!(stderr(&output).contains("bom_error.rnn:1:36"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("bom_error.rnn:1:50"), "{}", stderr(&output));
     let cr = dir.join("cr.rnn");
     let source =
         "cell c {\r  dim H;\r  // ((( a comment ends at a lone CR\r  state h: [H];\r  h' = q;\r  output h;\r}\r";
@@ -567,5 +568,22 @@ fn cpu_and_gpu_report_non_finite_results_alike() {
             reports.push(report(&json)["non_finite"].clone());
         }
         assert_eq!(reports[0], reports[1], "{name}: CPU and GPU disagree");
+    }
+}
+
+// ---- 13: a cell must be runnable if it checks ----
+
+#[test]
+fn a_cell_without_input_is_refused_by_check() {
+    let dir = workdir("no-input");
+    let path = dir.join("autonomous.rnn");
+    std::fs::write(&path, "cell c { dim H; state h: [H]; param a: [H]; h' = tanh(a * h); output h; }\n")
+        .expect("writable");
+    for command in ["check", "inspect"] {
+        let output = rnnc(&[command, &text(&path)]);
+        assert_clean_exit(&output, 1, command);
+        let err = stderr(&output);
+        assert!(err.starts_with("error: cell `c` has no input\n") && err.contains("autonomous.rnn:1:6"), "{err}");
+        assert!(err.contains("help: add `input NAME: [DIM];`"), "{err}");
     }
 }

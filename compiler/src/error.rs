@@ -285,6 +285,12 @@ pub enum ErrorKind {
         /// The cell.
         name: String,
     },
+    /// A cell with no input: nothing would give a run its batch size and length.
+    #[error("cell `{name}` has no input")]
+    NoInput {
+        /// The cell.
+        name: String,
+    },
     /// A cell with no output.
     #[error("cell `{name}` has no output")]
     NoOutput {
