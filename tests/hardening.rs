@@ -587,3 +587,33 @@ fn a_cell_without_input_is_refused_by_check() {
         assert!(err.contains("help: add `input NAME: [DIM];`"), "{err}");
     }
 }
+
+// ---- 11: no quadratic pass ----
+
+/// 20,000 `let`s and a 20,000-term sum through every back end outside
+/// `backend/wgsl` within seconds (the WGSL path is quadratic inside naga's WGSL
+/// front end, which `backend::wgsl::validate` runs: see docs/RELIABILITY.md).
+#[test]
+fn twenty_thousand_lets_and_terms_compile_within_seconds() {
+    let dir = workdir("large-cells");
+    let n = 20_000;
+    let mut lets = String::from("cell c {\n  dim H;\n  input x: [H];\n  state h: [H];\n  let a0 = h + x;\n");
+    for i in 1..n {
+        lets.push_str(&format!("  let a{i} = a{} * 0.5 + x;\n", i - 1));
+    }
+    lets.push_str(&format!("  h' = tanh(a{});\n  output h;\n}}\n", n - 1));
+    let terms: Vec<String> = (0..n).map(|i| if i % 2 == 1 { format!("{} * h", i % 7 + 1) } else { "x".into() }).collect();
+    let sum = format!("cell c {{\n  dim H;\n  input x: [H];\n  state h: [H];\n  h' = tanh({});\n  output h;\n}}\n", terms.join(" + "));
+    for (name, source) in [("lets", lets), ("sum", sum)] {
+        let path = dir.join(format!("{name}.rnn"));
+        std::fs::write(&path, source).expect("writable");
+        for emit in ["ir", "jacobian", "clif"] {
+            let start = Instant::now();
+            let output = rnnc(&["compile", &text(&path), "--emit", emit, "--dims", "H=4"]);
+            let elapsed = start.elapsed();
+            assert_clean_exit(&output, 0, &format!("{name} --emit {emit}"));
+            assert!(output.stdout.len() > 100_000, "{name} --emit {emit}");
+            assert!(elapsed < Duration::from_secs(5), "{name} --emit {emit} took {elapsed:?}");
+        }
+    }
+}
