@@ -213,6 +213,14 @@ fn bench_refuses_sizes_the_host_cannot_hold_before_allocating() {
     );
     assert_clean_exit(&output, 1, "a bench beyond RNNC_MEMORY_LIMIT");
     assert!(stderr(&output).contains("is the limit set by RNNC_MEMORY_LIMIT"), "{}", stderr(&output));
+    // Every timed run's outputs are kept: they count, and --repeat is bounded.
+    let args = ["bench", "stdlib:indrnn", "--backend", "cpu", "--dims", "H=64,D=64", "--batch", "16", "--seq", "256"];
+    let output = rnnc_in_1_gib(&[&args[..], &["--repeat", "100"]].concat(), Some("16M"));
+    assert_clean_exit(&output, 1, "100 kept runs");
+    assert!(stderr(&output).contains("105 more copies of the outputs"), "{}", stderr(&output));
+    let output = rnnc_in_1_gib(&[&args[..], &["--repeat", "1000000"]].concat(), None);
+    assert_clean_exit(&output, 2, "--repeat 1000000");
+    assert!(stderr(&output).contains("--repeat is 1000000; the most is 100"), "{}", stderr(&output));
 }
 
 // ---- 9 and the minor ones: parameter files ----
@@ -602,8 +610,12 @@ fn twenty_thousand_lets_and_terms_compile_within_seconds() {
         lets.push_str(&format!("  let a{i} = a{} * 0.5 + x;\n", i - 1));
     }
     lets.push_str(&format!("  h' = tanh(a{});\n  output h;\n}}\n", n - 1));
-    let terms: Vec<String> = (0..n).map(|i| if i % 2 == 1 { format!("{} * h", i % 7 + 1) } else { "x".into() }).collect();
-    let sum = format!("cell c {{\n  dim H;\n  input x: [H];\n  state h: [H];\n  h' = tanh({});\n  output h;\n}}\n", terms.join(" + "));
+    let terms: Vec<String> =
+        (0..n).map(|i| if i % 2 == 1 { format!("{} * h", i % 7 + 1) } else { "x".into() }).collect();
+    let sum = format!(
+        "cell c {{\n  dim H;\n  input x: [H];\n  state h: [H];\n  h' = tanh({});\n  output h;\n}}\n",
+        terms.join(" + ")
+    );
     for (name, source) in [("lets", lets), ("sum", sum)] {
         let path = dir.join(format!("{name}.rnn"));
         std::fs::write(&path, source).expect("writable");

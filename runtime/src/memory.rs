@@ -152,6 +152,9 @@ pub struct Footprint {
     pub params: u64,
     /// The `B x T` rows of inputs, states and outputs (and cotangents, gradients).
     pub rows: u64,
+    /// Of which one copy of the outputs (what a caller keeping several runs'
+    /// outputs adds per run).
+    pub outputs: u64,
 }
 
 impl Footprint {
@@ -186,14 +189,18 @@ impl Footprint {
         };
         let copies = if backward { 2 } else { 1 };
         let params = u64::try_from(4 * copies * param_words as u128).map_err(|_| overflow())?;
-        let rows = (batch as u128)
-            .checked_mul(steps as u128)
-            .and_then(|n| n.checked_mul(row_words))
-            .and_then(|words| words.checked_mul(4))
-            .and_then(|bytes| u64::try_from(bytes).ok())
-            .ok_or_else(overflow)?;
+        let bytes_of = |words_per_row: u128| {
+            (batch as u128)
+                .checked_mul(steps as u128)
+                .and_then(|n| n.checked_mul(words_per_row))
+                .and_then(|words| words.checked_mul(4))
+                .and_then(|bytes| u64::try_from(bytes).ok())
+                .ok_or_else(overflow)
+        };
+        let rows = bytes_of(row_words)?;
+        let outputs = bytes_of(outputs as u128)?;
         params.checked_add(rows).ok_or_else(overflow)?;
-        Ok(Footprint { params, rows })
+        Ok(Footprint { params, rows, outputs })
     }
 
     /// Bytes in all.
@@ -201,16 +208,24 @@ impl Footprint {
         self.params.saturating_add(self.rows)
     }
 
-    /// Refuses the run of `cell` (with `batch` and `steps`) if it cannot fit.
-    pub fn check(&self, cell: &Cell, batch: u64, steps: u64) -> Result<(), MemoryError> {
+    /// Refuses the run of `cell` (with `batch` and `steps`) if it cannot fit,
+    /// with `kept` more copies of its outputs held (a benchmark keeping every
+    /// run's).
+    pub fn check(&self, cell: &Cell, batch: u64, steps: u64, kept: u64) -> Result<(), MemoryError> {
+        let kept_bytes = self.outputs.saturating_mul(kept);
+        let kept_text = if kept == 0 {
+            String::new()
+        } else {
+            format!(", {kept} more copies of the outputs {}", Bytes(kept_bytes))
+        };
         check_fits(
             format_args!(
-                "a run of cell `{}` with B = {batch}, T = {steps} (parameters {}, inputs, states and outputs {})",
+                "a run of cell `{}` with B = {batch}, T = {steps} (parameters {}, inputs, states and outputs {}{kept_text})",
                 cell.name,
                 Bytes(self.params),
                 Bytes(self.rows)
             ),
-            self.total(),
+            self.total().saturating_add(kept_bytes),
         )
     }
 }
@@ -218,7 +233,7 @@ impl Footprint {
 /// Checks that a run of `cell` with `dims` over `batch` sequences of `steps` can
 /// fit in memory (see [`Footprint`]) before anything is allocated for it.
 pub fn check_run(cell: &Cell, dims: &DimSizes, batch: u64, steps: u64, backward: bool) -> Result<(), MemoryError> {
-    Footprint::of(cell, dims, batch, steps, backward)?.check(cell, batch, steps)
+    Footprint::of(cell, dims, batch, steps, backward)?.check(cell, batch, steps, 0)
 }
 
 #[cfg(test)]
@@ -257,9 +272,9 @@ mod tests {
         let cell = rnnc_compiler::check_source(source).expect("valid").remove(0);
         let dims = cell.bind_dims(|name| Some(if name == "H" { 8 } else { 4 })).expect("bound");
         let forward = Footprint::of(&cell, &dims, 2, 10, false).expect("small");
-        assert_eq!(forward, Footprint { params: 4 * (32 + 8), rows: 4 * 20 * (4 + 8 + 8) });
+        assert_eq!(forward, Footprint { params: 4 * (32 + 8), rows: 4 * 20 * (4 + 8 + 8), outputs: 4 * 20 * 8 });
         let backward = Footprint::of(&cell, &dims, 2, 10, true).expect("small");
-        assert_eq!(backward, Footprint { params: 8 * 40, rows: 4 * 20 * (8 + 8 + 16) });
+        assert_eq!(backward, Footprint { params: 8 * 40, rows: 4 * 20 * (8 + 8 + 16), outputs: 4 * 20 * 8 });
         let error = Footprint::of(&cell, &dims, u64::from(u32::MAX) + 1, 1, false).expect_err("B too large");
         assert_eq!(
             error.to_string(),

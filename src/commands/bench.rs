@@ -13,6 +13,9 @@ use super::run::{SolverArgs, warn_about_fallbacks};
 use super::stdio::{errln, outln};
 use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, select_cell};
 
+/// The most timed runs per method (`--repeat`).
+const MAX_REPEAT: usize = 100;
+
 /// Arguments of `rnnc bench`.
 #[derive(clap::Args, Debug)]
 #[command(
@@ -34,7 +37,7 @@ pub struct Args {
     /// Steps per sequence (T).
     #[arg(long, default_value_t = 2048)]
     pub seq: usize,
-    /// Timed runs per method (after one untimed warm-up); the median is reported.
+    /// Timed runs per method (after one untimed warm-up), at most 100; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
     /// The random data's seed.
@@ -76,6 +79,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     if args.batch == 0 || args.seq == 0 || args.repeat == 0 {
         return Err(Failure::Usage("--batch, --seq and --repeat must be at least 1".into()));
     }
+    if args.repeat > MAX_REPEAT {
+        return Err(Failure::Usage(format!("--repeat is {}; the most is {MAX_REPEAT}", args.repeat)));
+    }
     super::run::check_solver_args(&args.solver)?;
     let (source, cells) = load_and_check(&args.file)?;
     let cell = select_cell(&source, cells, args.cell.as_deref())?;
@@ -84,7 +90,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         DimList(defaults.into_iter().map(|(n, s)| (n, s * 2)).collect())
     });
     let sizes = bind_dims(&source, &cell, &dims)?;
-    super::check_memory(&cell, &sizes, args.batch, args.seq, args.backward)?;
+    // Every timed run's outputs are kept, and four more copies for the comparison.
+    super::check_memory(&cell, &sizes, (args.batch, args.seq), args.backward, args.repeat as u64 + 5)?;
     let engine = args.solver.engine()?;
     let text = rnnc::compiler::source_text(&source.bytes).map_err(|e| super::report_compile_error(&source, e))?;
     let compiled = engine.compile(text, Some(&cell.name)).map_err(|e| Failure::User(e.to_string()))?;

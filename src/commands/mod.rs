@@ -117,14 +117,16 @@ pub fn bind_dims(
 }
 
 /// Refuses a run of `cell` over `batch` sequences of `steps` whose buffers cannot
-/// fit in memory, before any of them is allocated.
+/// fit in memory, with `kept` more copies of its outputs held, before any of
+/// them is allocated.
 pub fn check_memory(
     cell: &Cell,
     sizes: &rnnc::compiler::check::DimSizes,
-    batch: usize,
-    steps: usize,
+    (batch, steps): (usize, usize),
     backward: bool,
+    kept: u64,
 ) -> Result<(), Failure> {
-    rnnc::runtime::memory::check_run(cell, sizes, batch as u64, steps as u64, backward)
-        .map_err(|e| Failure::User(e.to_string()))
+    let footprint = rnnc::runtime::memory::Footprint::of(cell, sizes, batch as u64, steps as u64, backward)
+        .map_err(|e| Failure::User(e.to_string()))?;
+    footprint.check(cell, batch as u64, steps as u64, kept).map_err(|e| Failure::User(e.to_string()))
 }
