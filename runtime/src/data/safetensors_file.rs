@@ -63,7 +63,7 @@ pub fn read_safetensors(path: &Path) -> Result<BTreeMap<String, Tensor>, DataErr
     let metadata = file.metadata().map_err(io)?;
     // A regular file's length is known; a pipe or a device (`/dev/zero`) is read
     // only as far as the header says, plus one byte to find trailing data.
-    let file_len = metadata.is_file().then(|| metadata.len());
+    let file_len = metadata.is_file().then_some(metadata.len());
     let mut head = Vec::with_capacity(8);
     (&mut file).take(8).read_to_end(&mut head).map_err(io)?;
     let header_len = header_length(&head, file_len).map_err(format)?;
