@@ -226,6 +226,13 @@ fn parse_header(header: &[u8]) -> Result<Vec<Entry>, SafetensorsError> {
     let text = std::str::from_utf8(header).map_err(|e| {
         format(format!("its header is not UTF-8 text (invalid byte at offset {} of the header)", e.valid_up_to() + 8))
     })?;
+    if text.trim().is_empty() {
+        return Err(format(if header.is_empty() {
+            "its header is empty (its first 8 bytes give a length of 0)".to_owned()
+        } else {
+            format!("its header is {} bytes of blanks", header.len())
+        }));
+    }
     if !text.trim_start().starts_with('{') {
         let shown: String = text.chars().take(20).flat_map(char::escape_default).collect();
         return Err(format(format!("its header is not a JSON object (it starts with \"{shown}\")")));
@@ -500,7 +507,7 @@ mod tests {
     #[test]
     fn an_endless_device_is_read_only_as_far_as_its_header() {
         let error = read_safetensors(Path::new("/dev/zero")).expect_err("no tensors there").to_string();
-        assert!(error.contains("its header is not a JSON object"), "{error}");
+        assert!(error.contains("its header is empty (its first 8 bytes give a length of 0)"), "{error}");
         let error = read_safetensors(Path::new("/dev/null")).expect_err("empty").to_string();
         assert!(error.contains("the file is truncated: it has 0 bytes"), "{error}");
     }
