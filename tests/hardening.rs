@@ -629,3 +629,22 @@ fn twenty_thousand_lets_and_terms_compile_within_seconds() {
         }
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn outputs_go_through_links_and_into_devices_without_replacing_them() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = workdir("links");
+    let (params, x) = indrnn_data(&dir);
+    let x = format!("x={x}");
+    let target = dir.join("target.npy");
+    std::fs::write(&target, b"old").expect("writable");
+    let link = dir.join("h.npy");
+    std::os::unix::fs::symlink(&target, &link).expect("linkable");
+    let args = ["run", "stdlib:indrnn", "--backend", "cpu", "--params", &params, "--input", &x];
+    let output = rnnc(&[&args[..], &["--out", &text(&link), "--report", "/dev/null"]].concat());
+    assert_clean_exit(&output, 0, "through a link, report to /dev/null");
+    assert!(std::fs::symlink_metadata(&link).expect("there").file_type().is_symlink());
+    assert!(rnnc::runtime::data::read_npy(&target).is_ok(), "the link's target holds the output");
+    assert!(std::fs::metadata("/dev/null").expect("there").file_type().is_char_device());
+}

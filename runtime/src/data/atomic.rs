@@ -4,6 +4,10 @@
 //! point (a full disk, a missing folder, a destination that is a directory, a
 //! later error of the command) removes the temporary files and leaves every
 //! destination as it was.
+//!
+//! A destination that is a symbolic link is written through it (the link stays);
+//! one that is not a regular file (`/dev/null`, `/dev/stdout`, a pipe) is staged
+//! in the temporary folder and copied into it on commit, never replaced.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -19,8 +23,30 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// by [`StagedFiles::commit`]; dropped uncommitted, they are removed.
 #[derive(Debug, Default)]
 pub struct StagedFiles {
-    /// (temporary file, destination), in the order staged.
-    staged: Vec<(PathBuf, PathBuf)>,
+    /// In the order staged.
+    staged: Vec<Staged>,
+}
+
+/// One file written, waiting for the commit.
+#[derive(Debug)]
+struct Staged {
+    /// Where its bytes are.
+    temp: PathBuf,
+    /// Where they go (through symbolic links).
+    destination: PathBuf,
+    /// Whether they are renamed there (a regular file, or none yet) or copied
+    /// into it (a device, a pipe).
+    copy: bool,
+}
+
+/// Where a file for `path` goes and how: through symbolic links to a regular
+/// file (renamed over it), or into a special file (copied).
+fn destination_of(path: &Path) -> (PathBuf, bool) {
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() => (std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()), false),
+        Ok(metadata) if !metadata.is_dir() => (path.to_owned(), true),
+        _ => (path.to_owned(), false),
+    }
 }
 
 impl StagedFiles {
@@ -48,7 +74,9 @@ impl StagedFiles {
                 "the path does not name a file",
             )));
         };
-        let dir = match path.parent() {
+        let (destination, copy) = destination_of(path);
+        let dir = match destination.parent() {
+            _ if copy => std::env::temp_dir(),
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
             _ => PathBuf::from("."),
         };
@@ -66,7 +94,7 @@ impl StagedFiles {
             let _ = std::fs::remove_file(&temp);
             return Err(io_error(source));
         }
-        self.staged.push((temp, path.to_owned()));
+        self.staged.push(Staged { temp, destination, copy });
         Ok(())
     }
 
@@ -74,7 +102,7 @@ impl StagedFiles {
     /// destination is a directory (the one failure a rename within a folder can
     /// meet); on an error, the files not yet renamed are removed.
     pub fn commit(mut self) -> Result<(), DataError> {
-        for (_, destination) in &self.staged {
+        for Staged { destination, .. } in &self.staged {
             if destination.is_dir() {
                 return Err(DataError::Io {
                     path: destination.clone(),
@@ -84,9 +112,22 @@ impl StagedFiles {
             }
         }
         let staged = std::mem::take(&mut self.staged);
-        for (index, (temp, destination)) in staged.iter().enumerate() {
-            if let Err(source) = std::fs::rename(temp, destination) {
-                for (temp, _) in &staged[index..] {
+        for (index, Staged { temp, destination, copy }) in staged.iter().enumerate() {
+            let placed = if *copy {
+                File::open(temp)
+                    .and_then(|mut from| {
+                        let mut to = OpenOptions::new().write(true).open(destination)?;
+                        std::io::copy(&mut from, &mut to)?;
+                        to.flush()
+                    })
+                    .map(|()| {
+                        let _ = std::fs::remove_file(temp);
+                    })
+            } else {
+                std::fs::rename(temp, destination)
+            };
+            if let Err(source) = placed {
+                for Staged { temp, .. } in &staged[index..] {
                     let _ = std::fs::remove_file(temp);
                 }
                 return Err(DataError::Io { path: destination.clone(), action: "write", source });
@@ -98,7 +139,7 @@ impl StagedFiles {
 
 impl Drop for StagedFiles {
     fn drop(&mut self) {
-        for (temp, _) in &self.staged {
+        for Staged { temp, .. } in &self.staged {
             let _ = std::fs::remove_file(temp);
         }
     }
@@ -185,5 +226,23 @@ mod tests {
         assert_eq!(std::fs::read(&a).expect("readable"), b"new a");
         assert_eq!(std::fs::read(&b).expect("readable"), b"new b");
         assert_eq!(entries(dir.path()), vec!["a.bin", "b.bin", "blocked"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_written_through_and_devices_are_not_replaced() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (target, link) = (dir.path().join("target.bin"), dir.path().join("link.bin"));
+        std::fs::write(&target, b"old").expect("writable");
+        std::os::unix::fs::symlink(&target, &link).expect("linkable");
+        let mut files = StagedFiles::new();
+        files.bytes(&link, b"new").expect("stageable");
+        files.bytes(Path::new("/dev/null"), b"discarded").expect("stageable");
+        files.commit().expect("committed");
+        assert!(std::fs::symlink_metadata(&link).expect("there").file_type().is_symlink(), "the link stays");
+        assert_eq!(std::fs::read(&target).expect("readable"), b"new");
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata("/dev/null").expect("there").file_type().is_char_device(), "/dev/null stays");
+        assert_eq!(entries(dir.path()), vec!["link.bin", "target.bin"]);
     }
 }
