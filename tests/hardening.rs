@@ -648,3 +648,31 @@ fn outputs_go_through_links_and_into_devices_without_replacing_them() {
     assert!(rnnc::runtime::data::read_npy(&target).is_ok(), "the link's target holds the output");
     assert!(std::fs::metadata("/dev/null").expect("there").file_type().is_char_device());
 }
+
+/// `println!` and `eprintln!` panic when their stream is gone (`| head`,
+/// `2>/dev/full`): the command line writes only through `commands::stdio`.
+#[test]
+fn the_command_line_never_uses_panicking_print_macros() {
+    let mut offenders = Vec::new();
+    let mut folders = vec![root().join("src")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("listable") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let source = std::fs::read_to_string(&path).expect("readable");
+                for (number, line) in source.lines().enumerate() {
+                    let code = line.trim_start();
+                    let printing = ["println!(", "eprintln!(", "print!(", "eprint!("].iter().any(|m| {
+                        code.match_indices(m).any(|(at, _)| at == 0 || !code.as_bytes()[at - 1].is_ascii_alphanumeric())
+                    });
+                    if printing && !code.starts_with("//") {
+                        offenders.push(format!("{}:{}: {code}", path.display(), number + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "use outln!/errln! (src/commands/stdio.rs):\n{}", offenders.join("\n"));
+}
