@@ -42,10 +42,12 @@ enum Command {
 const STACK_SIZE: usize = 64 * 1024 * 1024;
 
 fn main() -> ExitCode {
+    // The hook writes through `err`, which ignores an unwritable stderr: a panic
+    // while printing a panic would abort the process.
     std::panic::set_hook(Box::new(|info| {
-        eprintln!(
-            "rnnc: internal error: {info}\nThis is a bug in rnnc; please report it with the input that caused it."
-        );
+        commands::stdio::err(&format!(
+            "rnnc: internal error: {info}\nThis is a bug in rnnc; please report it with the input that caused it.\n"
+        ));
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -59,8 +61,10 @@ fn main() -> ExitCode {
         Ok(Ok(Ok(()))) => ExitCode::SUCCESS,
         Ok(Ok(Err(failure))) => {
             match &failure {
-                Failure::User(message) | Failure::Usage(message) => eprintln!("error: {message}"),
-                Failure::Reported => {}
+                Failure::User(message) | Failure::Usage(message) => {
+                    commands::stdio::err(&format!("error: {message}\n"))
+                }
+                Failure::Reported | Failure::StdoutClosed => {}
             }
             ExitCode::from(failure.exit_code())
         }

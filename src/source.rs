@@ -1,5 +1,6 @@
 //! Finding cell sources: a path on disk or a shipped cell (`stdlib:NAME`).
 
+use std::io::Read;
 use std::path::Path;
 
 use rnnc_compiler::{Cell, Error};
@@ -12,7 +13,8 @@ pub const STDLIB_PREFIX: &str = "stdlib:";
 pub struct Source {
     /// The path as given, or `stdlib:NAME`.
     pub name: String,
-    /// The file's bytes.
+    /// The file's bytes (a file's without a UTF-8 byte-order mark, and with lone
+    /// `\r` line breaks made `\n`, so that lines are counted as editors count them).
     pub bytes: Vec<u8>,
 }
 
@@ -35,6 +37,14 @@ pub enum LoadError {
         /// The reason.
         source: std::io::Error,
     },
+    /// The file is longer than a source may be (`/dev/zero`, a data file).
+    #[error("cannot read `{path}`: it is larger than {limit} bytes ({} MiB), the most a source file may hold", limit >> 20)]
+    TooLarge {
+        /// The path.
+        path: String,
+        /// The limit ([`rnnc_compiler::limits::MAX_SOURCE_BYTES`]).
+        limit: usize,
+    },
 }
 
 impl Source {
@@ -47,8 +57,17 @@ impl Source {
             })?;
             return Ok(Source { name: spec.to_owned(), bytes: cell.source.as_bytes().to_vec() });
         }
-        let bytes = std::fs::read(Path::new(spec)).map_err(|source| LoadError::Io { path: spec.to_owned(), source })?;
-        Ok(Source { name: spec.to_owned(), bytes })
+        let io = |source| LoadError::Io { path: spec.to_owned(), source };
+        // At most one byte past the limit is read, whatever the file is (`/dev/zero`).
+        let limit = rnnc_compiler::limits::MAX_SOURCE_BYTES;
+        let mut bytes = Vec::new();
+        std::fs::File::open(Path::new(spec))
+            .and_then(|file| file.take(limit as u64 + 1).read_to_end(&mut bytes))
+            .map_err(io)?;
+        if bytes.len() > limit {
+            return Err(LoadError::TooLarge { path: spec.to_owned(), limit });
+        }
+        Ok(Source { name: spec.to_owned(), bytes: normalise(bytes) })
     }
 
     /// A source held in memory, named `name`.
@@ -65,5 +84,31 @@ impl Source {
     pub fn check(&self) -> Result<Vec<Cell>, Vec<Error>> {
         let text = rnnc_compiler::source_text(&self.bytes).map_err(|e| vec![e])?;
         rnnc_compiler::check_source(text)
+    }
+}
+
+/// Drops a UTF-8 byte-order mark and turns each lone `\r` (old Mac line breaks)
+/// into `\n`, byte for byte, so offsets past the mark are unchanged.
+fn normalise(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    for i in 0..bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+            bytes[i] = b'\n';
+        }
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise;
+
+    #[test]
+    fn byte_order_marks_go_and_lone_carriage_returns_become_newlines() {
+        assert_eq!(normalise(b"\xEF\xBB\xBFcell".to_vec()), b"cell");
+        assert_eq!(normalise(b"a\rb\r\nc\r".to_vec()), b"a\nb\r\nc\n");
+        assert_eq!(normalise(b"\xEF\xBB".to_vec()), b"\xEF\xBB");
     }
 }

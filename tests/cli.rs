@@ -113,7 +113,8 @@ fn binding_dims_checks_block_sizes_and_names() {
 fn several_cells_need_a_choice() {
     let path = temp_file(
         "two.rnn",
-        b"cell a { dim H; state h: [H]; h' = h; output h; }\ncell b { dim H; state h: [H]; h' = -h; output h; }\n",
+        b"cell a { dim H; input x: [H]; state h: [H]; h' = h + x; output h; }\n\
+          cell b { dim H; input x: [H]; state h: [H]; h' = -h + x; output h; }\n",
     );
     let path = path.to_string_lossy().into_owned();
     let output = rnnc(&["inspect", &path]);
@@ -146,13 +147,18 @@ fn a_20000_deep_expression_is_a_located_error_within_a_second() {
 
 #[test]
 fn deep_calls_and_negations_and_long_chains_are_handled() {
-    let calls = format!("cell c {{ dim H; state h: [H]; h' = {}h{}; output h; }}", "tanh(".repeat(64), ")".repeat(64));
+    let calls = format!(
+        "cell c {{ dim H; input x: [H]; state h: [H]; h' = {}h{} + x; output h; }}",
+        "tanh(".repeat(64),
+        ")".repeat(64)
+    );
     let output = rnnc(&["check", &temp_file("calls.rnn", calls.as_bytes()).to_string_lossy()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let negs = format!("cell c {{ dim H; state h: [H]; h' = {}h; output h; }}", "-".repeat(100_000));
+    let negs = format!("cell c {{ dim H; input x: [H]; state h: [H]; h' = x + {}h; output h; }}", "-".repeat(100_000));
     let output = rnnc(&["check", &temp_file("negs.rnn", negs.as_bytes()).to_string_lossy()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let chain = format!("cell c {{ dim H; state h: [H]; h' = h{}; output h; }}", " * h + h".repeat(100_000));
+    let chain =
+        format!("cell c {{ dim H; input x: [H]; state h: [H]; h' = x + h{}; output h; }}", " * h + h".repeat(100_000));
     let output = rnnc(&["check", &temp_file("chain.rnn", chain.as_bytes()).to_string_lossy()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }

@@ -170,7 +170,7 @@ fn nesting_around_the_limit_is_accepted_or_rejected_cleanly() {
     for depth in [limit - 1, limit, limit + 1, 10 * limit, 100_000] {
         for (open, close) in [("(", ")"), ("tanh(", ")"), ("max(h, ", ")"), ("-(", ")")] {
             let source = format!(
-                "cell c {{ dim H; state h: [H]; h' = {}h{}; output h; }}",
+                "cell c {{ dim H; input x: [H]; state h: [H]; h' = x + {}h{}; output h; }}",
                 open.repeat(depth),
                 close.repeat(depth)
             );

@@ -60,6 +60,14 @@ pub enum ErrorKind {
         /// Offset of the first invalid byte.
         offset: usize,
     },
+    /// A source longer than [`crate::limits::MAX_SOURCE_BYTES`].
+    #[error("this source is {size} bytes; the largest source rnnc reads is {limit} bytes ({} MiB)", limit >> 20)]
+    SourceTooLarge {
+        /// Its length in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The file defines no cell.
     #[error("this file defines no cell")]
     EmptyFile,
@@ -218,6 +226,19 @@ pub enum ErrorKind {
         /// The size given.
         size: u64,
     },
+    /// A buffer, with sizes bound, beyond what a kernel can address (see
+    /// [`crate::limits`]).
+    #[error("{what} would hold {words} values, more than the {limit} one kernel buffer can hold ({why})")]
+    BufferTooLarge {
+        /// The buffer, with its sizes.
+        what: String,
+        /// The values it would hold.
+        words: u128,
+        /// The most it may hold.
+        limit: u64,
+        /// Why that is the limit.
+        why: &'static str,
+    },
     /// A dim that was not given a size.
     #[error("dim `{name}` has no size")]
     DimUnbound {
@@ -261,6 +282,12 @@ pub enum ErrorKind {
     /// A cell with no state.
     #[error("cell `{name}` has no state")]
     NoState {
+        /// The cell.
+        name: String,
+    },
+    /// A cell with no input: nothing would give a run its batch size and length.
+    #[error("cell `{name}` has no input")]
+    NoInput {
         /// The cell.
         name: String,
     },

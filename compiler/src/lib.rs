@@ -19,6 +19,7 @@ mod derived;
 pub mod error;
 pub mod interp;
 pub mod ir;
+pub mod limits;
 pub mod span;
 pub mod syntax;
 

@@ -169,8 +169,7 @@ fn check_generated(name: &str, text: &str, derived: &[Derived], language: &str, 
     };
     let generated = match language {
         "wgsl" => rnnc_compiler::backend::wgsl::generate(one, &sizes, &Default::default()).and_then(|kernels| {
-            let adjoint =
-                rnnc_compiler::backend::wgsl::generate_adjoint(one, &sizes, &kernels.plan, kernels.newton)?;
+            let adjoint = rnnc_compiler::backend::wgsl::generate_adjoint(one, &sizes, &kernels.plan, kernels.newton)?;
             Ok(format!("{}\n{}", kernels.recurrence, adjoint.text))
         }),
         _ => rnnc_compiler::backend::clif::clif_text(one, &sizes),

@@ -6,6 +6,9 @@
 pub mod cpu;
 pub mod data;
 pub mod gpu;
+pub mod memory;
+pub mod settings;
 pub mod solve;
 
+pub use settings::SettingsError;
 pub use solve::{ForwardReport, GradientBuffers, Method, NewtonSettings};

@@ -10,7 +10,11 @@ use serde_json::json;
 
 use super::compile::default_dims;
 use super::run::{MethodArg, SolverArgs, warn_about_fallbacks};
+use super::stdio::{errln, outln};
 use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, select_cell};
+
+/// The most timed runs per method (`--repeat`).
+const MAX_REPEAT: usize = 100;
 
 /// Arguments of `rnnc bench`.
 #[derive(clap::Args, Debug)]
@@ -33,8 +37,8 @@ pub struct Args {
     /// Steps per sequence (T).
     #[arg(long, default_value_t = 2048)]
     pub seq: usize,
-    /// Timed rounds (after one untimed warm-up round); each round runs every
-    /// method once, and min / median / max over the rounds are reported.
+    /// Timed rounds (after one untimed warm-up round), at most 100; each round runs
+    /// every method once, and min / median / max over the rounds are reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
     /// The random data's seed.
@@ -84,6 +88,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     if args.batch == 0 || args.seq == 0 || args.repeat == 0 {
         return Err(Failure::Usage("--batch, --seq and --repeat must be at least 1".into()));
     }
+    if args.repeat > MAX_REPEAT {
+        return Err(Failure::Usage(format!("--repeat is {}; the most is {MAX_REPEAT}", args.repeat)));
+    }
+    super::run::check_solver_args(&args.solver)?;
     let (source, cells) = load_and_check(&args.file)?;
     let cell = select_cell(&source, cells, args.cell.as_deref())?;
     let dims = args.dims.clone().unwrap_or_else(|| {
@@ -91,6 +99,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         DimList(defaults.into_iter().map(|(n, s)| (n, s * 2)).collect())
     });
     let sizes = bind_dims(&source, &cell, &dims)?;
+    // Every timed run's outputs are kept, and four more copies for the comparison.
+    super::check_memory(&cell, &sizes, (args.batch, args.seq), args.backward, args.repeat as u64 + 5)?;
     let engine = args.solver.engine()?;
     let text = rnnc::compiler::source_text(&source.bytes).map_err(|e| super::report_compile_error(&source, e))?;
     let compiled = engine.compile(text, Some(&cell.name)).map_err(|e| Failure::User(e.to_string()))?;
@@ -144,7 +154,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let dims_text: Vec<String> = dims.0.iter().map(|(n, s)| format!("{n}={s}")).collect();
     let report0 = samples[0].median_report();
     if !args.json {
-        println!(
+        outln!(
             "rnnc bench: {} on {} ({}, {} timing{}), B={} T={} {}, {} rounds",
             cell.name,
             engine.device(),
@@ -155,8 +165,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             args.seq,
             dims_text.join(" "),
             args.repeat
-        );
-        println!(
+        )?;
+        outln!(
             "{:<16} {:>10} {:>10} {:>10} {:>13} {:>13} {:>9} {:>10} {:>9} {:>11}{}",
             "method",
             "min_ms",
@@ -169,16 +179,20 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "converged",
             "max|diff|",
             if args.backward { format!(" {:>11} {:>11}", "backward_ms", "fwd+bwd_ms") } else { String::new() }
-        );
+        )?;
     }
     for ((samples, output), &requested) in samples.iter().zip(&outputs).zip(&methods) {
         let report = samples.median_report();
         let requested = Method::from(requested);
         if requested != Method::Auto && report.method != requested.name() {
-            eprintln!("note: {} ran instead of {} ({})", report.method, requested.name(), report.method_reason);
+            errln!("note: {} ran instead of {} ({})", report.method, requested.name(), report.method_reason);
         }
         warn_about_fallbacks(report);
-        let difference = output.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let comparison = super::results::compare(output, &reference);
+        let difference = comparison.max_abs_difference;
+        if comparison.non_finite > 0 {
+            errln!("warning: {}: {} output value(s) are not finite", report.method, comparison.non_finite);
+        }
         let recurrence_ms = report.recurrence_ms.unwrap_or(report.time_ms - report.projection_ms.unwrap_or(0.0));
         let gbps = bytes as f64 / (recurrence_ms * 1e6);
         let (min, median, max) = samples.spread(|r| r.time_ms);
@@ -196,6 +210,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 "wall_ms": samples.spread(|r| r.wall_ms).1,
                 "iterations": report.iterations, "converged": report.converged, "residual": report.residual,
                 "fallback_segments": report.fallback_segments, "max_abs_diff_vs_first": difference,
+                "non_finite_outputs": comparison.non_finite,
                 "backward_ms": report.backward_ms, "backward_scan_ms": report.backward_scan_ms,
                 "gradient_products_ms": report.gradient_products_ms,
                 "fwd_bwd_ms": report.backward_ms.map(|_| fwd_bwd.1),
@@ -203,7 +218,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 "fwd_bwd_ms_max": report.backward_ms.map(|_| fwd_bwd.2),
                 "device_allocations_per_round": samples.allocations,
             });
-            println!("{line}");
+            outln!("{line}")?;
         } else {
             let projection = report.projection_ms.map_or("-".to_owned(), |p| format!("{p:.3}"));
             let label =
@@ -212,7 +227,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 Some(ms) => format!(" {ms:>11.3} {:>11.3}", fwd_bwd.1),
                 None => String::new(),
             };
-            println!(
+            outln!(
                 "{:<16} {:>10.3} {:>10.3} {:>10.3} {:>13} {:>13.3} {:>9.1} {:>10} {:>9} {:>11.3e}{backward}",
                 label,
                 min,
@@ -224,7 +239,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 report.iterations,
                 report.converged,
                 difference
-            );
+            )?;
         }
     }
     Ok(())

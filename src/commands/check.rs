@@ -1,5 +1,6 @@
 //! `rnnc check FILE...`: parse and check every file, report every error.
 
+use super::stdio::{errln, outln};
 use super::{DimList, Failure, bind_dims, load_and_check, parse_dims};
 
 /// Arguments of `rnnc check`.
@@ -31,16 +32,19 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         match outcome {
             Ok((source, cells)) => {
                 let names: Vec<&str> = cells.iter().map(|c| c.name.as_str()).collect();
-                println!("{}: ok ({})", source.name, names.join(", "));
+                if let Err(closed) = outln!("{}: ok ({})", source.name, names.join(", ")) {
+                    return Err(failure.unwrap_or(closed));
+                }
             }
             Err(Failure::User(message)) => {
-                eprintln!("error: {message}");
+                errln!("error: {message}");
                 failure.get_or_insert(Failure::Reported);
             }
             Err(Failure::Usage(message)) => return Err(Failure::Usage(message)),
             Err(Failure::Reported) => {
                 failure.get_or_insert(Failure::Reported);
             }
+            Err(Failure::StdoutClosed) => return Err(failure.unwrap_or(Failure::StdoutClosed)),
         }
     }
     failure.map_or(Ok(()), Err)

@@ -1,11 +1,14 @@
 //! `rnnc compile FILE --emit ir|jacobian|wgsl|spirv|clif [-o OUT]`: what the
 //! compiler produces for a cell, as text (SPIR-V as binary words).
 
-use std::io::Write as _;
+use std::path::Path;
 
 use rnnc::compiler::check::{DimSizes, lcm};
 use rnnc::compiler::{Cell, Derived, backend};
+use rnnc::runtime::data::StagedFiles;
 
+use super::paths::{Named, check_outputs};
+use super::stdio::out_bytes;
 use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, report_compile_error, select_cell};
 
 /// What to emit.
@@ -38,7 +41,7 @@ pub struct Args {
     /// What to produce.
     #[arg(long, value_enum)]
     pub emit: Emit,
-    /// Where to write it (standard output if absent).
+    /// Where to write it (standard output if absent or `-`).
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<std::path::PathBuf>,
     /// Sizes for the kernels, e.g. `H=1024,D=512`.
@@ -55,6 +58,13 @@ pub fn default_dims(cell: &Cell) -> DimList {
 
 /// Runs the command.
 pub fn run(args: &Args) -> Result<(), Failure> {
+    if let Some(path) = args.output.as_deref().filter(|path| path.as_os_str() != "-") {
+        let source: Vec<Named<'_>> = (!args.file.starts_with(rnnc::STDLIB_PREFIX))
+            .then(|| Named::new("", Path::new(&args.file)))
+            .into_iter()
+            .collect();
+        check_outputs(&source, &[Named::new("-o", path)])?;
+    }
     let (source, cells) = load_and_check(&args.file)?;
     let cell = select_cell(&source, cells, args.cell.as_deref())?;
     let derived = rnnc::compiler::derive_cell(&cell).map_err(|e| report_compile_error(&source, e))?;
@@ -76,12 +86,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }
     };
     match &args.output {
-        Some(path) => std::fs::write(path, &bytes)
-            .map_err(|e| Failure::User(format!("cannot write `{}`: {e}", path.display())))?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(&bytes).and_then(|_| stdout.flush()).map_err(|e| Failure::User(e.to_string()))?;
+        Some(path) if path.as_os_str() != "-" => {
+            let mut files = StagedFiles::new();
+            files.bytes(path, &bytes).and_then(|()| files.commit()).map_err(|e| Failure::User(e.to_string()))?
         }
+        _ => out_bytes(&bytes)?,
     }
     Ok(())
 }

@@ -6,10 +6,14 @@
 use std::path::PathBuf;
 
 use rnnc::RunOptions;
+use rnnc::runtime::data::{NonFiniteOutputs, NonFiniteTensors, StagedFiles};
 
 use super::Failure;
+use super::paths::{Named, check_outputs};
+use super::results::NonFinite;
 use super::run::{
-    DataArgs, MethodArg, SolverArgs, data_error, named_path, read_named, warn_about_fallbacks, write_report,
+    DataArgs, MethodArg, SolverArgs, check_solver_args, data_error, named_path, output_files, read_named, stage_report,
+    warn_about_fallbacks,
 };
 
 /// Arguments of `rnnc grad`.
@@ -33,6 +37,10 @@ pub struct Args {
     /// Also write what the solver did as JSON here (with `backward_ms`).
     #[arg(long, value_name = "REPORT.json")]
     pub report: Option<PathBuf>,
+    /// Treat a NaN or infinite gradient or output as an error (exit 1, nothing
+    /// written) instead of a warning.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub solver: SolverArgs,
 }
@@ -40,6 +48,10 @@ pub struct Args {
 /// Runs the command: everything is read and checked before any work, and nothing is
 /// written unless the run succeeds.
 pub fn run(args: &Args) -> Result<(), Failure> {
+    check_solver_args(&args.solver)?;
+    let mut inputs = args.data.files();
+    inputs.extend(args.douts.iter().map(|(name, path)| Named::new(&format!("--dout {name}="), path)));
+    check_outputs(&inputs, &output_files(&args.out, args.report.as_deref()))?;
     let (source, cell) = args.data.cell()?;
     if args.out.extension().is_none_or(|e| e != "safetensors") {
         return Err(Failure::User(format!(
@@ -51,10 +63,20 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let (engine, compiled, data) = args.data.bind(&source, &cell, || args.solver.engine())?;
     let options = RunOptions { method: args.method.into(), newton: args.solver.newton() };
     let backward = compiled.backward(&engine, &data, douts, &options).map_err(data_error)?;
-    backward.gradients.write(&args.out).map_err(data_error)?;
+    let keyed = backward.gradients.keyed();
+    let non_finite = NonFinite {
+        outputs: NonFiniteOutputs::of(&backward.outputs),
+        gradients: Some(NonFiniteTensors::of(keyed.iter().map(|(key, tensor)| (key.as_str(), *tensor)))),
+    };
+    non_finite.check_strict(args.strict)?;
+    // Every file is written in full before any is put in place.
+    let mut files = StagedFiles::new();
+    backward.gradients.stage(&mut files, &args.out).map_err(data_error)?;
     if let Some(path) = &args.report {
-        write_report(path, &backward.report)?;
+        stage_report(&mut files, path, &non_finite.report(&backward.report)?)?;
     }
+    files.commit().map_err(data_error)?;
+    non_finite.warn();
     warn_about_fallbacks(&backward.report);
     Ok(())
 }

@@ -4,6 +4,7 @@ use rnnc::Cell;
 use rnnc::compiler::check::{OutputValue, ParamShape, Size};
 use serde_json::{Value, json};
 
+use super::stdio::{out, outln};
 use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, report_compile_error, select_cell};
 
 /// Arguments of `rnnc inspect`.
@@ -62,11 +63,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             },
             "hoisted": derived.hoisting.nodes.len(),
         });
-        println!("{}", serde_json::to_string_pretty(&report).expect("JSON values always serialise"));
+        outln!("{}", serde_json::to_string_pretty(&report).expect("JSON values always serialise"))?;
     } else {
-        print!("{}", text_report(&cell, &size_of));
-        println!("jacobian {structure} ({})", derived.jacobian.reason);
-        println!("hoisted  {} state-independent value(s) computed before the recurrence", derived.hoisting.nodes.len());
+        out(&text_report(&cell, &size_of))?;
+        outln!("jacobian {structure} ({})", derived.jacobian.reason)?;
+        outln!("hoisted  {} state-independent value(s) computed before the recurrence", derived.hoisting.nodes.len())?;
     }
     Ok(())
 }

@@ -5,9 +5,14 @@ pub mod check;
 pub mod compile;
 pub mod grad;
 pub mod inspect;
+pub mod paths;
+pub mod results;
 pub mod run;
+pub mod stdio;
 
 use rnnc::{Cell, Source, render_errors};
+
+use stdio::err;
 
 /// How a command failed. Diagnostics are printed before this is returned.
 #[derive(Debug)]
@@ -18,6 +23,9 @@ pub enum Failure {
     User(String),
     /// The command line is wrong (exit status 2).
     Usage(String),
+    /// Standard output was closed by its reader (`| head`): the command stops
+    /// quietly, with exit status 0 unless it had already failed.
+    StdoutClosed,
 }
 
 impl Failure {
@@ -26,6 +34,7 @@ impl Failure {
         match self {
             Failure::Reported | Failure::User(_) => 1,
             Failure::Usage(_) => 2,
+            Failure::StdoutClosed => 0,
         }
     }
 }
@@ -36,7 +45,7 @@ pub fn load_and_check(spec: &str) -> Result<(Source, Vec<Cell>), Failure> {
     match source.check() {
         Ok(cells) => Ok((source, cells)),
         Err(errors) => {
-            eprint!("{}", render_errors(&source.name, &source.display_text(), &errors));
+            err(&render_errors(&source.name, &source.display_text(), &errors));
             Err(Failure::Reported)
         }
     }
@@ -45,7 +54,7 @@ pub fn load_and_check(spec: &str) -> Result<(Source, Vec<Cell>), Failure> {
 /// Prints an error found after checking (deriving, generating code) and reports
 /// failure.
 pub fn report_compile_error(source: &Source, error: rnnc::Error) -> Failure {
-    eprint!("{}", render_errors(&source.name, &source.display_text(), &[error]));
+    err(&render_errors(&source.name, &source.display_text(), &[error]));
     Failure::Reported
 }
 
@@ -70,17 +79,19 @@ pub fn select_cell(source: &Source, cells: Vec<Cell>, wanted: Option<&str>) -> R
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DimList(pub Vec<(String, u64)>);
 
-/// Parses `H=1024,D=512`.
+/// Parses `H=1024,D=512`; a dim given twice is an error.
 pub fn parse_dims(text: &str) -> Result<DimList, String> {
-    text.split(',')
-        .filter(|part| !part.trim().is_empty())
-        .map(|part| {
-            let (name, size) = part.split_once('=').ok_or_else(|| format!("`{part}` is not NAME=SIZE"))?;
-            let size = size.trim().parse::<u64>().map_err(|_| format!("`{size}` is not a size in `{part}`"))?;
-            Ok((name.trim().to_owned(), size))
-        })
-        .collect::<Result<_, String>>()
-        .map(DimList)
+    let mut dims: Vec<(String, u64)> = Vec::new();
+    for part in text.split(',').filter(|part| !part.trim().is_empty()) {
+        let (name, size) = part.split_once('=').ok_or_else(|| format!("`{part}` is not NAME=SIZE"))?;
+        let size = size.trim().parse::<u64>().map_err(|_| format!("`{size}` is not a size in `{part}`"))?;
+        let name = name.trim();
+        if let Some((_, first)) = dims.iter().find(|(n, _)| n == name) {
+            return Err(format!("dim `{name}` is given twice ({name}={first} and {name}={size})"));
+        }
+        dims.push((name.to_owned(), size));
+    }
+    Ok(DimList(dims))
 }
 
 /// Binds `--dims` to `cell`; every dim of the cell must be given and no other.
@@ -100,7 +111,22 @@ pub fn bind_dims(
         }
     }
     cell.bind_dims(|name| dims.iter().find(|(n, _)| n == name).map(|&(_, size)| size)).map_err(|errors| {
-        eprint!("{}", render_errors(&source.name, &source.display_text(), &errors));
+        err(&render_errors(&source.name, &source.display_text(), &errors));
         Failure::Reported
     })
+}
+
+/// Refuses a run of `cell` over `batch` sequences of `steps` whose buffers cannot
+/// fit in memory, with `kept` more copies of its outputs held, before any of
+/// them is allocated.
+pub fn check_memory(
+    cell: &Cell,
+    sizes: &rnnc::compiler::check::DimSizes,
+    (batch, steps): (usize, usize),
+    backward: bool,
+    kept: u64,
+) -> Result<(), Failure> {
+    let footprint = rnnc::runtime::memory::Footprint::of(cell, sizes, batch as u64, steps as u64, backward)
+        .map_err(|e| Failure::User(e.to_string()))?;
+    footprint.check(cell, batch as u64, steps as u64, kept).map_err(|e| Failure::User(e.to_string()))
 }

@@ -4,9 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use rnnc::runtime::data::BoundData;
-use rnnc::runtime::data::{OutputFormat, read_npy, read_safetensors, write_outputs};
+use rnnc::runtime::data::{NonFiniteOutputs, OutputFormat, StagedFiles, read_npy, read_safetensors, stage_outputs};
 use rnnc::{Backend, Cell, CompiledCell, Engine, Method, NewtonSettings, RunOptions, Source};
 
+use super::paths::{Named, check_outputs};
+use super::results::NonFinite;
+use super::stdio::errln;
 use super::{Failure, load_and_check, select_cell};
 
 /// A backend, as the command line names it.
@@ -89,6 +92,18 @@ impl SolverArgs {
     }
 }
 
+/// Refuses `--atol`, `--rtol` and `--max-iterations` no solve may use (a usage
+/// error, before any file is read).
+pub fn check_solver_args(solver: &SolverArgs) -> Result<(), Failure> {
+    solver.newton().validate().map_err(|e| {
+        let flag = match e {
+            rnnc::runtime::SettingsError::Tolerance { name, .. } => format!("--{name}"),
+            _ => "--max-iterations".to_owned(),
+        };
+        Failure::Usage(format!("{flag}: {e}"))
+    })
+}
+
 /// A cell and the data of one run (`run` and `grad`).
 #[derive(clap::Args, Debug)]
 pub struct DataArgs {
@@ -110,6 +125,19 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    /// Every file these arguments read: the source (unless shipped), the
+    /// parameters, the inputs and the initial states.
+    pub fn files(&self) -> Vec<Named<'_>> {
+        let mut files = Vec::new();
+        if !self.file.starts_with(rnnc::STDLIB_PREFIX) {
+            files.push(Named::new("", Path::new(&self.file)));
+        }
+        files.push(Named::new("--params", &self.params));
+        files.extend(self.inputs.iter().map(|(name, path)| Named::new(&format!("--input {name}="), path)));
+        files.extend(self.inits.iter().map(|(name, path)| Named::new(&format!("--init {name}="), path)));
+        files
+    }
+
     /// The source and the chosen cell, checked (diagnostics printed).
     pub fn cell(&self) -> Result<(Source, Cell), Failure> {
         let (source, cells) = load_and_check(&self.file)?;
@@ -153,6 +181,10 @@ pub struct Args {
     /// Also write what the solver did as JSON here.
     #[arg(long, value_name = "REPORT.json")]
     pub report: Option<PathBuf>,
+    /// Treat a NaN or infinite output as an error (exit 1, nothing written)
+    /// instead of a warning.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub solver: SolverArgs,
 }
@@ -179,32 +211,48 @@ pub fn read_named(items: &[(String, PathBuf)]) -> Result<Vec<(String, rnnc::Tens
 /// Runs the command: everything is read and checked before any work, and nothing is
 /// written unless the run succeeds.
 pub fn run(args: &Args) -> Result<(), Failure> {
+    check_solver_args(&args.solver)?;
+    check_outputs(&args.data.files(), &output_files(&args.out, args.report.as_deref()))?;
     let (source, cell) = args.data.cell()?;
     OutputFormat::for_path(&args.out, &cell).map_err(data_error)?;
     let (engine, compiled, data) = args.data.bind(&source, &cell, || args.solver.engine())?;
     let options = RunOptions { method: args.method.into(), newton: args.solver.newton() };
     let forward = compiled.forward(&engine, &data, &options).map_err(data_error)?;
-    write_outputs(&args.out, &cell, &forward.outputs).map_err(data_error)?;
+    let non_finite = NonFinite { outputs: NonFiniteOutputs::of(&forward.outputs), gradients: None };
+    non_finite.check_strict(args.strict)?;
+    // Every file is written in full before any is put in place.
+    let mut files = StagedFiles::new();
+    stage_outputs(&mut files, &args.out, &cell, &forward.outputs).map_err(data_error)?;
     if let Some(path) = &args.report {
-        write_report(path, &forward.report)?;
+        stage_report(&mut files, path, &non_finite.report(&forward.report)?)?;
     }
+    files.commit().map_err(data_error)?;
+    non_finite.warn();
     warn_about_fallbacks(&forward.report);
     Ok(())
 }
 
-/// Writes the report as pretty JSON.
-pub fn write_report(path: &Path, report: &rnnc::ForwardReport) -> Result<(), Failure> {
+/// The files `--out` and `--report` name.
+pub fn output_files<'a>(out: &'a Path, report: Option<&'a Path>) -> Vec<Named<'a>> {
+    let mut files = vec![Named::new("--out", out)];
+    files.extend(report.map(|path| Named::new("--report", path)));
+    files
+}
+
+/// Stages the report, as pretty JSON, among `files`.
+pub fn stage_report(files: &mut StagedFiles, path: &Path, report: &serde_json::Value) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(report).map_err(|e| Failure::User(e.to_string()))?;
-    std::fs::write(path, text + "\n").map_err(|e| Failure::User(format!("cannot write `{}`: {e}", path.display())))
+    files.bytes(path, (text + "\n").as_bytes()).map_err(data_error)
 }
 
 /// Says on stderr when Newton handed segments to the sequential method.
 pub fn warn_about_fallbacks(report: &rnnc::ForwardReport) {
     if report.fallback_segments > 0 {
-        eprintln!(
+        errln!(
             "warning: Newton did not converge on {} of {} segments; the sequential method solved them, so the \
              outputs are exact (see `fallback_segments` in the report)",
-            report.fallback_segments, report.segments
+            report.fallback_segments,
+            report.segments
         );
     }
 }

@@ -1,5 +1,5 @@
 //! Binding dims to sizes: the checks that need numbers (every dim sized, sizes
-//! positive, block sizes dividing their matrix).
+//! positive, block sizes dividing their matrix, buffers a kernel can index).
 
 use super::cell::{Cell, Dim, ParamShape, Size};
 use crate::arena::Handle;
@@ -54,8 +54,9 @@ impl Cell {
             .fold(1, |multiple, block| lcm(multiple, block).unwrap_or(multiple))
     }
 
-    /// Binds every dim with `size_of(name)`; reports unsized dims, zero sizes and
-    /// block sizes that do not divide their matrix, at their declarations.
+    /// Binds every dim with `size_of(name)`; reports unsized dims, zero sizes,
+    /// block sizes that do not divide their matrix, and buffers too large for a
+    /// kernel ([`crate::limits::check_buffer_sizes`]), at their declarations.
     pub fn bind_dims(&self, size_of: impl Fn(&str) -> Option<u64>) -> Result<DimSizes, Vec<Error>> {
         let mut errors = Vec::new();
         let mut sizes = Vec::with_capacity(self.dims.len());
@@ -92,6 +93,11 @@ impl Cell {
                     ));
                 }
             }
+        }
+        if errors.is_empty()
+            && let Err(error) = crate::limits::check_buffer_sizes(self, &bound)
+        {
+            errors.push(error);
         }
         if errors.is_empty() { Ok(bound) } else { Err(errors) }
     }

@@ -7,7 +7,7 @@
 //! - operands precede their users in [`Cell::exprs`];
 //! - every state has exactly one update, and [`ExprKind::Next`] only reads a state
 //!   whose update comes earlier in [`Cell::body`];
-//! - there is at least one state and at least one output.
+//! - there is at least one input, at least one state and at least one output.
 
 use crate::arena::{Arena, Handle};
 use crate::span::Span;

@@ -511,6 +511,14 @@ impl<'a> Checker<'a> {
                 "this cell",
             ));
         }
+        if ast.items.iter().all(|item| !matches!(item.kind, ItemKind::Input(..))) {
+            self.errors.push(
+                Error::new(ErrorKind::NoInput { name: ast.name.name.clone() }, ast.name.span, "this cell").with_hint(
+                    "add `input NAME: [DIM];`: a cell runs over sequences of inputs, which give the batch size B \
+                         and the length T",
+                ),
+            );
+        }
         if ast.items.iter().all(|item| !matches!(item.kind, ItemKind::Output(..))) {
             self.errors.push(
                 Error::new(ErrorKind::NoOutput { name: ast.name.name.clone() }, ast.name.span, "this cell")

@@ -19,6 +19,7 @@ struct Grammar;
 
 /// Parses a whole file. A file must define at least one cell.
 pub fn parse(source: &str) -> Result<ast::File, Error> {
+    crate::limits::check_source_len(source.len())?;
     prescan(source)?;
     let pairs = Grammar::parse(Rule::file, source).map_err(|_| detailed_syntax_error(source))?;
     let cells: Vec<ast::Cell> = pairs

@@ -16,7 +16,8 @@ pub fn prescan(source: &str) -> Result<(), Error> {
     while i < bytes.len() {
         match (bytes[i], bytes.get(i + 1)) {
             (b'/', Some(b'/')) => {
-                i = memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |n| i + n);
+                // As in the grammar, a line comment ends at `\n` or `\r`.
+                i = bytes[i..].iter().position(|&b| b == b'\n' || b == b'\r').map_or(bytes.len(), |n| i + n);
             }
             (b'/', Some(b'*')) => match find(b"*/", &bytes[i + 2..]) {
                 Some(n) => i += 2 + n + 2,
@@ -50,10 +51,6 @@ pub fn prescan(source: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
-}
-
 fn find(needle: &[u8], haystack: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -69,6 +66,13 @@ mod tests {
         let err = prescan("cell c { } /* open").unwrap_err();
         assert_eq!(err.kind, ErrorKind::UnterminatedComment);
         assert_eq!(err.span, Span::new(11, 13));
+    }
+
+    #[test]
+    fn a_line_comment_ends_at_a_lone_carriage_return() {
+        let deep = "(".repeat(MAX_NESTING + 1);
+        let err = prescan(&format!("// comment\r{deep}")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NestingTooDeep { limit: MAX_NESTING });
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub enum CpuError {
         /// Why.
         reason: String,
     },
+    /// Newton's settings are unusable (a NaN or negative tolerance, ...).
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
     /// A worker thread panicked (a bug in rnnc).
     #[error("a CPU worker thread failed: {0}")]
     Worker(String),

@@ -330,6 +330,7 @@ impl CpuCell {
     /// The projections, the hoisted values and the states of every sequence of
     /// `data`, by `method`.
     fn solve(&self, data: &BoundData, method: Method, settings: &NewtonSettings) -> Result<Solved, CpuError> {
+        settings.validate()?;
         self.check_dims(data)?;
         let (batch, steps) = (data.batch(), data.seq_len());
         let (method, reason) = method.resolve(self.has_newton(), || self.choose_method(batch, steps));

@@ -71,6 +71,8 @@ impl BoundData {
             cell: cell.name.clone(),
             messages: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
         })?;
+        // Nothing the run allocates (states, outputs) may exceed the memory there is.
+        crate::memory::check_run(cell, &dims, batch, seq_len, false)?;
         // B and T come from tensor axes, which are `usize`.
         let (batch, seq_len) = (batch as usize, seq_len as usize);
 

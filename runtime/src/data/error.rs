@@ -88,6 +88,9 @@ pub enum DataError {
         /// What is wrong with it.
         error: SafetensorsError,
     },
+    /// A run, a file or a tensor larger than the memory there is.
+    #[error(transparent)]
+    Memory(#[from] crate::memory::MemoryError),
     /// A tensor built from a shape and a number of values that disagree.
     #[error("a tensor of shape {shape} holds {}, but {actual} were given", match expected {
         Some(n) => format!("{n} values"),

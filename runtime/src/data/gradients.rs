@@ -7,9 +7,10 @@ use std::path::Path;
 
 use rnnc_compiler::check::Cell;
 
+use super::atomic::StagedFiles;
 use super::bind::{BoundData, check_finite};
 use super::error::{DataError, ShapeMismatch, TensorRef, TensorRole, name_list};
-use super::safetensors_file::write_safetensors;
+use super::safetensors_file::stage_safetensors;
 use super::tensor::{Tensor, shape_text};
 use crate::solve::GradientBuffers;
 
@@ -57,8 +58,16 @@ impl Gradients {
 
     /// Writes every gradient to `path` (`.safetensors`, atomically).
     pub fn write(&self, path: &Path) -> Result<(), DataError> {
+        let mut files = StagedFiles::new();
+        self.stage(&mut files, path)?;
+        files.commit()
+    }
+
+    /// Stages every gradient for `path` among `files`, as [`Gradients::write`]
+    /// writes them (written when the files are committed).
+    pub fn stage(&self, files: &mut StagedFiles, path: &Path) -> Result<(), DataError> {
         let keyed = self.keyed();
-        write_safetensors(path, keyed.iter().map(|(k, t)| (k.as_str(), *t)))
+        stage_safetensors(files, path, keyed.iter().map(|(k, t)| (k.as_str(), *t)))
     }
 }
 

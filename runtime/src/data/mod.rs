@@ -11,11 +11,14 @@
 //!
 //! Every failure is a [`DataError`] naming the file or the tensor, what was expected
 //! and what was found. Nothing here panics on any input, and files are written
-//! through a temporary file and a rename, so a failed write leaves nothing behind.
+//! through a temporary file and a rename, so a failed write leaves nothing behind;
+//! [`StagedFiles`] does the same for all the files of one command together
+//! (outputs, report, gradients), renamed only once every one is written.
 
 mod atomic;
 mod bind;
 mod error;
+mod finite;
 mod gradients;
 pub mod layout;
 mod npy;
@@ -25,12 +28,14 @@ mod safetensors_file;
 mod sizes;
 mod tensor;
 
+pub use atomic::StagedFiles;
 pub use bind::BoundData;
 pub use error::{DataError, ShapeMismatch, TensorRef, TensorRole};
+pub use finite::{FirstNonFiniteOutput, FirstNonFiniteValue, NonFiniteOutputs, NonFiniteTensors};
 pub use gradients::Gradients;
-pub use npy::{NpyError, decode_npy, encode_npy, read_npy, write_npy};
-pub use output::{OutputFormat, output_tensors, write_outputs};
+pub use npy::{NpyError, decode_npy, encode_npy, read_npy, stage_npy, write_npy};
+pub use output::{OutputFormat, output_tensors, stage_outputs, write_outputs};
 pub use safetensors_file::{
-    SafetensorsError, decode_safetensors, encode_safetensors, read_safetensors, write_safetensors,
+    SafetensorsError, decode_safetensors, encode_safetensors, read_safetensors, stage_safetensors, write_safetensors,
 };
 pub use tensor::{Tensor, element_count, shape_text};

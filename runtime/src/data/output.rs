@@ -7,11 +7,12 @@ use std::path::Path;
 
 use rnnc_compiler::check::{Cell, DimSizes};
 
+use super::atomic::StagedFiles;
 use super::bind::BoundData;
 use super::error::{DataError, TensorRef, TensorRole, name_list};
 use super::layout::{output_axes, shape_of};
-use super::npy::write_npy;
-use super::safetensors_file::write_safetensors;
+use super::npy::stage_npy;
+use super::safetensors_file::stage_safetensors;
 use super::tensor::{Tensor, element_count, shape_text};
 
 /// The kind of file outputs are written to, chosen by the path's extension.
@@ -86,6 +87,19 @@ impl BoundData {
 /// output by name to a `.safetensors` file. Everything is checked before the file is
 /// touched, and the file appears whole or not at all.
 pub fn write_outputs(path: &Path, cell: &Cell, outputs: &[(String, Tensor)]) -> Result<(), DataError> {
+    let mut files = StagedFiles::new();
+    stage_outputs(&mut files, path, cell, outputs)?;
+    files.commit()
+}
+
+/// Stages the outputs of `cell` for `path` among `files`, as [`write_outputs`]
+/// writes them (written when the files are committed).
+pub fn stage_outputs(
+    files: &mut StagedFiles,
+    path: &Path,
+    cell: &Cell,
+    outputs: &[(String, Tensor)],
+) -> Result<(), DataError> {
     let format = OutputFormat::for_path(path, cell)?;
     if outputs.len() != cell.outputs.len() {
         return Err(DataError::OutputCount {
@@ -95,11 +109,13 @@ pub fn write_outputs(path: &Path, cell: &Cell, outputs: &[(String, Tensor)]) -> 
         });
     }
     match (format, outputs) {
-        (OutputFormat::Npy, [(_, tensor)]) => write_npy(path, tensor),
+        (OutputFormat::Npy, [(_, tensor)]) => stage_npy(files, path, tensor),
         (OutputFormat::Npy, _) => {
             Err(DataError::OutputCount { cell: cell.name.clone(), expected: 1, actual: outputs.len() })
         }
-        (OutputFormat::Safetensors, _) => write_safetensors(path, outputs.iter().map(|(name, t)| (name.as_str(), t))),
+        (OutputFormat::Safetensors, _) => {
+            stage_safetensors(files, path, outputs.iter().map(|(name, t)| (name.as_str(), t)))
+        }
     }
 }
 

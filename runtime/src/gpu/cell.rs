@@ -215,6 +215,7 @@ impl GpuCell {
         settings: &NewtonSettings,
         reuse_inputs: bool,
     ) -> Result<ForwardReport, GpuError> {
+        settings.validate().map_err(|e| GpuError::Settings(e.to_string()))?;
         let wall = Instant::now();
         let mut workspace = self.workspace();
         let run = self.prepare(gpu, &mut workspace, data, method)?;
@@ -244,6 +245,7 @@ impl GpuCell {
         settings: &NewtonSettings,
         keep: bool,
     ) -> Result<(Outputs, ForwardReport, Option<GpuTape>), GpuError> {
+        settings.validate().map_err(|e| GpuError::Settings(e.to_string()))?;
         let wall = Instant::now();
         let mut workspace = self.workspace();
         let run = self.prepare(gpu, &mut workspace, data, method)?;

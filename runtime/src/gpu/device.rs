@@ -54,6 +54,9 @@ pub enum GpuError {
     /// The cell's kernels could not be generated.
     #[error("{0}")]
     Codegen(String),
+    /// Newton's settings are not usable (see `NewtonSettings::validate`).
+    #[error("{0}")]
+    Settings(String),
     /// A tape was given to a backward pass it does not belong to.
     #[error("{0}")]
     Tape(String),
@@ -170,7 +173,9 @@ impl Gpu {
         let (device, queue) = pollster::block_on(adapter.request_device(&descriptor))
             .map_err(|e| GpuError::RequestDevice { adapter: info.name.clone(), reason: e.to_string() })?;
         device.on_uncaptured_error(Arc::new(|error: wgpu::Error| {
-            eprintln!("rnnc: GPU error not captured by the runtime: {error}");
+            use std::io::Write as _;
+            // An unwritable stderr is ignored, never a panic.
+            let _ = writeln!(std::io::stderr(), "rnnc: GPU error not captured by the runtime: {error}");
         }));
         let shader_checks = std::env::var(SHADER_CHECKS_ENV).is_ok_and(|v| v.trim() == "1");
         Ok(Gpu {

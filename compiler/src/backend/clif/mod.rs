@@ -122,6 +122,7 @@ pub fn default_target() -> TargetFrontendConfig {
 /// convention; pointers must be 64 bits).
 pub fn generate(derived: &Derived, dims: &DimSizes, target: &TargetFrontendConfig) -> Result<ClifCell, Error> {
     let plans = kernels::plan_kernels(derived, dims)?;
+    check_offsets(&derived.cell, &plans.layout)?;
     let context =
         program::Context { cell: &derived.cell, graph: &plans.graph, dims, param_offsets: &plans.param_offsets };
     let mut generated = Vec::with_capacity(plans.kernels.len());
@@ -163,6 +164,34 @@ pub fn clif_text(derived: &Derived, dims: &DimSizes) -> Result<String, Error> {
         let _ = write!(text, "{}", kernel.function.display());
     }
     Ok(text)
+}
+
+/// Refuses a layout whose constant byte offsets would not fit the kernels' 32-bit
+/// immediates ([`crate::limits::MAX_CONSTANT_OFFSET_WORDS`]): the packed
+/// parameters, and the rows of hoisted values, states, outputs, projections and
+/// Jacobians, and the scratch.
+fn check_offsets(cell: &Cell, layout: &CpuLayout) -> Result<(), Error> {
+    let buffers = [
+        ("the packed parameters", layout.params_len),
+        ("a row of the hoisted values", layout.pre_width),
+        ("a row of the states", layout.state_width),
+        ("a row of the outputs", layout.output_width),
+        ("a row of the input projections", layout.projection_width),
+        ("a row of the state Jacobians", layout.jacobian.len()),
+        ("the scratch of a thread", layout.scratch_len),
+    ];
+    for (what, words) in buffers {
+        if words as u64 > crate::limits::MAX_CONSTANT_OFFSET_WORDS {
+            return Err(crate::limits::buffer_too_large(
+                format!("{what} of cell `{}`", cell.name),
+                words as u128,
+                crate::limits::MAX_CONSTANT_OFFSET_WORDS,
+                crate::limits::CONSTANT_OFFSET_REASON,
+                crate::limits::cell_head(cell),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A cell this back end cannot compile.

@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use super::atomic::write_atomically_with;
+use super::atomic::StagedFiles;
 use super::error::DataError;
 use super::tensor::{Tensor, element_count, shape_text};
 use header::{Descr, parse_header};
@@ -129,7 +129,15 @@ pub fn read_npy(path: &Path) -> Result<Tensor, DataError> {
 /// Writes `tensor` to `path` as a `.npy` file, atomically: the file appears whole or
 /// not at all.
 pub fn write_npy(path: &Path, tensor: &Tensor) -> Result<(), DataError> {
-    write_atomically_with(path, |out| {
+    let mut files = StagedFiles::new();
+    stage_npy(&mut files, path, tensor)?;
+    files.commit()
+}
+
+/// Stages `tensor` as a `.npy` file for `path` among `files` (written when they
+/// are committed).
+pub fn stage_npy(files: &mut StagedFiles, path: &Path, tensor: &Tensor) -> Result<(), DataError> {
+    files.write_with(path, |out| {
         out.write_all(&encode_header(tensor.shape()))?;
         for chunk in tensor.data().chunks(1 << 16) {
             let bytes: Vec<u8> = chunk.iter().flat_map(|value| value.to_le_bytes()).collect();
