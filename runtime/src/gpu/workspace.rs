@@ -69,6 +69,10 @@ impl Bound {
     }
 }
 
+/// A cached bind group's identity: the kernel (its address) and each binding's
+/// buffer (its id) and range.
+type BindKey = (usize, Vec<(u64, Option<(u64, u64)>)>);
+
 /// The buffers of a forward pass that a backward pass reads: what a tape holds
 /// between them.
 pub(super) const PASS_SLOTS: [Slot; 5] = [Slot::Inputs, Slot::Init, Slot::Projections, Slot::Outputs, Slot::States];
@@ -81,7 +85,7 @@ pub(super) struct Workspace {
     readback: Option<(wgpu::Buffer, u64)>,
     /// The staging buffer each call's host data is written through, and its size.
     upload: Option<(wgpu::Buffer, u64)>,
-    bind_groups: HashMap<(usize, Vec<(u64, Option<(u64, u64)>)>), wgpu::BindGroup>,
+    bind_groups: HashMap<BindKey, wgpu::BindGroup>,
     /// The fingerprint of the parameters in `Params` and `Weights`.
     pub(super) params_fingerprint: Option<u64>,
     /// The batch and steps of the inputs last uploaded whole into `Inputs` (one
