@@ -217,7 +217,8 @@ mod projection_tests {
         let xb = gpu.upload("x", &x).unwrap();
         let wb = gpu.upload("w", &w).unwrap();
         let out = gpu.zeroed("out", m * n).unwrap();
-        let groups = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, 1];
+        let tile = rnnc_compiler::backend::wgsl::PROJECTION_TILE as usize;
+        let groups = [n.div_ceil(tile) as u32, m.div_ceil(tile) as u32, 1];
         gpu.dispatch(&kernel, &[Binding(&sizes), Binding(&xb), Binding(&wb), Binding(&out)], groups).unwrap();
         let got: Vec<f32> = gpu.read(&out).unwrap();
         for mi in 0..m {

@@ -27,7 +27,7 @@ pub fn projection_kernel() -> String {
     format!("{}{}", ProjectionSizes::wgsl(), include_str!("projection.wgsl"))
 }
 /// Workgroup tile of the projection kernel (rows and columns of the output).
-pub const PROJECTION_TILE: u64 = 64;
+pub const PROJECTION_TILE: u64 = 128;
 /// The general matrix product (entry point `main`), its sizes a [`GemmSizes`]
 /// record: `C = A B` (or `C += A B`) with strided operands, grouped along the
 /// dispatch's z axis. Block-diagonal projections and the backward pass's
