@@ -602,7 +602,7 @@ fn a_cell_without_input_is_refused_by_check() {
 /// `backend/wgsl` within seconds (the WGSL path is quadratic inside naga's WGSL
 /// front end, which `backend::wgsl::validate` runs: see docs/RELIABILITY.md).
 #[test]
-fn twenty_thousand_lets_and_terms_compile_within_seconds() {
+fn twenty_thousand_lets_and_terms_compile_on_every_emit_in_linear_time() {
     let dir = workdir("large-cells");
     let n = 20_000;
     let mut lets = String::from("cell c {\n  dim H;\n  input x: [H];\n  state h: [H];\n  let a0 = h + x;\n");
@@ -619,13 +619,16 @@ fn twenty_thousand_lets_and_terms_compile_within_seconds() {
     for (name, source) in [("lets", lets), ("sum", sum)] {
         let path = dir.join(format!("{name}.rnn"));
         std::fs::write(&path, source).expect("writable");
-        for emit in ["ir", "jacobian", "clif"] {
+        // The kernels take longer (naga parses and validates megabytes of WGSL,
+        // twice for SPIR-V: 3.5 s and 7.3 s for the lets on an idle 2-core
+        // machine), but linearly: a quadratic pass took over 60 s at 10,000 lets.
+        for (emit, limit) in [("ir", 5), ("jacobian", 5), ("clif", 5), ("wgsl", 30), ("spirv", 30)] {
             let start = Instant::now();
             let output = rnnc(&["compile", &text(&path), "--emit", emit, "--dims", "H=4"]);
             let elapsed = start.elapsed();
             assert_clean_exit(&output, 0, &format!("{name} --emit {emit}"));
             assert!(output.stdout.len() > 100_000, "{name} --emit {emit}");
-            assert!(elapsed < Duration::from_secs(5), "{name} --emit {emit} took {elapsed:?}");
+            assert!(elapsed < Duration::from_secs(limit), "{name} --emit {emit} took {elapsed:?}");
         }
     }
 }

@@ -103,3 +103,14 @@ fn long_sequences_have_the_right_gradients() {
     // steps its float32 values overflow (see gpu_forward.rs).
     check_every_cell(1, |name| if name == "min_max" { 300 } else { 4096 }, 31);
 }
+
+/// The backward kernels of a cell cut into function parts (see `gpu_forward.rs`).
+#[test]
+fn a_cell_cut_into_function_parts_has_the_right_gradients() {
+    let gpu = gpu();
+    let source = support::long_chain_cell(60);
+    let case = Case::new(&source, &[("H".to_owned(), 8)], 2, 40, 7);
+    let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+    let failures = check(&gpu, &compiled, &case, "chain of 60 lets");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -118,3 +118,17 @@ fn large_batches_are_split_into_passes() {
         assert!(relative_error(&split, &case.reference) < 2e-4, "{report:?}");
     }
 }
+
+/// A cell whose kernels' functions exceed the WGSL printer's part size (their
+/// nodes computed by several functions through private variables) runs right.
+#[test]
+fn a_cell_cut_into_function_parts_matches_the_reference() {
+    let gpu = gpu();
+    let source = support::long_chain_cell(60);
+    let dims = vec![("H".to_owned(), 8)];
+    let case = Case::new(&source, &dims, 2, 120, 6);
+    let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+    assert!(compiled.kernels().recurrence.contains("fn part_1("), "the step is cut into parts");
+    let failures = check(&gpu, &compiled, &case, 2e-4, "chain of 60 lets");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

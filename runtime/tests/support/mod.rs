@@ -157,3 +157,15 @@ pub fn method_failure(
     }
     None
 }
+
+/// A cell of `lets` chained `let`s (mixing the state and the input at every
+/// link): long enough that its kernels' functions are cut into parts.
+pub fn long_chain_cell(lets: usize) -> String {
+    let mut source = String::from("cell chain {\n  dim H;\n  input x: [H];\n  state h: [H];\n  param a: [H];\n");
+    source.push_str("  let c0 = a * h + x;\n");
+    for i in 1..lets {
+        source.push_str(&format!("  let c{i} = 0.5 * c{} + 0.01 * sin(c{} + x);\n", i - 1, i - 1));
+    }
+    source.push_str(&format!("  h' = tanh(c{} + 0.1 * h);\n  output h;\n}}\n", lets - 1));
+    source
+}

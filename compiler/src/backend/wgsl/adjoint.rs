@@ -199,6 +199,7 @@ impl Emitter<'_> {
             "fn adjoint_direct(b: u32, t: u32, lane: u32, pre: Pre, prev: array<f32, K>) -> array<f32, K> {\n",
         );
         self.line("var mu: array<f32, K>;");
+        self.part_args = "lane, b, t, pre, prev, mu";
         let roots = self.derived.adjoint.direct.clone();
         let needed = self.needed(roots.iter().copied());
         self.nodes(&needed);
@@ -211,6 +212,7 @@ impl Emitter<'_> {
         self.text.push_str(
             "fn adjoint_step(b: u32, t: u32, lane: u32, pre: Pre, prev: array<f32, K>, mu: array<f32, K>, acc: ptr<function, array<f32, A>>) -> array<f32, K> {\n",
         );
+        self.part_args = "lane, b, t, pre, prev, mu";
         let derived = self.derived;
         let adjoint = &derived.adjoint;
         let mut roots: Vec<Handle<Node>> = adjoint.states.clone();
@@ -376,6 +378,7 @@ fn load_prev(b: u32, t: u32, lane: u32) -> array<f32, K> {
     );
     text.push_str(FUNCTIONS);
     text.push('\n');
+    text.push_str(&emitter.parts);
     text.push_str(&body);
     if scan.is_some() {
         text.push_str(super::AFFINE);

@@ -32,7 +32,22 @@ pub(super) struct Emitter<'a> {
     /// The first node the emitter could not print (never a silent value):
     /// `generate` turns it into an error.
     pub(super) unprintable: Option<String>,
+    /// The arguments a function being emitted passes to its parts (see
+    /// [`SPLIT_NODES`]): `lane, b, t, pre, prev, mu` as it has them.
+    pub(super) part_args: &'static str,
+    /// The parts of functions cut at [`SPLIT_NODES`] nodes, and the private
+    /// variables their node values live in: module-scope text.
+    pub(super) parts: String,
+    part_count: usize,
+    private_declared: Vec<bool>,
 }
+
+/// A function computing more nodes than this is cut into parts of at most this
+/// many nodes, whose values live in private (per-invocation) variables: naga's
+/// WGSL front end spends time quadratic in a function's length (its typifier
+/// walks the function's expressions from the start for each new one), so
+/// bounded functions keep code generation linear in the size of a cell.
+pub(super) const SPLIT_NODES: usize = 256;
 
 /// A float32 literal in WGSL.
 fn literal(value: f64) -> String {
@@ -42,7 +57,18 @@ fn literal(value: f64) -> String {
 
 impl<'a> Emitter<'a> {
     pub(super) fn new(derived: &'a Derived, dims: &'a DimSizes, plan: &'a KernelPlan) -> Self {
-        Emitter { derived, dims, plan, text: String::new(), uses: Uses::default(), unprintable: None }
+        Emitter {
+            derived,
+            dims,
+            plan,
+            text: String::new(),
+            uses: Uses::default(),
+            unprintable: None,
+            part_args: "lane, 0u, 0u, pre, prev, array<f32, K>()",
+            parts: String::new(),
+            part_count: 0,
+            private_declared: vec![false; derived.ir.graph.len()],
+        }
     }
 
     /// An error if some node could not be printed.
@@ -134,8 +160,49 @@ impl<'a> Emitter<'a> {
         self.line(format!("for (var e = 0u; e < {width}u; e++) {{ {body} }}"));
     }
 
-    /// Emits `let`/`var` declarations computing every needed node.
+    /// Emits code computing every needed node: `let`/`var` declarations in the
+    /// function, or, beyond [`SPLIT_NODES`] nodes, calls of parts that compute
+    /// them into private variables.
     pub(super) fn nodes(&mut self, needed: &[bool]) {
+        let handles: Vec<usize> = (0..needed.len()).filter(|&i| needed[i]).collect();
+        if handles.len() <= SPLIT_NODES {
+            return self.node_lines(needed, false);
+        }
+        let caller = std::mem::take(&mut self.text);
+        let mut calls = String::new();
+        for chunk in handles.chunks(SPLIT_NODES) {
+            let mut part = vec![false; needed.len()];
+            for &i in chunk {
+                part[i] = true;
+            }
+            self.node_lines(&part, true);
+            let body = std::mem::take(&mut self.text);
+            let name = format!("part_{}", self.part_count);
+            self.part_count += 1;
+            let _ = write!(
+                self.parts,
+                "fn {name}(lane: u32, b: u32, t: u32, pre: Pre, prev: array<f32, K>, mu: array<f32, K>) {{\n{body}}}\n\n"
+            );
+            let _ = writeln!(calls, "    {name}({});", self.part_args);
+        }
+        self.text = caller;
+        self.text.push_str(&calls);
+    }
+
+    /// Declares node `name` of type `ty`: a local, or once per module a private
+    /// variable.
+    fn declare(&mut self, handle: Handle<Node>, ty: &str, private: bool) {
+        let name = format!("v{}", handle.index());
+        if !private {
+            self.line(format!("var {name}: {ty};"));
+        } else if !std::mem::replace(&mut self.private_declared[handle.index()], true) {
+            let _ = writeln!(self.parts, "var<private> {name}: {ty};");
+        }
+    }
+
+    /// The lines computing every needed node, into locals or (`private`) the
+    /// nodes' private variables.
+    fn node_lines(&mut self, needed: &[bool], private: bool) {
         let graph = &self.derived.ir.graph;
         for (handle, node) in graph.iter() {
             if !needed[handle.index()] {
@@ -143,7 +210,7 @@ impl<'a> Emitter<'a> {
             }
             let name = format!("v{}", handle.index());
             if let Some((offset, width)) = self.pre_slot(handle) {
-                self.line(format!("var {name}: array<f32, {width}>;"));
+                self.declare(handle, &format!("array<f32, {width}>"), private);
                 self.for_each(width, format!("{name}[e] = pre.v[{offset}u + e];"));
                 continue;
             }
@@ -156,10 +223,15 @@ impl<'a> Emitter<'a> {
                     Op::Sign(a) => format!("sign({})", self.element(a)),
                     other => self.unprintable(handle, &format!("{other:?} as a scalar")),
                 };
-                self.line(format!("let {name}: f32 = {value};"));
+                if private {
+                    self.declare(handle, "f32", true);
+                    self.line(format!("{name} = {value};"));
+                } else {
+                    self.line(format!("let {name}: f32 = {value};"));
+                }
                 continue;
             };
-            self.line(format!("var {name}: array<f32, {width}>;"));
+            self.declare(handle, &format!("array<f32, {width}>"), private);
             let channel = self.channel();
             let body = match node.op {
                 Op::State(state) => {
@@ -413,6 +485,7 @@ impl<'a> Emitter<'a> {
 
     pub(super) fn step(&mut self) {
         self.text.push_str("fn step(lane: u32, pre: Pre, prev: array<f32, K>) -> array<f32, K> {\n");
+        self.part_args = "lane, 0u, 0u, pre, prev, array<f32, K>()";
         let needed = self.needed(self.derived.ir.updates.clone());
         self.nodes(&needed);
         self.line("var next: array<f32, K>;");
@@ -424,6 +497,7 @@ impl<'a> Emitter<'a> {
         self.text.push_str(
             "fn step_jacobian(lane: u32, pre: Pre, prev: array<f32, K>, f: ptr<function, array<f32, K>>, jac: ptr<function, array<f32, K * K>>) {\n",
         );
+        self.part_args = "lane, 0u, 0u, pre, prev, array<f32, K>()";
         let derivatives = &self.derived.derivatives;
         let n = self.plan.state_slots.len();
         let blocks: Vec<(usize, usize, Handle<Linear>)> =
@@ -457,6 +531,7 @@ impl<'a> Emitter<'a> {
     pub(super) fn store(&mut self) {
         self.text
             .push_str("fn store(b: u32, t: u32, lane: u32, pre: Pre, prev: array<f32, K>, next: array<f32, K>) {\n");
+        self.part_args = "lane, b, t, pre, prev, array<f32, K>()";
         let cell = &self.derived.cell;
         let computed: Vec<Handle<Node>> = cell
             .outputs

@@ -221,6 +221,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     text.push_str("}\n\n");
     text.push_str(emit::FUNCTIONS);
     text.push('\n');
+    text.push_str(&emitter.parts);
     text.push_str(&body);
     if newton.is_some() {
         text.push_str(AFFINE);
