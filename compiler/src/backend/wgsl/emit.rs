@@ -218,7 +218,7 @@ impl<'a> Emitter<'a> {
                 let value = match node.op {
                     Op::Const(l) => literal(l.value()),
                     Op::Unary(op, a) => unary(op, &self.element(a)),
-                    Op::Binary(op, a, b) => binary(op, &self.element(a), &self.element(b)),
+                    Op::Binary(op, a, b) => self.binary_of(op, a, b),
                     Op::Step(a) => format!("select(0.0, 1.0, {} > 0.0)", self.element(a)),
                     Op::Sign(a) => format!("sign({})", self.element(a)),
                     other => self.unprintable(handle, &format!("{other:?} as a scalar")),
@@ -243,7 +243,7 @@ impl<'a> Emitter<'a> {
                     format!("{name}[e] = params[{}u + {channel}];", self.param_offset(param))
                 }
                 Op::Unary(op, a) => format!("{name}[e] = {};", unary(op, &self.element(a))),
-                Op::Binary(op, a, b) => format!("{name}[e] = {};", binary(op, &self.element(a), &self.element(b))),
+                Op::Binary(op, a, b) => format!("{name}[e] = {};", self.binary_of(op, a, b)),
                 Op::Step(a) => format!("{name}[e] = select(0.0, 1.0, {} > 0.0);", self.element(a)),
                 Op::Sign(a) => format!("{name}[e] = sign({});", self.element(a)),
                 Op::Splat(a) => format!("{name}[e] = {};", self.element(a)),
@@ -263,6 +263,18 @@ impl<'a> Emitter<'a> {
                 }
             };
             self.for_each(width, body);
+        }
+    }
+
+    /// `a op b` for nodes `a` and `b`. `x - x` and `x / x` are printed as IEEE
+    /// defines them (NaN for a non-finite `x`, and for `0 / 0`), by testing the
+    /// bits: drivers that assume finite values fold them to 0 and 1, where the
+    /// CPU (and the float64 reference) give NaN.
+    fn binary_of(&self, op: BinaryOp, a: Handle<Node>, b: Handle<Node>) -> String {
+        match op {
+            BinaryOp::Sub if a == b => format!("self_difference_({})", self.element(a)),
+            BinaryOp::Div if a == b => format!("self_quotient_({})", self.element(a)),
+            _ => binary(op, &self.element(a), &self.element(b)),
         }
     }
 
@@ -605,6 +617,15 @@ fn softplus_(x: f32) -> f32 {
 }
 fn silu_(x: f32) -> f32 {
     return x * sigmoid_(x);
+}
+fn is_finite_(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+fn self_difference_(x: f32) -> f32 {
+    return select(bitcast<f32>(0x7fc00000u), 0.0, is_finite_(x));
+}
+fn self_quotient_(x: f32) -> f32 {
+    return select(bitcast<f32>(0x7fc00000u), 1.0, is_finite_(x) && x != 0.0);
 }
 ";
 
