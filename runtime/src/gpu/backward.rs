@@ -9,9 +9,10 @@ use std::time::Instant;
 use rnnc_compiler::analyse::ProjectionKind;
 use rnnc_compiler::backend::wgsl::{AdjointKernels, GEMM_TILE, GemmSizes, GradientLayout, SEQUENTIAL_LANES};
 
-use super::cell::{GpuCell, GpuTape, Outputs, Pass, Transfers, windows};
+use super::cell::{GpuCell, GpuTape, Outputs};
 use super::device::{Gpu, GpuError};
 use super::kernel::{Dispatch, Recorder};
+use super::pass::{Pass, Transfers, windows};
 use super::timing::{Phase, PhaseTimes};
 use super::workspace::{Bound, Slot, Uploads, Workspace, record_stride};
 use crate::data::BoundData;
@@ -282,86 +283,60 @@ impl GpuCell {
             let accumulate = u32::from(written.contains(&input));
             written.push(input);
             let column = launch.column as u32;
-            match launch.kind {
-                ProjectionKind::Dense => {
-                    let n = launch.columns();
-                    // dW = dP^T X over every step.
-                    let dw = GemmSizes {
-                        m: n as u32,
-                        n: depth as u32,
-                        k: rows as u32,
-                        a_offset: column,
-                        a_row: 1,
-                        a_col: columns as u32,
-                        b_offset: x_offset,
-                        b_row: depth as u32,
-                        b_col: 1,
-                        c_row: depth as u32,
-                        ..GemmSizes::default()
-                    };
-                    products.push((dw, Slot::Grads, Slot::Inputs, Slot::WeightGrads(i), [tiles(depth), tiles(n), 1]));
-                    // dx = dP W.
-                    let dx = GemmSizes {
-                        m: rows as u32,
-                        n: depth as u32,
-                        k: n as u32,
-                        accumulate,
-                        a_offset: column,
-                        a_row: columns as u32,
-                        a_col: 1,
-                        b_row: depth as u32,
-                        b_col: 1,
-                        c_row: depth as u32,
-                        ..GemmSizes::default()
-                    };
-                    let grid = [tiles(depth), tiles(rows), 1];
-                    products.push((dx, Slot::Grads, Slot::Weights(i), Slot::InputGrads(input), grid));
-                }
-                ProjectionKind::Block { block } => {
-                    let groups = (launch.columns() / block) as u32;
-                    let param_offset = plan.param_offsets[launch.params[0].0.index()] as u32;
-                    let k = block as u32;
-                    // dW[g, j, q] = sum over steps of dP[., g K + j] x[., g K + q].
-                    let dw = GemmSizes {
-                        m: k,
-                        n: k,
-                        k: rows as u32,
-                        a_offset: column,
-                        a_row: 1,
-                        a_col: columns as u32,
-                        b_offset: x_offset,
-                        b_row: depth as u32,
-                        b_col: 1,
-                        c_row: k,
-                        a_group: k,
-                        b_group: k,
-                        c_group: k * k,
-                        ..GemmSizes::default()
-                    };
-                    let grid = [tiles(block), tiles(block), groups];
-                    products.push((dw, Slot::Grads, Slot::Inputs, Slot::WeightGrads(i), grid));
-                    // dx[., g K + q] (+)= sum_j dP[., g K + j] W[g, j, q].
-                    let dx = GemmSizes {
-                        m: rows as u32,
-                        n: k,
-                        k,
-                        accumulate,
-                        a_offset: column,
-                        a_row: columns as u32,
-                        a_col: 1,
-                        b_offset: param_offset,
-                        b_row: k,
-                        b_col: 1,
-                        c_row: depth as u32,
-                        a_group: k,
-                        b_group: k * k,
-                        c_group: k,
-                        ..GemmSizes::default()
-                    };
-                    let grid = [tiles(block), tiles(rows), groups];
-                    products.push((dx, Slot::Grads, Slot::Params, Slot::InputGrads(input), grid));
-                }
-            }
+            // Both kinds as `groups` products of an `r x c` matrix: a dense launch
+            // one group (its stacked rows by the input's length, in its own
+            // weights buffer), a block launch one group per `K x K` block (in the
+            // parameters buffer).
+            let (r, c, groups, weights, w_offset) = match launch.kind {
+                ProjectionKind::Dense => (launch.columns(), depth, 1, Slot::Weights(i), 0),
+                ProjectionKind::Block { block } => (
+                    block,
+                    block,
+                    launch.columns() / block,
+                    Slot::Params,
+                    plan.param_offsets[launch.params[0].0.index()],
+                ),
+            };
+            let (r32, c32) = (r as u32, c as u32);
+            // dW[g] = dP[., g r ..]^T X[., g c ..] over every step.
+            let dw = GemmSizes {
+                m: r32,
+                n: c32,
+                k: rows as u32,
+                a_offset: column,
+                a_row: 1,
+                a_col: columns as u32,
+                b_offset: x_offset,
+                b_row: depth as u32,
+                b_col: 1,
+                c_row: c32,
+                a_group: r32,
+                b_group: c32,
+                c_group: r32 * c32,
+                ..GemmSizes::default()
+            };
+            let grid = [tiles(c), tiles(r), groups as u32];
+            products.push((dw, Slot::Grads, Slot::Inputs, Slot::WeightGrads(i), grid));
+            // dx[., g c ..] (+)= dP[., g r ..] W[g].
+            let dx = GemmSizes {
+                m: rows as u32,
+                n: c32,
+                k: r32,
+                accumulate,
+                a_offset: column,
+                a_row: columns as u32,
+                a_col: 1,
+                b_offset: w_offset as u32,
+                b_row: c32,
+                b_col: 1,
+                c_row: depth as u32,
+                a_group: r32,
+                b_group: r32 * c32,
+                c_group: c32,
+                ..GemmSizes::default()
+            };
+            let grid = [tiles(c), tiles(rows), groups as u32];
+            products.push((dx, Slot::Grads, weights, Slot::InputGrads(input), grid));
         }
         let stride = record_stride(gpu, GemmSizes::WORDS);
         let len = products.len().max(1) * stride as usize;

@@ -137,6 +137,16 @@ impl Gpu {
         self.map_read(&staging, bytes)
     }
 
+    /// Maps `slice` for `mode` once the submitted work is done.
+    pub(super) fn map(&self, slice: &wgpu::BufferSlice<'_>, mode: wgpu::MapMode) -> Result<(), GpuError> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        slice.map_async(mode, move |result| {
+            let _ = sender.send(result);
+        });
+        self.wait()?;
+        receiver.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))
+    }
+
     /// Maps the first `bytes` of a `MAP_READ` buffer once the submitted work is
     /// done, and copies them out as words.
     pub(super) fn map_read<T: bytemuck::Pod>(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<T>, GpuError> {
@@ -155,12 +165,7 @@ impl Gpu {
             return Ok(read(&[]));
         }
         let slice = staging.slice(..bytes);
-        let (sender, receiver) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |result| {
-            let _ = sender.send(result);
-        });
-        self.wait()?;
-        receiver.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))?;
+        self.map(&slice, wgpu::MapMode::Read)?;
         let data = slice.get_mapped_range().map_err(|e| GpuError::Device(e.to_string()))?;
         // Mapped ranges are aligned far beyond 4 bytes; copy only if one is not.
         let result = match bytemuck::try_cast_slice(&data) {

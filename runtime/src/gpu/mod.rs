@@ -7,6 +7,7 @@ mod cell;
 mod device;
 mod kernel;
 mod memory;
+mod pass;
 mod timing;
 mod workspace;
 

@@ -193,12 +193,7 @@ impl Workspace {
         }
         let Some((upload, _)) = &self.upload else { return Ok(()) };
         let slice = upload.slice(..total);
-        let (sender, receiver) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Write, move |result| {
-            let _ = sender.send(result);
-        });
-        gpu.wait()?;
-        receiver.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))?;
+        gpu.map(&slice, wgpu::MapMode::Write)?;
         {
             let mut mapped = slice.get_mapped_range_mut().map_err(|e| GpuError::Device(e.to_string()))?;
             let mut at = 0usize;

@@ -1,0 +1,399 @@
+//! One pass of a cell's forward solve on the GPU (a contiguous range of the
+//! batch's sequences): its uploads, the projection launches and the recurrence's
+//! windows recorded into one command buffer (one timed compute pass each), and
+//! the outputs and statistics read back. What the backward pass shares with it:
+//! the settings records and their bind groups, the windows, the uploads of
+//! initial states.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rnnc_compiler::analyse::ProjectionKind;
+use rnnc_compiler::backend::wgsl::{
+    self, Buffer, GemmSizes, NewtonShape, PROJECTION_TILE, ProjectionSizes, SEQUENTIAL_LANES, Settings, Stats,
+};
+
+use super::cell::{GpuCell, Outputs, Run};
+use super::device::{Gpu, GpuError};
+use super::kernel::{Dispatch, Kernel, Recorder};
+use super::timing::{Phase, PhaseTimes};
+use super::workspace::{Bound, Slot, Uploads, Workspace, record_stride};
+use crate::data::BoundData;
+use crate::solve::{Method, NewtonSettings};
+
+/// Steps per dispatch of the sequential kernels, for one unknown per lane.
+const SEQUENTIAL_WINDOW: usize = 16_384;
+/// About the steps per dispatch of the Newton and reverse-scan kernels (whole
+/// segments): llvmpipe ends an invocation after 65,535 loop iterations in all,
+/// and a dense lane's Jacobians loop over its K x K entries at every step.
+const NEWTON_WINDOW: usize = 1024;
+
+impl GpuCell {
+    /// The inputs and initial states of `pass`, to upload.
+    pub(super) fn pass_uploads<'a>(&self, data: &'a BoundData, pass: &Pass, uploads: &mut Uploads<'a>) {
+        let plan = &self.kernels().plan;
+        let rows = pass.rows() as u64;
+        for ((tensor, &size), &prefix) in data.inputs().iter().zip(&plan.input_sizes).zip(&plan.input_prefix) {
+            let per_sequence = pass.steps * size as usize;
+            let part = &tensor.data()[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
+            uploads.data(Slot::Inputs, rows * prefix, part);
+        }
+        self.init_uploads(data, pass, uploads);
+    }
+
+    /// The initial states of `pass`, to upload (the recurrence leaves its last
+    /// states in their place).
+    pub(super) fn init_uploads<'a>(&self, data: &'a BoundData, pass: &Pass, uploads: &mut Uploads<'a>) {
+        let plan = &self.kernels().plan;
+        for ((tensor, &size), &prefix) in data.inits().iter().zip(&plan.state_sizes).zip(&plan.state_prefix) {
+            let size = size as usize;
+            let part = &tensor.data()[pass.first * size..(pass.first + pass.batch) * size];
+            uploads.data(Slot::Init, pass.batch as u64 * prefix, part);
+        }
+    }
+
+    /// The settings record of one dispatch.
+    pub(super) fn settings(&self, pass: &Pass, newton: &NewtonSettings, window: (u32, u32), save: bool) -> Settings {
+        Settings {
+            batch: pass.batch as u32,
+            steps: pass.steps as u32,
+            lanes: self.kernels().plan.lanes as u32,
+            max_iterations: newton.max_iterations,
+            atol: newton.atol,
+            rtol: newton.rtol,
+            first: window.0,
+            last: window.1,
+            save_states: u32::from(save),
+        }
+    }
+
+    /// The buffer that binding `buffer` of a forward or backward kernel reads.
+    pub(super) fn slot_of(buffer: Buffer, backward: bool) -> Slot {
+        match buffer {
+            Buffer::Settings if backward => Slot::BackwardSettings,
+            Buffer::Settings => Slot::Settings,
+            Buffer::Stats => Slot::Stats,
+            Buffer::Projections => Slot::Projections,
+            Buffer::Params => Slot::Params,
+            Buffer::Inputs => Slot::Inputs,
+            Buffer::Init => Slot::Init,
+            Buffer::Outputs => Slot::Outputs,
+            Buffer::States => Slot::States,
+            Buffer::Douts => Slot::Douts,
+            Buffer::Grads => Slot::Grads,
+        }
+    }
+
+    /// The bind groups of `kernel` (bindings `bindings`) for each of the
+    /// settings `records` (one per window), whose words are added to `uploads`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn window_bind_groups(
+        &self,
+        gpu: &Gpu,
+        workspace: &mut Workspace,
+        kernel: &Arc<Kernel>,
+        bindings: &[Buffer],
+        backward: bool,
+        records: &[Settings],
+        uploads: &mut Uploads<'_>,
+    ) -> Result<Vec<wgpu::BindGroup>, GpuError> {
+        let slot = Self::slot_of(Buffer::Settings, backward);
+        let stride = record_stride(gpu, Settings::WORDS);
+        workspace.ensure(gpu, slot, records.len() * stride as usize)?;
+        let mut words = vec![0u32; records.len() * stride as usize];
+        for (record, at) in records.iter().zip(words.chunks_mut(stride as usize)) {
+            at[..Settings::WORDS].copy_from_slice(&record.words());
+        }
+        uploads.records(slot, 0, words);
+        let mut groups = Vec::with_capacity(records.len());
+        for i in 0..records.len() as u64 {
+            let bound: Vec<Bound> = bindings
+                .iter()
+                .map(|&buffer| match Self::slot_of(buffer, backward) {
+                    s if s == slot => Bound::range(slot, i * stride, Settings::WORDS as u64),
+                    s => Bound::whole(s),
+                })
+                .collect();
+            groups.push(workspace.bind_group(gpu, kernel, &bound)?);
+        }
+        Ok(groups)
+    }
+
+    /// One pass over `pass.batch` sequences: its data written, projections and
+    /// recurrence (keeping every state when `keep`) in one submission, the
+    /// outputs and statistics read back.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn solve_pass(
+        &self,
+        gpu: &Gpu,
+        workspace: &mut Workspace,
+        run: &Run,
+        data: &BoundData,
+        pass: &Pass,
+        newton: &NewtonSettings,
+        keep: bool,
+        transfers: Transfers,
+    ) -> Result<(PassStats, Outputs), GpuError> {
+        let plan = &self.kernels().plan;
+        let rows = pass.rows();
+        let words = |sizes: &[u64]| sizes.iter().sum::<u64>() as usize;
+        workspace.ensure(gpu, Slot::Inputs, rows * words(&plan.input_sizes))?;
+        workspace.ensure(gpu, Slot::Init, pass.batch * words(&plan.state_sizes))?;
+        workspace.ensure(gpu, Slot::Projections, rows * plan.projection_columns as usize)?;
+        let output_words = rows * words(&plan.output_sizes);
+        workspace.ensure(gpu, Slot::Outputs, output_words)?;
+        workspace.ensure(gpu, Slot::States, if keep { rows * words(&plan.state_sizes) } else { 1 })?;
+        let groups_x = |per: u64| plan.lanes.div_ceil(per).max(1) as u32;
+        let (kernel, grid, shape) = match (run.method, &self.newton, self.kernels().newton) {
+            (Method::Newton, Some(kernel), Some(shape)) => {
+                (kernel, [groups_x(shape.lanes), pass.batch as u32, 1], Some(shape))
+            }
+            _ => (&self.sequential, [groups_x(SEQUENTIAL_LANES), pass.batch as u32, 1], None),
+        };
+        let groups = grid[0] as usize * pass.batch;
+        let stats_words = groups.max(pass.batch) * Stats::WORDS;
+        workspace.ensure(gpu, Slot::Stats, stats_words)?;
+        let mut uploads = Uploads::default();
+        if transfers.upload_inputs {
+            self.pass_uploads(data, pass, &mut uploads);
+        } else {
+            self.init_uploads(data, pass, &mut uploads);
+        }
+
+        let projections = self.projection_dispatches(gpu, workspace, rows as u64, &mut uploads)?;
+        let records: Vec<Settings> = windows(pass.steps, shape, plan.unknowns)
+            .into_iter()
+            .map(|window| self.settings(pass, newton, window, keep))
+            .collect();
+        let recurrence: Vec<Dispatch<'_>> = self
+            .window_bind_groups(gpu, workspace, kernel, &self.kernels().bindings, false, &records, &mut uploads)?
+            .into_iter()
+            .map(|bind_group| Dispatch { kernel: kernel.as_ref(), bind_group, grid })
+            .collect();
+        let stats_bytes = (stats_words * 4) as u64;
+        let output_words = if transfers.read_outputs { output_words } else { 0 };
+        let readback = workspace.readback(gpu, (output_words * 4) as u64 + stats_bytes)?;
+        workspace.ensure_timer(gpu)?;
+        let mut recorder = Recorder::new(gpu, "forward");
+        workspace.stage(gpu, &uploads, &mut recorder.encoder)?;
+        let timer = workspace.timer();
+        recorder.encoder.clear_buffer(&workspace.get(Slot::Stats)?.buffer, 0, Some(stats_bytes));
+        recorder.phase("projection", timer.map(|t| (t, Phase::Projection)), &projections)?;
+        recorder.phase("recurrence", timer.map(|t| (t, Phase::Recurrence)), &recurrence)?;
+        let output_bytes = (output_words * 4) as u64;
+        if output_bytes > 0 {
+            recorder.encoder.copy_buffer_to_buffer(
+                &workspace.get(Slot::Outputs)?.buffer,
+                0,
+                &readback,
+                0,
+                output_bytes,
+            );
+        }
+        recorder.encoder.copy_buffer_to_buffer(
+            &workspace.get(Slot::Stats)?.buffer,
+            0,
+            &readback,
+            output_bytes,
+            stats_bytes,
+        );
+        let phases = [Phase::Projection, Phase::Recurrence];
+        if let Some(timer) = timer {
+            timer.resolve(&mut recorder.encoder, &phases);
+        }
+        let start = Instant::now();
+        recorder.submit()?;
+        let (records, outputs) = gpu.with_mapped(&readback, output_bytes + stats_bytes, |words: &[u32]| {
+            let records: Vec<Stats> = words[output_words..].chunks(Stats::WORDS).map(Stats::from_words).collect();
+            let values: &[f32] = bytemuck::cast_slice(&words[..output_words]);
+            let mut outputs: Outputs = Vec::new();
+            let mut offset = 0usize;
+            for &size in &plan.output_sizes {
+                let len = if transfers.read_outputs { rows * size as usize } else { 0 };
+                outputs.push(values[offset..offset + len].to_vec());
+                offset += len;
+            }
+            (records, outputs)
+        })?;
+        let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+        let times = match timer {
+            Some(timer) => timer.read(gpu, &phases)?,
+            None => PhaseTimes::default(),
+        };
+
+        let mut stats = PassStats::timed(times, wall_ms);
+        match shape {
+            Some(shape) => {
+                for record in records.iter().take(groups) {
+                    stats.iterations = stats.iterations.max(record.most_iterations);
+                    stats.fallbacks += u64::from(record.fallbacks);
+                    stats.residual = stats.residual.max(record.last_update);
+                }
+                stats.segments = (pass.steps as u64).div_ceil(shape.segment()).max(1) * groups as u64;
+            }
+            None => {
+                stats.iterations = 1;
+                stats.segments = groups as u64;
+            }
+        }
+        Ok((stats, outputs))
+    }
+
+    /// The projection launches of a pass of `rows` steps: a dense launch by the
+    /// projection kernel, a block-diagonal one by the grouped matrix product.
+    fn projection_dispatches(
+        &self,
+        gpu: &Gpu,
+        workspace: &mut Workspace,
+        rows: u64,
+        uploads: &mut Uploads<'_>,
+    ) -> Result<Vec<Dispatch<'_>>, GpuError> {
+        let plan = &self.kernels().plan;
+        let stride = record_stride(gpu, ProjectionSizes::WORDS.max(GemmSizes::WORDS));
+        let len = plan.projections.len().max(1) * stride as usize;
+        workspace.ensure(gpu, Slot::LaunchSizes, len)?;
+        let mut sizes = vec![0u32; len];
+        let mut dispatches = Vec::new();
+        for (i, launch) in plan.projections.iter().enumerate() {
+            let x_offset = rows * plan.input_prefix[launch.input.index()];
+            let at = i * stride as usize;
+            let (kernel, words, bindings, grid) = match launch.kind {
+                ProjectionKind::Dense => {
+                    let n = launch.columns();
+                    let record = ProjectionSizes {
+                        m: rows as u32,
+                        n: n as u32,
+                        k: launch.depth as u32,
+                        offset: x_offset as u32,
+                        stride: plan.projection_columns as u32,
+                        column: launch.column as u32,
+                        ..ProjectionSizes::default()
+                    };
+                    sizes[at..at + ProjectionSizes::WORDS].copy_from_slice(&record.words());
+                    let grid = [n.div_ceil(PROJECTION_TILE) as u32, rows.div_ceil(PROJECTION_TILE) as u32, 1];
+                    (&self.projection, ProjectionSizes::WORDS, Slot::Weights(i), grid)
+                }
+                ProjectionKind::Block { block } => {
+                    // out[m, column + g K + j] = sum_q x[m, g K + q] W[g, j, q].
+                    let param = launch.params[0].0;
+                    let record = GemmSizes {
+                        m: rows as u32,
+                        n: block as u32,
+                        k: block as u32,
+                        a_offset: x_offset as u32,
+                        a_row: launch.depth as u32,
+                        a_col: 1,
+                        b_offset: plan.param_offsets[param.index()] as u32,
+                        b_row: 1,
+                        b_col: block as u32,
+                        c_offset: launch.column as u32,
+                        c_row: plan.projection_columns as u32,
+                        a_group: block as u32,
+                        b_group: (block * block) as u32,
+                        c_group: block as u32,
+                        ..GemmSizes::default()
+                    };
+                    sizes[at..at + GemmSizes::WORDS].copy_from_slice(&record.words());
+                    let groups = launch.columns() / block;
+                    let grid =
+                        [block.div_ceil(wgsl::GEMM_TILE) as u32, rows.div_ceil(wgsl::GEMM_TILE) as u32, groups as u32];
+                    (&self.gemm, GemmSizes::WORDS, Slot::Params, grid)
+                }
+            };
+            let bound = [
+                Bound::range(Slot::LaunchSizes, at as u64, words as u64),
+                Bound::whole(Slot::Inputs),
+                Bound::whole(bindings),
+                Bound::whole(Slot::Projections),
+            ];
+            let bind_group = workspace.bind_group(gpu, kernel, &bound)?;
+            dispatches.push(Dispatch { kernel: kernel.as_ref(), bind_group, grid });
+        }
+        uploads.records(Slot::LaunchSizes, 0, sizes);
+        Ok(dispatches)
+    }
+}
+
+/// The windows of steps the kernels walk, one dispatch each: whole segments of
+/// the Newton kernel's `shape` (about [`NEWTON_WINDOW`] steps), or steps of the
+/// sequential kernels ([`SEQUENTIAL_WINDOW`] over the square of the lane's
+/// `unknowns`, as a lane's step loops over its K x K entries, but at least 64).
+pub(super) fn windows(steps: usize, shape: Option<NewtonShape>, unknowns: u64) -> Vec<(u32, u32)> {
+    let window = match shape {
+        Some(shape) => {
+            let segment = shape.segment() as usize;
+            segment * (NEWTON_WINDOW / segment).max(1)
+        }
+        None => (SEQUENTIAL_WINDOW / (unknowns * unknowns).max(1) as usize).max(64),
+    };
+    (0..steps.max(1)).step_by(window).map(|t| (t as u32, (t + window).min(steps) as u32)).collect()
+}
+
+/// Which host transfers a pass makes besides its settings and statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Transfers {
+    /// Upload the pass's inputs (else those in the workspace are used).
+    pub(super) upload_inputs: bool,
+    /// Read the outputs back (else they stay on the device).
+    pub(super) read_outputs: bool,
+}
+
+impl Transfers {
+    /// Inputs up, outputs back.
+    pub(super) const ALL: Transfers = Transfers { upload_inputs: true, read_outputs: true };
+}
+
+/// One pass: a contiguous range of the batch's sequences.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Pass {
+    /// The first sequence's index in the batch.
+    pub(super) first: usize,
+    pub(super) batch: usize,
+    pub(super) steps: usize,
+}
+
+impl Pass {
+    /// The steps of all its sequences.
+    pub(super) fn rows(&self) -> usize {
+        self.batch * self.steps
+    }
+}
+
+/// What one pass did, and the sum of several.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct PassStats {
+    pub(super) iterations: u32,
+    pub(super) fallbacks: u64,
+    pub(super) residual: f32,
+    pub(super) segments: u64,
+    pub(super) time_ms: f64,
+    pub(super) projection_ms: Option<f64>,
+    pub(super) recurrence_ms: Option<f64>,
+}
+
+impl PassStats {
+    /// Timed by the device's phase `times`, or by the host's `wall_ms` around the
+    /// submission where the device has no timestamps.
+    fn timed(times: PhaseTimes, wall_ms: f64) -> PassStats {
+        let (projection, recurrence) = (times[Phase::Projection as usize], times[Phase::Recurrence as usize]);
+        let time_ms = match (projection, recurrence) {
+            (Some(p), Some(r)) => p + r,
+            _ => wall_ms,
+        };
+        PassStats { time_ms, projection_ms: projection, recurrence_ms: recurrence, ..PassStats::default() }
+    }
+
+    pub(super) fn merge(&mut self, other: &PassStats) {
+        let add = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.iterations = self.iterations.max(other.iterations);
+        self.fallbacks += other.fallbacks;
+        self.residual = self.residual.max(other.residual);
+        self.segments += other.segments;
+        self.time_ms += other.time_ms;
+        self.projection_ms = add(self.projection_ms, other.projection_ms);
+        self.recurrence_ms = add(self.recurrence_ms, other.recurrence_ms);
+    }
+}
