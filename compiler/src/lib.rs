@@ -20,6 +20,7 @@ pub mod error;
 pub mod interp;
 pub mod ir;
 pub mod limits;
+pub mod plan;
 pub mod span;
 pub mod syntax;
 

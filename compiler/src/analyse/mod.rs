@@ -7,6 +7,6 @@ mod hoist;
 mod projections;
 mod structure;
 
-pub use hoist::{Hoisting, hoisting};
+pub use hoist::{Dependence, Hoisting, frontier, hoisting};
 pub use projections::{Projection, ProjectionKind, projections};
 pub use structure::{JacobianStructure, StateJacobian, jacobian_structure};

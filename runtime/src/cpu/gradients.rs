@@ -1,4 +1,4 @@
-//! After the reverse walk: the host projections' gradients as matrix products
+//! After the reverse walk: the projections' gradients as matrix products
 //! over every `B x T` row (`dW += dP^T X`, `dX += dP W`), and the packed
 //! results unpacked into one gradient per parameter, input and initial state.
 
@@ -8,6 +8,7 @@ use super::backward::Adjoints;
 use super::buffers::{Shared, product, zeroed};
 use super::error::CpuError;
 use super::parallel::run_tasks;
+use super::project::launch_rows;
 use crate::solve::GradientBuffers;
 
 /// Rows of `W` per task of `dW`: their gradient rows stay in cache while every
@@ -23,8 +24,9 @@ fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
-/// Adds every host projection's `dW` to `adjoints.param_grads` and `dX` to
-/// `adjoints.input_grads`, over `rows` rows.
+/// Adds every projection's `dW` to `adjoints.param_grads` and `dX` to
+/// `adjoints.input_grads`, over `rows` rows (the plan's launches, row by row of
+/// their matrices: see [`launch_rows`]).
 pub(crate) fn project_back(
     layout: &CpuLayout,
     params: &[f32],
@@ -35,13 +37,15 @@ pub(crate) fn project_back(
 ) -> Result<(), CpuError> {
     let width = layout.projection_width;
     let dp = &adjoints.projection_grads;
-    for p in &layout.projections {
-        let slot = layout.params.get(p.param).copied();
-        let input = inputs.get(p.input).map_or(0, |x| x.len());
-        let grad = adjoints.input_grads.get(p.input).map_or(0, Vec::len);
-        let fits = slot.is_some_and(|s| s.len == p.rows * p.cols && s.offset + s.len <= params.len());
-        if !fits || Some(input) != product(&[rows, p.cols]) || grad != input || dp.len() != rows * width {
-            return Err(CpuError::WrongLength { what: "a projected input", expected: rows * p.cols, found: input });
+    let launch_rows = launch_rows(layout, params, inputs, rows)?;
+    for w in &launch_rows {
+        let grad = adjoints.input_grads.get(w.input).map_or(0, Vec::len);
+        if grad != rows * w.input_len || dp.len() != rows * width {
+            return Err(CpuError::WrongLength {
+                what: "a projected input's gradient",
+                expected: rows * w.input_len,
+                found: grad,
+            });
         }
     }
     if adjoints.param_grads.len() != params.len() {
@@ -51,44 +55,32 @@ pub(crate) fn project_back(
             found: adjoints.param_grads.len(),
         });
     }
-    // dW[i, c] += sum_r dP[r, i] x[r, c], tasks over blocks of rows of W.
+    // dW[i, .] += sum_r dP[r, i] x[r, start ..], tasks over blocks of rows of W.
     let weights = Shared(adjoints.param_grads.as_mut_ptr());
-    let blocks: Vec<(usize, usize)> = layout
-        .projections
-        .iter()
-        .enumerate()
-        .flat_map(|(index, p)| (0..p.rows).step_by(WEIGHT_ROWS).map(move |first| (index, first)))
-        .collect();
-    run_tasks(blocks.len(), threads, &|| Ok(()), &|_, task| {
-        let (index, first) = blocks[task];
-        let p = &layout.projections[index];
-        let end = (first + WEIGHT_ROWS).min(p.rows);
-        let offset = layout.params[p.param].offset;
-        // SAFETY: tasks own disjoint rows of W's gradient (checked in bounds above).
-        let g = unsafe { std::slice::from_raw_parts_mut(weights.at(offset + first * p.cols), (end - first) * p.cols) };
-        let x = inputs[p.input];
-        for r in 0..rows {
-            let x_row = &x[r * p.cols..][..p.cols];
-            let dp_row = &dp[r * width + p.offset..][..p.rows];
-            for (i, g_row) in (first..end).zip(g.chunks_exact_mut(p.cols.max(1))) {
-                axpy(g_row, dp_row[i], x_row);
+    run_tasks(launch_rows.len().div_ceil(WEIGHT_ROWS), threads, &|| Ok(()), &|_, task| {
+        for w in &launch_rows[task * WEIGHT_ROWS..((task + 1) * WEIGHT_ROWS).min(launch_rows.len())] {
+            let depth = w.weights.len();
+            // SAFETY: every launch row owns its own words of the gradient (checked
+            // in bounds above), and tasks own disjoint launch rows.
+            let g = unsafe { std::slice::from_raw_parts_mut(weights.at(w.weights_offset), depth) };
+            let x = inputs[w.input];
+            for r in 0..rows {
+                axpy(g, dp[r * width + w.column], &x[r * w.input_len + w.x_start..][..depth]);
             }
         }
         Ok(())
     })?;
-    // dX[r, c] += sum_i dP[r, i] W[i, c], tasks over blocks of rows.
+    // dX[r, start ..] += sum_i dP[r, i] W[i, .], tasks over blocks of rows.
     let grads: Vec<Shared> = adjoints.input_grads.iter_mut().map(|g| Shared(g.as_mut_ptr())).collect();
     run_tasks(rows.div_ceil(INPUT_ROWS), threads, &|| Ok(()), &|_, task| {
         let (start, end) = (task * INPUT_ROWS, ((task + 1) * INPUT_ROWS).min(rows));
-        for p in &layout.projections {
-            let w = &params[layout.params[p.param].offset..][..p.rows * p.cols];
-            // SAFETY: tasks own disjoint rows of the input's gradient.
-            let dx =
-                unsafe { std::slice::from_raw_parts_mut(grads[p.input].at(start * p.cols), (end - start) * p.cols) };
-            for (i, w_row) in w.chunks_exact(p.cols.max(1)).enumerate().take(p.rows) {
-                for (r, dx_row) in (start..end).zip(dx.chunks_exact_mut(p.cols.max(1))) {
-                    axpy(dx_row, dp[r * width + p.offset + i], w_row);
-                }
+        for w in &launch_rows {
+            let depth = w.weights.len();
+            for r in start..end {
+                // SAFETY: tasks own disjoint rows of the input's gradient.
+                let dx =
+                    unsafe { std::slice::from_raw_parts_mut(grads[w.input].at(r * w.input_len + w.x_start), depth) };
+                axpy(dx, dp[r * width + w.column], w.weights);
             }
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! all `B x T` rows, then the hoisting kernel, which adds what surrounds them
 //! (biases, gates) and writes the hoisted values every recurrence kernel reads.
 
+use rnnc_compiler::analyse::ProjectionKind;
 use rnnc_compiler::backend::clif::CpuLayout;
 
 use super::buffers::{Shared, product, zeroed};
@@ -32,6 +33,68 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     sum
 }
 
+/// One row of a launch's matrix: the product node's parameter slice `w` (the
+/// row's `depth` weights), where the row's dot product starts in an input row,
+/// and its column in a row of projections. Row `i` of a launch product starts at
+/// `i * depth` of its parameter for both kinds; a dense row reads the input from
+/// 0, a block row from its block's first channel (`i / K * K`).
+pub(crate) struct LaunchRow<'a> {
+    pub input: usize,
+    pub input_len: usize,
+    pub weights: &'a [f32],
+    pub weights_offset: usize,
+    pub x_start: usize,
+    pub column: usize,
+}
+
+/// Every row of every launch of `layout`, over the packed parameters `params`
+/// (an error when they or the inputs do not fit the plan).
+pub(crate) fn launch_rows<'a>(
+    layout: &CpuLayout,
+    params: &'a [f32],
+    inputs: &[&[f32]],
+    rows: usize,
+) -> Result<Vec<LaunchRow<'a>>, CpuError> {
+    let mut out = Vec::new();
+    for launch in &layout.plan.projections {
+        let input = launch.input.index();
+        let input_len = layout.inputs.get(input).copied().unwrap_or(0);
+        let found = inputs.get(input).map_or(0, |x| x.len());
+        if Some(found) != product(&[rows, input_len]) {
+            return Err(CpuError::WrongLength { what: "a projected input", expected: rows * input_len, found });
+        }
+        let depth = launch.depth as usize;
+        for (p, column) in launch.placed() {
+            let slot = layout.params.get(p.param.index()).copied();
+            let rows_of_w = p.rows as usize;
+            if slot.is_none_or(|s| s.len != rows_of_w * depth || s.offset + s.len > params.len()) {
+                return Err(CpuError::WrongLength {
+                    what: "a projection's matrix",
+                    expected: rows_of_w * depth,
+                    found: slot.map_or(0, |s| s.len),
+                });
+            }
+            let offset = slot.map_or(0, |s| s.offset);
+            for i in 0..rows_of_w {
+                let x_start = match launch.kind {
+                    ProjectionKind::Dense => 0,
+                    ProjectionKind::Block { block } => i / block as usize * block as usize,
+                };
+                let weights_offset = offset + i * depth;
+                out.push(LaunchRow {
+                    input,
+                    input_len,
+                    weights: &params[weights_offset..][..depth],
+                    weights_offset,
+                    x_start,
+                    column: column as usize + i,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Every input projection for `rows` rows: `[rows, projection_width]`.
 fn projections(
     layout: &CpuLayout,
@@ -42,26 +105,18 @@ fn projections(
 ) -> Result<Vec<f32>, CpuError> {
     let width = layout.projection_width;
     let mut out = zeroed("the input projections", product(&[rows, width]))?;
-    for p in &layout.projections {
-        let matrix = layout.params.get(p.param).map(|s| s.len).unwrap_or(0);
-        let input = inputs.get(p.input).map_or(0, |x| x.len());
-        if matrix != p.rows * p.cols || input != rows * p.cols {
-            return Err(CpuError::WrongLength { what: "a projected input", expected: rows * p.cols, found: input });
-        }
-    }
+    let launch_rows = launch_rows(layout, params, inputs, rows)?;
     let shared = Shared(out.as_mut_ptr());
     let tasks = rows.div_ceil(PROJECTION_ROWS);
     run_tasks(tasks, threads, &|| Ok(()), &|_, task| {
         let (start, end) = (task * PROJECTION_ROWS, ((task + 1) * PROJECTION_ROWS).min(rows));
         // SAFETY: tasks cover disjoint rows of `out`, which outlives them.
         let block = unsafe { std::slice::from_raw_parts_mut(shared.at(start * width), (end - start) * width) };
-        for p in &layout.projections {
-            let w = &params[layout.params[p.param].offset..][..p.rows * p.cols];
-            let x = inputs[p.input];
-            for (i, w_row) in w.chunks_exact(p.cols.max(1)).enumerate().take(p.rows) {
-                for r in start..end {
-                    block[(r - start) * width + p.offset + i] = dot(&x[r * p.cols..][..p.cols], w_row);
-                }
+        for w in &launch_rows {
+            let x = inputs[w.input];
+            for r in start..end {
+                let x_row = &x[r * w.input_len + w.x_start..][..w.weights.len()];
+                block[(r - start) * width + w.column] = dot(x_row, w.weights);
             }
         }
         Ok(())

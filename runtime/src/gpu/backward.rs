@@ -86,8 +86,8 @@ impl GpuCell {
         let kernel = gpu.kernel("backward", &adjoint.text, entry)?;
         let mut gradients = GradientBuffers {
             params: data.params().iter().map(|t| vec![0.0; t.len()]).collect(),
-            inputs: vec![Vec::new(); plan.input_sizes.len()],
-            inits: vec![Vec::new(); plan.state_sizes.len()],
+            inputs: vec![Vec::new(); plan.cell.inputs.len()],
+            inits: vec![Vec::new(); plan.cell.states.len()],
         };
         let mut times = BackwardTimes { forward_recomputed: recompute, ..BackwardTimes::default() };
         let passes: Vec<Pass> = self.passes(data, run.chunk).collect();
@@ -129,22 +129,19 @@ impl GpuCell {
         let PassContext { pass, adjoint, scan, kernel, .. } = *context;
         let plan = &self.kernels().plan;
         let rows = pass.rows();
-        let output_words: usize = plan.output_sizes.iter().sum::<u64>() as usize;
+        let output_words: usize = plan.cell.outputs.iter().sum::<u64>() as usize;
         workspace.ensure(gpu, Slot::Douts, rows * output_words)?;
         let layout = GradientLayout::new(plan, adjoint, pass.batch as u64, pass.steps as u64, scan);
         workspace.ensure(gpu, Slot::Grads, layout.len as usize)?;
-        for (i, launch) in plan.projections.iter().enumerate() {
-            workspace.ensure(gpu, Slot::InputGrads(launch.input.index()), rows * launch.depth as usize)?;
-            let weights = match launch.kind {
-                ProjectionKind::Dense => launch.columns() * launch.depth,
-                ProjectionKind::Block { block } => launch.columns() * block,
-            };
-            workspace.ensure(gpu, Slot::WeightGrads(i), weights as usize)?;
+        for (i, launch) in plan.cell.projections.iter().enumerate() {
+            let x_len = plan.cell.inputs[launch.input.index()];
+            workspace.ensure(gpu, Slot::InputGrads(launch.input.index()), rows * x_len as usize)?;
+            workspace.ensure(gpu, Slot::WeightGrads(i), (launch.columns() * launch.depth) as usize)?;
         }
         // The cotangents of the pass's sequences, and its initial states again
         // (the forward recurrence left its last states in their place).
         let mut uploads = Uploads::default();
-        for ((d, &size), &prefix) in douts.iter().zip(&plan.output_sizes).zip(&plan.output_prefix) {
+        for ((d, &size), &prefix) in douts.iter().zip(&plan.cell.outputs).zip(&plan.output_prefix) {
             let per_sequence = pass.steps * size as usize;
             let part = &d[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
             uploads.data(Slot::Douts, rows as u64 * prefix, part);
@@ -175,14 +172,14 @@ impl GpuCell {
         let tail_words = (layout.len - layout.inputs) as usize;
         let mut reads: Vec<(Slot, u64, usize)> = vec![(Slot::Grads, layout.inputs, tail_words)];
         let mut inputs_read: Vec<usize> = Vec::new();
-        for launch in &plan.projections {
+        for launch in &plan.cell.projections {
             let input = launch.input.index();
             if !inputs_read.contains(&input) {
                 inputs_read.push(input);
-                reads.push((Slot::InputGrads(input), 0, rows * launch.depth as usize));
+                reads.push((Slot::InputGrads(input), 0, rows * plan.cell.inputs[input] as usize));
             }
         }
-        for (i, _) in plan.projections.iter().enumerate() {
+        for (i, _) in plan.cell.projections.iter().enumerate() {
             reads.push((Slot::WeightGrads(i), 0, workspace.get(Slot::WeightGrads(i))?.len()));
         }
         let total_bytes: u64 = reads.iter().map(|&(_, _, len)| len as u64 * 4).sum();
@@ -243,7 +240,7 @@ impl GpuCell {
         let tail = parts[0];
         let at = |offset: u64| (offset - layout.inputs) as usize;
         let mut out = GradientBuffers { params: Vec::new(), inputs: Vec::new(), inits: Vec::new() };
-        for (i, &d) in plan.input_sizes.iter().enumerate() {
+        for (i, &d) in plan.cell.inputs.iter().enumerate() {
             let start = at(layout.inputs + rows as u64 * plan.input_prefix[i]);
             out.inputs.push(tail[start..start + rows * d as usize].to_vec());
         }
@@ -252,7 +249,7 @@ impl GpuCell {
                 *g += d;
             }
         }
-        for (s, &h) in plan.state_sizes.iter().enumerate() {
+        for (s, &h) in plan.cell.states.iter().enumerate() {
             let start = at(layout.inits + pass.batch as u64 * plan.state_prefix[s]);
             out.inits.push(tail[start..start + pass.batch * h as usize].to_vec());
         }
@@ -272,14 +269,14 @@ impl GpuCell {
         uploads: &mut Uploads<'_>,
     ) -> Result<Vec<Dispatch<'_>>, GpuError> {
         let plan = &self.kernels().plan;
-        let columns = plan.projection_columns;
+        let columns = plan.cell.projection_columns;
         let mut products: Vec<(GemmSizes, Slot, Slot, Slot, [u32; 3])> = Vec::new();
         let mut written: Vec<usize> = Vec::new();
         let tiles = |n: u64| n.div_ceil(GEMM_TILE) as u32;
-        for (i, launch) in plan.projections.iter().enumerate() {
+        for (i, launch) in plan.cell.projections.iter().enumerate() {
             let input = launch.input.index();
             let x_offset = (rows * plan.input_prefix[input]) as u32;
-            let depth = launch.depth;
+            let x_len = plan.cell.inputs[input];
             let accumulate = u32::from(written.contains(&input));
             written.push(input);
             let column = launch.column as u32;
@@ -288,13 +285,13 @@ impl GpuCell {
             // weights buffer), a block launch one group per `K x K` block (in the
             // parameters buffer).
             let (r, c, groups, weights, w_offset) = match launch.kind {
-                ProjectionKind::Dense => (launch.columns(), depth, 1, Slot::Weights(i), 0),
+                ProjectionKind::Dense => (launch.columns(), launch.depth, 1, Slot::Weights(i), 0),
                 ProjectionKind::Block { block } => (
                     block,
                     block,
                     launch.columns() / block,
                     Slot::Params,
-                    plan.param_offsets[launch.params[0].0.index()],
+                    plan.cell.params[launch.products[0].param.index()].offset,
                 ),
             };
             let (r32, c32) = (r as u32, c as u32);
@@ -307,7 +304,7 @@ impl GpuCell {
                 a_row: 1,
                 a_col: columns as u32,
                 b_offset: x_offset,
-                b_row: depth as u32,
+                b_row: x_len as u32,
                 b_col: 1,
                 c_row: c32,
                 a_group: r32,
@@ -329,7 +326,7 @@ impl GpuCell {
                 b_offset: w_offset as u32,
                 b_row: c32,
                 b_col: 1,
-                c_row: depth as u32,
+                c_row: x_len as u32,
                 a_group: r32,
                 b_group: r32 * c32,
                 c_group: c32,
@@ -371,15 +368,7 @@ impl GpuCell {
         scan: bool,
     ) -> Vec<Vec<f32>> {
         let plan = &self.kernels().plan;
-        let mut params: Vec<Vec<f32>> = plan
-            .param_offsets
-            .iter()
-            .enumerate()
-            .map(|(p, &offset)| {
-                let end = plan.param_offsets.get(p + 1).copied().unwrap_or(plan.params_len);
-                vec![0.0; (end - offset) as usize]
-            })
-            .collect();
+        let mut params: Vec<Vec<f32>> = plan.cell.params.iter().map(|slot| vec![0.0; slot.len as usize]).collect();
         let width = adjoint.accumulator_len.max(1) as usize;
         let threads = if scan { adjoint.scan.map_or(1, |s| s.chunks) as usize } else { 1 };
         for (slot, words) in partials.chunks(width).take(batch * threads * plan.lanes as usize).enumerate() {
@@ -394,18 +383,16 @@ impl GpuCell {
                 }
             }
         }
-        for (launch, dw) in plan.projections.iter().zip(weight_grads) {
-            let row_len = match launch.kind {
-                ProjectionKind::Dense => launch.depth as usize,
-                ProjectionKind::Block { block } => block as usize,
-            };
+        // Row `i` of a launch's matrix is `depth` words at `i * depth` (both kinds).
+        for (launch, dw) in plan.cell.projections.iter().zip(weight_grads) {
+            let depth = launch.depth as usize;
             let mut row = 0usize;
-            for &(param, rows) in &launch.params {
-                let len = rows as usize * row_len;
-                for (g, d) in params[param.index()].iter_mut().zip(&dw[row * row_len..][..len]) {
+            for product in &launch.products {
+                let len = product.rows as usize * depth;
+                for (g, d) in params[product.param.index()].iter_mut().zip(&dw[row * depth..][..len]) {
                     *g += d;
                 }
-                row += rows as usize;
+                row += product.rows as usize;
             }
         }
         params

@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use rnnc_compiler::Derived;
 use rnnc_compiler::analyse::ProjectionKind;
-use rnnc_compiler::backend::wgsl::{self, AdjointKernels, GpuKernels, ProjectionLaunch, Target};
+use rnnc_compiler::backend::wgsl::{self, AdjointKernels, GpuKernels, Target};
 use rnnc_compiler::check::DimSizes;
+use rnnc_compiler::plan::ProjectionLaunch;
 
 use super::device::{Gpu, GpuError};
 use super::kernel::Kernel;
@@ -141,13 +142,13 @@ impl GpuCell {
     /// binding size, and the batch within one dispatch dimension.
     pub(super) fn batch_chunk(&self, gpu: &Gpu, batch: usize, steps: usize) -> usize {
         let plan = &self.kernels.plan;
-        let inputs = plan.input_sizes.iter().sum::<u64>();
+        let inputs = plan.cell.inputs.iter().sum::<u64>();
         // The backward pass's grads buffer holds the projections' and the inputs'
         // cotangents side by side.
         let words_per_sequence = [
-            plan.projection_columns + inputs,
-            plan.output_sizes.iter().sum::<u64>(),
-            plan.state_sizes.iter().sum::<u64>(),
+            plan.cell.projection_columns + inputs,
+            plan.cell.outputs.iter().sum::<u64>(),
+            plan.cell.states.iter().sum::<u64>(),
         ]
         .into_iter()
         .max()
@@ -240,7 +241,7 @@ impl GpuCell {
         let wall = Instant::now();
         let mut workspace = self.workspace();
         let run = self.prepare(gpu, &mut workspace, data, method)?;
-        let mut outputs: Outputs = vec![Vec::new(); self.kernels.plan.output_sizes.len()];
+        let mut outputs: Outputs = vec![Vec::new(); self.kernels.plan.cell.outputs.len()];
         let mut total = PassStats::default();
         let passes: Vec<Pass> = self.passes(data, run.chunk).collect();
         for pass in &passes {
@@ -281,22 +282,22 @@ impl GpuCell {
         let plan = &self.kernels.plan;
         let (batch, steps) = (data.batch(), data.seq_len());
         let (method, reason) = method.resolve(self.newton.is_some(), || self.choose_method(gpu, batch, steps));
-        workspace.ensure(gpu, Slot::Params, plan.params_len as usize)?;
+        workspace.ensure(gpu, Slot::Params, plan.cell.params_len as usize)?;
         for (i, launch) in self.dense_launches() {
             workspace.ensure(gpu, Slot::Weights(i), (launch.columns() * launch.depth) as usize)?;
         }
         let params = fingerprint(data.params().iter().map(|t| t.data()));
         if workspace.params_fingerprint != Some(params) {
             let buffer = workspace.get(Slot::Params)?;
-            for (tensor, &offset) in data.params().iter().zip(&plan.param_offsets) {
-                gpu.write(buffer, offset as usize, tensor.data())?;
+            for (tensor, slot) in data.params().iter().zip(&plan.cell.params) {
+                gpu.write(buffer, slot.offset as usize, tensor.data())?;
             }
             for (i, launch) in self.dense_launches() {
                 let weights = workspace.get(Slot::Weights(i))?;
                 let mut row = 0;
-                for &(param, rows) in &launch.params {
-                    gpu.write(weights, (row * launch.depth) as usize, data.params()[param.index()].data())?;
-                    row += rows;
+                for product in &launch.products {
+                    gpu.write(weights, (row * launch.depth) as usize, data.params()[product.param.index()].data())?;
+                    row += product.rows;
                 }
             }
             workspace.params_fingerprint = Some(params);
@@ -306,7 +307,7 @@ impl GpuCell {
 
     /// The dense projection launches, with their index among all launches.
     fn dense_launches(&self) -> impl Iterator<Item = (usize, &ProjectionLaunch)> {
-        self.kernels.plan.projections.iter().enumerate().filter(|(_, l)| l.kind == ProjectionKind::Dense)
+        self.kernels.plan.cell.projections.iter().enumerate().filter(|(_, l)| l.kind == ProjectionKind::Dense)
     }
 
     /// The passes a batch runs in: contiguous ranges of at most `chunk` sequences.

@@ -33,7 +33,7 @@ impl GpuCell {
     pub(super) fn pass_uploads<'a>(&self, data: &'a BoundData, pass: &Pass, uploads: &mut Uploads<'a>) {
         let plan = &self.kernels().plan;
         let rows = pass.rows() as u64;
-        for ((tensor, &size), &prefix) in data.inputs().iter().zip(&plan.input_sizes).zip(&plan.input_prefix) {
+        for ((tensor, &size), &prefix) in data.inputs().iter().zip(&plan.cell.inputs).zip(&plan.input_prefix) {
             let per_sequence = pass.steps * size as usize;
             let part = &tensor.data()[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
             uploads.data(Slot::Inputs, rows * prefix, part);
@@ -45,7 +45,7 @@ impl GpuCell {
     /// states in their place).
     pub(super) fn init_uploads<'a>(&self, data: &'a BoundData, pass: &Pass, uploads: &mut Uploads<'a>) {
         let plan = &self.kernels().plan;
-        for ((tensor, &size), &prefix) in data.inits().iter().zip(&plan.state_sizes).zip(&plan.state_prefix) {
+        for ((tensor, &size), &prefix) in data.inits().iter().zip(&plan.cell.states).zip(&plan.state_prefix) {
             let size = size as usize;
             let part = &tensor.data()[pass.first * size..(pass.first + pass.batch) * size];
             uploads.data(Slot::Init, pass.batch as u64 * prefix, part);
@@ -137,12 +137,12 @@ impl GpuCell {
         let plan = &self.kernels().plan;
         let rows = pass.rows();
         let words = |sizes: &[u64]| sizes.iter().sum::<u64>() as usize;
-        workspace.ensure(gpu, Slot::Inputs, rows * words(&plan.input_sizes))?;
-        workspace.ensure(gpu, Slot::Init, pass.batch * words(&plan.state_sizes))?;
-        workspace.ensure(gpu, Slot::Projections, rows * plan.projection_columns as usize)?;
-        let output_words = rows * words(&plan.output_sizes);
+        workspace.ensure(gpu, Slot::Inputs, rows * words(&plan.cell.inputs))?;
+        workspace.ensure(gpu, Slot::Init, pass.batch * words(&plan.cell.states))?;
+        workspace.ensure(gpu, Slot::Projections, rows * plan.cell.projection_columns as usize)?;
+        let output_words = rows * words(&plan.cell.outputs);
         workspace.ensure(gpu, Slot::Outputs, output_words)?;
-        workspace.ensure(gpu, Slot::States, if keep { rows * words(&plan.state_sizes) } else { 1 })?;
+        workspace.ensure(gpu, Slot::States, if keep { rows * words(&plan.cell.states) } else { 1 })?;
         let groups_x = |per: u64| plan.lanes.div_ceil(per).max(1) as u32;
         let (kernel, grid, shape) = match (run.method, &self.newton, self.kernels().newton) {
             (Method::Newton, Some(kernel), Some(shape)) => {
@@ -208,7 +208,7 @@ impl GpuCell {
             let values: &[f32] = bytemuck::cast_slice(&words[..output_words]);
             let mut outputs: Outputs = Vec::new();
             let mut offset = 0usize;
-            for &size in &plan.output_sizes {
+            for &size in &plan.cell.outputs {
                 let len = if transfers.read_outputs { rows * size as usize } else { 0 };
                 outputs.push(values[offset..offset + len].to_vec());
                 offset += len;
@@ -250,11 +250,11 @@ impl GpuCell {
     ) -> Result<Vec<Dispatch<'_>>, GpuError> {
         let plan = &self.kernels().plan;
         let stride = record_stride(gpu, ProjectionSizes::WORDS.max(GemmSizes::WORDS));
-        let len = plan.projections.len().max(1) * stride as usize;
+        let len = plan.cell.projections.len().max(1) * stride as usize;
         workspace.ensure(gpu, Slot::LaunchSizes, len)?;
         let mut sizes = vec![0u32; len];
         let mut dispatches = Vec::new();
-        for (i, launch) in plan.projections.iter().enumerate() {
+        for (i, launch) in plan.cell.projections.iter().enumerate() {
             let x_offset = rows * plan.input_prefix[launch.input.index()];
             let at = i * stride as usize;
             let (kernel, words, bindings, grid) = match launch.kind {
@@ -265,7 +265,7 @@ impl GpuCell {
                         n: n as u32,
                         k: launch.depth as u32,
                         offset: x_offset as u32,
-                        stride: plan.projection_columns as u32,
+                        stride: plan.cell.projection_columns as u32,
                         column: launch.column as u32,
                         ..ProjectionSizes::default()
                     };
@@ -275,19 +275,19 @@ impl GpuCell {
                 }
                 ProjectionKind::Block { block } => {
                     // out[m, column + g K + j] = sum_q x[m, g K + q] W[g, j, q].
-                    let param = launch.params[0].0;
+                    let param = launch.products[0].param;
                     let record = GemmSizes {
                         m: rows as u32,
                         n: block as u32,
                         k: block as u32,
                         a_offset: x_offset as u32,
-                        a_row: launch.depth as u32,
+                        a_row: plan.cell.inputs[launch.input.index()] as u32,
                         a_col: 1,
-                        b_offset: plan.param_offsets[param.index()] as u32,
+                        b_offset: plan.cell.params[param.index()].offset as u32,
                         b_row: 1,
                         b_col: block as u32,
                         c_offset: launch.column as u32,
-                        c_row: plan.projection_columns as u32,
+                        c_row: plan.cell.projection_columns as u32,
                         a_group: block as u32,
                         b_group: (block * block) as u32,
                         c_group: block as u32,

@@ -25,7 +25,7 @@ pub(super) enum Slot {
     Inputs,
     /// The initial states (the recurrence leaves its last states there).
     Init,
-    /// The projections, `[rows, plan.projection_columns]`.
+    /// The projections, `[rows, plan.cell.projection_columns]`.
     Projections,
     /// Every output of the pass.
     Outputs,

@@ -2,21 +2,19 @@
 //! as roots of a program over one row.
 //!
 //! Per row it stores the state cotangent `mu_{t-1}` (the adjoint's `states`),
-//! each host projection's cotangent (a projection of
-//! [`super::CpuLayout::projections`], whose `dW` and `dx` the runtime computes as
-//! matrix products), each input's cotangent (its elementwise uses, plus
-//! `W^T dP` for the projections the runtime does not compute, such as a
-//! block-diagonal `W @ x`), and adds each vector parameter's share and each
-//! matrix use's `a ⊗ u` to the parameter gradient. It reads the previous state,
+//! each projection's cotangent (at its column of the plan's launches; the
+//! runtime turns them into `dW` and `dx` by matrix products), each input's
+//! cotangent through its elementwise uses, and adds each vector parameter's
+//! share and each matrix use's `a ⊗ u` to the parameter gradient. It reads the previous state,
 //! the hoisted values, the input projections and the inputs (recomputing the
 //! step values the adjoint reads), the seed `mu_t` and the output cotangents.
 
 use super::internal;
-use super::layout::{PreValue, Projection, Slot};
+use super::layout::{PreValue, Slot};
 use super::program::{Base, Context, Home, Matrix, Outer, Program, Root, Sink, Stage, plan};
 use crate::Derived;
 use crate::arena::Handle;
-use crate::check::{Param, ParamShape};
+use crate::check::Param;
 use crate::derive::adjoint::{Adjoint, ParamAdjoint};
 use crate::error::Error;
 use crate::ir::{Graph, Node, Op};
@@ -41,8 +39,8 @@ pub(super) struct Leaves<'a> {
     pub params: &'a [Slot],
     pub states: &'a [Slot],
     pub pre: &'a [PreValue],
-    /// The host projections with their product nodes.
-    pub projections: &'a [(Handle<Node>, Projection)],
+    /// The projections: node, first column, rows.
+    pub projections: &'a [(Handle<Node>, usize, usize)],
     pub outputs: usize,
 }
 
@@ -53,8 +51,8 @@ impl Leaves<'_> {
         if let Some(pre) = self.pre.iter().find(|p| p.node == node) {
             return Some((Base::Pre, pre.slot.offset));
         }
-        if let Some((_, projection)) = self.projections.iter().find(|(n, _)| *n == node) {
-            return Some((Base::Projections, projection.offset));
+        if let Some(&(_, column, _)) = self.projections.iter().find(|(n, ..)| *n == node) {
+            return Some((Base::Projections, column));
         }
         match op {
             Op::Param(p) => self.params.get(p.index()).map(|s| (Base::Params, s.offset)),
@@ -74,44 +72,19 @@ impl Leaves<'_> {
     }
 }
 
-/// The backward kernel's roots, adding to `graph` the products `W^T dP` of the
-/// projections that are not host projections (and their sums with the
-/// elementwise input cotangents).
-pub(super) fn backward_roots(
-    derived: &Derived,
-    graph: &mut Graph,
-    leaves: &Leaves<'_>,
-    inputs: &[usize],
-) -> BackwardRoots {
+/// The backward kernel's roots.
+pub(super) fn backward_roots(derived: &Derived, leaves: &Leaves<'_>, inputs: &[usize]) -> BackwardRoots {
     let adjoint: &Adjoint = &derived.adjoint;
-    let cell = &derived.cell;
     let mut result = BackwardRoots::default();
     for (&node, slot) in adjoint.states.iter().zip(leaves.states) {
         result.roots.push(Root { node, sink: Sink::Out(slot.offset), len: slot.len });
     }
-    let mut input_grads: Vec<Option<Handle<Node>>> = adjoint.inputs.clone();
     for projection in &adjoint.projections {
-        if let Some((_, host)) = leaves.projections.iter().find(|(n, _)| *n == projection.node) {
-            let sink = Sink::ProjectionGrad(host.offset);
-            result.roots.push(Root { node: projection.adjoint, sink, len: host.rows });
-            continue;
-        }
-        let Op::MatVec(param, x) = graph.node(projection.node).op else { continue };
-        let Op::Input(input) = graph.node(x).op else { continue };
-        let cols = match cell.params.values().nth(param.index()).map(|p| p.shape) {
-            Some(ParamShape::Matrix { cols, .. }) => cols,
-            Some(ParamShape::Block { size, .. }) => size,
-            _ => continue,
-        };
-        result.uses.push(MatrixUse { param, a: projection.adjoint, u: x });
-        let back = graph.matvec_t(param, projection.adjoint, cols);
-        if let Some(slot) = input_grads.get_mut(input.index()) {
-            *slot = Some(match *slot {
-                Some(sum) => graph.add_values(sum, back),
-                None => back,
-            });
+        if let Some(&(_, column, len)) = leaves.projections.iter().find(|(n, ..)| *n == projection.node) {
+            result.roots.push(Root { node: projection.adjoint, sink: Sink::ProjectionGrad(column), len });
         }
     }
+    let input_grads = &adjoint.inputs;
     for (i, (grad, &len)) in input_grads.iter().zip(inputs).enumerate() {
         if let Some(node) = *grad {
             result.roots.push(Root { node, sink: Sink::InputGrad(i), len });

@@ -11,20 +11,17 @@
 
 use super::backward::{Leaves, backward_roots, plan_backward};
 use super::emit::{BackwardShape, KernelShape};
-use super::layout::{
-    BackwardLayout, ChannelSplit, CpuLayout, JacobianLayout, OutputSource, PreValue, Projection, Slot,
-};
-use super::program::{Base, Context, Home, Probes, Program, Root, Sink, Stage, lcm, plan};
-use super::{DENSE_NEWTON_LIMIT, KernelKind, internal};
+use super::layout::{BackwardLayout, ChannelSplit, CpuLayout, JacobianLayout, OutputSource, PreValue, Slot};
+use super::program::{Base, Context, Home, Probes, Program, Root, Sink, Stage, plan};
+use super::{KernelKind, internal};
 use crate::Derived;
 use crate::analyse::JacobianStructure;
-use crate::analyse::ProjectionKind;
 use crate::arena::Handle;
-use crate::check::{DimSizes, OutputValue, ParamShape, Shape, Size};
+use crate::check::{DimSizes, OutputValue, Shape, Size};
 use crate::derive::{Linear, products};
 use crate::error::Error;
-use crate::interp::param_len;
 use crate::ir::{Graph, Node, Op};
+use crate::plan::Device;
 
 /// A kernel ready to emit.
 pub(super) struct Planned {
@@ -185,20 +182,13 @@ fn jacobian_layout(derived: &Derived, states: &[Slot], width: usize) -> Result<J
     })
 }
 
-/// For each node: whether it depends on a state or a probe, whether it contains
-/// a matrix product, and whether it depends on a probe.
-fn dependencies(graph: &Graph) -> (Vec<bool>, Vec<bool>, Vec<bool>) {
-    let mut varying = vec![false; graph.len()];
-    let mut product = vec![false; graph.len()];
+/// For each node, whether it depends on a probe.
+fn probed(graph: &Graph) -> Vec<bool> {
     let mut probed = vec![false; graph.len()];
     for (handle, node) in graph.iter() {
-        let i = handle.index();
-        let operands: Vec<usize> = node.op.operands().map(|o| o.index()).collect();
-        probed[i] = matches!(node.op, Op::Seed(_)) || operands.iter().any(|&o| probed[o]);
-        varying[i] = probed[i] || matches!(node.op, Op::State(_)) || operands.iter().any(|&o| varying[o]);
-        product[i] = matches!(node.op, Op::MatVec(..) | Op::MatVecT(..)) || operands.iter().any(|&o| product[o]);
+        probed[handle.index()] = matches!(node.op, Op::Seed(_)) || node.op.operands().any(|o| probed[o.index()]);
     }
-    (varying, product, probed)
+    probed
 }
 
 /// Builds every kernel's program and the layout. See the [module
@@ -209,14 +199,18 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
         return Err(internal(cell, "the IR does not match the cell"));
     }
     let n = |size: Size| dims.of(size) as usize;
-    let (params, params_len) = slots(cell.params.values().map(|p| param_len(p.shape, dims)));
+    let cell_plan = crate::plan::plan(derived, dims);
+    let word = |w: u64| w as usize;
+    let params: Vec<Slot> =
+        cell_plan.params.iter().map(|s| Slot { offset: word(s.offset), len: word(s.len) }).collect();
+    let params_len = word(cell_plan.params_len);
     let param_offsets: Vec<usize> = params.iter().map(|s| s.offset).collect();
     let sizes: Vec<Size> = cell.states.values().map(|s| s.size).collect();
-    let (states, state_width) = slots(sizes.iter().map(|&s| n(s)));
-    let inputs: Vec<usize> = cell.inputs.values().map(|i| n(i.size)).collect();
+    let (states, state_width) = slots(cell_plan.states.iter().map(|&len| word(len)));
+    let inputs: Vec<usize> = cell_plan.inputs.iter().map(|&len| word(len)).collect();
     let mut graph = derived.ir.graph.clone();
     let jacobian = jacobian_layout(derived, &states, state_width)?;
-    let newton = jacobian.structure != JacobianStructure::Dense || state_width <= DENSE_NEWTON_LIMIT;
+    let newton = cell_plan.granule.is_some() || Device::Cpu.dense_newton(state_width as u64);
     let jacobian_roots =
         if newton { Some(jacobian_roots(derived, &mut graph, &jacobian, &states, &sizes)?) } else { None };
 
@@ -242,59 +236,27 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
         output_roots.push(Root { node, sink: Sink::Out(slot.offset), len });
     }
 
-    // Hoisting: the maximal state-independent values that hold a product (or are
-    // an input), as the recurrence kernels reach them.
-    let (varying, has_product, probed) = dependencies(&graph);
-    let mut all_roots: Vec<Handle<Node>> = update_roots.iter().chain(&output_roots).map(|r| r.node).collect();
-    if let Some(j) = &jacobian_roots {
-        all_roots.extend(j.direct.iter().map(|r| r.node));
-        all_roots.extend(j.probes.iter().flat_map(|(_, _, roots)| roots.iter().map(|r| r.node)));
-    }
+    // The plan's hoisted values and projections (every launch is a host product).
+    let probed = probed(&graph);
+    let pre: Vec<PreValue> = cell_plan
+        .hoisted
+        .iter()
+        .map(|h| PreValue { node: h.node, slot: Slot { offset: word(h.slot.offset), len: word(h.slot.len) } })
+        .collect();
+    let pre_width = word(cell_plan.hoisted_width);
     let mut hoisted = vec![false; graph.len()];
-    let mut seen = vec![false; graph.len()];
-    while let Some(node) = all_roots.pop() {
-        if std::mem::replace(&mut seen[node.index()], true) {
-            continue;
-        }
-        let op = graph.node(node).op;
-        if !varying[node.index()] && (has_product[node.index()] || matches!(op, Op::Input(_))) {
-            hoisted[node.index()] = true;
-        } else {
-            all_roots.extend(op.operands());
-        }
+    for value in &pre {
+        hoisted[value.node.index()] = true;
     }
-    let pre_nodes: Vec<Handle<Node>> = (0..graph.len()).filter(|&i| hoisted[i]).map(Handle::from_index).collect();
-    let (pre_slots, pre_width) = slots(pre_nodes.iter().map(|&node| vector_len(&graph, dims, node)));
-    let pre: Vec<PreValue> = pre_nodes.iter().zip(&pre_slots).map(|(&node, &slot)| PreValue { node, slot }).collect();
-
-    // Input projections under the hoisted values.
-    let mut projections: Vec<(Handle<Node>, Projection)> = Vec::new();
-    let mut projection_width = 0;
-    let mut stack = pre_nodes.clone();
-    let mut seen = vec![false; graph.len()];
-    while let Some(node) = stack.pop() {
-        if std::mem::replace(&mut seen[node.index()], true) {
-            continue;
-        }
-        // Dense projections are host matrix products; a block one is computed in
-        // the kernel like any other state-independent product.
-        if let Some(found) = derived.projections.iter().find(|p| p.node == node && p.kind == ProjectionKind::Dense)
-            && let ParamShape::Matrix { rows, cols } = cell.params[found.param].shape
-        {
-            let (param, input) = (found.param.index(), found.input.index());
-            projections.push((node, Projection { param, input, rows: n(rows), cols: n(cols), offset: 0 }));
-            continue;
-        }
-        stack.extend(graph.node(node).op.operands());
-    }
-    projections.sort_by_key(|(node, _)| *node);
-    for (_, projection) in &mut projections {
-        projection.offset = projection_width;
-        projection_width += projection.rows;
-    }
+    let projections: Vec<(Handle<Node>, usize, usize)> = cell_plan
+        .projections
+        .iter()
+        .flat_map(|launch| launch.placed().map(|(product, column)| (product.node, word(column), word(product.rows))))
+        .collect();
+    let projection_width = word(cell_plan.projection_columns);
     let leaves =
         Leaves { params: &params, states: &states, pre: &pre, projections: &projections, outputs: outputs.len() };
-    let backward = backward_roots(derived, &mut graph, &leaves, &inputs);
+    let backward = backward_roots(derived, &leaves, &inputs);
 
     let context = Context { cell, graph: &graph, dims, param_offsets: &param_offsets };
     let const_seeds: Vec<(Handle<Node>, usize)> = jacobian_roots.as_ref().map_or(Vec::new(), |j| j.const_seeds.clone());
@@ -324,7 +286,7 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
             match graph.node(node).op {
                 Op::Param(p) => params.get(p.index()).map(|s| (Base::Params, s.offset)),
                 Op::Input(i) => Some((Base::Input(i.index()), 0)),
-                _ => projections.iter().find(|(p, _)| *p == node).map(|(_, p)| (Base::Pre, p.offset)),
+                _ => projections.iter().find(|(p, ..)| *p == node).map(|&(_, column, _)| (Base::Pre, column)),
             }
         };
         let roots: Vec<Root> =
@@ -343,10 +305,18 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
         });
     }
 
-    // The recurrence kernels, channel-split when the structure allows it.
+    // The recurrence kernels, channel-split by the plan's granule when the
+    // programs stay within channels (a granule that does not cover a program's
+    // widest block is a bug of the plan).
     let channels = states.first().map_or(0, |s| s.len);
-    let splittable =
-        jacobian.structure != JacobianStructure::Dense && channels > 0 && states.iter().all(|s| s.len == channels);
+    let splittable = cell_plan.granule.is_some() && channels > 0;
+    let granule = word(cell_plan.granule.unwrap_or(1));
+    let split_by = |program: &Program| -> Result<ChannelSplit, Error> {
+        if granule % program.widest_block() != 0 || granule % jacobian.channel_block != 0 {
+            return Err(internal(cell, "a program reads wider blocks than the plan's granule"));
+        }
+        Ok(ChannelSplit { channels, granule })
+    };
     let recurrence = |split: bool, scratch: &mut usize| -> Result<(Program, Option<Program>), Error> {
         let states_program = plan(&context, &update_roots, &[], &step_leaf, split, scratch)?;
         let linearise = match &jacobian_roots {
@@ -364,8 +334,10 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
     let (mut states_program, mut linearise) = recurrence(splittable, &mut scratch)?;
     let local = |p: &Program| p.channel_local(channels);
     if splittable && local(&states_program) && linearise.as_ref().is_none_or(local) {
-        let widest = lcm(states_program.widest_block(), linearise.as_ref().map_or(1, Program::widest_block));
-        split = Some(ChannelSplit { channels, granule: lcm(widest, jacobian.channel_block) });
+        split = Some(split_by(&states_program)?);
+        if let Some(program) = &linearise {
+            split_by(program)?;
+        }
     } else if splittable {
         scratch = 0;
         (states_program, linearise) = recurrence(false, &mut scratch)?;
@@ -387,8 +359,8 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
     let mut scratch = 0;
     let planned = match backward_program(splittable, &mut scratch) {
         Ok(program) if splittable && local(&program) => {
-            let granule = lcm(program.widest_block(), jacobian.channel_block);
-            Ok((program, Some(ChannelSplit { channels, granule })))
+            let split = split_by(&program)?;
+            Ok((program, Some(split)))
         }
         Ok(_) if splittable => {
             scratch = 0;
@@ -414,10 +386,10 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
     };
     let consts = jacobian_roots.map_or(Vec::new(), |j| j.consts);
     let layout = CpuLayout {
+        plan: cell_plan,
         params,
         params_len,
         inputs,
-        projections: projections.into_iter().map(|(_, p)| p).collect(),
         projection_width,
         pre,
         pre_width,
@@ -432,13 +404,6 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
         backward,
     };
     Ok(Plans { graph, param_offsets, layout, kernels })
-}
-
-fn vector_len(graph: &Graph, dims: &DimSizes, node: Handle<Node>) -> usize {
-    match graph.node(node).shape {
-        Shape::Vector(size) => dims.of(size) as usize,
-        Shape::Scalar => 1,
-    }
 }
 
 /// The dense linearisation: the step, keeping what the probes read, then one

@@ -1,11 +1,15 @@
 //! Where everything a kernel reads and writes lives: the packed parameters, the
 //! hoisted values, the state, output and Jacobian rows, the scratch and the
 //! constant table. The runtime lays its buffers out by [`CpuLayout`]; every
-//! offset and length is in floats.
+//! offset and length is in floats. What the layout shares with the GPU (the
+//! parameters, the projection launches and their columns, the hoisted values)
+//! comes from the kernel plan ([`crate::plan::CellPlan`]); this module only
+//! gives it `usize` offsets.
 
 use crate::analyse::JacobianStructure;
 use crate::arena::Handle;
 use crate::ir::Node;
+use crate::plan::CellPlan;
 
 /// A run of floats in a row or buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,24 +27,6 @@ pub struct PreValue {
     pub node: Handle<Node>,
     /// Its place in a row of the hoisted values.
     pub slot: Slot,
-}
-
-/// An input projection `W @ x` that the runtime computes as one matrix product
-/// over all rows before the hoisting kernel runs: row `r` of the projections holds
-/// `W @ x_r` at `offset`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Projection {
-    /// The parameter `W` (index in the cell's parameters), a dense `[rows, cols]`
-    /// matrix.
-    pub param: usize,
-    /// The input `x` (index in the cell's inputs), of length `cols`.
-    pub input: usize,
-    /// Rows of `W`: the length of the result.
-    pub rows: usize,
-    /// Columns of `W`.
-    pub cols: usize,
-    /// Where the result starts in a row of the projections.
-    pub offset: usize,
 }
 
 /// Where one output of the cell comes from.
@@ -127,8 +113,8 @@ pub struct ChannelSplit {
 /// and non-host projections ([`CpuLayout::inputs`] floats), and the packed
 /// parameter gradient ([`CpuLayout::params`]) that vector parameters and the
 /// matrix uses inside the step are added to. The cotangents of the projections
-/// in [`CpuLayout::projections`] become `dW` and `dx` in matrix products over
-/// every row, outside the kernel.
+/// (the plan's launches) become `dW` and `dx` in matrix products over every row,
+/// outside the kernel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BackwardLayout {
     /// The length of each output's cotangent row, in the cell's order.
@@ -140,6 +126,8 @@ pub struct BackwardLayout {
 /// The buffers of a compiled cell: every offset and length is in floats.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CpuLayout {
+    /// The back-end-neutral plan this layout follows.
+    pub plan: CellPlan,
     /// Each parameter's place in the packed parameters, in the cell's order; each
     /// stored as declared (row-major; `block[H, K]` as `[H/K, K, K]`).
     pub params: Vec<Slot>,
@@ -147,9 +135,8 @@ pub struct CpuLayout {
     pub params_len: usize,
     /// The length of each input.
     pub inputs: Vec<usize>,
-    /// The input projections, computed before the hoisting kernel.
-    pub projections: Vec<Projection>,
-    /// Floats per row of the projections.
+    /// Floats per row of the projections (the plan's launches, computed before
+    /// the hoisting kernel).
     pub projection_width: usize,
     /// The hoisted values, read by the recurrence kernels.
     pub pre: Vec<PreValue>,

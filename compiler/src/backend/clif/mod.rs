@@ -7,13 +7,13 @@
 //! - [`KernelKind::Hoist`]: for every row `B x T`, the hoisted values: the
 //!   state-independent parts of the step that hold a matrix product (`W @ x + b`,
 //!   even `sigmoid(W @ x + b)`), from the inputs and the input projections, which
-//!   the runtime computes first as matrix products ([`CpuLayout::projections`]).
+//!   the runtime computes first as matrix products (the plan's launches).
 //! - [`KernelKind::States`]: the step over every channel of one sequence: from
 //!   the hoisted values and the previous state, the next state.
 //! - [`KernelKind::Linearize`]: the step and its state Jacobian, stored as its
 //!   proved structure allows ([`JacobianLayout`]): what each Newton iteration
 //!   evaluates at every step. Absent for dense Jacobians wider than
-//!   [`DENSE_NEWTON_LIMIT`].
+//!   [`crate::plan::Device::Cpu`]'s dense limit.
 //! - [`KernelKind::Outputs`]: the outputs that are not states, once the states
 //!   are known.
 //! - [`KernelKind::Backward`]: the step's vector-Jacobian product
@@ -44,16 +44,12 @@ use cranelift_codegen::ir::Function;
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_codegen::settings;
 
-pub use layout::{BackwardLayout, ChannelSplit, CpuLayout, JacobianLayout, OutputSource, PreValue, Projection, Slot};
+pub use layout::{BackwardLayout, ChannelSplit, CpuLayout, JacobianLayout, OutputSource, PreValue, Slot};
 
 use crate::Derived;
 use crate::check::{Cell, DimSizes};
 use crate::error::{Error, ErrorKind};
 use crate::span::Span;
-
-/// The widest state row (`N`) for which a dense Jacobian is formed (see
-/// [`crate::backend::CPU_DENSE_NEWTON_UNKNOWNS`]).
-pub const DENSE_NEWTON_LIMIT: usize = crate::backend::CPU_DENSE_NEWTON_UNKNOWNS as usize;
 
 /// What a kernel computes. See the [module documentation](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

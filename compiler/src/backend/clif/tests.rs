@@ -39,7 +39,7 @@ fn every_stdlib_and_filetest_cell_verifies() {
                 assert!(text.contains("; kernel backward"), "{name} at {size}: no backward kernel");
                 let width: u64 = derived.cell.states.values().map(|s| dims.of(s.size)).sum();
                 let dense = derived.structure() == crate::analyse::JacobianStructure::Dense;
-                let newton = !dense || width <= DENSE_NEWTON_LIMIT as u64;
+                let newton = !dense || crate::plan::Device::Cpu.dense_newton(width);
                 assert_eq!(text.contains("; kernel linearize"), newton, "{name} at {size}");
             }
         }
@@ -55,7 +55,8 @@ fn para_gru_is_one_vector_loop_split_by_channels() {
     let layout = &cell.layout;
     assert_eq!(layout.split, Some(ChannelSplit { channels: 64, granule: 1 }));
     assert_eq!(layout.pre_width, 3 * 64, "three hoisted projections with their biases");
-    assert_eq!(layout.projections.len(), 3);
+    assert_eq!(layout.plan.projections.len(), 1, "the three projections of `x` stacked in one launch");
+    assert_eq!(layout.projection_width, 3 * 64);
     assert_eq!(layout.jacobian.len(), 64);
     assert_eq!(layout.scratch_len, 0, "nothing leaves the registers");
     let kinds: Vec<KernelKind> = cell.kernels.iter().map(|k| k.kind).collect();

@@ -13,7 +13,7 @@
 //! matrices' gradients and the inputs' remaining ones with matrix products.
 
 use super::emit::{Emitter, FUNCTIONS, write_prelude};
-use super::plan::{KernelPlan, LaneMode, PreValue};
+use super::plan::{KernelPlan, LaneMode, RawValue};
 use super::{Buffer, NewtonShape, settings_binding, validate};
 use crate::Derived;
 use crate::arena::Handle;
@@ -91,9 +91,9 @@ impl GradientLayout {
     /// The layout for `plan` and `kernels`, for one pass.
     pub fn new(plan: &KernelPlan, kernels: &AdjointKernels, batch: u64, steps: u64, scan: bool) -> Self {
         let rows = batch * steps;
-        let inputs = rows * plan.projection_columns;
-        let inits = inputs + rows * plan.input_sizes.iter().sum::<u64>();
-        let partials = inits + batch * plan.state_sizes.iter().sum::<u64>();
+        let inputs = rows * plan.cell.projection_columns;
+        let inits = inputs + rows * plan.cell.inputs.iter().sum::<u64>();
+        let partials = inits + batch * plan.cell.state_width();
         let threads = if scan { kernels.scan.map_or(1, |s| s.chunks) } else { 1 };
         let len = partials + batch * threads * plan.lanes * kernels.accumulator_len.max(1);
         GradientLayout { projections: 0, inputs, inits, partials, len }
@@ -230,8 +230,8 @@ impl Emitter<'_> {
         let plan = self.plan;
         // The projections' cotangents, in the projections' columns.
         for projection in &adjoint.projections {
-            let column = plan.pre.iter().find_map(|&(value, _)| match value {
-                PreValue::Projection { node, column } if node == projection.node => Some(column),
+            let column = plan.raw.iter().find_map(|&(value, _)| match value {
+                RawValue::Projection { node, column } if node == projection.node => Some(column),
                 _ => None,
             });
             let (Some(column), Some(width)) = (column, self.width(projection.adjoint)) else { continue };
@@ -240,7 +240,7 @@ impl Emitter<'_> {
                 width,
                 format!(
                     "grads[(b * settings.steps + t) * {}u + {column}u + {channel}] = {value};",
-                    plan.projection_columns
+                    plan.cell.projection_columns
                 ),
             );
         }
@@ -253,7 +253,7 @@ impl Emitter<'_> {
                 width,
                 format!(
                     "grads[input_grad_base() + settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}] = {value};",
-                    plan.input_prefix[i], plan.input_sizes[i]
+                    plan.input_prefix[i], plan.cell.inputs[i]
                 ),
             );
         }
@@ -307,7 +307,7 @@ pub fn generate_adjoint(
     let accumulators = accumulators(derived, dims, plan)?;
     let accumulator_len: u64 = accumulators.iter().map(|a| a.len).sum();
     let mut emitter = Emitter::new(derived, dims, plan);
-    emitter.load_pre();
+    emitter.load_raw("load_pre", "Pre");
     emitter.load_init();
     emitter.load_state();
     if scan.is_some() {
@@ -352,11 +352,11 @@ pub fn generate_adjoint(
             ("S", shape.chunks),
             ("N", shape.chunk_len),
             ("A", accumulator_len.max(1)),
-            ("COLUMNS", plan.projection_columns),
-            ("INPUT_WORDS", plan.input_sizes.iter().sum()),
-            ("STATE_WORDS", plan.state_sizes.iter().sum()),
+            ("COLUMNS", plan.cell.projection_columns),
+            ("INPUT_WORDS", plan.cell.inputs.iter().sum()),
+            ("STATE_WORDS", plan.cell.state_width()),
         ],
-        plan.pre_len(),
+        &[("Pre", plan.raw_len())],
     );
     text.push_str("// Every binding is used by every entry point, so they share one layout.\nfn touch_bindings() {\n");
     for name in &touched {
@@ -388,7 +388,7 @@ fn load_prev(b: u32, t: u32, lane: u32) -> array<f32, K> {
     }
     text.push_str(SEQUENTIAL);
     validate(&derived.cell.name, &text)?;
-    let projected = plan.pre.iter().filter(|(value, _)| matches!(value, PreValue::Projection { .. })).count();
+    let projected = plan.raw.iter().filter(|(value, _)| matches!(value, RawValue::Projection { .. })).count();
     let writes_every_projection = derived.adjoint.projections.len() == projected;
     Ok(AdjointKernels { text, bindings, scan, accumulators, accumulator_len, writes_every_projection })
 }

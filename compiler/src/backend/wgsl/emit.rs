@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::plan::{KernelPlan, LaneMode, PreValue};
+use super::plan::{KernelPlan, LaneMode, RawValue};
 use crate::Derived;
 use crate::arena::Handle;
 use crate::check::{BinaryOp, DimSizes, OutputValue, ParamShape, UnaryOp};
@@ -40,6 +40,13 @@ pub(super) struct Emitter<'a> {
     pub(super) parts: String,
     part_count: usize,
     private_declared: Vec<bool>,
+    /// The values the functions being emitted read from their `pre` argument,
+    /// in its order, with their widths: the hoisted values (forward step
+    /// functions) or the raw values (`load_pre` of the forward, and the
+    /// backward's functions).
+    pub(super) reads: Vec<(Handle<Node>, u64)>,
+    /// The WGSL type of the `pre` argument of generated parts.
+    pre_type: &'static str,
 }
 
 /// A function computing more nodes than this is cut into parts of at most this
@@ -68,6 +75,8 @@ impl<'a> Emitter<'a> {
             parts: String::new(),
             part_count: 0,
             private_declared: vec![false; derived.ir.graph.len()],
+            reads: plan.raw.iter().map(|&(value, width)| (value.node(), width)).collect(),
+            pre_type: "Pre",
         }
     }
 
@@ -122,10 +131,7 @@ impl<'a> Emitter<'a> {
 
     pub(super) fn pre_slot(&self, handle: Handle<Node>) -> Option<(u64, u64)> {
         let mut offset = 0;
-        for &(value, width) in &self.plan.pre {
-            let node = match value {
-                PreValue::Projection { node, .. } | PreValue::Input { node, .. } => node,
-            };
+        for &(node, width) in &self.reads {
             if node == handle {
                 return Some((offset, width));
             }
@@ -153,7 +159,7 @@ impl<'a> Emitter<'a> {
     }
 
     pub(super) fn param_offset(&self, param: Handle<crate::check::Param>) -> u64 {
-        self.plan.param_offsets[param.index()]
+        self.plan.cell.params[param.index()].offset
     }
 
     pub(super) fn for_each(&mut self, width: u64, body: String) {
@@ -181,7 +187,8 @@ impl<'a> Emitter<'a> {
             self.part_count += 1;
             let _ = write!(
                 self.parts,
-                "fn {name}(lane: u32, b: u32, t: u32, pre: Pre, prev: array<f32, K>, mu: array<f32, K>) {{\n{body}}}\n\n"
+                "fn {name}(lane: u32, b: u32, t: u32, pre: {}, prev: array<f32, K>, mu: array<f32, K>) {{\n{body}}}\n\n",
+                self.pre_type
             );
             let _ = writeln!(calls, "    {name}({});", self.part_args);
         }
@@ -296,7 +303,7 @@ impl<'a> Emitter<'a> {
         let channel = self.channel();
         format!(
             "{name}[e] = douts[settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}];",
-            plan.output_prefix[o], plan.output_sizes[o]
+            plan.output_prefix[o], plan.cell.outputs[o]
         )
     }
 
@@ -430,33 +437,58 @@ impl<'a> Emitter<'a> {
 
     // ---- the functions ----
 
-    pub(super) fn load_pre(&mut self) {
-        self.text.push_str("fn load_pre(b: u32, t: u32, lane: u32) -> Pre {\n    var pre: Pre;\n");
+    /// `fn {name}(b, t, lane) -> {ty}`: the raw values of a lane at one step,
+    /// read from the projections and inputs buffers.
+    pub(super) fn load_raw(&mut self, name: &str, ty: &str) {
+        let _ = write!(self.text, "fn {name}(b: u32, t: u32, lane: u32) -> {ty} {{\n    var raw: {ty};\n");
         let channel = self.channel();
         let mut offset = 0;
         let plan = self.plan;
-        for &(value, width) in &plan.pre {
+        for &(value, width) in &plan.raw {
             let read = match value {
-                PreValue::Projection { column, .. } => {
+                RawValue::Projection { column, .. } => {
                     self.uses.projections = true;
                     format!(
                         "projections[(b * settings.steps + t) * {}u + {column}u + {channel}]",
-                        plan.projection_columns
+                        plan.cell.projection_columns
                     )
                 }
-                PreValue::Input { input, .. } => {
+                RawValue::Input { input, .. } => {
                     self.uses.inputs = true;
                     let i = input.index();
                     format!(
                         "inputs[settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}]",
-                        plan.input_prefix[i], plan.input_sizes[i]
+                        plan.input_prefix[i], plan.cell.inputs[i]
                     )
                 }
             };
-            self.for_each(width, format!("pre.v[{offset}u + e] = {read};"));
+            self.for_each(width, format!("raw.v[{offset}u + e] = {read};"));
             offset += width;
         }
-        self.text.push_str("    return pre;\n}\n\n");
+        self.text.push_str("    return raw;\n}\n\n");
+    }
+
+    /// The forward kernels' `load_pre`: the hoisted values of a lane at one
+    /// step, computed once from its raw values (`load_raw`). Afterwards the
+    /// emitter's functions read the hoisted values.
+    pub(super) fn load_hoisted(&mut self) {
+        self.load_raw("load_raw", "Raw");
+        self.text.push_str("fn load_pre(b: u32, t: u32, lane: u32) -> Pre {\n    let pre = load_raw(b, t, lane);\n");
+        self.part_args = "lane, b, t, pre, array<f32, K>(), array<f32, K>()";
+        self.pre_type = "Raw";
+        let hoisted = self.plan.hoisted.clone();
+        let needed = self.needed(hoisted.iter().map(|&(node, _)| node));
+        self.nodes(&needed);
+        self.line("var hoisted: Pre;");
+        let mut offset = 0;
+        for &(node, width) in &hoisted {
+            let value = self.element(node);
+            self.for_each(width, format!("hoisted.v[{offset}u + e] = {value};"));
+            offset += width;
+        }
+        self.text.push_str("    return hoisted;\n}\n\n");
+        self.pre_type = "Pre";
+        self.reads = hoisted;
     }
 
     /// For each state, a loop over its elements in the lane: `statement(slot,
@@ -468,7 +500,7 @@ impl<'a> Emitter<'a> {
         let channel = self.channel();
         let plan = self.plan;
         for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
-            let (prefix, size) = (plan.state_prefix[s], plan.state_sizes[s]);
+            let (prefix, size) = (plan.state_prefix[s], plan.cell.states[s]);
             let initial = format!("settings.batch * {prefix}u + b * {size}u + {channel}");
             let sequence =
                 format!("settings.batch * settings.steps * {prefix}u + (b * settings.steps + t) * {size}u + {channel}");
@@ -559,9 +591,9 @@ impl<'a> Emitter<'a> {
             let o = o.index();
             let address = format!(
                 "settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}",
-                plan.output_prefix[o], plan.output_sizes[o]
+                plan.output_prefix[o], plan.cell.outputs[o]
             );
-            let width = plan.width(plan.output_sizes[o]);
+            let width = plan.width(plan.cell.outputs[o]);
             let value = match output.value {
                 OutputValue::State(s) => format!("next[{}u + e]", plan.state_slots[s.index()].0),
                 _ => self.element(self.derived.ir.outputs[o]),
@@ -629,9 +661,14 @@ fn self_quotient_(x: f32) -> f32 {
 }
 ";
 
-pub(super) fn write_prelude(text: &mut String, constants: &[(&str, u64)], pre_len: u64) {
+/// The constants, and the structs of values read per step: `(name, words)`
+/// each (`Pre`, and `Raw` where it differs).
+pub(super) fn write_prelude(text: &mut String, constants: &[(&str, u64)], structs: &[(&str, u64)]) {
     for (name, value) in constants {
         let _ = writeln!(text, "const {name}: u32 = {value}u;");
     }
-    let _ = writeln!(text, "struct Pre {{ v: array<f32, {}> }}\n", pre_len.max(1));
+    for (name, words) in structs {
+        let _ = writeln!(text, "struct {name} {{ v: array<f32, {}> }}", words.max(&1));
+    }
+    text.push('\n');
 }

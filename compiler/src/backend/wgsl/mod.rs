@@ -19,7 +19,7 @@ use crate::check::DimSizes;
 use crate::error::{Error, ErrorKind};
 pub use adjoint::{Accumulator, AccumulatorKind, AdjointKernels, GradientLayout, generate_adjoint};
 pub use interface::{GemmSizes, ProjectionSizes, Settings, Stats};
-pub use plan::{DENSE_NEWTON_LIMIT, KernelPlan, LaneMode, PreValue, ProjectionLaunch};
+pub use plan::{KernelPlan, LaneMode, RawValue};
 
 /// The projection kernel (entry point `main`): `out[m, col + n] = sum_k x[off + m K + k] w[n K + k]`,
 /// its sizes a [`ProjectionSizes`] record.
@@ -169,7 +169,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     let plan = plan::plan(derived, dims)?;
     let newton = plan.newton.then(|| newton_shape(&plan, target));
     let mut emitter = emit::Emitter::new(derived, dims, &plan);
-    emitter.load_pre();
+    emitter.load_hoisted();
     emitter.load_init();
     emitter.step();
     if newton.is_some() {
@@ -212,7 +212,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     emit::write_prelude(
         &mut text,
         &[("K", plan.unknowns), ("C", shape.lanes), ("S", shape.chunks), ("N", shape.chunk_len)],
-        plan.pre_len(),
+        &[("Raw", plan.raw_len()), ("Pre", plan.hoisted_len())],
     );
     text.push_str("// Every binding is used by every entry point, so they share one layout.\nfn touch_bindings() {\n");
     for name in touched.iter().chain(["init", "outputs", "states"].iter()) {

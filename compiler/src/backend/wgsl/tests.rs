@@ -15,7 +15,10 @@ fn every_stdlib_cell_generates_valid_wgsl() {
         let generated = kernels(cell.source, &[("H", 8), ("D", 3)]).unwrap_or_else(|e| panic!("{}: {e}", cell.name));
         assert!(generated.recurrence.contains("fn sequential("), "{}", cell.name);
         let expect_newton = cell.name != "lstm";
-        assert_eq!(generated.newton.is_some(), expect_newton || generated.plan.unknowns <= DENSE_NEWTON_LIMIT);
+        assert_eq!(
+            generated.newton.is_some(),
+            expect_newton || crate::plan::Device::Gpu.dense_newton(generated.plan.unknowns)
+        );
         spirv(cell.name, &generated.recurrence).unwrap_or_else(|e| panic!("{}: {e}", cell.name));
     }
 }
@@ -35,8 +38,8 @@ fn lanes_follow_the_jacobian_structure() {
     assert_eq!((plan("elman").mode, plan("elman").lanes, plan("elman").unknowns), (LaneMode::Whole, 1, 8));
     assert_eq!(plan("lstm").unknowns, 16);
     let gru = plan("para_gru");
-    assert_eq!(gru.projections.len(), 1);
-    assert_eq!(gru.projection_columns, 24);
+    assert_eq!(gru.cell.projections.len(), 1);
+    assert_eq!(gru.cell.projection_columns, 24);
 }
 
 #[test]
