@@ -32,6 +32,7 @@
 //! work (3 to 5 iterations, each a linearisation and a scan), so it only wins
 //! with that many spare threads (docs/PERFORMANCE-cpu.md has the measurements).
 
+mod affine;
 mod backward;
 mod buffers;
 mod error;
@@ -142,8 +143,8 @@ impl CpuCell {
         &self.jit.layout
     }
 
-    /// Whether Newton's method is available (not for dense Jacobians wider than
-    /// `DENSE_NEWTON_LIMIT`).
+    /// Whether Newton's method is available (not for dense Jacobians of more
+    /// unknowns than `Device::Cpu.dense_newton_unknowns()`).
     pub fn has_newton(&self) -> bool {
         self.jit.linearize.is_some()
     }

@@ -23,6 +23,7 @@
 //! linearisation kernel, and Jacobian blocks of at most `MAX_PARALLEL_BLOCK`
 //! unknowns (as the forward's parallel scan).
 
+use super::affine::{Blocks, compose, identity, mul_add_transposed};
 use super::backward::{Stretch, Walk};
 use super::buffers::{Shared, product, zeroed};
 use super::error::CpuError;
@@ -30,7 +31,7 @@ use super::jit::Jit;
 use super::newton::{MAX_PARALLEL_BLOCK, MIN_CHUNK_ROWS};
 use super::parallel::{run_tasks, run_workers};
 use super::run::{Previous, StepCall};
-use super::scan::{LaneRun, Lanes};
+use super::scan::{LaneRun, Lanes, run_jacobians};
 
 /// Rows linearised at once while composing a chunk's map.
 const PIECE_ROWS: usize = 64;
@@ -75,40 +76,6 @@ fn scatter(lanes: &Lanes, run: &LaneRun, values: &[f32], row: &mut [f32]) {
             row[position(lanes, run, u, j)] = value;
         }
     }
-}
-
-/// `m = J_t m` for a run: `m` is `[block][block][groups]`, `jac` a Jacobian row.
-fn compose(lanes: &Lanes, run: &LaneRun, jac: &[f32], m: &mut Vec<f32>, next: &mut Vec<f32>) {
-    let (block, len) = (lanes.block, run.end - run.first);
-    next.clear();
-    next.resize(block * block * len, 0.0);
-    for u in 0..block {
-        for v in 0..block {
-            let entries = &jac[(u * block + v) * lanes.groups + run.first..][..len];
-            for w in 0..block {
-                let (from, to) = (&m[(v * block + w) * len..][..len], &mut next[(u * block + w) * len..][..len]);
-                for ((o, &j), &x) in to.iter_mut().zip(entries).zip(from) {
-                    *o += j * x;
-                }
-            }
-        }
-    }
-    std::mem::swap(m, next);
-}
-
-/// `m^T x + add` for a run (`m` as in [`compose`], vectors `[block][groups]`).
-fn transpose_apply(lanes: &Lanes, run: &LaneRun, m: &[f32], x: &[f32], add: &[f32]) -> Vec<f32> {
-    let (block, len) = (lanes.block, run.end - run.first);
-    let mut out = add.to_vec();
-    for u in 0..block {
-        for w in 0..block {
-            let entries = &m[(u * block + w) * len..][..len];
-            for ((o, &a), &xv) in out[w * len..][..len].iter_mut().zip(entries).zip(&x[u * len..][..len]) {
-                *o += a * xv;
-            }
-        }
-    }
-    out
 }
 
 /// One unit of work and how its rows are cut.
@@ -156,19 +123,7 @@ fn chunk_map(walk: &Walk<'_>, unit: &Unit<'_>, first: usize, end: usize, workspa
     let run = walk.run;
     let layout = &run.jit.layout;
     let block = unit.lanes.block;
-    let mut maps: Vec<Vec<f32>> = unit
-        .lanes
-        .runs
-        .iter()
-        .map(|r| {
-            let len = r.end - r.first;
-            let mut m = vec![0.0; block * block * len];
-            for u in 0..block {
-                m[(u * block + u) * len..][..len].fill(1.0);
-            }
-            m
-        })
-        .collect();
+    let mut maps: Vec<Vec<f32>> = unit.lanes.runs.iter().map(|r| identity(block, r.end - r.first)).collect();
     let Some(linearize) = run.jit.linearize else { return maps };
     let jac_width = layout.jacobian.len();
     let channels = linearize_range(walk, unit.range);
@@ -193,7 +148,7 @@ fn chunk_map(walk: &Walk<'_>, unit: &Unit<'_>, first: usize, end: usize, workspa
         for t in 0..rows {
             let jac = &workspace.jac[t * jac_width..][..jac_width];
             for (lane_run, m) in unit.lanes.runs.iter().zip(maps.iter_mut()) {
-                compose(unit.lanes, lane_run, jac, m, &mut workspace.next);
+                compose(run_jacobians(unit.lanes, lane_run, jac), m, &mut workspace.next);
             }
         }
     }
@@ -298,7 +253,12 @@ fn carry(
         for (r, lane_run) in lanes.runs.iter().enumerate() {
             let offset = gather(lanes, lane_run, offset_row);
             let value = match entering.get(r) {
-                Some(after) => transpose_apply(lanes, lane_run, &maps[c].maps[r], after, &offset),
+                Some(after) => {
+                    let mut value = offset;
+                    let map = Blocks::map(&maps[c].maps[r], lanes.block, lane_run.end - lane_run.first);
+                    mul_add_transposed(map, after, &mut value);
+                    value
+                }
                 None => offset,
             };
             scatter(lanes, lane_run, &value, seed);

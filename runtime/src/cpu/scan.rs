@@ -16,6 +16,7 @@
 use rnnc_compiler::analyse::JacobianStructure;
 use rnnc_compiler::backend::clif::JacobianLayout;
 
+use super::affine::{Blocks, compose, identity, mul_add};
 use super::buffers::Shared;
 
 /// The unknowns one unit solves for.
@@ -140,18 +141,9 @@ fn residual(lanes: &Lanes, view: &RowView<'_>, into: &mut [f32], len: usize) {
     }
 }
 
-/// `out = J_t x + out` for a run (vectors `[block][groups]`).
-fn multiply_add(lanes: &Lanes, run: &LaneRun, jac: &[f32], x: &[f32], out: &mut [f32]) {
-    let (block, len) = (lanes.block, run.end - run.first);
-    for u in 0..block {
-        for v in 0..block {
-            let entries = &jac[(u * block + v) * lanes.groups + run.first..][..len];
-            let (x, out) = (&x[v * len..][..len], &mut out[u * len..][..len]);
-            for ((o, &j), &xv) in out.iter_mut().zip(entries).zip(x) {
-                *o += j * xv;
-            }
-        }
-    }
+/// Row `jac`'s Jacobians of a run's groups.
+pub(crate) fn run_jacobians<'a>(lanes: &Lanes, run: &LaneRun, jac: &'a [f32]) -> Blocks<'a> {
+    Blocks { data: jac, block: lanes.block, stride: lanes.groups, first: run.first, len: run.end - run.first }
 }
 
 /// Runs `d_t = J_t d_{t-1} + r_t` over the stretch from `entering` (per run;
@@ -171,7 +163,7 @@ pub(crate) unsafe fn apply(lanes: &Lanes, rows: &Rows, entering: Option<&[Vec<f3
             // SAFETY: forwarded from the caller.
             let mut view = unsafe { row_view(rows, lanes, run, t) };
             residual(lanes, &view, &mut next, len);
-            multiply_add(lanes, run, view.jac, &d, &mut next);
+            mul_add(run_jacobians(lanes, run, view.jac), &d, &mut next);
             let k = lanes.channel_block;
             for u in 0..lanes.block {
                 let (s, within) = (u / k, u % k);
@@ -210,32 +202,18 @@ pub(crate) unsafe fn summarize(lanes: &Lanes, rows: &Rows) -> Vec<ChunkMap> {
     let mut maps = Vec::with_capacity(lanes.runs.len());
     for run in &lanes.runs {
         let len = run.end - run.first;
-        let mut a = vec![0.0; block * block * len];
-        for u in 0..block {
-            a[(u * block + u) * len..][..len].fill(1.0);
-        }
+        let mut a = identity(block, len);
         let mut c = vec![0.0; block * len];
         let mut next_c = vec![0.0; block * len];
-        let mut next_a = vec![0.0; block * block * len];
-        let mut column = vec![0.0; block * len];
-        let mut product = vec![0.0; block * len];
+        let mut next_a = Vec::new();
         for t in 0..rows.rows {
             // SAFETY: forwarded from the caller.
             let view = unsafe { row_view(rows, lanes, run, t) };
+            let jacobians = run_jacobians(lanes, run, view.jac);
             residual(lanes, &view, &mut next_c, len);
-            multiply_add(lanes, run, view.jac, &c, &mut next_c);
+            mul_add(jacobians, &c, &mut next_c);
             std::mem::swap(&mut c, &mut next_c);
-            for w in 0..block {
-                for v in 0..block {
-                    column[v * len..][..len].copy_from_slice(&a[(v * block + w) * len..][..len]);
-                }
-                product.fill(0.0);
-                multiply_add(lanes, run, view.jac, &column, &mut product);
-                for u in 0..block {
-                    next_a[(u * block + w) * len..][..len].copy_from_slice(&product[u * len..][..len]);
-                }
-            }
-            std::mem::swap(&mut a, &mut next_a);
+            compose(jacobians, &mut a, &mut next_a);
         }
         maps.push(ChunkMap { a, c });
     }
@@ -251,16 +229,8 @@ pub(crate) fn carry(lanes: &Lanes, chunks: &[Vec<ChunkMap>]) -> Vec<Vec<Vec<f32>
     for maps in chunks {
         entering.push(d.clone());
         for ((run, map), d) in lanes.runs.iter().zip(maps).zip(d.iter_mut()) {
-            let len = run.end - run.first;
             let mut next = map.c.clone();
-            for u in 0..block {
-                for v in 0..block {
-                    let a = &map.a[(u * block + v) * len..][..len];
-                    for ((o, &av), &dv) in next[u * len..][..len].iter_mut().zip(a).zip(&d[v * len..][..len]) {
-                        *o += av * dv;
-                    }
-                }
-            }
+            mul_add(Blocks::map(&map.a, block, run.end - run.first), d, &mut next);
             *d = next;
         }
     }
