@@ -23,12 +23,13 @@ var<workgroup> carry: array<array<f32, K>, C>;
 @compute @workgroup_size(C, S, 1)
 fn adjoint_scan(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
     touch_bindings();
-    let c = local.x;
-    let s = local.y;
-    let me = s * C + c;
-    let lane = group.x * C + c;
-    let b = group.y;
-    let live = lane < settings.lanes;
+    let place = place_of(group, local);
+    let c = place.c;
+    let s = place.s;
+    let me = place.me;
+    let lane = place.lane;
+    let b = place.b;
+    let live = place.live;
     var acc: array<f32, A>;
     var pre: array<Pre, N>;
     var prev: array<array<f32, K>, N>;

@@ -1,11 +1,23 @@
 // The algebra of every scan, forward and reverse: affine maps v -> M v + o of
-// the K unknowns of a lane (M row-major), composed and applied, and one round
-// of the Hillis-Steele scan over the chunk maps of a workgroup. One definition
-// for the Newton kernel's prefix over chunks and the backward kernel's suffix.
-// A workgroup holds C lanes x S chunks; thread (s, c) is entry `s * C + c`.
+// the K unknowns of a lane (M row-major), composed and applied, and one round of
+// the Hillis-Steele scan over the chunk maps of a workgroup, and where a thread
+// sits. One definition for the Newton kernel's prefix over chunks and the
+// backward kernel's suffix. A workgroup holds C lanes x S chunks; thread (s, c)
+// is entry `s * C + c`. (Each kernel extends its chunk's map by one step inline:
+// through a function, llvmpipe ran the GPU tests several times slower.)
 
 const KK: u32 = K * K;
 const THREADS: u32 = C * S;
+
+// Where a thread of a scan kernel sits: lane `c` of the workgroup's C lanes and
+// chunk `s` of its S chunks (entry `me` of the chunk maps); lane `lane` of
+// sequence `b`, which exists when `live`.
+struct Place { c: u32, s: u32, me: u32, lane: u32, b: u32, live: bool }
+
+fn place_of(group: vec3<u32>, local: vec3<u32>) -> Place {
+    let lane = group.x * C + local.x;
+    return Place(local.x, local.y, local.y * C + local.x, lane, group.y, lane < settings.lanes);
+}
 
 var<workgroup> chunk_map: array<array<f32, KK>, THREADS>;
 var<workgroup> chunk_offset: array<array<f32, K>, THREADS>;

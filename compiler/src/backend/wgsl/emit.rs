@@ -47,6 +47,10 @@ pub(super) struct Emitter<'a> {
     pub(super) reads: Vec<(Handle<Node>, u64)>,
     /// The WGSL type of the `pre` argument of generated parts.
     pre_type: &'static str,
+    /// The vector parameters the forward kernels read once per thread into
+    /// `lane_params` (their offsets there), instead of from the params buffer
+    /// at every use.
+    pub(super) lane_params: Option<Vec<(Handle<crate::check::Param>, u64)>>,
 }
 
 /// A function computing more nodes than this is cut into parts of at most this
@@ -55,6 +59,10 @@ pub(super) struct Emitter<'a> {
 /// walks the function's expressions from the start for each new one), so
 /// bounded functions keep code generation linear in the size of a cell.
 pub(super) const SPLIT_NODES: usize = 256;
+
+/// Lane values of at most this many elements are computed element by element
+/// with constant indices (see [`Emitter::for_each`]).
+pub(super) const UNROLL_WIDTH: u64 = 4;
 
 /// A float32 literal in WGSL.
 fn literal(value: f64) -> String {
@@ -77,7 +85,41 @@ impl<'a> Emitter<'a> {
             private_declared: vec![false; derived.ir.graph.len()],
             reads: plan.raw.iter().map(|&(value, width)| (value.node(), width)).collect(),
             pre_type: "Pre",
+            lane_params: None,
         }
+    }
+
+    /// `load_lane_params(lane)`, copying every vector parameter's lane elements
+    /// into the private array `lane_params` (when they fit in `limit` words;
+    /// else it does nothing and the parameters are read where used), and makes
+    /// the emitter read them there. Every forward kernel calls it once per live
+    /// thread.
+    pub(super) fn lane_params(&mut self, limit: u64) {
+        let cell = &self.derived.cell;
+        let mut placed = Vec::new();
+        let mut words = 0;
+        for (param, p) in cell.params.iter() {
+            if let ParamShape::Vector(size) = p.shape {
+                placed.push((param, words));
+                words += self.plan.width(self.dims.of(size));
+            }
+        }
+        if words == 0 || words > limit {
+            self.text.push_str("fn load_lane_params(lane: u32) {}\n\n");
+            return;
+        }
+        let _ = writeln!(self.parts, "var<private> lane_params: array<f32, {words}>;");
+        self.text.push_str("fn load_lane_params(lane: u32) {\n");
+        let channel = self.channel();
+        for &(param, at) in &placed {
+            let ParamShape::Vector(size) = cell.params[param].shape else { continue };
+            let width = self.plan.width(self.dims.of(size));
+            self.uses.params = true;
+            let offset = self.param_offset(param);
+            self.for_each(width, format!("lane_params[{at}u + e] = params[{offset}u + {channel}];"));
+        }
+        self.text.push_str("}\n\n");
+        self.lane_params = Some(placed);
     }
 
     /// An error if some node could not be printed.
@@ -162,8 +204,18 @@ impl<'a> Emitter<'a> {
         self.plan.cell.params[param.index()].offset
     }
 
+    /// `body` for each element `e` of a lane value of `width` elements: written
+    /// out once per element with `e` a constant when `width` is at most
+    /// [`UNROLL_WIDTH`] (so every per-thread array is indexed by constants and
+    /// lives in registers), else a loop.
     pub(super) fn for_each(&mut self, width: u64, body: String) {
-        self.line(format!("for (var e = 0u; e < {width}u; e++) {{ {body} }}"));
+        if width <= UNROLL_WIDTH {
+            for e in 0..width {
+                self.line(format!("{{ let e = {e}u; {body} }}"));
+            }
+        } else {
+            self.line(format!("for (var e = 0u; e < {width}u; e++) {{ {body} }}"));
+        }
     }
 
     /// Emits code computing every needed node: `let`/`var` declarations in the
@@ -245,10 +297,13 @@ impl<'a> Emitter<'a> {
                     let (slot, _) = self.plan.state_slots[state.index()];
                     format!("{name}[e] = prev[{slot}u + e];")
                 }
-                Op::Param(param) => {
-                    self.uses.params = true;
-                    format!("{name}[e] = params[{}u + {channel}];", self.param_offset(param))
-                }
+                Op::Param(param) => match self.lane_params.as_ref().and_then(|l| l.iter().find(|(p, _)| *p == param)) {
+                    Some(&(_, at)) => format!("{name}[e] = lane_params[{at}u + e];"),
+                    None => {
+                        self.uses.params = true;
+                        format!("{name}[e] = params[{}u + {channel}];", self.param_offset(param))
+                    }
+                },
                 Op::Unary(op, a) => format!("{name}[e] = {};", unary(op, &self.element(a))),
                 Op::Binary(op, a, b) => format!("{name}[e] = {};", self.binary_of(op, a, b)),
                 Op::Step(a) => format!("{name}[e] = select(0.0, 1.0, {} > 0.0);", self.element(a)),
@@ -405,7 +460,7 @@ impl<'a> Emitter<'a> {
             match *map {
                 Linear::Diag { diag, .. } => {
                     let value = self.element(diag);
-                    self.line(format!("for (var e = 0u; e < {rows}u; e++) {{ {name}[e * {cols}u + e] = {value}; }}"));
+                    self.for_each(rows, format!("{name}[e * {cols}u + e] = {value};"));
                 }
                 Linear::Matrix(p) | Linear::MatrixT(p) => {
                     self.uses.params = true;
@@ -468,13 +523,13 @@ impl<'a> Emitter<'a> {
         self.text.push_str("    return raw;\n}\n\n");
     }
 
-    /// The forward kernels' `load_pre`: the hoisted values of a lane at one
-    /// step, computed once from its raw values (`load_raw`). Afterwards the
-    /// emitter's functions read the hoisted values.
+    /// The forward kernels' `hoist(raw, lane)`: the hoisted values of a lane at
+    /// one step, computed once from its raw values, and `load_pre(b, t, lane)`,
+    /// both in one. Afterwards the emitter's functions read the hoisted values.
     pub(super) fn load_hoisted(&mut self) {
         self.load_raw("load_raw", "Raw");
-        self.text.push_str("fn load_pre(b: u32, t: u32, lane: u32) -> Pre {\n    let pre = load_raw(b, t, lane);\n");
-        self.part_args = "lane, b, t, pre, array<f32, K>(), array<f32, K>()";
+        self.text.push_str("fn hoist(pre: Raw, lane: u32) -> Pre {\n");
+        self.part_args = "lane, 0u, 0u, pre, array<f32, K>(), array<f32, K>()";
         self.pre_type = "Raw";
         let hoisted = self.plan.hoisted.clone();
         let needed = self.needed(hoisted.iter().map(|&(node, _)| node));
@@ -487,6 +542,9 @@ impl<'a> Emitter<'a> {
             offset += width;
         }
         self.text.push_str("    return hoisted;\n}\n\n");
+        self.text.push_str(
+            "fn load_pre(b: u32, t: u32, lane: u32) -> Pre {\n    return hoist(load_raw(b, t, lane), lane);\n}\n\n",
+        );
         self.pre_type = "Pre";
         self.reads = hoisted;
     }

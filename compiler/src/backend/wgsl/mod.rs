@@ -148,6 +148,16 @@ impl Default for Target {
 /// Lanes per Newton workgroup: 8 adjacent channels make one 32-byte memory sector.
 const NEWTON_LANES: u64 = 8;
 
+/// The most words of linearisations (`N (K + K^2)`) a Newton thread keeps from
+/// composing its chunk's maps to applying them (`CACHED = N`); beyond, it
+/// linearises again (`CACHED = 1`): H200, ParaGRU 1.93 -> 1.71 ms kept; ParaLSTM's
+/// 96 words kept spilled, 2.93 -> 4.92 ms (docs/measurements/h200-run11, -run12).
+const CACHED_WORDS: u64 = 64;
+
+/// The most words of vector parameters a thread reads once into registers
+/// (`load_lane_params`) rather than at every use.
+const LANE_PARAM_WORDS: u64 = 64;
+
 fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
     let k = plan.unknowns;
     let per_thread = (k * k + 2 * k) * 4;
@@ -155,9 +165,12 @@ fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
     let threads = 1u64 << (63 - threads.leading_zeros());
     let lanes = plan.lanes.next_power_of_two().min(NEWTON_LANES).min(threads);
     let chunks = (threads / lanes).max(1);
+    // Measured on an H200 (docs/measurements/h200-run13, -run14): 8 steps for
+    // one or two unknowns (16: 11-13% slower at B = 8, 6% faster at B = 1), 16
+    // for four (8: 14% slower).
     let chunk_len = target.chunk_len.filter(|&n| n > 0).unwrap_or(match k {
-        0..=2 => 16,
-        3..=4 => 8,
+        0..=2 => 8,
+        3..=4 => 16,
         _ => 4,
     });
     NewtonShape { lanes, chunks, chunk_len }
@@ -169,6 +182,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     let plan = plan::plan(derived, dims)?;
     let newton = plan.newton.then(|| newton_shape(&plan, target));
     let mut emitter = emit::Emitter::new(derived, dims, &plan);
+    emitter.lane_params(LANE_PARAM_WORDS);
     emitter.load_hoisted();
     emitter.load_init();
     emitter.step();
@@ -209,9 +223,14 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     declare(&mut text, Buffer::States, "states", "read_write");
     text.push('\n');
     let shape = newton.unwrap_or(NewtonShape { lanes: 1, chunks: 1, chunk_len: 1 });
+    let cached = if shape.chunk_len * (plan.unknowns + plan.unknowns * plan.unknowns) <= CACHED_WORDS {
+        shape.chunk_len
+    } else {
+        1
+    };
     emit::write_prelude(
         &mut text,
-        &[("K", plan.unknowns), ("C", shape.lanes), ("S", shape.chunks), ("N", shape.chunk_len)],
+        &[("K", plan.unknowns), ("C", shape.lanes), ("S", shape.chunks), ("N", shape.chunk_len), ("CACHED", cached)],
         &[("Raw", plan.raw_len()), ("Pre", plan.hoisted_len())],
     );
     text.push_str("// Every binding is used by every entry point, so they share one layout.\nfn touch_bindings() {\n");

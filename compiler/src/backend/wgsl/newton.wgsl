@@ -47,14 +47,20 @@ fn linearise(lane: u32, t: u32, pre: Pre, prev: array<f32, K>, f: ptr<function, 
 @compute @workgroup_size(C, S, 1)
 fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
     touch_bindings();
-    let c = local.x;
-    let s = local.y;
-    let me = s * C + c;
-    let lane = group.x * C + c;
-    let b = group.y;
-    let live = lane < settings.lanes;
+    let place = place_of(group, local);
+    let c = place.c;
+    let s = place.s;
+    let me = place.me;
+    let lane = place.lane;
+    let b = place.b;
+    let live = place.live;
+    if live { load_lane_params(lane); }
     var pre: array<Pre, N>;
     var h: array<array<f32, K>, N>;
+    // Each step's linearisation, kept from composing to applying when it fits
+    // in registers (CACHED = N), else computed again (CACHED = 1).
+    var lin_f: array<array<f32, K>, CACHED>;
+    var lin_jac: array<array<f32, KK>, CACHED>;
     var most_iterations = 0u;
     var fallbacks = 0u;
     var last_update = 0.0;
@@ -91,15 +97,21 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             workgroupBarrier();
             var entry_old = segment_start[c];
             if s > 0u { entry_old = chunk_last[me - C]; }
-            // Compose this chunk's affine maps h -> J h + (f - J h_old).
+            // Compose this chunk's affine maps h -> J (h - h_old) + f (inline, as in
+            // the reverse scan: through a function llvmpipe runs the tests several
+            // times slower).
             var map: array<f32, KK>;
             var offset: array<f32, K>;
-            for (var i = 0u; i < K; i++) { for (var k = 0u; k < K; k++) { map[i * K + k] = select(0.0, 1.0, i == k); } }
+            for (var i = 0u; i < K; i++) { map[i * K + i] = 1.0; }
             var prev = entry_old;
             for (var j = 0u; j < N; j++) {
                 var f: array<f32, K>;
                 var jac: array<f32, KK>;
                 linearise(lane, first + j, pre[j], prev, &f, &jac);
+                if CACHED == N {
+                    lin_f[min(j, CACHED - 1u)] = f;
+                    lin_jac[min(j, CACHED - 1u)] = jac;
+                }
                 var next_map: array<f32, KK>;
                 var next_offset: array<f32, K>;
                 for (var i = 0u; i < K; i++) {
@@ -121,7 +133,9 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             workgroupBarrier();
             // Prefix-compose the chunk maps of each lane (Hillis-Steele, log2 S rounds):
             // afterwards chunk (s, c) holds the map from the segment's start to the
-            // end of chunk s.
+            // end of chunk s. (Applying the earlier chunks' maps in turn to the
+            // segment's start instead, one barrier in all, was 20-45% slower on an
+            // H200: docs/measurements/h200-run16.)
             for (var d = 1u; d < S; d = d << 1u) {
                 scan_round(me, me - min(d, s) * C, s >= d, &map, &offset);
             }
@@ -139,7 +153,12 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             for (var j = 0u; j < N; j++) {
                 var f: array<f32, K>;
                 var jac: array<f32, KK>;
-                linearise(lane, first + j, pre[j], old_prev, &f, &jac);
+                if CACHED == N {
+                    f = lin_f[min(j, CACHED - 1u)];
+                    jac = lin_jac[min(j, CACHED - 1u)];
+                } else {
+                    linearise(lane, first + j, pre[j], old_prev, &f, &jac);
+                }
                 var next: array<f32, K>;
                 for (var i = 0u; i < K; i++) {
                     var acc = f[i];
