@@ -38,9 +38,11 @@ fn tensor(value: &Bound<'_, PyAny>, role: &str, name: &str) -> PyResult<Tensor> 
     };
     let view = array.readonly();
     let shape = view.shape().to_vec();
+    // `as_slice` also takes Fortran-ordered arrays, in memory order: only a
+    // C-ordered one is copied as a slice, any other walked in C order.
     let data = match view.as_slice() {
-        Ok(slice) => slice.to_vec(),
-        Err(_) => view.as_array().iter().copied().collect(),
+        Ok(slice) if view.is_c_contiguous() => slice.to_vec(),
+        _ => view.as_array().iter().copied().collect(),
     };
     Ok(Tensor::new(shape, data).map_err(|e| Failure::Data(format!("{role} `{name}`: {e}")))?)
 }
