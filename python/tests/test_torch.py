@@ -56,25 +56,21 @@ def test_gradients_match_float64_autograd(method):
         torch.testing.assert_close(got.double(), want, atol=2e-4 * max(1.0, want.abs().max().item()), rtol=0)
 
 
+@pytest.mark.parametrize("method", ["newton", "sequential"])
 @pytest.mark.parametrize("cell", ["para_gru", "elman", "para_lstm"])
-def test_central_differences_of_the_float32_layer(cell):
+def test_central_differences_of_the_float32_layer(cell, method):
     """gradcheck in float64 around the float32 layer: inputs and parameters are
     cast to float32 inside, so the step and tolerances are float32's."""
-    layer, _ = layer_and_data(cell, dims={"H": 3, "D": 2}, method="sequential")
+    layer, _ = layer_and_data(cell, dims={"H": 3, "D": 2}, method=method)
     torch.manual_seed(1)
     x = torch.randn(2, 7, 2, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
-    names = layer.cell.params
-    params = [getattr(layer, n).detach().double().requires_grad_(True) for n in names]
+    params = [getattr(layer, n).detach().double().requires_grad_(True) for n in layer.cell.params]
 
     def function(x, h0, *values):
-        with torch.no_grad():
-            for name, value in zip(names, values):
-                getattr(layer, name).copy_(value)
-        # The parameters themselves are float32 leaves: route the float64
-        # copies through the autograd function by hand, as the layer would.
-        state = layer.cell.states[-1]
-        inits = {state: h0} if len(layer.cell.states) == 1 else {s: h0 for s in layer.cell.states}
+        # The layer's own parameters are float32 leaves: the float64 copies go
+        # through its autograd function as the layer passes its parameters.
+        inits = {state: h0 for state in layer.cell.states}
         run = rt._Run(layer, layer.cell.inputs, inits.keys())
         return rt._CellFunction.apply(run, *values, x, *inits.values())
 
