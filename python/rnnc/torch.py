@@ -143,6 +143,15 @@ class _CellFunction(torch.autograd.Function):
         return (None, *results)
 
 
+def _forward_only(run: _Run, tensors) -> Tuple[torch.Tensor, ...]:
+    """The outputs of `Cell.forward` (no tape), as `_CellFunction.forward` gives them."""
+    params, inputs, inits = ({name: _host(t) for name, t in group.items()} for group in run.split(tensors))
+    outputs, report = run.cell.forward(params, inputs, inits or None, **run.options)
+    run.layer._record(report)
+    reference = tensors[len(run.param_names)]
+    return tuple(_like(outputs[name], reference) for name in run.output_names)
+
+
 class Recurrent(nn.Module):
     """An rnnc cell as a layer: `layer(x)` runs the cell over `x` `[B, T, D]`
     (CPU or CUDA; float32, or any float dtype, computed in float32) and gives its
@@ -228,7 +237,11 @@ class Recurrent(nn.Module):
         inits = self._inits(init)
         run = _Run(self, names, inits.keys())
         params = [getattr(self, name) for name in run.param_names]
-        outputs: Tuple[torch.Tensor, ...] = _CellFunction.apply(run, *params, *inputs, *inits.values())
+        tensors = (*params, *inputs, *inits.values())
+        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+            outputs: Tuple[torch.Tensor, ...] = _CellFunction.apply(run, *tensors)
+        else:  # nothing to differentiate: no tape kept
+            outputs = _forward_only(run, tensors)
         if len(outputs) == 1:
             return outputs[0]
         return dict(zip(run.output_names, outputs))

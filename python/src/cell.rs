@@ -76,7 +76,7 @@ fn forward_report<'py>(
 impl Cell {
     /// Runs the cell forward: `(outputs, report)`, the outputs a dict name ->
     /// float32 array `[B, T, size]`, the report the dict of `rnnc run --report`.
-    #[pyo3(signature = (params, inputs, init=None, *, method="auto", atol=None, rtol=None, max_iterations=None))]
+    #[pyo3(signature = (params, inputs, init=None, method="auto", atol=None, rtol=None, max_iterations=None))]
     #[allow(clippy::too_many_arguments)]
     fn forward<'py>(
         &self,
@@ -102,7 +102,7 @@ impl Cell {
     /// Runs the cell forward keeping what the backward pass needs:
     /// `(outputs, report, tape)`; `tape.backward(douts)` gives the gradients
     /// without a second forward pass.
-    #[pyo3(signature = (params, inputs, init=None, *, method="auto", atol=None, rtol=None, max_iterations=None))]
+    #[pyo3(signature = (params, inputs, init=None, method="auto", atol=None, rtol=None, max_iterations=None))]
     #[allow(clippy::too_many_arguments)]
     fn forward_tape<'py>(
         &self,
@@ -132,7 +132,7 @@ impl Cell {
     /// `sum over outputs o of sum(douts[o] * o)` as a dict keyed `param.NAME`,
     /// `input.NAME`, `init.NAME` (outputs missing from `douts` have zero
     /// cotangents).
-    #[pyo3(signature = (params, inputs, douts, init=None, *, method="auto", atol=None, rtol=None, max_iterations=None))]
+    #[pyo3(signature = (params, inputs, douts, init=None, method="auto", atol=None, rtol=None, max_iterations=None))]
     #[allow(clippy::too_many_arguments)]
     fn backward<'py>(
         &self,

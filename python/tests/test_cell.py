@@ -70,6 +70,8 @@ def test_the_report_has_the_fields_of_rnnc_run(para_gru):
     for field in ["backend", "device", "method", "iterations", "converged", "residual", "time_ms", "non_finite"]:
         assert field in report, field
     assert report["backend"] == "cpu" and report["non_finite"] == {"count": 0, "first": None}
+    _, report = para_gru.forward(params, inputs, None, "newton")  # the options in order, as the contract lists them
+    assert report["method"] == "newton"
 
 
 def test_non_finite_outputs_are_counted_and_located(para_gru):

@@ -149,7 +149,7 @@ def test_a_compiled_cell_and_errors_pass_through():
     with pytest.raises(rnnc.DataError, match="input `x`"):
         layer(torch.randn(2, 5, 7))
     with pytest.raises(rnnc.CompileError, match=":1:"):
-        rt.Recurrent("cell c { dim H; input x: [H]; state h: [H]; h' = x +; output h; }", {"H": 2})
+        rt.Recurrent("cell c { dim H; input x: [H]; state h: [H]; h' = x +; output h; }", {"H": 2}, backend="cpu")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -161,3 +161,12 @@ def test_cuda_tensors_go_through_host_memory():
     assert h.device == xc.device
     h.sum().backward()
     assert xc.grad.device == xc.device and layer.Bz.grad.device == xc.device
+
+
+def test_without_gradients_no_tape_is_kept_and_the_outputs_are_the_same():
+    layer, x = layer_and_data()
+    with_tape = layer(x)
+    with torch.no_grad():
+        without = layer(x)
+    assert with_tape.requires_grad and not without.requires_grad
+    torch.testing.assert_close(without, with_tape.detach(), rtol=0, atol=0)
