@@ -120,8 +120,11 @@ class _CellFunction(torch.autograd.Function):
         )
         outputs, report, tape = run.cell.forward_tape(params, inputs, inits or None, **run.options)
         run.layer._record(report)
-        ctx.run, ctx.tape, ctx.host = run, tape, (params, inputs, inits)
-        ctx.references = tensors
+        ctx.run, ctx.tape = run, tape
+        # Saved for a second backward only (which runs the cell again): autograd
+        # then refuses tensors changed in place since this forward.
+        ctx.save_for_backward(*tensors)
+        ctx.kinds = [(t.device, t.dtype) for t in tensors]
         reference = tensors[len(run.param_names)]  # the first input
         return tuple(_like(outputs[name], reference) for name in run.output_names)
 
@@ -134,11 +137,13 @@ class _CellFunction(torch.autograd.Function):
             gradients, report = ctx.tape.backward(douts)
             run.layer._record(report)
         else:  # a second backward through the same graph (retain_graph=True)
-            params, inputs, inits = ctx.host
+            params, inputs, inits = (
+                {name: _host(t) for name, t in group.items()} for group in run.split(ctx.saved_tensors)
+            )
             gradients = run.cell.backward(params, inputs, douts, inits or None, **run.options)
         results = [
-            _like(gradients[key], reference) if needed else None
-            for key, reference, needed in zip(run.keys(), ctx.references, ctx.needs_input_grad[1:])
+            torch.from_numpy(gradients[key]).to(device=device, dtype=dtype) if needed else None
+            for key, (device, dtype), needed in zip(run.keys(), ctx.kinds, ctx.needs_input_grad[1:])
         ]
         return (None, *results)
 

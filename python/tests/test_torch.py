@@ -170,3 +170,13 @@ def test_without_gradients_no_tape_is_kept_and_the_outputs_are_the_same():
         without = layer(x)
     assert with_tape.requires_grad and not without.requires_grad
     torch.testing.assert_close(without, with_tape.detach(), rtol=0, atol=0)
+
+
+def test_a_second_backward_after_an_in_place_change_is_refused():
+    layer, x = layer_and_data()
+    loss = layer(x).pow(2).sum()
+    loss.backward(retain_graph=True)
+    with torch.no_grad():
+        layer.Bz.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
