@@ -35,10 +35,12 @@
 //! ```
 #![deny(missing_docs)]
 
+mod describe;
 mod engine;
 mod render;
 mod source;
 
+pub use describe::{inspect_json, param_shapes, report_json};
 pub use engine::{Backend, Backward, CompiledCell, Engine, Forward, RunError, RunOptions, Tape};
 pub use render::render_errors;
 pub use rnnc_compiler as compiler;
@@ -46,4 +48,5 @@ pub use rnnc_compiler::{Cell, Error, ErrorKind, Span};
 pub use rnnc_runtime as runtime;
 pub use rnnc_runtime::data::{Gradients, Tensor};
 pub use rnnc_runtime::{ForwardReport, Method, NewtonSettings};
+pub use rnnc_stdlib as stdlib;
 pub use source::{LoadError, STDLIB_PREFIX, Source};

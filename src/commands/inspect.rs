@@ -1,8 +1,7 @@
 //! `rnnc inspect FILE [--cell NAME] [--json]`: what the compiler knows of a cell.
 
 use rnnc::Cell;
-use rnnc::compiler::check::{OutputValue, ParamShape, Size};
-use serde_json::{Value, json};
+use rnnc::compiler::check::OutputValue;
 
 use super::stdio::{out, outln};
 use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, report_compile_error, select_cell};
@@ -35,69 +34,16 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     };
     let size_of = |dim| sizes.as_ref().map(|s: &rnnc::compiler::check::DimSizes| s.dim(dim));
     let derived = rnnc::compiler::derive_cell(&cell).map_err(|e| report_compile_error(&source, e))?;
-    let structure = derived.structure();
     if args.json {
-        let dims: Vec<Value> =
-            cell.dims.iter().map(|(h, d)| json!({ "name": d.name, "shape": [], "size": size_of(h) })).collect();
-        let report = json!({
-            "cell": cell.name,
-            "doc": cell.doc,
-            "dims": dims,
-            "inputs": cell.inputs.values().map(|v| named(&v.name, vec![size_json(&cell, v.size)])).collect::<Vec<_>>(),
-            "states": cell.states.values().map(|v| named(&v.name, vec![size_json(&cell, v.size)])).collect::<Vec<_>>(),
-            "params": cell.params.values().map(|p| param_json(&cell, &p.name, p.shape)).collect::<Vec<_>>(),
-            "outputs": cell.outputs.values().map(|o| {
-                let mut value = named(&o.name, vec![size_json(&cell, o.size)]);
-                value["source"] = json!(match o.value {
-                    OutputValue::State(_) => "state",
-                    OutputValue::Let(_) => "let",
-                    OutputValue::Expr(_) => "expr",
-                });
-                value
-            }).collect::<Vec<_>>(),
-            "jacobian": {
-                "structure": structure.name(),
-                "block": structure.block(),
-                "states": if derived.jacobian.interleaved { "interleaved" } else { "concatenated" },
-                "reason": derived.jacobian.reason,
-            },
-            "hoisted": derived.hoisting.nodes.len(),
-        });
+        let report = rnnc::inspect_json(&derived, sizes.as_ref());
         outln!("{}", serde_json::to_string_pretty(&report).expect("JSON values always serialise"))?;
     } else {
+        let structure = derived.structure();
         out(&text_report(&cell, &size_of))?;
         outln!("jacobian {structure} ({})", derived.jacobian.reason)?;
         outln!("hoisted  {} state-independent value(s) computed before the recurrence", derived.hoisting.nodes.len())?;
     }
     Ok(())
-}
-
-fn named(name: &str, shape: Vec<Value>) -> Value {
-    json!({ "name": name, "shape": shape })
-}
-
-fn size_json(cell: &Cell, size: Size) -> Value {
-    match size {
-        Size::Dim(dim) => json!(cell.dims[dim].name),
-        Size::Fixed(n) => json!(n),
-    }
-}
-
-fn param_json(cell: &Cell, name: &str, shape: ParamShape) -> Value {
-    match shape {
-        ParamShape::Vector(size) => named(name, vec![size_json(cell, size)]),
-        ParamShape::Matrix { rows, cols } => named(name, vec![size_json(cell, rows), size_json(cell, cols)]),
-        ParamShape::Block { size, block } => {
-            let blocks = match size {
-                Size::Dim(dim) => json!(format!("{}/{block}", cell.dims[dim].name)),
-                Size::Fixed(n) => json!(n / block),
-            };
-            let mut value = named(name, vec![size_json(cell, size), size_json(cell, size)]);
-            value["block"] = json!(block);
-            value["stored_shape"] = json!([blocks, block, block]);
-            value
-        }
-    }
 }
 
 fn text_report(

@@ -4,7 +4,7 @@
 
 use rnnc::ForwardReport;
 use rnnc::runtime::data::{NonFiniteOutputs, NonFiniteTensors};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Failure;
 use super::stdio::errln;
@@ -67,17 +67,7 @@ impl NonFinite {
     /// `non_finite_gradients`) added, and `converged` false when a result is
     /// not finite (the solver met its stopping test, but not on numbers).
     pub fn report(&self, report: &ForwardReport) -> Result<Value, Failure> {
-        let mut value = serde_json::to_value(report).map_err(|e| Failure::User(e.to_string()))?;
-        if let Value::Object(fields) = &mut value {
-            if !self.is_clean() {
-                fields.insert("converged".to_owned(), Value::Bool(false));
-            }
-            fields.insert("non_finite".to_owned(), json!(self.outputs));
-            if let Some(gradients) = &self.gradients {
-                fields.insert("non_finite_gradients".to_owned(), json!(gradients));
-            }
-        }
-        Ok(value)
+        rnnc::report_json(report, &self.outputs, self.gradients.as_ref()).map_err(|e| Failure::User(e.to_string()))
     }
 }
 

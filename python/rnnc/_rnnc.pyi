@@ -1,0 +1,111 @@
+# Type stubs of the extension module `rnnc._rnnc` (python/src/, built by maturin).
+from os import PathLike
+from typing import Any, Literal, Mapping, Optional, Union
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float32]
+Backend = Literal["auto", "gpu", "cpu"]
+Method = Literal["auto", "newton", "sequential"]
+
+class Error(Exception):
+    """The base of every error rnnc raises."""
+
+class CompileError(Error):
+    """A cell that does not compile; the message is the rendered diagnostic
+    (FILE:LINE:COL, the line, the labels)."""
+
+class DataError(Error):
+    """Data that does not fit the cell; the message names the tensor."""
+
+class DeviceError(Error):
+    """The GPU (or the CPU backend) failed, or no GPU is there."""
+
+class Tape:
+    """What `Cell.forward_tape` keeps for the backward pass; used once."""
+
+    @property
+    def unused(self) -> bool:
+        """Whether the backward pass has not run yet."""
+    def backward(self, douts: Mapping[str, Array]) -> tuple[dict[str, Array], dict[str, Any]]:
+        """(gradients keyed param.NAME / input.NAME / init.NAME, report with backward_ms)."""
+
+class Cell:
+    """A compiled cell bound to an engine (`compile`, `stdlib`)."""
+
+    @property
+    def source(self) -> str:
+        """The source text."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def file(self) -> str:
+        """The source's name in diagnostics: a path, `stdlib:NAME` or `<string>`."""
+    @property
+    def backend(self) -> Literal["gpu", "cpu"]: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def params(self) -> list[str]: ...
+    @property
+    def inputs(self) -> list[str]: ...
+    @property
+    def states(self) -> list[str]: ...
+    @property
+    def outputs(self) -> list[str]: ...
+    def forward(
+        self,
+        params: Mapping[str, Array],
+        inputs: Mapping[str, Array],
+        init: Optional[Mapping[str, Array]] = None,
+        method: Method = "auto",
+        atol: Optional[float] = None,
+        rtol: Optional[float] = None,
+        max_iterations: Optional[int] = None,
+    ) -> tuple[dict[str, Array], dict[str, Any]]:
+        """(outputs name -> [B, T, size], the report of `rnnc run --report`)."""
+    def forward_tape(
+        self,
+        params: Mapping[str, Array],
+        inputs: Mapping[str, Array],
+        init: Optional[Mapping[str, Array]] = None,
+        method: Method = "auto",
+        atol: Optional[float] = None,
+        rtol: Optional[float] = None,
+        max_iterations: Optional[int] = None,
+    ) -> tuple[dict[str, Array], dict[str, Any], Tape]:
+        """`forward`, keeping a `Tape` for one backward pass."""
+    def backward(
+        self,
+        params: Mapping[str, Array],
+        inputs: Mapping[str, Array],
+        douts: Mapping[str, Array],
+        init: Optional[Mapping[str, Array]] = None,
+        method: Method = "auto",
+        atol: Optional[float] = None,
+        rtol: Optional[float] = None,
+        max_iterations: Optional[int] = None,
+    ) -> dict[str, Array]:
+        """Gradients of sum(douts[o] * o), keyed param.NAME, input.NAME, init.NAME."""
+    def inspect(self, dims: Optional[Mapping[str, int]] = None) -> dict[str, Any]:
+        """The dict of `rnnc inspect --json`."""
+    def param_shapes(self, dims: Mapping[str, int]) -> dict[str, tuple[int, ...]]:
+        """Each parameter's stored shape for these dims."""
+
+def compile(
+    source: Union[str, "PathLike[str]"],
+    cell: Optional[str] = None,
+    backend: Backend = "auto",
+    adapter: Optional[str] = None,
+) -> Cell:
+    """Compile `.rnn` text, a file, or `stdlib:NAME`; raises CompileError."""
+
+def stdlib(name: str, backend: Backend = "auto", adapter: Optional[str] = None) -> Cell:
+    """A shipped cell, compiled."""
+
+def stdlib_source(name: str) -> str:
+    """The source text of a shipped cell."""
+
+def stdlib_names() -> list[str]:
+    """The names of the shipped cells."""

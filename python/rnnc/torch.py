@@ -1,0 +1,269 @@
+"""rnnc.torch: an rnnc cell as a PyTorch layer.
+
+`Recurrent` is a `torch.nn.Module` owning the cell's parameters as
+`nn.Parameter`s; calling it runs the cell forward through rnnc (one
+`Cell.forward_tape`), and `loss.backward()` runs rnnc's backward pass on the
+tape that forward kept (`Tape.backward`), inside one `torch.autograd.Function`.
+
+Data crosses through host memory: CPU float32 tensors are read in place, any
+other tensor (CUDA, float64) is copied to a host float32 tensor first; outputs
+and gradients come back on each tensor's own device and in its dtype. The
+computation itself is float32.
+
+    import torch, rnnc.torch
+    layer = rnnc.torch.Recurrent("para_gru", dims={"H": 64, "D": 16}, backend="cpu")
+    h = layer(torch.randn(8, 200, 16))          # [B, T, H]
+    h[:, -1].pow(2).mean().backward()           # gradients of every parameter
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+import rnnc
+
+__all__ = ["Recurrent", "uniform_init", "chrono_init"]
+
+Init = Callable[[str, torch.Tensor], None]
+
+
+def uniform_init(name: str, tensor: torch.Tensor) -> None:
+    """PyTorch's initialisation of recurrent layers, as rnnc's own random
+    parameters: uniform in +-1/sqrt(fan-in), the fan-in being a matrix's columns,
+    a block matrix's block size, and a vector's length (the last axis of every
+    stored shape)."""
+    bound = 1.0 / math.sqrt(max(tensor.shape[-1], 1)) if tensor.dim() > 0 else 1.0
+    nn.init.uniform_(tensor, -bound, bound)
+
+
+def chrono_init(steps: int, gates: Sequence[str] = ("bz",)) -> Init:
+    """`uniform_init`, except for the update-gate biases named in `gates` (ParaGRU's
+    `bz`), which get the chrono initialisation (Tallec & Ollivier, 2018):
+    `b = -ln(u)`, `u` uniform in [1, steps - 1], so that the channels start with
+    memories spread over every time scale up to `steps` (as
+    examples/train_adding does)."""
+    longest = float(max(steps - 1, 1))
+
+    def init(name: str, tensor: torch.Tensor) -> None:
+        if name in gates:
+            tensor.uniform_(1.0, longest).log_().neg_()
+        else:
+            uniform_init(name, tensor)
+
+    return init
+
+
+def _cell_of(cell: Union[str, "os.PathLike[str]", rnnc.Cell], backend: str) -> rnnc.Cell:
+    """A compiled cell: an `rnnc.Cell` as is; a shipped cell's name
+    (`"para_gru"`) or `stdlib:NAME`, a path, or `.rnn` text, compiled."""
+    if isinstance(cell, rnnc.Cell):
+        return cell
+    if isinstance(cell, str) and cell in rnnc.stdlib_names() and not os.path.exists(cell):
+        return rnnc.stdlib(cell, backend=backend)
+    return rnnc.compile(cell, backend=backend)
+
+
+def _host(tensor: torch.Tensor) -> np.ndarray:
+    """A float32 C-ordered host array of `tensor` (no copy for a contiguous CPU
+    float32 tensor)."""
+    return tensor.detach().to(device="cpu", dtype=torch.float32).contiguous().numpy()
+
+
+def _like(array: np.ndarray, reference: torch.Tensor) -> torch.Tensor:
+    """`array` as a tensor on `reference`'s device and in its dtype."""
+    return torch.from_numpy(array).to(device=reference.device, dtype=reference.dtype)
+
+
+class _Run:
+    """What one call of the layer hands its autograd function: the cell, the
+    names in the order of the tensors, and the solver's options."""
+
+    def __init__(self, layer: "Recurrent", input_names, init_names):
+        self.layer = layer
+        self.cell = layer.cell
+        self.param_names = list(layer.cell.params)
+        self.input_names = list(input_names)
+        self.init_names = list(init_names)
+        self.output_names = list(layer.cell.outputs)
+        self.options = dict(layer.solver_options)
+
+    def split(self, tensors):
+        p, i = len(self.param_names), len(self.input_names)
+        params = dict(zip(self.param_names, tensors[:p]))
+        inputs = dict(zip(self.input_names, tensors[p : p + i]))
+        inits = dict(zip(self.init_names, tensors[p + i :]))
+        return params, inputs, inits
+
+    def keys(self):
+        return (
+            [f"param.{n}" for n in self.param_names]
+            + [f"input.{n}" for n in self.input_names]
+            + [f"init.{n}" for n in self.init_names]
+        )
+
+
+class _CellFunction(torch.autograd.Function):
+    """rnnc's forward (keeping its tape) and rnnc's backward on that tape."""
+
+    @staticmethod
+    def forward(ctx, run: _Run, *tensors: torch.Tensor):
+        params, inputs, inits = (
+            {name: _host(t) for name, t in group.items()} for group in run.split(tensors)
+        )
+        outputs, report, tape = run.cell.forward_tape(params, inputs, inits or None, **run.options)
+        run.layer._record(report)
+        ctx.run, ctx.tape = run, tape
+        # Saved for a second backward only (which runs the cell again): autograd
+        # then refuses tensors changed in place since this forward.
+        ctx.save_for_backward(*tensors)
+        ctx.kinds = [(t.device, t.dtype) for t in tensors]
+        reference = tensors[len(run.param_names)]  # the first input
+        return tuple(_like(outputs[name], reference) for name in run.output_names)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *grads: Optional[torch.Tensor]):
+        run: _Run = ctx.run
+        douts = {name: _host(g) for name, g in zip(run.output_names, grads) if g is not None}
+        if ctx.tape.unused:
+            gradients, report = ctx.tape.backward(douts)
+            run.layer._record(report)
+        else:  # a second backward through the same graph (retain_graph=True)
+            params, inputs, inits = (
+                {name: _host(t) for name, t in group.items()} for group in run.split(ctx.saved_tensors)
+            )
+            gradients = run.cell.backward(params, inputs, douts, inits or None, **run.options)
+        results = [
+            torch.from_numpy(gradients[key]).to(device=device, dtype=dtype) if needed else None
+            for key, (device, dtype), needed in zip(run.keys(), ctx.kinds, ctx.needs_input_grad[1:])
+        ]
+        return (None, *results)
+
+
+def _forward_only(run: _Run, tensors) -> Tuple[torch.Tensor, ...]:
+    """The outputs of `Cell.forward` (no tape), as `_CellFunction.forward` gives them."""
+    params, inputs, inits = ({name: _host(t) for name, t in group.items()} for group in run.split(tensors))
+    outputs, report = run.cell.forward(params, inputs, inits or None, **run.options)
+    run.layer._record(report)
+    reference = tensors[len(run.param_names)]
+    return tuple(_like(outputs[name], reference) for name in run.output_names)
+
+
+class Recurrent(nn.Module):
+    """An rnnc cell as a layer: `layer(x)` runs the cell over `x` `[B, T, D]`
+    (CPU or CUDA; float32, or any float dtype, computed in float32) and gives its
+    output `[B, T, H]` (a dict name -> tensor when the cell has several outputs);
+    `loss.backward()` runs rnnc's backward pass.
+
+    Args:
+        cell: an `rnnc.Cell`, a shipped cell's name (`"para_gru"`), `stdlib:NAME`,
+            a `.rnn` path, or `.rnn` source text.
+        dims: the size of every dim of the cell, e.g. `{"H": 64, "D": 16}`.
+        init: fills each parameter in place, called as `init(name, tensor)`
+            under `torch.no_grad()` (default `uniform_init`; see `chrono_init`).
+        backend: `"auto"` (the best GPU, else the CPU), `"gpu"` or `"cpu"`;
+            ignored when `cell` is already compiled.
+        method, atol, rtol, max_iterations: the solver's options, as
+            `Cell.forward` takes them.
+
+    The cell's parameters are the module's, under the cell's names
+    (`layer.Bz`, and `Bz` in `state_dict()`). `last_report` holds the report
+    of the latest forward or backward pass.
+    """
+
+    def __init__(
+        self,
+        cell: Union[str, "os.PathLike[str]", rnnc.Cell],
+        dims: Mapping[str, int],
+        *,
+        init: Optional[Init] = None,
+        backend: str = "auto",
+        method: str = "auto",
+        atol: Optional[float] = None,
+        rtol: Optional[float] = None,
+        max_iterations: Optional[int] = None,
+    ):
+        super().__init__()
+        self.cell = _cell_of(cell, backend)
+        self.dims = dict(dims)
+        self.init = init or uniform_init
+        self.solver_options = {"method": method}
+        for key, value in (("atol", atol), ("rtol", rtol), ("max_iterations", max_iterations)):
+            if value is not None:
+                self.solver_options[key] = value
+        self.last_report: Optional[dict] = None
+        for name, shape in self.cell.param_shapes(self.dims).items():
+            if hasattr(self, name):
+                raise ValueError(
+                    f"parameter `{name}` of cell `{self.cell.name}` has the name of an attribute of "
+                    "torch.nn.Module; rename it in the cell"
+                )
+            self.register_parameter(name, nn.Parameter(torch.empty(shape, dtype=torch.float32)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Fills every parameter again with `init`."""
+        with torch.no_grad():
+            for name in self.cell.params:
+                self.init(name, getattr(self, name))
+
+    def _record(self, report: dict) -> None:
+        self.last_report = report
+        if not report.get("converged", True):
+            warnings.warn(
+                f"rnnc: cell `{self.cell.name}` did not converge or gave non-finite values "
+                f"(see layer.last_report: {report.get('non_finite')})",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def forward(
+        self,
+        *inputs: torch.Tensor,
+        init: Union[None, torch.Tensor, Mapping[str, torch.Tensor]] = None,
+    ) -> Union[torch.Tensor, Dict[str, torch.Tensor]]:
+        """Runs the cell over its inputs, `[B, T, size]` each, in the cell's order
+        (`layer(x)` for one input), from the initial states `init` (`[B, size]`:
+        a tensor for a cell with one state, else a dict by name; zero when absent)."""
+        names = self.cell.inputs
+        if len(inputs) != len(names):
+            raise TypeError(
+                f"cell `{self.cell.name}` takes {len(names)} input(s) ({', '.join(names)}), "
+                f"{len(inputs)} given"
+            )
+        inits = self._inits(init)
+        run = _Run(self, names, inits.keys())
+        params = [getattr(self, name) for name in run.param_names]
+        tensors = (*params, *inputs, *inits.values())
+        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+            outputs: Tuple[torch.Tensor, ...] = _CellFunction.apply(run, *tensors)
+        else:  # nothing to differentiate: no tape kept
+            outputs = _forward_only(run, tensors)
+        if len(outputs) == 1:
+            return outputs[0]
+        return dict(zip(run.output_names, outputs))
+
+    def _inits(self, init) -> Dict[str, torch.Tensor]:
+        if init is None:
+            return {}
+        if isinstance(init, torch.Tensor):
+            states = self.cell.states
+            if len(states) != 1:
+                raise TypeError(
+                    f"cell `{self.cell.name}` has {len(states)} states ({', '.join(states)}): "
+                    "give `init` as a dict by name"
+                )
+            return {states[0]: init}
+        return dict(init)
+
+    def extra_repr(self) -> str:
+        dims = ", ".join(f"{k}={v}" for k, v in self.dims.items())
+        return f"{self.cell.name}, {dims}, {self.cell.backend}, method={self.solver_options['method']}"
