@@ -94,11 +94,13 @@ fn check_every_cell(batch: usize, steps: impl Fn(&str) -> usize, seed: u64) {
 
 #[test]
 fn every_gradient_of_every_cell_matches_finite_differences() {
+    let _one = support::one_at_a_time();
     check_every_cell(2, |_| 40, 21);
 }
 
 #[test]
 fn long_sequences_have_the_right_gradients() {
+    let _one = support::one_at_a_time();
     // `min_max` grows like 1.2^T once its state is negative: past a few hundred
     // steps its float32 values overflow (see gpu_forward.rs).
     check_every_cell(1, |name| if name == "min_max" { 300 } else { 4096 }, 31);
@@ -107,6 +109,7 @@ fn long_sequences_have_the_right_gradients() {
 /// The backward kernels of a cell cut into function parts (see `gpu_forward.rs`).
 #[test]
 fn a_cell_cut_into_function_parts_has_the_right_gradients() {
+    let _one = support::one_at_a_time();
     let gpu = gpu();
     let source = support::long_chain_cell(60);
     let case = Case::new(&source, &[("H".to_owned(), 8)], 2, 40, 7);

@@ -36,6 +36,7 @@ fn check(gpu: &Gpu, compiled: &GpuCell, case: &Case, tolerance: f64, label: &str
 
 #[test]
 fn every_cell_matches_the_reference_with_both_methods() {
+    let _one = support::one_at_a_time();
     let gpu = gpu();
     let mut failures = Vec::new();
     for (name, source) in test_cells() {
@@ -61,6 +62,7 @@ fn every_cell_matches_the_reference_with_both_methods() {
 
 #[test]
 fn a_long_diagonal_sequence_matches_the_reference() {
+    let _one = support::one_at_a_time();
     let gpu = gpu();
     let source = rnnc_stdlib::get("para_gru").expect("shipped").source;
     let dims = vec![("H".to_owned(), 16), ("D".to_owned(), 4)];
@@ -74,6 +76,7 @@ fn a_long_diagonal_sequence_matches_the_reference() {
 /// segment goes to the sequential method, and the report says so.
 #[test]
 fn newton_that_does_not_converge_falls_back_and_says_so() {
+    let _one = support::one_at_a_time();
     let gpu = gpu();
     let source = rnnc_stdlib::get("para_gru").expect("shipped").source;
     let dims = vec![("H".to_owned(), 8), ("D".to_owned(), 4)];
@@ -104,6 +107,7 @@ fn newton_that_does_not_converge_falls_back_and_says_so() {
 /// passes and gives the same outputs as one pass.
 #[test]
 fn large_batches_are_split_into_passes() {
+    let _one = support::one_at_a_time();
     let gpu = gpu();
     let source = rnnc_stdlib::get("para_lstm").expect("shipped").source;
     let dims = vec![("H".to_owned(), 8), ("D".to_owned(), 4)];
@@ -123,6 +127,7 @@ fn large_batches_are_split_into_passes() {
 /// nodes computed by several functions through private variables) runs right.
 #[test]
 fn a_cell_cut_into_function_parts_matches_the_reference() {
+    let _one = support::one_at_a_time();
     let gpu = gpu();
     let source = support::long_chain_cell(60);
     let dims = vec![("H".to_owned(), 8)];

@@ -117,20 +117,38 @@ impl GpuCell {
     }
 
     /// The method `auto` picks for `batch` sequences of `steps` on `gpu`, and why.
+    ///
+    /// Both kernels are modelled as the longer of a chain of dependent steps and
+    /// their work spread over the device. On a discrete GPU the constants come
+    /// from an H200 (docs/PERFORMANCE.md, runs 13 to 16): the sequential kernel
+    /// takes about 0.5 us a step whatever the batch, while it has fewer threads
+    /// than the device holds; a Newton iteration over one segment about 6 us,
+    /// and its work 20 ps + 4 ps K^3 per lane and step (all iterations: ParaGRU
+    /// 1.5 ms and ParaLSTM 2.5 ms at N = 1024, B = 8, T = 8192; block_elman 5.7
+    /// ms). On a CPU device (lavapipe) the earlier unit-cost model stays.
     pub fn choose_method(&self, gpu: &Gpu, batch: usize, steps: usize) -> (Method, String) {
         let Some(shape) = self.kernels.newton else {
             return (Method::Sequential, "the Jacobian is dense and too large for Newton".to_owned());
         };
-        // The sequential kernel has B x lanes threads, each walking T steps; Newton
-        // walks ~4 iterations x (2 N + log2 S) dependent steps per segment of S N.
-        let sequential_depth = steps as f64;
+        let threads = (batch as u64 * self.kernels.plan.lanes) as f64;
         let segments = (steps as f64 / shape.segment() as f64).ceil();
-        let newton_depth = segments * 4.0 * (2.0 * shape.chunk_len as f64 + (shape.chunks as f64).log2() * 2.0);
-        let sequential_threads = (batch as u64 * self.kernels.plan.lanes) as f64;
-        let parallel = if gpu.is_cpu() { 8.0 } else { 65_536.0 };
-        let sequential_time = sequential_depth * (sequential_threads / parallel).max(1.0);
-        let newton_work = 8.0 * sequential_threads * steps as f64 / parallel;
-        let newton_time = newton_depth.max(newton_work);
+        let (sequential_time, newton_time) = if gpu.is_cpu() {
+            // Unit costs: the sequential kernel has B x lanes threads, each walking
+            // T steps; Newton walks ~4 iterations x (2 N + log2 S) dependent steps
+            // per segment of S N.
+            let parallel = 8.0;
+            let newton_depth = segments * 4.0 * (2.0 * shape.chunk_len as f64 + (shape.chunks as f64).log2() * 2.0);
+            let sequential = steps as f64 * (threads / parallel).max(1.0);
+            (sequential, newton_depth.max(8.0 * threads * steps as f64 / parallel))
+        } else {
+            const SEQUENTIAL_STEP_S: f64 = 0.5e-6;
+            const NEWTON_ITERATION_S: f64 = 6e-6;
+            const DEVICE_THREADS: f64 = 262_144.0;
+            let k = self.kernels.plan.unknowns as f64;
+            let sequential = steps as f64 * SEQUENTIAL_STEP_S * (threads / DEVICE_THREADS).max(1.0);
+            let newton_work = threads * steps as f64 * (20e-12 + 4e-12 * k * k * k);
+            (sequential, (segments * 4.0 * NEWTON_ITERATION_S).max(newton_work))
+        };
         if newton_time < sequential_time {
             (Method::Newton, format!("auto: estimated {:.0}x faster than sequential", sequential_time / newton_time))
         } else {

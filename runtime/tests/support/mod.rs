@@ -13,6 +13,14 @@ use rnnc_compiler::{Derived, derive_cell};
 use rnnc_runtime::data::BoundData;
 use rnnc_runtime::data::random::{random_inputs, random_params, random_tensor};
 
+/// One GPU test at a time: on lavapipe (CI) the kernels run on the CPU's
+/// threads, and two tests' devices at once oversubscribe them (the backward
+/// tests took 418 s in parallel test threads against 44 s one after another).
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Every cell the backends are tested on: the shipped cells and the derivation
 /// tests' cells (`tests/filetests/*.rnn`), as (name, source).
 pub fn test_cells() -> Vec<(String, String)> {
