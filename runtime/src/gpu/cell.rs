@@ -78,6 +78,9 @@ impl GpuCell {
             max_threads: gpu.max_threads_per_workgroup(),
             workgroup_bytes: gpu.max_workgroup_bytes(),
             chunk_len: std::env::var(CHUNK_ENV).ok().and_then(|v| v.parse().ok()),
+            // On a CPU device a short pipeline keeps its code path tested without
+            // llvmpipe's compile time for long ones (3.5 s against 0.2 s a cell).
+            pipeline_group: if gpu.is_cpu() { 2 } else { 32 },
         };
         let kernels = wgsl::generate(derived, dims, &target).map_err(|e| GpuError::Codegen(e.to_string()))?;
         let label = format!("{} recurrence", derived.cell.name);
@@ -120,12 +123,13 @@ impl GpuCell {
     ///
     /// Both kernels are modelled as the longer of a chain of dependent steps and
     /// their work spread over the device. On a discrete GPU the constants come
-    /// from an H200 (docs/PERFORMANCE.md, runs 13 to 16): the sequential kernel
-    /// takes about 0.5 us a step whatever the batch, while it has fewer threads
-    /// than the device holds; a Newton iteration over one segment about 6 us,
-    /// and its work 20 ps + 4 ps K^3 per lane and step (all iterations: ParaGRU
-    /// 1.5 ms and ParaLSTM 2.5 ms at N = 1024, B = 8, T = 8192; block_elman 5.7
-    /// ms). On a CPU device (lavapipe) the earlier unit-cost model stays.
+    /// from an H200 (docs/PERFORMANCE.md, runs 13 to 20): the sequential kernel
+    /// takes about 0.17 us a step when software-pipelined (0.5 us when not),
+    /// whatever the batch, while it has fewer threads than the device holds; a
+    /// Newton iteration over one segment about 6 us, and its work 20 ps + 4 ps
+    /// K^3 per lane and step (all iterations: ParaGRU 1.5 ms and ParaLSTM 2.4
+    /// ms at N = 1024, B = 8, T = 8192; block_elman 5.7-6.2 ms). On a CPU device
+    /// (lavapipe) the earlier unit-cost model stays.
     pub fn choose_method(&self, gpu: &Gpu, batch: usize, steps: usize) -> (Method, String) {
         let Some(shape) = self.kernels.newton else {
             return (Method::Sequential, "the Jacobian is dense and too large for Newton".to_owned());
@@ -141,11 +145,11 @@ impl GpuCell {
             let sequential = steps as f64 * (threads / parallel).max(1.0);
             (sequential, newton_depth.max(8.0 * threads * steps as f64 / parallel))
         } else {
-            const SEQUENTIAL_STEP_S: f64 = 0.5e-6;
+            let sequential_step_s = if self.kernels.pipeline_group > 1 { 0.17e-6 } else { 0.5e-6 };
             const NEWTON_ITERATION_S: f64 = 6e-6;
             const DEVICE_THREADS: f64 = 262_144.0;
             let k = self.kernels.plan.unknowns as f64;
-            let sequential = steps as f64 * SEQUENTIAL_STEP_S * (threads / DEVICE_THREADS).max(1.0);
+            let sequential = steps as f64 * sequential_step_s * (threads / DEVICE_THREADS).max(1.0);
             let newton_work = threads * steps as f64 * (20e-12 + 4e-12 * k * k * k);
             (sequential, (segments * 4.0 * NEWTON_ITERATION_S).max(newton_work))
         };

@@ -60,19 +60,6 @@ pub(super) struct Plans {
     pub kernels: Vec<Planned>,
 }
 
-fn slots(lens: impl IntoIterator<Item = usize>) -> (Vec<Slot>, usize) {
-    let mut offset = 0;
-    let slots = lens
-        .into_iter()
-        .map(|len| {
-            let slot = Slot { offset, len };
-            offset += len;
-            slot
-        })
-        .collect();
-    (slots, offset)
-}
-
 /// The Jacobian's roots: stored by the linearisation kernel itself, or by the
 /// probe loop of state `probes[j].0`.
 struct JacobianRoots {
@@ -201,12 +188,13 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
     let n = |size: Size| dims.of(size) as usize;
     let cell_plan = crate::plan::plan(derived, dims);
     let word = |w: u64| w as usize;
-    let params: Vec<Slot> =
-        cell_plan.params.iter().map(|s| Slot { offset: word(s.offset), len: word(s.len) }).collect();
+    let params: Vec<Slot> = cell_plan.params.iter().map(|&s| Slot::from(s)).collect();
     let params_len = word(cell_plan.params_len);
     let param_offsets: Vec<usize> = params.iter().map(|s| s.offset).collect();
     let sizes: Vec<Size> = cell.states.values().map(|s| s.size).collect();
-    let (states, state_width) = slots(cell_plan.states.iter().map(|&len| word(len)));
+    let (state_slots, state_width) = crate::plan::slots(cell_plan.states.iter().copied());
+    let (states, state_width): (Vec<Slot>, usize) =
+        (state_slots.into_iter().map(Slot::from).collect(), word(state_width));
     let inputs: Vec<usize> = cell_plan.inputs.iter().map(|&len| word(len)).collect();
     let mut graph = derived.ir.graph.clone();
     let jacobian = jacobian_layout(derived, &states, state_width)?;
@@ -238,11 +226,8 @@ pub(super) fn plan_kernels(derived: &Derived, dims: &DimSizes) -> Result<Plans, 
 
     // The plan's hoisted values and projections (every launch is a host product).
     let probed = probed(&graph);
-    let pre: Vec<PreValue> = cell_plan
-        .hoisted
-        .iter()
-        .map(|h| PreValue { node: h.node, slot: Slot { offset: word(h.slot.offset), len: word(h.slot.len) } })
-        .collect();
+    let pre: Vec<PreValue> =
+        cell_plan.hoisted.iter().map(|h| PreValue { node: h.node, slot: Slot::from(h.slot) }).collect();
     let pre_width = word(cell_plan.hoisted_width);
     let mut hoisted = vec![false; graph.len()];
     for value in &pre {

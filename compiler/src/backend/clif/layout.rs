@@ -20,6 +20,13 @@ pub struct Slot {
     pub len: usize,
 }
 
+impl From<crate::plan::Slot> for Slot {
+    /// The plan's slot (32-bit words) as floats in host memory.
+    fn from(slot: crate::plan::Slot) -> Self {
+        Slot { offset: slot.offset as usize, len: slot.len as usize }
+    }
+}
+
 /// A value computed before the recurrence, for every row `B x T`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PreValue {

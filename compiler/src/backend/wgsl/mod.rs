@@ -125,6 +125,8 @@ pub struct GpuKernels {
     pub bindings: Vec<Buffer>,
     /// The Newton kernel's workgroup shape, if there is a Newton kernel.
     pub newton: Option<NewtonShape>,
+    /// Steps per group of the sequential kernel's software pipeline (1: none).
+    pub pipeline_group: u64,
 }
 
 /// What the kernels may use of the device.
@@ -136,12 +138,17 @@ pub struct Target {
     pub workgroup_bytes: u64,
     /// Steps per Newton chunk, if not the default for the cell's `K` (a tuning knob).
     pub chunk_len: Option<u64>,
+    /// The longest group of the sequential kernel's software pipeline (see
+    /// `pipeline_group`): 32 on GPUs; small on CPU devices (lavapipe), whose
+    /// shader compiler takes seconds over long groups and whose threads gain
+    /// nothing from them.
+    pub pipeline_group: u64,
 }
 
 impl Default for Target {
     /// What every WebGPU device offers.
     fn default() -> Self {
-        Target { max_threads: 256, workgroup_bytes: 16 * 1024, chunk_len: None }
+        Target { max_threads: 256, workgroup_bytes: 16 * 1024, chunk_len: None, pipeline_group: 32 }
     }
 }
 
@@ -153,6 +160,32 @@ const NEWTON_LANES: u64 = 8;
 /// linearises again (`CACHED = 1`): H200, ParaGRU 1.93 -> 1.71 ms kept; ParaLSTM's
 /// 96 words kept spilled, 2.93 -> 4.92 ms (docs/measurements/h200-run11, -run12).
 const CACHED_WORDS: u64 = 64;
+
+/// The most words of raw values, times the lane's unknowns, the sequential
+/// kernel keeps in flight (two groups of `G` steps), and the most unknowns for
+/// which it does.
+const PIPELINE_WORDS: u64 = 192;
+const PIPELINE_UNKNOWNS: u64 = 2;
+
+/// Steps per group of the sequential kernel's software pipeline (1: the plain
+/// loop): the largest power of two up to `target.pipeline_group` whose two groups of raw values,
+/// times `K`, fit in [`PIPELINE_WORDS`], for lanes of at most
+/// [`PIPELINE_UNKNOWNS`] unknowns. H200, N = 1024, B = 8, T = 8192
+/// (docs/measurements/h200-run18, -run19): ParaGRU (K = 1, 3 words a step)
+/// 4.27 ms plain, 3.18 with groups of 16, 1.38 with 32; ParaLSTM (K = 2, 3
+/// words) 4.35, 1.69 with 16, 5.06 with 32 (spilled); block_elman (K = 4) 5.14
+/// plain, 8.7 pipelined.
+fn pipeline_group(plan: &KernelPlan, target: &Target) -> u64 {
+    if plan.unknowns > PIPELINE_UNKNOWNS {
+        return 1;
+    }
+    let words = plan.raw_len().max(1) * plan.unknowns.max(1);
+    let mut group = target.pipeline_group.max(1).next_power_of_two();
+    while group > 1 && 2 * group * words > PIPELINE_WORDS {
+        group /= 2;
+    }
+    group
+}
 
 /// The most words of vector parameters a thread reads once into registers
 /// (`load_lane_params`) rather than at every use.
@@ -223,6 +256,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     declare(&mut text, Buffer::States, "states", "read_write");
     text.push('\n');
     let shape = newton.unwrap_or(NewtonShape { lanes: 1, chunks: 1, chunk_len: 1 });
+    let group = pipeline_group(&plan, target);
     let cached = if shape.chunk_len * (plan.unknowns + plan.unknowns * plan.unknowns) <= CACHED_WORDS {
         shape.chunk_len
     } else {
@@ -230,7 +264,14 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     };
     emit::write_prelude(
         &mut text,
-        &[("K", plan.unknowns), ("C", shape.lanes), ("S", shape.chunks), ("N", shape.chunk_len), ("CACHED", cached)],
+        &[
+            ("K", plan.unknowns),
+            ("C", shape.lanes),
+            ("S", shape.chunks),
+            ("N", shape.chunk_len),
+            ("CACHED", cached),
+            ("G", pipeline_group(&plan, target)),
+        ],
         &[("Raw", plan.raw_len()), ("Pre", plan.hoisted_len())],
     );
     text.push_str("// Every binding is used by every entry point, so they share one layout.\nfn touch_bindings() {\n");
@@ -250,7 +291,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     }
     text.push_str(SEQUENTIAL);
     validate(&derived.cell.name, &text)?;
-    Ok(GpuKernels { plan, recurrence: text, bindings, newton })
+    Ok(GpuKernels { plan, recurrence: text, bindings, newton, pipeline_group: group })
 }
 
 /// Parses and validates WGSL with naga.
