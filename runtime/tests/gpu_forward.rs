@@ -137,3 +137,20 @@ fn a_cell_cut_into_function_parts_matches_the_reference() {
     let failures = check(&gpu, &compiled, &case, 2e-4, "chain of 60 lets");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A hoisted value too long for one function: the forward's `hoist` (which
+/// computes it once per step from the projections) is cut into parts taking the
+/// raw values, and the outputs still match the reference.
+#[test]
+fn a_hoisted_value_cut_into_function_parts_matches_the_reference() {
+    let _one = support::one_at_a_time();
+    let gpu = gpu();
+    let source = support::hoisted_chain_cell(300);
+    let dims = vec![("H".to_owned(), 8)];
+    let case = Case::new(&source, &dims, 2, 60, 8);
+    let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+    let wgsl = &compiled.kernels().recurrence;
+    assert!(wgsl.contains("fn hoist(") && wgsl.contains("pre: Raw, prev"), "the hoisting is cut into parts");
+    let failures = check(&gpu, &compiled, &case, 2e-4, "a hoisted chain of 300 lets");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -166,6 +166,19 @@ pub fn method_failure(
     None
 }
 
+/// A cell whose hoisted value is a chain of `lets` state-free `let`s on an
+/// input projection, so the forward's `hoist` function is cut into parts.
+pub fn hoisted_chain_cell(lets: usize) -> String {
+    let mut source =
+        String::from("cell hoisted_chain {\n  dim H;\n  input x: [H];\n  state h: [H];\n  param W: [H, H];\n");
+    source.push_str("  let c0 = W @ x;\n");
+    for i in 1..lets {
+        source.push_str(&format!("  let c{i} = tanh(0.5 * c{} + 0.1);\n", i - 1));
+    }
+    source.push_str(&format!("  h' = c{} * h + 0.5 * tanh(h);\n  output h;\n}}\n", lets - 1));
+    source
+}
+
 /// A cell of `lets` chained `let`s (mixing the state and the input at every
 /// link): long enough that its kernels' functions are cut into parts.
 pub fn long_chain_cell(lets: usize) -> String {
