@@ -24,25 +24,19 @@ var<workgroup> carry: array<array<f32, K>, C>;
 fn adjoint_scan(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
     touch_bindings();
     let place = place_of(group, local);
-    let c = place.c;
-    let s = place.s;
-    let me = place.me;
-    let lane = place.lane;
-    let b = place.b;
-    let live = place.live;
     var acc: array<f32, A>;
     var pre: array<Pre, N>;
     var prev: array<array<f32, K>, N>;
-    if s == 0u {
+    if place.s == 0u {
         var start: array<f32, K>;
-        if live { start = load_init_grad(b, lane); }
-        carry[c] = start;
+        if place.live { start = load_init_grad(place.b, place.lane); }
+        carry[place.c] = start;
     }
     workgroupBarrier();
     // The window's segments, from its last to its first.
     let first_segment = settings.first / (S * N);
     for (var segment = (settings.last + S * N - 1u) / (S * N); segment > first_segment; segment--) {
-        let first = (segment - 1u) * S * N + s * N;
+        let first = (segment - 1u) * S * N + place.s * N;
         // This chunk's map from the cotangent at its last step to the one before
         // its first: mu -> J_first^T ... J_last^T mu + offset.
         var map: array<f32, KK>;
@@ -50,13 +44,13 @@ fn adjoint_scan(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
         for (var i = 0u; i < K; i++) { map[i * K + i] = 1.0; }
         for (var j = N; j > 0u; j--) {
             let t = first + j - 1u;
-            if live && t < settings.steps {
-                pre[j - 1u] = load_pre(b, t, lane);
-                prev[j - 1u] = load_prev(b, t, lane);
+            if place.live && t < settings.steps {
+                pre[j - 1u] = load_pre(place.b, t, place.lane);
+                prev[j - 1u] = load_prev(place.b, t, place.lane);
                 var f: array<f32, K>;
                 var jac: array<f32, KK>;
-                step_jacobian(lane, pre[j - 1u], prev[j - 1u], &f, &jac);
-                let g = adjoint_direct(b, t, lane, pre[j - 1u], prev[j - 1u]);
+                step_jacobian(place.lane, pre[j - 1u], prev[j - 1u], &f, &jac);
+                let g = adjoint_direct(place.b, t, place.lane, pre[j - 1u], prev[j - 1u]);
                 // The step's map mu -> J^T mu + g after the chunk's later steps
                 // (inline, as in the forward: through `affine_after` the backward tests ran 8x
                 // slower on llvmpipe, 435 s against 53 s).
@@ -76,33 +70,33 @@ fn adjoint_scan(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
                 offset = next_offset;
             }
         }
-        chunk_map[me] = map;
-        chunk_offset[me] = offset;
+        chunk_map[place.me] = map;
+        chunk_offset[place.me] = offset;
         workgroupBarrier();
         // Suffix-compose: afterwards chunk (s, c) maps the cotangent at the segment's
         // end to the one before chunk s's first step.
         for (var d = 1u; d < S; d = d << 1u) {
-            let later = s + d < S;
-            scan_round(me, select(me, me + d * C, later), later, &map, &offset);
+            let later = place.s + d < S;
+            scan_round(place.me, select(place.me, place.me + d * C, later), later, &map, &offset);
         }
         // The cotangent at this chunk's last step: the later chunks' map applied
         // to the one carried in from the next segment.
-        let entering = carry[c];
+        let entering = carry[place.c];
         var mu = entering;
-        if s + 1u < S { mu = chunk_apply(me + C, entering); }
+        if place.s + 1u < S { mu = chunk_apply(place.me + C, entering); }
         for (var j = N; j > 0u; j--) {
             let t = first + j - 1u;
-            if live && t < settings.steps {
-                mu = adjoint_step(b, t, lane, pre[j - 1u], prev[j - 1u], mu, &acc);
+            if place.live && t < settings.steps {
+                mu = adjoint_step(place.b, t, place.lane, pre[j - 1u], prev[j - 1u], mu, &acc);
             }
         }
         workgroupBarrier();
-        if s == 0u { carry[c] = mu; }
+        if place.s == 0u { carry[place.c] = mu; }
         workgroupBarrier();
     }
-    if live {
-        let slot = partials_base() + ((b * S + s) * settings.lanes + lane) * A;
+    if place.live {
+        let slot = partials_base() + ((place.b * S + place.s) * settings.lanes + place.lane) * A;
         for (var i = 0u; i < A; i++) { grads[slot + i] += acc[i]; }
-        if s == 0u { save_init_grad(b, lane, carry[c]); }
+        if place.s == 0u { save_init_grad(place.b, place.lane, carry[place.c]); }
     }
 }

@@ -1,14 +1,14 @@
-//! WGSL text for one lane: the functions the solver templates call (`load_pre`,
-//! `load_init`, `step`, `step_jacobian`, `store`), generated from the IR and the
-//! derivative maps. Every vector value is an `array<f32, W>` of the lane's `W`
+//! WGSL text for one lane: the node printer (every IR node and derivative map
+//! as WGSL over the lane's elements, cut into parts when long) that the lane
+//! functions (`lane.rs`) and the backward's (`adjoint.rs`) are printed with. Every vector value is an `array<f32, W>` of the lane's `W`
 //! elements; scalars are `f32`.
 
 use std::fmt::Write as _;
 
-use super::plan::{KernelPlan, LaneMode, RawValue};
+use super::plan::{KernelPlan, LaneMode};
 use crate::Derived;
 use crate::arena::Handle;
-use crate::check::{BinaryOp, DimSizes, OutputValue, ParamShape, UnaryOp};
+use crate::check::{BinaryOp, DimSizes, ParamShape, UnaryOp};
 use crate::derive::Linear;
 use crate::ir::{Node, Op, Shape};
 
@@ -46,7 +46,7 @@ pub(super) struct Emitter<'a> {
     /// backward's functions).
     pub(super) reads: Vec<(Handle<Node>, u64)>,
     /// The WGSL type of the `pre` argument of generated parts.
-    pre_type: &'static str,
+    pub(super) pre_type: &'static str,
     /// The vector parameters the forward kernels read once per thread into
     /// `lane_params` (their offsets there), instead of from the params buffer
     /// at every use.
@@ -87,39 +87,6 @@ impl<'a> Emitter<'a> {
             pre_type: "Pre",
             lane_params: None,
         }
-    }
-
-    /// `load_lane_params(lane)`, copying every vector parameter's lane elements
-    /// into the private array `lane_params` (when they fit in `limit` words;
-    /// else it does nothing and the parameters are read where used), and makes
-    /// the emitter read them there. Every forward kernel calls it once per live
-    /// thread.
-    pub(super) fn lane_params(&mut self, limit: u64) {
-        let cell = &self.derived.cell;
-        let mut placed = Vec::new();
-        let mut words = 0;
-        for (param, p) in cell.params.iter() {
-            if let ParamShape::Vector(size) = p.shape {
-                placed.push((param, words));
-                words += self.plan.width(self.dims.of(size));
-            }
-        }
-        if words == 0 || words > limit {
-            self.text.push_str("fn load_lane_params(lane: u32) {}\n\n");
-            return;
-        }
-        let _ = writeln!(self.parts, "var<private> lane_params: array<f32, {words}>;");
-        self.text.push_str("fn load_lane_params(lane: u32) {\n");
-        let channel = self.channel();
-        for &(param, at) in &placed {
-            let ParamShape::Vector(size) = cell.params[param].shape else { continue };
-            let width = self.plan.width(self.dims.of(size));
-            self.uses.params = true;
-            let offset = self.param_offset(param);
-            self.for_each(width, format!("lane_params[{at}u + e] = params[{offset}u + {channel}];"));
-        }
-        self.text.push_str("}\n\n");
-        self.lane_params = Some(placed);
     }
 
     /// An error if some node could not be printed.
@@ -421,7 +388,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// The maps reachable from `roots`.
-    fn needed_maps(&self, roots: &[Handle<Linear>]) -> Vec<bool> {
+    pub(super) fn needed_maps(&self, roots: &[Handle<Linear>]) -> Vec<bool> {
         let maps = &self.derived.derivatives.maps;
         let mut needed = vec![false; maps.len()];
         for root in roots {
@@ -443,7 +410,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// Emits lane-local matrices `mN` for every map reachable from `roots`.
-    fn maps(&mut self, roots: &[Handle<Linear>]) {
+    pub(super) fn maps(&mut self, roots: &[Handle<Linear>]) {
         let maps = &self.derived.derivatives.maps;
         let needed = self.needed_maps(roots);
         for (handle, map) in maps.iter() {
@@ -488,180 +455,6 @@ impl<'a> Emitter<'a> {
                 }
             }
         }
-    }
-
-    // ---- the functions ----
-
-    /// `fn {name}(b, t, lane) -> {ty}`: the raw values of a lane at one step,
-    /// read from the projections and inputs buffers.
-    pub(super) fn load_raw(&mut self, name: &str, ty: &str) {
-        let _ = write!(self.text, "fn {name}(b: u32, t: u32, lane: u32) -> {ty} {{\n    var raw: {ty};\n");
-        let channel = self.channel();
-        let mut offset = 0;
-        let plan = self.plan;
-        for &(value, width) in &plan.raw {
-            let read = match value {
-                RawValue::Projection { column, .. } => {
-                    self.uses.projections = true;
-                    format!(
-                        "projections[(b * settings.steps + t) * {}u + {column}u + {channel}]",
-                        plan.cell.projection_columns
-                    )
-                }
-                RawValue::Input { input, .. } => {
-                    self.uses.inputs = true;
-                    let i = input.index();
-                    format!(
-                        "inputs[settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}]",
-                        plan.input_prefix[i], plan.cell.inputs[i]
-                    )
-                }
-            };
-            self.for_each(width, format!("raw.v[{offset}u + e] = {read};"));
-            offset += width;
-        }
-        self.text.push_str("    return raw;\n}\n\n");
-    }
-
-    /// The forward kernels' `hoist(raw, lane)`: the hoisted values of a lane at
-    /// one step, computed once from its raw values, and `load_pre(b, t, lane)`,
-    /// both in one. Afterwards the emitter's functions read the hoisted values.
-    pub(super) fn load_hoisted(&mut self) {
-        self.load_raw("load_raw", "Raw");
-        self.text.push_str("fn hoist(pre: Raw, lane: u32) -> Pre {\n");
-        self.part_args = "lane, 0u, 0u, pre, array<f32, K>(), array<f32, K>()";
-        self.pre_type = "Raw";
-        let hoisted = self.plan.hoisted.clone();
-        let needed = self.needed(hoisted.iter().map(|&(node, _)| node));
-        self.nodes(&needed);
-        self.line("var hoisted: Pre;");
-        let mut offset = 0;
-        for &(node, width) in &hoisted {
-            let value = self.element(node);
-            self.for_each(width, format!("hoisted.v[{offset}u + e] = {value};"));
-            offset += width;
-        }
-        self.text.push_str("    return hoisted;\n}\n\n");
-        self.text.push_str(
-            "fn load_pre(b: u32, t: u32, lane: u32) -> Pre {\n    return hoist(load_raw(b, t, lane), lane);\n}\n\n",
-        );
-        self.pre_type = "Pre";
-        self.reads = hoisted;
-    }
-
-    /// For each state, a loop over its elements in the lane: `statement(slot,
-    /// initial, sequence)` with `slot` the state's offset in the lane's unknowns,
-    /// and WGSL addresses of element `e` (sequence `b`, step `t`) in a buffer laid
-    /// out like the initial states (`[B, H]` per state) and like the states (`[B,
-    /// T, H]` per state).
-    pub(super) fn each_state(&mut self, statement: impl Fn(u64, &str, &str) -> String) {
-        let channel = self.channel();
-        let plan = self.plan;
-        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
-            let (prefix, size) = (plan.state_prefix[s], plan.cell.states[s]);
-            let initial = format!("settings.batch * {prefix}u + b * {size}u + {channel}");
-            let sequence =
-                format!("settings.batch * settings.steps * {prefix}u + (b * settings.steps + t) * {size}u + {channel}");
-            self.for_each(width, statement(slot, &initial, &sequence));
-        }
-    }
-
-    /// `load_init` and its inverse `save_state`, over the initial-state buffer.
-    pub(super) fn load_init(&mut self) {
-        self.text.push_str("fn load_init(b: u32, lane: u32) -> array<f32, K> {\n    var v: array<f32, K>;\n");
-        self.each_state(|slot, at, _| format!("v[{slot}u + e] = init[{at}];"));
-        self.text.push_str("    return v;\n}\n\n");
-        self.text.push_str("fn save_state(b: u32, lane: u32, v: array<f32, K>) {\n");
-        self.each_state(|slot, at, _| format!("init[{at}] = v[{slot}u + e];"));
-        self.text.push_str("}\n\n");
-    }
-
-    pub(super) fn results(&mut self, target: &str) {
-        let plan = self.plan;
-        for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
-            let update = self.derived.ir.updates[s];
-            let value = self.element(update);
-            self.for_each(width, format!("{target}[{slot}u + e] = {value};"));
-        }
-    }
-
-    pub(super) fn step(&mut self) {
-        self.text.push_str("fn step(lane: u32, pre: Pre, prev: array<f32, K>) -> array<f32, K> {\n");
-        self.part_args = "lane, 0u, 0u, pre, prev, array<f32, K>()";
-        let needed = self.needed(self.derived.ir.updates.clone());
-        self.nodes(&needed);
-        self.line("var next: array<f32, K>;");
-        self.results("next");
-        self.text.push_str("    return next;\n}\n\n");
-    }
-
-    pub(super) fn step_jacobian(&mut self) {
-        self.text.push_str(
-            "fn step_jacobian(lane: u32, pre: Pre, prev: array<f32, K>, f: ptr<function, array<f32, K>>, jac: ptr<function, array<f32, K * K>>) {\n",
-        );
-        self.part_args = "lane, 0u, 0u, pre, prev, array<f32, K>()";
-        let derivatives = &self.derived.derivatives;
-        let n = self.plan.state_slots.len();
-        let blocks: Vec<(usize, usize, Handle<Linear>)> =
-            (0..n).flat_map(|i| (0..n).filter_map(move |j| derivatives.state_block(i, j).map(|m| (i, j, m)))).collect();
-        let roots: Vec<Handle<Linear>> = blocks.iter().map(|&(_, _, m)| m).collect();
-        let mut diag_nodes: Vec<Handle<Node>> = self.derived.ir.updates.clone();
-        let needed_maps = self.needed_maps(&roots);
-        for (handle, map) in derivatives.maps.iter() {
-            if let Linear::Diag { diag, .. } = *map
-                && needed_maps[handle.index()]
-            {
-                diag_nodes.push(diag);
-            }
-        }
-        let needed = self.needed(diag_nodes);
-        self.nodes(&needed);
-        self.results("(*f)");
-        self.line("for (var i = 0u; i < K * K; i++) { (*jac)[i] = 0.0; }");
-        self.maps(&roots);
-        for (i, j, map) in blocks {
-            let (row_slot, rows) = self.plan.state_slots[i];
-            let (col_slot, cols) = self.plan.state_slots[j];
-            self.line(format!(
-                "for (var r = 0u; r < {rows}u; r++) {{ for (var c = 0u; c < {cols}u; c++) {{ (*jac)[({row_slot}u + r) * K + {col_slot}u + c] = m{}[r * {cols}u + c]; }} }}",
-                map.index()
-            ));
-        }
-        self.text.push_str("}\n\n");
-    }
-
-    pub(super) fn store(&mut self) {
-        self.text
-            .push_str("fn store(b: u32, t: u32, lane: u32, pre: Pre, prev: array<f32, K>, next: array<f32, K>) {\n");
-        self.part_args = "lane, b, t, pre, prev, array<f32, K>()";
-        let cell = &self.derived.cell;
-        let computed: Vec<Handle<Node>> = cell
-            .outputs
-            .iter()
-            .filter(|(_, o)| !matches!(o.value, OutputValue::State(_)))
-            .map(|(h, _)| self.derived.ir.outputs[h.index()])
-            .collect();
-        let needed = self.needed(computed);
-        self.nodes(&needed);
-        let channel = self.channel();
-        let plan = self.plan;
-        for (o, output) in cell.outputs.iter() {
-            let o = o.index();
-            let address = format!(
-                "settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}",
-                plan.output_prefix[o], plan.cell.outputs[o]
-            );
-            let width = plan.width(plan.cell.outputs[o]);
-            let value = match output.value {
-                OutputValue::State(s) => format!("next[{}u + e]", plan.state_slots[s.index()].0),
-                _ => self.element(self.derived.ir.outputs[o]),
-            };
-            self.for_each(width, format!("outputs[{address}] = {value};"));
-        }
-        self.line("if settings.save_states != 0u {");
-        self.each_state(|slot, _, at| format!("states[{at}] = next[{slot}u + e];"));
-        self.line("}");
-        self.text.push_str("}\n\n");
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod adjoint;
 mod emit;
 pub mod interface;
+mod lane;
 pub mod plan;
 
 use crate::Derived;

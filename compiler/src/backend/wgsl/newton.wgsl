@@ -48,13 +48,7 @@ fn linearise(lane: u32, t: u32, pre: Pre, prev: array<f32, K>, f: ptr<function, 
 fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
     touch_bindings();
     let place = place_of(group, local);
-    let c = place.c;
-    let s = place.s;
-    let me = place.me;
-    let lane = place.lane;
-    let b = place.b;
-    let live = place.live;
-    if live { load_lane_params(lane); }
+    if place.live { load_lane_params(place.lane); }
     var pre: array<Pre, N>;
     var h: array<array<f32, K>, N>;
     // Each step's linearisation, kept from composing to applying when it fits
@@ -64,28 +58,28 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
     var most_iterations = 0u;
     var fallbacks = 0u;
     var last_update = 0.0;
-    if s == 0u {
+    if place.s == 0u {
         var start: array<f32, K>;
-        if live { start = load_init(b, lane); }
-        segment_start[c] = start;
+        if place.live { start = load_init(place.b, place.lane); }
+        segment_start[place.c] = start;
     }
     workgroupBarrier();
     for (var t0 = settings.first; t0 < settings.last; t0 += S * N) {
-        let first = t0 + s * N;
+        let first = t0 + place.s * N;
         // The initial guess: every step from the segment's start state.
-        let start = segment_start[c];
+        let start = segment_start[place.c];
         // Every step's raw values are loaded before any is hoisted and stepped,
         // so the loads overlap (4-7% on an H200: docs/measurements/h200-run19).
         var raw: array<Raw, N>;
         for (var j = 0u; j < N; j++) {
             let t = first + j;
-            if live && t < settings.steps { raw[j] = load_raw(b, t, lane); }
+            if place.live && t < settings.steps { raw[j] = load_raw(place.b, t, place.lane); }
         }
         for (var j = 0u; j < N; j++) {
             let t = first + j;
-            if live && t < settings.steps {
-                pre[j] = hoist(raw[j], lane);
-                h[j] = step(lane, pre[j], start);
+            if place.live && t < settings.steps {
+                pre[j] = hoist(raw[j], place.lane);
+                h[j] = step(place.lane, pre[j], start);
             } else {
                 h[j] = start;
             }
@@ -96,14 +90,14 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
         var previous_update = 3.4e38;
         var growth = 0u;
         loop {
-            if me == 0u {
+            if place.me == 0u {
                 atomicStore(&update_bits, 0u);
                 atomicStore(&excess_bits, 0u);
             }
-            chunk_last[me] = h[N - 1u];
+            chunk_last[place.me] = h[N - 1u];
             workgroupBarrier();
-            var entry_old = segment_start[c];
-            if s > 0u { entry_old = chunk_last[me - C]; }
+            var entry_old = segment_start[place.c];
+            if place.s > 0u { entry_old = chunk_last[place.me - C]; }
             // Compose this chunk's affine maps h -> J (h - h_old) + f (inline, as in
             // the reverse scan: through a function llvmpipe runs the tests several
             // times slower).
@@ -114,7 +108,7 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             for (var j = 0u; j < N; j++) {
                 var f: array<f32, K>;
                 var jac: array<f32, KK>;
-                linearise(lane, first + j, pre[j], prev, &f, &jac);
+                linearise(place.lane, first + j, pre[j], prev, &f, &jac);
                 if CACHED == N {
                     lin_f[min(j, CACHED - 1u)] = f;
                     lin_jac[min(j, CACHED - 1u)] = jac;
@@ -135,8 +129,8 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
                 offset = next_offset;
                 prev = h[j];
             }
-            chunk_map[me] = map;
-            chunk_offset[me] = offset;
+            chunk_map[place.me] = map;
+            chunk_offset[place.me] = offset;
             workgroupBarrier();
             // Prefix-compose the chunk maps of each lane (Hillis-Steele, log2 S rounds):
             // afterwards chunk (s, c) holds the map from the segment's start to the
@@ -144,13 +138,13 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             // segment's start instead, one barrier in all, was 20-45% slower on an
             // H200: docs/measurements/h200-run16.)
             for (var d = 1u; d < S; d = d << 1u) {
-                scan_round(me, me - min(d, s) * C, s >= d, &map, &offset);
+                scan_round(place.me, place.me - min(d, place.s) * C, place.s >= d, &map, &offset);
             }
             // The new state entering this chunk: the previous chunk's prefix map
             // applied to the segment's start.
-            let segment_entry = segment_start[c];
+            let segment_entry = segment_start[place.c];
             entry_new = segment_entry;
-            if s > 0u { entry_new = chunk_apply(me - C, segment_entry); }
+            if place.s > 0u { entry_new = chunk_apply(place.me - C, segment_entry); }
             // Apply the maps from the carried state.
             var new_prev = entry_new;
             var old_prev = entry_old;
@@ -164,7 +158,7 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
                     f = lin_f[min(j, CACHED - 1u)];
                     jac = lin_jac[min(j, CACHED - 1u)];
                 } else {
-                    linearise(lane, first + j, pre[j], old_prev, &f, &jac);
+                    linearise(place.lane, first + j, pre[j], old_prev, &f, &jac);
                 }
                 var next: array<f32, K>;
                 for (var i = 0u; i < K; i++) {
@@ -183,7 +177,7 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             atomicMax(&update_bits, select(0x7f800000u, bitcast<u32>(update), finite_values));
             atomicMax(&excess_bits, bitcast<u32>(excess));
             workgroupBarrier();
-            if me == 0u {
+            if place.me == 0u {
                 decided_update = bitcast<f32>(atomicLoad(&update_bits));
                 decided_excess = bitcast<f32>(atomicLoad(&excess_bits));
             }
@@ -200,16 +194,16 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             if !finite || growth >= 2u || iterations >= settings.max_iterations {
                 fallbacks += 1u;
                 // The sequential method, exact: one thread per lane walks the segment.
-                if s == 0u && live {
-                    var v = segment_start[c];
+                if place.s == 0u && place.live {
+                    var v = segment_start[place.c];
                     let end = min(t0 + S * N, settings.steps);
                     for (var t = t0; t < end; t++) {
-                        let p = load_pre(b, t, lane);
-                        let next = step(lane, p, v);
-                        store(b, t, lane, p, v, next);
+                        let p = load_pre(place.b, t, place.lane);
+                        let next = step(place.lane, p, v);
+                        store(place.b, t, place.lane, p, v, next);
                         v = next;
                     }
-                    segment_start[c] = v;
+                    segment_start[place.c] = v;
                 }
                 fell_back = true;
                 break;
@@ -223,16 +217,16 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             var prev = entry_new;
             for (var j = 0u; j < N; j++) {
                 let t = first + j;
-                if live && t < settings.steps { store(b, t, lane, pre[j], prev, h[j]); }
+                if place.live && t < settings.steps { store(place.b, t, place.lane, pre[j], prev, h[j]); }
                 prev = h[j];
             }
             workgroupBarrier();
-            if s == S - 1u { segment_start[c] = h[N - 1u]; }
+            if place.s == S - 1u { segment_start[place.c] = h[N - 1u]; }
         }
         workgroupBarrier();
     }
     // The state to start the next window from.
-    if s == 0u && live { save_state(b, lane, segment_start[c]); }
+    if place.s == 0u && place.live { save_state(place.b, place.lane, segment_start[place.c]); }
     if local.x == 0u && local.y == 0u {
         let slot = group.y * ((settings.lanes + C - 1u) / C) + group.x;
         stats[slot].most_iterations = max(stats[slot].most_iterations, most_iterations);
