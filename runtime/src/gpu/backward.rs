@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use rnnc_compiler::analyse::ProjectionKind;
-use rnnc_compiler::backend::wgsl::{AdjointKernels, GEMM_TILE, GemmSizes, GradientLayout, SEQUENTIAL_LANES};
+use rnnc_compiler::backend::wgsl::{AdjointKernels, GemmLaunch, GemmSizes, GradientLayout, SEQUENTIAL_LANES};
 
 use super::cell::{GpuCell, GpuTape, Outputs};
 use super::device::{Gpu, GpuError};
@@ -133,10 +133,9 @@ impl GpuCell {
         workspace.ensure(gpu, Slot::Douts, rows * output_words)?;
         let layout = GradientLayout::new(plan, adjoint, pass.batch as u64, pass.steps as u64, scan);
         workspace.ensure(gpu, Slot::Grads, layout.len as usize)?;
-        for (i, launch) in plan.cell.projections.iter().enumerate() {
+        for launch in &plan.cell.projections {
             let x_len = plan.cell.inputs[launch.input.index()];
             workspace.ensure(gpu, Slot::InputGrads(launch.input.index()), rows * x_len as usize)?;
-            workspace.ensure(gpu, Slot::WeightGrads(i), (launch.columns() * launch.depth) as usize)?;
         }
         // The cotangents of the pass's sequences, and its initial states again
         // (the forward recurrence left its last states in their place).
@@ -179,8 +178,8 @@ impl GpuCell {
                 reads.push((Slot::InputGrads(input), 0, rows * plan.cell.inputs[input] as usize));
             }
         }
-        for (i, _) in plan.cell.projections.iter().enumerate() {
-            reads.push((Slot::WeightGrads(i), 0, workspace.get(Slot::WeightGrads(i))?.len()));
+        for (i, launch) in plan.cell.projections.iter().enumerate() {
+            reads.push((Slot::WeightGrads(i), 0, (launch.columns() * launch.depth) as usize));
         }
         let total_bytes: u64 = reads.iter().map(|&(_, _, len)| len as u64 * 4).sum();
         let readback = workspace.readback(gpu, total_bytes)?;
@@ -259,8 +258,9 @@ impl GpuCell {
     }
 
     /// The matrix products of the projections' gradients over `rows` steps: per
-    /// launch, `dW = dP^T X` and `dx (+)= dP W` (grouped per block for a
-    /// block-diagonal launch).
+    /// launch, `dW = dP^T X` (its depth, the steps, split when its tiles are few,
+    /// and the partial products summed) and `dx (+)= dP W`, grouped per block for
+    /// a block-diagonal launch.
     fn gradient_products(
         &self,
         gpu: &Gpu,
@@ -270,9 +270,9 @@ impl GpuCell {
     ) -> Result<Vec<Dispatch<'_>>, GpuError> {
         let plan = &self.kernels().plan;
         let columns = plan.cell.projection_columns;
-        let mut products: Vec<(GemmSizes, Slot, Slot, Slot, [u32; 3])> = Vec::new();
+        // Each product: its launch, operand slots, and whether its splits are summed.
+        let mut products: Vec<(GemmLaunch, Slot, Slot, Slot)> = Vec::new();
         let mut written: Vec<usize> = Vec::new();
-        let tiles = |n: u64| n.div_ceil(GEMM_TILE) as u32;
         for (i, launch) in plan.cell.projections.iter().enumerate() {
             let input = launch.input.index();
             let x_offset = (rows * plan.input_prefix[input]) as u32;
@@ -296,61 +296,68 @@ impl GpuCell {
             };
             let (r32, c32) = (r as u32, c as u32);
             // dW[g] = dP[., g r ..]^T X[., g c ..] over every step.
-            let dw = GemmSizes {
-                m: r32,
-                n: c32,
-                k: rows as u32,
-                a_offset: column,
-                a_row: 1,
-                a_col: columns as u32,
-                b_offset: x_offset,
-                b_row: x_len as u32,
-                b_col: 1,
-                c_row: c32,
-                a_group: r32,
-                b_group: c32,
-                c_group: r32 * c32,
-                ..GemmSizes::default()
-            };
-            let grid = [tiles(c), tiles(r), groups as u32];
-            products.push((dw, Slot::Grads, Slot::Inputs, Slot::WeightGrads(i), grid));
+            let dw = GemmLaunch::splitting_depth(
+                GemmSizes {
+                    m: r32,
+                    n: c32,
+                    k: rows as u32,
+                    a_offset: column,
+                    a_row: 1,
+                    a_col: columns as u32,
+                    b_offset: x_offset,
+                    b_row: x_len as u32,
+                    b_col: 1,
+                    c_row: c32,
+                    a_group: r32,
+                    b_group: c32,
+                    c_group: r32 * c32,
+                    ..GemmSizes::default()
+                },
+                groups,
+            );
+            let dw_words = (launch.columns() * launch.depth).max(dw.output_words());
+            workspace.ensure(gpu, Slot::WeightGrads(i), dw_words as usize)?;
+            products.push((dw, Slot::Grads, Slot::Inputs, Slot::WeightGrads(i)));
             // dx[., g c ..] (+)= dP[., g r ..] W[g].
-            let dx = GemmSizes {
-                m: rows as u32,
-                n: c32,
-                k: r32,
-                accumulate,
-                a_offset: column,
-                a_row: columns as u32,
-                a_col: 1,
-                b_offset: w_offset as u32,
-                b_row: c32,
-                b_col: 1,
-                c_row: x_len as u32,
-                a_group: r32,
-                b_group: r32 * c32,
-                c_group: c32,
-                ..GemmSizes::default()
-            };
-            let grid = [tiles(c), tiles(rows), groups as u32];
-            products.push((dx, Slot::Grads, weights, Slot::InputGrads(input), grid));
+            let dx = GemmLaunch::new(
+                GemmSizes {
+                    m: rows as u32,
+                    n: c32,
+                    k: r32,
+                    accumulate,
+                    a_offset: column,
+                    a_row: columns as u32,
+                    a_col: 1,
+                    b_offset: w_offset as u32,
+                    b_row: c32,
+                    b_col: 1,
+                    c_row: x_len as u32,
+                    a_group: r32,
+                    b_group: r32 * c32,
+                    c_group: c32,
+                    ..GemmSizes::default()
+                },
+                groups,
+            );
+            products.push((dx, Slot::Grads, weights, Slot::InputGrads(input)));
         }
         let stride = record_stride(gpu, GemmSizes::WORDS);
         let len = products.len().max(1) * stride as usize;
         workspace.ensure(gpu, Slot::GradientSizes, len)?;
         let mut words = vec![0u32; len];
         let mut dispatches = Vec::new();
-        for (p, (sizes, a, b, c, grid)) in products.into_iter().enumerate() {
+        for (p, (product, a, b, c)) in products.into_iter().enumerate() {
             let at = p as u64 * stride;
-            words[at as usize..at as usize + GemmSizes::WORDS].copy_from_slice(&sizes.words());
-            let bound = [
-                Bound::range(Slot::GradientSizes, at, GemmSizes::WORDS as u64),
-                Bound::whole(a),
-                Bound::whole(b),
-                Bound::whole(c),
-            ];
+            words[at as usize..at as usize + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
+            let record = Bound::range(Slot::GradientSizes, at, GemmSizes::WORDS as u64);
+            let bound = [record, Bound::whole(a), Bound::whole(b), Bound::whole(c)];
             let bind_group = workspace.bind_group(gpu, &self.gemm, &bound)?;
-            dispatches.push(Dispatch { kernel: self.gemm.as_ref(), bind_group, grid });
+            dispatches.push(Dispatch { kernel: self.gemm.as_ref(), bind_group, grid: product.grid });
+            if product.is_split() {
+                let bind_group = workspace.bind_group(gpu, &self.sum_splits, &[record, Bound::whole(c)])?;
+                let grid = product.sum_grid(gpu.max_workgroups_per_dimension());
+                dispatches.push(Dispatch { kernel: self.sum_splits.as_ref(), bind_group, grid });
+            }
         }
         uploads.records(Slot::GradientSizes, 0, words);
         Ok(dispatches)

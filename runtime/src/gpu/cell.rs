@@ -32,8 +32,10 @@ pub struct GpuCell {
     /// the cell has none.
     pub(super) adjoint: Result<AdjointKernels, String>,
     max_batch_chunk: Option<usize>,
-    pub(super) projection: Arc<Kernel>,
+    /// The matrix products (projections and their gradients).
     pub(super) gemm: Arc<Kernel>,
+    /// Adds a split product's partial products.
+    pub(super) sum_splits: Arc<Kernel>,
     pub(super) newton: Option<Arc<Kernel>>,
     pub(super) sequential: Arc<Kernel>,
     workspace: Mutex<Workspace>,
@@ -84,8 +86,8 @@ impl GpuCell {
         };
         let kernels = wgsl::generate(derived, dims, &target).map_err(|e| GpuError::Codegen(e.to_string()))?;
         let label = format!("{} recurrence", derived.cell.name);
-        let projection = gpu.kernel("projection", &wgsl::projection_kernel(), "main")?;
-        let gemm = gpu.kernel("gemm", &wgsl::gemm_kernel(), "main")?;
+        let gemm = gpu.kernel("gemm", &kernels.gemm.text(), "main")?;
+        let sum_splits = gpu.kernel("sum_splits", &wgsl::GemmKernel::sum_splits_text(), "main")?;
         let newton = match kernels.newton {
             Some(_) => Some(gpu.kernel(&label, &kernels.recurrence, "newton")?),
             None => None,
@@ -97,8 +99,8 @@ impl GpuCell {
             kernels,
             adjoint,
             max_batch_chunk: None,
-            projection,
             gemm,
+            sum_splits,
             newton,
             sequential,
             workspace: Mutex::new(Workspace::default()),

@@ -205,32 +205,3 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
         assert!(bad.is_err());
     }
 }
-
-#[cfg(test)]
-mod projection_tests {
-    use crate::gpu::{Binding, Gpu};
-
-    #[test]
-    fn projection_matches_a_reference_product() {
-        let gpu = Gpu::open(None).expect("a GPU adapter");
-        let source = rnnc_compiler::backend::wgsl::projection_kernel();
-        let kernel = gpu.kernel("projection", &source, "main").expect("compiles");
-        let (m, n, k) = (300usize, 200usize, 77usize);
-        let x: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
-        let w: Vec<f32> = (0..n * k).map(|i| ((i * 104729) % 97) as f32 / 48.0 - 1.0).collect();
-        let sizes = gpu.upload("sizes", &[m as u32, n as u32, k as u32, 0, n as u32, 0, 0, 0]).unwrap();
-        let xb = gpu.upload("x", &x).unwrap();
-        let wb = gpu.upload("w", &w).unwrap();
-        let out = gpu.zeroed("out", m * n).unwrap();
-        let tile = rnnc_compiler::backend::wgsl::PROJECTION_TILE as usize;
-        let groups = [n.div_ceil(tile) as u32, m.div_ceil(tile) as u32, 1];
-        gpu.dispatch(&kernel, &[Binding(&sizes), Binding(&xb), Binding(&wb), Binding(&out)], groups).unwrap();
-        let got: Vec<f32> = gpu.read(&out).unwrap();
-        for mi in 0..m {
-            for ni in 0..n {
-                let want: f64 = (0..k).map(|ki| x[mi * k + ki] as f64 * w[ni * k + ki] as f64).sum();
-                assert!((got[mi * n + ni] as f64 - want).abs() < 1e-4 * (1.0 + want.abs()), "{mi},{ni}");
-            }
-        }
-    }
-}

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rnnc_compiler::analyse::ProjectionKind;
-use rnnc_compiler::backend::wgsl::{
-    self, Buffer, GemmSizes, NewtonShape, PROJECTION_TILE, ProjectionSizes, SEQUENTIAL_LANES, Settings, Stats,
-};
+use rnnc_compiler::backend::wgsl::{Buffer, GemmLaunch, GemmSizes, NewtonShape, SEQUENTIAL_LANES, Settings, Stats};
 
 use super::cell::{GpuCell, Outputs, Run};
 use super::device::{Gpu, GpuError};
@@ -239,8 +237,11 @@ impl GpuCell {
         Ok((stats, outputs))
     }
 
-    /// The projection launches of a pass of `rows` steps: a dense launch by the
-    /// projection kernel, a block-diagonal one by the grouped matrix product.
+    /// The projection launches of a pass of `rows` steps, each one matrix
+    /// product `P[., column ..] = X W^T`: a dense launch's stacked matrices (in
+    /// their own buffer) by the input, a block-diagonal one's blocks (in the
+    /// parameters) as a grouped product, block `g` by the input's channels
+    /// `g K .. (g + 1) K`.
     fn projection_dispatches(
         &self,
         gpu: &Gpu,
@@ -249,67 +250,55 @@ impl GpuCell {
         uploads: &mut Uploads<'_>,
     ) -> Result<Vec<Dispatch<'_>>, GpuError> {
         let plan = &self.kernels().plan;
-        let stride = record_stride(gpu, ProjectionSizes::WORDS.max(GemmSizes::WORDS));
+        let stride = record_stride(gpu, GemmSizes::WORDS);
         let len = plan.cell.projections.len().max(1) * stride as usize;
         workspace.ensure(gpu, Slot::LaunchSizes, len)?;
-        let mut sizes = vec![0u32; len];
+        let mut words = vec![0u32; len];
         let mut dispatches = Vec::new();
         for (i, launch) in plan.cell.projections.iter().enumerate() {
-            let x_offset = rows * plan.input_prefix[launch.input.index()];
-            let at = i * stride as usize;
-            let (kernel, words, bindings, grid) = match launch.kind {
-                ProjectionKind::Dense => {
-                    let n = launch.columns();
-                    let record = ProjectionSizes {
-                        m: rows as u32,
-                        n: n as u32,
-                        k: launch.depth as u32,
-                        offset: x_offset as u32,
-                        stride: plan.cell.projection_columns as u32,
-                        column: launch.column as u32,
-                        ..ProjectionSizes::default()
-                    };
-                    sizes[at..at + ProjectionSizes::WORDS].copy_from_slice(&record.words());
-                    let grid = [n.div_ceil(PROJECTION_TILE) as u32, rows.div_ceil(PROJECTION_TILE) as u32, 1];
-                    (&self.projection, ProjectionSizes::WORDS, Slot::Weights(i), grid)
-                }
-                ProjectionKind::Block { block } => {
-                    // out[m, column + g K + j] = sum_q x[m, g K + q] W[g, j, q].
-                    let param = launch.products[0].param;
-                    let record = GemmSizes {
-                        m: rows as u32,
-                        n: block as u32,
-                        k: block as u32,
-                        a_offset: x_offset as u32,
-                        a_row: plan.cell.inputs[launch.input.index()] as u32,
-                        a_col: 1,
-                        b_offset: plan.cell.params[param.index()].offset as u32,
-                        b_row: 1,
-                        b_col: block as u32,
-                        c_offset: launch.column as u32,
-                        c_row: plan.cell.projection_columns as u32,
-                        a_group: block as u32,
-                        b_group: (block * block) as u32,
-                        c_group: block as u32,
-                        ..GemmSizes::default()
-                    };
-                    sizes[at..at + GemmSizes::WORDS].copy_from_slice(&record.words());
-                    let groups = launch.columns() / block;
-                    let grid =
-                        [block.div_ceil(wgsl::GEMM_TILE) as u32, rows.div_ceil(wgsl::GEMM_TILE) as u32, groups as u32];
-                    (&self.gemm, GemmSizes::WORDS, Slot::Params, grid)
-                }
+            let input_len = plan.cell.inputs[launch.input.index()];
+            // P[m, column + g r + j] = sum_q X[m, g c + q] W[g][j, q]: one group
+            // of r = c = depth for a dense launch, one per K x K block for a block one.
+            let (r, groups, weights, w_offset) = match launch.kind {
+                ProjectionKind::Dense => (launch.columns(), 1, Slot::Weights(i), 0),
+                ProjectionKind::Block { block } => (
+                    block,
+                    launch.columns() / block,
+                    Slot::Params,
+                    plan.cell.params[launch.products[0].param.index()].offset,
+                ),
             };
+            let c = launch.depth;
+            let sizes = GemmSizes {
+                m: rows as u32,
+                n: r as u32,
+                k: c as u32,
+                a_offset: (rows * plan.input_prefix[launch.input.index()]) as u32,
+                a_row: input_len as u32,
+                a_col: 1,
+                b_offset: w_offset as u32,
+                b_row: 1,
+                b_col: c as u32,
+                c_offset: launch.column as u32,
+                c_row: plan.cell.projection_columns as u32,
+                a_group: c as u32,
+                b_group: (r * c) as u32,
+                c_group: r as u32,
+                ..GemmSizes::default()
+            };
+            let product = GemmLaunch::new(sizes, groups);
+            let at = i * stride as usize;
+            words[at..at + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
             let bound = [
-                Bound::range(Slot::LaunchSizes, at as u64, words as u64),
+                Bound::range(Slot::LaunchSizes, at as u64, GemmSizes::WORDS as u64),
                 Bound::whole(Slot::Inputs),
-                Bound::whole(bindings),
+                Bound::whole(weights),
                 Bound::whole(Slot::Projections),
             ];
-            let bind_group = workspace.bind_group(gpu, kernel, &bound)?;
-            dispatches.push(Dispatch { kernel: kernel.as_ref(), bind_group, grid });
+            let bind_group = workspace.bind_group(gpu, &self.gemm, &bound)?;
+            dispatches.push(Dispatch { kernel: self.gemm.as_ref(), bind_group, grid: product.grid });
         }
-        uploads.records(Slot::LaunchSizes, 0, sizes);
+        uploads.records(Slot::LaunchSizes, 0, words);
         Ok(dispatches)
     }
 }

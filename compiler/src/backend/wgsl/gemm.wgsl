@@ -1,93 +1,221 @@
-// A general matrix product with strided operands, for the backward pass:
+// The matrix product of every projection and projection gradient:
 //     C[i, j] = sum_k A[i, k] * B[k, j]     (or C[i, j] += ..., when `accumulate` is 1)
 // with A[i, k] at a[a_offset + i * a_row + k * a_col], B[k, j] at
 // b[b_offset + k * b_row + j * b_col] and C[i, j] at c[c_offset + i * c_row + j].
-// Strides let one kernel take transposed operands and column ranges in place:
-// the projection matrices' gradients dW = dP^T X (k over the B x T steps) and the
-// inputs' dX += dP W. Each workgroup computes a 64 x 64 tile of C, each of its
-// 256 threads a 4 x 4 block, from 16-deep slices of A and B staged in workgroup
-// memory (loaded along whichever index is contiguous in memory), as vec4s of four
-// rows or columns, so that the product runs in four vec4 registers. The z axis of
-// the dispatch runs independent products of a grouped product (a block-diagonal
-// matrix's blocks): group z shifts each operand by its group stride. `GemmSizes`
-// is declared by the runtime interface (`interface.rs`).
+// Strides let one kernel take transposed operands and column ranges in place: the
+// projections X W^T, the matrices' gradients dP^T X and the inputs' dP W.
+//
+// Each workgroup computes a 128 x 128 tile of C; each of its 256 threads an 8 x 8
+// block of it, as 2 x 2 blocks of 4 x 4 (rows 4 ty.. and 64 + 4 ty.., columns 4 tx..
+// and 64 + 4 tx..), held in sixteen vec4 registers, so that a subgroup's reads of
+// the staged tiles are consecutive vec4s (no bank conflicts). The depth is walked
+// in slices of DEPTH, staged in workgroup memory as [depth][128] (each operand
+// transposed if need be) in two buffers: while the threads multiply one slice,
+// they hold the next one's global loads in registers and then stage it in the
+// other buffer, one barrier per slice. Each operand is loaded along whichever of
+// its indices is contiguous in memory, so that neighbouring threads read
+// neighbouring words.
+//
+// The z axis of the dispatch runs `groups x splits` products: group z / splits
+// shifts each operand by its group stride (the blocks of a block-diagonal
+// matrix); split z % splits takes depths [s k_split, (s + 1) k_split) and writes
+// its partial product at c_offset + s c_split, to be summed by `sum_splits`.
+// `GemmSizes`, DEPTH and ROW are declared before this text (`gemm.rs`).
 
 @group(0) @binding(0) var<storage, read> sizes: GemmSizes;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
-const TILE: u32 = 64u;
-const DEPTH: u32 = 16u;
+// ROW: vec4s per depth row of a staged tile, 32 or 33 (one of padding, which
+// spreads a transposing store's words over the banks).
+const TILE: u32 = 128u;
+const STAGE: u32 = DEPTH * ROW;
+// Each operand's slice is TILE x DEPTH words: per thread, LOADS vec4s.
+const LOADS: u32 = DEPTH / 8u;
 
-// [DEPTH][TILE / 4] vec4s: element (kk, i) is a_tile[kk * 16 + i / 4][i % 4].
-var<workgroup> a_tile: array<vec4<f32>, 256>;
-var<workgroup> b_tile: array<vec4<f32>, 256>;
+// Two stages of A, then two of B.
+var<workgroup> tiles: array<vec4<f32>, 4u * STAGE>;
+
+// One operand of the product as the tile loader sees it: element (f, d), f along
+// C's rows (A) or columns (B) and d along the depth, is at
+// offset + f * free + d * depth, for f < extent.
+struct Operand {
+    offset: u32,
+    free: u32,
+    depth: u32,
+    extent: u32,
+    // 0: A, 1: B.
+    which: u32,
+}
+
+fn element(operand: Operand, index: u32) -> f32 {
+    if operand.which == 0u {
+        return a[index];
+    }
+    return b[index];
+}
+
+// Where this thread's load `l` of a slice lies: vec4 `l` of the thread covers four
+// consecutive depths of one f (depth-contiguous operands) or four consecutive f
+// of one depth (otherwise). Returned as (f, d) of its first element.
+fn load_place(operand: Operand, thread: u32, l: u32) -> vec2<u32> {
+    let q = thread + l * 256u;
+    if operand.depth == 1u {
+        return vec2<u32>(q / (DEPTH / 4u), (q % (DEPTH / 4u)) * 4u);
+    }
+    return vec2<u32>((q % 32u) * 4u, q / 32u);
+}
+
+// Load `l` of this thread, from the slice at depth k0 of the tile at f0; zero
+// outside the operand and past depth `k_end`.
+fn load(operand: Operand, f0: u32, k0: u32, k_end: u32, thread: u32, l: u32) -> vec4<f32> {
+    let place = load_place(operand, thread, l);
+    var value = vec4<f32>(0.0);
+    for (var e = 0u; e < 4u; e++) {
+        var f = f0 + place.x;
+        var d = k0 + place.y;
+        if operand.depth == 1u {
+            d += e;
+        } else {
+            f += e;
+        }
+        if f < operand.extent && d < k_end {
+            value[e] = element(operand, operand.offset + f * operand.free + d * operand.depth);
+        }
+    }
+    return value;
+}
+
+// Stages load `l` of this thread in the tile buffer starting at `base`.
+fn stage(operand: Operand, base: u32, thread: u32, l: u32, value: vec4<f32>) {
+    let place = load_place(operand, thread, l);
+    if operand.depth == 1u {
+        for (var e = 0u; e < 4u; e++) {
+            tiles[base + (place.y + e) * ROW + place.x / 4u][place.x % 4u] = value[e];
+        }
+    } else {
+        tiles[base + place.y * ROW + place.x / 4u] = value;
+    }
+}
+
+// Four columns j.. of row i of C (those inside it).
+fn store4(base: u32, i: u32, j: u32, value: vec4<f32>) {
+    if i >= sizes.m {
+        return;
+    }
+    let at = base + i * sizes.c_row + j;
+    for (var q = 0u; q < 4u; q++) {
+        if j + q < sizes.n {
+            var v = value[q];
+            if sizes.accumulate == 1u {
+                v += c[at + q];
+            }
+            c[at + q] = v;
+        }
+    }
+}
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>,
         @builtin(local_invocation_index) thread: u32) {
     let i0 = group.y * TILE;
     let j0 = group.x * TILE;
-    let a_offset = sizes.a_offset + group.z * sizes.a_group;
-    let b_offset = sizes.b_offset + group.z * sizes.b_group;
-    let c_offset = sizes.c_offset + group.z * sizes.c_group;
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    for (var k0 = 0u; k0 < sizes.k; k0 += DEPTH) {
-        for (var l = 0u; l < 4u; l++) {
-            let index = thread + l * 256u;
-            // A: along k where k is contiguous, else along i.
-            var i = index % TILE;
-            var kk = index / TILE;
-            if sizes.a_col == 1u {
-                kk = index % DEPTH;
-                i = index / DEPTH;
+    let product = group.z / sizes.splits;
+    let split = group.z % sizes.splits;
+    let k_begin = split * sizes.k_split;
+    let k_end = min(sizes.k, k_begin + sizes.k_split);
+    let a_op = Operand(sizes.a_offset + product * sizes.a_group, sizes.a_row, sizes.a_col, sizes.m, 0u);
+    let b_op = Operand(sizes.b_offset + product * sizes.b_group, sizes.b_col, sizes.b_row, sizes.n, 1u);
+    let c_base = sizes.c_offset + product * sizes.c_group + split * sizes.c_split;
+    let tx = local.x;
+    let ty = local.y;
+
+    var c0l = vec4<f32>(0.0);
+    var c0h = vec4<f32>(0.0);
+    var c1l = vec4<f32>(0.0);
+    var c1h = vec4<f32>(0.0);
+    var c2l = vec4<f32>(0.0);
+    var c2h = vec4<f32>(0.0);
+    var c3l = vec4<f32>(0.0);
+    var c3h = vec4<f32>(0.0);
+    var c4l = vec4<f32>(0.0);
+    var c4h = vec4<f32>(0.0);
+    var c5l = vec4<f32>(0.0);
+    var c5h = vec4<f32>(0.0);
+    var c6l = vec4<f32>(0.0);
+    var c6h = vec4<f32>(0.0);
+    var c7l = vec4<f32>(0.0);
+    var c7h = vec4<f32>(0.0);
+
+    // The first slice, staged in buffer 0.
+    var a_next: array<vec4<f32>, LOADS>;
+    var b_next: array<vec4<f32>, LOADS>;
+    for (var l = 0u; l < LOADS; l++) {
+        stage(a_op, 0u, thread, l, load(a_op, i0, k_begin, k_end, thread, l));
+        stage(b_op, 2u * STAGE, thread, l, load(b_op, j0, k_begin, k_end, thread, l));
+    }
+    workgroupBarrier();
+
+    var current = 0u;
+    for (var k0 = k_begin; k0 < k_end; k0 += DEPTH) {
+        let more = k0 + DEPTH < k_end;
+        if more {
+            for (var l = 0u; l < LOADS; l++) {
+                a_next[l] = load(a_op, i0, k0 + DEPTH, k_end, thread, l);
+                b_next[l] = load(b_op, j0, k0 + DEPTH, k_end, thread, l);
             }
-            var value = 0.0;
-            if i0 + i < sizes.m && k0 + kk < sizes.k {
-                value = a[a_offset + (i0 + i) * sizes.a_row + (k0 + kk) * sizes.a_col];
-            }
-            a_tile[kk * 16u + i / 4u][i % 4u] = value;
-            // B: along j where j is contiguous, else along k.
-            var j = index % TILE;
-            kk = index / TILE;
-            if sizes.b_col != 1u {
-                kk = index % DEPTH;
-                j = index / DEPTH;
-            }
-            value = 0.0;
-            if j0 + j < sizes.n && k0 + kk < sizes.k {
-                value = b[b_offset + (k0 + kk) * sizes.b_row + (j0 + j) * sizes.b_col];
-            }
-            b_tile[kk * 16u + j / 4u][j % 4u] = value;
         }
-        workgroupBarrier();
-        for (var kk = 0u; kk < DEPTH; kk++) {
-            let av = a_tile[kk * 16u + local.y];
-            let bv = b_tile[kk * 16u + local.x];
-            acc0 = fma(vec4<f32>(av.x), bv, acc0);
-            acc1 = fma(vec4<f32>(av.y), bv, acc1);
-            acc2 = fma(vec4<f32>(av.z), bv, acc2);
-            acc3 = fma(vec4<f32>(av.w), bv, acc3);
+        let a_base = current * STAGE;
+        let b_base = 2u * STAGE + current * STAGE;
+        for (var d = 0u; d < DEPTH; d++) {
+            let a0 = tiles[a_base + d * ROW + ty];
+            let a1 = tiles[a_base + d * ROW + 16u + ty];
+            let b0 = tiles[b_base + d * ROW + tx];
+            let b1 = tiles[b_base + d * ROW + 16u + tx];
+            c0l = fma(vec4<f32>(a0.x), b0, c0l);
+            c0h = fma(vec4<f32>(a0.x), b1, c0h);
+            c1l = fma(vec4<f32>(a0.y), b0, c1l);
+            c1h = fma(vec4<f32>(a0.y), b1, c1h);
+            c2l = fma(vec4<f32>(a0.z), b0, c2l);
+            c2h = fma(vec4<f32>(a0.z), b1, c2h);
+            c3l = fma(vec4<f32>(a0.w), b0, c3l);
+            c3h = fma(vec4<f32>(a0.w), b1, c3h);
+            c4l = fma(vec4<f32>(a1.x), b0, c4l);
+            c4h = fma(vec4<f32>(a1.x), b1, c4h);
+            c5l = fma(vec4<f32>(a1.y), b0, c5l);
+            c5h = fma(vec4<f32>(a1.y), b1, c5h);
+            c6l = fma(vec4<f32>(a1.z), b0, c6l);
+            c6h = fma(vec4<f32>(a1.z), b1, c6h);
+            c7l = fma(vec4<f32>(a1.w), b0, c7l);
+            c7h = fma(vec4<f32>(a1.w), b1, c7h);
+        }
+        if more {
+            current = 1u - current;
+            for (var l = 0u; l < LOADS; l++) {
+                stage(a_op, current * STAGE, thread, l, a_next[l]);
+                stage(b_op, 2u * STAGE + current * STAGE, thread, l, b_next[l]);
+            }
         }
         workgroupBarrier();
     }
-    let rows = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    for (var r = 0u; r < 4u; r++) {
-        let i = i0 + local.y * 4u + r;
-        if i >= sizes.m { continue; }
-        let v = rows[r];
-        for (var q = 0u; q < 4u; q++) {
-            let j = j0 + local.x * 4u + q;
-            if j < sizes.n {
-                let at = c_offset + i * sizes.c_row + j;
-                var value = v[q];
-                if sizes.accumulate == 1u { value += c[at]; }
-                c[at] = value;
-            }
-        }
-    }
+
+    let i = i0 + ty * 4u;
+    let j = j0 + tx * 4u;
+    store4(c_base, i, j, c0l);
+    store4(c_base, i, j + 64u, c0h);
+    store4(c_base, i + 1u, j, c1l);
+    store4(c_base, i + 1u, j + 64u, c1h);
+    store4(c_base, i + 2u, j, c2l);
+    store4(c_base, i + 2u, j + 64u, c2h);
+    store4(c_base, i + 3u, j, c3l);
+    store4(c_base, i + 3u, j + 64u, c3h);
+    store4(c_base, i + 64u, j, c4l);
+    store4(c_base, i + 64u, j + 64u, c4h);
+    store4(c_base, i + 65u, j, c5l);
+    store4(c_base, i + 65u, j + 64u, c5h);
+    store4(c_base, i + 66u, j, c6l);
+    store4(c_base, i + 66u, j + 64u, c6h);
+    store4(c_base, i + 67u, j, c7l);
+    store4(c_base, i + 67u, j + 64u, c7h);
 }

@@ -116,33 +116,11 @@ interface_struct! {
 }
 
 interface_struct! {
-    /// The sizes of one projection launch (`projection.wgsl`):
-    /// `out[m, column + n] = sum_k x[offset + m k_len + k] w[n, k]`.
-    ProjectionSizes {
-        /// Rows (the B x T steps).
-        m: u32,
-        /// Columns: the stacked matrices' rows.
-        n: u32,
-        /// Depth: the input's length.
-        k: u32,
-        /// The input's first word in the inputs buffer.
-        offset: u32,
-        /// Words per row of the projections buffer.
-        stride: u32,
-        /// The launch's first column in a row of the projections buffer.
-        column: u32,
-        /// Unused.
-        pad0: u32,
-        /// Unused.
-        pad1: u32,
-    }
-}
-
-interface_struct! {
-    /// The sizes and strides of one general matrix product (`gemm.wgsl`),
-    /// `C = A B` or `C += A B`, over `groups` independent products along the
-    /// dispatch's z axis (a grouped product: group `z` shifts each operand's
-    /// offset by `z` times its group stride).
+    /// The sizes and strides of one matrix product (`gemm.wgsl`), `C = A B` or
+    /// `C += A B`, over `groups x splits` workgroup layers along the dispatch's z
+    /// axis: group `z / splits` shifts each operand's offset by its group stride
+    /// (a grouped product), split `z % splits` takes one range of the depth and
+    /// writes its partial product `c_split` words further (see `GemmLaunch`).
     GemmSizes {
         /// Rows of `C`.
         m: u32,
@@ -174,8 +152,12 @@ interface_struct! {
         b_group: u32,
         /// Per group, added to `c_offset`.
         c_group: u32,
-        /// Unused.
-        pad: u32,
+        /// Layers per group: ranges of the depth (1: unsplit).
+        splits: u32,
+        /// Depths per split.
+        k_split: u32,
+        /// Per split, added to `c_offset` (the words of every group's `C`).
+        c_split: u32,
     }
 }
 

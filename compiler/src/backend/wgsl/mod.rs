@@ -1,8 +1,8 @@
 //! The WGSL back end: a cell's GPU kernels as WGSL text, validated by naga.
 //!
-//! A cell runs on the GPU as two kernels: the *projection* (one matrix product per
-//! input computing every hoisted `W @ x` for all B x T steps, `projection.wgsl`)
-//! and the *recurrence*, made of the cell's lane program ([`emit`]: how one lane
+//! A cell runs on the GPU as two kernels: the *projections* (matrix products
+//! computing every hoisted `W @ x` for all B x T steps, [`gemm`]) and the
+//! *recurrence*, made of the cell's lane program ([`emit`]: how one lane
 //! loads its values, steps, linearises and stores) followed by the solver templates:
 //! `newton.wgsl` (the fused Newton kernel) and `sequential.wgsl`. The [`plan`] says
 //! how the state is cut into lanes and where every tensor lives in the buffers; the
@@ -11,6 +11,7 @@
 
 pub mod adjoint;
 mod emit;
+pub mod gemm;
 pub mod interface;
 mod lane;
 pub mod plan;
@@ -19,25 +20,9 @@ use crate::Derived;
 use crate::check::DimSizes;
 use crate::error::{Error, ErrorKind};
 pub use adjoint::{Accumulator, AccumulatorKind, AdjointKernels, GradientLayout, generate_adjoint};
-pub use interface::{GemmSizes, ProjectionSizes, Settings, Stats};
+pub use gemm::{GEMM_TILE, GemmKernel, GemmLaunch};
+pub use interface::{GemmSizes, Settings, Stats};
 pub use plan::{KernelPlan, LaneMode, RawValue};
-
-/// The projection kernel (entry point `main`): `out[m, col + n] = sum_k x[off + m K + k] w[n K + k]`,
-/// its sizes a [`ProjectionSizes`] record.
-pub fn projection_kernel() -> String {
-    format!("{}{}", ProjectionSizes::wgsl(), include_str!("projection.wgsl"))
-}
-/// Workgroup tile of the projection kernel (rows and columns of the output).
-pub const PROJECTION_TILE: u64 = 128;
-/// The general matrix product (entry point `main`), its sizes a [`GemmSizes`]
-/// record: `C = A B` (or `C += A B`) with strided operands, grouped along the
-/// dispatch's z axis. Block-diagonal projections and the backward pass's
-/// projection gradients.
-pub fn gemm_kernel() -> String {
-    format!("{}{}", GemmSizes::wgsl(), include_str!("gemm.wgsl"))
-}
-/// Workgroup tile of the general matrix product (rows and columns of `C`).
-pub const GEMM_TILE: u64 = 64;
 
 /// What every recurrence and backward kernel binds first: the run's settings.
 fn settings_binding() -> String {
@@ -128,6 +113,9 @@ pub struct GpuKernels {
     pub newton: Option<NewtonShape>,
     /// Steps per group of the sequential kernel's software pipeline (1: none).
     pub pipeline_group: u64,
+    /// The matrix-product kernel's shape for the target (projections and their
+    /// gradients).
+    pub gemm: GemmKernel,
 }
 
 /// What the kernels may use of the device.
@@ -292,7 +280,14 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     }
     text.push_str(SEQUENTIAL);
     validate(&derived.cell.name, &text)?;
-    Ok(GpuKernels { plan, recurrence: text, bindings, newton, pipeline_group: group })
+    Ok(GpuKernels {
+        plan,
+        recurrence: text,
+        bindings,
+        newton,
+        pipeline_group: group,
+        gemm: GemmKernel::for_target(target),
+    })
 }
 
 /// Parses and validates WGSL with naga.

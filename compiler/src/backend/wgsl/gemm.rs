@@ -1,0 +1,200 @@
+//! The matrix products: the GEMM kernel (`gemm.wgsl`) for a device, and how one
+//! product is launched on it. Every projection (`X W^T`, dense or grouped per
+//! block) and every projection gradient (`dP^T X`, `dP W`) is one [`GemmLaunch`]:
+//! its [`GemmSizes`] record, its grid, and, when the product has too few output
+//! tiles to fill the device and a long depth, a split of the depth whose partial
+//! products the `sum_splits` kernel adds.
+
+use super::Target;
+use super::interface::GemmSizes;
+
+/// Rows and columns of `C` per workgroup.
+pub const GEMM_TILE: u64 = 128;
+
+/// Threads per workgroup (16 x 16, each an 8 x 8 block of the tile).
+const THREADS: u64 = 256;
+
+/// Output tiles below which a product's depth is split: about four workgroups
+/// per multiprocessor of a large GPU.
+const SPLIT_TARGET_WORKGROUPS: u64 = 512;
+
+/// The shortest depth one split takes.
+const SPLIT_MIN_DEPTH: u64 = 512;
+
+/// Threads per workgroup of the `sum_splits` kernel.
+const SUM_THREADS: u64 = 256;
+
+/// The GEMM kernel's compile-time shape for one device: how deep each staged
+/// slice is, and whether its rows are padded against bank conflicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GemmKernel {
+    /// Depth of a staged slice (a multiple of 8).
+    pub depth: u64,
+    /// vec4s per staged row: 32, or 33 with a vec4 of padding.
+    pub row: u64,
+}
+
+impl GemmKernel {
+    /// The deepest padded shape whose two stages of both operands fit the
+    /// target's workgroup memory (16-deep padded slices take 33 KiB; the shallowest,
+    /// 8 deep without padding, the 16 KiB every WebGPU device offers).
+    pub fn for_target(target: &Target) -> GemmKernel {
+        let shapes = [(16, 33), (16, 32), (8, 33), (8, 32)];
+        shapes
+            .into_iter()
+            .map(|(depth, row)| GemmKernel { depth, row })
+            .find(|shape| shape.workgroup_bytes() <= target.workgroup_bytes)
+            .unwrap_or(GemmKernel { depth: 8, row: 32 })
+    }
+
+    /// Workgroup memory: two stages of both operands, `depth x row` vec4s each.
+    pub fn workgroup_bytes(&self) -> u64 {
+        4 * self.depth * self.row * 16
+    }
+
+    /// The product kernel's WGSL (entry point `main`).
+    pub fn text(&self) -> String {
+        format!(
+            "{}const DEPTH: u32 = {}u;\nconst ROW: u32 = {}u;\n\n{}",
+            GemmSizes::wgsl(),
+            self.depth,
+            self.row,
+            include_str!("gemm.wgsl")
+        )
+    }
+
+    /// The kernel that adds a split product's partial products into the first
+    /// (entry point `main`; bindings: the product's sizes, its output).
+    pub fn sum_splits_text() -> String {
+        format!("{}{}", GemmSizes::wgsl(), include_str!("sum_splits.wgsl"))
+    }
+}
+
+/// One matrix product as launched: its sizes record and its grids.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GemmLaunch {
+    /// The record the kernels read.
+    pub sizes: GemmSizes,
+    /// The product kernel's workgroups.
+    pub grid: [u32; 3],
+}
+
+impl GemmLaunch {
+    /// `groups` products of `sizes` (its `m`, `n`, `k`, strides, group strides and
+    /// `accumulate`), unsplit.
+    pub fn new(sizes: GemmSizes, groups: u64) -> GemmLaunch {
+        GemmLaunch::with_splits(sizes, groups, 1)
+    }
+
+    /// Like [`GemmLaunch::new`], with the depth split when the product's tiles
+    /// are few, the depth long, and `C` contiguous (`c_row = n` and, for several
+    /// groups, `c_group = m n`) and not accumulated into. A split product needs
+    /// [`GemmLaunch::output_words`] words of output from `c_offset`, and the
+    /// `sum_splits` kernel after it.
+    pub fn splitting_depth(sizes: GemmSizes, groups: u64) -> GemmLaunch {
+        let (m, n, k) = (u64::from(sizes.m), u64::from(sizes.n), u64::from(sizes.k));
+        let tiles = m.div_ceil(GEMM_TILE) * n.div_ceil(GEMM_TILE) * groups;
+        let contiguous =
+            u64::from(sizes.c_row) == n && (groups == 1 || u64::from(sizes.c_group) == m * n) && sizes.accumulate == 0;
+        let wanted = SPLIT_TARGET_WORKGROUPS.div_ceil(tiles.max(1)).min(k / SPLIT_MIN_DEPTH).max(1);
+        GemmLaunch::with_splits(sizes, groups, if contiguous { wanted } else { 1 })
+    }
+
+    fn with_splits(sizes: GemmSizes, groups: u64, wanted: u64) -> GemmLaunch {
+        let (m, n, k) = (u64::from(sizes.m), u64::from(sizes.n), u64::from(sizes.k));
+        let (splits, k_split) = if wanted > 1 {
+            // Whole 8-deep slices per split, and no empty split.
+            let k_split = k.div_ceil(wanted).next_multiple_of(8);
+            (k.div_ceil(k_split), k_split)
+        } else {
+            (1, k.max(1))
+        };
+        let sizes = GemmSizes {
+            splits: splits as u32,
+            k_split: k_split as u32,
+            c_split: if splits > 1 { (groups * m * n) as u32 } else { 0 },
+            ..sizes
+        };
+        let grid = [n.div_ceil(GEMM_TILE) as u32, m.div_ceil(GEMM_TILE) as u32, (groups * splits) as u32];
+        GemmLaunch { sizes, grid }
+    }
+
+    /// Whether the depth is split (and `sum_splits` must run after the product).
+    pub fn is_split(&self) -> bool {
+        self.sizes.splits > 1
+    }
+
+    /// Words of the output from `c_offset`: every split's partial product when
+    /// split (the sum lands in the first), else none beyond `C` itself (0).
+    pub fn output_words(&self) -> u64 {
+        u64::from(self.sizes.splits) * u64::from(self.sizes.c_split)
+    }
+
+    /// The `sum_splits` kernel's workgroups (one thread per word of `C`, in rows
+    /// of at most `max_per_dimension` workgroups).
+    pub fn sum_grid(&self, max_per_dimension: u32) -> [u32; 3] {
+        let groups = u64::from(self.sizes.c_split).div_ceil(SUM_THREADS).max(1);
+        let x = groups.min(u64::from(max_per_dimension.max(1)));
+        [x as u32, groups.div_ceil(x) as u32, 1]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(m: u32, n: u32, k: u32) -> GemmSizes {
+        GemmSizes { m, n, k, a_row: k, a_col: 1, b_row: n, b_col: 1, c_row: n, ..GemmSizes::default() }
+    }
+
+    #[test]
+    fn few_tiles_and_a_long_depth_split_the_depth() {
+        // A weight gradient of a 512 x 512 block: 16 tiles, 65536 deep.
+        let launch = GemmLaunch::splitting_depth(product(512, 512, 65536), 1);
+        assert!(launch.is_split());
+        let s = launch.sizes;
+        assert_eq!(s.splits, 32);
+        assert_eq!(s.k_split, 2048);
+        assert_eq!(launch.grid, [4, 4, 32]);
+        assert_eq!(launch.output_words(), 32 * 512 * 512);
+        // Every depth is covered once.
+        assert!(u64::from(s.splits - 1) * u64::from(s.k_split) < 65536);
+        assert!(u64::from(s.splits) * u64::from(s.k_split) >= 65536);
+    }
+
+    #[test]
+    fn many_tiles_short_depths_and_accumulation_do_not_split() {
+        assert!(!GemmLaunch::splitting_depth(product(65536, 3072, 1024), 1).is_split());
+        assert!(!GemmLaunch::splitting_depth(product(64, 64, 300), 1).is_split());
+        let accumulated = GemmSizes { accumulate: 1, ..product(512, 512, 65536) };
+        assert!(!GemmLaunch::splitting_depth(accumulated, 1).is_split());
+        let strided = GemmSizes { c_row: 1024, ..product(512, 512, 65536) };
+        assert!(!GemmLaunch::splitting_depth(strided, 1).is_split());
+        assert!(!GemmLaunch::new(product(512, 512, 65536), 1).is_split());
+    }
+
+    #[test]
+    fn the_kernel_shape_fits_the_device() {
+        let shape = |bytes| GemmKernel::for_target(&Target { workgroup_bytes: bytes, ..Target::default() });
+        assert_eq!(shape(48 * 1024), GemmKernel { depth: 16, row: 33 });
+        assert_eq!(shape(32 * 1024), GemmKernel { depth: 16, row: 32 });
+        assert_eq!(shape(16 * 1024), GemmKernel { depth: 8, row: 32 });
+        for bytes in [16 * 1024, 32 * 1024, 48 * 1024] {
+            let kernel = shape(bytes);
+            assert!(kernel.workgroup_bytes() <= bytes);
+            super::super::validate("gemm", &kernel.text()).expect("valid");
+        }
+        super::super::validate("sum_splits", &GemmKernel::sum_splits_text()).expect("valid");
+    }
+
+    #[test]
+    fn the_sum_covers_every_word() {
+        let launch = GemmLaunch::splitting_depth(product(512, 512, 65536), 1);
+        let [x, y, _] = launch.sum_grid(65535);
+        assert!(u64::from(x) * u64::from(y) * SUM_THREADS >= 512 * 512);
+        let [x, y, _] = launch.sum_grid(100);
+        assert_eq!((x, y), (100, 11));
+    }
+}
+
+const _: () = assert!(THREADS * 8 * 8 == GEMM_TILE * GEMM_TILE);

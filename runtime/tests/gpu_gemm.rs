@@ -1,0 +1,180 @@
+//! The matrix-product kernel against a float64 product, in each operand layout
+//! the runtime launches (the projection `X W^T`, the weight gradient `dP^T X`
+//! with its depth split and summed, the input gradient `dP W` accumulated), in
+//! groups, with partial tiles, and in each kernel shape a device may get.
+
+mod support;
+
+use rnnc_compiler::backend::wgsl::{GemmKernel, GemmLaunch, GemmSizes, Target};
+use rnnc_runtime::gpu::{Binding, Gpu};
+
+/// Deterministic values in [-1, 1).
+fn values(len: usize, seed: usize) -> Vec<f32> {
+    (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0).collect()
+}
+
+/// `groups` products `C[g] = A[g] B[g]` read through `sizes`' strides, and the
+/// scale of each entry's rounding (`sum |A| |B|`), in float64.
+fn reference(sizes: &GemmSizes, groups: u32, a: &[f32], b: &[f32], c: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    let mut want: Vec<f64> = c.iter().map(|&x| x as f64).collect();
+    let mut scale = vec![0.0f64; c.len()];
+    for g in 0..groups {
+        for i in 0..sizes.m {
+            for j in 0..sizes.n {
+                let (mut sum, mut abs) = (0.0f64, 0.0f64);
+                for k in 0..sizes.k {
+                    let x = a[(sizes.a_offset + g * sizes.a_group + i * sizes.a_row + k * sizes.a_col) as usize] as f64;
+                    let y = b[(sizes.b_offset + g * sizes.b_group + k * sizes.b_row + j * sizes.b_col) as usize] as f64;
+                    sum += x * y;
+                    abs += (x * y).abs();
+                }
+                let at = (sizes.c_offset + g * sizes.c_group + i * sizes.c_row + j) as usize;
+                want[at] = if sizes.accumulate == 1 { want[at] + sum } else { sum };
+                scale[at] = abs + want[at].abs();
+            }
+        }
+    }
+    (want, scale)
+}
+
+/// Runs `launch` (and its sum) with `kernel` on operands `a`, `b` and an output
+/// starting as `c`; returns the output.
+fn run(
+    gpu: &Gpu,
+    kernel: &GemmKernel,
+    launch: &GemmLaunch,
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    max_rows: u32,
+) -> Vec<f32> {
+    let product = gpu.kernel("gemm", &kernel.text(), "main").expect("compiles");
+    let sizes = gpu.upload("sizes", &launch.sizes.words()).expect("upload");
+    let (a, b) = (gpu.upload("a", a).expect("upload"), gpu.upload("b", b).expect("upload"));
+    let mut out = c.to_vec();
+    out.resize(c.len().max(launch.sizes.c_offset as usize + launch.output_words() as usize), 0.0);
+    let out = gpu.upload("c", &out).expect("upload");
+    gpu.dispatch(&product, &[Binding(&sizes), Binding(&a), Binding(&b), Binding(&out)], launch.grid).expect("runs");
+    if launch.is_split() {
+        let sum = gpu.kernel("sum_splits", &GemmKernel::sum_splits_text(), "main").expect("compiles");
+        gpu.dispatch(&sum, &[Binding(&sizes), Binding(&out)], launch.sum_grid(max_rows)).expect("runs");
+    }
+    let mut got: Vec<f32> = gpu.read(&out).expect("read");
+    got.truncate(c.len());
+    got
+}
+
+fn check(what: &str, got: &[f32], want: &[f64], scale: &[f64]) {
+    for (at, ((&g, &w), &s)) in got.iter().zip(want).zip(scale).enumerate() {
+        assert!((g as f64 - w).abs() <= 1e-5 * s.max(1e-30), "{what}: word {at}: {g} against {w} (scale {s})");
+    }
+}
+
+/// The device's kernel shape and the smallest (8 deep, unpadded).
+fn shapes(gpu: &Gpu) -> Vec<GemmKernel> {
+    let device = GemmKernel::for_target(&Target { workgroup_bytes: gpu.max_workgroup_bytes(), ..Target::default() });
+    let smallest = GemmKernel::for_target(&Target { workgroup_bytes: 16 * 1024, ..Target::default() });
+    assert_eq!(smallest, GemmKernel { depth: 8, row: 32 });
+    if device == smallest { vec![device] } else { vec![device, smallest] }
+}
+
+#[test]
+fn projection_layout_x_times_w_transposed_with_partial_tiles() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).expect("a GPU adapter");
+    // P[m, 5 + n] of rows of 310 words = X[m, :] . W[n, :], X after 3 words.
+    let (m, n, k) = (300u32, 200u32, 77u32);
+    let sizes = GemmSizes {
+        m,
+        n,
+        k,
+        a_offset: 3,
+        a_row: k,
+        a_col: 1,
+        b_row: 1,
+        b_col: k,
+        c_offset: 5,
+        c_row: 310,
+        ..GemmSizes::default()
+    };
+    let a = values((3 + m * k) as usize, 1);
+    let b = values((n * k) as usize, 2);
+    let c = values((m * 310) as usize, 3);
+    let launch = GemmLaunch::new(sizes, 1);
+    let (want, scale) = reference(&launch.sizes, 1, &a, &b, &c);
+    for kernel in shapes(&gpu) {
+        let got = run(&gpu, &kernel, &launch, &a, &b, &c, 65535);
+        // Words outside C keep their values.
+        check(&format!("{kernel:?}"), &got, &want, &scale);
+    }
+}
+
+#[test]
+fn weight_gradient_layout_with_its_depth_split_and_summed() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).expect("a GPU adapter");
+    // dW[g] (24 x 20) = dP[:, g 24 ..]^T X[:, g 20 ..] over 3000 steps, 2 groups.
+    let (r, c, steps, groups) = (24u32, 20u32, 3000u32, 2u32);
+    let sizes = GemmSizes {
+        m: r,
+        n: c,
+        k: steps,
+        a_offset: 1,
+        a_row: 1,
+        a_col: 2 * r + 1,
+        b_row: 2 * c,
+        b_col: 1,
+        c_row: c,
+        a_group: r,
+        b_group: c,
+        c_group: r * c,
+        ..GemmSizes::default()
+    };
+    let launch = GemmLaunch::splitting_depth(sizes, u64::from(groups));
+    assert!(launch.is_split(), "the test asks for a split product");
+    assert!(launch.sizes.splits >= 5);
+    let a = values((1 + steps * (2 * r + 1)) as usize, 4);
+    let b = values((steps * 2 * c) as usize, 5);
+    let out = vec![0.0f32; (groups * r * c) as usize];
+    let (want, scale) = reference(&launch.sizes, groups, &a, &b, &out);
+    for kernel in shapes(&gpu) {
+        // The sum's grid in rows of two workgroups, and in one row.
+        for max_rows in [2, 65535] {
+            let got = run(&gpu, &kernel, &launch, &a, &b, &out, max_rows);
+            check(&format!("{kernel:?}, rows of {max_rows}"), &got, &want, &scale);
+        }
+    }
+}
+
+#[test]
+fn input_gradient_layout_accumulated_in_groups() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).expect("a GPU adapter");
+    // dx[:, g 33 ..] += dP[:, g 40 ..] W[g] (40 x 33), 3 groups, 150 steps.
+    let (steps, r, c, groups) = (150u32, 40u32, 33u32, 3u32);
+    let sizes = GemmSizes {
+        m: steps,
+        n: c,
+        k: r,
+        accumulate: 1,
+        a_row: groups * r,
+        a_col: 1,
+        b_offset: 7,
+        b_row: c,
+        b_col: 1,
+        c_row: groups * c,
+        a_group: r,
+        b_group: r * c,
+        c_group: c,
+        ..GemmSizes::default()
+    };
+    let launch = GemmLaunch::new(sizes, u64::from(groups));
+    let a = values((steps * groups * r) as usize, 6);
+    let b = values((7 + groups * r * c) as usize, 7);
+    let out = values((steps * groups * c) as usize, 8);
+    let (want, scale) = reference(&launch.sizes, groups, &a, &b, &out);
+    for kernel in shapes(&gpu) {
+        let got = run(&gpu, &kernel, &launch, &a, &b, &out, 65535);
+        check(&format!("{kernel:?}"), &got, &want, &scale);
+    }
+}
