@@ -335,6 +335,33 @@ impl CompiledCell {
         Ok((Gradients::new(cell, data, gradients)?, report))
     }
 
+    /// Runs the cell forward and backward over bound data on `engine` leaving
+    /// every tensor on the device: only the report (with the backward's times)
+    /// comes back. For timing the device pipeline as a training step with
+    /// device-resident tensors runs it (`rnnc bench --backward --resident`).
+    /// With `reuse_data`, the inputs and cotangents the previous call on this
+    /// cell uploaded stay in place if they have `data`'s shape: the caller
+    /// promises they are `data`'s and `douts`. On the CPU this is a backward
+    /// whose gradients are dropped.
+    pub fn backward_on_device(
+        &self,
+        engine: &Engine,
+        data: &BoundData,
+        douts: Vec<(String, Tensor)>,
+        options: &RunOptions,
+        reuse_data: bool,
+    ) -> Result<ForwardReport, RunError> {
+        let kernels = self.kernels(engine, data.dims())?;
+        match (&*kernels, &engine.device) {
+            (Kernels::Gpu(cell), Device::Gpu(gpu)) => {
+                let douts = data.bind_douts(&self.derived.cell, douts)?;
+                Ok(cell.backward_on_device(gpu, data, &douts, options.method, &options.newton, reuse_data)?)
+            }
+            (Kernels::Cpu(_), Device::Cpu) => Ok(self.backward(engine, data, douts, options)?.report),
+            _ => Err(RunError::WrongEngine),
+        }
+    }
+
     /// Runs the cell forward over bound data on `engine`, then backward: the
     /// gradients of `sum over outputs o of sum(dout_o * o)` with respect to every
     /// parameter, input and initial state. `douts` names each output's cotangent,

@@ -5,7 +5,7 @@
 
 mod support;
 
-use rnnc_compiler::backend::wgsl::{GemmKernel, GemmLaunch, GemmSizes, Target};
+use rnnc_compiler::backend::wgsl::{GemmAblation, GemmKernel, GemmLaunch, GemmSizes, Target};
 use rnnc_runtime::gpu::{Binding, Gpu};
 
 /// Deterministic values in [-1, 1).
@@ -74,7 +74,7 @@ fn check(what: &str, got: &[f32], want: &[f64], scale: &[f64]) {
 fn shapes(gpu: &Gpu) -> Vec<GemmKernel> {
     let device = GemmKernel::for_target(&Target { workgroup_bytes: gpu.max_workgroup_bytes(), ..Target::default() });
     let smallest = GemmKernel::for_target(&Target { workgroup_bytes: 16 * 1024, ..Target::default() });
-    assert_eq!(smallest, GemmKernel { depth: 8, row: 32 });
+    assert_eq!(smallest, GemmKernel { depth: 8, row: 32, ablation: GemmAblation::None });
     if device == smallest { vec![device] } else { vec![device, smallest] }
 }
 

@@ -52,9 +52,10 @@ pub struct Args {
     #[arg(long)]
     pub backward: bool,
     /// Time the device pipeline with the data resident: after the warm-up round,
-    /// the inputs stay on the device and the outputs are not read back (as in a
-    /// training loop whose tensors live on the GPU). Forward passes only.
-    #[arg(long, conflicts_with = "backward")]
+    /// the inputs (and with --backward the cotangents) stay on the device and the
+    /// outputs (and gradients) are not read back, as in a training loop whose
+    /// tensors live on the GPU.
+    #[arg(long)]
     pub resident: bool,
     /// The methods to time, interleaved round by round (default: all three).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "METHOD,...")]
@@ -133,7 +134,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         for (m, &method) in methods.iter().enumerate() {
             let options = RunOptions { method: method.into(), newton: args.solver.newton() };
             let allocations = engine.device_allocations();
-            let run = if args.backward {
+            let run = if args.backward && args.resident && round > 0 {
+                let report = compiled
+                    .backward_on_device(&engine, &data, douts.clone(), &options, true)
+                    .map_err(|e| failure(&e))?;
+                rnnc::Forward { outputs: Vec::new(), report }
+            } else if args.backward {
                 let backward = compiled.backward(&engine, &data, douts.clone(), &options).map_err(|e| failure(&e))?;
                 rnnc::Forward { outputs: backward.outputs, report: backward.report }
             } else if args.resident && round > 0 {

@@ -23,7 +23,18 @@ macro_rules! cells {
     };
 }
 
-cells!["block_elman", "elman", "gru", "indrnn", "lstm", "mingru", "para_gru", "para_lstm"];
+cells![
+    "block_elman",
+    "elman",
+    "gru",
+    "indrnn",
+    "lstm",
+    "mingru",
+    "para_gru",
+    "para_gru_mh",
+    "para_lstm",
+    "para_lstm_cifg_mh",
+];
 
 /// The shipped cell called `name`.
 pub fn get(name: &str) -> Option<&'static StdlibCell> {

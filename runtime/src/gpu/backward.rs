@@ -97,7 +97,8 @@ impl GpuCell {
                 self.solve_pass(gpu, &mut workspace, &run, data, pass, settings, true, Transfers::ALL)?;
             }
             let context = PassContext { pass, adjoint, scan, kernel: &kernel };
-            let (part, pass_times) = self.backward_pass(gpu, &mut workspace, data, &context, douts)?;
+            let (part, pass_times) =
+                self.backward_pass(gpu, &mut workspace, data, &context, douts, BackwardTransfers::ALL)?;
             times.merge(&pass_times);
             for (all, part) in gradients.params.iter_mut().zip(part.params) {
                 for (a, p) in all.iter_mut().zip(part) {
@@ -115,9 +116,58 @@ impl GpuCell {
         Ok((gradients, times))
     }
 
+    /// Runs the cell forward over `data` and back, leaving everything on the
+    /// device (only the report comes back, with the backward's times), for timing
+    /// the device's pipeline as a training step with device-resident tensors runs
+    /// it. With `reuse`, the inputs and cotangents the last call uploaded stay in
+    /// place when they have `data`'s shape (the caller promises they are
+    /// `data`'s and `douts`); otherwise they are uploaded. A batch must fit one
+    /// pass. The gradients stay on the device; the diagonal parameters' partial
+    /// sums (summed on the host by [`GpuCell::backward`]) are not summed.
+    pub fn backward_on_device(
+        &self,
+        gpu: &Gpu,
+        data: &BoundData,
+        douts: &[Vec<f32>],
+        method: Method,
+        settings: &NewtonSettings,
+        reuse: bool,
+    ) -> Result<ForwardReport, GpuError> {
+        settings.validate().map_err(|e| GpuError::Settings(e.to_string()))?;
+        let wall = Instant::now();
+        let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
+        let mut workspace = self.workspace();
+        let run = self.prepare(gpu, &mut workspace, data, method)?;
+        if run.chunk < data.batch() {
+            return Err(GpuError::Device(format!(
+                "a backward on the device needs the batch in one pass; this device takes {} of {} sequences per pass",
+                run.chunk,
+                data.batch()
+            )));
+        }
+        let shape = Some((data.batch(), data.seq_len()));
+        let pass = Pass { first: 0, batch: data.batch(), steps: data.seq_len() };
+        let forward = Transfers { upload_inputs: !(reuse && workspace.resident_inputs == shape), read_outputs: false };
+        let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, data, &pass, settings, true, forward)?;
+        workspace.resident_inputs = shape;
+        let scan = run.method == Method::Newton && adjoint.scan.is_some();
+        let entry = if scan { "adjoint_scan" } else { "adjoint_sequential" };
+        let kernel = gpu.kernel("backward", &adjoint.text, entry)?;
+        let context = PassContext { pass: &pass, adjoint, scan, kernel: &kernel };
+        let backward =
+            BackwardTransfers { upload_douts: !(reuse && workspace.resident_douts == shape), read_gradients: false };
+        let (_, times) = self.backward_pass(gpu, &mut workspace, data, &context, douts, backward)?;
+        workspace.resident_douts = shape;
+        let mut report = run.report(gpu, &stats);
+        times.add_to(&mut report);
+        report.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
+        Ok(report)
+    }
+
     /// The backward of one solved pass (its forward's buffers in the workspace):
     /// its sequences' input and initial-state gradients, its share of the
-    /// parameters' gradients, and its times.
+    /// parameters' gradients, and its times (with `transfers.read_gradients`
+    /// off, the gradients stay on the device and come back empty).
     fn backward_pass(
         &self,
         gpu: &Gpu,
@@ -125,6 +175,7 @@ impl GpuCell {
         data: &BoundData,
         context: &PassContext<'_>,
         douts: &[Vec<f32>],
+        transfers: BackwardTransfers,
     ) -> Result<(GradientBuffers, BackwardTimes), GpuError> {
         let PassContext { pass, adjoint, scan, kernel, .. } = *context;
         let plan = &self.kernels().plan;
@@ -140,10 +191,12 @@ impl GpuCell {
         // The cotangents of the pass's sequences, and its initial states again
         // (the forward recurrence left its last states in their place).
         let mut uploads = Uploads::default();
-        for ((d, &size), &prefix) in douts.iter().zip(&plan.cell.outputs).zip(&plan.output_prefix) {
-            let per_sequence = pass.steps * size as usize;
-            let part = &d[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
-            uploads.data(Slot::Douts, rows as u64 * prefix, part);
+        if transfers.upload_douts {
+            for ((d, &size), &prefix) in douts.iter().zip(&plan.cell.outputs).zip(&plan.output_prefix) {
+                let per_sequence = pass.steps * size as usize;
+                let part = &d[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
+                uploads.data(Slot::Douts, rows as u64 * prefix, part);
+            }
         }
         self.init_uploads(data, pass, &mut uploads);
 
@@ -181,8 +234,11 @@ impl GpuCell {
         for (i, launch) in plan.cell.projections.iter().enumerate() {
             reads.push((Slot::WeightGrads(i), 0, (launch.columns() * launch.depth) as usize));
         }
+        if !transfers.read_gradients {
+            reads.clear();
+        }
         let total_bytes: u64 = reads.iter().map(|&(_, _, len)| len as u64 * 4).sum();
-        let readback = workspace.readback(gpu, total_bytes)?;
+        let readback = workspace.readback(gpu, total_bytes.max(4))?;
         workspace.ensure_timer(gpu)?;
         let mut recorder = Recorder::new(gpu, "backward");
         workspace.stage(gpu, &uploads, &mut recorder.encoder)?;
@@ -210,7 +266,12 @@ impl GpuCell {
         }
         let start = Instant::now();
         recorder.submit()?;
-        let words: Vec<f32> = gpu.map_read(&readback, total_bytes)?;
+        let words: Vec<f32> = if transfers.read_gradients {
+            gpu.map_read(&readback, total_bytes)?
+        } else {
+            gpu.wait()?;
+            Vec::new()
+        };
         let wall_ms = start.elapsed().as_secs_f64() * 1e3;
         let phase_times: PhaseTimes = match timer {
             Some(timer) => timer.read(gpu, &phases)?,
@@ -228,6 +289,9 @@ impl GpuCell {
             wall_ms,
             forward_recomputed: false,
         };
+        if !transfers.read_gradients {
+            return Ok((GradientBuffers { params: Vec::new(), inputs: Vec::new(), inits: Vec::new() }, times));
+        }
 
         // Unpack: the grads tail, then the inputs' and the launches' products.
         let mut parts = Vec::new();
@@ -424,6 +488,20 @@ impl BackwardTimes {
         report.gradient_products_ms = self.products_ms;
         report.wall_ms += self.wall_ms;
     }
+}
+
+/// Which host transfers a backward pass makes besides its settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct BackwardTransfers {
+    /// Upload the outputs' cotangents (else those in the workspace are used).
+    upload_douts: bool,
+    /// Read the gradients back (else they stay on the device).
+    read_gradients: bool,
+}
+
+impl BackwardTransfers {
+    /// Cotangents up, gradients back.
+    const ALL: BackwardTransfers = BackwardTransfers { upload_douts: true, read_gradients: true };
 }
 
 /// What the backward of one pass reads from its run.

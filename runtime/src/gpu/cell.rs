@@ -44,6 +44,10 @@ pub struct GpuCell {
 /// The environment variable that overrides the steps per Newton chunk (tuning).
 pub const CHUNK_ENV: &str = "RNNC_NEWTON_CHUNK";
 
+/// The environment variable that overrides the matrix-product kernel's shape,
+/// `DEPTHxROW[:ABLATION]` (tuning and measurements; see `GemmKernel`'s parser).
+pub const GEMM_ENV: &str = "RNNC_GEMM";
+
 /// The outputs of a forward pass, one `[B, T, size]` buffer per cell output.
 pub type Outputs = Vec<Vec<f32>>;
 
@@ -83,6 +87,10 @@ impl GpuCell {
             // On a CPU device a short pipeline keeps its code path tested without
             // llvmpipe's compile time for long ones (3.5 s against 0.2 s a cell).
             pipeline_group: if gpu.is_cpu() { 2 } else { 32 },
+            gemm: match std::env::var(GEMM_ENV) {
+                Ok(text) => Some(text.parse().map_err(|e| GpuError::Settings(format!("{GEMM_ENV}: {e}")))?),
+                Err(_) => None,
+            },
         };
         let kernels = wgsl::generate(derived, dims, &target).map_err(|e| GpuError::Codegen(e.to_string()))?;
         let label = format!("{} recurrence", derived.cell.name);

@@ -91,6 +91,8 @@ pub(super) struct Workspace {
     /// The batch and steps of the inputs last uploaded whole into `Inputs` (one
     /// pass), which a call on the device may reuse.
     pub(super) resident_inputs: Option<(usize, usize)>,
+    /// The same for the outputs' cotangents last uploaded whole into `Douts`.
+    pub(super) resident_douts: Option<(usize, usize)>,
     timer: Option<Option<Timer>>,
 }
 
@@ -108,8 +110,10 @@ impl Workspace {
         if matches!(slot, Slot::Params | Slot::Weights(_)) {
             self.params_fingerprint = None;
         }
-        if slot == Slot::Inputs {
-            self.resident_inputs = None;
+        match slot {
+            Slot::Inputs => self.resident_inputs = None,
+            Slot::Douts => self.resident_douts = None,
+            _ => {}
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ pub const GEMM_TILE: u64 = 128;
 
 /// Threads per workgroup (16 x 16, each an 8 x 8 block of the tile).
 const THREADS: u64 = 256;
+const _: () = assert!(THREADS * 8 * 8 == GEMM_TILE * GEMM_TILE);
 
 /// Output tiles below which a product's depth is split: about four workgroups
 /// per multiprocessor of a large GPU.
@@ -32,6 +33,44 @@ pub struct GemmKernel {
     pub depth: u64,
     /// vec4s per staged row: 32, or 33 with a vec4 of padding.
     pub row: u64,
+    /// A stage left out, for measurements only (the products are then wrong).
+    pub ablation: GemmAblation,
+}
+
+/// A stage of the GEMM kernel left out, to time the others (GPU profilers do
+/// not see Vulkan kernels; differences of such variants show where time goes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GemmAblation {
+    /// The whole kernel.
+    #[default]
+    None,
+    /// Only the first slice is loaded from memory; every later one multiplies
+    /// the staged tiles again (the arithmetic and the barriers).
+    NoLoads,
+    /// The slices are loaded and staged but not multiplied.
+    NoMath,
+}
+
+impl std::str::FromStr for GemmKernel {
+    type Err = String;
+
+    /// `DEPTHxROW`, optionally `:noloads` or `:nomath`: `16x33`, `8x32:nomath`.
+    fn from_str(text: &str) -> Result<GemmKernel, String> {
+        let (shape, ablation) = text.split_once(':').unwrap_or((text, ""));
+        let ablation = match ablation {
+            "" => GemmAblation::None,
+            "noloads" => GemmAblation::NoLoads,
+            "nomath" => GemmAblation::NoMath,
+            other => return Err(format!("unknown GEMM ablation `{other}` (noloads, nomath)")),
+        };
+        let parse = |t: &str| t.trim().parse::<u64>().map_err(|_| format!("`{text}` is not DEPTHxROW, e.g. 16x33"));
+        let (depth, row) = shape.split_once('x').ok_or_else(|| format!("`{text}` is not DEPTHxROW, e.g. 16x33"))?;
+        let (depth, row) = (parse(depth)?, parse(row)?);
+        if !matches!(depth, 8 | 16) || !matches!(row, 32 | 33) {
+            return Err(format!("`{text}`: the depth is 8 or 16 and the row 32 or 33"));
+        }
+        Ok(GemmKernel { depth, row, ablation })
+    }
 }
 
 impl GemmKernel {
@@ -39,12 +78,15 @@ impl GemmKernel {
     /// target's workgroup memory (16-deep padded slices take 33 KiB; the shallowest,
     /// 8 deep without padding, the 16 KiB every WebGPU device offers).
     pub fn for_target(target: &Target) -> GemmKernel {
+        if let Some(chosen) = target.gemm {
+            return chosen;
+        }
         let shapes = [(16, 33), (16, 32), (8, 33), (8, 32)];
         shapes
             .into_iter()
-            .map(|(depth, row)| GemmKernel { depth, row })
+            .map(|(depth, row)| GemmKernel { depth, row, ablation: GemmAblation::None })
             .find(|shape| shape.workgroup_bytes() <= target.workgroup_bytes)
-            .unwrap_or(GemmKernel { depth: 8, row: 32 })
+            .unwrap_or(GemmKernel { depth: 8, row: 32, ablation: GemmAblation::None })
     }
 
     /// Workgroup memory: two stages of both operands, `depth x row` vec4s each.
@@ -55,10 +97,11 @@ impl GemmKernel {
     /// The product kernel's WGSL (entry point `main`).
     pub fn text(&self) -> String {
         format!(
-            "{}const DEPTH: u32 = {}u;\nconst ROW: u32 = {}u;\n\n{}",
+            "{}const DEPTH: u32 = {}u;\nconst ROW: u32 = {}u;\nconst ABLATION: u32 = {}u;\n\n{}",
             GemmSizes::wgsl(),
             self.depth,
             self.row,
+            self.ablation as u32,
             include_str!("gemm.wgsl")
         )
     }
@@ -176,15 +219,31 @@ mod tests {
     #[test]
     fn the_kernel_shape_fits_the_device() {
         let shape = |bytes| GemmKernel::for_target(&Target { workgroup_bytes: bytes, ..Target::default() });
-        assert_eq!(shape(48 * 1024), GemmKernel { depth: 16, row: 33 });
-        assert_eq!(shape(32 * 1024), GemmKernel { depth: 16, row: 32 });
-        assert_eq!(shape(16 * 1024), GemmKernel { depth: 8, row: 32 });
+        let full = |depth, row| GemmKernel { depth, row, ablation: GemmAblation::None };
+        assert_eq!(shape(48 * 1024), full(16, 33));
+        assert_eq!(shape(32 * 1024), full(16, 32));
+        assert_eq!(shape(16 * 1024), full(8, 32));
         for bytes in [16 * 1024, 32 * 1024, 48 * 1024] {
             let kernel = shape(bytes);
             assert!(kernel.workgroup_bytes() <= bytes);
             super::super::validate("gemm", &kernel.text()).expect("valid");
         }
         super::super::validate("sum_splits", &GemmKernel::sum_splits_text()).expect("valid");
+    }
+
+    #[test]
+    fn shapes_and_ablations_parse_and_generate() {
+        let kernel: GemmKernel = "8x33:nomath".parse().expect("parses");
+        assert_eq!(kernel, GemmKernel { depth: 8, row: 33, ablation: GemmAblation::NoMath });
+        for text in ["8x32", "16x33:noloads", "16x32"] {
+            let kernel: GemmKernel = text.parse().expect("parses");
+            super::super::validate("gemm", &kernel.text()).expect("valid");
+        }
+        for bad in ["16", "12x33", "32x33", "16x40", "16x33:fast", "ax33"] {
+            assert!(bad.parse::<GemmKernel>().is_err(), "{bad}");
+        }
+        let chosen = Target { gemm: Some(kernel), ..Target::default() };
+        assert_eq!(GemmKernel::for_target(&chosen), kernel);
     }
 
     #[test]
@@ -196,5 +255,3 @@ mod tests {
         assert_eq!((x, y), (100, 11));
     }
 }
-
-const _: () = assert!(THREADS * 8 * 8 == GEMM_TILE * GEMM_TILE);

@@ -20,7 +20,7 @@
 // shifts each operand by its group stride (the blocks of a block-diagonal
 // matrix); split z % splits takes depths [s k_split, (s + 1) k_split) and writes
 // its partial product at c_offset + s c_split, to be summed by `sum_splits`.
-// `GemmSizes`, DEPTH and ROW are declared before this text (`gemm.rs`).
+// `GemmSizes`, DEPTH, ROW and ABLATION are declared before this text (`gemm.rs`).
 
 @group(0) @binding(0) var<storage, read> sizes: GemmSizes;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -159,7 +159,8 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
 
     var current = 0u;
     for (var k0 = k_begin; k0 < k_end; k0 += DEPTH) {
-        let more = k0 + DEPTH < k_end;
+        // ABLATION (measurements only): 1 loads only the first slice, 2 multiplies none.
+        let more = k0 + DEPTH < k_end && ABLATION != 1u;
         if more {
             for (var l = 0u; l < LOADS; l++) {
                 a_next[l] = load(a_op, i0, k0 + DEPTH, k_end, thread, l);
@@ -168,7 +169,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
         }
         let a_base = current * STAGE;
         let b_base = 2u * STAGE + current * STAGE;
-        for (var d = 0u; d < DEPTH; d++) {
+        for (var d = 0u; d < DEPTH && ABLATION != 2u; d++) {
             let a0 = tiles[a_base + d * ROW + ty];
             let a1 = tiles[a_base + d * ROW + 16u + ty];
             let b0 = tiles[b_base + d * ROW + tx];

@@ -20,7 +20,7 @@ use crate::Derived;
 use crate::check::DimSizes;
 use crate::error::{Error, ErrorKind};
 pub use adjoint::{Accumulator, AccumulatorKind, AdjointKernels, GradientLayout, generate_adjoint};
-pub use gemm::{GEMM_TILE, GemmKernel, GemmLaunch};
+pub use gemm::{GEMM_TILE, GemmAblation, GemmKernel, GemmLaunch};
 pub use interface::{GemmSizes, Settings, Stats};
 pub use plan::{KernelPlan, LaneMode, RawValue};
 
@@ -132,12 +132,15 @@ pub struct Target {
     /// shader compiler takes seconds over long groups and whose threads gain
     /// nothing from them.
     pub pipeline_group: u64,
+    /// The matrix-product kernel's shape, if not the deepest that fits (a tuning
+    /// and measurement knob).
+    pub gemm: Option<GemmKernel>,
 }
 
 impl Default for Target {
     /// What every WebGPU device offers.
     fn default() -> Self {
-        Target { max_threads: 256, workgroup_bytes: 16 * 1024, chunk_len: None, pipeline_group: 32 }
+        Target { max_threads: 256, workgroup_bytes: 16 * 1024, chunk_len: None, pipeline_group: 32, gemm: None }
     }
 }
 
