@@ -347,17 +347,22 @@ impl CompiledCell {
         &self,
         engine: &Engine,
         data: &BoundData,
-        douts: Vec<(String, Tensor)>,
+        douts: &[(String, Tensor)],
         options: &RunOptions,
         reuse_data: bool,
     ) -> Result<ForwardReport, RunError> {
         let kernels = self.kernels(engine, data.dims())?;
         match (&*kernels, &engine.device) {
             (Kernels::Gpu(cell), Device::Gpu(gpu)) => {
-                let douts = data.bind_douts(&self.derived.cell, douts)?;
-                Ok(cell.backward_on_device(gpu, data, &douts, options.method, &options.newton, reuse_data)?)
+                // Bound (copied) only when they are to be uploaded.
+                let douts = if reuse_data && cell.holds_douts(data) {
+                    None
+                } else {
+                    Some(data.bind_douts(&self.derived.cell, douts.to_vec())?)
+                };
+                Ok(cell.backward_on_device(gpu, data, douts.as_deref(), options.method, &options.newton)?)
             }
-            (Kernels::Cpu(_), Device::Cpu) => Ok(self.backward(engine, data, douts, options)?.report),
+            (Kernels::Cpu(_), Device::Cpu) => Ok(self.backward(engine, data, douts.to_vec(), options)?.report),
             _ => Err(RunError::WrongEngine),
         }
     }

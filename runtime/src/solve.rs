@@ -108,6 +108,12 @@ pub struct ForwardReport {
     /// backend measures it separately.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gradient_products_ms: Option<f64>,
+    /// Of those, the parameters' matrices' gradients (`dW = dP^T X`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_gradients_ms: Option<f64>,
+    /// Of those, the inputs' gradients through the projections (`dx = dP W`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_gradients_ms: Option<f64>,
     /// Host time of the whole call: uploads, every kernel, read-backs.
     pub wall_ms: f64,
 }

@@ -5,7 +5,7 @@
 
 mod support;
 
-use rnnc_compiler::backend::wgsl::{GemmAblation, GemmKernel, GemmLaunch, GemmSizes, Target};
+use rnnc_compiler::backend::wgsl::{GemmKernel, GemmLaunch, GemmSizes, Target};
 use rnnc_runtime::gpu::{Binding, Gpu};
 
 /// Deterministic values in [-1, 1).
@@ -70,12 +70,17 @@ fn check(what: &str, got: &[f32], want: &[f64], scale: &[f64]) {
     }
 }
 
-/// The device's kernel shape and the smallest (8 deep, unpadded).
+/// The device's kernel shape, the smallest (8 deep, unpadded) and the deepest
+/// (16, unpadded) where the device has room for it.
 fn shapes(gpu: &Gpu) -> Vec<GemmKernel> {
     let device = GemmKernel::for_target(&Target { workgroup_bytes: gpu.max_workgroup_bytes(), ..Target::default() });
-    let smallest = GemmKernel::for_target(&Target { workgroup_bytes: 16 * 1024, ..Target::default() });
-    assert_eq!(smallest, GemmKernel { depth: 8, row: 32, ablation: GemmAblation::None });
-    if device == smallest { vec![device] } else { vec![device, smallest] }
+    let mut shapes = vec![device];
+    for other in [GemmKernel::plain(8, 32), GemmKernel::plain(16, 32)] {
+        if other != device && other.workgroup_bytes() <= gpu.max_workgroup_bytes() {
+            shapes.push(other);
+        }
+    }
+    shapes
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! random data and compare their outputs; with `--backward`, time forward and
 //! backward passes (random output cotangents).
 
+use std::time::{Duration, Instant};
+
 use rnnc::compiler::check::Cell;
 use rnnc::compiler::ir::Op;
 use rnnc::runtime::data::random::{random_inputs, random_params, random_tensor};
@@ -15,6 +17,9 @@ use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, select_cell
 
 /// The most timed runs per method (`--repeat`).
 const MAX_REPEAT: usize = 100;
+
+/// Untimed work before the timed rounds (after the first, reference round).
+const WARM_UP: Duration = Duration::from_millis(1000);
 
 /// Arguments of `rnnc bench`.
 #[derive(clap::Args, Debug)]
@@ -37,7 +42,8 @@ pub struct Args {
     /// Steps per sequence (T).
     #[arg(long, default_value_t = 2048)]
     pub seq: usize,
-    /// Timed rounds (after one untimed warm-up round), at most 100; each round runs
+    /// Timed rounds, at most 100, after one untimed reference round and untimed
+    /// rounds for one second (so that a GPU's clocks are up); each round runs
     /// every method once, and min / median / max over the rounds are reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
@@ -124,34 +130,46 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     } else {
         Vec::new()
     };
-    // Methods interleaved: one untimed warm-up of each, then round after round of
+    // Methods interleaved: one untimed reference run of each, a warm-up, then round after round of
     // one run of each, so that no method is always timed on a cold or throttled GPU.
     let methods =
         args.methods.clone().unwrap_or_else(|| vec![MethodArg::Sequential, MethodArg::Newton, MethodArg::Auto]);
     let mut samples: Vec<Samples> = methods.iter().map(|_| Samples::default()).collect();
     let mut outputs: Vec<Vec<f32>> = vec![Vec::new(); methods.len()];
-    for round in 0..=args.repeat {
+    let run_once = |method: MethodArg, round: usize| -> Result<rnnc::Forward, Failure> {
+        let options = RunOptions { method: method.into(), newton: args.solver.newton() };
+        Ok(if args.backward && args.resident && round > 0 {
+            let report =
+                compiled.backward_on_device(&engine, &data, &douts, &options, true).map_err(|e| failure(&e))?;
+            rnnc::Forward { outputs: Vec::new(), report }
+        } else if args.backward {
+            let backward = compiled.backward(&engine, &data, douts.clone(), &options).map_err(|e| failure(&e))?;
+            rnnc::Forward { outputs: backward.outputs, report: backward.report }
+        } else if args.resident && round > 0 {
+            let report = compiled.forward_on_device(&engine, &data, &options, true).map_err(|e| failure(&e))?;
+            rnnc::Forward { outputs: Vec::new(), report }
+        } else {
+            compiled.forward(&engine, &data, &options).map_err(|e| failure(&e))?
+        })
+    };
+    for (m, &method) in methods.iter().enumerate() {
+        let run = run_once(method, 0)?;
+        outputs[m] = run.outputs.iter().flat_map(|(_, t)| t.data().iter().copied()).collect();
+    }
+    // GPUs lower their clocks while idle and raise them under load only after a
+    // while: untimed rounds until WARM_UP has passed, so that the timed ones do
+    // not start at idle clocks (H200 run 24: a forward + backward loop timed right
+    // after the host-heavy first round ran at 450-700 MHz instead of 1980).
+    let warm_up = Instant::now();
+    while warm_up.elapsed() < WARM_UP {
+        for &method in &methods {
+            run_once(method, 1)?;
+        }
+    }
+    for _ in 0..args.repeat {
         for (m, &method) in methods.iter().enumerate() {
-            let options = RunOptions { method: method.into(), newton: args.solver.newton() };
             let allocations = engine.device_allocations();
-            let run = if args.backward && args.resident && round > 0 {
-                let report = compiled
-                    .backward_on_device(&engine, &data, douts.clone(), &options, true)
-                    .map_err(|e| failure(&e))?;
-                rnnc::Forward { outputs: Vec::new(), report }
-            } else if args.backward {
-                let backward = compiled.backward(&engine, &data, douts.clone(), &options).map_err(|e| failure(&e))?;
-                rnnc::Forward { outputs: backward.outputs, report: backward.report }
-            } else if args.resident && round > 0 {
-                let report = compiled.forward_on_device(&engine, &data, &options, true).map_err(|e| failure(&e))?;
-                rnnc::Forward { outputs: Vec::new(), report }
-            } else {
-                compiled.forward(&engine, &data, &options).map_err(|e| failure(&e))?
-            };
-            if round == 0 {
-                outputs[m] = run.outputs.iter().flat_map(|(_, t)| t.data().iter().copied()).collect();
-                continue;
-            }
+            let run = run_once(method, 1)?;
             let created = engine.device_allocations().zip(allocations).map(|(after, before)| after - before);
             samples[m].push(run.report, created);
         }
@@ -219,6 +237,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 "non_finite_outputs": comparison.non_finite,
                 "backward_ms": report.backward_ms, "backward_scan_ms": report.backward_scan_ms,
                 "gradient_products_ms": report.gradient_products_ms,
+                "weight_gradients_ms": report.weight_gradients_ms,
+                "input_gradients_ms": report.input_gradients_ms,
                 "fwd_bwd_ms": report.backward_ms.map(|_| fwd_bwd.1),
                 "fwd_bwd_ms_min": report.backward_ms.map(|_| fwd_bwd.0),
                 "fwd_bwd_ms_max": report.backward_ms.map(|_| fwd_bwd.2),

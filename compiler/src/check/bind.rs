@@ -54,6 +54,17 @@ impl Cell {
             .fold(1, |multiple, block| lcm(multiple, block).unwrap_or(multiple))
     }
 
+    /// The largest `K` of the cell's `block[.., K]` parameters (1 if none).
+    pub fn largest_block(&self) -> u64 {
+        self.params
+            .values()
+            .filter_map(|p| match p.shape {
+                ParamShape::Block { block, .. } => Some(block),
+                _ => None,
+            })
+            .fold(1, u64::max)
+    }
+
     /// Binds every dim with `size_of(name)`; reports unsized dims, zero sizes,
     /// block sizes that do not divide their matrix, and buffers too large for a
     /// kernel ([`crate::limits::check_buffer_sizes`]), at their declarations.

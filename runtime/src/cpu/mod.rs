@@ -401,6 +401,8 @@ impl CpuCell {
             backward_ms: None,
             backward_scan_ms: None,
             gradient_products_ms: None,
+            weight_gradients_ms: None,
+            input_gradients_ms: None,
             wall_ms: solved.start.elapsed().as_secs_f64() * 1e3,
         }
     }

@@ -27,6 +27,10 @@ pub struct BackwardTimes {
     pub scan_ms: Option<f64>,
     /// Of which the gradient products (GPU timestamps only).
     pub products_ms: Option<f64>,
+    /// Of those, the projection matrices' gradients.
+    pub weight_gradients_ms: Option<f64>,
+    /// Of those, the inputs' gradients through the projections.
+    pub input_gradients_ms: Option<f64>,
     /// Host time of the whole backward call.
     pub wall_ms: f64,
     /// Whether the forward was solved again (a batch that ran in several passes).
@@ -116,22 +120,29 @@ impl GpuCell {
         Ok((gradients, times))
     }
 
+    /// Whether the device holds cotangents (and inputs) of `data`'s shape from
+    /// the last [`GpuCell::backward_on_device`].
+    pub fn holds_douts(&self, data: &BoundData) -> bool {
+        let workspace = self.workspace();
+        let shape = Some((data.batch(), data.seq_len()));
+        workspace.resident_douts == shape && workspace.resident_inputs == shape
+    }
+
     /// Runs the cell forward over `data` and back, leaving everything on the
     /// device (only the report comes back, with the backward's times), for timing
     /// the device's pipeline as a training step with device-resident tensors runs
-    /// it. With `reuse`, the inputs and cotangents the last call uploaded stay in
-    /// place when they have `data`'s shape (the caller promises they are
-    /// `data`'s and `douts`); otherwise they are uploaded. A batch must fit one
-    /// pass. The gradients stay on the device; the diagonal parameters' partial
-    /// sums (summed on the host by [`GpuCell::backward`]) are not summed.
+    /// it. With `douts` (each output's cotangents), they and the inputs are
+    /// uploaded; without, the last call's stay in place (the caller promises they
+    /// are `data`'s: see [`GpuCell::holds_douts`]). A batch must fit one pass.
+    /// The gradients stay on the device; the diagonal parameters' partial sums
+    /// (summed on the host by [`GpuCell::backward`]) are not summed.
     pub fn backward_on_device(
         &self,
         gpu: &Gpu,
         data: &BoundData,
-        douts: &[Vec<f32>],
+        douts: Option<&[Vec<f32>]>,
         method: Method,
         settings: &NewtonSettings,
-        reuse: bool,
     ) -> Result<ForwardReport, GpuError> {
         settings.validate().map_err(|e| GpuError::Settings(e.to_string()))?;
         let wall = Instant::now();
@@ -146,17 +157,21 @@ impl GpuCell {
             )));
         }
         let shape = Some((data.batch(), data.seq_len()));
+        let resident = douts.is_none();
+        if resident && (workspace.resident_douts != shape || workspace.resident_inputs != shape) {
+            return Err(GpuError::Device("no cotangents of this shape are on the device".into()));
+        }
         let pass = Pass { first: 0, batch: data.batch(), steps: data.seq_len() };
-        let forward = Transfers { upload_inputs: !(reuse && workspace.resident_inputs == shape), read_outputs: false };
+        let forward = Transfers { upload_inputs: !resident, read_outputs: false };
         let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, data, &pass, settings, true, forward)?;
         workspace.resident_inputs = shape;
         let scan = run.method == Method::Newton && adjoint.scan.is_some();
         let entry = if scan { "adjoint_scan" } else { "adjoint_sequential" };
         let kernel = gpu.kernel("backward", &adjoint.text, entry)?;
         let context = PassContext { pass: &pass, adjoint, scan, kernel: &kernel };
-        let backward =
-            BackwardTransfers { upload_douts: !(reuse && workspace.resident_douts == shape), read_gradients: false };
-        let (_, times) = self.backward_pass(gpu, &mut workspace, data, &context, douts, backward)?;
+        let backward = BackwardTransfers { upload_douts: !resident, read_gradients: false };
+        let (_, times) =
+            self.backward_pass(gpu, &mut workspace, data, &context, douts.unwrap_or_default(), backward)?;
         workspace.resident_douts = shape;
         let mut report = run.report(gpu, &stats);
         times.add_to(&mut report);
@@ -217,7 +232,7 @@ impl GpuCell {
             .into_iter()
             .map(|bind_group| Dispatch { kernel: kernel.as_ref(), bind_group, grid })
             .collect();
-        let products = self.gradient_products(gpu, workspace, rows as u64, &mut uploads)?;
+        let (weight_products, input_products) = self.gradient_products(gpu, workspace, rows as u64, &mut uploads)?;
 
         // Read back everything after the projections' cotangents, then each
         // input's and each launch's matrix gradients.
@@ -251,7 +266,8 @@ impl GpuCell {
         let clear_from = if adjoint.writes_every_projection { layout.inputs } else { 0 };
         recorder.encoder.clear_buffer(grads, clear_from * 4, Some((layout.len - clear_from) * 4));
         recorder.phase("backward recurrence", timer.map(|t| (t, Phase::BackwardScan)), &recurrence)?;
-        recorder.phase("gradient products", timer.map(|t| (t, Phase::GradientProducts)), &products)?;
+        recorder.phase("weight gradients", timer.map(|t| (t, Phase::WeightGradients)), &weight_products)?;
+        recorder.phase("input gradients", timer.map(|t| (t, Phase::InputGradients)), &input_products)?;
         let mut at = 0u64;
         for &(slot, offset, len) in &reads {
             let bytes = len as u64 * 4;
@@ -260,7 +276,7 @@ impl GpuCell {
             }
             at += bytes;
         }
-        let phases = [Phase::BackwardScan, Phase::GradientProducts];
+        let phases = [Phase::BackwardScan, Phase::WeightGradients, Phase::InputGradients];
         if let Some(timer) = timer {
             timer.resolve(&mut recorder.encoder, &phases);
         }
@@ -278,7 +294,9 @@ impl GpuCell {
             None => PhaseTimes::default(),
         };
         let scan_ms = phase_times[Phase::BackwardScan as usize];
-        let products_ms = phase_times[Phase::GradientProducts as usize];
+        let weight_gradients_ms = phase_times[Phase::WeightGradients as usize];
+        let input_gradients_ms = phase_times[Phase::InputGradients as usize];
+        let products_ms = weight_gradients_ms.zip(input_gradients_ms).map(|(w, i)| w + i);
         let times = BackwardTimes {
             backward_ms: match (scan_ms, products_ms) {
                 (Some(s), Some(p)) => s + p,
@@ -286,6 +304,8 @@ impl GpuCell {
             },
             scan_ms,
             products_ms,
+            weight_gradients_ms,
+            input_gradients_ms,
             wall_ms,
             forward_recomputed: false,
         };
@@ -324,14 +344,14 @@ impl GpuCell {
     /// The matrix products of the projections' gradients over `rows` steps: per
     /// launch, `dW = dP^T X` (its depth, the steps, split when its tiles are few,
     /// and the partial products summed) and `dx (+)= dP W`, grouped per block for
-    /// a block-diagonal launch.
+    /// a block-diagonal launch; the matrices' dispatches, then the inputs'.
     fn gradient_products(
         &self,
         gpu: &Gpu,
         workspace: &mut Workspace,
         rows: u64,
         uploads: &mut Uploads<'_>,
-    ) -> Result<Vec<Dispatch<'_>>, GpuError> {
+    ) -> Result<(Vec<Dispatch<'_>>, Vec<Dispatch<'_>>), GpuError> {
         let plan = &self.kernels().plan;
         let columns = plan.cell.projection_columns;
         // Each product: its launch, operand slots, and whether its splits are summed.
@@ -409,8 +429,9 @@ impl GpuCell {
         let len = products.len().max(1) * stride as usize;
         workspace.ensure(gpu, Slot::GradientSizes, len)?;
         let mut words = vec![0u32; len];
-        let mut dispatches = Vec::new();
+        let (mut weights, mut inputs) = (Vec::new(), Vec::new());
         for (p, (product, a, b, c)) in products.into_iter().enumerate() {
+            let dispatches = if matches!(c, Slot::WeightGrads(_)) { &mut weights } else { &mut inputs };
             let at = p as u64 * stride;
             words[at as usize..at as usize + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
             let record = Bound::range(Slot::GradientSizes, at, GemmSizes::WORDS as u64);
@@ -424,7 +445,7 @@ impl GpuCell {
             }
         }
         uploads.records(Slot::GradientSizes, 0, words);
-        Ok(dispatches)
+        Ok((weights, inputs))
     }
 
     /// The parameters' gradients of one pass: the threads' accumulators summed
@@ -479,6 +500,8 @@ impl BackwardTimes {
         self.backward_ms += other.backward_ms;
         self.scan_ms = add(self.scan_ms, other.scan_ms);
         self.products_ms = add(self.products_ms, other.products_ms);
+        self.weight_gradients_ms = add(self.weight_gradients_ms, other.weight_gradients_ms);
+        self.input_gradients_ms = add(self.input_gradients_ms, other.input_gradients_ms);
     }
 
     /// Writes these times into a forward's report.
@@ -486,6 +509,8 @@ impl BackwardTimes {
         report.backward_ms = Some(self.backward_ms);
         report.backward_scan_ms = self.scan_ms;
         report.gradient_products_ms = self.products_ms;
+        report.weight_gradients_ms = self.weight_gradients_ms;
+        report.input_gradients_ms = self.input_gradients_ms;
         report.wall_ms += self.wall_ms;
     }
 }

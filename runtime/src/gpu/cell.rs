@@ -380,6 +380,8 @@ impl Run {
             backward_ms: None,
             backward_scan_ms: None,
             gradient_products_ms: None,
+            weight_gradients_ms: None,
+            input_gradients_ms: None,
             wall_ms: total.time_ms,
         }
     }

@@ -13,11 +13,13 @@ pub(super) enum Phase {
     Recurrence = 1,
     /// The backward recurrence (reverse scan or sequential backward).
     BackwardScan = 2,
-    /// The projections' gradients (matrix products).
-    GradientProducts = 3,
+    /// The projection matrices' gradients (matrix products `dP^T X`).
+    WeightGradients = 3,
+    /// The inputs' gradients through the projections (matrix products `dP W`).
+    InputGradients = 4,
 }
 
-const PHASES: usize = 4;
+const PHASES: usize = 5;
 
 /// The query set and its resolve and read-back buffers, made once per
 /// workspace.

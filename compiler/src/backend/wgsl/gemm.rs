@@ -54,7 +54,7 @@ pub enum GemmAblation {
 impl std::str::FromStr for GemmKernel {
     type Err = String;
 
-    /// `DEPTHxROW`, optionally `:noloads` or `:nomath`: `16x33`, `8x32:nomath`.
+    /// `DEPTHxROW`, optionally `:noloads` or `:nomath`: `8x33`, `16x32:nomath`.
     fn from_str(text: &str) -> Result<GemmKernel, String> {
         let (shape, ablation) = text.split_once(':').unwrap_or((text, ""));
         let ablation = match ablation {
@@ -74,19 +74,26 @@ impl std::str::FromStr for GemmKernel {
 }
 
 impl GemmKernel {
-    /// The deepest padded shape whose two stages of both operands fit the
-    /// target's workgroup memory (16-deep padded slices take 33 KiB; the shallowest,
-    /// 8 deep without padding, the 16 KiB every WebGPU device offers).
+    /// The target's choice (a knob), else 8-deep padded slices where they fit
+    /// the target's workgroup memory (17 KiB for both operands' two stages), else
+    /// unpadded (the 16 KiB every WebGPU device offers). H200, ParaGRU's projection
+    /// (docs/measurements/h200-run23, -run24): 8 x 33 14.84 ms, 8 x 32 15.04,
+    /// 16 x 33 17.07, 16 x 32 17.45.
     pub fn for_target(target: &Target) -> GemmKernel {
         if let Some(chosen) = target.gemm {
             return chosen;
         }
-        let shapes = [(16, 33), (16, 32), (8, 33), (8, 32)];
+        let shapes = [(8, 33), (8, 32)];
         shapes
             .into_iter()
-            .map(|(depth, row)| GemmKernel { depth, row, ablation: GemmAblation::None })
+            .map(|(depth, row)| GemmKernel::plain(depth, row))
             .find(|shape| shape.workgroup_bytes() <= target.workgroup_bytes)
-            .unwrap_or(GemmKernel { depth: 8, row: 32, ablation: GemmAblation::None })
+            .unwrap_or(GemmKernel::plain(8, 32))
+    }
+
+    /// The shape `depth x row` without options.
+    pub fn plain(depth: u64, row: u64) -> GemmKernel {
+        GemmKernel { depth, row, ablation: GemmAblation::None }
     }
 
     /// Workgroup memory: two stages of both operands, `depth x row` vec4s each.
@@ -219,10 +226,9 @@ mod tests {
     #[test]
     fn the_kernel_shape_fits_the_device() {
         let shape = |bytes| GemmKernel::for_target(&Target { workgroup_bytes: bytes, ..Target::default() });
-        let full = |depth, row| GemmKernel { depth, row, ablation: GemmAblation::None };
-        assert_eq!(shape(48 * 1024), full(16, 33));
-        assert_eq!(shape(32 * 1024), full(16, 32));
-        assert_eq!(shape(16 * 1024), full(8, 32));
+        assert_eq!(shape(48 * 1024), GemmKernel::plain(8, 33));
+        assert_eq!(shape(17 * 1024), GemmKernel::plain(8, 33));
+        assert_eq!(shape(16 * 1024), GemmKernel::plain(8, 32));
         for bytes in [16 * 1024, 32 * 1024, 48 * 1024] {
             let kernel = shape(bytes);
             assert!(kernel.workgroup_bytes() <= bytes);
@@ -234,7 +240,7 @@ mod tests {
     #[test]
     fn shapes_and_ablations_parse_and_generate() {
         let kernel: GemmKernel = "8x33:nomath".parse().expect("parses");
-        assert_eq!(kernel, GemmKernel { depth: 8, row: 33, ablation: GemmAblation::NoMath });
+        assert_eq!(kernel, GemmKernel { ablation: GemmAblation::NoMath, ..GemmKernel::plain(8, 33) });
         for text in ["8x32", "16x33:noloads", "16x32"] {
             let kernel: GemmKernel = text.parse().expect("parses");
             super::super::validate("gemm", &kernel.text()).expect("valid");
