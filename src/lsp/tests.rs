@@ -1,0 +1,232 @@
+//! The server in process, message by message: every request on every prefix
+//! of every shipped cell answers (no error, no panic), and what hover,
+//! definition, completion and the lens say on a small cell. `tests/lsp.rs`
+//! drives the real binary over stdio.
+
+use std::time::Instant;
+
+use lsp_server::{Notification, Request, RequestId, Response};
+use lsp_types::{Position, Range, TextDocumentContentChangeEvent, Uri};
+use serde_json::{Value, json};
+
+use super::position::Encoding;
+use super::server::Server;
+
+const URI: &str = "file:///cell.rnn";
+
+/// A client of an in-process server.
+struct Client {
+    server: Server,
+    next_id: i32,
+    version: i32,
+}
+
+impl Client {
+    fn new() -> Client {
+        Client { server: Server::new(Encoding::Utf16), next_id: 0, version: 0 }
+    }
+
+    fn notify(&mut self, method: &str, params: Value) -> Vec<Notification> {
+        self.server.notify(Notification::new(method.to_owned(), params))
+    }
+
+    fn open(&mut self, text: &str) -> Vec<Notification> {
+        self.version += 1;
+        let document = json!({ "uri": URI, "languageId": "rnn", "version": self.version, "text": text });
+        self.notify("textDocument/didOpen", json!({ "textDocument": document }))
+    }
+
+    fn change(&mut self, range: Option<Range>, text: &str) -> Vec<Notification> {
+        self.version += 1;
+        let change = TextDocumentContentChangeEvent { range, range_length: None, text: text.to_owned() };
+        let document = json!({ "uri": URI, "version": self.version });
+        self.notify("textDocument/didChange", json!({ "textDocument": document, "contentChanges": [change] }))
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Response {
+        self.next_id += 1;
+        self.server.request(Request::new(RequestId::from(self.next_id), method.to_owned(), params))
+    }
+
+    fn at(&mut self, method: &str, position: Position) -> Value {
+        let params = json!({ "textDocument": { "uri": URI }, "position": position, "context": { "triggerKind": 1 } });
+        answer(self.request(method, params))
+    }
+
+    fn whole(&mut self, method: &str) -> Value {
+        let range = Range::new(Position::new(0, 0), Position::new(u32::MAX, 0));
+        answer(self.request(method, json!({ "textDocument": { "uri": URI }, "range": range })))
+    }
+}
+
+fn answer(response: Response) -> Value {
+    match response.response_result {
+        Ok(value) => value,
+        Err(error) => panic!("{error:?}"),
+    }
+}
+
+/// The position of byte `offset` of `text` (UTF-16 columns; no `\r` in these texts).
+fn position(text: &str, offset: usize) -> Position {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() as u32;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    Position::new(line, before[start..].encode_utf16().count() as u32)
+}
+
+const POSITIONAL: [&str; 3] = ["textDocument/hover", "textDocument/definition", "textDocument/completion"];
+const WHOLE: [&str; 3] = ["textDocument/documentSymbol", "textDocument/codeLens", "textDocument/inlayHint"];
+
+/// Types every shipped cell character by character (an incremental change per
+/// character) and asks every request at the cursor and at seven places spread
+/// over the text so far; then every positional request at every character of
+/// the whole cell.
+#[test]
+fn every_request_answers_on_every_prefix_of_every_shipped_cell() {
+    let started = Instant::now();
+    let mut requests = 0usize;
+    for shipped in rnnc::stdlib::CELLS {
+        let source = shipped.source;
+        let mut client = Client::new();
+        client.open("");
+        let mut typed = 0;
+        for (at, c) in source.char_indices().chain(std::iter::once((source.len(), ' '))) {
+            let text = &source[..at];
+            if at > typed {
+                let end = position(source, typed);
+                let published = client.change(Some(Range::new(end, end)), &source[typed..at]);
+                assert_eq!(published.len(), 1, "one publication per change");
+                assert_eq!(published[0].params["version"], client.version);
+                typed = at;
+            }
+            let mut places: Vec<usize> = (0..7).map(|i| text.len() * i / 7).collect();
+            places.push(text.len());
+            for place in places {
+                let mut place = place;
+                while !text.is_char_boundary(place) {
+                    place -= 1;
+                }
+                for method in POSITIONAL {
+                    client.at(method, position(text, place));
+                    requests += 1;
+                }
+            }
+            for method in WHOLE {
+                client.whole(method);
+                requests += 1;
+            }
+            let _ = c;
+        }
+        for (at, _) in source.char_indices() {
+            for method in POSITIONAL {
+                client.at(method, position(source, at));
+                requests += 1;
+            }
+        }
+        let lens = client.whole("textDocument/codeLens");
+        assert_eq!(lens.as_array().map(Vec::len), Some(1), "{}: {lens}", shipped.name);
+    }
+    println!("{requests} requests on every prefix of every shipped cell in {:.2?}", started.elapsed());
+}
+
+const CELL: &str = "/// A tiny cell.
+cell tiny {
+    dim H;
+    dim D;
+    input x: [D];
+    /// The memory.
+    state h: [H];
+    param W: [H, D];
+    param a: [H];
+    let z = tanh(a * h + W @ x);
+    h' = z;
+    output h;
+}
+";
+
+fn place(needle: &str) -> Position {
+    position(CELL, CELL.find(needle).expect("in the cell"))
+}
+
+fn markdown(hover: &Value) -> String {
+    hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("no markdown in {hover}")).to_owned()
+}
+
+#[test]
+fn hover_shows_declarations_shapes_and_the_proved_structure() {
+    let mut client = Client::new();
+    client.open(CELL);
+    let param = markdown(&client.at("textDocument/hover", place("W @")));
+    assert!(param.starts_with("```rnn\nparam W: [H, D]\n```"), "{param}");
+    let state = markdown(&client.at("textDocument/hover", place("h + W")));
+    assert!(state.contains("state h: [H]") && state.contains("The memory."), "{state}");
+    let sum = markdown(&client.at("textDocument/hover", place("+ W")));
+    assert_eq!(sum, "```rnn\na * h + W @ x\n```\n\nshape `[H]`");
+    let function = markdown(&client.at("textDocument/hover", place("tanh")));
+    assert!(function.contains("tanh(x) -> shape of x") && function.contains("this call: `[H]`"), "{function}");
+    let let_ = markdown(&client.at("textDocument/hover", place("z;")));
+    assert!(let_.starts_with("```rnn\nlet z: [H]\n```"), "{let_}");
+    let cell = markdown(&client.at("textDocument/hover", place("tiny {")));
+    assert!(cell.contains("A tiny cell.") && cell.contains("**diagonal**"), "{cell}");
+    assert!(cell.contains("`W @ x`"), "hoisted work: {cell}");
+}
+
+#[test]
+fn definition_goes_to_the_declaration() {
+    let mut client = Client::new();
+    client.open(CELL);
+    let location = client.at("textDocument/definition", place("a * h"));
+    assert_eq!(location["range"]["start"], json!(place("a: [H]")));
+    let next = client.at("textDocument/definition", place("h;"));
+    assert_eq!(next["range"]["start"], json!(place("h: [H]")));
+    assert_eq!(client.at("textDocument/definition", place("tanh")), Value::Null);
+}
+
+#[test]
+fn completion_offers_what_the_place_allows() {
+    let labels = |items: &Value| -> Vec<String> {
+        items.as_array().expect("a list").iter().map(|i| i["label"].as_str().expect("a label").to_owned()).collect()
+    };
+    let mut client = Client::new();
+    let typing = CELL.replace("    h' = z;", "    h' = tanh(z) + si");
+    client.open(&typing);
+    let end = position(&typing, typing.find("+ si").expect("typed") + 4);
+    let items = labels(&client.at("textDocument/completion", end));
+    for expected in ["x", "h", "a", "z", "sigmoid", "silu", "min"] {
+        assert!(items.iter().any(|l| l == expected), "{expected} in {items:?}");
+    }
+    assert!(!items.iter().any(|l| l == "H" || l == "let"), "{items:?}");
+    let shape_text = CELL.replace("    param a: [H];", "    param a: [");
+    client.change(None, &shape_text);
+    let shape = labels(
+        &client.at("textDocument/completion", position(&shape_text, shape_text.find(": [\n").expect("typed") + 3)),
+    );
+    assert_eq!(shape, ["H", "D"]);
+    let statement = labels(&client.at("textDocument/completion", place("    h' = ")));
+    assert!(statement.contains(&"let".to_owned()) && statement.contains(&"h'".to_owned()), "{statement:?}");
+}
+
+#[test]
+fn the_lens_and_the_hint_name_the_structure() {
+    let mut client = Client::new();
+    client.open(CELL);
+    let lens = client.whole("textDocument/codeLens");
+    assert_eq!(lens[0]["command"]["title"], "diagonal Jacobian · 1 value hoisted");
+    let hints = client.whole("textDocument/inlayHint");
+    assert_eq!(hints[0]["label"], ": diagonal Jacobian · 1 value hoisted");
+    assert_eq!(hints[0]["position"], json!(place(" {\n    dim H")));
+    let broken = CELL.replace("h' = z;", "h' = q;");
+    client.change(None, &broken);
+    assert_eq!(client.whole("textDocument/codeLens"), json!([]));
+}
+
+#[test]
+fn a_request_for_an_unknown_document_or_method_is_answered() {
+    let mut client = Client::new();
+    let uri: Uri = "file:///nowhere.rnn".parse().expect("a uri");
+    let response = client
+        .request("textDocument/hover", json!({ "textDocument": { "uri": uri }, "position": Position::new(0, 0) }));
+    assert_eq!(response.response_result.ok(), Some(Value::Null));
+    let unknown = client.request("textDocument/rename", json!({}));
+    assert_eq!(unknown.response_result.err().map(|e| e.code), Some(lsp_server::ErrorCode::MethodNotFound as i32));
+}
