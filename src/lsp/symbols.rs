@@ -36,7 +36,11 @@ pub fn symbols(document: &Document) -> Vec<DocumentSymbol> {
                         ItemKind::Update(name, _) => (name, SymbolKind::METHOD, "next value".to_owned()),
                         ItemKind::Output(name, _) => (name, SymbolKind::EVENT, "output".to_owned()),
                     };
-                    symbol(document, name.name.clone(), kind, detail, item.span, name.span, None)
+                    let shown = match &item.kind {
+                        ItemKind::Update(..) => format!("{}'", name.name),
+                        _ => name.name.clone(),
+                    };
+                    symbol(document, shown, kind, detail, item.span, name.span, None)
                 })
                 .collect();
             let detail = cell.doc.as_deref().and_then(|doc| doc.lines().next()).unwrap_or("cell").to_owned();
