@@ -65,8 +65,19 @@ impl Server {
     }
 
     /// Handles a notification; returns the notifications to send back
-    /// (`textDocument/publishDiagnostics`).
+    /// (`textDocument/publishDiagnostics`). A panic (a bug) drops the
+    /// notification's document, which the client then has to open again.
     pub fn notify(&mut self, notification: Notification) -> Vec<Notification> {
+        let uri = notification.params["textDocument"]["uri"].as_str().and_then(|uri| uri.parse::<Uri>().ok());
+        catch_unwind(AssertUnwindSafe(|| self.document_notification(notification))).unwrap_or_else(|_| {
+            if let Some(uri) = uri {
+                self.documents.remove(&uri);
+            }
+            Vec::new()
+        })
+    }
+
+    fn document_notification(&mut self, notification: Notification) -> Vec<Notification> {
         match notification.method.as_str() {
             DidOpenTextDocument::METHOD => {
                 let Ok(params) =
