@@ -123,6 +123,12 @@ fn declared(cell: &ast::Cell, checked: Option<&Cell>, name: &NameAt) -> String {
         (NameRole::UpdateTarget, _) => {
             text.push_str(&format!("\n\n`{}' = ...`: the state's next value", declaration.name))
         }
+        (NameRole::Output, DeclarationKind::State) => {
+            text.push_str(&format!("\n\n`output {};`: the sequence of the state's new values", declaration.name))
+        }
+        (NameRole::Output, _) => {
+            text.push_str(&format!("\n\n`output {};`: the sequence of its values", declaration.name))
+        }
         (NameRole::Use, DeclarationKind::State) => {
             text.push_str(&format!("\n\n`{}`: the state's previous value", declaration.name))
         }

@@ -166,6 +166,8 @@ fn hover_shows_declarations_shapes_and_the_proved_structure() {
     assert!(function.contains("tanh(x) -> shape of x") && function.contains("this call: `[H]`"), "{function}");
     let let_ = markdown(&client.at("textDocument/hover", place("z;")));
     assert!(let_.starts_with("```rnn\nlet z: [H]\n```"), "{let_}");
+    let output = markdown(&client.at("textDocument/hover", place("h;")));
+    assert!(output.contains("the sequence of the state's new values"), "{output}");
     let cell = markdown(&client.at("textDocument/hover", place("tiny {")));
     assert!(cell.contains("A tiny cell.") && cell.contains("**diagonal**"), "{cell}");
     assert!(cell.contains("`W @ x`"), "hoisted work: {cell}");

@@ -69,8 +69,10 @@ pub struct Declaration {
 pub enum NameRole {
     /// The name of a declaration, where it is declared (the cell's name too).
     Declaration,
-    /// A use as a value in an expression, or in `output NAME;`.
+    /// A use as a value in an expression.
     Use,
+    /// The name in `output NAME;`: a state's or a `let`'s sequence of values.
+    Output,
     /// `NAME'` in an expression: a state's next value.
     Next,
     /// `NAME' = ...`: the target of a state's update.
@@ -201,7 +203,7 @@ pub fn name_at(cell: &ast::Cell, offset: u32) -> Option<NameAt> {
                 update: None,
             });
         }
-        ItemKind::Output(name, None) if touches(name.span) => return found(&name.name, name.span, NameRole::Use),
+        ItemKind::Output(name, None) if touches(name.span) => return found(&name.name, name.span, NameRole::Output),
         ItemKind::Update(target, _) if touches(target.span) => {
             return found(&target.name, target.span, NameRole::UpdateTarget);
         }
@@ -309,7 +311,7 @@ mod tests {
         let function = name_at(&cell, at(SOURCE, "tanh", 0) + 2).expect("tanh");
         assert_eq!((function.role, function.declaration), (NameRole::Function, None));
         let output = name_at(&cell, at(SOURCE, "h;", 0)).expect("output h");
-        assert_eq!(output.declaration.map(|d| d.kind), Some(DeclarationKind::State));
+        assert_eq!((output.role, output.declaration.map(|d| d.kind)), (NameRole::Output, Some(DeclarationKind::State)));
         let cell_name = name_at(&cell, at(SOURCE, "c {", 0)).expect("the cell");
         assert_eq!(cell_name.declaration.map(|d| d.kind), Some(DeclarationKind::Cell));
         let touching = name_at(&cell, at(SOURCE, " = z;", 0) + 4).expect("the cursor after z");
