@@ -232,3 +232,39 @@ fn a_request_for_an_unknown_document_or_method_is_answered() {
     let unknown = client.request("textDocument/rename", json!({}));
     assert_eq!(unknown.response_result.err().map(|e| e.code), Some(lsp_server::ErrorCode::MethodNotFound as i32));
 }
+
+/// Every fixture of `tests/diagnostics/` (one per kind of error): one error
+/// diagnostic per error `rnnc check` reports, with its message, at the line and
+/// column the compiler gives it (`LineCol`, 1-based, counting characters).
+#[test]
+fn every_diagnostics_fixture_is_published_error_for_error() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
+    let mut fixtures: Vec<_> =
+        std::fs::read_dir(&folder).expect("tests/diagnostics").map(|e| e.expect("entry").path()).collect();
+    fixtures.sort();
+    let mut checked = 0;
+    for path in fixtures.iter().filter(|p| p.extension().is_some_and(|e| e == "rnn")) {
+        // An editor's text is always UTF-8: the not-UTF-8 fixture cannot be opened.
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        let errors = rnnc::compiler::check_source(&text).expect_err("a fixture has errors");
+        let mut client = Client::new();
+        let published = client.open(&text);
+        let diagnostics = published[0].params["diagnostics"].as_array().expect("a list").clone();
+        let shown: Vec<&Value> = diagnostics.iter().filter(|d| d["severity"] == 1).collect();
+        assert_eq!(shown.len(), errors.len(), "{}", path.display());
+        for (diagnostic, error) in shown.iter().zip(&errors) {
+            let message = diagnostic["message"].as_str().expect("a message");
+            assert!(message.starts_with(&error.kind.to_string()), "{}: {message}", path.display());
+            let at = rnnc::compiler::LineCol::of(&text, error.span.start);
+            let start = &diagnostic["range"]["start"];
+            assert_eq!(start["line"], at.line - 1, "{}", path.display());
+            let line = text.lines().nth(at.line - 1).unwrap_or("");
+            let utf16: usize = line.chars().take(at.column - 1).map(char::len_utf16).sum();
+            assert_eq!(start["character"], utf16, "{}", path.display());
+            let related = error.notes.iter().filter(|n| n.span.is_some()).count();
+            assert_eq!(diagnostic["relatedInformation"].as_array().map_or(0, Vec::len), related, "{}", path.display());
+        }
+        checked += 1;
+    }
+    assert!(checked > 20, "{checked} fixtures");
+}
