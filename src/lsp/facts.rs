@@ -159,12 +159,11 @@ fn write_node(cell: &Cell, graph: &Graph, node: Handle<Node>, depth: usize, out:
             out.push(')');
         }
     };
-    let name = |arena_name: &str| arena_name.to_owned();
     match op {
         Op::Const(literal) => out.push_str(&format_number(literal.value())),
-        Op::Input(input) => out.push_str(&name(&cell.inputs[input].name)),
-        Op::State(state) => out.push_str(&name(&cell.states[state].name)),
-        Op::Param(param) => out.push_str(&name(&cell.params[param].name)),
+        Op::Input(input) => out.push_str(&cell.inputs[input].name),
+        Op::State(state) => out.push_str(&cell.states[state].name),
+        Op::Param(param) => out.push_str(&cell.params[param].name),
         Op::Seed(number) => out.push_str(&format!("seed{number}")),
         Op::Splat(a) => write_node(cell, graph, a, depth + 1, out),
         Op::Unary(UnaryOp::Neg, a) => {

@@ -174,13 +174,7 @@ impl Server {
         request: &Request,
         answer: impl FnOnce(&mut Server, &Uri, u32) -> Option<R>,
     ) -> Result<Value, (ErrorCode, String)> {
-        let place = request
-            .params
-            .get("textDocument")
-            .is_some()
-            .then(|| serde_json::from_value::<TextDocumentPositionParams>(request.params.clone()))
-            .and_then(Result::ok)
-            .ok_or((ErrorCode::InvalidParams, format!("{} needs a document and a position", request.method)))?;
+        let place: TextDocumentPositionParams = params(request)?;
         let uri = place.text_document.uri;
         let Some(document) = self.documents.get(&uri) else { return Ok(Value::Null) };
         let offset = document.offset(place.position);

@@ -126,7 +126,12 @@ fn every_request_answers_on_every_prefix_of_every_shipped_cell() {
         let lens = client.whole("textDocument/codeLens");
         assert_eq!(lens.as_array().map(Vec::len), Some(1), "{}: {lens}", shipped.name);
     }
-    println!("{requests} requests on every prefix of every shipped cell in {:.2?}", started.elapsed());
+    // Through `commands::stdio` (a closed stream is no panic), and shown without
+    // `--nocapture`: the figure docs/EDITORS.md quotes.
+    crate::commands::stdio::err(&format!(
+        "{requests} requests on every prefix of every shipped cell in {:.2?}\n",
+        started.elapsed()
+    ));
 }
 
 const CELL: &str = "/// A tiny cell.
@@ -229,6 +234,13 @@ fn a_request_for_an_unknown_document_or_method_is_answered() {
     let response = client
         .request("textDocument/hover", json!({ "textDocument": { "uri": uri }, "position": Position::new(0, 0) }));
     assert_eq!(response.response_result.ok(), Some(Value::Null));
+    client.open(CELL);
+    for method in POSITIONAL {
+        client.at(method, Position::new(9999, 9999));
+        client.at(method, Position::new(1, 9999));
+    }
+    let garbled = client.request("textDocument/hover", json!({ "position": "here" }));
+    assert_eq!(garbled.response_result.err().map(|e| e.code), Some(lsp_server::ErrorCode::InvalidParams as i32));
     let unknown = client.request("textDocument/rename", json!({}));
     assert_eq!(unknown.response_result.err().map(|e| e.code), Some(lsp_server::ErrorCode::MethodNotFound as i32));
 }

@@ -177,7 +177,7 @@ pub fn name_at(cell: &ast::Cell, offset: u32) -> Option<NameAt> {
         Some(NameAt { name: name.to_owned(), span, role, declaration, update })
     };
     let declared = |ident: &ast::Ident| {
-        (touches(ident.span)).then(|| found(&ident.name, ident.span, NameRole::Declaration)).flatten()
+        if touches(ident.span) { found(&ident.name, ident.span, NameRole::Declaration) } else { None }
     };
     match &item.kind {
         ItemKind::Dim(name) => return declared(name),
