@@ -27,8 +27,13 @@ struct Server {
 }
 
 impl Server {
-    /// Starts the server and initializes it.
+    /// Starts the server and initializes it (positions in UTF-16).
     fn start() -> Server {
+        Server::start_with(json!({}), "utf-16")
+    }
+
+    /// Starts the server with the client's `capabilities`; it must choose `encoding`.
+    fn start_with(client_capabilities: Value, encoding: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rnnc"))
             .arg("lsp")
             .stdin(Stdio::piped())
@@ -47,12 +52,12 @@ impl Server {
             }
         });
         let mut server = Server { child, stdin, messages, next_id: 0, pending: Vec::new() };
-        let capabilities = server.request("initialize", json!({ "capabilities": {} }));
+        let capabilities = server.request("initialize", json!({ "capabilities": client_capabilities }));
         let capabilities = &capabilities["capabilities"];
         for provider in ["hoverProvider", "definitionProvider", "completionProvider", "documentSymbolProvider"] {
             assert!(!capabilities[provider].is_null(), "{provider}: {capabilities}");
         }
-        assert_eq!(capabilities["positionEncoding"], "utf-16");
+        assert_eq!(capabilities["positionEncoding"], encoding);
         server.notify("initialized", json!({}));
         server
     }
@@ -219,6 +224,26 @@ fn a_syntax_error_is_one_diagnostic_and_half_typed_text_still_answers() {
     let hover = server.at("textDocument/hover", uri, find(&typing, "W @"));
     assert!(hover["contents"]["value"].as_str().expect("markdown").contains("param W: [H, D]"));
     server.stop();
+}
+
+#[test]
+fn positions_count_bytes_when_the_client_offers_utf8() {
+    let text = "cell c { // é𝔸\n  dim H; input x: [H]; state h: [H]; /* é */ h' = q; output h; }\n";
+    let column = |units: &dyn Fn(&str) -> usize| {
+        units(&text[text.find('\n').expect("two lines") + 1..text.find("q;").expect("q")])
+    };
+    for (offered, encoding, expected) in [
+        (json!(["utf-8", "utf-16"]), "utf-8", column(&|s| s.len())),
+        (json!(["utf-32", "utf-16"]), "utf-16", column(&|s| s.encode_utf16().count())),
+    ] {
+        let mut server = Server::start_with(json!({ "general": { "positionEncodings": offered } }), encoding);
+        server.open("file:///c.rnn", text, 1);
+        let diagnostics = server.diagnostics(1);
+        assert_eq!(diagnostics[0]["range"]["start"], json!({ "line": 1, "character": expected }), "{encoding}");
+        let hover = server.at("textDocument/hover", "file:///c.rnn", Position::new(1, expected as u32 - 4));
+        assert!(hover["contents"]["value"].as_str().expect("markdown").contains("state h: [H]"), "{encoding}: {hover}");
+        server.stop();
+    }
 }
 
 /// Diagnostics for any shipped cell within 20 ms of a change (the median of 21

@@ -5,7 +5,9 @@
 //! `check::name_at`, shapes read from the checked cell (`check::expr_at`).
 
 use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind};
+use rnnc::compiler::analyse::JacobianStructure;
 use rnnc::compiler::check::{self, Cell, Declaration, DeclarationKind, NameAt, NameRole, Shape};
+use rnnc::compiler::plan::Device;
 use rnnc::compiler::syntax::ast::{self, ItemKind, ParamShape, Size};
 
 use super::builtins::{builtin, signature_line};
@@ -170,6 +172,13 @@ fn cell_hover(cell: &ast::Cell, checked: Option<&Cell>, facts: &mut FactsCache, 
                 out.push_str(&format!(
                     "\n\n**Hoisted** (computed for all B x T steps before the recurrence): {}",
                     list(&facts.hoisted)
+                ));
+            }
+            if facts.structure == JacobianStructure::Dense {
+                let (gpu, cpu) = (Device::Gpu.dense_newton_unknowns(), Device::Cpu.dense_newton_unknowns());
+                out.push_str(&format!(
+                    "\n\n**Dense**: Newton solves it with up to {gpu} unknowns on the GPU and {cpu} on the CPU; \
+                     with more, the sequential method runs"
                 ));
             }
             if !facts.projections.is_empty() {

@@ -179,6 +179,20 @@ fn hover_shows_declarations_shapes_and_the_proved_structure() {
 }
 
 #[test]
+fn hover_on_a_dense_cell_says_when_newton_solves_it() {
+    let mut client = Client::new();
+    let elman = rnnc::stdlib::get("elman").expect("shipped").source;
+    client.open(elman);
+    let cell = markdown(&client.at("textDocument/hover", position(elman, elman.find("elman {").expect("the cell"))));
+    assert!(cell.contains("**dense**") && cell.contains("up to 16 unknowns on the GPU and 128 on the CPU"), "{cell}");
+    let lens = client.whole("textDocument/codeLens");
+    assert!(
+        lens[0]["command"]["title"].as_str().expect("a title").starts_with("dense Jacobian (H unknowns)"),
+        "{lens}"
+    );
+}
+
+#[test]
 fn definition_goes_to_the_declaration() {
     let mut client = Client::new();
     client.open(CELL);
