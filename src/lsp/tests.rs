@@ -294,3 +294,62 @@ fn every_diagnostics_fixture_is_published_error_for_error() {
     }
     assert!(checked > 20, "{checked} fixtures");
 }
+
+/// Pieces of the grammar spliced into the shipped cells by the property below.
+const FRAGMENTS: [&str; 24] = [
+    "(", ")", "[", "]", "{", "}", ";", ":", ",", "'", "=", "+", "@", "/*", "*/", "//", "///", "cell", "let", "output",
+    "block[", "\n", "é𝔸", "1e99",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// A shipped cell with fragments inserted and ranges deleted or repeated:
+    /// every request answers, at the edits and at places spread over the text.
+    #[test]
+    fn every_request_answers_on_mutated_shipped_cells(
+        cell in 0..rnnc::stdlib::CELLS.len(),
+        edits in proptest::collection::vec((0usize..4096, 0usize..FRAGMENTS.len(), 0usize..3, 1usize..40), 1..6),
+    ) {
+        let mut text = rnnc::stdlib::CELLS[cell].source.to_owned();
+        let mut places = Vec::new();
+        for (at, fragment, kind, len) in edits {
+            let mut at = at % (text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let mut end = (at + len).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            match kind {
+                0 => text.insert_str(at, FRAGMENTS[fragment]),
+                1 => text.replace_range(at..end, ""),
+                _ => {
+                    let copy = text[at..end].to_owned();
+                    text.insert_str(end, &copy);
+                }
+            }
+            places.push(at);
+        }
+        let mut client = Client::new();
+        client.open(&text);
+        places.extend((0..=8).map(|i| text.len() * i / 8));
+        for place in places {
+            let mut place = place.min(text.len());
+            while !text.is_char_boundary(place) {
+                place -= 1;
+            }
+            for method in POSITIONAL {
+                client.at(method, position(&text, place));
+            }
+        }
+        for method in WHOLE {
+            client.whole(method);
+        }
+    }
+}
