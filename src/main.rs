@@ -2,6 +2,7 @@
 //! or data (diagnostics on stderr), 2 a usage error.
 
 mod commands;
+mod lsp;
 
 use std::process::ExitCode;
 
@@ -15,7 +16,7 @@ use commands::Failure;
     name = "rnnc",
     version,
     about,
-    after_help = "Examples:\n  rnnc check stdlib:para_gru\n  rnnc inspect stdlib:para_lstm --json\n\nShipped cells are named stdlib:NAME (block_elman, elman, gru, indrnn, lstm, mingru, para_gru, para_lstm)."
+    after_help = "Examples:\n  rnnc check stdlib:para_gru\n  rnnc inspect stdlib:para_lstm --json\n  rnnc lsp                      # for editors: docs/EDITORS.md\n\nShipped cells are named stdlib:NAME (block_elman, elman, gru, indrnn, lstm, mingru, para_gru, para_lstm)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -36,6 +37,8 @@ enum Command {
     Grad(commands::grad::Args),
     /// Time each method on random data and compare their outputs.
     Bench(commands::bench::Args),
+    /// Serve the Language Server Protocol on stdin/stdout, for editors.
+    Lsp(commands::lsp::Args),
 }
 
 /// Deep enough for any input the front end accepts; the parser bounds nesting itself.
@@ -80,5 +83,6 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Run(args) => commands::run::run(args),
         Command::Grad(args) => commands::grad::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Lsp(args) => commands::lsp::run(args),
     }
 }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod compile;
 pub mod grad;
 pub mod inspect;
+pub mod lsp;
 pub mod paths;
 pub mod results;
 pub mod run;

@@ -4,7 +4,12 @@ mod bind;
 mod cell;
 mod checker;
 mod expr;
+mod lookup;
 
 pub use bind::{DimSizes, lcm};
 pub use cell::*;
 pub use checker::{check_cell, check_file};
+pub use lookup::{
+    Declaration, DeclarationKind, NameAt, NameRole, declarations, expr_at, first_update, item_at, name_at,
+    visible_in_item,
+};

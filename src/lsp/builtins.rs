@@ -1,0 +1,62 @@
+//! The built-in functions as an editor shows them: a signature and what each
+//! computes. The names and arities are the compiler's (`check::Builtin::ALL`);
+//! a test keeps this table and that list in step.
+
+use rnnc::compiler::check::Builtin;
+
+/// A built-in function: its name, signature and meaning.
+#[derive(Clone, Copy, Debug)]
+pub struct BuiltinDoc {
+    /// The name, as called.
+    pub name: &'static str,
+    /// `tanh(x)`, `min(a, b)`.
+    pub signature: &'static str,
+    /// What it computes, elementwise.
+    pub meaning: &'static str,
+}
+
+/// Every built-in function, in the compiler's order.
+pub const BUILTINS: [BuiltinDoc; 13] = [
+    BuiltinDoc { name: "tanh", signature: "tanh(x)", meaning: "hyperbolic tangent" },
+    BuiltinDoc { name: "sigmoid", signature: "sigmoid(x)", meaning: "1 / (1 + exp(-x))" },
+    BuiltinDoc { name: "exp", signature: "exp(x)", meaning: "e to the power x" },
+    BuiltinDoc { name: "log", signature: "log(x)", meaning: "natural logarithm" },
+    BuiltinDoc { name: "relu", signature: "relu(x)", meaning: "max(x, 0)" },
+    BuiltinDoc { name: "softplus", signature: "softplus(x)", meaning: "log(1 + exp(x))" },
+    BuiltinDoc { name: "silu", signature: "silu(x)", meaning: "x * sigmoid(x)" },
+    BuiltinDoc { name: "sqrt", signature: "sqrt(x)", meaning: "square root" },
+    BuiltinDoc { name: "abs", signature: "abs(x)", meaning: "absolute value" },
+    BuiltinDoc { name: "sin", signature: "sin(x)", meaning: "sine" },
+    BuiltinDoc { name: "cos", signature: "cos(x)", meaning: "cosine" },
+    BuiltinDoc { name: "min", signature: "min(a, b)", meaning: "the smaller of a and b; a scalar broadcasts" },
+    BuiltinDoc { name: "max", signature: "max(a, b)", meaning: "the larger of a and b; a scalar broadcasts" },
+];
+
+/// The built-in called `name`.
+pub fn builtin(name: &str) -> Option<&'static BuiltinDoc> {
+    Builtin::by_name(name)?;
+    BUILTINS.iter().find(|b| b.name == name)
+}
+
+/// `tanh(x) -> shape of x`: the signature with the shape rule.
+pub fn signature_line(doc: &BuiltinDoc) -> String {
+    match Builtin::by_name(doc.name).map(Builtin::arity) {
+        Some(2) => format!("{} -> shape of a or b", doc.signature),
+        _ => format!("{} -> shape of x", doc.signature),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_the_compilers_list_of_builtins() {
+        let names: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();
+        let compiler: Vec<&str> = Builtin::ALL.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, compiler);
+        for (doc, (_, builtin)) in BUILTINS.iter().zip(Builtin::ALL) {
+            assert_eq!(doc.signature.matches(',').count() + 1, builtin.arity(), "{}", doc.name);
+        }
+    }
+}
