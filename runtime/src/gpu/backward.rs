@@ -81,7 +81,7 @@ impl GpuCell {
         for (slot, buffer) in tape.buffers {
             workspace.put(slot, buffer);
         }
-        let run = self.prepare(gpu, &mut workspace, data, tape.method)?;
+        let run = self.prepare(gpu, &mut workspace, data, tape.method, true)?;
         if run.params != tape.params {
             return Err(GpuError::Tape("the parameters changed between the forward and the backward pass".into()));
         }
@@ -148,7 +148,7 @@ impl GpuCell {
         let wall = Instant::now();
         let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
         let mut workspace = self.workspace();
-        let run = self.prepare(gpu, &mut workspace, data, method)?;
+        let run = self.prepare(gpu, &mut workspace, data, method, true)?;
         if run.chunk < data.batch() {
             return Err(GpuError::Device(format!(
                 "a backward on the device needs the batch in one pass; this device takes {} of {} sequences per pass",

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use rnnc_compiler::Derived;
 use rnnc_compiler::analyse::ProjectionKind;
-use rnnc_compiler::backend::wgsl::{self, AdjointKernels, GpuKernels, Target};
+use rnnc_compiler::backend::wgsl::{self, AdjointKernels, GpuKernels, NewtonShape, Target};
 use rnnc_compiler::check::DimSizes;
 use rnnc_compiler::plan::ProjectionLaunch;
 
@@ -129,44 +129,22 @@ impl GpuCell {
         self.workspace.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The method `auto` picks for `batch` sequences of `steps` on `gpu`, and why.
-    ///
-    /// Both kernels are modelled as the longer of a chain of dependent steps and
-    /// their work spread over the device. On a discrete GPU the constants come
-    /// from an H200 (docs/PERFORMANCE.md, runs 13 to 20): the sequential kernel
-    /// takes about 0.17 us a step when software-pipelined (0.5 us when not),
-    /// whatever the batch, while it has fewer threads than the device holds; a
-    /// Newton iteration over one segment about 6 us, and its work 20 ps + 4 ps
-    /// K^3 per lane and step (all iterations: ParaGRU 1.5 ms and ParaLSTM 2.4
-    /// ms at N = 1024, B = 8, T = 8192; block_elman 5.7-6.2 ms). On a CPU device
-    /// (lavapipe) the earlier unit-cost model stays.
-    pub fn choose_method(&self, gpu: &Gpu, batch: usize, steps: usize) -> (Method, String) {
+    /// The method `auto` picks for `batch` sequences of `steps` on `gpu`, and why;
+    /// with `backward`, for a forward pass followed by its backward (a training
+    /// step: Newton's is the reverse scan, the sequential method's the sequential
+    /// backward). See [`auto_costs`].
+    pub fn choose_method(&self, gpu: &Gpu, batch: usize, steps: usize, backward: bool) -> (Method, String) {
         let Some(shape) = self.kernels.newton else {
             return (Method::Sequential, "the Jacobian is dense and too large for Newton".to_owned());
         };
-        let threads = (batch as u64 * self.kernels.plan.lanes) as f64;
-        let segments = (steps as f64 / shape.segment() as f64).ceil();
-        let (sequential_time, newton_time) = if gpu.is_cpu() {
-            // Unit costs: the sequential kernel has B x lanes threads, each walking
-            // T steps; Newton walks ~4 iterations x (2 N + log2 S) dependent steps
-            // per segment of S N.
-            let parallel = 8.0;
-            let newton_depth = segments * 4.0 * (2.0 * shape.chunk_len as f64 + (shape.chunks as f64).log2() * 2.0);
-            let sequential = steps as f64 * (threads / parallel).max(1.0);
-            (sequential, newton_depth.max(8.0 * threads * steps as f64 / parallel))
-        } else {
-            let sequential_step_s = if self.kernels.pipeline_group > 1 { 0.17e-6 } else { 0.5e-6 };
-            const NEWTON_ITERATION_S: f64 = 6e-6;
-            const DEVICE_THREADS: f64 = 262_144.0;
-            let k = self.kernels.plan.unknowns as f64;
-            let sequential = steps as f64 * sequential_step_s * (threads / DEVICE_THREADS).max(1.0);
-            let newton_work = threads * steps as f64 * (20e-12 + 4e-12 * k * k * k);
-            (sequential, (segments * 4.0 * NEWTON_ITERATION_S).max(newton_work))
-        };
+        let (sequential_time, newton_time) = auto_costs(&self.kernels, shape, gpu.is_cpu(), batch, steps, backward);
+        let what = if backward { "forward + backward" } else { "forward" };
         if newton_time < sequential_time {
-            (Method::Newton, format!("auto: estimated {:.0}x faster than sequential", sequential_time / newton_time))
+            let ratio = sequential_time / newton_time;
+            (Method::Newton, format!("auto: {what} estimated {ratio:.1}x faster than sequential"))
         } else {
-            (Method::Sequential, format!("auto: estimated {:.1}x faster than Newton", newton_time / sequential_time))
+            let ratio = newton_time / sequential_time;
+            (Method::Sequential, format!("auto: {what} estimated {ratio:.1}x faster than Newton"))
         }
     }
 
@@ -242,7 +220,7 @@ impl GpuCell {
         settings.validate().map_err(|e| GpuError::Settings(e.to_string()))?;
         let wall = Instant::now();
         let mut workspace = self.workspace();
-        let run = self.prepare(gpu, &mut workspace, data, method)?;
+        let run = self.prepare(gpu, &mut workspace, data, method, false)?;
         if run.chunk < data.batch() {
             return Err(GpuError::Device(format!(
                 "a forward on the device needs the batch in one pass; this device takes {} of {} sequences per pass",
@@ -272,7 +250,7 @@ impl GpuCell {
         settings.validate().map_err(|e| GpuError::Settings(e.to_string()))?;
         let wall = Instant::now();
         let mut workspace = self.workspace();
-        let run = self.prepare(gpu, &mut workspace, data, method)?;
+        let run = self.prepare(gpu, &mut workspace, data, method, keep)?;
         let mut outputs: Outputs = vec![Vec::new(); self.kernels.plan.cell.outputs.len()];
         let mut total = PassStats::default();
         let passes: Vec<Pass> = self.passes(data, run.chunk).collect();
@@ -302,18 +280,21 @@ impl GpuCell {
         Ok((outputs, report, tape))
     }
 
-    /// What every pass of a run shares: the method; the parameters on the device
-    /// (uploaded only when they changed since the last call).
+    /// What every pass of a run shares: the method (`auto`'s for a forward pass,
+    /// or with `backward` for one followed by its backward); the parameters on the
+    /// device (uploaded only when they changed since the last call).
     pub(super) fn prepare(
         &self,
         gpu: &Gpu,
         workspace: &mut Workspace,
         data: &BoundData,
         method: Method,
+        backward: bool,
     ) -> Result<Run, GpuError> {
         let plan = &self.kernels.plan;
         let (batch, steps) = (data.batch(), data.seq_len());
-        let (method, reason) = method.resolve(self.newton.is_some(), || self.choose_method(gpu, batch, steps));
+        let (method, reason) =
+            method.resolve(self.newton.is_some(), || self.choose_method(gpu, batch, steps, backward));
         workspace.ensure(gpu, Slot::Params, plan.cell.params_len as usize)?;
         for (i, launch) in self.dense_launches() {
             workspace.ensure(gpu, Slot::Weights(i), (launch.columns() * launch.depth) as usize)?;
@@ -383,6 +364,95 @@ impl Run {
             weight_gradients_ms: None,
             input_gradients_ms: None,
             wall_ms: total.time_ms,
+        }
+    }
+}
+
+/// `auto`'s estimates (seconds, or unit costs on a CPU device) of the sequential
+/// method and of Newton for `batch` sequences of `steps`, forward only or with
+/// the backward pass (`backward`).
+///
+/// Both kernels are modelled as the longer of a chain of dependent steps and
+/// their work spread over the device. On a discrete GPU the constants come from
+/// an H200 (docs/PERFORMANCE.md, runs 13 to 26): the sequential kernel takes
+/// about 0.17 us a step when software-pipelined (0.5 us when not), whatever the
+/// batch, while it has fewer threads than the device holds; a Newton iteration
+/// over one segment about 6 us, and its work 20 ps + 4 ps K^3 per lane and step
+/// (all iterations: ParaGRU 1.5 ms and ParaLSTM 2.4 ms at N = 1024, B = 8,
+/// T = 8192; block_elman 5.7-6.2 ms). Backward: the reverse scan costs about a
+/// Newton forward (run 26: ParaGRU 1.49 against 1.47 ms, ParaLSTM 2.68 against
+/// 2.38), the sequential backward about 0.6 us per step and unknown (ParaGRU
+/// 5.04 ms, ParaLSTM 11.19 ms at T = 8192). On a CPU device (lavapipe) the
+/// earlier unit-cost model stays, and the backward doubles both.
+pub(super) fn auto_costs(
+    kernels: &GpuKernels,
+    shape: NewtonShape,
+    cpu_device: bool,
+    batch: usize,
+    steps: usize,
+    backward: bool,
+) -> (f64, f64) {
+    let threads = (batch as u64 * kernels.plan.lanes) as f64;
+    let segments = (steps as f64 / shape.segment() as f64).ceil();
+    if cpu_device {
+        // Unit costs: the sequential kernel has B x lanes threads, each walking
+        // T steps; Newton walks ~4 iterations x (2 N + log2 S) dependent steps
+        // per segment of S N.
+        let parallel = 8.0;
+        let newton_depth = segments * 4.0 * (2.0 * shape.chunk_len as f64 + (shape.chunks as f64).log2() * 2.0);
+        let sequential = steps as f64 * (threads / parallel).max(1.0);
+        let newton = newton_depth.max(8.0 * threads * steps as f64 / parallel);
+        let passes = if backward { 2.0 } else { 1.0 };
+        return (passes * sequential, passes * newton);
+    }
+    const NEWTON_ITERATION_S: f64 = 6e-6;
+    const DEVICE_THREADS: f64 = 262_144.0;
+    const SEQUENTIAL_BACKWARD_STEP_S: f64 = 0.6e-6;
+    let sequential_step_s = if kernels.pipeline_group > 1 { 0.17e-6 } else { 0.5e-6 };
+    let k = kernels.plan.unknowns as f64;
+    let spread = (threads / DEVICE_THREADS).max(1.0);
+    let sequential = steps as f64 * sequential_step_s * spread;
+    let newton = (segments * 4.0 * NEWTON_ITERATION_S).max(threads * steps as f64 * (20e-12 + 4e-12 * k * k * k));
+    if backward {
+        (sequential + steps as f64 * SEQUENTIAL_BACKWARD_STEP_S * k * spread, 2.0 * newton)
+    } else {
+        (sequential, newton)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kernels(name: &str) -> GpuKernels {
+        let cell =
+            rnnc_compiler::check_source(rnnc_stdlib::get(name).expect("shipped").source).expect("checks").remove(0);
+        let dims = cell.bind_dims(|_| Some(1024)).expect("binds");
+        let derived = rnnc_compiler::derive_cell(&cell).expect("derives");
+        wgsl::generate(&derived, &dims, &Target { workgroup_bytes: 48 * 1024, max_threads: 1024, ..Target::default() })
+            .expect("generates")
+    }
+
+    /// The H200 rows of docs/PERFORMANCE.md (run 26, N = 1024, B = 8): forward +
+    /// backward, Newton with the reverse scan was the faster in every row (by
+    /// 7-15% at T = 512, about 2x at 8192); forward only, the two were within 6%
+    /// at T = 2048 and 8192 for ParaGRU, the sequential kernel 1.2-1.9x faster
+    /// for ParaLSTM.
+    #[test]
+    fn auto_follows_the_measured_rows() {
+        for name in ["para_gru_mh", "para_lstm_cifg_mh"] {
+            let kernels = kernels(name);
+            let shape = kernels.newton.expect("a Newton kernel");
+            for steps in [512, 2048, 8192] {
+                let (sequential, newton) = auto_costs(&kernels, shape, false, 8, steps, true);
+                assert!(newton < sequential, "{name} T={steps} with backward: {sequential} against {newton}");
+            }
+            let (sequential, newton) = auto_costs(&kernels, shape, false, 8, 8192, false);
+            if name == "para_lstm_cifg_mh" {
+                assert!(sequential < newton, "{name} forward: {sequential} against {newton}");
+            } else {
+                assert!((sequential / newton - 1.0).abs() < 0.15, "{name} forward: {sequential} against {newton}");
+            }
         }
     }
 }
