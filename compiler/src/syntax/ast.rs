@@ -161,6 +161,8 @@ pub enum BinaryOp {
     Div,
     /// `@`
     MatMul,
+    /// `^` (power, with a constant exponent)
+    Pow,
 }
 
 impl BinaryOp {
@@ -172,6 +174,7 @@ impl BinaryOp {
             BinaryOp::Mul => "*",
             BinaryOp::Div => "/",
             BinaryOp::MatMul => "@",
+            BinaryOp::Pow => "^",
         }
     }
 }
