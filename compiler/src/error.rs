@@ -147,6 +147,16 @@ pub enum ErrorKind {
         /// The exponent's shape.
         found: String,
     },
+    /// A `scalar` parameter broadcast to two different sizes.
+    #[error("scalar parameter `{name}` is broadcast to {first} and to {second}")]
+    ScalarParamSizes {
+        /// The parameter.
+        name: String,
+        /// The size it met first.
+        first: String,
+        /// The other size.
+        second: String,
+    },
     /// A built-in called with the wrong number of arguments.
     #[error("`{function}` takes {expected} argument{}, found {found}", plural(*expected))]
     WrongArgumentCount {

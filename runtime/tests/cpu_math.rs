@@ -15,11 +15,6 @@ use rnnc_runtime::data::{BoundData, Tensor};
 
 const WIDTH: usize = 64;
 
-/// `name(x)` for every `x` of `points`, computed by a kernel.
-fn run(name: &str, points: &[f32]) -> Vec<f32> {
-    run_expression(&format!("{name}(x)"), points)
-}
-
 /// `expression` (of `x`) for every `x` of `points`, computed by a kernel.
 fn run_expression(expression: &str, points: &[f32]) -> Vec<f32> {
     let source = format!("cell f {{ dim H; input x: [H]; state h: [H]; h' = {expression}; output h; }}");

@@ -23,7 +23,7 @@ macro_rules! cells {
     };
 }
 
-cells!["block_elman", "elman", "gru", "indrnn", "lstm", "mingru", "para_gru", "para_lstm"];
+cells!["block_elman", "cornn", "elman", "gru", "indrnn", "lstm", "mingru", "minlstm", "para_gru", "para_lstm", "slstm",];
 
 /// The shipped cell called `name`.
 pub fn get(name: &str) -> Option<&'static StdlibCell> {

@@ -94,8 +94,15 @@ pub struct Param {
     pub doc: Option<String>,
     /// Where it is declared.
     pub span: Span,
-    /// Its shape.
+    /// Its shape. A parameter declared `scalar` is stored as one number; inside
+    /// the compiler it is the vector `ParamShape::Vector(size)` of that number
+    /// repeated, `size` being the one size it is broadcast to (1 if it never meets
+    /// a vector): every pass and back end reads it as a vector parameter, the
+    /// runtime repeats the number when it binds the data and sums the
+    /// gradient's entries.
     pub shape: ParamShape,
+    /// Whether it is declared `scalar`.
+    pub scalar: bool,
 }
 
 /// The shape of a parameter.

@@ -10,7 +10,9 @@ use crate::syntax::ast::{self, Ident};
 
 impl Checker<'_> {
     fn push(&mut self, kind: ExprKind, shape: Shape, span: Span) -> Typed {
-        Typed::Value(self.exprs.append(Expr { kind, shape, span }))
+        let expr = self.exprs.append(Expr { kind, shape, span });
+        self.note_scalar_params(expr);
+        Typed::Value(expr)
     }
 
     pub(super) fn expr(&mut self, node: Handle<ast::Expr>) -> Typed {
@@ -79,6 +81,7 @@ impl Checker<'_> {
                 None => Typed::Poison,
             },
             Symbol::Param(param) => match self.params[param].shape {
+                _ if self.params[param].scalar => self.push(ExprKind::Param(param), Shape::Scalar, span),
                 ParamShape::Vector(size) => self.push(ExprKind::Param(param), Shape::Vector(size), span),
                 _ if is_matmul_lhs => Typed::Matrix(param),
                 _ => {
@@ -267,8 +270,12 @@ impl Checker<'_> {
         let (Some(a), Some(b)) = (self.value_of(lhs), self.value_of(rhs)) else {
             return Typed::Poison;
         };
-        if op == BinaryOp::Pow && self.exprs[b].shape != Shape::Scalar {
-            let found = self.shape_text(self.exprs[b].shape);
+        let reads_param = self.scalar_params.get(b.index()).and_then(|params| params.first()).copied();
+        if op == BinaryOp::Pow && (self.exprs[b].shape != Shape::Scalar || reads_param.is_some()) {
+            let found = match reads_param {
+                Some(param) => format!("scalar parameter `{}`", self.params[param].name),
+                None => self.shape_text(self.exprs[b].shape),
+            };
             self.error(
                 Error::new(ErrorKind::ExponentNotConstant { found: found.clone() }, self.exprs[b].span, format!("this is {found}"))
                     .with_hint("an exponent is a number or a scalar `let` of numbers; for a vector exponent write `exp(p * log(x))`"),

@@ -111,6 +111,8 @@ pub struct Integer {
 pub enum ParamShape {
     /// `[SIZE]` or `[SIZE, SIZE]`.
     Dense(Shape),
+    /// `scalar`: one number, broadcast where it meets a vector.
+    Scalar(Span),
     /// `block[SIZE, K]`.
     Block {
         /// The side of the square matrix.

@@ -91,7 +91,9 @@ impl<'s> CellBuilder<'s> {
             Rule::param_decl => {
                 let name = ident(next(&mut inner));
                 let shape_pair = next(&mut inner);
-                let param_shape = if shape_pair.as_rule() == Rule::block_shape {
+                let param_shape = if shape_pair.as_rule() == Rule::scalar_shape {
+                    ast::ParamShape::Scalar(span_of(&shape_pair))
+                } else if shape_pair.as_rule() == Rule::block_shape {
                     let block_span = span_of(&shape_pair);
                     let mut parts = shape_pair.into_inner();
                     let side = size(next(&mut parts));
@@ -367,6 +369,7 @@ fn describe_rule(rule: Rule) -> &'static str {
         | Rule::output_stmt => "an item (`dim`, `input`, `state`, `param`, `let`, `output` or `NAME' = ...`)",
         Rule::shape => "a shape `[...]`",
         Rule::block_shape => "`block[SIZE, K]`",
+        Rule::scalar_shape => "`scalar`",
         Rule::expr | Rule::term | Rule::factor | Rule::product => "an expression",
         Rule::call => "a function call",
         Rule::add_op | Rule::mul_op | Rule::matmul | Rule::pow_op => "an operator",
