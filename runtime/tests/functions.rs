@@ -74,6 +74,9 @@ fn reference(point: &Point, batch: usize, steps: usize) -> Vec<f64> {
     out
 }
 
+/// One tensor of a [`Point`].
+type Field = fn(&mut Point) -> &mut Vec<f64>;
+
 fn widen(values: &[f32]) -> Vec<f64> {
     values.iter().map(|&v| f64::from(v)).collect()
 }
@@ -117,7 +120,7 @@ fn gradient_error(case: &Case, dout: &[f32], gradients: &GradientBuffers) -> (f6
         reference(point, case.batch, case.steps).iter().zip(dout).map(|(o, &d)| o * f64::from(d)).sum()
     };
     let cell = &case.derived.cell;
-    let tensors: [(&str, Vec<f64>, fn(&mut Point) -> &mut Vec<f64>); 4] = [
+    let tensors: [(&str, Vec<f64>, Field); 4] = [
         ("param.a", widen(&gradients.params[cell.find_param("a").expect("a").index()]), |p| &mut p.a),
         ("param.b", widen(&gradients.params[cell.find_param("b").expect("b").index()]), |p| &mut p.b),
         ("input.x", widen(&gradients.inputs[0]), |p| &mut p.x),

@@ -342,7 +342,7 @@ pub(super) fn expm1(b: &mut FunctionBuilder<'_>, x: Value) -> Value {
 
 /// The odd Taylor coefficients of `erf`: `2 / sqrt(pi) (-1)^n / (n! (2n + 1))`.
 const ERF_SERIES: [f32; 10] = [
-    1.128_379_2,
+    std::f32::consts::FRAC_2_SQRT_PI,
     -0.376_126_38,
     0.112_837_92,
     -0.026_866_17,
@@ -362,8 +362,8 @@ const ERFC_POLYNOMIAL: [f32; 10] = [
     0.096_784_18,
     -0.186_288_06,
     0.278_868_07,
-    -1.135_203_98,
-    1.488_515_87,
+    -1.135_204,
+    1.488_515_9,
     -0.822_152_23,
     0.170_872_77,
 ];
