@@ -4,9 +4,9 @@
 //! shape of every parameter for bound dims ([`param_shapes`]).
 
 use rnnc_compiler::Derived;
-use rnnc_compiler::check::{DimSizes, OutputValue, ParamShape, Size};
+use rnnc_compiler::check::{DimSizes, OutputValue, Param, ParamShape, Size};
 use rnnc_runtime::ForwardReport;
-use rnnc_runtime::data::layout::{param_axes, shape_of};
+use rnnc_runtime::data::layout::{shape_of, stored_axes};
 use rnnc_runtime::data::{DataError, NonFiniteOutputs, NonFiniteTensors};
 use serde_json::{Value, json};
 
@@ -30,7 +30,7 @@ pub fn inspect_json(derived: &Derived, sizes: Option<&DimSizes>) -> Value {
         "dims": dims,
         "inputs": cell.inputs.values().map(|v| named(&v.name, vec![size_json(cell, v.size)])).collect::<Vec<_>>(),
         "states": cell.states.values().map(|v| named(&v.name, vec![size_json(cell, v.size)])).collect::<Vec<_>>(),
-        "params": cell.params.values().map(|p| param_json(cell, &p.name, p.shape)).collect::<Vec<_>>(),
+        "params": cell.params.values().map(|p| param_json(cell, p)).collect::<Vec<_>>(),
         "outputs": cell.outputs.values().map(|o| {
             let mut value = named(&o.name, vec![size_json(cell, o.size)]);
             value["source"] = json!(match o.value {
@@ -61,8 +61,12 @@ fn size_json(cell: &Cell, size: Size) -> Value {
     }
 }
 
-fn param_json(cell: &Cell, name: &str, shape: ParamShape) -> Value {
-    match shape {
+fn param_json(cell: &Cell, param: &Param) -> Value {
+    let name = param.name.as_str();
+    if param.scalar {
+        return named(name, Vec::new());
+    }
+    match param.shape {
         ParamShape::Vector(size) => named(name, vec![size_json(cell, size)]),
         ParamShape::Matrix { rows, cols } => named(name, vec![size_json(cell, rows), size_json(cell, cols)]),
         ParamShape::Block { size, block } => {
@@ -103,5 +107,5 @@ pub fn report_json(
 /// The shape every parameter of `cell` is stored with for the sizes `dims`, in
 /// declaration order (`block[H, K]` as `[H/K, K, K]`).
 pub fn param_shapes(cell: &Cell, dims: &DimSizes) -> Result<Vec<(String, Vec<usize>)>, DataError> {
-    cell.params.values().map(|p| Ok((p.name.clone(), shape_of(&param_axes(p.shape), cell, dims, 1, 1)?))).collect()
+    cell.params.values().map(|p| Ok((p.name.clone(), shape_of(&stored_axes(p), cell, dims, 1, 1)?))).collect()
 }

@@ -42,8 +42,24 @@ enum Expr {
 }
 
 const LITERALS: [&str; 6] = ["0.5", "2", "1e-3", "1", "0.25", "3.5"];
-const FUNCTIONS: [&str; 11] =
-    ["tanh", "sigmoid", "exp", "log", "relu", "softplus", "silu", "sqrt", "abs", "sin", "cos"];
+const FUNCTIONS: [&str; 16] = [
+    "tanh",
+    "sigmoid",
+    "exp",
+    "log",
+    "relu",
+    "softplus",
+    "silu",
+    "sqrt",
+    "abs",
+    "sin",
+    "cos",
+    "log1p",
+    "expm1",
+    "erf",
+    "logsigmoid",
+    "gelu",
+];
 const OPERATORS: [&str; 4] = ["+", "-", "*", "/"];
 
 fn expr() -> impl Strategy<Value = Expr> {

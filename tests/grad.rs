@@ -172,3 +172,66 @@ fn bad_cotangents_are_rejected_by_name_and_nothing_is_written() {
     let missing = rnnc(&["grad", "stdlib:para_lstm", "--params", "p", "--input", "x=x.npy", "--out", &out]);
     assert_eq!(missing.status.code(), Some(2), "--dout is required: {}", stderr(&missing));
 }
+
+/// A `scalar` parameter end to end (`stdlib:cornn`'s `dt`, `gamma`, `eps`): read
+/// from the parameters file as a tensor of shape `[]`, its gradient written as
+/// one, equal on both backends to the sum of the float64 interpreter's
+/// per-element gradients; `inspect` shows the shape `[]`.
+#[test]
+fn scalar_parameters_are_one_number_in_and_out() {
+    let dir = workdir("scalar");
+    let source = rnnc_stdlib::get("cornn").expect("shipped").source;
+    let cell = compiler::check_source(source).expect("checks").remove(0);
+    let derived = compiler::derive_cell(&cell).expect("derives");
+    let sizes = cell.bind_dims(|n| Some(if n == "H" { 4 } else { 3 })).expect("binds");
+    let params = random_params(&cell, &sizes, 7).expect("params");
+    assert_eq!(params["dt"].shape(), &[] as &[usize], "a scalar is stored with no axis");
+    write_safetensors(&dir.join("params.safetensors"), params.iter().map(|(n, t)| (n.as_str(), t))).expect("writes");
+    let (_, u) = random_inputs(&cell, &sizes, 1, 20, 8).expect("inputs").remove(0);
+    write_npy(&dir.join("u.npy"), &u).expect("writes");
+    let dy = random_tensor(vec![1, 20, 4], -1.0, 1.0, 9).expect("dout");
+    write_npy(&dir.join("dy.npy"), &dy).expect("writes");
+
+    let widen = |t: &Tensor| t.data().iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
+    let values = compiler::interp::ParamValues::from_fn(&cell, &sizes, |p, i| {
+        let param = &cell.params[p];
+        f64::from(params[&param.name].data()[if param.scalar { 0 } else { i }])
+    });
+    let interp = derived.interpreter(&sizes, &values).expect("interpreter");
+    let (u64_, dy64, zeros) = (widen(&u), widen(&dy), vec![0.0; 4]);
+    let sequences =
+        compiler::interp::Sequences { batch: 1, steps: 20, inputs: &[&u64_], initial: &[Some(&zeros), Some(&zeros)] };
+    let want = interp.backward_sequence(&derived.derivatives, &sequences, &[&dy64]).expect("BPTT");
+    for backend in ["cpu", "gpu"] {
+        let out = path(&dir, &format!("g-{backend}.safetensors"));
+        let output = rnnc(&[
+            "grad",
+            "stdlib:cornn",
+            "--params",
+            &path(&dir, "params.safetensors"),
+            "--input",
+            &format!("u={}", path(&dir, "u.npy")),
+            "--dout",
+            &format!("y={}", path(&dir, "dy.npy")),
+            "--out",
+            &out,
+            "--backend",
+            backend,
+            "--method",
+            "sequential",
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{backend}: {}", stderr(&output));
+        let gradients = read_safetensors(Path::new(&out)).expect("a gradients file");
+        for (param, per_element) in cell.params.values().zip(&want.params).filter(|(p, _)| p.scalar) {
+            let got = &gradients[&format!("param.{}", param.name)];
+            assert_eq!(got.shape(), &[] as &[usize], "{backend} {}", param.name);
+            let expected: f64 = per_element.iter().sum();
+            let error = (f64::from(got.data()[0]) - expected).abs() / expected.abs().max(1.0);
+            assert!(error < 1e-4, "{backend} {}: {} against {expected}", param.name, got.data()[0]);
+        }
+    }
+    let inspect = rnnc(&["inspect", "stdlib:cornn", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("JSON");
+    let dt = json["params"].as_array().expect("params").iter().find(|p| p["name"] == "dt").expect("dt");
+    assert_eq!(dt["shape"], serde_json::json!([]), "{json}");
+}

@@ -88,6 +88,9 @@ pub enum ErrorKind {
         /// What is here, in words.
         found: String,
     },
+    /// A statement not ended by `;` (the next line starts something else).
+    #[error("syntax error: missing `;` at the end of this statement")]
+    MissingSemicolon,
     /// A float literal that float32 cannot hold.
     #[error("the literal `{text}` is out of the float32 range")]
     LiteralOutOfRange {
@@ -137,6 +140,22 @@ pub enum ErrorKind {
     DimUsedAsValue {
         /// The name.
         name: String,
+    },
+    /// The exponent of `^` or `pow` is not a constant scalar.
+    #[error("the exponent of a power must be a constant scalar, found {found}")]
+    ExponentNotConstant {
+        /// The exponent's shape.
+        found: String,
+    },
+    /// A `scalar` parameter broadcast to two different sizes.
+    #[error("scalar parameter `{name}` is broadcast to {first} and to {second}")]
+    ScalarParamSizes {
+        /// The parameter.
+        name: String,
+        /// The size it met first.
+        first: String,
+        /// The other size.
+        second: String,
     },
     /// A built-in called with the wrong number of arguments.
     #[error("`{function}` takes {expected} argument{}, found {found}", plural(*expected))]

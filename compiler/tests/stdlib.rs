@@ -26,6 +26,9 @@ fn structures_are_proved_right() {
         ("gru", JacobianStructure::Dense),
         ("lstm", JacobianStructure::Dense),
         ("elman", JacobianStructure::Dense),
+        ("cornn", JacobianStructure::Dense),
+        ("minlstm", JacobianStructure::Diagonal),
+        ("slstm", JacobianStructure::BlockDiagonal { block: 8 }),
     ];
     assert_eq!(expected.len(), rnnc_stdlib::CELLS.len(), "every stdlib cell has an expectation");
     for (name, structure) in expected {

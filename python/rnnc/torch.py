@@ -39,8 +39,11 @@ def uniform_init(name: str, tensor: torch.Tensor) -> None:
     """PyTorch's initialisation of recurrent layers, as rnnc's own random
     parameters: uniform in +-1/sqrt(fan-in), the fan-in being a matrix's columns,
     a block matrix's block size, and a vector's length (the last axis of every
-    stored shape)."""
-    bound = 1.0 / math.sqrt(max(tensor.shape[-1], 1)) if tensor.dim() > 0 else 1.0
+    stored shape); a scalar parameter (shape []) uniform in [0, 1)."""
+    if tensor.dim() == 0:
+        nn.init.uniform_(tensor, 0.0, 1.0)
+        return
+    bound = 1.0 / math.sqrt(max(tensor.shape[-1], 1))
     nn.init.uniform_(tensor, -bound, bound)
 
 

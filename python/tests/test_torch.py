@@ -180,3 +180,28 @@ def test_a_second_backward_after_an_in_place_change_is_refused():
         layer.Bz.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+def test_scalar_parameters_are_zero_dimensional_with_summed_gradients():
+    # stdlib:cornn's dt, gamma and eps are `scalar` parameters: shape [], drawn
+    # from U(0, 1), and their gradients (summed over every channel and step by
+    # rnnc) match central differences of the layer in float64 arithmetic of the
+    # loss (the layer itself is float32, hence the step and tolerance).
+    torch.manual_seed(3)
+    layer = rt.Recurrent("cornn", {"H": 4, "D": 3}, backend="cpu")
+    x = torch.randn(2, 12, 3)
+    scalars = {n: p for n, p in layer.named_parameters() if p.dim() == 0}
+    assert sorted(scalars) == ["dt", "eps", "gamma"]
+    assert all(0 <= p.detach().item() < 1 for p in scalars.values())
+    layer(x).sum().backward()
+    for name, p in scalars.items():
+        with torch.no_grad():
+            base, step = p.item(), 1e-2
+            p.fill_(base + step)
+            up = layer(x).double().sum()
+            p.fill_(base - step)
+            down = layer(x).double().sum()
+            p.fill_(base)
+        numeric = float((up - down) / (2 * step))
+        assert p.grad.shape == ()
+        assert abs(float(p.grad) - numeric) <= 2e-2 * max(abs(numeric), 1.0), (name, float(p.grad), numeric)

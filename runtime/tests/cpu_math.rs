@@ -15,9 +15,9 @@ use rnnc_runtime::data::{BoundData, Tensor};
 
 const WIDTH: usize = 64;
 
-/// `name(x)` for every `x` of `points`, computed by a kernel.
-fn run(name: &str, points: &[f32]) -> Vec<f32> {
-    let source = format!("cell f {{ dim H; input x: [H]; state h: [H]; h' = {name}(x); output h; }}");
+/// `expression` (of `x`) for every `x` of `points`, computed by a kernel.
+fn run_expression(expression: &str, points: &[f32]) -> Vec<f32> {
+    let source = format!("cell f {{ dim H; input x: [H]; state h: [H]; h' = {expression}; output h; }}");
     let derived = derive_all(&source).remove(0);
     let steps = points.len().div_ceil(WIDTH);
     let mut values = points.to_vec();
@@ -40,10 +40,15 @@ fn ulp(value: f64) -> f64 {
 /// The largest error of `name` over `points`, in float32 units in the last place
 /// (or, with `absolute`, as an absolute error).
 fn worst_error(name: &str, op: UnaryOp, points: &[f32], absolute: bool) -> f64 {
-    let outputs = run(name, points);
+    worst_error_of(&format!("{name}(x)"), |x| semantics::unary(op, x), points, absolute)
+}
+
+/// [`worst_error`] of any `expression` of `x` against `want`.
+fn worst_error_of(name: &str, want: impl Fn(f64) -> f64, points: &[f32], absolute: bool) -> f64 {
+    let outputs = run_expression(name, points);
     let mut worst = 0.0f64;
     for (&x, &out) in points.iter().zip(&outputs) {
-        let want = semantics::unary(op, f64::from(x));
+        let want = want(f64::from(x));
         let rounded = want as f32;
         if !want.is_finite() || rounded.is_infinite() {
             assert!(out == rounded || (out.is_nan() && want.is_nan()), "{name}({x:e}) = {out:e}, expected {want:e}");
@@ -128,4 +133,54 @@ fn exact_functions() {
     let signed = sweep(-10.0, 10.0, 1001);
     assert_eq!(worst_error("abs", UnaryOp::Abs, &signed, false), 0.0);
     assert_eq!(worst_error("relu", UnaryOp::Relu, &signed, false), 0.0);
+}
+
+#[test]
+fn functions_exact_near_zero() {
+    let mut points = sweep(-0.999, 10.0, 20_000);
+    points.extend(logarithmic(1e-30, 1e30, 10_000));
+    points.extend([0.0, -0.0, -1e-30, -1e-8, -1.0, -2.0, f32::MAX, f32::MIN_POSITIVE]);
+    let log1p = worst_error("log1p", UnaryOp::Log1p, &points, false);
+    let mut points = sweep(-100.0, 88.0, 20_000);
+    points.extend(sweep(-1.0, 1.0, 10_000));
+    points.extend([0.0, -0.0, 1e-30, -1e-30, 1e-8, -1e-8, 89.0, 100.0, -120.0]);
+    let expm1 = worst_error("expm1", UnaryOp::Expm1, &points, false);
+    println!("log1p: {log1p:.2} ulp, expm1: {expm1:.2} ulp");
+    assert!(log1p <= 4.0 && expm1 <= 4.0, "log1p {log1p}, expm1 {expm1}");
+}
+
+#[test]
+fn error_function() {
+    let mut points = sweep(-6.0, 6.0, 40_000);
+    points.extend(sweep(-1.1, 1.1, 10_000));
+    points.extend([0.0, -0.0, 1e-30, -1e-30, 1e-8, 100.0, -100.0, 1e30]);
+    let erf = worst_error("erf", UnaryOp::Erf, &points, false);
+    println!("erf: {erf:.2} ulp");
+    assert!(erf <= 4.0, "erf {erf} ulp");
+}
+
+#[test]
+fn powers() {
+    let signed = sweep(-10.0, 10.0, 4001);
+    // Through logarithms the error grows with |p log x| (the rounding of the
+    // product is magnified by exp): about |p log x| / 2 ulp over [1e-4, 1e4].
+    let mut positive = logarithmic(1e-4, 1e4, 10_000);
+    positive.extend([0.0, 1.0, 2.0]);
+    let mut results = Vec::new();
+    for p in [2.0, 3.0, -1.0, -2.0, 7.0, 0.0] {
+        let expression = format!("x ^ ({p:?})");
+        let error = worst_error_of(&expression, |x| x.powf(p), &signed, false);
+        results.push((expression, error, 4.0));
+    }
+    for p in [0.5, -1.5, 2.5, 1.0 / 3.0] {
+        let expression = format!("pow(x, {p:?})");
+        let error = worst_error_of(&expression, |x| x.powf(p), &positive, false);
+        results.push((expression, error, 2.0 + f64::abs(p) * 1e4f64.ln()));
+    }
+    // A fractional power of a negative number is NaN, as the reference says.
+    assert!(run_expression("x ^ 0.5", &[-2.0])[0].is_nan());
+    println!("{results:?}");
+    for (expression, error, bound) in results {
+        assert!(error <= bound, "{expression}: {error} ulp (bound {bound:.1})");
+    }
 }

@@ -102,8 +102,9 @@ fn every_gradient_of_every_cell_matches_finite_differences() {
 fn long_sequences_have_the_right_gradients() {
     let _one = support::one_at_a_time();
     // `min_max` grows like 1.2^T once its state is negative: past a few hundred
-    // steps its float32 values overflow (see gpu_forward.rs).
-    check_every_cell(1, |name| if name == "min_max" { 300 } else { 4096 }, 31);
+    // steps its float32 values overflow (see gpu_forward.rs); `cornn` at random
+    // parameters is chaotic (`support::CHAOTIC`).
+    check_every_cell(1, |name| if name == "min_max" || name == "cornn" { 300 } else { 4096 }, 31);
 }
 
 /// The backward kernels of a cell cut into function parts (see `gpu_forward.rs`).

@@ -16,7 +16,7 @@ pub struct BuiltinDoc {
 }
 
 /// Every built-in function, in the compiler's order.
-pub const BUILTINS: [BuiltinDoc; 13] = [
+pub const BUILTINS: [BuiltinDoc; 20] = [
     BuiltinDoc { name: "tanh", signature: "tanh(x)", meaning: "hyperbolic tangent" },
     BuiltinDoc { name: "sigmoid", signature: "sigmoid(x)", meaning: "1 / (1 + exp(-x))" },
     BuiltinDoc { name: "exp", signature: "exp(x)", meaning: "e to the power x" },
@@ -30,6 +30,13 @@ pub const BUILTINS: [BuiltinDoc; 13] = [
     BuiltinDoc { name: "cos", signature: "cos(x)", meaning: "cosine" },
     BuiltinDoc { name: "min", signature: "min(a, b)", meaning: "the smaller of a and b; a scalar broadcasts" },
     BuiltinDoc { name: "max", signature: "max(a, b)", meaning: "the larger of a and b; a scalar broadcasts" },
+    BuiltinDoc { name: "log1p", signature: "log1p(x)", meaning: "log(1 + x), accurate near 0" },
+    BuiltinDoc { name: "expm1", signature: "expm1(x)", meaning: "exp(x) - 1, accurate near 0" },
+    BuiltinDoc { name: "erf", signature: "erf(x)", meaning: "the error function" },
+    BuiltinDoc { name: "pow", signature: "pow(x, p)", meaning: "x to the constant power p (also `x ^ p`)" },
+    BuiltinDoc { name: "logsigmoid", signature: "logsigmoid(x)", meaning: "log(sigmoid(x)) = -softplus(-x)" },
+    BuiltinDoc { name: "clamp", signature: "clamp(x, lo, hi)", meaning: "min(max(x, lo), hi)" },
+    BuiltinDoc { name: "gelu", signature: "gelu(x)", meaning: "x * (1 + erf(x / sqrt(2))) / 2 (exact GELU)" },
 ];
 
 /// The built-in called `name`.

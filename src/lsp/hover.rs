@@ -101,6 +101,7 @@ pub fn declaration_line(cell: &ast::Cell, checked: Option<&Cell>, declaration: &
             let side = sizes_text(std::slice::from_ref(size));
             format!(": block[{}, {}]", &side[1..side.len() - 1], block.value)
         }
+        Some(ItemKind::Param(_, ParamShape::Scalar(_))) => ": scalar".to_owned(),
         Some(ItemKind::Let(..) | ItemKind::Output(..)) => value_shape().unwrap_or_default(),
         _ => String::new(),
     };

@@ -32,6 +32,9 @@ pub fn symbols(document: &Document) -> Vec<DocumentSymbol> {
                         ItemKind::Param(name, ParamShape::Block { size, block, .. }) => {
                             (name, SymbolKind::CONSTANT, format!("param block[{}, {}]", size_text(size), block.value))
                         }
+                        ItemKind::Param(name, ParamShape::Scalar(_)) => {
+                            (name, SymbolKind::CONSTANT, "param scalar".to_owned())
+                        }
                         ItemKind::Let(name, _) => (name, SymbolKind::VARIABLE, "let".to_owned()),
                         ItemKind::Update(name, _) => (name, SymbolKind::METHOD, "next value".to_owned()),
                         ItemKind::Output(name, _) => (name, SymbolKind::EVENT, "output".to_owned()),

@@ -25,15 +25,18 @@ macro_rules! cells {
 
 cells![
     "block_elman",
+    "cornn",
     "elman",
     "gru",
     "indrnn",
     "lstm",
     "mingru",
+    "minlstm",
     "para_gru",
     "para_gru_mh",
     "para_lstm",
     "para_lstm_cifg_mh",
+    "slstm",
 ];
 
 /// The shipped cell called `name`.

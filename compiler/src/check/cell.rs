@@ -94,8 +94,15 @@ pub struct Param {
     pub doc: Option<String>,
     /// Where it is declared.
     pub span: Span,
-    /// Its shape.
+    /// Its shape. A parameter declared `scalar` is stored as one number; inside
+    /// the compiler it is the vector `ParamShape::Vector(size)` of that number
+    /// repeated, `size` being the one size it is broadcast to (1 if it never meets
+    /// a vector): every pass and back end reads it as a vector parameter, the
+    /// runtime repeats the number when it binds the data and sums the
+    /// gradient's entries.
     pub shape: ParamShape,
+    /// Whether it is declared `scalar`.
+    pub scalar: bool,
 }
 
 /// The shape of a parameter.
@@ -236,6 +243,12 @@ pub enum UnaryOp {
     Sin,
     /// `cos`
     Cos,
+    /// `log1p`: log(1 + x), exact for small x
+    Log1p,
+    /// `expm1`: exp(x) - 1, exact for small x
+    Expm1,
+    /// `erf`: the error function
+    Erf,
 }
 
 /// Elementwise functions of two operands.
@@ -253,6 +266,8 @@ pub enum BinaryOp {
     Min,
     /// `max`
     Max,
+    /// `pow(x, p)` or `x ^ p`: the exponent `p` is a constant scalar
+    Pow,
 }
 
 /// A built-in function, as the language names it.
@@ -262,11 +277,25 @@ pub enum Builtin {
     Unary(UnaryOp),
     /// A function of two arguments.
     Binary(BinaryOp),
+    /// A function the checker writes as other operations (its definition is
+    /// [`Composite::expansion`]'s), so every pass after it sees only those.
+    Composite(Composite),
+}
+
+/// The built-ins defined as expressions of other operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Composite {
+    /// `logsigmoid(x) = -softplus(-x)` (the stable form of `log(sigmoid(x))`).
+    LogSigmoid,
+    /// `clamp(x, lo, hi) = min(max(x, lo), hi)`.
+    Clamp,
+    /// `gelu(x) = 0.5 * x * (1 + erf(x / sqrt(2)))` (the exact GELU).
+    Gelu,
 }
 
 impl Builtin {
     /// Every built-in function with its name, in the order the docs list them.
-    pub const ALL: [(&'static str, Builtin); 13] = [
+    pub const ALL: [(&'static str, Builtin); 20] = [
         ("tanh", Builtin::Unary(UnaryOp::Tanh)),
         ("sigmoid", Builtin::Unary(UnaryOp::Sigmoid)),
         ("exp", Builtin::Unary(UnaryOp::Exp)),
@@ -280,6 +309,13 @@ impl Builtin {
         ("cos", Builtin::Unary(UnaryOp::Cos)),
         ("min", Builtin::Binary(BinaryOp::Min)),
         ("max", Builtin::Binary(BinaryOp::Max)),
+        ("log1p", Builtin::Unary(UnaryOp::Log1p)),
+        ("expm1", Builtin::Unary(UnaryOp::Expm1)),
+        ("erf", Builtin::Unary(UnaryOp::Erf)),
+        ("pow", Builtin::Binary(BinaryOp::Pow)),
+        ("logsigmoid", Builtin::Composite(Composite::LogSigmoid)),
+        ("clamp", Builtin::Composite(Composite::Clamp)),
+        ("gelu", Builtin::Composite(Composite::Gelu)),
     ];
 
     /// The built-in called `name`.
@@ -290,8 +326,9 @@ impl Builtin {
     /// How many arguments it takes.
     pub fn arity(self) -> usize {
         match self {
-            Builtin::Unary(_) => 1,
+            Builtin::Unary(_) | Builtin::Composite(Composite::LogSigmoid | Composite::Gelu) => 1,
             Builtin::Binary(_) => 2,
+            Builtin::Composite(Composite::Clamp) => 3,
         }
     }
 }
@@ -312,6 +349,9 @@ impl UnaryOp {
             UnaryOp::Abs => "abs",
             UnaryOp::Sin => "sin",
             UnaryOp::Cos => "cos",
+            UnaryOp::Log1p => "log1p",
+            UnaryOp::Expm1 => "expm1",
+            UnaryOp::Erf => "erf",
         }
     }
 }
@@ -326,6 +366,7 @@ impl BinaryOp {
             BinaryOp::Div => "/",
             BinaryOp::Min => "min",
             BinaryOp::Max => "max",
+            BinaryOp::Pow => "^",
         }
     }
 }

@@ -112,6 +112,12 @@ pub(super) struct Checker<'a> {
     pub(super) exprs: Arena<Expr>,
     pub(super) typed: Vec<Typed>,
     pub(super) matmul_lhs: Vec<bool>,
+    /// For each expression of `exprs` that is a scalar, the `scalar` parameters
+    /// it reads (empty for the others: a vector has been broadcast already).
+    pub(super) scalar_params: Vec<Vec<Handle<Param>>>,
+    /// For each `scalar` parameter (by index), the size it is broadcast to and
+    /// where that was first decided.
+    pub(super) broadcast: Vec<Option<(Size, Span)>>,
 }
 
 impl<'a> Checker<'a> {
@@ -151,6 +157,8 @@ impl<'a> Checker<'a> {
             exprs: Arena::new(),
             typed: Vec::with_capacity(ast.exprs.len()),
             matmul_lhs,
+            scalar_params: Vec::new(),
+            broadcast: Vec::new(),
         }
     }
 
@@ -208,8 +216,15 @@ impl<'a> Checker<'a> {
                     self.define(name, Symbol::State(state));
                 }
                 ItemKind::Param(name, shape) => match self.param_shape(&name.name, shape) {
-                    Some(shape) => {
-                        let param = self.params.append(Param { name: name.name.clone(), doc, span: name.span, shape });
+                    Some(param_shape) => {
+                        let scalar = matches!(shape, ast::ParamShape::Scalar(_));
+                        let param = self.params.append(Param {
+                            name: name.name.clone(),
+                            doc,
+                            span: name.span,
+                            shape: param_shape,
+                            scalar,
+                        });
                         self.define(name, Symbol::Param(param));
                     }
                     None => {
@@ -266,6 +281,8 @@ impl<'a> Checker<'a> {
 
     fn param_shape(&mut self, name: &str, shape: &ast::ParamShape) -> Option<ParamShape> {
         match shape {
+            // The size it is broadcast to is found by `broadcast_scalar_params`.
+            ast::ParamShape::Scalar(_) => Some(ParamShape::Vector(Size::Fixed(1))),
             ast::ParamShape::Dense(shape) => match shape.sizes.as_slice() {
                 [size] => self.size(size).map(ParamShape::Vector),
                 [rows, cols] => {
@@ -400,6 +417,9 @@ impl<'a> Checker<'a> {
             ));
             return;
         }
+        if let Some(Shape::Vector(size)) = expected {
+            self.broadcast_to(value, size);
+        }
         self.states[state.index()].update = Some((value, target.span));
         self.body.push(Statement::Update(state));
     }
@@ -495,6 +515,7 @@ impl<'a> Checker<'a> {
 
     fn finish(mut self) -> Result<Cell, Vec<Error>> {
         let ast = self.ast;
+        self.broadcast_scalar_params();
         for decl in &self.states {
             if decl.update.is_none() && decl.size.is_some() && !self.update_sites.contains_key(decl.name.as_str()) {
                 self.errors.push(Error::new(

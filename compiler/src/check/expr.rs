@@ -1,7 +1,7 @@
 //! Typing expressions: each syntax node, in arena order, becomes a typed
 //! expression (or a matrix reference for the left of `@`, or poison after an error).
 
-use super::cell::{BinaryOp, Builtin, Expr, ExprKind, ParamShape, Shape, UnaryOp};
+use super::cell::{BinaryOp, Builtin, Composite, Expr, ExprKind, ParamShape, Shape, UnaryOp};
 use super::checker::{Checker, Symbol, Typed};
 use crate::arena::Handle;
 use crate::error::{Error, ErrorKind};
@@ -10,7 +10,9 @@ use crate::syntax::ast::{self, Ident};
 
 impl Checker<'_> {
     fn push(&mut self, kind: ExprKind, shape: Shape, span: Span) -> Typed {
-        Typed::Value(self.exprs.append(Expr { kind, shape, span }))
+        let expr = self.exprs.append(Expr { kind, shape, span });
+        self.note_scalar_params(expr);
+        Typed::Value(expr)
     }
 
     pub(super) fn expr(&mut self, node: Handle<ast::Expr>) -> Typed {
@@ -35,6 +37,7 @@ impl Checker<'_> {
                     ast::BinaryOp::Add => BinaryOp::Add,
                     ast::BinaryOp::Sub => BinaryOp::Sub,
                     ast::BinaryOp::Mul => BinaryOp::Mul,
+                    ast::BinaryOp::Pow => BinaryOp::Pow,
                     _ => BinaryOp::Div,
                 };
                 self.elementwise(op, *lhs, *rhs, span)
@@ -78,6 +81,7 @@ impl Checker<'_> {
                 None => Typed::Poison,
             },
             Symbol::Param(param) => match self.params[param].shape {
+                _ if self.params[param].scalar => self.push(ExprKind::Param(param), Shape::Scalar, span),
                 ParamShape::Vector(size) => self.push(ExprKind::Param(param), Shape::Vector(size), span),
                 _ if is_matmul_lhs => Typed::Matrix(param),
                 _ => {
@@ -152,13 +156,18 @@ impl Checker<'_> {
     fn call(&mut self, function: &Ident, args: &[Handle<ast::Expr>], span: Span) -> Typed {
         let Some(builtin) = Builtin::by_name(&function.name) else {
             let names: Vec<&str> = Builtin::ALL.iter().map(|(n, _)| *n).collect();
+            let owned: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+            let hint = match closest_name(&function.name, owned.iter()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!("the functions are: {}", names.join(", ")),
+            };
             self.error(
                 Error::new(
                     ErrorKind::UnknownFunction { name: function.name.clone() },
                     function.span,
                     "not a built-in function",
                 )
-                .with_hint(format!("the functions are: {}", names.join(", "))),
+                .with_hint(hint),
             );
             return Typed::Poison;
         };
@@ -183,6 +192,77 @@ impl Checker<'_> {
                 _ => Typed::Poison,
             },
             Builtin::Binary(op) => self.elementwise(op, args[0], args[1], span),
+            Builtin::Composite(composite) => self.composite(composite, args, span),
+        }
+    }
+
+    /// A composite built-in, written out as the operations that define it (every
+    /// node spanning the call).
+    fn composite(&mut self, composite: Composite, args: &[Handle<ast::Expr>], span: Span) -> Typed {
+        let mut values = Vec::with_capacity(args.len());
+        for &arg in args {
+            match self.value_of(arg) {
+                Some(value) => values.push(value),
+                None => return Typed::Poison,
+            }
+        }
+        let x = values[0];
+        let shape = self.exprs[x].shape;
+        let push = |checker: &mut Self, kind: ExprKind, shape: Shape| match checker.push(kind, shape, span) {
+            Typed::Value(value) => value,
+            _ => unreachable!("push makes a value"),
+        };
+        match composite {
+            Composite::LogSigmoid => {
+                let minus_x = push(self, ExprKind::Unary(UnaryOp::Neg, x), shape);
+                let softplus = push(self, ExprKind::Unary(UnaryOp::Softplus, minus_x), shape);
+                self.push(ExprKind::Unary(UnaryOp::Neg, softplus), shape, span)
+            }
+            Composite::Gelu => {
+                let scale = push(self, ExprKind::Const(std::f64::consts::FRAC_1_SQRT_2), Shape::Scalar);
+                let scaled = push(self, ExprKind::Binary(BinaryOp::Mul, x, scale), shape);
+                let erf = push(self, ExprKind::Unary(UnaryOp::Erf, scaled), shape);
+                let one = push(self, ExprKind::Const(1.0), Shape::Scalar);
+                let sum = push(self, ExprKind::Binary(BinaryOp::Add, one, erf), shape);
+                let half = push(self, ExprKind::Const(0.5), Shape::Scalar);
+                let half_x = push(self, ExprKind::Binary(BinaryOp::Mul, half, x), shape);
+                self.push(ExprKind::Binary(BinaryOp::Mul, half_x, sum), shape, span)
+            }
+            Composite::Clamp => {
+                let Some(shape) = self.broadcast("clamp", x, values[1]) else { return Typed::Poison };
+                let Some(shape) = self.broadcast_shape("clamp", shape, x, values[2]) else { return Typed::Poison };
+                let low = push(self, ExprKind::Binary(BinaryOp::Max, x, values[1]), shape);
+                self.push(ExprKind::Binary(BinaryOp::Min, low, values[2]), shape, span)
+            }
+        }
+    }
+
+    /// The shape of an elementwise operation of `a` and `b` (a scalar broadcasts),
+    /// or an error naming `op`.
+    fn broadcast(&mut self, op: &str, a: Handle<Expr>, b: Handle<Expr>) -> Option<Shape> {
+        let shape = self.exprs[a].shape;
+        self.broadcast_shape(op, shape, a, b)
+    }
+
+    /// As [`Self::broadcast`], with `a`'s shape taken as `sa` (the shape of what
+    /// `a` has already been combined with).
+    fn broadcast_shape(&mut self, op: &str, sa: Shape, a: Handle<Expr>, b: Handle<Expr>) -> Option<Shape> {
+        let sb = self.exprs[b].shape;
+        match (sa, sb) {
+            (Shape::Scalar, other) | (other, Shape::Scalar) => Some(other),
+            _ if sa == sb => Some(sa),
+            _ => {
+                let (left, right) = (self.shape_text(sa), self.shape_text(sb));
+                self.error(
+                    Error::new(
+                        ErrorKind::ShapeMismatch { op: op.to_owned(), left: left.clone(), right: right.clone() },
+                        self.exprs[a].span,
+                        format!("this is {left}"),
+                    )
+                    .with_related(self.exprs[b].span, format!("this is {right}")),
+                );
+                None
+            }
         }
     }
 
@@ -190,23 +270,19 @@ impl Checker<'_> {
         let (Some(a), Some(b)) = (self.value_of(lhs), self.value_of(rhs)) else {
             return Typed::Poison;
         };
-        let (sa, sb) = (self.exprs[a].shape, self.exprs[b].shape);
-        let shape = match (sa, sb) {
-            (Shape::Scalar, other) | (other, Shape::Scalar) => other,
-            _ if sa == sb => sa,
-            _ => {
-                let (left, right) = (self.shape_text(sa), self.shape_text(sb));
-                self.error(
-                    Error::new(
-                        ErrorKind::ShapeMismatch { op: op.name().to_owned(), left: left.clone(), right: right.clone() },
-                        self.exprs[a].span,
-                        format!("this is {left}"),
-                    )
-                    .with_related(self.exprs[b].span, format!("this is {right}")),
-                );
-                return Typed::Poison;
-            }
-        };
+        let reads_param = self.scalar_params.get(b.index()).and_then(|params| params.first()).copied();
+        if op == BinaryOp::Pow && (self.exprs[b].shape != Shape::Scalar || reads_param.is_some()) {
+            let found = match reads_param {
+                Some(param) => format!("scalar parameter `{}`", self.params[param].name),
+                None => self.shape_text(self.exprs[b].shape),
+            };
+            self.error(
+                Error::new(ErrorKind::ExponentNotConstant { found: found.clone() }, self.exprs[b].span, format!("this is {found}"))
+                    .with_hint("an exponent is a number or a scalar `let` of numbers; for a vector exponent write `exp(p * log(x))`"),
+            );
+            return Typed::Poison;
+        }
+        let Some(shape) = self.broadcast(op.name(), a, b) else { return Typed::Poison };
         self.push(ExprKind::Binary(op, a, b), shape, span)
     }
 

@@ -188,6 +188,7 @@ pub fn name_at(cell: &ast::Cell, offset: u32) -> Option<NameAt> {
             let sizes = match shape {
                 ParamShape::Dense(shape) => shape.sizes.clone(),
                 ParamShape::Block { size, .. } => vec![size.clone()],
+                ParamShape::Scalar(_) => Vec::new(),
             };
             return declared(name).or_else(|| size_at(&sizes, offset, &found));
         }

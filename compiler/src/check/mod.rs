@@ -1,6 +1,7 @@
 //! Name resolution and shape checking: from the syntax tree to a checked [`Cell`].
 
 mod bind;
+mod broadcast;
 mod cell;
 mod checker;
 mod expr;

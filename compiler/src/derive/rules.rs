@@ -1,6 +1,7 @@
 //! The local derivative rules: for a node `y = op(a, b)`, the maps `d y / d a` and
 //! `d y / d b`, built from the node's own value where that is cheaper
-//! (`tanh' = 1 - y * y`, `sigmoid' = y * (1 - y)`, `exp' = y`, `sqrt' = 0.5 / y`).
+//! (`tanh' = 1 - y * y`, `sigmoid' = y * (1 - y)`, `exp' = y`, `sqrt' = 0.5 / y`,
+//! `expm1' = y + 1`).
 
 use super::linear::{Linear, LinearMaps, product};
 use crate::arena::Handle;
@@ -87,6 +88,19 @@ fn unary_derivative(graph: &mut Graph, op: UnaryOp, a: Handle<Node>, y: Handle<N
             let sin = graph.unary(UnaryOp::Sin, a);
             graph.neg(sin)
         }
+        UnaryOp::Log1p => {
+            let base = graph.add_values(one, a);
+            graph.div(one, base)
+        }
+        UnaryOp::Expm1 => graph.add_values(y, one),
+        UnaryOp::Erf => {
+            // erf'(a) = 2 / sqrt(pi) * exp(-a * a).
+            let square = graph.mul(a, a);
+            let minus_square = graph.neg(square);
+            let gauss = graph.unary(UnaryOp::Exp, minus_square);
+            let scale = graph.constant(std::f64::consts::FRAC_2_SQRT_PI);
+            graph.mul(scale, gauss)
+        }
     }
 }
 
@@ -115,6 +129,25 @@ fn binary_derivatives(
             let gap = if op == BinaryOp::Min { graph.sub(b, a) } else { graph.sub(a, b) };
             let da = graph.step(gap);
             (da, graph.sub(one, da))
+        }
+        BinaryOp::Pow => {
+            // d a^p / d a = p a^(p - 1); the exponent is a constant (no derivative).
+            let zero = graph.constant(0.0);
+            let da = match graph.constant_value(b) {
+                Some(0.0) => zero,
+                Some(p) => {
+                    let lowered = graph.constant(p - 1.0);
+                    let power = graph.binary(BinaryOp::Pow, a, lowered);
+                    let scale = graph.constant(p);
+                    graph.mul(scale, power)
+                }
+                None => {
+                    // Never made by the checker; the general rule p a^p / a.
+                    let quotient = graph.div(y, a);
+                    graph.mul(b, quotient)
+                }
+            };
+            (da, zero)
         }
     }
 }

@@ -139,6 +139,7 @@ impl Graph {
             BinaryOp::Mul if cb == Some(1.0) => Some(a),
             BinaryOp::Mul if ca == Some(1.0) => Some(b),
             BinaryOp::Div if cb == Some(1.0) => Some(a),
+            BinaryOp::Pow if cb == Some(1.0) => Some(a),
             _ => None,
         };
         if let Some(same) = identity {

@@ -35,7 +35,9 @@ pub enum Op {
     Param(Handle<Param>),
     /// An elementwise function of one operand.
     Unary(UnaryOp, Handle<Node>),
-    /// An elementwise function of two operands.
+    /// An elementwise function of two operands. The exponent of
+    /// [`BinaryOp::Pow`] is always a [`Op::Const`] (the checker allows only
+    /// constant scalar exponents, and constants fold).
     Binary(BinaryOp, Handle<Node>, Handle<Node>),
     /// The Heaviside step: 1 where the operand is > 0, else 0 (the derivative of
     /// `relu`, `min` and `max` away from their kinks).
@@ -113,6 +115,7 @@ pub fn binary_mnemonic(op: BinaryOp) -> &'static str {
         BinaryOp::Div => "div",
         BinaryOp::Min => "min",
         BinaryOp::Max => "max",
+        BinaryOp::Pow => "pow",
     }
 }
 

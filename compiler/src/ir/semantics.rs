@@ -32,6 +32,9 @@ pub fn unary(op: UnaryOp, x: f64) -> f64 {
         UnaryOp::Abs => x.abs(),
         UnaryOp::Sin => x.sin(),
         UnaryOp::Cos => x.cos(),
+        UnaryOp::Log1p => x.ln_1p(),
+        UnaryOp::Expm1 => x.exp_m1(),
+        UnaryOp::Erf => libm::erf(x),
     }
 }
 
@@ -45,8 +48,30 @@ pub fn binary(op: BinaryOp, a: f64, b: f64) -> f64 {
         BinaryOp::Min | BinaryOp::Max if a.is_nan() || b.is_nan() => f64::NAN,
         BinaryOp::Min => a.min(b),
         BinaryOp::Max => a.max(b),
+        BinaryOp::Pow => power(a, b),
     }
 }
+
+/// `a ^ p`: for an integer `p`, the product of `|p|` factors `a` (its inverse
+/// for a negative `p`), defined for every `a`; for any other `p`,
+/// `exp(p * log(a))`, which is NaN for a negative `a`. `a ^ 0 = 1`, also for 0
+/// and NaN (as IEEE `pown` and `powf` say).
+pub fn power(a: f64, p: f64) -> f64 {
+    a.powf(p)
+}
+
+/// Whether `p` is an exponent that [`power`] treats as an integer (for
+/// which the back ends multiply instead of taking logarithms): an integer of
+/// magnitude at most [`MAX_INTEGER_EXPONENT`].
+pub fn is_integer_exponent(p: f64) -> bool {
+    p.fract() == 0.0 && p.abs() <= MAX_INTEGER_EXPONENT
+}
+
+/// The largest integer exponent the back ends expand into multiplications (at
+/// most 2 log2(p) of them); a larger integer exponent is even in float32 (above
+/// 2^24 every float32 is), so `|a| ^ p` computed through logarithms is exact to
+/// rounding there.
+pub const MAX_INTEGER_EXPONENT: f64 = 16_777_216.0;
 
 /// The logistic function, without overflow for large `|x|`.
 pub fn sigmoid(x: f64) -> f64 {

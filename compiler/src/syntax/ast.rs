@@ -111,6 +111,8 @@ pub struct Integer {
 pub enum ParamShape {
     /// `[SIZE]` or `[SIZE, SIZE]`.
     Dense(Shape),
+    /// `scalar`: one number, broadcast where it meets a vector.
+    Scalar(Span),
     /// `block[SIZE, K]`.
     Block {
         /// The side of the square matrix.
@@ -161,6 +163,8 @@ pub enum BinaryOp {
     Div,
     /// `@`
     MatMul,
+    /// `^` (power, with a constant exponent)
+    Pow,
 }
 
 impl BinaryOp {
@@ -172,6 +176,7 @@ impl BinaryOp {
             BinaryOp::Mul => "*",
             BinaryOp::Div => "/",
             BinaryOp::MatMul => "@",
+            BinaryOp::Pow => "^",
         }
     }
 }

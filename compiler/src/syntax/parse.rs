@@ -91,7 +91,9 @@ impl<'s> CellBuilder<'s> {
             Rule::param_decl => {
                 let name = ident(next(&mut inner));
                 let shape_pair = next(&mut inner);
-                let param_shape = if shape_pair.as_rule() == Rule::block_shape {
+                let param_shape = if shape_pair.as_rule() == Rule::scalar_shape {
+                    ast::ParamShape::Scalar(span_of(&shape_pair))
+                } else if shape_pair.as_rule() == Rule::block_shape {
                     let block_span = span_of(&shape_pair);
                     let mut parts = shape_pair.into_inner();
                     let side = size(next(&mut parts));
@@ -151,7 +153,18 @@ impl<'s> CellBuilder<'s> {
         let span = span_of(&pair);
         match pair.as_rule() {
             Rule::expr | Rule::term | Rule::product => self.chain(pair),
-            Rule::factor => {
+            Rule::power => {
+                let mut inner = pair.into_inner();
+                let base = self.operand(next(&mut inner));
+                match inner.nth(1) {
+                    Some(exponent) => {
+                        let exponent = self.operand(exponent);
+                        self.push(ExprKind::Binary(BinaryOp::Pow, base, exponent), span)
+                    }
+                    None => base,
+                }
+            }
+            Rule::factor | Rule::exponent => {
                 let parts: Vec<Pair<'_, Rule>> = pair.into_inner().collect();
                 let (negs, product) = parts.split_at(parts.len() - 1);
                 let mut value = self.operand(product[0].clone());
@@ -233,9 +246,20 @@ fn syntax_error(source: &str, error: &pest::error::Error<Rule>) -> Error {
         for token in attempts.expected_tokens() {
             let token = token.to_string();
             if PUNCTUATION.contains(&token.as_str()) {
-                push_unique(&mut expected, format!("`{token}`"));
+                push_unique(&mut expected, describe_token(&token).to_owned());
             }
         }
+    }
+    if expected.iter().any(|e| e == "`;`")
+        && let Some(end) = end_of_previous_token(source, offset)
+        && source[end..offset].contains(['\n', '\r'])
+    {
+        return missing_semicolon(end, offset, &found);
+    }
+    // Tokens of a call's argument list or a parenthesis are what pest tried
+    // deeper down; at the end of a statement they only lengthen the list.
+    if expected.iter().any(|e| e == "`;`") {
+        expected.retain(|e| e != "`)`" && e != "`,`");
     }
     if expected.is_empty() {
         expected.push("something else".to_owned());
@@ -256,9 +280,53 @@ fn syntax_error(source: &str, error: &pest::error::Error<Rule>) -> Error {
     err
 }
 
+/// A statement that ends at `end` (its last token) without `;`, the next one
+/// starting at `next`.
+fn missing_semicolon(end: usize, next: usize, found: &Found) -> Error {
+    let next_end = next + found.width;
+    Error::new(ErrorKind::MissingSemicolon, Span::new(end, end), "expected `;` here")
+        .with_related(Span::new(next, next_end.max(next)), format!("the next line starts with {}", found.words))
+}
+
+/// Where the last token before `offset` ends (skipping whitespace and
+/// comments), or `None` if there is none.
+fn end_of_previous_token(source: &str, offset: usize) -> Option<usize> {
+    let bytes = source.as_bytes();
+    let (mut i, mut end) = (0, None);
+    while i < offset.min(bytes.len()) {
+        match bytes[i] {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = source[i + 2..].find("*/").map_or(bytes.len(), |at| i + 2 + at + 2);
+            }
+            _ => {
+                i += 1;
+                while i < bytes.len() && bytes[i] & 0xC0 == 0x80 {
+                    i += 1;
+                }
+                end = Some(i);
+            }
+        }
+    }
+    end.filter(|&e| e <= offset)
+}
+
+/// How an expected token is named: every operator as "an operator".
+fn describe_token(token: &str) -> String {
+    match token {
+        "+" | "*" | "/" | "@" | "^" => "an operator".to_owned(),
+        other => format!("`{other}`"),
+    }
+}
+
 /// The tokens worth naming in "expected ..." (not whitespace, comments, or the
 /// characters of names and numbers, which the rule names already cover).
-const PUNCTUATION: [&str; 15] = [";", ":", ",", "=", "'", "(", ")", "[", "]", "{", "}", "+", "*", "/", "@"];
+const PUNCTUATION: [&str; 16] = [";", ":", ",", "=", "'", "(", ")", "[", "]", "{", "}", "+", "*", "/", "@", "^"];
 
 fn push_unique(list: &mut Vec<String>, item: String) {
     if !list.contains(&item) {
@@ -301,12 +369,12 @@ fn describe_rule(rule: Rule) -> &'static str {
         | Rule::output_stmt => "an item (`dim`, `input`, `state`, `param`, `let`, `output` or `NAME' = ...`)",
         Rule::shape => "a shape `[...]`",
         Rule::block_shape => "`block[SIZE, K]`",
+        Rule::scalar_shape => "`scalar`",
         Rule::expr | Rule::term | Rule::factor | Rule::product => "an expression",
         Rule::call => "a function call",
-        Rule::add_op => "`+` or `-`",
-        Rule::mul_op => "`*` or `/`",
+        Rule::add_op | Rule::mul_op | Rule::matmul | Rule::pow_op => "an operator",
         Rule::neg => "`-`",
-        Rule::matmul => "`@`",
+        Rule::power | Rule::exponent => "an expression",
         Rule::next_name => "`NAME'`",
         Rule::number => "a number",
         Rule::integer => "an integer",
@@ -369,6 +437,38 @@ mod tests {
         assert!(expected.contains("an expression"), "{expected}");
         assert_eq!(found, "`;`");
         assert_eq!(err.span, Span::new(17, 18));
+    }
+
+    #[test]
+    fn a_missing_semicolon_is_reported_where_the_statement_ends() {
+        let source = "cell c {\n  let a = x + 1 // note\n  let b = a;\n}";
+        let err = parse(source).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::MissingSemicolon);
+        let end = source.find("1 //").expect("the statement") + 1;
+        assert_eq!(err.span, Span::new(end, end));
+        assert_eq!(
+            err.notes[0].span,
+            Some(Span::new(source.find("let b").expect("next"), source.find("let b").expect("next") + 3))
+        );
+    }
+
+    #[test]
+    fn operators_are_named_once_in_expected_lists() {
+        let err = parse("cell c { let a = x y; }").unwrap_err();
+        let ErrorKind::Syntax { expected, .. } = &err.kind else { panic!("{err:?}") };
+        assert_eq!(expected.matches("an operator").count(), 1, "{expected}");
+        assert!(!expected.contains("`+`") && !expected.contains("`@`") && !expected.contains("`)`"), "{expected}");
+    }
+
+    #[test]
+    fn powers_bind_tighter_than_matmul_and_negation() {
+        let cell = one_cell("cell c { let y = -W @ x ^ 2; }");
+        let root = cell.exprs.iter().last().expect("root").1;
+        let ExprKind::Neg(product) = root.kind else { panic!("{:?}", root.kind) };
+        let ExprKind::Binary(BinaryOp::MatMul, _, power) = cell.exprs[product].kind else { panic!() };
+        assert!(matches!(cell.exprs[power].kind, ExprKind::Binary(BinaryOp::Pow, ..)));
+        assert!(parse("cell c { let y = x ^ 2 ^ 3; }").is_err(), "powers do not chain");
+        assert!(parse("cell c { let y = x ^ -1; }").is_ok());
     }
 
     #[test]

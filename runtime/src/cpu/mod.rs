@@ -306,7 +306,8 @@ impl CpuCell {
         let run = self.run(data, &solved);
         let mut adjoints = backward::reverse(&run, kernel, backward_layout, &given, self.backward_chunk)?;
         gradients::project_back(layout, &solved.params, &inputs, &mut adjoints, solved.rows, self.threads)?;
-        let gradients = gradients::unpack(layout, adjoints, data.batch(), data.seq_len())?;
+        let mut gradients = gradients::unpack(layout, adjoints, data.batch(), data.seq_len())?;
+        data.sum_scalar_gradients(&mut gradients);
         Ok((gradients, start.elapsed().as_secs_f64() * 1e3))
     }
 

@@ -9,9 +9,10 @@ use rnnc_compiler::arena::Handle;
 use rnnc_compiler::check::{Cell, DimSizes, Input, Param, State};
 
 use super::error::{DataError, TensorRef, TensorRole, name_list};
-use super::layout::{init_axes, input_axes, param_axes, shape_of};
+use super::layout::{init_axes, input_axes, param_axes, shape_of, stored_axes};
 use super::sizes::SizeBinder;
 use super::tensor::Tensor;
+use crate::GradientBuffers;
 
 /// The data of one run, checked against a cell: every dim, the batch size `B` and the
 /// sequence length `T` known, and every tensor of the declared shape with finite values.
@@ -21,6 +22,9 @@ pub struct BoundData {
     batch: usize,
     seq_len: usize,
     params: Vec<Tensor>,
+    /// Per parameter, whether it is declared `scalar` (its tensor in `params`
+    /// is its number repeated).
+    scalar: Vec<bool>,
     inputs: Vec<Tensor>,
     inits: Vec<Tensor>,
 }
@@ -48,7 +52,7 @@ impl BoundData {
         let mut sizes = SizeBinder::new(cell);
         for ((_, param), tensor) in cell.params.iter().zip(&params) {
             let name = TensorRef::new(TensorRole::Parameter, &param.name);
-            sizes.check(&name, tensor.shape(), &param_axes(param.shape))?;
+            sizes.check(&name, tensor.shape(), &stored_axes(param))?;
         }
         for ((_, input), tensor) in cell.inputs.iter().zip(&inputs) {
             let name = TensorRef::new(TensorRole::Input, &input.name);
@@ -79,6 +83,19 @@ impl BoundData {
         for ((_, param), tensor) in cell.params.iter().zip(&params) {
             check_finite(TensorRole::Parameter, &param.name, tensor)?;
         }
+        // A `scalar` parameter's number, repeated to the size the kernels read.
+        let params = cell
+            .params
+            .values()
+            .zip(params)
+            .map(|(param, tensor)| {
+                if !param.scalar {
+                    return Ok(tensor);
+                }
+                let shape = shape_of(&param_axes(param.shape), cell, &dims, batch, seq_len)?;
+                Tensor::filled(shape, tensor.data()[0])
+            })
+            .collect::<Result<Vec<Tensor>, DataError>>()?;
         for ((_, input), tensor) in cell.inputs.iter().zip(&inputs) {
             check_finite(TensorRole::Input, &input.name, tensor)?;
         }
@@ -93,7 +110,8 @@ impl BoundData {
             };
             bound_inits.push(tensor);
         }
-        Ok(BoundData { dims, batch, seq_len, params, inputs, inits: bound_inits })
+        let scalar = cell.params.values().map(|p| p.scalar).collect();
+        Ok(BoundData { dims, batch, seq_len, params, scalar, inputs, inits: bound_inits })
     }
 
     /// The size of every dim.
@@ -111,9 +129,21 @@ impl BoundData {
         self.seq_len
     }
 
-    /// The parameters, in the order the cell declares them.
+    /// The parameters, in the order the cell declares them, as the kernels read
+    /// them: a `scalar` parameter's number repeated to the size it is broadcast
+    /// to.
     pub fn params(&self) -> &[Tensor] {
         &self.params
+    }
+
+    /// Sums each `scalar` parameter's gradient (accumulated by the kernels per
+    /// element of its repeated tensor, see [`BoundData::params`]) into its one
+    /// number, in float64.
+    pub fn sum_scalar_gradients(&self, gradients: &mut GradientBuffers) {
+        for (gradient, _) in gradients.params.iter_mut().zip(&self.scalar).filter(|(_, scalar)| **scalar) {
+            let total: f64 = gradient.iter().map(|&g| f64::from(g)).sum();
+            *gradient = vec![total as f32];
+        }
     }
 
     /// The inputs `[B, T, D]`, in the order the cell declares them.

@@ -36,8 +36,20 @@ impl Gradients {
                 .map(|((name, like), values)| Ok((name.clone(), Tensor::new(like.shape().to_vec(), values)?)))
                 .collect::<Result<Vec<_>, DataError>>()
         };
+        // A `scalar` parameter's gradient is one number (shape `[]`), not the
+        // repeated tensor the kernels read.
+        let params = cell
+            .params
+            .values()
+            .zip(data.params())
+            .zip(buffers.params)
+            .map(|((param, like), values)| {
+                let shape = if param.scalar { Vec::new() } else { like.shape().to_vec() };
+                Ok((param.name.clone(), Tensor::new(shape, values)?))
+            })
+            .collect::<Result<Vec<_>, DataError>>()?;
         Ok(Gradients {
-            params: name(cell.params.values().map(|p| &p.name).collect(), data.params(), buffers.params)?,
+            params,
             inputs: name(cell.inputs.values().map(|i| &i.name).collect(), data.inputs(), buffers.inputs)?,
             inits: name(cell.states.values().map(|s| &s.name).collect(), data.inits(), buffers.inits)?,
         })

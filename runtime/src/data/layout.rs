@@ -3,7 +3,7 @@
 //! `[B, H]`, an output as `[B, T, H]`. [`Axis`] names one axis symbolically; with the
 //! sizes bound it becomes a number.
 
-use rnnc_compiler::check::{Cell, DimSizes, ParamShape, Size};
+use rnnc_compiler::check::{Cell, DimSizes, Param, ParamShape, Size};
 
 use super::error::DataError;
 
@@ -56,7 +56,15 @@ impl Axis {
     }
 }
 
-/// The axes a parameter is stored with: `[H]`, `[H, D]`, or `[H/K, K, K]` for `block[H, K]`.
+/// The axes parameter `param` is stored with in files and given to users: no
+/// axis (one number) for a `scalar` parameter, else [`param_axes`] of its shape.
+pub fn stored_axes(param: &Param) -> Vec<Axis> {
+    if param.scalar { Vec::new() } else { param_axes(param.shape) }
+}
+
+/// The axes of a parameter of `shape` as the kernels read it: `[H]`, `[H, D]`, or
+/// `[H/K, K, K]` for `block[H, K]` (a `scalar` parameter: its number repeated to
+/// the size it is broadcast to, see [`rnnc_compiler::check::Param::shape`]).
 pub fn param_axes(shape: ParamShape) -> Vec<Axis> {
     match shape {
         ParamShape::Vector(size) => vec![Axis::Size(size)],

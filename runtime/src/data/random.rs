@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use rnnc_compiler::check::{Cell, DimSizes, ParamShape};
 
 use super::error::DataError;
-use super::layout::{input_axes, param_axes, shape_of};
+use super::layout::{input_axes, shape_of, stored_axes};
 use super::tensor::{Tensor, element_count, shape_text};
 
 /// Sebastiano Vigna's SplitMix64: a 64-bit state, one multiply-xorshift output
@@ -59,13 +59,19 @@ pub fn init_bound(shape: ParamShape, dims: &DimSizes) -> f32 {
 }
 
 /// Random parameters for `cell` with `dims`, by name: each U(-k, k) with `k` from
-/// [`init_bound`].
+/// [`init_bound`], and a `scalar` parameter U(0, 1).
 pub fn random_params(cell: &Cell, dims: &DimSizes, seed: u64) -> Result<BTreeMap<String, Tensor>, DataError> {
     let mut params = BTreeMap::new();
     for param in cell.params.values() {
-        let shape = shape_of(&param_axes(param.shape), cell, dims, 1, 1)?;
-        let bound = init_bound(param.shape, dims);
-        let tensor = random_tensor(shape, -bound, bound, stream_seed(seed, "param", &param.name))?;
+        let shape = shape_of(&stored_axes(param), cell, dims, 1, 1)?;
+        // A scalar parameter (a step size, a rate, a temperature) is positive.
+        let (low, high) = if param.scalar {
+            (0.0, 1.0)
+        } else {
+            let bound = init_bound(param.shape, dims);
+            (-bound, bound)
+        };
+        let tensor = random_tensor(shape, low, high, stream_seed(seed, "param", &param.name))?;
         params.insert(param.name.clone(), tensor);
     }
     Ok(params)

@@ -116,6 +116,7 @@ impl GpuCell {
                 all.extend(part);
             }
         }
+        data.sum_scalar_gradients(&mut gradients);
         times.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
         Ok((gradients, times))
     }

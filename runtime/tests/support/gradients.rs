@@ -7,7 +7,9 @@
 //! backend's `g . v` against `(L(+eps v) - L(-eps v)) / (2 eps)`. The gradient's
 //! own direction keeps the directional derivative away from cancellation (its
 //! size is about `|g|`), the random one catches a gradient that is zero where it
-//! should not be. The error is relative to `max(|numeric|, 1e-6)`.
+//! should not be. The error is relative to `max(|numeric|, 1e-6)`. A `scalar`
+//! parameter's gradient is one number; moving it moves every entry of the
+//! repeated tensor the interpreter reads (`BoundData::params`) alike.
 
 use rnnc_compiler::Derived;
 use rnnc_compiler::interp::{Interpreter, ParamValues, Sequences};
@@ -114,7 +116,8 @@ pub fn gradient_errors(
     let mut results: Vec<Result<(f64, String), String>> = vec![Ok((0.0, String::new())); gradients.len()];
     for (which, name) in checks {
         let mut point = Point { params: base.params.clone(), inputs: base.inputs.clone(), inits: base.inits.clone() };
-        let len = point.tensor_mut(which).len();
+        let scalar = matches!(which, Which::Param(i) if cell.params.values().nth(i).is_some_and(|p| p.scalar));
+        let len = if scalar { 1 } else { point.tensor_mut(which).len() };
         let all: Vec<Vec<f64>> = gradients.iter().map(|g| of(g, which)).collect();
         for (result, g) in results.iter_mut().zip(&all) {
             if g.len() != len && result.is_ok() {
@@ -129,8 +132,8 @@ pub fn gradient_errors(
         let epsilon = 1e-6;
         let mut moved = |sign: f64| {
             let original = point.tensor_mut(which).clone();
-            for (x, d) in point.tensor_mut(which).iter_mut().zip(&direction) {
-                *x += sign * epsilon * d;
+            for (k, x) in point.tensor_mut(which).iter_mut().enumerate() {
+                *x += sign * epsilon * direction[if scalar { 0 } else { k }];
             }
             let value = loss(derived, data, &point, douts);
             *point.tensor_mut(which) = original;

@@ -135,11 +135,18 @@ pub fn relative_error(outputs: &[Vec<f32>], reference: &[Vec<f64>]) -> f64 {
     worst
 }
 
+/// Why `cornn` is an exception: at random parameters (weak damping, random
+/// coupling of the oscillators) its trajectories are chaotic, growing apart like
+/// about e^(0.005 T): over 4096 steps float32 and float64 part, and float32
+/// Newton can stall just above its tolerance in some segments of 50 steps.
+pub const CHAOTIC: &str = "chaotic at random parameters: float32 Newton can stall just above the tolerance";
+
 /// The test cells on which Newton is known not to converge by itself for some
 /// data, and why: their solves may hand segments to the sequential method (and
 /// must say so). Every other cell must converge without falling back.
 pub const NEWTON_MAY_FALL_BACK: &[(&str, &str)] = &[
     ("min_max", "min and max are not smooth: the linearisation switches branches and Newton cycles"),
+    ("cornn", CHAOTIC),
     (
         "dense_cross_state",
         "b' = 0.5 a + b accumulates without bound; over thousands of steps float32 updates stall above the tolerance",

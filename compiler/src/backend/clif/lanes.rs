@@ -17,7 +17,7 @@ use super::program::{Base, Home, Program, Sink};
 use super::{internal, math};
 use crate::arena::Handle;
 use crate::error::Error;
-use crate::ir::{Node, Op};
+use crate::ir::{BinaryOp, Node, Op};
 
 /// The channels one iteration covers.
 #[derive(Clone, Copy, Debug)]
@@ -88,6 +88,11 @@ impl Emitter<'_, '_> {
             Op::Unary(op, a) => {
                 let a = self.operand(program, group, a, values, lanes)?;
                 math::unary(&mut self.b, op, a)
+            }
+            Op::Binary(BinaryOp::Pow, a, b) if self.context.graph.constant_value(b).is_some() => {
+                let p = self.context.graph.constant_value(b).unwrap_or(1.0);
+                let a = self.operand(program, group, a, values, lanes)?;
+                math::power(&mut self.b, a, p)
             }
             Op::Binary(op, a, b) => {
                 let a = self.operand(program, group, a, values, lanes)?;

@@ -22,6 +22,15 @@
 //! - `sin`, `cos`: `x = n pi/2 + r` with a three-part `pi/2`, Taylor series for
 //!   both on `|r| <= pi/4`, quadrant from `n`. Accurate for `|x|` up to about
 //!   1e5; beyond that the reduction loses accuracy in proportion to `|x|`.
+//! - `log1p`: `log(w) u / (w - 1)`, `w = 1 + u`, as in `softplus` (`u` where
+//!   `w == 1`, `w` where `w` is infinite); `expm1`: Kahan's
+//!   `(e - 1) x / log(e)`, `e = exp(x)` (`x` where `e == 1`; `e - 1` where that is
+//!   -1 or `e` is infinite).
+//! - `erf`: below `|x| = 1` the odd Taylor series to `x^19`; above it
+//!   `1 - erfc`, with Numerical Recipes' `erfcc` (relative error below 1.2e-7).
+//! - `pow` with a constant exponent: repeated squaring for an integer up to
+//!   2^24 (then the reciprocal for a negative one); otherwise
+//!   `exp(p log(x))` (of `|x|` for a larger integer, which is even).
 //! - `sqrt`, `abs`, `min`, `max`: single CLIF instructions; `relu`: a compare
 //!   and a select. `min`, `max` and `relu` return NaN for a NaN operand, as the
 //!   interpreter does.
@@ -34,6 +43,7 @@ use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Value, types}
 use cranelift_frontend::FunctionBuilder;
 
 use crate::check::{BinaryOp, UnaryOp};
+use crate::ir::semantics;
 
 /// `1.5 * 2^23`: adding it to a float below `2^22` in magnitude rounds it to an
 /// integer, which then sits in the low mantissa bits.
@@ -298,6 +308,116 @@ pub(super) fn sin_cos(b: &mut FunctionBuilder<'_>, x: Value, cosine: bool) -> Va
     float(b, flipped)
 }
 
+/// `log(1 + x)`, exact to rounding for small `x`.
+pub(super) fn log1p(b: &mut FunctionBuilder<'_>, x: Value) -> Value {
+    let one = splat(b, 1.0);
+    let w = b.ins().fadd(one, x);
+    let d = b.ins().fsub(w, one);
+    let log_w = log(b, w);
+    let ratio = b.ins().fdiv(x, d);
+    let value = b.ins().fmul(log_w, ratio);
+    let w_abs = b.ins().fabs(w);
+    let infinite = compare(b, FloatCC::Equal, w_abs, f32::INFINITY);
+    let value = select(b, infinite, w, value);
+    let zero = splat(b, 0.0);
+    let tiny = b.ins().fcmp(FloatCC::Equal, d, zero);
+    select(b, tiny, x, value)
+}
+
+/// `exp(x) - 1`, exact to rounding for small `x`.
+pub(super) fn expm1(b: &mut FunctionBuilder<'_>, x: Value) -> Value {
+    let one = splat(b, 1.0);
+    let e = exp(b, x);
+    let d = b.ins().fsub(e, one);
+    let log_e = log(b, e);
+    let ratio = b.ins().fdiv(x, log_e);
+    let value = b.ins().fmul(d, ratio);
+    let infinite = compare(b, FloatCC::Equal, e, f32::INFINITY);
+    let saturated = compare(b, FloatCC::Equal, d, -1.0);
+    let value = select(b, infinite, d, value);
+    let value = select(b, saturated, d, value);
+    let exact_one = b.ins().fcmp(FloatCC::Equal, e, one);
+    select(b, exact_one, x, value)
+}
+
+/// The odd Taylor coefficients of `erf`: `2 / sqrt(pi) (-1)^n / (n! (2n + 1))`.
+const ERF_SERIES: [f32; 10] = [
+    std::f32::consts::FRAC_2_SQRT_PI,
+    -0.376_126_38,
+    0.112_837_92,
+    -0.026_866_17,
+    0.005_223_977_6,
+    -0.000_854_832_7,
+    0.000_120_553_33,
+    -1.492_565e-5,
+    1.646_211_4e-6,
+    -1.636_584_5e-7,
+];
+
+/// Numerical Recipes' `erfcc`: `erfc(a) = t exp(P(t) - a^2)`, `t = 1 / (1 + a / 2)`.
+const ERFC_POLYNOMIAL: [f32; 10] = [
+    -1.265_512_2,
+    1.000_023_7,
+    0.374_091_96,
+    0.096_784_18,
+    -0.186_288_06,
+    0.278_868_07,
+    -1.135_204,
+    1.488_515_9,
+    -0.822_152_23,
+    0.170_872_77,
+];
+
+/// The error function.
+pub(super) fn erf(b: &mut FunctionBuilder<'_>, x: Value) -> Value {
+    let a = b.ins().fabs(x);
+    let z = b.ins().fmul(a, a);
+    let series = horner(b, z, &ERF_SERIES);
+    let small = b.ins().fmul(a, series);
+    let half = splat(b, 0.5);
+    let one = splat(b, 1.0);
+    let half_a = b.ins().fmul(a, half);
+    let denominator = b.ins().fadd(one, half_a);
+    let t = b.ins().fdiv(one, denominator);
+    let polynomial = horner(b, t, &ERFC_POLYNOMIAL);
+    let argument = b.ins().fsub(polynomial, z);
+    let gauss = exp(b, argument);
+    let erfc = b.ins().fmul(t, gauss);
+    let large = b.ins().fsub(one, erfc);
+    let is_small = compare(b, FloatCC::LessThan, a, 1.0);
+    let magnitude = select(b, is_small, small, large);
+    with_sign_of(b, magnitude, x)
+}
+
+/// `x ^ p` for a constant exponent `p` (see `ir::semantics::power`).
+pub(super) fn power(b: &mut FunctionBuilder<'_>, x: Value, p: f64) -> Value {
+    if semantics::is_integer_exponent(p) {
+        let mut k = p.abs() as u32;
+        let mut base = x;
+        let mut acc: Option<Value> = None;
+        while k > 0 {
+            if k & 1 == 1 {
+                acc = Some(match acc {
+                    Some(acc) => b.ins().fmul(acc, base),
+                    None => base,
+                });
+            }
+            k >>= 1;
+            if k > 0 {
+                base = b.ins().fmul(base, base);
+            }
+        }
+        let one = splat(b, 1.0);
+        let acc = acc.unwrap_or(one);
+        return if p < 0.0 { b.ins().fdiv(one, acc) } else { acc };
+    }
+    let base = if p.fract() == 0.0 { b.ins().fabs(x) } else { x };
+    let log_x = log(b, base);
+    let exponent = splat(b, p as f32);
+    let scaled = b.ins().fmul(exponent, log_x);
+    exp(b, scaled)
+}
+
 /// The Heaviside step: 1 where `x > 0`, 0 elsewhere, NaN for NaN.
 pub(super) fn step(b: &mut FunctionBuilder<'_>, x: Value) -> Value {
     let zero = splat(b, 0.0);
@@ -339,6 +459,9 @@ pub(super) fn unary(b: &mut FunctionBuilder<'_>, op: UnaryOp, x: Value) -> Value
         UnaryOp::Abs => b.ins().fabs(x),
         UnaryOp::Sin => sin_cos(b, x, false),
         UnaryOp::Cos => sin_cos(b, x, true),
+        UnaryOp::Log1p => log1p(b, x),
+        UnaryOp::Expm1 => expm1(b, x),
+        UnaryOp::Erf => erf(b, x),
     }
 }
 
@@ -351,5 +474,12 @@ pub(super) fn binary(b: &mut FunctionBuilder<'_>, op: BinaryOp, x: Value, y: Val
         BinaryOp::Div => b.ins().fdiv(x, y),
         BinaryOp::Min => b.ins().fmin(x, y),
         BinaryOp::Max => b.ins().fmax(x, y),
+        BinaryOp::Pow => {
+            // Never made with a non-constant exponent (see `Op::Binary`); the
+            // general rule, exp(y log(x)).
+            let log_x = log(b, x);
+            let scaled = b.ins().fmul(y, log_x);
+            exp(b, scaled)
+        }
     }
 }

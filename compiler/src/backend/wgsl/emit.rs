@@ -10,6 +10,7 @@ use crate::Derived;
 use crate::arena::Handle;
 use crate::check::{BinaryOp, DimSizes, ParamShape, UnaryOp};
 use crate::derive::Linear;
+use crate::ir::semantics;
 use crate::ir::{Node, Op, Shape};
 
 /// Which storage buffers the generated code reads or writes.
@@ -303,6 +304,10 @@ impl<'a> Emitter<'a> {
         match op {
             BinaryOp::Sub if a == b => format!("self_difference_({})", self.element(a)),
             BinaryOp::Div if a == b => format!("self_quotient_({})", self.element(a)),
+            BinaryOp::Pow => match self.derived.ir.graph.constant_value(b) {
+                Some(p) => power(&self.element(a), p),
+                None => format!("powf_({}, {})", self.element(a), self.element(b)),
+            },
             _ => binary(op, &self.element(a), &self.element(b)),
         }
     }
@@ -472,6 +477,24 @@ fn unary(op: UnaryOp, x: &str) -> String {
         UnaryOp::Abs => format!("abs({x})"),
         UnaryOp::Sin => format!("sin({x})"),
         UnaryOp::Cos => format!("cos({x})"),
+        UnaryOp::Log1p => format!("log1p_({x})"),
+        UnaryOp::Expm1 => format!("expm1_({x})"),
+        UnaryOp::Erf => format!("erf_({x})"),
+    }
+}
+
+/// `x ^ p` for a constant `p` (see [`semantics::power`]): `x * x` for a square,
+/// repeated squaring for another integer, logarithms otherwise (of `|x|` for an
+/// integer too large to expand, which is even).
+fn power(x: &str, p: f64) -> String {
+    if p == 2.0 {
+        format!("({x} * {x})")
+    } else if semantics::is_integer_exponent(p) {
+        format!("powi_({x}, {}i)", p as i32)
+    } else if p.fract() == 0.0 {
+        format!("powf_(abs({x}), {})", literal(p))
+    } else {
+        format!("powf_({x}, {})", literal(p))
     }
 }
 
@@ -483,6 +506,7 @@ fn binary(op: BinaryOp, a: &str, b: &str) -> String {
         BinaryOp::Div => format!("({a} / {b})"),
         BinaryOp::Min => format!("min({a}, {b})"),
         BinaryOp::Max => format!("max({a}, {b})"),
+        BinaryOp::Pow => format!("powf_({a}, {b})"),
     }
 }
 
@@ -500,6 +524,49 @@ fn softplus_(x: f32) -> f32 {
 }
 fn silu_(x: f32) -> f32 {
     return x * sigmoid_(x);
+}
+fn log1p_(x: f32) -> f32 {
+    let w = 1.0 + x;
+    let d = w - 1.0;
+    if (d == 0.0) { return x; }
+    if (!is_finite_(w)) { return w; }
+    return log(w) * (x / d);
+}
+fn expm1_(x: f32) -> f32 {
+    let u = exp(x);
+    let d = u - 1.0;
+    if (u == 1.0) { return x; }
+    if (d == -1.0 || !is_finite_(u)) { return d; }
+    return d * (x / log(u));
+}
+fn erf_(x: f32) -> f32 {
+    let a = abs(x);
+    let z = a * a;
+    let series = 1.1283791670955126 + z * (-0.37612638903183754 + z * (0.11283791670955126 + z * (-0.026866170645131252
+        + z * (0.005223977625442188 + z * (-0.0008548327023450852 + z * (0.00012055332981789664
+        + z * (-1.4925650358406251e-05 + z * (1.6462114365889246e-06 + z * -1.6365844691234924e-07))))))));
+    let t = 1.0 / (1.0 + 0.5 * a);
+    let poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
+        + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+    let tail = 1.0 - t * exp(poly - z);
+    return select(sign(x) * tail, x * series, a < 1.0);
+}
+fn powi_(x: f32, n: i32) -> f32 {
+    var base = x;
+    var k = abs(n);
+    var acc = 1.0;
+    loop {
+        if ((k & 1) != 0) { acc *= base; }
+        k = k >> 1u;
+        if (k == 0) { break; }
+        base *= base;
+    }
+    return select(acc, 1.0 / acc, n < 0);
+}
+fn powf_(x: f32, p: f32) -> f32 {
+    if (x == 0.0) { return select(bitcast<f32>(0x7f800000u), 0.0, p > 0.0); }
+    if (x < 0.0) { return bitcast<f32>(0x7fc00000u); }
+    return exp2(p * log2(x));
 }
 fn is_finite_(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;

@@ -35,6 +35,7 @@ define_language! {
         "/" = Div([Id; 2]),
         "min" = Min([Id; 2]),
         "max" = Max([Id; 2]),
+        "pow" = Pow([Id; 2]),
         "neg" = Neg([Id; 1]),
         "tanh" = Tanh([Id; 1]),
         "sigmoid" = Sigmoid([Id; 1]),
@@ -47,6 +48,9 @@ define_language! {
         "abs" = Abs([Id; 1]),
         "sin" = Sin([Id; 1]),
         "cos" = Cos([Id; 1]),
+        "log1p" = Log1p([Id; 1]),
+        "expm1" = Expm1([Id; 1]),
+        "erf" = Erf([Id; 1]),
         "step" = Step([Id; 1]),
         "sign" = Sign([Id; 1]),
         Num(Literal),
@@ -99,6 +103,9 @@ impl Term {
                     UnaryOp::Abs => Term::Abs(a),
                     UnaryOp::Sin => Term::Sin(a),
                     UnaryOp::Cos => Term::Cos(a),
+                    UnaryOp::Log1p => Term::Log1p(a),
+                    UnaryOp::Expm1 => Term::Expm1(a),
+                    UnaryOp::Erf => Term::Erf(a),
                 }
             }
             Op::Binary(op, _, _) => {
@@ -110,6 +117,7 @@ impl Term {
                     BinaryOp::Div => Term::Div(ab),
                     BinaryOp::Min => Term::Min(ab),
                     BinaryOp::Max => Term::Max(ab),
+                    BinaryOp::Pow => Term::Pow(ab),
                 }
             }
             Op::Step(_) => Term::Step([one(0)?]),
@@ -135,6 +143,7 @@ impl Term {
             Term::Div(_) => TermOp::Binary(BinaryOp::Div),
             Term::Min(_) => TermOp::Binary(BinaryOp::Min),
             Term::Max(_) => TermOp::Binary(BinaryOp::Max),
+            Term::Pow(_) => TermOp::Binary(BinaryOp::Pow),
             Term::Neg(_) => TermOp::Unary(UnaryOp::Neg),
             Term::Tanh(_) => TermOp::Unary(UnaryOp::Tanh),
             Term::Sigmoid(_) => TermOp::Unary(UnaryOp::Sigmoid),
@@ -147,6 +156,9 @@ impl Term {
             Term::Abs(_) => TermOp::Unary(UnaryOp::Abs),
             Term::Sin(_) => TermOp::Unary(UnaryOp::Sin),
             Term::Cos(_) => TermOp::Unary(UnaryOp::Cos),
+            Term::Log1p(_) => TermOp::Unary(UnaryOp::Log1p),
+            Term::Expm1(_) => TermOp::Unary(UnaryOp::Expm1),
+            Term::Erf(_) => TermOp::Unary(UnaryOp::Erf),
             Term::Step(_) => TermOp::Step,
             Term::Sign(_) => TermOp::Sign,
             Term::Num(_) | Term::Value(_) => return None,

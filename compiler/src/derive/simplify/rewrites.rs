@@ -42,6 +42,15 @@ pub(crate) fn rules() -> Vec<Rewrite<Term, ConstantFold>> {
         rewrite!("mul-div"; "(* ?a (/ ?b ?c))" => "(/ (* ?a ?b) ?c)"),
         rewrite!("div-mul"; "(/ (* ?a ?b) ?c)" => "(* ?a (/ ?b ?c))"),
         rewrite!("neg-div"; "(/ (neg ?a) ?b)" => "(neg (/ ?a ?b))"),
+        // Powers (exponents are constants) and the exact-near-zero functions.
+        rewrite!("pow-one"; "(pow ?a 1.0)" => "?a"),
+        rewrite!("pow-two"; "(pow ?a 2.0)" => "(* ?a ?a)"),
+        rewrite!("pow-minus-one"; "(pow ?a -1.0)" => "(/ 1.0 ?a)"),
+        rewrite!("pow-half"; "(pow ?a 0.5)" => "(sqrt ?a)"),
+        rewrite!("expm1-plus-one"; "(+ (expm1 ?a) 1.0)" => "(exp ?a)"),
+        rewrite!("exp-minus-one"; "(- (exp ?a) 1.0)" => "(expm1 ?a)"),
+        rewrite!("log-one-plus"; "(log (+ 1.0 ?a))" => "(log1p ?a)"),
+        rewrite!("erf-odd"; "(erf (neg ?a))" => "(neg (erf ?a))"),
         // Derivative helpers.
         rewrite!("step-idempotent"; "(* (step ?a) (step ?a))" => "(step ?a)"),
         rewrite!("sign-square"; "(* (sign ?a) (abs ?a))" => "?a"),

@@ -1,0 +1,47 @@
+//! The worked examples of docs/PORTING.md: every ```rnn block checks and
+//! derives, and rnnc proves for each the structure the page claims.
+
+use std::path::Path;
+
+use rnnc_compiler::{check_source, derive_cell};
+
+/// The ```rnn blocks of a markdown file.
+fn rnn_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, "```rnn") => current = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_porting_examples_check_and_have_the_structure_the_page_claims() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/PORTING.md");
+    let page = std::fs::read_to_string(&path).expect("docs/PORTING.md");
+    let claimed = [("mingru_g", "diagonal"), ("gelu_rnn", "diagonal"), ("cornn_port", "dense")];
+    let blocks = rnn_blocks(&page);
+    assert_eq!(blocks.len(), claimed.len(), "one claim per example");
+    for block in blocks {
+        let cells = check_source(&block).unwrap_or_else(|e| panic!("does not check: {e:?}\n{block}"));
+        for cell in cells {
+            let derived = derive_cell(&cell).unwrap_or_else(|e| panic!("{}: {e}", cell.name));
+            let (_, structure) = claimed
+                .iter()
+                .find(|(name, _)| *name == cell.name)
+                .unwrap_or_else(|| panic!("no claim for {}", cell.name));
+            assert_eq!(derived.structure().name(), *structure, "{}", cell.name);
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! Shipped cells against float64 references written here from their papers'
+//! equations (not the interpreter): forward on both back ends by both methods
+//! (outputs within `2e-6 * T` of the reference, relative to their largest
+//! value), and every gradient (parameters as users store them, `scalar` ones as
+//! one number; inputs; initial states) against central differences of the
+//! reference (relative error below 2e-3).
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use rnnc_compiler::{Derived, check_source, derive_cell};
+use rnnc_runtime::cpu::CpuCell;
+use rnnc_runtime::data::random::{SplitMix64, random_inputs, random_params, random_tensor};
+use rnnc_runtime::data::{BoundData, Tensor};
+use rnnc_runtime::gpu::{Gpu, GpuCell};
+use rnnc_runtime::{GradientBuffers, Method, NewtonSettings};
+
+/// Every tensor of one run in float64, as users store them: parameters (in
+/// declaration order), inputs `[B, T, D]`, initial states `[B, H]`.
+#[derive(Clone)]
+struct Point {
+    params: Vec<Vec<f64>>,
+    inputs: Vec<Vec<f64>>,
+    inits: Vec<Vec<f64>>,
+}
+
+/// A reference: the outputs `[B, T, H]` (each output, in order) of a point.
+type Reference = fn(&Point, usize, usize, &Sizes) -> Vec<Vec<f64>>;
+
+#[derive(Clone, Copy)]
+struct Sizes {
+    h: usize,
+    d: usize,
+}
+
+/// `M v` for a row-major `[rows, v.len()]` matrix.
+fn matvec(m: &[f64], v: &[f64]) -> Vec<f64> {
+    m.chunks_exact(v.len()).map(|row| row.iter().zip(v).map(|(a, b)| a * b).sum()).collect()
+}
+
+/// coRNN (Rusch and Mishra, 2021), its IMEX step: params W, Z, V, b, dt,
+/// gamma, eps; states y, z; output y.
+fn cornn(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<f64>> {
+    let (h, d) = (sizes.h, sizes.d);
+    let [w, zm, v, b, dt, gamma, eps] = [0, 1, 2, 3, 4, 5, 6].map(|i| &point.params[i]);
+    let (dt, gamma, eps) = (dt[0], gamma[0], eps[0]);
+    let mut out = vec![0.0; batch * steps * h];
+    for s in 0..batch {
+        let mut y = point.inits[0][s * h..(s + 1) * h].to_vec();
+        let mut z = point.inits[1][s * h..(s + 1) * h].to_vec();
+        for t in 0..steps {
+            let u = &point.inputs[0][(s * steps + t) * d..][..d];
+            let (wy, zz, vu) = (matvec(w, &y), matvec(zm, &z), matvec(v, u));
+            let z_next: Vec<f64> = (0..h)
+                .map(|i| z[i] + dt * ((wy[i] + zz[i] + vu[i] + b[i]).tanh() - gamma * y[i] - eps * z[i]))
+                .collect();
+            let y_next: Vec<f64> = (0..h).map(|i| y[i] + dt * z_next[i]).collect();
+            out[(s * steps + t) * h..][..h].copy_from_slice(&y_next);
+            (y, z) = (y_next, z_next);
+        }
+    }
+    vec![out]
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn logsigmoid(x: f64) -> f64 {
+    -((-x).max(0.0) + (-x.abs()).exp().ln_1p())
+}
+
+/// `R v` for a `block[H, K]` matrix stored `[H/K, K, K]` (row `i`, column `j` of
+/// block `g` at `R[g, i, j]`, so row `g K + i` of the matrix starts at
+/// `(g K + i) K`).
+fn block_matvec(r: &[f64], v: &[f64], k: usize) -> Vec<f64> {
+    (0..v.len()).map(|row| (0..k).map(|j| r[row * k + j] * v[row / k * k + j]).sum()).collect()
+}
+
+/// minLSTM (Feng et al., 2024): params W_f, b_f, W_i, b_i, W_h, b_h; state h.
+fn minlstm(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<f64>> {
+    let (h, d) = (sizes.h, sizes.d);
+    let [w_f, b_f, w_i, b_i, w_h, b_h] = [0, 1, 2, 3, 4, 5].map(|i| &point.params[i]);
+    let mut out = vec![0.0; batch * steps * h];
+    for s in 0..batch {
+        let mut state = point.inits[0][s * h..(s + 1) * h].to_vec();
+        for t in 0..steps {
+            let x = &point.inputs[0][(s * steps + t) * d..][..d];
+            let (pf, pi, ph) = (matvec(w_f, x), matvec(w_i, x), matvec(w_h, x));
+            for k in 0..h {
+                let (f, i) = (sigmoid(pf[k] + b_f[k]), sigmoid(pi[k] + b_i[k]));
+                state[k] = f / (f + i) * state[k] + i / (f + i) * (ph[k] + b_h[k]);
+            }
+            out[(s * steps + t) * h..][..h].copy_from_slice(&state);
+        }
+    }
+    vec![out]
+}
+
+/// sLSTM (Beck et al., 2024) with the stabiliser, as the authors' code: params
+/// (W, R, b) for z, i, f, o (R in heads of 2 channels); states c, n, m, h;
+/// output h.
+fn slstm(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<f64>> {
+    let (hn, d) = (sizes.h, sizes.d);
+    let p = |i: usize| &point.params[i];
+    let mut out = vec![0.0; batch * steps * hn];
+    for s in 0..batch {
+        let init = |k: usize| point.inits[k][s * hn..(s + 1) * hn].to_vec();
+        let (mut c, mut n, mut m, mut h) = (init(0), init(1), init(2), init(3));
+        for t in 0..steps {
+            let x = &point.inputs[0][(s * steps + t) * d..][..d];
+            let gate = |g: usize| -> Vec<f64> {
+                let (wx, rh) = (matvec(p(3 * g), x), block_matvec(p(3 * g + 1), &h, 2));
+                (0..hn).map(|k| wx[k] + rh[k] + p(3 * g + 2)[k]).collect()
+            };
+            let (zr, ir, fr, or) = (gate(0), gate(1), gate(2), gate(3));
+            for k in 0..hn {
+                let (z, it, ft, o) = (zr[k].tanh(), ir[k], logsigmoid(fr[k]), sigmoid(or[k]));
+                let m_next = (ft + m[k]).max(it);
+                let (i, f) = ((it - m_next).exp(), (ft + m[k] - m_next).exp());
+                c[k] = f * c[k] + i * z;
+                n[k] = f * n[k] + i;
+                m[k] = m_next;
+                h[k] = o * (c[k] / n[k]);
+            }
+            out[(s * steps + t) * hn..][..hn].copy_from_slice(&h);
+        }
+    }
+    vec![out]
+}
+
+struct Case {
+    derived: Derived,
+    data: BoundData,
+    point: Point,
+    batch: usize,
+    steps: usize,
+    sizes: Sizes,
+}
+
+fn widen(values: &[f32]) -> Vec<f64> {
+    values.iter().map(|&v| f64::from(v)).collect()
+}
+
+/// A shipped cell with random data: initial states U(-0.5, 0.5), or U(0.5, 1.5)
+/// for the states named in `positive` (sLSTM's normaliser n, which the paper
+/// starts at zero and keeps positive).
+fn stdlib_case(name: &str, sizes: Sizes, positive: &[&str], batch: usize, steps: usize, seed: u64) -> Case {
+    let source = rnnc_stdlib::get(name).expect("a stdlib cell").source;
+    let cell = check_source(source).expect("checks").remove(0);
+    let derived = derive_cell(&cell).expect("derives");
+    let dims = cell.bind_dims(|n| Some(if n == "D" { sizes.d } else { sizes.h } as u64)).expect("binds");
+    let params: BTreeMap<String, Tensor> = random_params(&cell, &dims, seed).expect("params");
+    let inputs = random_inputs(&cell, &dims, batch, steps, seed + 1).expect("inputs");
+    let inits: Vec<(String, Tensor)> = cell
+        .states
+        .values()
+        .enumerate()
+        .map(|(i, s)| {
+            let h = dims.of(s.size) as usize;
+            let (low, high) = if positive.contains(&s.name.as_str()) { (0.5, 1.5) } else { (-0.5, 0.5) };
+            (s.name.clone(), random_tensor(vec![batch, h], low, high, seed + 2 + i as u64).expect("init"))
+        })
+        .collect();
+    let point = Point {
+        params: cell.params.values().map(|p| widen(params[&p.name].data())).collect(),
+        inputs: inputs.iter().map(|(_, t)| widen(t.data())).collect(),
+        inits: inits.iter().map(|(_, t)| widen(t.data())).collect(),
+    };
+    let data = BoundData::bind(&cell, params, inputs, inits).expect("binds");
+    Case { derived, data, point, batch, steps, sizes }
+}
+
+fn random_douts(case: &Case) -> Vec<Vec<f32>> {
+    let mut rng = SplitMix64::new(5);
+    let cell = &case.derived.cell;
+    cell.outputs
+        .values()
+        .map(|o| {
+            (0..case.batch * case.steps * case.data.dims().of(o.size) as usize)
+                .map(|_| rng.uniform(-1.0, 1.0))
+                .collect()
+        })
+        .collect()
+}
+
+fn output_error(outputs: &[Vec<f32>], reference: &[Vec<f64>]) -> f64 {
+    let mut worst = 0.0f64;
+    for (out, want) in outputs.iter().zip(reference) {
+        assert_eq!(out.len(), want.len());
+        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let error = out.iter().zip(want).fold(0.0f64, |m, (&o, &w)| {
+            let e = (f64::from(o) - w).abs();
+            if e.is_nan() { f64::INFINITY } else { m.max(e) }
+        });
+        worst = worst.max(error / scale);
+    }
+    worst
+}
+
+/// Tensor `i` of kind `kind` (0 parameters, 1 inputs, 2 initial states) of `point`.
+fn tensor_mut(point: &mut Point, kind: usize, i: usize) -> &mut Vec<f64> {
+    match kind {
+        0 => &mut point.params[i],
+        1 => &mut point.inputs[i],
+        _ => &mut point.inits[i],
+    }
+}
+
+/// The worst relative error of `gradients` against central differences of
+/// `reference` along `g / |g| + r / |r|`, per tensor.
+fn gradient_error(case: &Case, reference: Reference, douts: &[Vec<f32>], gradients: &GradientBuffers) -> (f64, String) {
+    let loss = |point: &Point| -> f64 {
+        reference(point, case.batch, case.steps, &case.sizes)
+            .iter()
+            .zip(douts)
+            .map(|(o, d)| o.iter().zip(d).map(|(o, &d)| o * f64::from(d)).sum::<f64>())
+            .sum()
+    };
+    let cell = &case.derived.cell;
+    let mut tensors: Vec<(String, Vec<f64>, usize, usize)> = Vec::new();
+    for (i, p) in cell.params.values().enumerate() {
+        tensors.push((format!("param.{}", p.name), widen(&gradients.params[i]), 0, i));
+    }
+    for (i, x) in cell.inputs.values().enumerate() {
+        tensors.push((format!("input.{}", x.name), widen(&gradients.inputs[i]), 1, i));
+    }
+    for (i, s) in cell.states.values().enumerate() {
+        tensors.push((format!("init.{}", s.name), widen(&gradients.inits[i]), 2, i));
+    }
+    let mut rng = SplitMix64::new(17);
+    let mut worst = (0.0f64, String::new());
+    for (name, gradient, kind, i) in tensors {
+        let len = tensor_mut(&mut case.point.clone(), kind, i).len();
+        assert_eq!(gradient.len(), len, "{name}: its gradient has the stored shape");
+        let random: Vec<f64> = (0..len).map(|_| f64::from(rng.uniform(-1.0, 1.0))).collect();
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-30);
+        let (g_norm, r_norm) = (norm(&gradient), norm(&random));
+        let direction: Vec<f64> = gradient.iter().zip(&random).map(|(g, r)| g / g_norm + r / r_norm).collect();
+        let epsilon = 1e-6;
+        let moved = |sign: f64| {
+            let mut point = case.point.clone();
+            for (v, d) in tensor_mut(&mut point, kind, i).iter_mut().zip(&direction) {
+                *v += sign * epsilon * d;
+            }
+            loss(&point)
+        };
+        let numeric = (moved(1.0) - moved(-1.0)) / (2.0 * epsilon);
+        let analytic: f64 = gradient.iter().zip(&direction).map(|(g, d)| g * d).sum();
+        let error = (analytic - numeric).abs() / numeric.abs().max(1e-6);
+        let error = if error.is_nan() { f64::INFINITY } else { error };
+        if error >= worst.0 {
+            worst = (error, format!("{name}: backend {analytic:e}, finite differences {numeric:e}"));
+        }
+    }
+    worst
+}
+
+fn check(
+    label: &str,
+    case: &Case,
+    reference: Reference,
+    outputs: &[Vec<f32>],
+    douts: &[Vec<f32>],
+    gradients: &GradientBuffers,
+) {
+    let want = reference(&case.point, case.batch, case.steps, &case.sizes);
+    let error = output_error(outputs, &want);
+    let tolerance = 2e-6 * case.steps as f64;
+    assert!(error < tolerance, "{label}: outputs off by {error:.2e} (tolerance {tolerance:.1e})");
+    let (error, worst) = gradient_error(case, reference, douts, gradients);
+    assert!(error < 2e-3, "{label}: gradient error {error:.2e} at {worst}");
+}
+
+/// A shipped cell checked here: its name, reference, sizes, states with positive
+/// initial values, and the methods it must run with (sLSTM's stabiliser can make
+/// Newton switch branches: its solve by Newton is checked where it converges,
+/// in the suites over every cell).
+struct Checked {
+    name: &'static str,
+    reference: Reference,
+    sizes: Sizes,
+    positive: &'static [&'static str],
+    methods: &'static [Method],
+}
+
+fn cells() -> Vec<Checked> {
+    let both: &'static [Method] = &[Method::Sequential, Method::Newton];
+    vec![
+        Checked { name: "cornn", reference: cornn, sizes: Sizes { h: 4, d: 3 }, positive: &[], methods: both },
+        Checked { name: "minlstm", reference: minlstm, sizes: Sizes { h: 5, d: 3 }, positive: &[], methods: both },
+        Checked { name: "slstm", reference: slstm, sizes: Sizes { h: 8, d: 3 }, positive: &["n"], methods: both },
+    ]
+}
+
+#[test]
+fn shipped_cells_match_their_papers_on_the_cpu() {
+    for Checked { name, reference, sizes, positive, methods } in cells() {
+        for steps in [1, 50] {
+            let case = stdlib_case(name, sizes, positive, 2, steps, 11 + steps as u64);
+            let mut cell = CpuCell::compile(&case.derived, case.data.dims()).expect("compiles");
+            cell.set_threads(2);
+            let douts = random_douts(&case);
+            for &method in methods {
+                let settings = NewtonSettings::default();
+                let (outputs, gradients, report) =
+                    cell.backward(&case.data, &douts, method, &settings).expect("backward runs");
+                assert_eq!(report.method, method.name(), "{name}: the method asked for ran");
+                check(&format!("{name} CPU {method:?} T={steps}"), &case, reference, &outputs, &douts, &gradients);
+            }
+        }
+    }
+}
+
+#[test]
+fn shipped_cells_match_their_papers_on_the_gpu() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).unwrap_or_else(|e| panic!("tests need a GPU adapter (lavapipe in CI): {e}"));
+    for Checked { name, reference, sizes, positive, methods } in cells() {
+        for steps in [1, 50] {
+            let case = stdlib_case(name, sizes, positive, 2, steps, 11 + steps as u64);
+            let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+            let douts = random_douts(&case);
+            for &method in methods {
+                let settings = NewtonSettings::default();
+                let (outputs, gradients, report) =
+                    compiled.backward(&gpu, &case.data, &douts, method, &settings).expect("backward runs");
+                assert_eq!(report.method, method.name(), "{name}: the method asked for ran");
+                check(&format!("{name} GPU {method:?} T={steps}"), &case, reference, &outputs, &douts, &gradients);
+            }
+        }
+    }
+}
