@@ -18,14 +18,12 @@ pub enum Method {
 impl Method {
     /// The method that runs, and why: `auto` asks `choose` (the backend's cost
     /// model); Newton falls back to sequential where the backend has no Newton
-    /// kernel for the cell.
-    pub fn resolve(self, has_newton: bool, choose: impl FnOnce() -> (Method, String)) -> (Method, String) {
-        match self {
-            Method::Auto => choose(),
-            Method::Newton if !has_newton => {
-                (Method::Sequential, "Newton was asked for, but the Jacobian is dense and too large".to_owned())
-            }
-            other => (other, "requested".to_owned()),
+    /// kernel for the cell (`no_newton` says why).
+    pub fn resolve(self, no_newton: Option<&str>, choose: impl FnOnce() -> (Method, String)) -> (Method, String) {
+        match (self, no_newton) {
+            (Method::Auto, _) => choose(),
+            (Method::Newton, Some(why)) => (Method::Sequential, format!("Newton was asked for, but {why}")),
+            (other, _) => (other, "requested".to_owned()),
         }
     }
 

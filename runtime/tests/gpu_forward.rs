@@ -154,3 +154,34 @@ fn a_hoisted_value_cut_into_function_parts_matches_the_reference() {
     let failures = check(&gpu, &compiled, &case, 2e-4, "a hoisted chain of 300 lets");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Lanes of 16 unknowns (four states coupled through `block[H, 4]`) over several
+/// Newton segments: right on every device. On a CPU device (lavapipe), whose
+/// loop limit made Newton's results wrong beyond 12 unknowns while it reported
+/// convergence, such a cell has no Newton kernel and the report says why; on a
+/// GPU Newton runs.
+#[test]
+fn lanes_of_sixteen_unknowns_are_right_or_refused_with_a_reason() {
+    let _one = support::one_at_a_time();
+    let gpu = gpu();
+    let source = "cell coupled4 { dim H; dim D; input x: [D];
+        state a: [H]; state b: [H]; state c: [H]; state d: [H];
+        param U: block[H, 4]; param W: [H, D];
+        a' = tanh(U @ b + W @ x); b' = tanh(U @ c + 0.5 * a);
+        c' = tanh(U @ d + 0.5 * b); d' = tanh(U @ a + 0.5 * c); output a; }";
+    let dims = vec![("H".to_owned(), 8), ("D".to_owned(), 4)];
+    let case = Case::new(source, &dims, 1, 300, 5);
+    let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+    assert_eq!(compiled.kernels().plan.unknowns, 16);
+    let (outputs, report) =
+        compiled.forward(&gpu, &case.data, Method::Newton, &NewtonSettings::default()).expect("runs");
+    let error = relative_error(&outputs, &case.reference);
+    assert!(error < 2e-4, "error {error:.3e} ({report:?})");
+    if gpu.is_cpu() {
+        assert!(compiled.kernels().newton.is_none());
+        assert_eq!(report.method, "sequential", "{report:?}");
+        assert!(report.method_reason.contains("16 unknowns"), "{report:?}");
+    } else {
+        assert_eq!(report.method, "newton", "{report:?}");
+    }
+}

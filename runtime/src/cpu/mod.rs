@@ -335,7 +335,8 @@ impl CpuCell {
         settings.validate()?;
         self.check_dims(data)?;
         let (batch, steps) = (data.batch(), data.seq_len());
-        let (method, reason) = method.resolve(self.has_newton(), || self.choose_method(batch, steps));
+        let no_newton = (!self.has_newton()).then_some("the Jacobian is dense and too large");
+        let (method, reason) = method.resolve(no_newton, || self.choose_method(batch, steps));
         let start = Instant::now();
         let layout = &self.jit.layout;
         let params = buffers::pack_params(layout, data)?;

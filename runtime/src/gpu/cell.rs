@@ -91,6 +91,7 @@ impl GpuCell {
                 Ok(text) => Some(text.parse().map_err(|e| GpuError::Settings(format!("{GEMM_ENV}: {e}")))?),
                 Err(_) => None,
             },
+            newton_unknowns: gpu.is_cpu().then_some(wgsl::LLVMPIPE_NEWTON_UNKNOWNS),
         };
         let kernels = wgsl::generate(derived, dims, &target).map_err(|e| GpuError::Codegen(e.to_string()))?;
         let label = format!("{} recurrence", derived.cell.name);
@@ -135,7 +136,7 @@ impl GpuCell {
     /// backward). See [`auto_costs`].
     pub fn choose_method(&self, gpu: &Gpu, batch: usize, steps: usize, backward: bool) -> (Method, String) {
         let Some(shape) = self.kernels.newton else {
-            return (Method::Sequential, "the Jacobian is dense and too large for Newton".to_owned());
+            return (Method::Sequential, self.kernels.no_newton.clone().unwrap_or_default());
         };
         let (sequential_time, newton_time) = auto_costs(&self.kernels, shape, gpu.is_cpu(), batch, steps, backward);
         let what = if backward { "forward + backward" } else { "forward" };
@@ -294,7 +295,7 @@ impl GpuCell {
         let plan = &self.kernels.plan;
         let (batch, steps) = (data.batch(), data.seq_len());
         let (method, reason) =
-            method.resolve(self.newton.is_some(), || self.choose_method(gpu, batch, steps, backward));
+            method.resolve(self.kernels.no_newton.as_deref(), || self.choose_method(gpu, batch, steps, backward));
         workspace.ensure(gpu, Slot::Params, plan.cell.params_len as usize)?;
         for (i, launch) in self.dense_launches() {
             workspace.ensure(gpu, Slot::Weights(i), (launch.columns() * launch.depth) as usize)?;

@@ -111,6 +111,8 @@ pub struct GpuKernels {
     pub bindings: Vec<Buffer>,
     /// The Newton kernel's workgroup shape, if there is a Newton kernel.
     pub newton: Option<NewtonShape>,
+    /// Why there is no Newton kernel, if there is none.
+    pub no_newton: Option<String>,
     /// Steps per group of the sequential kernel's software pipeline (1: none).
     pub pipeline_group: u64,
     /// The matrix-product kernel's shape for the target (projections and their
@@ -135,12 +137,31 @@ pub struct Target {
     /// The matrix-product kernel's shape, if not the deepest that fits (a tuning
     /// and measurement knob).
     pub gemm: Option<GemmKernel>,
+    /// The most unknowns a lane may have for a Newton kernel on this device,
+    /// where the device limits it (see [`LLVMPIPE_NEWTON_UNKNOWNS`]).
+    pub newton_unknowns: Option<u64>,
 }
+
+/// The most unknowns per lane for Newton on a CPU device (llvmpipe). llvmpipe
+/// stops a loop after 65,535 iterations in an invocation and goes on with wrong
+/// values, silently; beyond 12 unknowns the Newton kernel's loops over a lane's
+/// K x K entries are not unrolled and reach that count within a few segments
+/// (lavapipe: cells of 15 and 16 unknowns gave errors of 0.25-0.6 after 2 to 3
+/// segments while reporting convergence; 12 unknowns on lavapipe, and 16 on an
+/// H200, match the sequential method to 2e-7).
+pub const LLVMPIPE_NEWTON_UNKNOWNS: u64 = 12;
 
 impl Default for Target {
     /// What every WebGPU device offers.
     fn default() -> Self {
-        Target { max_threads: 256, workgroup_bytes: 16 * 1024, chunk_len: None, pipeline_group: 32, gemm: None }
+        Target {
+            max_threads: 256,
+            workgroup_bytes: 16 * 1024,
+            chunk_len: None,
+            pipeline_group: 32,
+            gemm: None,
+            newton_unknowns: None,
+        }
     }
 }
 
@@ -204,7 +225,22 @@ fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
 /// Generates (and validates) the recurrence kernels of `derived` for `dims` and a
 /// device offering `target`.
 pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<GpuKernels, Error> {
-    let plan = plan::plan(derived, dims)?;
+    let mut plan = plan::plan(derived, dims)?;
+    let no_newton = if !plan.newton {
+        Some(format!(
+            "the Jacobian is dense and too large for Newton ({} unknowns; at most {})",
+            plan.unknowns,
+            crate::plan::Device::Gpu.dense_newton_unknowns()
+        ))
+    } else {
+        target.newton_unknowns.filter(|&limit| plan.unknowns > limit).map(|limit| {
+            format!(
+                "a lane has {} unknowns, more than Newton takes on this device ({limit}: llvmpipe's loop limit)",
+                plan.unknowns
+            )
+        })
+    };
+    plan.newton &= no_newton.is_none();
     let newton = plan.newton.then(|| newton_shape(&plan, target));
     let mut emitter = emit::Emitter::new(derived, dims, &plan);
     emitter.lane_params(LANE_PARAM_WORDS);
@@ -290,6 +326,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
         newton,
         pipeline_group: group,
         gemm: GemmKernel::for_target(target),
+        no_newton,
     })
 }
 
