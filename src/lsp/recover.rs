@@ -47,6 +47,9 @@ pub fn parse_tolerant(source: &str) -> Recovered {
                 true
             }
             ErrorKind::Syntax { .. } => repair(&mut text, error.span.start as usize),
+            // Reported at the end of the statement that lacks its `;`: blank
+            // that statement and keep the next.
+            ErrorKind::MissingSemicolon => blank_statement_ending_at(&mut text, error.span.start as usize),
             _ => false,
         };
         if !progressed {
@@ -99,6 +102,15 @@ fn repair(text: &mut Vec<u8>, at: usize) -> bool {
     // Nothing before the error to blank: blank the token at it.
     let token_end = if word_len > 0 { at + word_len } else { char_end(text, at) };
     blank(text, &comment, at, token_end)
+}
+
+/// Blanks the statement that ends at `at` (from the delimiter before it);
+/// returns whether the text changed.
+fn blank_statement_ending_at(text: &mut [u8], at: usize) -> bool {
+    let at = at.min(text.len());
+    let comment = comment_mask(text);
+    let start = (0..at).rev().find(|&i| !comment[i] && matches!(text[i], b';' | b'{' | b'}')).map_or(0, |i| i + 1);
+    blank(text, &comment, start, at)
 }
 
 /// Turns the bytes `start..end` that are neither comment nor line break into
