@@ -146,7 +146,7 @@ pub struct Target {
 /// stops a loop after 65,535 iterations in an invocation and goes on with wrong
 /// values, silently; beyond 12 unknowns the Newton kernel's loops over a lane's
 /// K x K entries are not unrolled and reach that count within a few segments
-/// (lavapipe: cells of 15 and 16 unknowns gave errors of 0.25-0.6 after 2 to 3
+/// (lavapipe: cells of 15 and 16 unknowns gave errors of 0.005-0.6 after 2 to 3
 /// segments while reporting convergence; 12 unknowns on lavapipe, and 16 on an
 /// H200, match the sequential method to 2e-7).
 pub const LLVMPIPE_NEWTON_UNKNOWNS: u64 = 12;
