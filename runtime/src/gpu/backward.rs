@@ -223,7 +223,7 @@ impl GpuCell {
             Some(shape) if scan => [groups_x(shape.lanes), pass.batch as u32, 1],
             _ => [groups_x(SEQUENTIAL_LANES), pass.batch as u32, 1],
         };
-        let records: Vec<_> = windows(pass.steps, if scan { adjoint.scan } else { None }, plan.unknowns)
+        let records: Vec<_> = windows(pass.steps, if scan { adjoint.scan } else { None }, plan.unknowns, gpu.is_cpu())
             .into_iter()
             .rev()
             .map(|window| self.settings(pass, &NewtonSettings::default(), window, false))

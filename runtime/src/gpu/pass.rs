@@ -159,7 +159,7 @@ impl GpuCell {
         }
 
         let projections = self.projection_dispatches(gpu, workspace, rows as u64, &mut uploads)?;
-        let records: Vec<Settings> = windows(pass.steps, shape, plan.unknowns)
+        let records: Vec<Settings> = windows(pass.steps, shape, plan.unknowns, gpu.is_cpu())
             .into_iter()
             .map(|window| self.settings(pass, newton, window, keep))
             .collect();
@@ -303,15 +303,31 @@ impl GpuCell {
     }
 }
 
+/// A thread's loop iterations per dispatch on a CPU device: llvmpipe ends an
+/// invocation's loops after 65,535 iterations in all and goes on with wrong
+/// values, so a dispatch stays at half that.
+const LLVMPIPE_LOOP_BUDGET: u64 = 32_768;
+/// The Newton iterations per segment the budget allows for.
+const LLVMPIPE_ITERATIONS: u64 = 8;
+
 /// The windows of steps the kernels walk, one dispatch each: whole segments of
-/// the Newton kernel's `shape` (about [`NEWTON_WINDOW`] steps), or steps of the
-/// sequential kernels ([`SEQUENTIAL_WINDOW`] over the square of the lane's
-/// `unknowns`, as a lane's step loops over its K x K entries, but at least 64).
-pub(super) fn windows(steps: usize, shape: Option<NewtonShape>, unknowns: u64) -> Vec<(u32, u32)> {
+/// the Newton kernel's `shape` (about [`NEWTON_WINDOW`] steps; on a CPU device
+/// also within [`LLVMPIPE_LOOP_BUDGET`], a thread's Newton iteration looping
+/// about `N (K^3 + 4 K^2)` times: with lanes of 8 unknowns, one segment), or
+/// steps of the sequential kernels ([`SEQUENTIAL_WINDOW`] over the square of the
+/// lane's `unknowns`, as a lane's step loops over its K x K entries, but at
+/// least 64).
+pub(super) fn windows(steps: usize, shape: Option<NewtonShape>, unknowns: u64, cpu_device: bool) -> Vec<(u32, u32)> {
     let window = match shape {
         Some(shape) => {
             let segment = shape.segment() as usize;
-            segment * (NEWTON_WINDOW / segment).max(1)
+            let mut segments = (NEWTON_WINDOW / segment).max(1);
+            if cpu_device {
+                let k = unknowns.max(1);
+                let per_segment = shape.chunk_len * (k * k * k + 4 * k * k) * LLVMPIPE_ITERATIONS;
+                segments = segments.min((LLVMPIPE_LOOP_BUDGET / per_segment.max(1)).max(1) as usize);
+            }
+            segment * segments
         }
         None => (SEQUENTIAL_WINDOW / (unknowns * unknowns).max(1) as usize).max(64),
     };
