@@ -4,6 +4,7 @@
 //! matrix products over every step, in one submission per pass, read back and
 //! summed over passes.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rnnc_compiler::analyse::ProjectionKind;
@@ -11,7 +12,7 @@ use rnnc_compiler::backend::wgsl::{AdjointKernels, GemmLaunch, GemmSizes, Gradie
 
 use super::cell::{GpuCell, GpuTape, Outputs};
 use super::device::{Gpu, GpuError};
-use super::kernel::{Dispatch, Recorder};
+use super::kernel::{Dispatch, Kernel, Recorder};
 use super::pass::{Pass, Transfers, windows};
 use super::timing::{Phase, PhaseTimes};
 use super::workspace::{Bound, Slot, Uploads, Workspace, record_stride};
@@ -85,9 +86,7 @@ impl GpuCell {
         if run.params != tape.params {
             return Err(GpuError::Tape("the parameters changed between the forward and the backward pass".into()));
         }
-        let scan = run.method == Method::Newton && adjoint.scan.is_some();
-        let entry = if scan { "adjoint_scan" } else { "adjoint_sequential" };
-        let kernel = gpu.kernel("backward", &adjoint.text, entry)?;
+        let (scan, kernel) = self.adjoint_kernel(gpu, adjoint, run.method)?;
         let mut gradients = GradientBuffers {
             params: data.params().iter().map(|t| vec![0.0; t.len()]).collect(),
             inputs: vec![Vec::new(); plan.cell.inputs.len()],
@@ -124,9 +123,20 @@ impl GpuCell {
     /// Whether the device holds cotangents (and inputs) of `data`'s shape from
     /// the last [`GpuCell::backward_on_device`].
     pub fn holds_douts(&self, data: &BoundData) -> bool {
-        let workspace = self.workspace();
-        let shape = Some((data.batch(), data.seq_len()));
-        workspace.resident_douts == shape && workspace.resident_inputs == shape
+        self.workspace().holds_pass_data((data.batch(), data.seq_len()))
+    }
+
+    /// The backward kernel that follows a forward by `method` (the reverse scan
+    /// after Newton, where the cell has one), and whether it is the scan.
+    fn adjoint_kernel(
+        &self,
+        gpu: &Gpu,
+        adjoint: &AdjointKernels,
+        method: Method,
+    ) -> Result<(bool, Arc<Kernel>), GpuError> {
+        let scan = method == Method::Newton && adjoint.scan.is_some();
+        let entry = if scan { "adjoint_scan" } else { "adjoint_sequential" };
+        Ok((scan, gpu.kernel("backward", &adjoint.text, entry)?))
     }
 
     /// Runs the cell forward over `data` and back, leaving everything on the
@@ -150,30 +160,21 @@ impl GpuCell {
         let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
         let mut workspace = self.workspace();
         let run = self.prepare(gpu, &mut workspace, data, method, true)?;
-        if run.chunk < data.batch() {
-            return Err(GpuError::Device(format!(
-                "a backward on the device needs the batch in one pass; this device takes {} of {} sequences per pass",
-                run.chunk,
-                data.batch()
-            )));
-        }
-        let shape = Some((data.batch(), data.seq_len()));
+        let pass = run.whole_batch(data, "a backward")?;
+        let shape = (data.batch(), data.seq_len());
         let resident = douts.is_none();
-        if resident && (workspace.resident_douts != shape || workspace.resident_inputs != shape) {
+        if resident && !workspace.holds_pass_data(shape) {
             return Err(GpuError::Device("no cotangents of this shape are on the device".into()));
         }
-        let pass = Pass { first: 0, batch: data.batch(), steps: data.seq_len() };
         let forward = Transfers { upload_inputs: !resident, read_outputs: false };
         let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, data, &pass, settings, true, forward)?;
-        workspace.resident_inputs = shape;
-        let scan = run.method == Method::Newton && adjoint.scan.is_some();
-        let entry = if scan { "adjoint_scan" } else { "adjoint_sequential" };
-        let kernel = gpu.kernel("backward", &adjoint.text, entry)?;
+        workspace.resident_inputs = Some(shape);
+        let (scan, kernel) = self.adjoint_kernel(gpu, adjoint, run.method)?;
         let context = PassContext { pass: &pass, adjoint, scan, kernel: &kernel };
         let backward = BackwardTransfers { upload_douts: !resident, read_gradients: false };
         let (_, times) =
             self.backward_pass(gpu, &mut workspace, data, &context, douts.unwrap_or_default(), backward)?;
-        workspace.resident_douts = shape;
+        workspace.resident_douts = Some(shape);
         let mut report = run.report(gpu, &stats);
         times.add_to(&mut report);
         report.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
@@ -536,5 +537,5 @@ struct PassContext<'a> {
     pass: &'a Pass,
     adjoint: &'a AdjointKernels,
     scan: bool,
-    kernel: &'a std::sync::Arc<super::kernel::Kernel>,
+    kernel: &'a Arc<Kernel>,
 }

@@ -222,16 +222,9 @@ impl GpuCell {
         let wall = Instant::now();
         let mut workspace = self.workspace();
         let run = self.prepare(gpu, &mut workspace, data, method, false)?;
-        if run.chunk < data.batch() {
-            return Err(GpuError::Device(format!(
-                "a forward on the device needs the batch in one pass; this device takes {} of {} sequences per pass",
-                run.chunk,
-                data.batch()
-            )));
-        }
+        let pass = run.whole_batch(data, "a forward")?;
         let shape = (data.batch(), data.seq_len());
         let upload_inputs = !(reuse_inputs && workspace.resident_inputs == Some(shape));
-        let pass = Pass { first: 0, batch: data.batch(), steps: data.seq_len() };
         let transfers = Transfers { upload_inputs, read_outputs: false };
         let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, data, &pass, settings, false, transfers)?;
         workspace.resident_inputs = Some(shape);
@@ -342,6 +335,19 @@ pub(super) struct Run {
 }
 
 impl Run {
+    /// The one pass of a call that leaves its results on the device (`what`):
+    /// the whole batch, or an error where the device takes fewer sequences.
+    pub(super) fn whole_batch(&self, data: &BoundData, what: &str) -> Result<Pass, GpuError> {
+        if self.chunk < data.batch() {
+            return Err(GpuError::Device(format!(
+                "{what} on the device needs the batch in one pass; this device takes {} of {} sequences per pass",
+                self.chunk,
+                data.batch()
+            )));
+        }
+        Ok(Pass { first: 0, batch: data.batch(), steps: data.seq_len() })
+    }
+
     /// The report of a run whose passes did `total`.
     pub(super) fn report(&self, gpu: &Gpu, total: &PassStats) -> ForwardReport {
         let timed = total.projection_ms.is_some();

@@ -97,6 +97,12 @@ pub(super) struct Workspace {
 }
 
 impl Workspace {
+    /// Whether the inputs and the outputs' cotangents of a `shape` (batch,
+    /// steps) pass are both in place from the last call.
+    pub(super) fn holds_pass_data(&self, shape: (usize, usize)) -> bool {
+        self.resident_inputs == Some(shape) && self.resident_douts == Some(shape)
+    }
+
     /// Makes `slot` hold at least `len` words, allocating only when it does not.
     pub(super) fn ensure(&mut self, gpu: &Gpu, slot: Slot, len: usize) -> Result<(), GpuError> {
         if self.buffers.get(&slot).is_some_and(|b| b.len() >= len) {

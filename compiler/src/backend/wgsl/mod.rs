@@ -225,7 +225,7 @@ fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
 /// Generates (and validates) the recurrence kernels of `derived` for `dims` and a
 /// device offering `target`.
 pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<GpuKernels, Error> {
-    let mut plan = plan::plan(derived, dims)?;
+    let plan = plan::plan(derived, dims)?;
     let no_newton = if !plan.newton {
         Some(format!(
             "the Jacobian is dense and too large for Newton ({} unknowns; at most {})",
@@ -240,8 +240,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
             )
         })
     };
-    plan.newton &= no_newton.is_none();
-    let newton = plan.newton.then(|| newton_shape(&plan, target));
+    let newton = no_newton.is_none().then(|| newton_shape(&plan, target));
     let mut emitter = emit::Emitter::new(derived, dims, &plan);
     emitter.lane_params(LANE_PARAM_WORDS);
     emitter.load_hoisted();

@@ -88,8 +88,9 @@ pub struct KernelPlan {
     /// Per output, the sum of the lengths of the outputs before it (outputs at
     /// `B * T * output_prefix[o]`).
     pub output_prefix: Vec<u64>,
-    /// Whether the Newton kernel exists (a whole lane of more unknowns than
-    /// [`Device::Gpu`] allows only has the sequential one).
+    /// Whether the cell's lanes admit a Newton kernel (a whole lane of more
+    /// unknowns than [`Device::Gpu`] allows only has the sequential one); a
+    /// device may still refuse it (`Target::newton_unknowns`, `GpuKernels::no_newton`).
     pub newton: bool,
 }
 
