@@ -14,6 +14,7 @@ use rnnc_runtime::data::BoundData;
 use rnnc_runtime::data::random::{SplitMix64, random_inputs, random_params, random_tensor};
 use rnnc_runtime::gpu::{Gpu, GpuCell};
 use rnnc_runtime::{GradientBuffers, Method, NewtonSettings};
+use support::gradients::{central_difference, check_direction, directional_error};
 
 const SOURCE: &str = "
 cell functions {
@@ -131,24 +132,17 @@ fn gradient_error(case: &Case, dout: &[f32], gradients: &GradientBuffers) -> (f6
     for (name, gradient, field) in tensors {
         let len = field(&mut case.point.clone()).len();
         assert_eq!(gradient.len(), len, "{name}");
-        let random: Vec<f64> = (0..len).map(|_| f64::from(rng.uniform(-1.0, 1.0))).collect();
-        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-30);
-        let (g_norm, r_norm) = (norm(&gradient), norm(&random));
-        let direction: Vec<f64> = gradient.iter().zip(&random).map(|(g, r)| g / g_norm + r / r_norm).collect();
-        let epsilon = 1e-6;
-        let moved = |sign: f64| {
+        let direction = check_direction(&gradient, &mut rng);
+        let numeric = central_difference(|step| {
             let mut point = case.point.clone();
             for (v, d) in field(&mut point).iter_mut().zip(&direction) {
-                *v += sign * epsilon * d;
+                *v += step * d;
             }
             loss(&point)
-        };
-        let numeric = (moved(1.0) - moved(-1.0)) / (2.0 * epsilon);
-        let analytic: f64 = gradient.iter().zip(&direction).map(|(g, d)| g * d).sum();
-        let error = (analytic - numeric).abs() / numeric.abs().max(1e-6);
-        let error = if error.is_nan() { f64::INFINITY } else { error };
+        });
+        let (error, line) = directional_error(name, &gradient, &direction, numeric);
         if error >= worst.0 {
-            worst = (error, format!("{name}: backend {analytic:e}, finite differences {numeric:e}"));
+            worst = (error, line);
         }
     }
     worst

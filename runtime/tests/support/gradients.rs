@@ -83,6 +83,32 @@ pub fn gradient_error(
     gradient_errors(derived, data, douts, &[gradients], seed).remove(0)
 }
 
+/// The direction `g / |g| + r / |r|` along which `gradient` (`g`) is checked,
+/// `r` drawn from `rng` in [-1, 1].
+pub fn check_direction(gradient: &[f64], rng: &mut SplitMix64) -> Vec<f64> {
+    let random: Vec<f64> = (0..gradient.len()).map(|_| f64::from(rng.uniform(-1.0, 1.0))).collect();
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-30);
+    let (g_norm, r_norm) = (norm(gradient), norm(&random));
+    gradient.iter().zip(&random).map(|(g, r)| g / g_norm + r / r_norm).collect()
+}
+
+/// The central difference `(L(+eps) - L(-eps)) / (2 eps)` of `loss_at(step)`,
+/// the loss moved by `step` along a direction.
+pub fn central_difference(mut loss_at: impl FnMut(f64) -> f64) -> f64 {
+    const EPSILON: f64 = 1e-6;
+    (loss_at(EPSILON) - loss_at(-EPSILON)) / (2.0 * EPSILON)
+}
+
+/// The error of `gradient`'s derivative along `direction` against `numeric`,
+/// relative to `max(|numeric|, 1e-6)` (infinite where not a number), with a
+/// line naming the tensor and both values.
+pub fn directional_error(name: &str, gradient: &[f64], direction: &[f64], numeric: f64) -> (f64, String) {
+    let analytic: f64 = gradient.iter().zip(direction).map(|(g, d)| g * d).sum();
+    let error = (analytic - numeric).abs() / numeric.abs().max(1e-6);
+    let error = if error.is_nan() { f64::INFINITY } else { error };
+    (error, format!("{name}: backend {analytic:e}, finite differences {numeric:e}"))
+}
+
 /// [`gradient_error`] for several backends' gradients of the same loss (by
 /// several methods, say) at the price of one: every tensor is moved along the
 /// first gradient's direction plus a random one, and each gradient is checked
@@ -125,28 +151,21 @@ pub fn gradient_errors(
             }
         }
         let Some(first) = all.first().filter(|g| g.len() == len) else { continue };
-        let random: Vec<f64> = (0..len).map(|_| f64::from(rng.uniform(-1.0, 1.0))).collect();
-        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-30);
-        let (g_norm, r_norm) = (norm(first), norm(&random));
-        let direction: Vec<f64> = first.iter().zip(&random).map(|(a, r)| a / g_norm + r / r_norm).collect();
-        let epsilon = 1e-6;
-        let mut moved = |sign: f64| {
+        let direction = check_direction(first, &mut rng);
+        let numeric = central_difference(|step| {
             let original = point.tensor_mut(which).clone();
             for (k, x) in point.tensor_mut(which).iter_mut().enumerate() {
-                *x += sign * epsilon * direction[if scalar { 0 } else { k }];
+                *x += step * direction[if scalar { 0 } else { k }];
             }
             let value = loss(derived, data, &point, douts);
             *point.tensor_mut(which) = original;
             value
-        };
-        let numeric = (moved(1.0) - moved(-1.0)) / (2.0 * epsilon);
+        });
         for (result, g) in results.iter_mut().zip(&all) {
             let Ok(worst) = result else { continue };
-            let analytic: f64 = g.iter().zip(&direction).map(|(a, d)| a * d).sum();
-            let error = (analytic - numeric).abs() / numeric.abs().max(1e-6);
-            let error = if error.is_nan() { f64::INFINITY } else { error };
+            let (error, line) = directional_error(&name, g, &direction, numeric);
             if error >= worst.0 {
-                *worst = (error, format!("{name}: backend {analytic:e}, finite differences {numeric:e}"));
+                *worst = (error, line);
             }
         }
     }
