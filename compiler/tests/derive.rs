@@ -10,13 +10,19 @@ use rnnc_compiler::derive::{SimplifyLimits, StopReason};
 use rnnc_compiler::interp::{InterpError, Interpreter, ParamValues};
 use rnnc_compiler::{Derived, ErrorKind, check_source, derive_cell, derive_cell_with};
 
-/// Every stdlib and filetest cell, but those with blocks over 64 (ParaRNN's
-/// multi-head models, heads of 512 channels: their derivatives would be
-/// evaluated densely at H = 512; `runtime/tests/pararnn_models.rs` checks them).
+/// Every stdlib and filetest cell, but those with blocks over
+/// `LARGEST_SMALL_TEST_BLOCK` (ParaRNN's multi-head models, heads of 512
+/// channels: their derivatives would be evaluated densely at H = 512;
+/// `runtime/tests/pararnn_models.rs` checks them).
 fn all_cells() -> Vec<rnnc_compiler::Cell> {
     let mut cells = Vec::new();
     for cell in rnnc_stdlib::CELLS {
-        cells.extend(check_source(cell.source).expect("checks").into_iter().filter(|c| c.largest_block() <= 64));
+        cells.extend(
+            check_source(cell.source)
+                .expect("checks")
+                .into_iter()
+                .filter(|c| c.largest_block() <= rnnc_stdlib::LARGEST_SMALL_TEST_BLOCK),
+        );
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/filetests");
     let mut paths: Vec<_> = std::fs::read_dir(dir).expect("exists").filter_map(|e| e.ok().map(|e| e.path())).collect();

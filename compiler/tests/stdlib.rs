@@ -78,7 +78,7 @@ fn every_derivative_matches_finite_differences() {
         // at H = 512, entry by entry; their blocks are checked through
         // `block_elman` here, and the models against their published equations
         // in `runtime/tests/pararnn_models.rs`.
-        if derived.cell.largest_block() > 64 {
+        if derived.cell.largest_block() > rnnc_stdlib::LARGEST_SMALL_TEST_BLOCK {
             continue;
         }
         if let Err(error) = common::check_derivatives(&derived, 7 + seed as u64, 4) {

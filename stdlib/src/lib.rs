@@ -39,6 +39,12 @@ cells![
     "slstm",
 ];
 
+/// The largest block size of the cells that the every-cell tests run at small
+/// sizes. Cells with larger blocks (ParaRNN's multi-head models: heads of 512
+/// channels) are sized for benchmarks, and have tests of their own
+/// (`runtime/tests/pararnn_models.rs`).
+pub const LARGEST_SMALL_TEST_BLOCK: u64 = 64;
+
 /// The shipped cell called `name`.
 pub fn get(name: &str) -> Option<&'static StdlibCell> {
     CELLS.iter().find(|cell| cell.name == name)

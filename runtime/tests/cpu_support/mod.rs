@@ -17,17 +17,12 @@ pub fn derive_all(source: &str) -> Vec<Derived> {
     cells.iter().map(|c| derive_cell(c).unwrap_or_else(|e| panic!("{}: {e}", c.name))).collect()
 }
 
-/// The largest block size of the cells the every-cell tests run. Cells with
-/// larger blocks (ParaRNN's multi-head models: heads of 512 channels) are sized
-/// for benchmarks; they have their own tests (`pararnn_models.rs`).
-pub const LARGEST_TESTED_BLOCK: u64 = 64;
-
 /// The stdlib cells the every-cell tests run, derived, with their names.
 pub fn stdlib_cells() -> Vec<(&'static str, Derived)> {
     rnnc_stdlib::CELLS
         .iter()
         .map(|c| (c.name, stdlib(c.name)))
-        .filter(|(_, derived)| derived.cell.largest_block() <= LARGEST_TESTED_BLOCK)
+        .filter(|(_, derived)| derived.cell.largest_block() <= rnnc_stdlib::LARGEST_SMALL_TEST_BLOCK)
         .collect()
 }
 

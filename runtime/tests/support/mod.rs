@@ -21,17 +21,15 @@ pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The largest block size of the cells the every-cell tests run. Cells with
-/// larger blocks (ParaRNN's multi-head models: heads of 512 channels) are sized
-/// for benchmarks; they have their own tests (`pararnn_models.rs`).
-pub const LARGEST_TESTED_BLOCK: u64 = 64;
-
 /// Every cell the backends are tested on: the shipped cells (but those with
-/// blocks over [`LARGEST_TESTED_BLOCK`]) and the derivation tests' cells
+/// blocks over [`rnnc_stdlib::LARGEST_SMALL_TEST_BLOCK`]) and the derivation tests' cells
 /// (`tests/filetests/*.rnn`), as (name, source).
 pub fn test_cells() -> Vec<(String, String)> {
     let small = |source: &str| {
-        rnnc_compiler::check_source(source).expect("checks").iter().all(|c| c.largest_block() <= LARGEST_TESTED_BLOCK)
+        rnnc_compiler::check_source(source)
+            .expect("checks")
+            .iter()
+            .all(|c| c.largest_block() <= rnnc_stdlib::LARGEST_SMALL_TEST_BLOCK)
     };
     let mut cells: Vec<(String, String)> = rnnc_stdlib::CELLS
         .iter()
