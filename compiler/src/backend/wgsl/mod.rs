@@ -140,6 +140,41 @@ pub struct Target {
     /// The most unknowns a lane may have for a Newton kernel on this device,
     /// where the device limits it (see [`LLVMPIPE_NEWTON_UNKNOWNS`]).
     pub newton_unknowns: Option<u64>,
+    /// The Newton kernel's workgroup shape, if chosen (a tuning knob).
+    pub newton_knobs: NewtonKnobs,
+}
+
+/// The Newton kernel's workgroup shape, if not the measured default (tuning
+/// and measurements; `RNNC_NEWTON`, e.g. `threads=512,lanes=2`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NewtonKnobs {
+    /// Threads per workgroup (a power of two).
+    pub threads: Option<u64>,
+    /// Lanes per workgroup (a power of two).
+    pub lanes: Option<u64>,
+}
+
+impl std::str::FromStr for NewtonKnobs {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<NewtonKnobs, String> {
+        let mut knobs = NewtonKnobs::default();
+        for part in text.split(',').filter(|p| !p.trim().is_empty()) {
+            let (key, value) = part.split_once('=').ok_or_else(|| format!("`{part}` is not KEY=VALUE"))?;
+            let count = value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| n.is_power_of_two())
+                .ok_or_else(|| format!("`{value}` is not a power of two"))?;
+            match key.trim() {
+                "threads" => knobs.threads = Some(count),
+                "lanes" => knobs.lanes = Some(count),
+                _ => return Err(format!("unknown Newton knob `{key}` (threads, lanes)")),
+            }
+        }
+        Ok(knobs)
+    }
 }
 
 /// The most unknowns per lane for Newton on a CPU device (llvmpipe). llvmpipe
@@ -161,12 +196,13 @@ impl Default for Target {
             pipeline_group: 32,
             gemm: None,
             newton_unknowns: None,
+            newton_knobs: NewtonKnobs::default(),
         }
     }
 }
 
 /// Lanes per Newton workgroup: 8 adjacent channels make one 32-byte memory sector.
-const NEWTON_LANES: u64 = 8;
+pub const NEWTON_LANES: u64 = 8;
 
 /// The most words of linearisations (`N (K + K^2)`) a Newton thread keeps from
 /// composing its chunk's maps to applying them (`CACHED = N`); beyond, it
@@ -204,12 +240,38 @@ fn pipeline_group(plan: &KernelPlan, target: &Target) -> u64 {
 /// (`load_lane_params`) rather than at every use.
 const LANE_PARAM_WORDS: u64 = 64;
 
+/// A sequence's unknowns per lane of a Newton workgroup, at most: a cell with
+/// few unknowns gets workgroups of fewer lanes, so that even one sequence
+/// spreads over about a hundred workgroups.
+const UNKNOWNS_PER_WORKGROUP_LANE: u64 = 128;
+
+/// The Newton kernel's workgroup shape. Measured on an H200
+/// (docs/measurements/h200-run31, -run32; N = 1024, B = 8, T = 8192): 1024
+/// threads (run 30's shape) ParaGRU 1.47 ms, ParaLSTM 2.36; 256 threads 1.06
+/// and 1.78; 128 threads 1.06 and 1.64; 64 1.15 and 1.60 (4 iterations). At
+/// B = 1, N = 256, T = 65536: 8 lanes of 1024 threads 1.45 ms, 2 lanes of 512
+/// threads 0.71 (of 256: 0.97), 1 lane of 512 0.81, 4 lanes of 256 1.37.
+/// block_elman (K = 4; its chunk maps fit 256 threads' workgroup memory) 6.15
+/// ms at 256 threads, 6.47 at 128. So: 256 threads for one unknown, 128 for
+/// two, and long segments (512 threads) for workgroups of few lanes.
 fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
     let k = plan.unknowns;
+    let sequence_unknowns = plan.lanes * k.max(1);
+    let wide = (sequence_unknowns / UNKNOWNS_PER_WORKGROUP_LANE).clamp(1, NEWTON_LANES);
+    let wide = 1u64 << (63 - wide.leading_zeros());
+    let lanes = plan.lanes.next_power_of_two().min(target.newton_knobs.lanes.unwrap_or(wide));
+    let measured = match k {
+        _ if target.newton_knobs.threads.is_some() => target.max_threads,
+        _ if lanes < NEWTON_LANES => 512,
+        0..=1 => 256,
+        2 => 128,
+        _ => target.max_threads,
+    };
     let per_thread = (k * k + 2 * k) * 4;
-    let threads = (target.workgroup_bytes.saturating_sub(64) / per_thread.max(1)).clamp(1, target.max_threads.max(1));
+    let most = target.newton_knobs.threads.unwrap_or(measured).min(target.max_threads).max(1);
+    let threads = (target.workgroup_bytes.saturating_sub(64) / per_thread.max(1)).clamp(1, most);
     let threads = 1u64 << (63 - threads.leading_zeros());
-    let lanes = plan.lanes.next_power_of_two().min(NEWTON_LANES).min(threads);
+    let lanes = lanes.min(threads);
     let chunks = (threads / lanes).max(1);
     // Measured on an H200 (docs/measurements/h200-run13, -run14): 8 steps for
     // one or two unknowns (16: 11-13% slower at B = 8, 6% faster at B = 1), 16

@@ -77,3 +77,26 @@ fn an_output_that_mixes_channels_makes_the_state_one_whole_lane() {
     let generated = kernels(&source, &[("H", 4), ("D", 3), ("O", 2)]).expect("generates");
     assert_eq!((generated.plan.mode, generated.plan.lanes, generated.plan.unknowns), (LaneMode::Whole, 1, 4));
 }
+
+#[test]
+fn newton_workgroups_follow_the_measured_shapes() {
+    let h200 = Target { max_threads: 1024, workgroup_bytes: 48 * 1024, ..Target::default() };
+    let shape = |name: &str, h: u64, target: &Target| {
+        let cell = crate::check_source(rnnc_stdlib::get(name).unwrap().source).expect("checks").remove(0);
+        let sizes = cell.bind_dims(|_| Some(h)).expect("binds");
+        generate(&derive_cell(&cell).expect("derives"), &sizes, target).expect("generates").newton.expect("Newton")
+    };
+    // One unknown a lane, many lanes: 8 lanes x 32 chunks; two unknowns: 8 x 16.
+    assert_eq!(shape("para_gru", 1024, &h200), NewtonShape { lanes: 8, chunks: 32, chunk_len: 8 });
+    assert_eq!(shape("para_lstm", 1024, &h200), NewtonShape { lanes: 8, chunks: 16, chunk_len: 8 });
+    // Few unknowns a sequence: narrow workgroups of long segments.
+    assert_eq!(shape("para_gru", 256, &h200), NewtonShape { lanes: 2, chunks: 256, chunk_len: 8 });
+    // Four unknowns: the most threads whose chunk maps fit workgroup memory (256).
+    assert_eq!(shape("block_elman", 1024, &h200), NewtonShape { lanes: 8, chunks: 32, chunk_len: 16 });
+    // The knobs override the rule, within the device's limits.
+    let knobs: NewtonKnobs = "threads=2048,lanes=1".parse().expect("parses");
+    let chosen = Target { newton_knobs: knobs, ..h200 };
+    assert_eq!(shape("para_gru", 1024, &chosen), NewtonShape { lanes: 1, chunks: 1024, chunk_len: 8 });
+    assert!("threads=300".parse::<NewtonKnobs>().is_err());
+    assert!("depth=4".parse::<NewtonKnobs>().is_err());
+}
