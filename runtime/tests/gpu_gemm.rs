@@ -1,11 +1,14 @@
 //! The matrix-product kernel against a float64 product, in each operand layout
 //! the runtime launches (the projection `X W^T`, the weight gradient `dP^T X`
 //! with its depth split and summed, the input gradient `dP W` accumulated), in
-//! groups, with partial tiles, and in each kernel shape a device may get.
+//! groups, with partial tiles, and in each kernel shape a device may get; and
+//! the same product by the kernel of every operand layout (any layout computes
+//! any product right; the matching one is the fast one); and the transpose that
+//! lays out a projection's matrices before their product.
 
 mod support;
 
-use rnnc_compiler::backend::wgsl::{GemmKernel, GemmLaunch, GemmSizes, Target};
+use rnnc_compiler::backend::wgsl::{GemmKernel, GemmLaunch, GemmLayout, GemmSizes, Target, TransposeLaunch};
 use rnnc_runtime::gpu::{Binding, Gpu};
 
 /// Deterministic values in [-1, 1).
@@ -37,8 +40,8 @@ fn reference(sizes: &GemmSizes, groups: u32, a: &[f32], b: &[f32], c: &[f32]) ->
     (want, scale)
 }
 
-/// Runs `launch` (and its sum) with `kernel` on operands `a`, `b` and an output
-/// starting as `c`; returns the output.
+/// Runs `launch` (and its sum) with `kernel` for its operands' layout on
+/// operands `a`, `b` and an output starting as `c`; returns the output.
 fn run(
     gpu: &Gpu,
     kernel: &GemmKernel,
@@ -48,7 +51,22 @@ fn run(
     c: &[f32],
     max_rows: u32,
 ) -> Vec<f32> {
-    let product = gpu.kernel("gemm", &kernel.text(), "main").expect("compiles");
+    run_layout(gpu, kernel, GemmLayout::of(&launch.sizes), launch, a, b, c, max_rows)
+}
+
+/// [`run`] with the kernel of `layout`.
+#[allow(clippy::too_many_arguments)]
+fn run_layout(
+    gpu: &Gpu,
+    kernel: &GemmKernel,
+    layout: GemmLayout,
+    launch: &GemmLaunch,
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    max_rows: u32,
+) -> Vec<f32> {
+    let product = gpu.kernel("gemm", &kernel.text(layout), "main").expect("compiles");
     let sizes = gpu.upload("sizes", &launch.sizes.words()).expect("upload");
     let (a, b) = (gpu.upload("a", a).expect("upload"), gpu.upload("b", b).expect("upload"));
     let mut out = c.to_vec();
@@ -70,12 +88,12 @@ fn check(what: &str, got: &[f32], want: &[f64], scale: &[f64]) {
     }
 }
 
-/// The device's kernel shape, the smallest (8 deep, unpadded) and the deepest
-/// (16, unpadded) where the device has room for it.
+/// The device's kernel shape (8 deep, unpadded), the padded one (8 x 33) and
+/// the deepest (16, unpadded) where the device has room for them.
 fn shapes(gpu: &Gpu) -> Vec<GemmKernel> {
     let device = GemmKernel::for_target(&Target { workgroup_bytes: gpu.max_workgroup_bytes(), ..Target::default() });
     let mut shapes = vec![device];
-    for other in [GemmKernel::plain(8, 32), GemmKernel::plain(16, 32)] {
+    for other in [GemmKernel::plain(8, 33), GemmKernel::plain(16, 32)] {
         if other != device && other.workgroup_bytes() <= gpu.max_workgroup_bytes() {
             shapes.push(other);
         }
@@ -112,6 +130,15 @@ fn projection_layout_x_times_w_transposed_with_partial_tiles() {
         // Words outside C keep their values.
         check(&format!("{kernel:?}"), &got, &want, &scale);
     }
+    // Every layout's kernel, and the one that tests the layout at run time.
+    let device = shapes(&gpu)[0];
+    for layout in GemmLayout::ALL {
+        let got = run_layout(&gpu, &device, layout, &launch, &a, &b, &c, 65535);
+        check(&format!("{layout:?}"), &got, &want, &scale);
+    }
+    let generic: GemmKernel = "8x32:generic".parse().expect("parses");
+    assert!(!generic.specialised);
+    check("generic", &run(&gpu, &generic, &launch, &a, &b, &c, 65535), &want, &scale);
 }
 
 #[test]
@@ -182,4 +209,44 @@ fn input_gradient_layout_accumulated_in_groups() {
         let got = run(&gpu, &kernel, &launch, &a, &b, &out, 65535);
         check(&format!("{kernel:?}"), &got, &want, &scale);
     }
+}
+
+#[test]
+fn transposes_groups_of_matrices_with_partial_tiles() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).expect("a GPU adapter");
+    // Three 45 x 70 matrices (W[g][j, q], rows of 70 words) after 2 words, into
+    // 70 x 45 matrices W^T[g][q, j] after 3 words.
+    let (rows, cols, groups) = (45u32, 70u32, 3u32);
+    let sizes = GemmSizes {
+        m: cols,
+        n: rows,
+        a_offset: 2,
+        a_row: 1,
+        a_col: cols,
+        a_group: rows * cols,
+        c_offset: 3,
+        c_row: rows,
+        c_group: rows * cols,
+        ..GemmSizes::default()
+    };
+    let launch = TransposeLaunch::new(sizes, u64::from(groups));
+    let w = values((2 + groups * rows * cols) as usize, 4);
+    let start = values((3 + groups * rows * cols + 5) as usize, 5);
+    let kernel = gpu.kernel("transpose", &TransposeLaunch::text(), "main").expect("compiles");
+    let sizes_buffer = gpu.upload("sizes", &launch.sizes.words()).expect("upload");
+    let a = gpu.upload("a", &w).expect("upload");
+    let c = gpu.upload("c", &start).expect("upload");
+    gpu.dispatch(&kernel, &[Binding(&sizes_buffer), Binding(&a), Binding(&c)], launch.grid).expect("runs");
+    let got: Vec<f32> = gpu.read(&c).expect("read");
+    let mut want = start.clone();
+    for g in 0..groups {
+        for j in 0..rows {
+            for q in 0..cols {
+                want[(3 + g * rows * cols + q * rows + j) as usize] = w[(2 + g * rows * cols + j * cols + q) as usize];
+            }
+        }
+    }
+    // Exact copies; the words around them keep their values.
+    assert_eq!(got, want);
 }

@@ -438,8 +438,9 @@ impl GpuCell {
             words[at as usize..at as usize + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
             let record = Bound::range(Slot::GradientSizes, at, GemmSizes::WORDS as u64);
             let bound = [record, Bound::whole(a), Bound::whole(b), Bound::whole(c)];
-            let bind_group = workspace.bind_group(gpu, &self.gemm, &bound)?;
-            dispatches.push(Dispatch { kernel: self.gemm.as_ref(), bind_group, grid: product.grid });
+            let gemm = self.gemm_kernel(gpu, &product.sizes)?;
+            let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
+            dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });
             if product.is_split() {
                 let bind_group = workspace.bind_group(gpu, &self.sum_splits, &[record, Bound::whole(c)])?;
                 let grid = product.sum_grid(gpu.max_workgroups_per_dimension());

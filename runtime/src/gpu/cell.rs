@@ -6,12 +6,12 @@
 //! outputs back through one staging buffer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use rnnc_compiler::Derived;
 use rnnc_compiler::analyse::ProjectionKind;
-use rnnc_compiler::backend::wgsl::{self, AdjointKernels, GpuKernels, NewtonShape, Target};
+use rnnc_compiler::backend::wgsl::{self, AdjointKernels, GemmSizes, GpuKernels, NewtonShape, Target};
 use rnnc_compiler::check::DimSizes;
 use rnnc_compiler::plan::ProjectionLaunch;
 
@@ -32,10 +32,13 @@ pub struct GpuCell {
     /// the cell has none.
     pub(super) adjoint: Result<AdjointKernels, String>,
     max_batch_chunk: Option<usize>,
-    /// The matrix products (projections and their gradients).
-    pub(super) gemm: Arc<Kernel>,
+    /// The matrix products (projections and their gradients), one kernel per
+    /// operand layout (`wgsl::GemmLayout::index`), compiled on first use.
+    gemm: [OnceLock<Arc<Kernel>>; 4],
     /// Adds a split product's partial products.
     pub(super) sum_splits: Arc<Kernel>,
+    /// Transposes a projection's matrices before its product.
+    pub(super) transpose: Arc<Kernel>,
     pub(super) newton: Option<Arc<Kernel>>,
     pub(super) sequential: Arc<Kernel>,
     workspace: Mutex<Workspace>,
@@ -112,8 +115,8 @@ impl GpuCell {
         };
         let kernels = wgsl::generate(derived, dims, &target).map_err(|e| GpuError::Codegen(e.to_string()))?;
         let label = format!("{} recurrence", derived.cell.name);
-        let gemm = gpu.kernel("gemm", &kernels.gemm.text(), "main")?;
         let sum_splits = gpu.kernel("sum_splits", &wgsl::GemmKernel::sum_splits_text(), "main")?;
+        let transpose = gpu.kernel("transpose", &wgsl::TransposeLaunch::text(), "main")?;
         let newton = match kernels.newton {
             Some(_) => Some(gpu.kernel(&label, &kernels.recurrence, "newton")?),
             None => None,
@@ -125,12 +128,25 @@ impl GpuCell {
             kernels,
             adjoint,
             max_batch_chunk: None,
-            gemm,
+            gemm: Default::default(),
             sum_splits,
+            transpose,
             newton,
             sequential,
             workspace: Mutex::new(Workspace::default()),
         })
+    }
+
+    /// The matrix-product kernel for a product of `sizes` (its operands'
+    /// layout), compiled on first use.
+    pub(super) fn gemm_kernel(&self, gpu: &Gpu, sizes: &GemmSizes) -> Result<&Arc<Kernel>, GpuError> {
+        let layout = wgsl::GemmLayout::of(sizes);
+        let slot = &self.gemm[layout.index()];
+        if let Some(kernel) = slot.get() {
+            return Ok(kernel);
+        }
+        let kernel = gpu.kernel("gemm", &self.kernels.gemm.text(layout), "main")?;
+        Ok(slot.get_or_init(|| kernel))
     }
 
     /// The generated kernels.

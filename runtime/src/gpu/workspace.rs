@@ -21,6 +21,8 @@ pub(super) enum Slot {
     Params,
     /// The stacked matrices of dense projection launch `i`.
     Weights(usize),
+    /// The matrices of projection launch `i`, transposed for its product.
+    ProjectionWeights(usize),
     /// Every input of the pass.
     Inputs,
     /// The initial states (the recurrence leaves its last states there).

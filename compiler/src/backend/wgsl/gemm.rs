@@ -3,7 +3,9 @@
 //! block) and every projection gradient (`dP^T X`, `dP W`) is one [`GemmLaunch`]:
 //! its [`GemmSizes`] record, its grid, and, when the product has too few output
 //! tiles to fill the device and a long depth, a split of the depth whose partial
-//! products the `sum_splits` kernel adds.
+//! products the `sum_splits` kernel adds. A projection's matrices are first
+//! transposed ([`TransposeLaunch`]), so that its product reads both operands
+//! without transposing staged slices.
 
 use super::Target;
 use super::interface::GemmSizes;
@@ -35,6 +37,44 @@ pub struct GemmKernel {
     pub row: u64,
     /// A stage left out, for measurements only (the products are then wrong).
     pub ablation: GemmAblation,
+    /// Whether each product's kernel knows its operands' layouts at compile
+    /// time ([`GemmLayout`]); without, one kernel tests them at run time (a
+    /// measurement knob, `:generic`).
+    pub specialised: bool,
+}
+
+/// Which way each operand of a product is loaded: along the depth (its depth
+/// index is the contiguous one, as for `X` in `X W^T`) or along `C`'s rows or
+/// columns. Any layout computes any product right (addresses come from the
+/// strides); the one that matches the strides reads neighbouring words with
+/// neighbouring threads. Fixed at compile time, the load path has no run-time
+/// branches and needs fewer registers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct GemmLayout {
+    /// `A`'s depth index is contiguous (`a_col = 1`).
+    pub a_along_depth: bool,
+    /// `B`'s depth index is contiguous (`b_row = 1`).
+    pub b_along_depth: bool,
+}
+
+impl GemmLayout {
+    /// Every layout, in the order of [`GemmLayout::index`].
+    pub const ALL: [GemmLayout; 4] = [
+        GemmLayout { a_along_depth: false, b_along_depth: false },
+        GemmLayout { a_along_depth: false, b_along_depth: true },
+        GemmLayout { a_along_depth: true, b_along_depth: false },
+        GemmLayout { a_along_depth: true, b_along_depth: true },
+    ];
+
+    /// The layout that matches a product's strides.
+    pub fn of(sizes: &GemmSizes) -> GemmLayout {
+        GemmLayout { a_along_depth: sizes.a_col == 1, b_along_depth: sizes.b_row == 1 }
+    }
+
+    /// The layout's place in [`GemmLayout::ALL`].
+    pub fn index(self) -> usize {
+        2 * usize::from(self.a_along_depth) + usize::from(self.b_along_depth)
+    }
 }
 
 /// A stage of the GEMM kernel left out, to time the others (GPU profilers do
@@ -54,46 +94,47 @@ pub enum GemmAblation {
 impl std::str::FromStr for GemmKernel {
     type Err = String;
 
-    /// `DEPTHxROW`, optionally `:noloads` or `:nomath`: `8x33`, `16x32:nomath`.
+    /// `DEPTHxROW`, then optionally `:noloads` or `:nomath` and `:generic`:
+    /// `8x33`, `16x32:nomath`, `8x33:generic`.
     fn from_str(text: &str) -> Result<GemmKernel, String> {
-        let (shape, ablation) = text.split_once(':').unwrap_or((text, ""));
-        let ablation = match ablation {
-            "" => GemmAblation::None,
-            "noloads" => GemmAblation::NoLoads,
-            "nomath" => GemmAblation::NoMath,
-            other => return Err(format!("unknown GEMM ablation `{other}` (noloads, nomath)")),
-        };
+        let mut parts = text.split(':');
+        let shape = parts.next().unwrap_or_default();
+        let (mut ablation, mut specialised) = (GemmAblation::None, true);
+        for option in parts {
+            match option {
+                "noloads" => ablation = GemmAblation::NoLoads,
+                "nomath" => ablation = GemmAblation::NoMath,
+                "generic" => specialised = false,
+                other => return Err(format!("unknown GEMM option `{other}` (noloads, nomath, generic)")),
+            }
+        }
         let parse = |t: &str| t.trim().parse::<u64>().map_err(|_| format!("`{text}` is not DEPTHxROW, e.g. 16x33"));
         let (depth, row) = shape.split_once('x').ok_or_else(|| format!("`{text}` is not DEPTHxROW, e.g. 16x33"))?;
         let (depth, row) = (parse(depth)?, parse(row)?);
         if !matches!(depth, 8 | 16) || !matches!(row, 32 | 33) {
             return Err(format!("`{text}`: the depth is 8 or 16 and the row 32 or 33"));
         }
-        Ok(GemmKernel { depth, row, ablation })
+        Ok(GemmKernel { depth, row, ablation, specialised })
     }
 }
 
 impl GemmKernel {
-    /// The target's choice (a knob), else 8-deep padded slices where they fit
-    /// the target's workgroup memory (17 KiB for both operands' two stages), else
-    /// unpadded (the 16 KiB every WebGPU device offers). H200, ParaGRU's projection
-    /// (docs/measurements/h200-run23, -run24): 8 x 33 14.84 ms, 8 x 32 15.04,
-    /// 16 x 33 17.07, 16 x 32 17.45.
+    /// The target's choice (a knob), else 8-deep unpadded slices (16 KiB of
+    /// workgroup memory for both operands' two stages: what every WebGPU device
+    /// offers). H200, ParaGRU's products at 412 GFLOP each: with the layout
+    /// tested at run time (docs/measurements/h200-run23, -run24) the projection
+    /// took 14.84 ms with 8 x 33, 15.04 with 8 x 32, 17.07 with 16 x 33; with
+    /// layouts fixed at compile time and the projection's matrices transposed
+    /// (run 35) 8 x 32 is the faster in every product: projection 12.97 against
+    /// 13.04 ms, weight gradients 13.75 against 14.29, input gradients 13.01
+    /// against 13.02.
     pub fn for_target(target: &Target) -> GemmKernel {
-        if let Some(chosen) = target.gemm {
-            return chosen;
-        }
-        let shapes = [(8, 33), (8, 32)];
-        shapes
-            .into_iter()
-            .map(|(depth, row)| GemmKernel::plain(depth, row))
-            .find(|shape| shape.workgroup_bytes() <= target.workgroup_bytes)
-            .unwrap_or(GemmKernel::plain(8, 32))
+        target.gemm.unwrap_or(GemmKernel::plain(8, 32))
     }
 
     /// The shape `depth x row` without options.
     pub fn plain(depth: u64, row: u64) -> GemmKernel {
-        GemmKernel { depth, row, ablation: GemmAblation::None }
+        GemmKernel { depth, row, ablation: GemmAblation::None, specialised: true }
     }
 
     /// Workgroup memory: two stages of both operands, `depth x row` vec4s each.
@@ -101,14 +142,28 @@ impl GemmKernel {
         4 * self.depth * self.row * 16
     }
 
-    /// The product kernel's WGSL (entry point `main`).
-    pub fn text(&self) -> String {
+    /// The product kernel's WGSL for operands of `layout` (entry point `main`;
+    /// a kernel that is not `specialised` takes any layout).
+    pub fn text(&self, layout: GemmLayout) -> String {
+        // 0: tested at run time; 1: along the depth; 2: along C's rows or columns.
+        let code = |along: bool| {
+            if !self.specialised {
+                0
+            } else if along {
+                1
+            } else {
+                2
+            }
+        };
         format!(
-            "{}const DEPTH: u32 = {}u;\nconst ROW: u32 = {}u;\nconst ABLATION: u32 = {}u;\n\n{}",
+            "{}const DEPTH: u32 = {}u;\nconst ROW: u32 = {}u;\nconst ABLATION: u32 = {}u;\n\
+             const A_LAYOUT: u32 = {}u;\nconst B_LAYOUT: u32 = {}u;\n\n{}",
             GemmSizes::wgsl(),
             self.depth,
             self.row,
             self.ablation as u32,
+            code(layout.a_along_depth),
+            code(layout.b_along_depth),
             include_str!("gemm.wgsl")
         )
     }
@@ -117,6 +172,33 @@ impl GemmKernel {
     /// (entry point `main`; bindings: the product's sizes, its output).
     pub fn sum_splits_text() -> String {
         format!("{}{}", GemmSizes::wgsl(), include_str!("sum_splits.wgsl"))
+    }
+}
+
+/// Rows and columns of a tile of the strided copy (`transpose.wgsl`).
+const TRANSPOSE_TILE: u64 = 32;
+
+/// One strided copy as launched (`transpose.wgsl`): `groups` copies
+/// `C[i, j] = A[i, j]` of `sizes.m x sizes.n` through `sizes`' `a_*` and `c_*`
+/// strides (with `a_row = 1`, a transpose).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TransposeLaunch {
+    /// The record the kernel reads.
+    pub sizes: GemmSizes,
+    /// Its workgroups.
+    pub grid: [u32; 3],
+}
+
+impl TransposeLaunch {
+    /// The copy of `groups` matrices described by `sizes`.
+    pub fn new(sizes: GemmSizes, groups: u64) -> TransposeLaunch {
+        let tiles = |len: u32| u64::from(len).div_ceil(TRANSPOSE_TILE).max(1) as u32;
+        TransposeLaunch { sizes, grid: [tiles(sizes.n), tiles(sizes.m), groups.max(1) as u32] }
+    }
+
+    /// The kernel's WGSL (entry point `main`; bindings: the sizes, `A`, `C`).
+    pub fn text() -> String {
+        format!("{}{}", GemmSizes::wgsl(), include_str!("transpose.wgsl"))
     }
 }
 
@@ -226,15 +308,17 @@ mod tests {
     #[test]
     fn the_kernel_shape_fits_the_device() {
         let shape = |bytes| GemmKernel::for_target(&Target { workgroup_bytes: bytes, ..Target::default() });
-        assert_eq!(shape(48 * 1024), GemmKernel::plain(8, 33));
-        assert_eq!(shape(17 * 1024), GemmKernel::plain(8, 33));
+        assert_eq!(shape(48 * 1024), GemmKernel::plain(8, 32));
         assert_eq!(shape(16 * 1024), GemmKernel::plain(8, 32));
         for bytes in [16 * 1024, 32 * 1024, 48 * 1024] {
             let kernel = shape(bytes);
             assert!(kernel.workgroup_bytes() <= bytes);
-            super::super::validate("gemm", &kernel.text()).expect("valid");
+            for layout in GemmLayout::ALL {
+                super::super::validate("gemm", &kernel.text(layout)).expect("valid");
+            }
         }
         super::super::validate("sum_splits", &GemmKernel::sum_splits_text()).expect("valid");
+        super::super::validate("transpose", &TransposeLaunch::text()).expect("valid");
     }
 
     #[test]
@@ -243,7 +327,9 @@ mod tests {
         assert_eq!(kernel, GemmKernel { ablation: GemmAblation::NoMath, ..GemmKernel::plain(8, 33) });
         for text in ["8x32", "16x33:noloads", "16x32"] {
             let kernel: GemmKernel = text.parse().expect("parses");
-            super::super::validate("gemm", &kernel.text()).expect("valid");
+            for layout in GemmLayout::ALL {
+                super::super::validate("gemm", &kernel.text(layout)).expect("valid");
+            }
         }
         for bad in ["16", "12x33", "32x33", "16x40", "16x33:fast", "ax33"] {
             assert!(bad.parse::<GemmKernel>().is_err(), "{bad}");

@@ -20,7 +20,9 @@
 // shifts each operand by its group stride (the blocks of a block-diagonal
 // matrix); split z % splits takes depths [s k_split, (s + 1) k_split) and writes
 // its partial product at c_offset + s c_split, to be summed by `sum_splits`.
-// `GemmSizes`, DEPTH, ROW and ABLATION are declared before this text (`gemm.rs`).
+// `GemmSizes`, DEPTH, ROW, ABLATION and each operand's layout (A_LAYOUT,
+// B_LAYOUT: `GemmLayout`, fixed at compile time unless 0) are declared before
+// this text (`gemm.rs`).
 
 @group(0) @binding(0) var<storage, read> sizes: GemmSizes;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -49,6 +51,16 @@ struct Operand {
     which: u32,
 }
 
+// Whether an operand is loaded along its depth: fixed by its layout code (1:
+// along the depth, 2: along C), or (0) when its depth stride is 1.
+fn along_depth(operand: Operand) -> bool {
+    let code = select(B_LAYOUT, A_LAYOUT, operand.which == 0u);
+    if code == 0u {
+        return operand.depth == 1u;
+    }
+    return code == 1u;
+}
+
 fn element(operand: Operand, index: u32) -> f32 {
     if operand.which == 0u {
         return a[index];
@@ -61,7 +73,7 @@ fn element(operand: Operand, index: u32) -> f32 {
 // of one depth (otherwise). Returned as (f, d) of its first element.
 fn load_place(operand: Operand, thread: u32, l: u32) -> vec2<u32> {
     let q = thread + l * 256u;
-    if operand.depth == 1u {
+    if along_depth(operand) {
         return vec2<u32>(q / (DEPTH / 4u), (q % (DEPTH / 4u)) * 4u);
     }
     return vec2<u32>((q % 32u) * 4u, q / 32u);
@@ -75,7 +87,7 @@ fn load(operand: Operand, f0: u32, k0: u32, k_end: u32, thread: u32, l: u32) -> 
     for (var e = 0u; e < 4u; e++) {
         var f = f0 + place.x;
         var d = k0 + place.y;
-        if operand.depth == 1u {
+        if along_depth(operand) {
             d += e;
         } else {
             f += e;
@@ -90,7 +102,7 @@ fn load(operand: Operand, f0: u32, k0: u32, k_end: u32, thread: u32, l: u32) -> 
 // Stages load `l` of this thread in the tile buffer starting at `base`.
 fn stage(operand: Operand, base: u32, thread: u32, l: u32, value: vec4<f32>) {
     let place = load_place(operand, thread, l);
-    if operand.depth == 1u {
+    if along_depth(operand) {
         for (var e = 0u; e < 4u; e++) {
             tiles[base + (place.y + e) * ROW + place.x / 4u][place.x % 4u] = value[e];
         }

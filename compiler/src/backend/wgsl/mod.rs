@@ -20,7 +20,7 @@ use crate::Derived;
 use crate::check::DimSizes;
 use crate::error::{Error, ErrorKind};
 pub use adjoint::{Accumulator, AccumulatorKind, AdjointKernels, GradientLayout, generate_adjoint};
-pub use gemm::{GEMM_TILE, GemmAblation, GemmKernel, GemmLaunch};
+pub use gemm::{GEMM_TILE, GemmAblation, GemmKernel, GemmLaunch, GemmLayout, TransposeLaunch};
 pub use interface::{GemmSizes, Settings, Stats};
 pub use plan::{KernelPlan, LaneMode, RawValue};
 
