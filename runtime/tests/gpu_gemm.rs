@@ -88,12 +88,15 @@ fn check(what: &str, got: &[f32], want: &[f64], scale: &[f64]) {
     }
 }
 
-/// The device's kernel shape (8 deep, unpadded), the padded one (8 x 33) and
-/// the deepest (16, unpadded) where the device has room for them.
+/// The device's kernel shape (8 deep, unpadded, fragments read ahead), the
+/// same reading each depth's fragments when it multiplies them, the padded
+/// one (8 x 33) and the deepest (16, unpadded) where the device has room.
 fn shapes(gpu: &Gpu) -> Vec<GemmKernel> {
     let device = GemmKernel::for_target(&Target { workgroup_bytes: gpu.max_workgroup_bytes(), ..Target::default() });
     let mut shapes = vec![device];
-    for other in [GemmKernel::plain(8, 33), GemmKernel::plain(16, 32)] {
+    let behind: GemmKernel = "8x32:behind".parse().expect("parses");
+    assert!(!behind.ahead);
+    for other in [behind, GemmKernel::plain(8, 33), GemmKernel::plain(16, 32)] {
         if other != device && other.workgroup_bytes() <= gpu.max_workgroup_bytes() {
             shapes.push(other);
         }

@@ -41,6 +41,12 @@ pub struct GemmKernel {
     /// time ([`GemmLayout`]); without, one kernel tests them at run time (a
     /// measurement knob, `:generic`).
     pub specialised: bool,
+    /// Whether each depth's fragments are read from workgroup memory while the
+    /// previous depth is multiplied (H200, docs/measurements/h200-run36:
+    /// ParaGRU's products 12.5 -> 11.9 ms, 14.2 -> 12.2, 12.3 -> 11.7; the
+    /// multiplications alone 10.4 -> 8.9 ms). Off only for measurements
+    /// (`:behind`).
+    pub ahead: bool,
 }
 
 /// Which way each operand of a product is loaded: along the depth (its depth
@@ -94,18 +100,19 @@ pub enum GemmAblation {
 impl std::str::FromStr for GemmKernel {
     type Err = String;
 
-    /// `DEPTHxROW`, then optionally `:noloads` or `:nomath` and `:generic`:
-    /// `8x33`, `16x32:nomath`, `8x33:generic`.
+    /// `DEPTHxROW`, then optionally `:noloads` or `:nomath`, `:generic` and
+    /// `:behind`: `8x33`, `16x32:nomath`, `8x33:generic:behind`.
     fn from_str(text: &str) -> Result<GemmKernel, String> {
         let mut parts = text.split(':');
         let shape = parts.next().unwrap_or_default();
-        let (mut ablation, mut specialised) = (GemmAblation::None, true);
+        let (mut ablation, mut specialised, mut ahead) = (GemmAblation::None, true, true);
         for option in parts {
             match option {
                 "noloads" => ablation = GemmAblation::NoLoads,
                 "nomath" => ablation = GemmAblation::NoMath,
                 "generic" => specialised = false,
-                other => return Err(format!("unknown GEMM option `{other}` (noloads, nomath, generic)")),
+                "behind" => ahead = false,
+                other => return Err(format!("unknown GEMM option `{other}` (noloads, nomath, generic, behind)")),
             }
         }
         let parse = |t: &str| t.trim().parse::<u64>().map_err(|_| format!("`{text}` is not DEPTHxROW, e.g. 16x33"));
@@ -114,7 +121,7 @@ impl std::str::FromStr for GemmKernel {
         if !matches!(depth, 8 | 16) || !matches!(row, 32 | 33) {
             return Err(format!("`{text}`: the depth is 8 or 16 and the row 32 or 33"));
         }
-        Ok(GemmKernel { depth, row, ablation, specialised })
+        Ok(GemmKernel { depth, row, ablation, specialised, ahead })
     }
 }
 
@@ -134,7 +141,7 @@ impl GemmKernel {
 
     /// The shape `depth x row` without options.
     pub fn plain(depth: u64, row: u64) -> GemmKernel {
-        GemmKernel { depth, row, ablation: GemmAblation::None, specialised: true }
+        GemmKernel { depth, row, ablation: GemmAblation::None, specialised: true, ahead: true }
     }
 
     /// Workgroup memory: two stages of both operands, `depth x row` vec4s each.
@@ -156,12 +163,13 @@ impl GemmKernel {
             }
         };
         format!(
-            "{}const DEPTH: u32 = {}u;\nconst ROW: u32 = {}u;\nconst ABLATION: u32 = {}u;\n\
+            "{}const DEPTH: u32 = {}u;\nconst ROW: u32 = {}u;\nconst ABLATION: u32 = {}u;\nconst AHEAD: u32 = {}u;\n\
              const A_LAYOUT: u32 = {}u;\nconst B_LAYOUT: u32 = {}u;\n\n{}",
             GemmSizes::wgsl(),
             self.depth,
             self.row,
             self.ablation as u32,
+            u32::from(self.ahead),
             code(layout.a_along_depth),
             code(layout.b_along_depth),
             include_str!("gemm.wgsl")

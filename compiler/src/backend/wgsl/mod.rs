@@ -249,11 +249,12 @@ const UNKNOWNS_PER_WORKGROUP_LANE: u64 = 128;
 /// (docs/measurements/h200-run31, -run32; N = 1024, B = 8, T = 8192): 1024
 /// threads (run 30's shape) ParaGRU 1.47 ms, ParaLSTM 2.36; 256 threads 1.06
 /// and 1.78; 128 threads 1.06 and 1.64; 64 1.15 and 1.60 (4 iterations). At
-/// B = 1, N = 256, T = 65536: 8 lanes of 1024 threads 1.45 ms, 2 lanes of 512
-/// threads 0.71 (of 256: 0.97), 1 lane of 512 0.81, 4 lanes of 256 1.37.
-/// block_elman (K = 4; its chunk maps fit 256 threads' workgroup memory) 6.15
-/// ms at 256 threads, 6.47 at 128. So: 256 threads for one unknown, 128 for
-/// two, and long segments (512 threads) for workgroups of few lanes.
+/// B = 1, N = 256, T = 65536: 8 lanes of 1024 threads 1.45 ms, 2 lanes of 1024
+/// threads 0.62 (run 36; of 512: 0.71, of 256: 0.97), 4 lanes of 1024 0.88, 1
+/// lane of 512 0.81. block_elman (K = 4; its chunk maps fit 256 threads'
+/// workgroup memory) 6.15 ms at 256 threads, 6.47 at 128. So: 256 threads for
+/// one unknown, 128 for two, and the longest segments (the most threads) for
+/// workgroups of few lanes.
 fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
     let k = plan.unknowns;
     let sequence_unknowns = plan.lanes * k.max(1);
@@ -261,8 +262,7 @@ fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
     let wide = 1u64 << (63 - wide.leading_zeros());
     let lanes = plan.lanes.next_power_of_two().min(target.newton_knobs.lanes.unwrap_or(wide));
     let measured = match k {
-        _ if target.newton_knobs.threads.is_some() => target.max_threads,
-        _ if lanes < NEWTON_LANES => 512,
+        _ if target.newton_knobs.threads.is_some() || lanes < NEWTON_LANES => target.max_threads,
         0..=1 => 256,
         2 => 128,
         _ => target.max_threads,
