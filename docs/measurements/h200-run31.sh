@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # H200 run 31: Newton kernel variants (issue 12), by RNNC_NEWTON knobs in one
 # binary (the `guess` and `ablate` knobs were removed after the run; `threads`
-# and `lanes` stay),
-# binary, interleaved, two rounds, median of 3 each, data resident:
+# and `lanes` stay), interleaved, two rounds, median of 3 each, data resident:
 # workgroup threads, lanes per workgroup, the initial guess, and the chunk scan
 # left out (timed with --atol 1e30: one iteration per segment).
 # Carried: .devbin/rnnc, .gl.
