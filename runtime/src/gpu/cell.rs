@@ -20,7 +20,7 @@ use super::kernel::Kernel;
 use super::pass::{Pass, PassStats, Transfers};
 use super::workspace::{PASS_SLOTS, Slot, Workspace, fingerprint};
 use crate::data::BoundData;
-use crate::solve::{ForwardReport, Method, NewtonSettings, TIMING_GPU_TIMESTAMPS, TIMING_WALL_CLOCK};
+use crate::solve::{ForwardReport, Method, NewtonSettings, SegmentMethods, TIMING_GPU_TIMESTAMPS, TIMING_WALL_CLOCK};
 
 /// A cell's kernels compiled on a device, for bound sizes, with its resident
 /// workspace.
@@ -287,8 +287,9 @@ impl GpuCell {
     ) -> Result<Run, GpuError> {
         let plan = &self.kernels.plan;
         let (batch, steps) = (data.batch(), data.seq_len());
-        let (method, reason) =
-            method.resolve(self.kernels.no_newton.as_deref(), || self.choose_method(gpu, batch, steps, backward));
+        let (method, reason) = method.resolve(self.kernels.no_newton.as_deref(), self.kernels.plan.cell.linear, || {
+            self.choose_method(gpu, batch, steps, backward)
+        });
         workspace.ensure(gpu, Slot::Params, plan.cell.params_len as usize)?;
         for (i, launch) in self.dense_launches() {
             workspace.ensure(gpu, Slot::Weights(i), (launch.columns() * launch.depth) as usize)?;
@@ -361,6 +362,7 @@ impl Run {
             residual: total.residual,
             fallback_segments: total.fallbacks,
             segments: total.segments,
+            segment_methods: SegmentMethods::of(self.method, total.segments, total.fallbacks),
             timing: if timed { TIMING_GPU_TIMESTAMPS } else { TIMING_WALL_CLOCK }.to_owned(),
             time_ms: total.time_ms,
             projection_ms: total.projection_ms,

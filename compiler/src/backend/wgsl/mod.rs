@@ -297,6 +297,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
             ("S", shape.chunks),
             ("N", shape.chunk_len),
             ("CACHED", cached),
+            ("LINEAR", u64::from(plan.cell.linear)),
             ("G", pipeline_group(&plan, target)),
         ],
         &[("Raw", plan.raw_len()), ("Pre", plan.hoisted_len())],
