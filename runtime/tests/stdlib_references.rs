@@ -1,5 +1,6 @@
 //! Shipped cells, and cells that stress the solvers (linear ones solved by one
-//! scan), against float64 references written here from
+//! scan, state-free subgraphs: an MLP on the input, block matrices times an
+//! input and a computed vector), against float64 references written here from
 //! their papers' equations (not the interpreter): forward on both back ends by both methods
 //! (outputs within `2e-6 * T` of the reference, relative to their largest
 //! value), and every gradient (parameters as users store them, `scalar` ones as
@@ -124,6 +125,74 @@ fn selective_ssm(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Ve
     }
     vec![hs, ys]
 }
+
+/// An MLP on the input feeding a diagonal recurrence: params W1, b1, W2, a;
+/// h' = tanh(a h + W2 tanh(W1 x + b1)).
+fn mlp_input(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<f64>> {
+    let (h, d) = (sizes.h, sizes.d);
+    let [w1, b1, w2, a] = [0, 1, 2, 3].map(|i| &point.params[i]);
+    let mut out = vec![0.0; batch * steps * h];
+    for s in 0..batch {
+        let mut state = point.inits[0][s * h..(s + 1) * h].to_vec();
+        for t in 0..steps {
+            let x = &point.inputs[0][(s * steps + t) * d..][..d];
+            let hidden: Vec<f64> = matvec(w1, x).iter().zip(b1).map(|(p, b)| (p + b).tanh()).collect();
+            let mixed = matvec(w2, &hidden);
+            for k in 0..h {
+                state[k] = (a[k] * state[k] + mixed[k]).tanh();
+            }
+            out[(s * steps + t) * h..][..h].copy_from_slice(&state);
+        }
+    }
+    vec![out]
+}
+
+/// The cell `mlp_input` computes.
+const MLP_INPUT: &str = "cell mlp_input {
+    dim H;
+    dim D;
+    input x: [D];
+    state h: [H];
+    param W1: [H, D];  param b1: [H];
+    param W2: [H, H];
+    param a: [H];
+    h' = tanh(a * h + W2 @ tanh(W1 @ x + b1));
+    output h;
+}";
+
+/// Block matrices times an input and times a computed vector of it: params U,
+/// V (`block[H, 4]`), a; h' = tanh(a h + U x + V sigmoid(U x)).
+fn block_input(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<f64>> {
+    let h = sizes.h;
+    let [u, v, a] = [0, 1, 2].map(|i| &point.params[i]);
+    let mut out = vec![0.0; batch * steps * h];
+    for s in 0..batch {
+        let mut state = point.inits[0][s * h..(s + 1) * h].to_vec();
+        for t in 0..steps {
+            let x = &point.inputs[0][(s * steps + t) * h..][..h];
+            let ux = block_matvec(u, x, 4);
+            let gate: Vec<f64> = ux.iter().map(|&p| sigmoid(p)).collect();
+            let vg = block_matvec(v, &gate, 4);
+            for k in 0..h {
+                state[k] = (a[k] * state[k] + ux[k] + vg[k]).tanh();
+            }
+            out[(s * steps + t) * h..][..h].copy_from_slice(&state);
+        }
+    }
+    vec![out]
+}
+
+/// The cell `block_input` computes.
+const BLOCK_INPUT: &str = "cell block_input {
+    dim H;
+    input x: [H];
+    state h: [H];
+    param U: block[H, 4];
+    param V: block[H, 4];
+    param a: [H];
+    h' = tanh(a * h + U @ x + V @ sigmoid(U @ x));
+    output h;
+}";
 
 /// The cell `selective_ssm` computes.
 const SELECTIVE_SSM: &str = "cell selective_ssm {
@@ -350,6 +419,22 @@ fn cells() -> Vec<Checked> {
             methods: linear,
         },
         Checked { name: "slstm", source: shipped("slstm"), reference: slstm, sizes: eight, positive, methods: both },
+        Checked {
+            name: "mlp_input",
+            source: MLP_INPUT,
+            reference: mlp_input,
+            sizes: small,
+            positive: &[],
+            methods: both,
+        },
+        Checked {
+            name: "block_input",
+            source: BLOCK_INPUT,
+            reference: block_input,
+            sizes: eight,
+            positive: &[],
+            methods: both,
+        },
     ]
 }
 
