@@ -403,14 +403,16 @@ pub(super) fn auto_costs(
 ) -> (f64, f64) {
     let threads = (batch as u64 * kernels.plan.lanes) as f64;
     let segments = (steps as f64 / shape.segment() as f64).ceil();
+    // Newton's typical iterations; a linear cell's scan is one.
+    let iterations = if kernels.plan.cell.linear { 1.0 } else { 4.0 };
     if cpu_device {
         // Unit costs: the sequential kernel has B x lanes threads, each walking
-        // T steps; Newton walks ~4 iterations x (2 N + log2 S) dependent steps
-        // per segment of S N.
+        // T steps; Newton walks ~4 iterations (a scan: 1) x (2 N + log2 S)
+        // dependent steps per segment of S N.
         let parallel = 8.0;
-        let newton_depth = segments * 4.0 * (2.0 * shape.chunk_len as f64 + (shape.chunks as f64).log2() * 2.0);
+        let newton_depth = segments * iterations * (2.0 * shape.chunk_len as f64 + (shape.chunks as f64).log2() * 2.0);
         let sequential = steps as f64 * (threads / parallel).max(1.0);
-        let newton = newton_depth.max(8.0 * threads * steps as f64 / parallel);
+        let newton = newton_depth.max(2.0 * iterations * threads * steps as f64 / parallel);
         let passes = if backward { 2.0 } else { 1.0 };
         return (passes * sequential, passes * newton);
     }
@@ -421,7 +423,8 @@ pub(super) fn auto_costs(
     let k = kernels.plan.unknowns as f64;
     let spread = (threads / DEVICE_THREADS).max(1.0);
     let sequential = steps as f64 * sequential_step_s * spread;
-    let newton = (segments * 4.0 * NEWTON_ITERATION_S).max(threads * steps as f64 * (20e-12 + 4e-12 * k * k * k));
+    let newton = (segments * iterations * NEWTON_ITERATION_S)
+        .max(iterations / 4.0 * threads * steps as f64 * (20e-12 + 4e-12 * k * k * k));
     if backward {
         (sequential + steps as f64 * SEQUENTIAL_BACKWARD_STEP_S * k * spread, 2.0 * newton)
     } else {
@@ -440,6 +443,24 @@ mod tests {
         let derived = rnnc_compiler::derive_cell(&cell).expect("derives");
         wgsl::generate(&derived, &dims, &Target { workgroup_bytes: 48 * 1024, max_threads: 1024, ..Target::default() })
             .expect("generates")
+    }
+
+    /// A linear cell's scan is one iteration: `auto` estimates it at a quarter
+    /// of Newton's typical four, on GPUs and CPU devices alike.
+    #[test]
+    fn auto_costs_a_scan_as_one_iteration() {
+        let scan = kernels("minlstm");
+        assert!(scan.plan.cell.linear);
+        let shape = scan.newton.expect("a Newton kernel");
+        let mut newton = scan.clone();
+        newton.plan.cell.linear = false;
+        for cpu_device in [false, true] {
+            for (batch, steps) in [(1, 65536), (8, 8192)] {
+                let (_, one) = auto_costs(&scan, shape, cpu_device, batch, steps, false);
+                let (_, four) = auto_costs(&newton, shape, cpu_device, batch, steps, false);
+                assert!((four / one - 4.0).abs() < 1e-9, "{cpu_device} {batch} {steps}: {one} vs {four}");
+            }
+        }
     }
 
     /// The H200 rows of docs/PERFORMANCE.md (run 26, N = 1024, B = 8): forward +
