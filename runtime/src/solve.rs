@@ -198,3 +198,26 @@ pub struct GradientBuffers {
     /// Per state, the initial state's gradient, `[B, H]`.
     pub inits: Vec<Vec<f32>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newton_on_a_linear_cell_is_one_scan_and_says_why() {
+        let auto = || (Method::Newton, "auto: faster".to_owned());
+        let (method, reason) = Method::Newton.resolve(None, true, auto);
+        assert_eq!(method, Method::Scan);
+        assert_eq!(reason, "requested; the cell is linear in its states, so one scan of its affine maps is exact");
+        assert_eq!(Method::Auto.resolve(None, true, auto).0, Method::Scan);
+        assert_eq!(Method::Auto.resolve(None, false, auto).0, Method::Newton);
+        assert_eq!(Method::Sequential.resolve(None, true, auto).0, Method::Sequential);
+        // No Newton kernel: sequential, linear or not.
+        assert_eq!(Method::Newton.resolve(Some("too large"), true, auto).0, Method::Sequential);
+        // A scan asked for through the API on a cell that is not linear is Newton, with the reason.
+        let (method, reason) = Method::Scan.resolve(None, false, auto);
+        assert_eq!((method, reason.ends_with("the cell is not linear in its states")), (Method::Newton, true));
+        assert_eq!(SegmentMethods::of(Method::Newton, 4, 1), SegmentMethods { newton: 3, scan: 0, sequential: 1 });
+        assert_eq!(SegmentMethods::of(Method::Scan, 4, 0), SegmentMethods { newton: 0, scan: 4, sequential: 0 });
+    }
+}
