@@ -228,7 +228,8 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     let plan = plan::plan(derived, dims)?;
     let no_newton = if !plan.newton {
         Some(format!(
-            "the Jacobian is dense and too large for Newton ({} unknowns; at most {})",
+            "one lane holds every state ({}), {} unknowns, more than Newton takes (at most {})",
+            plan.whole.as_deref().unwrap_or("one lane"),
             plan.unknowns,
             crate::plan::Device::Gpu.dense_newton_unknowns()
         ))

@@ -90,6 +90,8 @@ pub struct KernelPlan {
     /// Per output, the sum of the lengths of the outputs before it (outputs at
     /// `B * T * output_prefix[o]`).
     pub output_prefix: Vec<u64>,
+    /// Why the state is one whole lane (`LaneMode::Whole`), if it is.
+    pub whole: Option<String>,
     /// Whether the cell's lanes admit a Newton kernel (a whole lane of more
     /// unknowns than [`Device::Gpu`] allows only has the sequential one); a
     /// device may still refuse it (`Target::newton_unknowns`, `GpuKernels::no_newton`).
@@ -138,12 +140,22 @@ pub fn computed_product(derived: &Derived, cell_plan: &CellPlan) -> Option<Handl
 /// Plans the kernels of `derived` for the sizes `dims`.
 pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
     let cell_plan = crate::plan::plan(derived, dims);
+    let cell = &derived.cell;
     let graph = &derived.ir.graph;
-    let mode = match cell_plan.granule {
-        Some(width) if cell_plan.local_outputs && computed_product(derived, &cell_plan).is_none() => {
-            LaneMode::Blocks { width }
+    let computed = computed_product(derived, &cell_plan);
+    let (mode, whole) = match (cell_plan.granule, computed) {
+        (None, _) => (LaneMode::Whole, Some("the Jacobian is dense".to_owned())),
+        (Some(_), _) if !cell_plan.local_outputs => {
+            (LaneMode::Whole, Some("an output reads across channels".to_owned()))
         }
-        _ => LaneMode::Whole,
+        (Some(_), Some(param)) => (
+            LaneMode::Whole,
+            Some(format!(
+                "`{}` multiplies a computed vector that does not depend on the state",
+                cell.params[param].name
+            )),
+        ),
+        (Some(width), None) => (LaneMode::Blocks { width }, None),
     };
     let states = &cell_plan.states;
     let channels = states.first().copied().unwrap_or(1);
@@ -197,6 +209,7 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
         state_prefix: prefix(&cell_plan.states),
         output_prefix: prefix(&cell_plan.outputs),
         newton,
+        whole,
         cell: cell_plan,
     })
 }
