@@ -15,7 +15,9 @@ use crate::Cell;
 /// What the compiler knows of `derived`'s cell, as `rnnc inspect --json` prints
 /// it: `cell`, `doc`, `dims` (with their sizes when `sizes` binds them),
 /// `inputs`, `states`, `params`, `outputs` (each `{"name", "shape"}`), the
-/// proved `jacobian` structure and the number of `hoisted` values.
+/// proved `jacobian` structure, the number of `hoisted` values, whether the cell
+/// is `linear` in its states (solved by one scan) and its `linear_states` (the
+/// states whose updates are affine in the states).
 pub fn inspect_json(derived: &Derived, sizes: Option<&DimSizes>) -> Value {
     let cell = &derived.cell;
     let structure = derived.structure();
@@ -47,6 +49,14 @@ pub fn inspect_json(derived: &Derived, sizes: Option<&DimSizes>) -> Value {
             "reason": derived.jacobian.reason,
         },
         "hoisted": derived.hoisting.nodes.len(),
+        "linear": derived.is_linear(),
+        "linear_states": cell
+            .states
+            .values()
+            .zip(&derived.linearity.states)
+            .filter(|&(_, &linear)| linear)
+            .map(|(state, _)| state.name.as_str())
+            .collect::<Vec<_>>(),
     })
 }
 

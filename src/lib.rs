@@ -47,6 +47,6 @@ pub use rnnc_compiler as compiler;
 pub use rnnc_compiler::{Cell, Error, ErrorKind, Span};
 pub use rnnc_runtime as runtime;
 pub use rnnc_runtime::data::{Gradients, Tensor};
-pub use rnnc_runtime::{ForwardReport, Method, NewtonSettings};
+pub use rnnc_runtime::{ForwardReport, Method, NewtonSettings, SegmentMethods};
 pub use rnnc_stdlib as stdlib;
 pub use source::{LoadError, STDLIB_PREFIX, Source};

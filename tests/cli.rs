@@ -78,6 +78,19 @@ fn inspect_json_has_the_contract_fields() {
     assert_eq!(json["params"].as_array().map(Vec::len), Some(11));
     assert_eq!(json["outputs"][0]["name"], "h");
     assert_eq!(json["outputs"][0]["shape"], serde_json::json!(["H"]));
+    assert_eq!(json["linear"], false);
+    assert_eq!(json["linear_states"], serde_json::json!([]));
+}
+
+#[test]
+fn inspect_says_whether_a_cell_is_linear() {
+    let output = rnnc(&["inspect", "stdlib:minlstm", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+    assert_eq!(json["linear"], true);
+    assert_eq!(json["linear_states"], serde_json::json!(["h"]));
+    let text = stdout(&rnnc(&["inspect", "stdlib:minlstm"]));
+    assert!(text.contains("linear   in every state: solved by one scan"), "{text}");
 }
 
 #[test]

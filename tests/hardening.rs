@@ -430,10 +430,12 @@ fn no_output_may_be_an_input_or_another_output() {
 // ---- 8: non-finite results ----
 
 /// Cells whose results overflow or are undefined from the first steps on.
-const NON_FINITE_CELLS: [(&str, &str); 3] = [
+const NON_FINITE_CELLS: [(&str, &str); 4] = [
     ("div", "cell c { dim H; input x: [H]; state h: [H]; h' = 1 / (h - h) + x; output h; }"),
     ("log", "cell c { dim H; input x: [H]; state h: [H]; h' = log(h - 1) + x; output h; }"),
     ("exp", "cell c { dim H; input x: [H]; state h: [H]; h' = exp(exp(h + x)); output h; }"),
+    // Issue 14's: `log(h)` from the zero initial state is -inf at the first step.
+    ("log_zero", "cell c { dim H; input x: [H]; state h: [H]; h' = log(h) + x; output h; }"),
 ];
 
 /// Writes `cell` as `NAME.rnn`, an empty parameter file and an input x [2, 16, 4].
@@ -470,6 +472,10 @@ fn non_finite_outputs_are_counted_named_and_refused_with_strict() {
             assert!(report["non_finite"]["count"].as_u64().is_some_and(|n| n > 0), "{name}: {report}");
             assert_eq!(report["non_finite"]["first"]["output"], "h", "{name}: {report}");
             assert!(report["non_finite"]["first"]["step"].is_u64(), "{name}: {report}");
+            if name == "log_zero" {
+                let first = &report["non_finite"]["first"];
+                assert_eq!((&first["batch"], &first["step"], &first["value"]), (&0.into(), &0.into(), &"-inf".into()));
+            }
         }
         std::fs::remove_file(&out).expect("written");
         std::fs::remove_file(&json).expect("written");

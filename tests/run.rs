@@ -241,3 +241,40 @@ fn the_cpu_backend_gives_the_gpu_backend_s_outputs_and_report_format() {
     let difference = outputs[0].data().iter().zip(outputs[1].data()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(difference < 1e-5, "GPU and CPU differ by {difference}");
 }
+
+/// The report says what the outputs are made of: Newton capped at one
+/// iteration on a nonlinear cell falls back in every segment (and stderr says
+/// so in those words, `residual` 0 since no output is Newton's); on a linear
+/// cell the same cap is met by one exact scan (`scan`, converged, no warning).
+#[test]
+fn reports_name_the_method_of_every_segment() {
+    let dir = workdir("segments");
+    for (cell, method, converged) in [("para_gru", "newton", false), ("minlstm", "scan", true)] {
+        write_data(&dir, cell, &[("H", 8), ("D", 3)], 2, 40);
+        let (params, x) = (path(&dir, "params.safetensors"), format!("x={}", path(&dir, "x.npy")));
+        let (out, report) = (path(&dir, &format!("{cell}.npy")), path(&dir, &format!("{cell}.json")));
+        let args = ["run", &format!("stdlib:{cell}"), "--backend", "cpu", "--params", &params, "--input", &x];
+        let output = rnnc(
+            &[&args[..], &["--out", &out, "--report", &report, "--method", "newton", "--max-iterations", "1"]].concat(),
+        );
+        assert_eq!(output.status.code(), Some(0), "{cell}: {}", stderr(&output));
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
+        assert_eq!((json["method"].as_str(), json["converged"].as_bool()), (Some(method), Some(converged)), "{json}");
+        let segments = json["segments"].as_u64().expect("segments");
+        assert_eq!(json["residual"], 0.0, "{json}");
+        assert_eq!(json["iterations"], 1, "{json}");
+        let warning = stderr(&output);
+        if converged {
+            assert_eq!(json["segment_methods"], serde_json::json!({ "newton": 0, "scan": segments, "sequential": 0 }));
+            assert!(!warning.contains("warning"), "{warning}");
+        } else {
+            assert_eq!(json["fallback_segments"], segments, "{json}");
+            assert_eq!(json["segment_methods"], serde_json::json!({ "newton": 0, "scan": 0, "sequential": segments }));
+            let expected = format!(
+                "fell back to sequential in {segments} of {segments} segments; outputs are the sequential method's"
+            );
+            assert!(warning.contains(&expected), "{warning}");
+        }
+    }
+}

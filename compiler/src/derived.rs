@@ -3,7 +3,8 @@
 use std::fmt;
 
 use crate::analyse::{
-    Hoisting, JacobianStructure, Projection, StateJacobian, hoisting, jacobian_structure, projections,
+    Hoisting, JacobianStructure, Linearity, Projection, StateJacobian, hoisting, jacobian_structure, linearity,
+    projections,
 };
 use crate::check::{Cell, DimSizes};
 use crate::derive::adjoint::{Adjoint, adjoint};
@@ -23,6 +24,9 @@ pub struct Derived {
     pub derivatives: Derivatives,
     /// The proved structure of the state Jacobian.
     pub jacobian: StateJacobian,
+    /// Which state updates are affine in the states (a linear cell is solved
+    /// by one scan).
+    pub linearity: Linearity,
     /// The state-independent values to compute before the recurrence.
     pub hoisting: Hoisting,
     /// The input projections among them, typed by their matrices' shapes: the
@@ -46,16 +50,23 @@ pub fn derive_cell_with(cell: &Cell, limits: &SimplifyLimits) -> Result<Derived,
     let mut derivatives = derive(cell, &mut ir)?;
     let simplify = simplify(cell, &mut ir, &mut derivatives, limits);
     let jacobian = jacobian_structure(cell, &derivatives);
+    let linearity = linearity(&ir, &derivatives);
     let hoisting = hoisting(&ir);
     let projections = projections(cell, &ir.graph, ir.step_len, &hoisting.state_dependent);
     let adjoint = adjoint(cell, &mut ir, &projections);
-    Ok(Derived { cell: cell.clone(), ir, derivatives, jacobian, hoisting, projections, simplify, adjoint })
+    Ok(Derived { cell: cell.clone(), ir, derivatives, jacobian, linearity, hoisting, projections, simplify, adjoint })
 }
 
 impl Derived {
     /// The structure of the state Jacobian.
     pub fn structure(&self) -> JacobianStructure {
         self.jacobian.structure
+    }
+
+    /// Whether every state update is affine in the states: one scan of the
+    /// affine maps solves the recurrence exactly.
+    pub fn is_linear(&self) -> bool {
+        self.linearity.is_linear()
     }
 
     /// A float64 interpreter of the step and its derivatives, with dims bound by
@@ -94,6 +105,7 @@ impl fmt::Display for JacobianText<'_> {
         let states: Vec<&str> = derived.cell.states.values().map(|s| s.name.as_str()).collect();
         let order = if jacobian.interleaved { "interleaved channel by channel" } else { "concatenated" };
         writeln!(f, "; states: {} ({order})", states.join(", "))?;
+        writeln!(f, "; linear in the states: {}", linear_states(derived))?;
         let hoisted: Vec<String> = derived.hoisting.nodes.iter().map(|&n| ValueName(n).to_string()).collect();
         writeln!(f, "; hoisted: {}", if hoisted.is_empty() { "none".to_owned() } else { hoisted.join(", ") })?;
         let report = &derived.simplify;
@@ -119,6 +131,26 @@ impl fmt::Display for JacobianText<'_> {
         )?;
         write!(f, "{}", derived.ir.display(&derived.cell))?;
         write!(f, "{}", derived.derivatives.display(&derived.cell, &derived.ir))
+    }
+}
+
+/// The states whose updates are affine in the states: `all`, `none`, or their
+/// names (`rnnc compile --emit jacobian`, the filetests' `linear` check).
+pub fn linear_states(derived: &Derived) -> String {
+    let names: Vec<&str> = derived
+        .cell
+        .states
+        .values()
+        .zip(&derived.linearity.states)
+        .filter(|&(_, &linear)| linear)
+        .map(|(state, _)| state.name.as_str())
+        .collect();
+    if derived.is_linear() {
+        "all".to_owned()
+    } else if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
     }
 }
 

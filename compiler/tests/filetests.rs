@@ -9,6 +9,8 @@
 //!                                        against central differences
 //! // check: structure = block-diagonal 2 the state Jacobian's structure
 //! // check: hoisted = 3                  the number of hoisted nodes
+//! // check: linear = all                 the states whose updates are affine in
+//!                                        the states: `all`, `none`, or names
 //! // check: d c'/d h = diagonal          one derivative's structure: `d NAME'/d X`
 //!                                        (a state's update) or `d output NAME/d X`,
 //!                                        X a state or input; the value is `zero`,
@@ -39,6 +41,7 @@ fn actual(derived: &Derived, key: &str) -> Result<String, String> {
     match key {
         "structure" => Ok(derived.structure().to_string()),
         "hoisted" => Ok(derived.hoisting.nodes.len().to_string()),
+        "linear" => Ok(rnnc_compiler::linear_states(derived)),
         _ => {
             let (of, wrt) = key
                 .strip_prefix("d ")

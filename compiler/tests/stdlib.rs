@@ -40,6 +40,49 @@ fn structures_are_proved_right() {
     assert_eq!(JacobianStructure::Dense.block(), None);
 }
 
+/// The linear cells (gates from the input only) are proved linear, the others
+/// not; and a cell proved linear is affine in its states at random points of
+/// the float64 interpreter: `f(a h1 + (1 - a) h2) = a f(h1) + (1 - a) f(h2)`.
+#[test]
+fn linear_cells_are_proved_linear_and_are_affine() {
+    let linear = ["mingru", "minlstm"];
+    for (seed, shipped) in rnnc_stdlib::CELLS.iter().enumerate() {
+        let derived = derived(shipped.name);
+        assert_eq!(derived.is_linear(), linear.contains(&shipped.name), "{}", shipped.name);
+        if !derived.is_linear() || derived.cell.largest_block() > rnnc_stdlib::LARGEST_SMALL_TEST_BLOCK {
+            continue;
+        }
+        let cell = &derived.cell;
+        let sizes = common::small_sizes(cell);
+        let mut rng = common::Rng::new(31 + seed as u64);
+        let params = common::random_params(cell, &sizes, &mut rng);
+        let interp = Interpreter::new(cell, &derived.ir, &sizes, &params).expect("fits");
+        let (inputs, first) = common::random_point(&interp, &mut rng);
+        let second: Vec<Vec<f64>> = first.iter().map(|s| rng.vector(s.len(), 3.0)).collect();
+        let a = 0.3;
+        let mixed: Vec<Vec<f64>> = first
+            .iter()
+            .zip(&second)
+            .map(|(u, v)| u.iter().zip(v).map(|(u, v)| a * u + (1.0 - a) * v).collect())
+            .collect();
+        let update = |states: &[Vec<f64>]| {
+            let evaluation = interp.evaluate(&common::slices(&inputs), &common::slices(states)).expect("evaluates");
+            interp.updates(&evaluation)
+        };
+        let (at_first, at_second, at_mixed) = (update(&first), update(&second), update(&mixed));
+        for (i, value) in at_mixed.iter().enumerate() {
+            for (k, &value) in value.iter().enumerate() {
+                let expected = a * at_first[i][k] + (1.0 - a) * at_second[i][k];
+                assert!(
+                    (value - expected).abs() <= 1e-12 * (1.0 + expected.abs()),
+                    "{}: {value} vs {expected}",
+                    shipped.name
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn input_projections_with_their_biases_are_hoisted() {
     let expected = [

@@ -13,18 +13,43 @@ pub enum Method {
     Newton,
     /// One step after another.
     Sequential,
+    /// One parallel scan of the affine maps of a cell proved linear in its
+    /// states (`Derived::is_linear`): Newton's first iteration, which is exact
+    /// for such a cell, with no convergence test and no fallback. Never asked
+    /// for: `newton` (or `auto`'s choice of Newton) resolves to it.
+    Scan,
 }
 
 impl Method {
     /// The method that runs, and why: `auto` asks `choose` (the backend's cost
     /// model); Newton falls back to sequential where the backend has no Newton
-    /// kernel for the cell (`no_newton` says why).
-    pub fn resolve(self, no_newton: Option<&str>, choose: impl FnOnce() -> (Method, String)) -> (Method, String) {
-        match (self, no_newton) {
+    /// kernel for the cell (`no_newton` says why); Newton on a cell that is
+    /// `linear` in its states is one scan ([`Method::Scan`]).
+    pub fn resolve(
+        self,
+        no_newton: Option<&str>,
+        linear: bool,
+        choose: impl FnOnce() -> (Method, String),
+    ) -> (Method, String) {
+        let (method, reason) = match (self, no_newton) {
             (Method::Auto, _) => choose(),
             (Method::Newton, Some(why)) => (Method::Sequential, format!("Newton was asked for, but {why}")),
             (other, _) => (other, "requested".to_owned()),
+        };
+        match method {
+            Method::Newton | Method::Scan if linear => (
+                Method::Scan,
+                format!("{reason}; the cell is linear in its states, so one scan of its affine maps is exact"),
+            ),
+            Method::Scan => (Method::Newton, format!("{reason}; the cell is not linear in its states")),
+            other => (other, reason),
         }
+    }
+
+    /// Whether the method solves over the sequence in parallel (Newton's
+    /// kernels: Newton, or the scan of a linear cell).
+    pub fn is_parallel(self) -> bool {
+        matches!(self, Method::Newton | Method::Scan)
     }
 
     /// The name used on the command line and in reports.
@@ -33,6 +58,7 @@ impl Method {
             Method::Auto => "auto",
             Method::Newton => "newton",
             Method::Sequential => "sequential",
+            Method::Scan => "scan",
         }
     }
 }
@@ -65,22 +91,35 @@ pub struct ForwardReport {
     pub backend: String,
     /// The device (adapter name, or the CPU and thread count).
     pub device: String,
-    /// The method that ran (`newton` or `sequential`; never `auto`).
+    /// The method that ran (`newton`, `scan` or `sequential`; never `auto`).
     pub method: String,
     /// Why that method (for `auto`, the cost model's choice; otherwise "requested").
     pub method_reason: String,
-    /// The most Newton iterations any segment needed (1 for the sequential method).
+    /// The most iterations any segment took: Newton's (1 for `scan` and for the
+    /// sequential method). A segment that fell back counts the iterations
+    /// Newton took before it gave up.
     pub iterations: u32,
-    /// Whether every segment met the stopping test (the sequential method is exact,
-    /// so it is always converged).
+    /// Whether the parallel method solved every segment by itself: Newton met
+    /// its stopping test in each (a `scan` always does: it is exact; the
+    /// sequential method is exact). False exactly when `fallback_segments > 0`
+    /// (the outputs are then still solved: those segments are the sequential
+    /// method's), or, in the command line's report, when an output is not
+    /// finite (`non_finite`).
     pub converged: bool,
-    /// The largest final Newton update over all segments (0 for the sequential
-    /// method).
+    /// The largest final Newton update `max |h_new - h_old|` over the segments
+    /// whose outputs are Newton's (each below `atol + rtol |h|` element by
+    /// element); 0 when no segment's outputs are Newton's (`scan`,
+    /// `sequential`, or every segment fell back).
     pub residual: f32,
-    /// Segments that Newton could not solve and the sequential method did.
+    /// Segments that Newton could not solve (a non-finite or twice-growing
+    /// update, or the iteration cap) and the sequential method solved instead.
     pub fallback_segments: u64,
-    /// Segments solved in all.
+    /// Segments solved in all (Newton and the scan cut each sequence, or each
+    /// lane of it, into segments; the sequential method counts one per unit of
+    /// work).
     pub segments: u64,
+    /// How many segments each method solved: what the outputs are made of.
+    pub segment_methods: SegmentMethods,
     /// How the `*_ms` times below were taken: `gpu-timestamps` (the device's
     /// timestamp queries around each phase's kernels: kernel time only) or
     /// `wall-clock` (host time around the work, the transfers of results
@@ -116,6 +155,32 @@ pub struct ForwardReport {
     pub wall_ms: f64,
 }
 
+/// How many segments of a solve each method solved (the report's
+/// `segment_methods`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SegmentMethods {
+    /// Solved by Newton's method (converged by its stopping test).
+    pub newton: u64,
+    /// Solved by one scan (a linear cell).
+    pub scan: u64,
+    /// Solved by the sequential method: asked for, or Newton's fallback.
+    pub sequential: u64,
+}
+
+impl SegmentMethods {
+    /// The segments of a solve by `method` of `segments` segments of which
+    /// `fallbacks` fell back to the sequential method.
+    pub fn of(method: Method, segments: u64, fallbacks: u64) -> SegmentMethods {
+        match method {
+            Method::Scan => SegmentMethods { scan: segments, ..SegmentMethods::default() },
+            Method::Newton => {
+                SegmentMethods { newton: segments - fallbacks.min(segments), sequential: fallbacks, scan: 0 }
+            }
+            Method::Sequential | Method::Auto => SegmentMethods { sequential: segments, ..SegmentMethods::default() },
+        }
+    }
+}
+
 /// The `timing` of a report timed by the device's timestamp queries.
 pub const TIMING_GPU_TIMESTAMPS: &str = "gpu-timestamps";
 /// The `timing` of a report timed by the host's clock.
@@ -132,4 +197,27 @@ pub struct GradientBuffers {
     pub inputs: Vec<Vec<f32>>,
     /// Per state, the initial state's gradient, `[B, H]`.
     pub inits: Vec<Vec<f32>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newton_on_a_linear_cell_is_one_scan_and_says_why() {
+        let auto = || (Method::Newton, "auto: faster".to_owned());
+        let (method, reason) = Method::Newton.resolve(None, true, auto);
+        assert_eq!(method, Method::Scan);
+        assert_eq!(reason, "requested; the cell is linear in its states, so one scan of its affine maps is exact");
+        assert_eq!(Method::Auto.resolve(None, true, auto).0, Method::Scan);
+        assert_eq!(Method::Auto.resolve(None, false, auto).0, Method::Newton);
+        assert_eq!(Method::Sequential.resolve(None, true, auto).0, Method::Sequential);
+        // No Newton kernel: sequential, linear or not.
+        assert_eq!(Method::Newton.resolve(Some("too large"), true, auto).0, Method::Sequential);
+        // A scan asked for through the API on a cell that is not linear is Newton, with the reason.
+        let (method, reason) = Method::Scan.resolve(None, false, auto);
+        assert_eq!((method, reason.ends_with("the cell is not linear in its states")), (Method::Newton, true));
+        assert_eq!(SegmentMethods::of(Method::Newton, 4, 1), SegmentMethods { newton: 3, scan: 0, sequential: 1 });
+        assert_eq!(SegmentMethods::of(Method::Scan, 4, 0), SegmentMethods { newton: 0, scan: 4, sequential: 0 });
+    }
 }

@@ -42,7 +42,11 @@ fn check_cell(derived: &Derived, label: &str) -> f64 {
                 let (outputs, report) = forward(&cell, &data, method);
                 let error = relative_error(&outputs, &reference);
                 worst = worst.max(error);
-                let expected = if method == Method::Newton && cell.has_newton() { "newton" } else { "sequential" };
+                let expected = match method {
+                    Method::Newton if cell.has_newton() && derived.is_linear() => "scan",
+                    Method::Newton if cell.has_newton() => "newton",
+                    _ => "sequential",
+                };
                 if error > TOLERANCE || report.method != expected {
                     failures.push(format!(
                         "{label} B={batch} T={steps} threads={threads} {method:?}: error {error:.2e}, report {report:?}"

@@ -44,9 +44,13 @@ fn check(gpu: &Gpu, compiled: &GpuCell, case: &Case, label: &str) -> Vec<String>
         if report.backward_ms.is_none() {
             failures.push(format!("{label} {method:?}: the report has no backward time"));
         }
-        if let Some(wrong) =
-            method_failure(&case.derived.cell.name, &report, method, compiled.kernels().newton.is_some())
-        {
+        if let Some(wrong) = method_failure(
+            &case.derived.cell.name,
+            &report,
+            method,
+            compiled.kernels().newton.is_some(),
+            case.derived.is_linear(),
+        ) {
             failures.push(format!("{label} {method:?}: {wrong}"));
         }
         gradients.push((method, grads));

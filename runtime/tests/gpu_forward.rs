@@ -22,9 +22,13 @@ fn check(gpu: &Gpu, compiled: &GpuCell, case: &Case, tolerance: f64, label: &str
                 if error > tolerance {
                     failures.push(format!("{label} {method:?}: error {error:.3e} ({report:?})"));
                 }
-                if let Some(wrong) =
-                    method_failure(&case.derived.cell.name, &report, method, compiled.kernels().newton.is_some())
-                {
+                if let Some(wrong) = method_failure(
+                    &case.derived.cell.name,
+                    &report,
+                    method,
+                    compiled.kernels().newton.is_some(),
+                    case.derived.is_linear(),
+                ) {
                     failures.push(format!("{label} {method:?}: {wrong} ({report:?})"));
                 }
             }

@@ -1,5 +1,7 @@
-//! Shipped cells against float64 references written here from their papers'
-//! equations (not the interpreter): forward on both back ends by both methods
+//! Shipped cells, and cells that stress the solvers (linear ones solved by one
+//! scan, state-free subgraphs: an MLP on the input, block matrices times an
+//! input and a computed vector), against float64 references written here from
+//! their papers' equations (not the interpreter): forward on both back ends by both methods
 //! (outputs within `2e-6 * T` of the reference, relative to their largest
 //! value), and every gradient (parameters as users store them, `scalar` ones as
 //! one number; inputs; initial states) against central differences of the
@@ -99,6 +101,114 @@ fn minlstm(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<
     vec![out]
 }
 
+/// A selective state-space model (Mamba's recurrence, diagonal, its decay and
+/// input from the input alone): params W_a, b_a, W_b, W_c; state h; outputs
+/// h and y = h' * silu(W_c x), with a = exp(-softplus(W_a x + b_a)),
+/// h' = a h + (1 - a) W_b x.
+fn selective_ssm(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<f64>> {
+    let (h, d) = (sizes.h, sizes.d);
+    let [w_a, b_a, w_b, w_c] = [0, 1, 2, 3].map(|i| &point.params[i]);
+    let (mut hs, mut ys) = (vec![0.0; batch * steps * h], vec![0.0; batch * steps * h]);
+    for s in 0..batch {
+        let mut state = point.inits[0][s * h..(s + 1) * h].to_vec();
+        for t in 0..steps {
+            let x = &point.inputs[0][(s * steps + t) * d..][..d];
+            let (pa, pb, pc) = (matvec(w_a, x), matvec(w_b, x), matvec(w_c, x));
+            for k in 0..h {
+                let softplus = (pa[k] + b_a[k]).exp().ln_1p();
+                let a = (-softplus).exp();
+                state[k] = a * state[k] + (1.0 - a) * pb[k];
+                hs[(s * steps + t) * h + k] = state[k];
+                ys[(s * steps + t) * h + k] = state[k] * pc[k] * sigmoid(pc[k]);
+            }
+        }
+    }
+    vec![hs, ys]
+}
+
+/// An MLP on the input feeding a diagonal recurrence: params W1, b1, W2, a;
+/// h' = tanh(a h + W2 tanh(W1 x + b1)).
+fn mlp_input(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<f64>> {
+    let (h, d) = (sizes.h, sizes.d);
+    let [w1, b1, w2, a] = [0, 1, 2, 3].map(|i| &point.params[i]);
+    let mut out = vec![0.0; batch * steps * h];
+    for s in 0..batch {
+        let mut state = point.inits[0][s * h..(s + 1) * h].to_vec();
+        for t in 0..steps {
+            let x = &point.inputs[0][(s * steps + t) * d..][..d];
+            let hidden: Vec<f64> = matvec(w1, x).iter().zip(b1).map(|(p, b)| (p + b).tanh()).collect();
+            let mixed = matvec(w2, &hidden);
+            for k in 0..h {
+                state[k] = (a[k] * state[k] + mixed[k]).tanh();
+            }
+            out[(s * steps + t) * h..][..h].copy_from_slice(&state);
+        }
+    }
+    vec![out]
+}
+
+/// The cell `mlp_input` computes.
+const MLP_INPUT: &str = "cell mlp_input {
+    dim H;
+    dim D;
+    input x: [D];
+    state h: [H];
+    param W1: [H, D];  param b1: [H];
+    param W2: [H, H];
+    param a: [H];
+    h' = tanh(a * h + W2 @ tanh(W1 @ x + b1));
+    output h;
+}";
+
+/// Block matrices times an input and times a computed vector of it: params U,
+/// V (`block[H, 4]`), a; h' = tanh(a h + U x + V sigmoid(U x)).
+fn block_input(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<f64>> {
+    let h = sizes.h;
+    let [u, v, a] = [0, 1, 2].map(|i| &point.params[i]);
+    let mut out = vec![0.0; batch * steps * h];
+    for s in 0..batch {
+        let mut state = point.inits[0][s * h..(s + 1) * h].to_vec();
+        for t in 0..steps {
+            let x = &point.inputs[0][(s * steps + t) * h..][..h];
+            let ux = block_matvec(u, x, 4);
+            let gate: Vec<f64> = ux.iter().map(|&p| sigmoid(p)).collect();
+            let vg = block_matvec(v, &gate, 4);
+            for k in 0..h {
+                state[k] = (a[k] * state[k] + ux[k] + vg[k]).tanh();
+            }
+            out[(s * steps + t) * h..][..h].copy_from_slice(&state);
+        }
+    }
+    vec![out]
+}
+
+/// The cell `block_input` computes.
+const BLOCK_INPUT: &str = "cell block_input {
+    dim H;
+    input x: [H];
+    state h: [H];
+    param U: block[H, 4];
+    param V: block[H, 4];
+    param a: [H];
+    h' = tanh(a * h + U @ x + V @ sigmoid(U @ x));
+    output h;
+}";
+
+/// The cell `selective_ssm` computes.
+const SELECTIVE_SSM: &str = "cell selective_ssm {
+    dim H;
+    dim D;
+    input x: [D];
+    state h: [H];
+    param W_a: [H, D];  param b_a: [H];
+    param W_b: [H, D];
+    param W_c: [H, D];
+    let a = exp(-softplus(W_a @ x + b_a));
+    h' = a * h + (1 - a) * (W_b @ x);
+    output h;
+    output y = h' * silu(W_c @ x);
+}";
+
 /// sLSTM (Beck et al., 2024) with the stabiliser, as the authors' code: params
 /// (W, R, b) for z, i, f, o (R in heads of 2 channels); states c, n, m, h;
 /// output h.
@@ -147,8 +257,7 @@ fn widen(values: &[f32]) -> Vec<f64> {
 /// A shipped cell with random data: initial states U(-0.5, 0.5), or U(0.5, 1.5)
 /// for the states named in `positive` (sLSTM's normaliser n, which the paper
 /// starts at zero and keeps positive).
-fn stdlib_case(name: &str, sizes: Sizes, positive: &[&str], batch: usize, steps: usize, seed: u64) -> Case {
-    let source = rnnc_stdlib::get(name).expect("a stdlib cell").source;
+fn stdlib_case(source: &str, sizes: Sizes, positive: &[&str], batch: usize, steps: usize, seed: u64) -> Case {
     let cell = check_source(source).expect("checks").remove(0);
     let derived = derive_cell(&cell).expect("derives");
     let dims = cell.bind_dims(|n| Some(if n == "D" { sizes.d } else { sizes.h } as u64)).expect("binds");
@@ -267,40 +376,81 @@ fn check(
     assert!(error < 2e-3, "{label}: gradient error {error:.2e} at {worst}");
 }
 
-/// A shipped cell checked here: its name, reference, sizes, states with positive
-/// initial values, and the methods it must run with (sLSTM's stabiliser can make
-/// Newton switch branches: its solve by Newton is checked where it converges,
-/// in the suites over every cell).
+/// A cell checked here (shipped, or `selective_ssm`): its name, reference,
+/// sizes, states with positive initial values, and the methods it is run with,
+/// each with the method that must run (Newton on a linear cell is one scan).
 struct Checked {
     name: &'static str,
+    source: &'static str,
     reference: Reference,
     sizes: Sizes,
     positive: &'static [&'static str],
-    methods: &'static [Method],
+    methods: &'static [(Method, &'static str)],
 }
 
 fn cells() -> Vec<Checked> {
-    let both: &'static [Method] = &[Method::Sequential, Method::Newton];
+    let both: &'static [(Method, &str)] = &[(Method::Sequential, "sequential"), (Method::Newton, "newton")];
+    let linear: &'static [(Method, &str)] = &[(Method::Sequential, "sequential"), (Method::Newton, "scan")];
+    let (small, eight, positive) = (Sizes { h: 5, d: 3 }, Sizes { h: 8, d: 3 }, &["n"]);
+    let shipped = |name: &str| rnnc_stdlib::get(name).expect("shipped").source;
     vec![
-        Checked { name: "cornn", reference: cornn, sizes: Sizes { h: 4, d: 3 }, positive: &[], methods: both },
-        Checked { name: "minlstm", reference: minlstm, sizes: Sizes { h: 5, d: 3 }, positive: &[], methods: both },
-        Checked { name: "slstm", reference: slstm, sizes: Sizes { h: 8, d: 3 }, positive: &["n"], methods: both },
+        Checked {
+            name: "cornn",
+            source: shipped("cornn"),
+            reference: cornn,
+            sizes: Sizes { h: 4, d: 3 },
+            positive: &[],
+            methods: both,
+        },
+        Checked {
+            name: "minlstm",
+            source: shipped("minlstm"),
+            reference: minlstm,
+            sizes: small,
+            positive: &[],
+            methods: linear,
+        },
+        Checked {
+            name: "selective_ssm",
+            source: SELECTIVE_SSM,
+            reference: selective_ssm,
+            sizes: small,
+            positive: &[],
+            methods: linear,
+        },
+        Checked { name: "slstm", source: shipped("slstm"), reference: slstm, sizes: eight, positive, methods: both },
+        Checked {
+            name: "mlp_input",
+            source: MLP_INPUT,
+            reference: mlp_input,
+            sizes: small,
+            positive: &[],
+            methods: both,
+        },
+        Checked {
+            name: "block_input",
+            source: BLOCK_INPUT,
+            reference: block_input,
+            sizes: eight,
+            positive: &[],
+            methods: both,
+        },
     ]
 }
 
 #[test]
 fn shipped_cells_match_their_papers_on_the_cpu() {
-    for Checked { name, reference, sizes, positive, methods } in cells() {
+    for Checked { name, source, reference, sizes, positive, methods } in cells() {
         for steps in [1, 50] {
-            let case = stdlib_case(name, sizes, positive, 2, steps, 11 + steps as u64);
+            let case = stdlib_case(source, sizes, positive, 2, steps, 11 + steps as u64);
             let mut cell = CpuCell::compile(&case.derived, case.data.dims()).expect("compiles");
             cell.set_threads(2);
             let douts = random_douts(&case);
-            for &method in methods {
+            for &(method, ran) in methods {
                 let settings = NewtonSettings::default();
                 let (outputs, gradients, report) =
                     cell.backward(&case.data, &douts, method, &settings).expect("backward runs");
-                assert_eq!(report.method, method.name(), "{name}: the method asked for ran");
+                assert_eq!(report.method, ran, "{name}: {method:?}");
                 check(&format!("{name} CPU {method:?} T={steps}"), &case, reference, &outputs, &douts, &gradients);
             }
         }
@@ -311,17 +461,57 @@ fn shipped_cells_match_their_papers_on_the_cpu() {
 fn shipped_cells_match_their_papers_on_the_gpu() {
     let _one = support::one_at_a_time();
     let gpu = Gpu::open(None).unwrap_or_else(|e| panic!("tests need a GPU adapter (lavapipe in CI): {e}"));
-    for Checked { name, reference, sizes, positive, methods } in cells() {
+    for Checked { name, source, reference, sizes, positive, methods } in cells() {
         for steps in [1, 50] {
-            let case = stdlib_case(name, sizes, positive, 2, steps, 11 + steps as u64);
+            let case = stdlib_case(source, sizes, positive, 2, steps, 11 + steps as u64);
             let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
             let douts = random_douts(&case);
-            for &method in methods {
+            for &(method, ran) in methods {
                 let settings = NewtonSettings::default();
                 let (outputs, gradients, report) =
                     compiled.backward(&gpu, &case.data, &douts, method, &settings).expect("backward runs");
-                assert_eq!(report.method, method.name(), "{name}: the method asked for ran");
+                assert_eq!(report.method, ran, "{name}: {method:?}");
                 check(&format!("{name} GPU {method:?} T={steps}"), &case, reference, &outputs, &douts, &gradients);
+            }
+        }
+    }
+}
+
+/// Linear cells (minLSTM, a selective SSM) are solved by one scan on both back
+/// ends: the report says `scan`, one iteration, converged, no fallback, even
+/// with an iteration cap of 1 (which plain Newton could not meet: its first
+/// update is measured from the initial guess); the outputs match the float64
+/// references within `2e-6 * T` at T = 200 and T = 4096.
+#[test]
+fn linear_cells_are_solved_by_one_scan() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).unwrap_or_else(|e| panic!("tests need a GPU adapter (lavapipe in CI): {e}"));
+    let capped = NewtonSettings { max_iterations: 1, ..NewtonSettings::default() };
+    for Checked { name, source, reference, sizes, positive, .. } in
+        cells().into_iter().filter(|c| c.methods[1].1 == "scan")
+    {
+        for (batch, steps) in [(2, 200), (1, 4096)] {
+            let case = stdlib_case(source, sizes, positive, batch, steps, 41 + steps as u64);
+            assert!(case.derived.is_linear(), "{name} is proved linear");
+            let want = reference(&case.point, case.batch, case.steps, &case.sizes);
+            let mut cpu = CpuCell::compile(&case.derived, case.data.dims()).expect("compiles");
+            cpu.set_threads(2);
+            let gpu_cell = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+            for settings in [NewtonSettings::default(), capped] {
+                let runs = [
+                    ("CPU", cpu.forward(&case.data, Method::Newton, &settings).expect("runs")),
+                    ("GPU", gpu_cell.forward(&gpu, &case.data, Method::Newton, &settings).expect("runs")),
+                ];
+                for (backend, (outputs, report)) in runs {
+                    let label = format!("{name} {backend} T={steps} cap {}", settings.max_iterations);
+                    assert_eq!(report.method, "scan", "{label}: {report:?}");
+                    assert!(report.method_reason.contains("linear"), "{label}: {report:?}");
+                    assert_eq!(report.iterations, 1, "{label}: {report:?}");
+                    assert!(report.converged && report.fallback_segments == 0, "{label}: {report:?}");
+                    let error = output_error(&outputs, &want);
+                    let tolerance = 2e-6 * steps as f64;
+                    assert!(error < tolerance, "{label}: outputs off by {error:.2e} (tolerance {tolerance:.1e})");
+                }
             }
         }
     }

@@ -41,6 +41,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         let structure = derived.structure();
         out(&text_report(&cell, &size_of))?;
         outln!("jacobian {structure} ({})", derived.jacobian.reason)?;
+        let linear = rnnc::compiler::linear_states(&derived);
+        if derived.is_linear() {
+            outln!("linear   in every state: solved by one scan of its affine maps, no Newton iteration")?;
+        } else {
+            outln!("linear   in states: {linear} (the cell is solved by Newton's method)")?;
+        }
         outln!("hoisted  {} state-independent value(s) computed before the recurrence", derived.hoisting.nodes.len())?;
     }
     Ok(())

@@ -245,14 +245,74 @@ pub fn stage_report(files: &mut StagedFiles, path: &Path, report: &serde_json::V
     files.bytes(path, (text + "\n").as_bytes()).map_err(data_error)
 }
 
-/// Says on stderr when Newton handed segments to the sequential method.
+/// Says on stderr when Newton handed segments to the sequential method, in
+/// words that match what the outputs are.
 pub fn warn_about_fallbacks(report: &rnnc::ForwardReport) {
-    if report.fallback_segments > 0 {
-        errln!(
-            "warning: Newton did not converge on {} of {} segments; the sequential method solved them, so the \
-             outputs are exact (see `fallback_segments` in the report)",
-            report.fallback_segments,
-            report.segments
+    if let Some(line) = fallback_warning(report) {
+        errln!("{line}");
+    }
+}
+
+/// The warning [`warn_about_fallbacks`] prints, if any.
+pub fn fallback_warning(report: &rnnc::ForwardReport) -> Option<String> {
+    let (fell_back, segments) = (report.fallback_segments, report.segments);
+    if fell_back == 0 {
+        return None;
+    }
+    let made_of = if fell_back >= segments {
+        "outputs are the sequential method's".to_owned()
+    } else {
+        format!(
+            "outputs are the sequential method's in those segments, Newton's (converged) in the other {}",
+            segments - fell_back
+        )
+    };
+    Some(format!(
+        "warning: Newton did not converge: fell back to sequential in {fell_back} of {segments} segments; {made_of} \
+         (see `fallback_segments` and `segment_methods` in the report)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(fallback_segments: u64, segments: u64) -> rnnc::ForwardReport {
+        let mut report = rnnc::ForwardReport {
+            backend: "cpu".into(),
+            device: "test".into(),
+            method: "newton".into(),
+            method_reason: "requested".into(),
+            iterations: 32,
+            converged: fallback_segments == 0,
+            residual: 0.0,
+            fallback_segments,
+            segments,
+            segment_methods: rnnc::SegmentMethods::default(),
+            timing: "wall-clock".into(),
+            time_ms: 0.0,
+            projection_ms: None,
+            recurrence_ms: None,
+            backward_ms: None,
+            backward_scan_ms: None,
+            gradient_products_ms: None,
+            weight_gradients_ms: None,
+            input_gradients_ms: None,
+            wall_ms: 0.0,
+        };
+        report.segment_methods = rnnc::SegmentMethods::of(rnnc::Method::Newton, segments, fallback_segments);
+        report
+    }
+
+    #[test]
+    fn the_fallback_warning_says_what_the_outputs_are() {
+        assert_eq!(fallback_warning(&report(0, 4)), None);
+        let all = fallback_warning(&report(2, 2)).expect("a warning");
+        assert!(
+            all.contains("fell back to sequential in 2 of 2 segments; outputs are the sequential method's ("),
+            "{all}"
         );
+        let some = fallback_warning(&report(1, 4)).expect("a warning");
+        assert!(some.contains("in 1 of 4 segments; outputs are the sequential method's in those segments, Newton's (converged) in the other 3"), "{some}");
     }
 }

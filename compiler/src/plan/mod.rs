@@ -139,6 +139,10 @@ pub struct Hoisted {
 pub struct CellPlan {
     /// The proved structure of the state Jacobian.
     pub structure: JacobianStructure,
+    /// Whether the cell is linear in its states (`Derived::is_linear`): where
+    /// Newton would run, both back ends solve it by one scan of its affine maps,
+    /// with no convergence test and no fallback.
+    pub linear: bool,
     /// Each parameter's place in the packed parameters, in the cell's order.
     pub params: Vec<Slot>,
     /// Words of packed parameters.
@@ -298,6 +302,7 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> CellPlan {
 
     CellPlan {
         structure,
+        linear: derived.is_linear(),
         params,
         params_len,
         inputs,

@@ -55,7 +55,7 @@ pub use rnnc_compiler::backend::clif::CpuLayout;
 use rnnc_compiler::check::DimSizes;
 
 use crate::data::BoundData;
-use crate::solve::{ForwardReport, GradientBuffers, Method, NewtonSettings};
+use crate::solve::{ForwardReport, GradientBuffers, Method, NewtonSettings, SegmentMethods};
 use buffers::{product, zeroed};
 use parallel::channel_ranges;
 
@@ -336,7 +336,8 @@ impl CpuCell {
         self.check_dims(data)?;
         let (batch, steps) = (data.batch(), data.seq_len());
         let no_newton = (!self.has_newton()).then_some("the Jacobian is dense and too large");
-        let (method, reason) = method.resolve(no_newton, || self.choose_method(batch, steps));
+        let linear = self.jit.layout.plan.linear;
+        let (method, reason) = method.resolve(no_newton, linear, || self.choose_method(batch, steps));
         let start = Instant::now();
         let layout = &self.jit.layout;
         let params = buffers::pack_params(layout, data)?;
@@ -364,7 +365,7 @@ impl CpuCell {
         let units = (batch * channel_ranges(layout.split, channels, batch, self.threads).len()) as u64;
         let stats = match method {
             _ if rows == 0 => newton::NewtonStats { iterations: 1, ..Default::default() },
-            Method::Newton => newton::newton(&run, settings, &mut states)?,
+            Method::Newton | Method::Scan => newton::newton(&run, settings, method == Method::Scan, &mut states)?,
             _ => {
                 sequential::sequential(&run, &mut states)?;
                 newton::NewtonStats { iterations: 1, fallbacks: 0, segments: units, residual: 0.0 }
@@ -396,6 +397,7 @@ impl CpuCell {
             residual: stats.residual,
             fallback_segments: stats.fallbacks,
             segments: stats.segments,
+            segment_methods: SegmentMethods::of(solved.method, stats.segments, stats.fallbacks),
             timing: crate::solve::TIMING_WALL_CLOCK.to_owned(),
             time_ms: solved.start.elapsed().as_secs_f64() * 1e3,
             projection_ms: None,

@@ -11,6 +11,10 @@
 //! element, so that a growing state cannot hide early errors). A non-finite update, an
 //! update that grew twice, or the iteration cap sends the segment to the
 //! sequential method instead (exact), and the report counts it, as the GPU does.
+//! For a cell linear in its states (`scan`), the first iteration's linear
+//! recurrence is the cell itself: that one iteration is the exact solution, and
+//! the segment ends there, with no test and no fallback (its update, the
+//! distance from the initial guess, is not a residual and is not reported).
 //!
 //! Units spread over threads; when there are fewer units than threads, each
 //! unit's rows are cut into chunks run by the spare threads: the guess and the
@@ -85,7 +89,12 @@ fn parallel_rows<T: Send>(
 
 /// Solves every sequence by Newton's method, writing the state rows `states`
 /// (`[B, T, N]`).
-pub(crate) fn newton(run: &Run<'_>, settings: &NewtonSettings, states: &mut [f32]) -> Result<NewtonStats, CpuError> {
+pub(crate) fn newton(
+    run: &Run<'_>,
+    settings: &NewtonSettings,
+    linear: bool,
+    states: &mut [f32],
+) -> Result<NewtonStats, CpuError> {
     let layout = &run.jit.layout;
     let (width, jac_width) = (layout.state_width, layout.jacobian.len());
     let channels = layout.states.first().map_or(0, |s| s.len);
@@ -113,7 +122,7 @@ pub(crate) fn newton(run: &Run<'_>, settings: &NewtonSettings, states: &mut [f32
         let mut stats = NewtonStats::default();
         for first in (0..run.steps).step_by(segment) {
             let segment = Segment { b, first, len: segment.min(run.steps - first), range, sequence };
-            stats = stats.merge(solve_segment(run, settings, workspace, &lanes, &segment, inner)?);
+            stats = stats.merge(solve_segment(run, settings, linear, workspace, &lanes, &segment, inner)?);
         }
         Ok(stats)
     })?;
@@ -133,6 +142,7 @@ struct Segment {
 fn solve_segment(
     run: &Run<'_>,
     settings: &NewtonSettings,
+    linear: bool,
     workspace: &mut Workspace,
     lanes: &Lanes,
     segment: &Segment,
@@ -204,6 +214,9 @@ fn solve_segment(
             sweeps.into_iter().fold(Sweep::NONE, Sweep::merge)
         };
         iterations += 1;
+        if linear {
+            return Ok(NewtonStats { iterations, fallbacks: 0, segments: 1, residual: 0.0 });
+        }
         if sweep.finite && sweep.excess <= settings.atol {
             return Ok(NewtonStats { iterations, fallbacks: 0, segments: 1, residual: sweep.update });
         }
@@ -212,8 +225,9 @@ fn solve_segment(
         }
         if !sweep.finite || growth >= 2 || iterations >= settings.max_iterations {
             call(run.jit.states, chained(0), h, None, 0, segment.len, 0);
-            let residual = if sweep.finite { sweep.update } else { f32::INFINITY };
-            return Ok(NewtonStats { iterations, fallbacks: 1, segments: 1, residual });
+            // The outputs are the sequential method's: Newton's last update is
+            // not their residual.
+            return Ok(NewtonStats { iterations, fallbacks: 1, segments: 1, residual: 0.0 });
         }
         previous = sweep.update;
     }

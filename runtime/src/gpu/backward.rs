@@ -134,7 +134,7 @@ impl GpuCell {
         adjoint: &AdjointKernels,
         method: Method,
     ) -> Result<(bool, Arc<Kernel>), GpuError> {
-        let scan = method == Method::Newton && adjoint.scan.is_some();
+        let scan = method.is_parallel() && adjoint.scan.is_some();
         let entry = if scan { "adjoint_scan" } else { "adjoint_sequential" };
         Ok((scan, gpu.kernel("backward", &adjoint.text, entry)?))
     }

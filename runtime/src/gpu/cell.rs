@@ -20,7 +20,7 @@ use super::kernel::Kernel;
 use super::pass::{Pass, PassStats, Transfers};
 use super::workspace::{PASS_SLOTS, Slot, Workspace, fingerprint};
 use crate::data::BoundData;
-use crate::solve::{ForwardReport, Method, NewtonSettings, TIMING_GPU_TIMESTAMPS, TIMING_WALL_CLOCK};
+use crate::solve::{ForwardReport, Method, NewtonSettings, SegmentMethods, TIMING_GPU_TIMESTAMPS, TIMING_WALL_CLOCK};
 
 /// A cell's kernels compiled on a device, for bound sizes, with its resident
 /// workspace.
@@ -320,8 +320,9 @@ impl GpuCell {
     ) -> Result<Run, GpuError> {
         let plan = &self.kernels.plan;
         let (batch, steps) = (data.batch(), data.seq_len());
-        let (method, reason) =
-            method.resolve(self.kernels.no_newton.as_deref(), || self.choose_method(gpu, batch, steps, backward));
+        let (method, reason) = method.resolve(self.kernels.no_newton.as_deref(), self.kernels.plan.cell.linear, || {
+            self.choose_method(gpu, batch, steps, backward)
+        });
         workspace.ensure(gpu, Slot::Params, plan.cell.params_len as usize)?;
         for (i, launch) in self.dense_launches() {
             workspace.ensure(gpu, Slot::Weights(i), (launch.columns() * launch.depth) as usize)?;
@@ -394,6 +395,7 @@ impl Run {
             residual: total.residual,
             fallback_segments: total.fallbacks,
             segments: total.segments,
+            segment_methods: SegmentMethods::of(self.method, total.segments, total.fallbacks),
             timing: if timed { TIMING_GPU_TIMESTAMPS } else { TIMING_WALL_CLOCK }.to_owned(),
             time_ms: total.time_ms,
             projection_ms: total.projection_ms,
@@ -437,14 +439,16 @@ pub(super) fn auto_costs(
 ) -> (f64, f64) {
     let threads = (batch as u64 * kernels.plan.lanes) as f64;
     let segments = (steps as f64 / shape.segment() as f64).ceil();
+    // Newton's typical iterations; a linear cell's scan is one.
+    let iterations = if kernels.plan.cell.linear { 1.0 } else { 4.0 };
     if cpu_device {
         // Unit costs: the sequential kernel has B x lanes threads, each walking
-        // T steps; Newton walks ~4 iterations x (2 N + log2 S) dependent steps
-        // per segment of S N.
+        // T steps; Newton walks ~4 iterations (a scan: 1) x (2 N + log2 S)
+        // dependent steps per segment of S N.
         let parallel = 8.0;
-        let newton_depth = segments * 4.0 * (2.0 * shape.chunk_len as f64 + (shape.chunks as f64).log2() * 2.0);
+        let newton_depth = segments * iterations * (2.0 * shape.chunk_len as f64 + (shape.chunks as f64).log2() * 2.0);
         let sequential = steps as f64 * (threads / parallel).max(1.0);
-        let newton = newton_depth.max(8.0 * threads * steps as f64 / parallel);
+        let newton = newton_depth.max(2.0 * iterations * threads * steps as f64 / parallel);
         let passes = if backward { 2.0 } else { 1.0 };
         return (passes * sequential, passes * newton);
     }
@@ -462,7 +466,8 @@ pub(super) fn auto_costs(
         2 => 25e-12,
         _ => 6e-12 * k * k * k,
     };
-    let newton = (segments * 4.0 * NEWTON_ITERATION_S).max(threads * steps as f64 * lane_step_s);
+    let newton =
+        (segments * iterations * NEWTON_ITERATION_S).max(iterations / 4.0 * threads * steps as f64 * lane_step_s);
     if backward {
         (sequential + steps as f64 * SEQUENTIAL_BACKWARD_STEP_S * k * spread, 2.0 * newton)
     } else {
@@ -481,6 +486,24 @@ mod tests {
         let derived = rnnc_compiler::derive_cell(&cell).expect("derives");
         wgsl::generate(&derived, &dims, &Target { workgroup_bytes: 48 * 1024, max_threads: 1024, ..Target::default() })
             .expect("generates")
+    }
+
+    /// A linear cell's scan is one iteration: `auto` estimates it at a quarter
+    /// of Newton's typical four, on GPUs and CPU devices alike.
+    #[test]
+    fn auto_costs_a_scan_as_one_iteration() {
+        let scan = kernels("minlstm", 1024);
+        assert!(scan.plan.cell.linear);
+        let shape = scan.newton.expect("a Newton kernel");
+        let mut newton = scan.clone();
+        newton.plan.cell.linear = false;
+        for cpu_device in [false, true] {
+            for (batch, steps) in [(1, 65536), (8, 8192)] {
+                let (_, one) = auto_costs(&scan, shape, cpu_device, batch, steps, false);
+                let (_, four) = auto_costs(&newton, shape, cpu_device, batch, steps, false);
+                assert!((four / one - 4.0).abs() < 1e-9, "{cpu_device} {batch} {steps}: {one} vs {four}");
+            }
+        }
     }
 
     /// `auto`'s choice lands within 10% of the faster method on every row

@@ -145,7 +145,7 @@ impl GpuCell {
         workspace.ensure(gpu, Slot::States, if keep { rows * words(&plan.cell.states) } else { 1 })?;
         let groups_x = |per: u64| plan.lanes.div_ceil(per).max(1) as u32;
         let (kernel, grid, shape) = match (run.method, &self.newton, self.kernels().newton) {
-            (Method::Newton, Some(kernel), Some(shape)) => {
+            (Method::Newton | Method::Scan, Some(kernel), Some(shape)) => {
                 (kernel, [groups_x(shape.lanes), pass.batch as u32, 1], Some(shape))
             }
             _ => (&self.sequential, [groups_x(SEQUENTIAL_LANES), pass.batch as u32, 1], None),

@@ -153,7 +153,8 @@ pub const NEWTON_MAY_FALL_BACK: &[(&str, &str)] = &[
 
 /// What is wrong with `report` of a solve of cell `cell` that asked for `asked`,
 /// if anything: the method that ran must be the one asked for (sequential only
-/// where the cell has no Newton kernel: `has_newton`), and a Newton solve must
+/// where the cell has no Newton kernel: `has_newton`; one scan where Newton was
+/// asked for a cell proved `linear`), and a Newton solve must
 /// have converged in every segment without falling back to the sequential method
 /// (cells of [`NEWTON_MAY_FALL_BACK`]: or fallen back and said so).
 pub fn method_failure(
@@ -161,12 +162,17 @@ pub fn method_failure(
     report: &rnnc_runtime::ForwardReport,
     asked: rnnc_runtime::Method,
     has_newton: bool,
+    linear: bool,
 ) -> Option<String> {
     use rnnc_runtime::Method;
     let expected = match asked {
         Method::Newton if !has_newton => Method::Sequential,
+        Method::Newton if linear => Method::Scan,
         other => other,
     };
+    if expected == Method::Scan && (report.iterations != 1 || !report.converged) {
+        return Some(format!("a scan took {} iteration(s), converged {}", report.iterations, report.converged));
+    }
     if report.method != expected.name() {
         return Some(format!("{} ran instead of {}", report.method, expected.name()));
     }

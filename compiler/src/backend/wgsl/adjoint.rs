@@ -120,11 +120,13 @@ pub struct AdjointKernels {
     pub writes_every_projection: bool,
 }
 
-fn unsupported(derived: &Derived, reason: String) -> Error {
+/// What the backward kernels cannot do for parameter `param`, pointing at its
+/// declaration.
+fn unsupported(derived: &Derived, param: Handle<Param>, reason: String) -> Error {
     Error::new(
         ErrorKind::BackendUnsupported { backend: "wgsl", cell: derived.cell.name.clone(), reason },
-        derived.cell.span,
-        "this cell",
+        derived.cell.params[param].span,
+        "this parameter",
     )
 }
 
@@ -147,6 +149,7 @@ fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result
                 if !width.is_multiple_of(block) {
                     return Err(unsupported(
                         derived,
+                        param,
                         format!("the blocks of `{}` cross the lanes", derived.cell.params[param].name),
                     ));
                 }
@@ -158,6 +161,7 @@ fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result
             _ => {
                 return Err(unsupported(
                     derived,
+                    param,
                     format!("the gradient of `{}` needs products across lanes", derived.cell.params[param].name),
                 ));
             }

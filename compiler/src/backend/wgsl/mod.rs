@@ -290,7 +290,8 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     let plan = plan::plan(derived, dims)?;
     let no_newton = if !plan.newton {
         Some(format!(
-            "the Jacobian is dense and too large for Newton ({} unknowns; at most {})",
+            "one lane holds every state ({}), {} unknowns, more than Newton takes (at most {})",
+            plan.whole.as_deref().unwrap_or("one lane"),
             plan.unknowns,
             crate::plan::Device::Gpu.dense_newton_unknowns()
         ))
@@ -359,6 +360,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
             ("S", shape.chunks),
             ("N", shape.chunk_len),
             ("CACHED", cached),
+            ("LINEAR", u64::from(plan.cell.linear)),
             ("G", pipeline_group(&plan, target)),
         ],
         &[("Raw", plan.raw_len()), ("Pre", plan.hoisted_len())],

@@ -20,6 +20,10 @@
 // segment (excess = |dh| - rtol |h| is non-negative-clamped, so atomicMax on its
 // bits is an ordered maximum); a non-finite or growing update, or the iteration
 // cap, sends the segment to the sequential method instead (exact, and reported).
+// For a cell the plan proved linear in its states (LINEAR = 1), the linear
+// recurrence of the first iteration is the cell itself, so that iteration is the
+// exact solution: the kernel stops after it, with no test and no fallback (the
+// `scan` method; the report's update is not measured).
 
 // `chunk_map`, `chunk_offset` and the scan's rounds are in `affine.wgsl`.
 var<workgroup> chunk_last: array<array<f32, K>, THREADS>;
@@ -185,9 +189,14 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             let total_update = workgroupUniformLoad(&decided_update);
             let total_excess = workgroupUniformLoad(&decided_excess);
             iterations += 1u;
-            last_update = total_update;
+            if LINEAR == 1u {
+                break;
+            }
             let finite = total_update <= 3.4e38;
             if finite && total_excess <= settings.atol {
+                // The residual reported: the largest final update of the
+                // segments whose outputs are Newton's.
+                last_update = max(last_update, total_update);
                 break;
             }
             if finite && total_update > previous_update { growth += 1u; }

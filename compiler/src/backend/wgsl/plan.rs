@@ -4,9 +4,11 @@
 //!
 //! A *lane* is the part of the state one thread solves for: `width` consecutive
 //! channels of every state, `width` the plan's granule, and `H / width`
-//! independent lanes per sequence. A dense Jacobian, or an output that reads
+//! independent lanes per sequence. A dense Jacobian, an output that reads
 //! across channels (`V @ h'` with a dense `V`; the kernels store outputs lane by
-//! lane), makes one lane holding every state whole.
+//! lane), or a hoisted value that multiplies a computed vector by a matrix
+//! (`W2 @ tanh(W1 @ x)`: [`computed_product`]) makes one lane holding every
+//! state whole.
 //!
 //! The forward kernels read the plan's hoisted values, each computed once per
 //! step by `load_pre` from the *raw* values (the projections and the inputs);
@@ -88,6 +90,8 @@ pub struct KernelPlan {
     /// Per output, the sum of the lengths of the outputs before it (outputs at
     /// `B * T * output_prefix[o]`).
     pub output_prefix: Vec<u64>,
+    /// Why the state is one whole lane (`LaneMode::Whole`), if it is.
+    pub whole: Option<String>,
     /// Whether the cell's lanes admit a Newton kernel (a whole lane of more
     /// unknowns than [`Device::Gpu`] allows only has the sequential one); a
     /// device may still refuse it (`Target::newton_unknowns`, `GpuKernels::no_newton`).
@@ -106,14 +110,52 @@ fn prefix(sizes: &[u64]) -> Vec<u64> {
     crate::plan::slots(sizes.iter().copied()).0.into_iter().map(|s| s.offset).collect()
 }
 
+/// A matrix parameter that a hoisted value multiplies by a computed vector (an
+/// MLP on the input, `W2 @ tanh(W1 @ x)`, or a block matrix times a computed
+/// vector), if any. Hoisted values are computed from the raw values (the
+/// projections and the inputs) inside the lane that reads them; such a product
+/// reads every channel of its vector, so it has no form in a lane of some
+/// channels, and the cell runs in one lane holding every state whole.
+pub fn computed_product(derived: &Derived, cell_plan: &CellPlan) -> Option<Handle<crate::check::Param>> {
+    let graph = &derived.ir.graph;
+    let is_raw = |node: Handle<Node>| {
+        matches!(graph.node(node).op, Op::Input(_))
+            || cell_plan.projections.iter().any(|l| l.products.iter().any(|p| p.node == node))
+    };
+    let mut stack: Vec<Handle<Node>> = cell_plan.hoisted.iter().map(|h| h.node).collect();
+    let mut seen = vec![false; graph.len()];
+    while let Some(node) = stack.pop() {
+        if std::mem::replace(&mut seen[node.index()], true) || is_raw(node) {
+            continue;
+        }
+        let op = graph.node(node).op;
+        if let Op::MatVec(param, _) | Op::MatVecT(param, _) = op {
+            return Some(param);
+        }
+        stack.extend(op.operands());
+    }
+    None
+}
+
 /// Plans the kernels of `derived` for the sizes `dims`.
 pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
     let cell_plan = crate::plan::plan(derived, dims);
     let cell = &derived.cell;
     let graph = &derived.ir.graph;
-    let mode = match cell_plan.granule {
-        Some(width) if cell_plan.local_outputs => LaneMode::Blocks { width },
-        _ => LaneMode::Whole,
+    let computed = computed_product(derived, &cell_plan);
+    let (mode, whole) = match (cell_plan.granule, computed) {
+        (None, _) => (LaneMode::Whole, Some("the Jacobian is dense".to_owned())),
+        (Some(_), _) if !cell_plan.local_outputs => {
+            (LaneMode::Whole, Some("an output reads across channels".to_owned()))
+        }
+        (Some(_), Some(param)) => (
+            LaneMode::Whole,
+            Some(format!(
+                "`{}` multiplies a computed vector that does not depend on the state",
+                cell.params[param].name
+            )),
+        ),
+        (Some(width), None) => (LaneMode::Blocks { width }, None),
     };
     let states = &cell_plan.states;
     let channels = states.first().copied().unwrap_or(1);
@@ -154,24 +196,6 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
             }
         }
     }
-    // A hoisted value is computed lane by lane from the raw values: a product of
-    // anything else (a computed vector) has no lane-local form.
-    let is_raw = |node: Handle<Node>| raw.iter().any(|&(value, _)| value.node() == node);
-    let mut stack: Vec<Handle<Node>> = cell_plan.hoisted.iter().map(|h| h.node).collect();
-    let mut seen = vec![false; graph.len()];
-    while let Some(node) = stack.pop() {
-        if std::mem::replace(&mut seen[node.index()], true) || is_raw(node) {
-            continue;
-        }
-        let op = graph.node(node).op;
-        if let Op::MatVec(param, _) | Op::MatVecT(param, _) = op {
-            return Err(unsupported(
-                derived,
-                format!("`{}` multiplies a computed vector that does not depend on the state", cell.params[param].name),
-            ));
-        }
-        stack.extend(op.operands());
-    }
     let hoisted = cell_plan.hoisted.iter().map(|h| (h.node, width_of(len_of(h.node)))).collect();
     let newton = mode != LaneMode::Whole || Device::Gpu.dense_newton(unknowns);
     Ok(KernelPlan {
@@ -185,6 +209,7 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
         state_prefix: prefix(&cell_plan.states),
         output_prefix: prefix(&cell_plan.outputs),
         newton,
+        whole,
         cell: cell_plan,
     })
 }

@@ -76,6 +76,32 @@ fn an_output_that_mixes_channels_makes_the_state_one_whole_lane() {
         .expect("the derivation test cell");
     let generated = kernels(&source, &[("H", 4), ("D", 3), ("O", 2)]).expect("generates");
     assert_eq!((generated.plan.mode, generated.plan.lanes, generated.plan.unknowns), (LaneMode::Whole, 1, 4));
+    assert_eq!(generated.plan.whole.as_deref(), Some("an output reads across channels"));
+}
+
+/// A hoisted product of a computed vector (an MLP on the input) reads every
+/// channel: one whole lane, Newton's while it is small enough, and a reason
+/// naming the product beyond that.
+#[test]
+fn a_product_of_a_computed_vector_makes_one_whole_lane_and_says_so() {
+    let source = "cell mlp { dim H; dim D; input x: [D]; state h: [H];
+        param W1: [H, D]; param W2: [H, H]; param a: [H];
+        h' = tanh(a * h + W2 @ tanh(W1 @ x)); output h; }";
+    let small = kernels(source, &[("H", 8), ("D", 3)]).expect("generates");
+    assert_eq!((small.plan.mode, small.plan.lanes, small.plan.unknowns), (LaneMode::Whole, 1, 8));
+    assert!(small.newton.is_some() && small.no_newton.is_none());
+    let large = kernels(source, &[("H", 32), ("D", 3)]).expect("generates");
+    let why = large.no_newton.expect("no Newton kernel for 32 unknowns");
+    assert!(why.contains("`W2` multiplies a computed vector that does not depend on the state"), "{why}");
+    assert!(why.contains("32 unknowns"), "{why}");
+    // The same product of an input stays lane by lane.
+    let projected = kernels(
+        "cell p { dim H; input x: [H]; state h: [H]; param W2: [H, H]; param a: [H];
+            h' = tanh(a * h + W2 @ x); output h; }",
+        &[("H", 8)],
+    )
+    .expect("generates");
+    assert_eq!((projected.plan.mode, projected.plan.whole), (LaneMode::Blocks { width: 1 }, None));
 }
 
 #[test]
