@@ -3,7 +3,8 @@
 //! with its depth split and summed, the input gradient `dP W` accumulated), in
 //! groups, with partial tiles, and in each kernel shape a device may get; and
 //! the same product by the kernel of every operand layout (any layout computes
-//! any product right; the matching one is the fast one); and the transpose that
+//! any product right; the matching one is the fast one); operands aligned for
+//! 16-byte loads, with partial quads at their edges; and the transpose that
 //! lays out a projection's matrices before their product.
 
 mod support;
@@ -51,7 +52,7 @@ fn run(
     c: &[f32],
     max_rows: u32,
 ) -> Vec<f32> {
-    run_layout(gpu, kernel, GemmLayout::of(&launch.sizes), launch, a, b, c, max_rows)
+    run_layout(gpu, kernel, GemmLayout::of(&launch.sizes, kernel.quads), launch, a, b, c, max_rows)
 }
 
 /// [`run`] with the kernel of `layout`.
@@ -72,7 +73,8 @@ fn run_layout(
     let mut out = c.to_vec();
     out.resize(c.len().max(launch.sizes.c_offset as usize + launch.output_words() as usize), 0.0);
     let out = gpu.upload("c", &out).expect("upload");
-    gpu.dispatch(&product, &[Binding(&sizes), Binding(&a), Binding(&b), Binding(&out)], launch.grid).expect("runs");
+    let bindings = [Binding(&sizes), Binding(&a), Binding(&b), Binding(&out), Binding(&a), Binding(&b)];
+    gpu.dispatch(&product, &bindings, launch.grid).expect("runs");
     if launch.is_split() {
         let sum = gpu.kernel("sum_splits", &GemmKernel::sum_splits_text(), "main").expect("compiles");
         gpu.dispatch(&sum, &[Binding(&sizes), Binding(&out)], launch.sum_grid(max_rows)).expect("runs");
@@ -252,4 +254,48 @@ fn transposes_groups_of_matrices_with_partial_tiles() {
     }
     // Exact copies; the words around them keep their values.
     assert_eq!(got, want);
+}
+
+#[test]
+fn aligned_operands_read_as_quads_with_partial_quads_at_the_edges() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).expect("a GPU adapter");
+    let kernel = shapes(&gpu)[0];
+    // The projection's layout after its transpose (A along the depth, B along
+    // C) and the weight gradient's (both along C), 82 deep: the last quad of
+    // each depth row is partial.
+    let (m, n, k) = (300u32, 200u32, 82u32);
+    let projection = GemmSizes {
+        m,
+        n,
+        k,
+        a_offset: 4,
+        a_row: 84,
+        a_col: 1,
+        b_offset: 8,
+        b_row: 204,
+        b_col: 1,
+        c_offset: 5,
+        c_row: 310,
+        ..GemmSizes::default()
+    };
+    let gradient = GemmSizes { a_row: 1, a_col: 304, b_row: 204, b_col: 1, a_offset: 4, b_offset: 8, ..projection };
+    for (name, sizes, a_len, b_len) in
+        [("projection", projection, 4 + m * 84, 8 + k * 204), ("gradient", gradient, 4 + k * 304, 8 + k * 204)]
+    {
+        let launch = GemmLaunch::new(sizes, 1);
+        let layout = GemmLayout::of(&launch.sizes, kernel.quads);
+        // Quads only where no operand is read along its depth (measured faster there).
+        assert_eq!(layout.quads, name == "gradient", "{name}: {layout:?}");
+        // Either way, the quad kernel of this layout computes the product right.
+        let quads = GemmLayout { quads: true, ..layout };
+        let (a, b, c) = (values(a_len as usize, 6), values(b_len as usize, 7), values((m * 310) as usize, 8));
+        let (want, scale) = reference(&launch.sizes, 1, &a, &b, &c);
+        let got = run_layout(&gpu, &kernel, quads, &launch, &a, &b, &c, 65535);
+        check(&format!("{name} with quads"), &got, &want, &scale);
+        check(name, &run(&gpu, &kernel, &launch, &a, &b, &c, 65535), &want, &scale);
+        // Misaligned by one word: no quads.
+        let shifted = GemmSizes { a_offset: sizes.a_offset + 1, ..sizes };
+        assert!(!GemmLayout::of(&shifted, kernel.quads).quads);
+    }
 }

@@ -100,10 +100,10 @@ fn wgsl(derived: &Derived, sizes: &DimSizes) -> Result<String, rnnc::Error> {
     let kernels = backend::wgsl::generate(derived, sizes, &backend::wgsl::Target::default())?;
     let dims: Vec<String> = derived.cell.dims.iter().map(|(h, d)| format!("{} = {}", d.name, sizes.dim(h))).collect();
     Ok(format!(
-        "// rnnc: GPU kernels of cell `{}` for {}\n\n// ---- matrix-product kernel: projections `X W^T` (entry point `main`) ----\n{}\n// ---- recurrence kernels ----\n{}",
+        "// rnnc: GPU kernels of cell `{}` for {}\n\n// ---- matrix-product kernel: projections `X (W^T)`, `W` transposed first (entry point `main`) ----\n{}\n// ---- recurrence kernels ----\n{}",
         derived.cell.name,
         if dims.is_empty() { "fixed sizes".to_owned() } else { dims.join(", ") },
-        kernels.gemm.text(backend::wgsl::GemmLayout { a_along_depth: true, b_along_depth: true }),
+        kernels.gemm.text(backend::wgsl::GemmLayout { a_along_depth: true, b_along_depth: false, quads: false }),
         kernels.recurrence
     ))
 }

@@ -437,7 +437,8 @@ impl GpuCell {
             let at = p as u64 * stride;
             words[at as usize..at as usize + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
             let record = Bound::range(Slot::GradientSizes, at, GemmSizes::WORDS as u64);
-            let bound = [record, Bound::whole(a), Bound::whole(b), Bound::whole(c)];
+            // The operands twice: as words, and as quads (`gemm.wgsl`).
+            let bound = [record, Bound::whole(a), Bound::whole(b), Bound::whole(c), Bound::whole(a), Bound::whole(b)];
             let gemm = self.gemm_kernel(gpu, &product.sizes)?;
             let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
             dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });

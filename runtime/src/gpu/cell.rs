@@ -34,7 +34,7 @@ pub struct GpuCell {
     max_batch_chunk: Option<usize>,
     /// The matrix products (projections and their gradients), one kernel per
     /// operand layout (`wgsl::GemmLayout::index`), compiled on first use.
-    gemm: [OnceLock<Arc<Kernel>>; 4],
+    gemm: [OnceLock<Arc<Kernel>>; 8],
     /// Adds a split product's partial products.
     pub(super) sum_splits: Arc<Kernel>,
     /// Transposes a projection's matrices before its product.
@@ -140,7 +140,7 @@ impl GpuCell {
     /// The matrix-product kernel for a product of `sizes` (its operands'
     /// layout), compiled on first use.
     pub(super) fn gemm_kernel(&self, gpu: &Gpu, sizes: &GemmSizes) -> Result<&Arc<Kernel>, GpuError> {
-        let layout = wgsl::GemmLayout::of(sizes);
+        let layout = wgsl::GemmLayout::of(sizes, self.kernels.gemm.quads);
         let slot = &self.gemm[layout.index()];
         if let Some(kernel) = slot.get() {
             return Ok(kernel);

@@ -62,10 +62,12 @@ impl Gpu {
         }))
     }
 
-    /// A storage buffer of `len` words (at least one word is allocated, as
-    /// bindings may not be empty), with undefined contents until written.
+    /// A storage buffer of `len` words, with undefined contents until written.
+    /// Whole 16-byte quads are allocated (at least one: bindings may not be
+    /// empty), so that any buffer may also be bound as `array<vec4<f32>>` (the
+    /// matrix products' 16-byte loads).
     pub fn storage(&self, label: &str, len: usize) -> Result<GpuBuffer, GpuError> {
-        let buffer = self.create(label, (len.max(1) * 4) as u64, USAGE)?;
+        let buffer = self.create(label, (len.max(1).next_multiple_of(4) * 4) as u64, USAGE)?;
         let id = self.allocations();
         Ok(GpuBuffer { buffer, len, id })
     }

@@ -326,6 +326,8 @@ impl GpuCell {
                 Bound::whole(Slot::Inputs),
                 Bound::whole(transposed),
                 Bound::whole(Slot::Projections),
+                Bound::whole(Slot::Inputs),
+                Bound::whole(transposed),
             ];
             let gemm = self.gemm_kernel(gpu, &product.sizes)?;
             let bind_group = workspace.bind_group(gpu, gemm, &bound)?;

@@ -47,39 +47,64 @@ pub struct GemmKernel {
     /// multiplications alone 10.4 -> 8.9 ms). Off only for measurements
     /// (`:behind`).
     pub ahead: bool,
+    /// Whether products whose strides allow it read whole quads of words as
+    /// one 16-byte load (`GemmLayout::quads`). Off only for measurements
+    /// (`:scalar`).
+    pub quads: bool,
 }
 
 /// Which way each operand of a product is loaded: along the depth (its depth
 /// index is the contiguous one, as for `X` in `X W^T`) or along `C`'s rows or
-/// columns. Any layout computes any product right (addresses come from the
+/// columns; and whether four words at a time (16-byte loads). Any layout
+/// without quads computes any product right (addresses come from the
 /// strides); the one that matches the strides reads neighbouring words with
-/// neighbouring threads. Fixed at compile time, the load path has no run-time
-/// branches and needs fewer registers.
+/// neighbouring threads. Quads need the layout to match, the contiguous
+/// stride to be 1 and every other stride and offset a multiple of 4
+/// ([`GemmLayout::of`] says when). Fixed at compile time, the load path has no
+/// run-time branches and needs fewer registers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct GemmLayout {
     /// `A`'s depth index is contiguous (`a_col = 1`).
     pub a_along_depth: bool,
     /// `B`'s depth index is contiguous (`b_row = 1`).
     pub b_along_depth: bool,
+    /// Whole quads of words inside the operands are read as one `vec4`.
+    pub quads: bool,
 }
 
 impl GemmLayout {
-    /// Every layout, in the order of [`GemmLayout::index`].
+    /// Every layout without quads (each computes any product right).
     pub const ALL: [GemmLayout; 4] = [
-        GemmLayout { a_along_depth: false, b_along_depth: false },
-        GemmLayout { a_along_depth: false, b_along_depth: true },
-        GemmLayout { a_along_depth: true, b_along_depth: false },
-        GemmLayout { a_along_depth: true, b_along_depth: true },
+        GemmLayout { a_along_depth: false, b_along_depth: false, quads: false },
+        GemmLayout { a_along_depth: false, b_along_depth: true, quads: false },
+        GemmLayout { a_along_depth: true, b_along_depth: false, quads: false },
+        GemmLayout { a_along_depth: true, b_along_depth: true, quads: false },
     ];
 
-    /// The layout that matches a product's strides.
-    pub fn of(sizes: &GemmSizes) -> GemmLayout {
-        GemmLayout { a_along_depth: sizes.a_col == 1, b_along_depth: sizes.b_row == 1 }
+    /// The layout that matches a product's strides, with quads where
+    /// `allow_quads`, the strides permit them and neither operand is read
+    /// along its depth. H200, docs/measurements/h200-run38 (ParaGRU's dense
+    /// products, 412 GFLOP each, quads against words): the weight gradients,
+    /// both operands along `C`, 11.86 against 12.21 ms; the projection and
+    /// the input gradients, `A` along its depth, 12.65 against 11.73 and 12.72
+    /// against 11.51 (slower).
+    pub fn of(sizes: &GemmSizes, allow_quads: bool) -> GemmLayout {
+        let (a_along_depth, b_along_depth) = (sizes.a_col == 1, sizes.b_row == 1);
+        let allow_quads = allow_quads && !a_along_depth && !b_along_depth;
+        // Each operand's (contiguous stride, other stride, offset, group stride).
+        let a = if a_along_depth { (sizes.a_col, sizes.a_row) } else { (sizes.a_row, sizes.a_col) };
+        let b = if b_along_depth { (sizes.b_row, sizes.b_col) } else { (sizes.b_col, sizes.b_row) };
+        let quads = allow_quads
+            && a.0 == 1
+            && b.0 == 1
+            && (sizes.splits <= 1 || sizes.k_split % 4 == 0)
+            && [a.1, b.1, sizes.a_offset, sizes.b_offset, sizes.a_group, sizes.b_group].iter().all(|v| v % 4 == 0);
+        GemmLayout { a_along_depth, b_along_depth, quads }
     }
 
-    /// The layout's place in [`GemmLayout::ALL`].
+    /// The layout's place among the eight.
     pub fn index(self) -> usize {
-        2 * usize::from(self.a_along_depth) + usize::from(self.b_along_depth)
+        4 * usize::from(self.quads) + 2 * usize::from(self.a_along_depth) + usize::from(self.b_along_depth)
     }
 }
 
@@ -100,19 +125,22 @@ pub enum GemmAblation {
 impl std::str::FromStr for GemmKernel {
     type Err = String;
 
-    /// `DEPTHxROW`, then optionally `:noloads` or `:nomath`, `:generic` and
-    /// `:behind`: `8x33`, `16x32:nomath`, `8x33:generic:behind`.
+    /// `DEPTHxROW`, then optionally `:noloads` or `:nomath`, `:generic`,
+    /// `:behind` and `:scalar`: `8x33`, `16x32:nomath`, `8x33:generic:behind`.
     fn from_str(text: &str) -> Result<GemmKernel, String> {
         let mut parts = text.split(':');
         let shape = parts.next().unwrap_or_default();
-        let (mut ablation, mut specialised, mut ahead) = (GemmAblation::None, true, true);
+        let (mut ablation, mut specialised, mut ahead, mut quads) = (GemmAblation::None, true, true, true);
         for option in parts {
             match option {
                 "noloads" => ablation = GemmAblation::NoLoads,
                 "nomath" => ablation = GemmAblation::NoMath,
                 "generic" => specialised = false,
                 "behind" => ahead = false,
-                other => return Err(format!("unknown GEMM option `{other}` (noloads, nomath, generic, behind)")),
+                "scalar" => quads = false,
+                other => {
+                    return Err(format!("unknown GEMM option `{other}` (noloads, nomath, generic, behind, scalar)"));
+                }
             }
         }
         let parse = |t: &str| t.trim().parse::<u64>().map_err(|_| format!("`{text}` is not DEPTHxROW, e.g. 16x33"));
@@ -121,7 +149,7 @@ impl std::str::FromStr for GemmKernel {
         if !matches!(depth, 8 | 16) || !matches!(row, 32 | 33) {
             return Err(format!("`{text}`: the depth is 8 or 16 and the row 32 or 33"));
         }
-        Ok(GemmKernel { depth, row, ablation, specialised, ahead })
+        Ok(GemmKernel { depth, row, ablation, specialised, ahead, quads })
     }
 }
 
@@ -141,7 +169,7 @@ impl GemmKernel {
 
     /// The shape `depth x row` without options.
     pub fn plain(depth: u64, row: u64) -> GemmKernel {
-        GemmKernel { depth, row, ablation: GemmAblation::None, specialised: true, ahead: true }
+        GemmKernel { depth, row, ablation: GemmAblation::None, specialised: true, ahead: true, quads: true }
     }
 
     /// Workgroup memory: two stages of both operands, `depth x row` vec4s each.
@@ -164,7 +192,7 @@ impl GemmKernel {
         };
         format!(
             "{}const DEPTH: u32 = {}u;\nconst ROW: u32 = {}u;\nconst ABLATION: u32 = {}u;\nconst AHEAD: u32 = {}u;\n\
-             const A_LAYOUT: u32 = {}u;\nconst B_LAYOUT: u32 = {}u;\n\n{}",
+             const A_LAYOUT: u32 = {}u;\nconst B_LAYOUT: u32 = {}u;\nconst QUADS: u32 = {}u;\n\n{}",
             GemmSizes::wgsl(),
             self.depth,
             self.row,
@@ -172,6 +200,7 @@ impl GemmKernel {
             u32::from(self.ahead),
             code(layout.a_along_depth),
             code(layout.b_along_depth),
+            u32::from(layout.quads && self.quads && self.specialised),
             include_str!("gemm.wgsl")
         )
     }

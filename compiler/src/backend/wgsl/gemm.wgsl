@@ -20,14 +20,20 @@
 // shifts each operand by its group stride (the blocks of a block-diagonal
 // matrix); split z % splits takes depths [s k_split, (s + 1) k_split) and writes
 // its partial product at c_offset + s c_split, to be summed by `sum_splits`.
-// `GemmSizes`, DEPTH, ROW, ABLATION, AHEAD and each operand's layout (A_LAYOUT,
-// B_LAYOUT: `GemmLayout`, fixed at compile time unless 0) are declared before
-// this text (`gemm.rs`).
+// `GemmSizes`, DEPTH, ROW, ABLATION, AHEAD, QUADS and each operand's layout
+// (A_LAYOUT, B_LAYOUT: `GemmLayout`, fixed at compile time unless 0) are
+// declared before this text (`gemm.rs`). With QUADS (aligned operands: every
+// offset and non-unit stride a multiple of 4), a load whose four words lie
+// inside the operand is one 16-byte read.
 
 @group(0) @binding(0) var<storage, read> sizes: GemmSizes;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+// The operands again, as quads of words (the same buffers: the 16-byte loads of
+// QUADS kernels).
+@group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
 
 // ROW: vec4s per depth row of a staged tile, 32 or 33 (one of padding, which
 // spreads a transposing store's words over the banks).
@@ -83,6 +89,21 @@ fn load_place(operand: Operand, thread: u32, l: u32) -> vec2<u32> {
 // outside the operand and past depth `k_end`.
 fn load(operand: Operand, f0: u32, k0: u32, k_end: u32, thread: u32, l: u32) -> vec4<f32> {
     let place = load_place(operand, thread, l);
+    if QUADS == 1u {
+        let f = f0 + place.x;
+        let d = k0 + place.y;
+        var inside = f + 3u < operand.extent && d < k_end;
+        if along_depth(operand) {
+            inside = f < operand.extent && d + 3u < k_end;
+        }
+        if inside {
+            let quad = (operand.offset + f * operand.free + d * operand.depth) / 4u;
+            if operand.which == 0u {
+                return a4[quad];
+            }
+            return b4[quad];
+        }
+    }
     var value = vec4<f32>(0.0);
     for (var e = 0u; e < 4u; e++) {
         var f = f0 + place.x;
@@ -142,6 +163,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
     let c_base = sizes.c_offset + product * sizes.c_group + split * sizes.c_split;
     let tx = local.x;
     let ty = local.y;
+    // Every binding is used (they share one layout whatever QUADS is).
+    _ = a4[0];
+    _ = b4[0];
 
     var c0l = vec4<f32>(0.0);
     var c0h = vec4<f32>(0.0);
