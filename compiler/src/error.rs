@@ -157,6 +157,24 @@ pub enum ErrorKind {
         /// The other size.
         second: String,
     },
+    /// A reduction (`sum`, `mean`, `max`, `dot`) of something that is not a vector.
+    #[error("`{function}` reduces a vector, found {found}")]
+    ReductionOfScalar {
+        /// The function.
+        function: String,
+        /// The argument's shape.
+        found: String,
+    },
+    /// A reduction's value broadcast to two different sizes.
+    #[error("the value of `{function}(...)` is broadcast to {first} and to {second}")]
+    ReductionSizes {
+        /// The function.
+        function: String,
+        /// The size it met first.
+        first: String,
+        /// The other size.
+        second: String,
+    },
     /// A built-in called with the wrong number of arguments.
     #[error("`{function}` takes {expected} argument{}, found {found}", plural(*expected))]
     WrongArgumentCount {

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use rnnc::compiler::analyse::{JacobianStructure, ProjectionKind};
 use rnnc::compiler::arena::Handle;
 use rnnc::compiler::check::{Cell, Size};
-use rnnc::compiler::ir::{BinaryOp, Graph, Node, Op, UnaryOp};
+use rnnc::compiler::ir::{BinaryOp, Graph, Node, Op, ReduceOp, UnaryOp};
 use rnnc::compiler::{Derived, derive_cell};
 
 /// The most cells whose facts are kept.
@@ -173,6 +173,10 @@ fn write_node(cell: &Cell, graph: &Graph, node: Handle<Node>, depth: usize, out:
         Op::Unary(function, a) => call(out, function.name(), &[a], cell, graph, depth),
         Op::Step(a) => call(out, "step", &[a], cell, graph, depth),
         Op::Sign(a) => call(out, "sign", &[a], cell, graph, depth),
+        Op::Reduce(ReduceOp::Sum, a) => call(out, "sum", &[a], cell, graph, depth),
+        Op::Reduce(ReduceOp::Max, a) => call(out, "max", &[a], cell, graph, depth),
+        Op::FirstMax(a) => call(out, "first_max", &[a], cell, graph, depth),
+        Op::Length(size) => out.push_str(&size.text(&cell.dims)),
         Op::Binary(BinaryOp::Min, a, b) => call(out, "min", &[a, b], cell, graph, depth),
         Op::Binary(BinaryOp::Max, a, b) => call(out, "max", &[a, b], cell, graph, depth),
         Op::Binary(op, a, b) => {

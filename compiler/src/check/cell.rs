@@ -214,6 +214,33 @@ pub enum ExprKind {
     Binary(BinaryOp, Handle<Expr>, Handle<Expr>),
     /// A matrix or block-matrix parameter times a vector.
     MatVec(Handle<Param>, Handle<Expr>),
+    /// A reduction of a vector to one number. Typed as a scalar while the
+    /// checker reads the body; at the end it becomes a vector of the one size
+    /// it is broadcast to (`[1]` where it meets no vector), every element
+    /// the reduction's value (see `check/broadcast.rs`).
+    Reduce(Reduction, Handle<Expr>),
+}
+
+/// The reductions of a vector to one number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reduction {
+    /// `sum(v)`: the sum of the elements.
+    Sum,
+    /// `mean(v)`: the sum divided by the length.
+    Mean,
+    /// `max(v)`: the largest element (NaN if any element is NaN).
+    Max,
+}
+
+impl Reduction {
+    /// The function as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Sum => "sum",
+            Reduction::Mean => "mean",
+            Reduction::Max => "max",
+        }
+    }
 }
 
 /// Elementwise functions of one operand.
@@ -280,6 +307,8 @@ pub enum Builtin {
     /// A function the checker writes as other operations (its definition is
     /// [`Composite::expansion`]'s), so every pass after it sees only those.
     Composite(Composite),
+    /// A reduction of one vector argument to one number.
+    Reduction(Reduction),
 }
 
 /// The built-ins defined as expressions of other operations.
@@ -291,11 +320,13 @@ pub enum Composite {
     Clamp,
     /// `gelu(x) = 0.5 * x * (1 + erf(x / sqrt(2)))` (the exact GELU).
     Gelu,
+    /// `dot(a, b) = sum(a * b)`.
+    Dot,
 }
 
 impl Builtin {
     /// Every built-in function with its name, in the order the docs list them.
-    pub const ALL: [(&'static str, Builtin); 20] = [
+    pub const ALL: [(&'static str, Builtin); 23] = [
         ("tanh", Builtin::Unary(UnaryOp::Tanh)),
         ("sigmoid", Builtin::Unary(UnaryOp::Sigmoid)),
         ("exp", Builtin::Unary(UnaryOp::Exp)),
@@ -316,6 +347,9 @@ impl Builtin {
         ("logsigmoid", Builtin::Composite(Composite::LogSigmoid)),
         ("clamp", Builtin::Composite(Composite::Clamp)),
         ("gelu", Builtin::Composite(Composite::Gelu)),
+        ("sum", Builtin::Reduction(Reduction::Sum)),
+        ("mean", Builtin::Reduction(Reduction::Mean)),
+        ("dot", Builtin::Composite(Composite::Dot)),
     ];
 
     /// The built-in called `name`.
@@ -323,12 +357,23 @@ impl Builtin {
         Builtin::ALL.iter().find(|(n, _)| *n == name).map(|&(_, b)| b)
     }
 
-    /// How many arguments it takes.
+    /// How many arguments it takes (`max` also takes one: see [`Builtin::overload`]).
     pub fn arity(self) -> usize {
         match self {
-            Builtin::Unary(_) | Builtin::Composite(Composite::LogSigmoid | Composite::Gelu) => 1,
-            Builtin::Binary(_) => 2,
+            Builtin::Unary(_) | Builtin::Reduction(_) | Builtin::Composite(Composite::LogSigmoid | Composite::Gelu) => {
+                1
+            }
+            Builtin::Binary(_) | Builtin::Composite(Composite::Dot) => 2,
             Builtin::Composite(Composite::Clamp) => 3,
+        }
+    }
+
+    /// The built-in a call with `count` arguments means: `max(v)`, with one
+    /// argument, is the reduction; every other built-in has one meaning.
+    pub fn overload(self, count: usize) -> Builtin {
+        match (self, count) {
+            (Builtin::Binary(BinaryOp::Max), 1) => Builtin::Reduction(Reduction::Max),
+            _ => self,
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use super::broadcast::Source;
 use super::cell::{
     Builtin, Cell, Dim, Expr, Input, Let, Output, OutputValue, Param, ParamShape, Shape, Size, State, Statement,
 };
@@ -113,11 +114,12 @@ pub(super) struct Checker<'a> {
     pub(super) typed: Vec<Typed>,
     pub(super) matmul_lhs: Vec<bool>,
     /// For each expression of `exprs` that is a scalar, the `scalar` parameters
-    /// it reads (empty for the others: a vector has been broadcast already).
-    pub(super) scalar_params: Vec<Vec<Handle<Param>>>,
-    /// For each `scalar` parameter (by index), the size it is broadcast to and
-    /// where that was first decided.
-    pub(super) broadcast: Vec<Option<(Size, Span)>>,
+    /// and reductions it reads (empty for the others: a vector has been
+    /// broadcast already).
+    pub(super) scalar_sources: Vec<Vec<Source>>,
+    /// For each `scalar` parameter and reduction, the size it is broadcast to
+    /// and where that was first decided.
+    pub(super) broadcast: HashMap<Source, (Size, Span)>,
 }
 
 impl<'a> Checker<'a> {
@@ -157,8 +159,8 @@ impl<'a> Checker<'a> {
             exprs: Arena::new(),
             typed: Vec::with_capacity(ast.exprs.len()),
             matmul_lhs,
-            scalar_params: Vec::new(),
-            broadcast: Vec::new(),
+            scalar_sources: Vec::new(),
+            broadcast: HashMap::new(),
         }
     }
 
@@ -480,8 +482,14 @@ impl<'a> Checker<'a> {
     }
 
     fn vector_output(&mut self, name: &Ident, expr: Handle<Expr>) -> Option<Size> {
+        let reduced = self.scalar_sources_of(expr).iter().any(|s| matches!(s, Source::Reduction(_)));
         match self.exprs[expr].shape {
             Shape::Vector(size) => Some(size),
+            // A value of a reduction is output as a vector of one element.
+            Shape::Scalar if reduced => {
+                self.broadcast_to(expr, Size::Fixed(1));
+                Some(Size::Fixed(1))
+            }
             Shape::Scalar => {
                 self.error(Error::new(
                     ErrorKind::WrongShape {

@@ -123,6 +123,16 @@ impl Interpreter<'_> {
                     let transpose = matches!(maps.get(Handle::from_index(index)), Linear::MatrixT(_));
                     self.param_matrix(param, transpose)
                 }
+                Linear::Ones { rows, cols } => {
+                    let (rows, cols) = (self.size(rows), self.size(cols));
+                    let mut m = Matrix::zeros(rows, cols);
+                    for r in 0..rows {
+                        for c in 0..cols {
+                            m.set(r, c, 1.0);
+                        }
+                    }
+                    m
+                }
                 Linear::Compose(a, b) => get(a, &dense).mul(&get(b, &dense)),
                 Linear::Sum(a, b) => get(a, &dense).add(&get(b, &dense)),
             };

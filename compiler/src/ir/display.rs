@@ -33,7 +33,10 @@ pub(crate) fn instruction(cell: &Cell, node: &Node) -> String {
         Op::Input(input) => format!("{mnemonic} {}", name_in(&cell.inputs, input, |i| &i.name)),
         Op::State(state) => format!("{mnemonic} {}", name_in(&cell.states, state, |s| &s.name)),
         Op::Param(p) => format!("{mnemonic} {}", param(p)),
-        Op::Unary(_, a) | Op::Step(a) | Op::Sign(a) | Op::Splat(a) => format!("{mnemonic} {}", ValueName(a)),
+        Op::Unary(_, a) | Op::Step(a) | Op::Sign(a) | Op::Splat(a) | Op::Reduce(_, a) | Op::FirstMax(a) => {
+            format!("{mnemonic} {}", ValueName(a))
+        }
+        Op::Length(size) => format!("{mnemonic} {}", shape_text(cell, Shape::Vector(size))),
         Op::Binary(_, a, b) => format!("{mnemonic} {}, {}", ValueName(a), ValueName(b)),
         Op::MatVec(p, a) | Op::MatVecT(p, a) => format!("{mnemonic} {}, {}", param(p), ValueName(a)),
     }

@@ -38,7 +38,7 @@ pub(crate) use display::name_in;
 pub use display::{IrDisplay, ValueName};
 pub use graph::Graph;
 pub use lower::lower;
-pub use node::{BinaryOp, Literal, Node, Op, Shape, UnaryOp, binary_mnemonic};
+pub use node::{BinaryOp, Literal, Node, Op, ReduceOp, Shape, UnaryOp, binary_mnemonic};
 
 use crate::arena::Handle;
 use crate::check::Cell;

@@ -128,7 +128,10 @@ impl Term {
             | Op::Seed(_)
             | Op::MatVec(..)
             | Op::MatVecT(..)
-            | Op::Splat(_) => {
+            | Op::Splat(_)
+            | Op::Reduce(..)
+            | Op::FirstMax(_)
+            | Op::Length(_) => {
                 return None;
             }
         })
