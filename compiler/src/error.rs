@@ -175,6 +175,28 @@ pub enum ErrorKind {
         /// The other size.
         second: String,
     },
+    /// A slice whose bounds are not sizes of the sliced vector.
+    #[error("bad slice: {reason}")]
+    BadSlice {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A slice ending beyond the sliced vector or matrix.
+    #[error("slice end {end} is beyond {size}")]
+    SliceOutOfRange {
+        /// The end as written.
+        end: String,
+        /// The size sliced.
+        size: String,
+    },
+    /// `concat` of values whose sizes do not add up to a size.
+    #[error("cannot concatenate {left} and {right}")]
+    ConcatSizes {
+        /// The first operand's shape.
+        left: String,
+        /// The second operand's shape.
+        right: String,
+    },
     /// A built-in called with the wrong number of arguments.
     #[error("`{function}` takes {expected} argument{}, found {found}", plural(*expected))]
     WrongArgumentCount {

@@ -3,7 +3,8 @@
 //! This is what every later pass reads. Invariants, established by `check`:
 //! - every name refers to a declaration of the right kind (handles, not strings);
 //! - every expression has a [`Shape`] that is a scalar or a vector; matrices occur
-//!   only as the parameter of [`ExprKind::MatVec`];
+//!   only as the parameter of [`ExprKind::MatVec`] (a slice of rows of one is
+//!   the [`ExprKind::Slice`] of the product);
 //! - operands precede their users in [`Cell::exprs`];
 //! - every state has exactly one update, and [`ExprKind::Next`] only reads a state
 //!   whose update comes earlier in [`Cell::body`];
@@ -55,6 +56,8 @@ pub enum Size {
     Dim(Handle<Dim>),
     /// A literal size.
     Fixed(u64),
+    /// `K * DIM`, `K` at least 2 (`1 * H` is `Dim(H)`).
+    Scaled(u64, Handle<Dim>),
 }
 
 /// `input NAME: [SIZE];`
@@ -219,6 +222,12 @@ pub enum ExprKind {
     /// it is broadcast to (`[1]` where it meets no vector), every element
     /// the reduction's value (see `check/broadcast.rs`).
     Reduce(Reduction, Handle<Expr>),
+    /// Elements `start .. start + length` of a vector (the length is the
+    /// expression's size): `v[START : END]`, and `W[START : END] @ x` as the
+    /// slice of `W @ x`.
+    Slice(Handle<Expr>, Size),
+    /// `concat(a, b)`: `a`'s elements, then `b`'s.
+    Concat(Handle<Expr>, Handle<Expr>),
 }
 
 /// The reductions of a vector to one number.
@@ -309,6 +318,8 @@ pub enum Builtin {
     Composite(Composite),
     /// A reduction of one vector argument to one number.
     Reduction(Reduction),
+    /// `concat(a, b)`: two vectors, one after the other.
+    Concat,
 }
 
 /// The built-ins defined as expressions of other operations.
@@ -326,7 +337,7 @@ pub enum Composite {
 
 impl Builtin {
     /// Every built-in function with its name, in the order the docs list them.
-    pub const ALL: [(&'static str, Builtin); 23] = [
+    pub const ALL: [(&'static str, Builtin); 24] = [
         ("tanh", Builtin::Unary(UnaryOp::Tanh)),
         ("sigmoid", Builtin::Unary(UnaryOp::Sigmoid)),
         ("exp", Builtin::Unary(UnaryOp::Exp)),
@@ -350,6 +361,7 @@ impl Builtin {
         ("sum", Builtin::Reduction(Reduction::Sum)),
         ("mean", Builtin::Reduction(Reduction::Mean)),
         ("dot", Builtin::Composite(Composite::Dot)),
+        ("concat", Builtin::Concat),
     ];
 
     /// The built-in called `name`.
@@ -363,7 +375,7 @@ impl Builtin {
             Builtin::Unary(_) | Builtin::Reduction(_) | Builtin::Composite(Composite::LogSigmoid | Composite::Gelu) => {
                 1
             }
-            Builtin::Binary(_) | Builtin::Composite(Composite::Dot) => 2,
+            Builtin::Binary(_) | Builtin::Composite(Composite::Dot) | Builtin::Concat => 2,
             Builtin::Composite(Composite::Clamp) => 3,
         }
     }
@@ -422,6 +434,27 @@ impl Size {
         match self {
             Size::Dim(dim) => dims[dim].name.clone(),
             Size::Fixed(n) => n.to_string(),
+            Size::Scaled(factor, dim) => format!("{factor} * {}", dims[dim].name),
+        }
+    }
+
+    /// The size as `(factor, dim)`: `(n, None)` for a fixed size.
+    pub fn parts(self) -> (u64, Option<Handle<Dim>>) {
+        match self {
+            Size::Dim(dim) => (1, Some(dim)),
+            Size::Fixed(n) => (n, None),
+            Size::Scaled(factor, dim) => (factor, Some(dim)),
+        }
+    }
+
+    /// The size `factor * dim` (`factor` for no dim; `None` for a factor of 0
+    /// with a dim).
+    pub fn from_parts(factor: u64, dim: Option<Handle<Dim>>) -> Option<Size> {
+        match (factor, dim) {
+            (n, None) => Some(Size::Fixed(n)),
+            (0, Some(_)) => None,
+            (1, Some(dim)) => Some(Size::Dim(dim)),
+            (factor, Some(dim)) => Some(Size::Scaled(factor, dim)),
         }
     }
 }

@@ -84,6 +84,13 @@ pub(super) enum Typed {
     Value(Handle<Expr>),
     /// A matrix parameter, legal only as the left operand of `@`.
     Matrix(Handle<Param>),
+    /// Rows `start .. start + rows` of a matrix parameter (`W[H : 2 * H]`),
+    /// legal only as the left operand of `@`.
+    MatrixRows {
+        param: Handle<Param>,
+        start: Size,
+        rows: Size,
+    },
     Poison,
 }
 
@@ -128,6 +135,10 @@ impl<'a> Checker<'a> {
         for expr in ast.exprs.values() {
             if let ast::ExprKind::Binary(ast::BinaryOp::MatMul, lhs, _) = expr.kind {
                 matmul_lhs[lhs.index()] = true;
+                // The rows of a matrix: `W[0 : H] @ x`.
+                if let ast::ExprKind::Slice(operand, ..) = ast.exprs[lhs].kind {
+                    matmul_lhs[operand.index()] = true;
+                }
             }
         }
         let mut later_lets = HashMap::new();
@@ -238,7 +249,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn size(&mut self, size: &ast::Size) -> Option<Size> {
+    pub(super) fn size(&mut self, size: &ast::Size) -> Option<Size> {
         match size {
             ast::Size::Literal(integer) => self.integer(*integer).and_then(|n| {
                 if n == 0 {
@@ -248,6 +259,15 @@ impl<'a> Checker<'a> {
                     Some(Size::Fixed(n))
                 }
             }),
+            ast::Size::Scaled(factor, name) => {
+                let factor = self.integer(*factor)?;
+                let dim = self.size(&ast::Size::Dim(name.clone()))?;
+                if factor == 0 {
+                    self.error(Error::new(ErrorKind::SizeZero, size.span(), "must be at least 1"));
+                    return None;
+                }
+                Size::from_parts(factor, dim.parts().1)
+            }
             ast::Size::Dim(name) => match self.names.get(&name.name) {
                 Some(&(Symbol::Dim(dim), _)) => Some(Size::Dim(dim)),
                 _ => {
@@ -306,6 +326,18 @@ impl<'a> Checker<'a> {
             },
             ast::ParamShape::Block { size, block, .. } => {
                 let side = self.size(size);
+                if let Some(Size::Scaled(..)) = side {
+                    self.error(Error::new(
+                        ErrorKind::BadDeclaredShape {
+                            what: "a block parameter",
+                            expected: "`block[DIM, K]` or `block[N, K]`",
+                            found: format!("block[{}, {}]", size.text(), block.value),
+                        },
+                        size.span(),
+                        "the side of a block matrix is a dim or an integer",
+                    ));
+                    return None;
+                }
                 let k = self.integer(*block)?;
                 if k < 1 {
                     self.error(Error::new(
@@ -582,13 +614,6 @@ impl<'a> Checker<'a> {
 }
 
 fn shape_written(shape: &ast::Shape) -> String {
-    let sizes: Vec<String> = shape
-        .sizes
-        .iter()
-        .map(|size| match size {
-            ast::Size::Dim(name) => name.name.clone(),
-            ast::Size::Literal(integer) => integer.value.to_string(),
-        })
-        .collect();
+    let sizes: Vec<String> = shape.sizes.iter().map(ast::Size::text).collect();
     format!("[{}]", sizes.join(", "))
 }

@@ -33,6 +33,7 @@ impl Checker<'_> {
                 _ => Typed::Poison,
             },
             ast::ExprKind::Binary(ast::BinaryOp::MatMul, lhs, rhs) => self.matvec(*lhs, *rhs, span),
+            ast::ExprKind::Slice(operand, start, end) => self.slice(*operand, start, end, span),
             ast::ExprKind::Binary(op, lhs, rhs) => {
                 let op = match op {
                     ast::BinaryOp::Add => BinaryOp::Add,
@@ -195,6 +196,10 @@ impl Checker<'_> {
             },
             Builtin::Binary(op) => self.elementwise(op, args[0], args[1], span),
             Builtin::Composite(composite) => self.composite(composite, args, span),
+            Builtin::Concat => match (self.value_of(args[0]), self.value_of(args[1])) {
+                (Some(a), Some(b)) => self.concat(a, b, span),
+                _ => Typed::Poison,
+            },
             Builtin::Reduction(reduction) => match self.value_of(args[0]) {
                 Some(value) => self.reduce(reduction, value, span),
                 None => Typed::Poison,
@@ -322,8 +327,9 @@ impl Checker<'_> {
     }
 
     fn matvec(&mut self, lhs: Handle<ast::Expr>, rhs: Handle<ast::Expr>, span: Span) -> Typed {
-        let param = match self.typed[lhs.index()] {
-            Typed::Matrix(param) => param,
+        let (param, rows_slice) = match self.typed[lhs.index()] {
+            Typed::Matrix(param) => (param, None),
+            Typed::MatrixRows { param, start, rows } => (param, Some((start, rows))),
             Typed::Poison => return Typed::Poison,
             Typed::Value(value) => {
                 let found = self.shape_text(self.exprs[value].shape);
@@ -356,7 +362,15 @@ impl Checker<'_> {
             );
             return Typed::Poison;
         }
-        self.push(ExprKind::MatVec(param, vector), Shape::Vector(rows), span)
+        let product = self.push(ExprKind::MatVec(param, vector), Shape::Vector(rows), span);
+        match (product, rows_slice) {
+            // `W[START : END] @ x` is the slice of `W @ x`: hash-consed, the
+            // slices of one packed product share it.
+            (Typed::Value(product), Some((start, rows))) => {
+                self.push(ExprKind::Slice(product, start), Shape::Vector(rows), span)
+            }
+            (product, _) => product,
+        }
     }
 }
 

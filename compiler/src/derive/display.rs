@@ -21,10 +21,7 @@ impl fmt::Display for DerivativesDisplay<'_> {
         let (derivatives, cell) = (self.derivatives, self.cell);
         let maps = &derivatives.maps;
         let param = |p| name_in(&cell.params, p, |p| &p.name);
-        let size = |size| match size {
-            crate::check::Size::Dim(dim) => name_in(&cell.dims, dim, |d| &d.name),
-            crate::check::Size::Fixed(n) => n.to_string(),
-        };
+        let size = |size| crate::ir::size_text(cell, size);
         writeln!(f, "derivatives {} {{", cell.name)?;
         for (handle, map) in maps.iter() {
             let text = match *map {
@@ -32,6 +29,12 @@ impl fmt::Display for DerivativesDisplay<'_> {
                 Linear::Matrix(p) => format!("matrix {}", param(p)),
                 Linear::MatrixT(p) => format!("matrix.t {}", param(p)),
                 Linear::Ones { rows, cols } => format!("ones {} x {}", size(rows), size(cols)),
+                Linear::Select { rows, cols, start } => {
+                    format!("select {} x {} from {}", size(rows), size(cols), size(start))
+                }
+                Linear::Embed { rows, cols, start } => {
+                    format!("embed {} x {} at {}", size(rows), size(cols), size(start))
+                }
                 Linear::Compose(a, b) => format!("compose {}, {}", MapName(a), MapName(b)),
                 Linear::Sum(a, b) => format!("sum {}, {}", MapName(a), MapName(b)),
             };

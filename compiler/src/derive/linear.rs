@@ -50,6 +50,26 @@ pub enum Linear {
         /// The length of the vectors it maps.
         cols: Size,
     },
+    /// Selection: `(M v)[i] = v[start + i]` for `i < rows`, `v` of length
+    /// `cols` (a slice's derivative; its transpose is an [`Linear::Embed`]).
+    Select {
+        /// The length of the results.
+        rows: Size,
+        /// The length of the vectors it maps.
+        cols: Size,
+        /// The first element selected.
+        start: Size,
+    },
+    /// Embedding: `(M v)[start + j] = v[j]`, zeros elsewhere (a padding's
+    /// derivative; its transpose is a [`Linear::Select`]).
+    Embed {
+        /// The length of the results.
+        rows: Size,
+        /// The length of the vectors it maps.
+        cols: Size,
+        /// Where `v[0]` goes.
+        start: Size,
+    },
     /// `a ∘ b`: apply `b`, then `a`.
     Compose(Handle<Linear>, Handle<Linear>),
     /// `a + b`.
@@ -222,6 +242,13 @@ impl LinearMaps {
             _ => MapStructure::Dense,
         };
         self.intern(Linear::Ones { rows, cols }, structure)
+    }
+
+    /// A selection (`embed` false) or embedding map; dense (an upper bound:
+    /// a slice moves elements between channels).
+    pub fn window(&mut self, rows: Size, cols: Size, start: Size, embed: bool) -> Handle<Linear> {
+        let map = if embed { Linear::Embed { rows, cols, start } } else { Linear::Select { rows, cols, start } };
+        self.intern(map, MapStructure::Dense)
     }
 
     fn diagonal_parts(&self, map: Handle<Linear>) -> Option<(Handle<Node>, Size)> {

@@ -86,6 +86,13 @@ fn emit(
                 }
                 match *maps.get(map) {
                     Linear::Diag { diag, .. } => values.push(graph.mul(diag, v)),
+                    Linear::Select { rows, cols, start } | Linear::Embed { rows, cols, start } => {
+                        // A selection's transpose embeds, an embedding's selects.
+                        let embed = matches!(maps.get(map), Linear::Embed { .. }) != transpose;
+                        let length = if transpose { cols } else { rows };
+                        let op = if embed { Op::Pad(v, start) } else { Op::Slice(v, start) };
+                        values.push(graph.add(Node { op, shape: Shape::Vector(length) }));
+                    }
                     Linear::Ones { rows, cols } => {
                         let length = if transpose { cols } else { rows };
                         values.push(graph.add(Node { op: Op::Reduce(ReduceOp::Sum, v), shape: Shape::Vector(length) }));

@@ -33,6 +33,11 @@ pub(crate) fn partials(graph: &mut Graph, maps: &mut LinearMaps, cell: &Cell, y:
         | Op::Sign(_)
         | Op::FirstMax(_)
         | Op::Length(_) => {}
+        Op::Slice(a, start) | Op::Pad(a, start) => {
+            if let (Some(cols), Shape::Vector(rows)) = (vector(graph, a), node.shape) {
+                out.push((a, Some(maps.window(rows, cols, start, matches!(node.op, Op::Pad(..))))));
+            }
+        }
         // d sum(a) / d a = ones; d max(a) / d a = ones ∘ diag(first_max(a)).
         Op::Reduce(op, a) => {
             if let (Some(cols), Shape::Vector(rows)) = (vector(graph, a), node.shape) {

@@ -147,6 +147,22 @@ impl<'a> Interpreter<'a> {
                     Value::Vector((0..len).map(|i| if i == first { 1.0 } else { 0.0 }).collect())
                 }
                 Op::Length(size) => Value::Scalar(self.size(size) as f64),
+                Op::Slice(a, start) => {
+                    let operand = get(a).to_vector(self.node_len(a));
+                    let start = self.size(start);
+                    Value::Vector((0..len).map(|i| operand.get(start + i).copied().unwrap_or(f64::NAN)).collect())
+                }
+                Op::Pad(a, start) => {
+                    let operand = get(a).to_vector(self.node_len(a));
+                    let start = self.size(start);
+                    let mut padded = vec![0.0; len];
+                    for (j, value) in operand.into_iter().enumerate() {
+                        if let Some(slot) = padded.get_mut(start + j) {
+                            *slot = value;
+                        }
+                    }
+                    Value::Vector(padded)
+                }
                 Op::Seed(number) => match seeds.get(number as usize) {
                     Some(seed) if seed.len() == len => Value::Vector(seed.to_vec()),
                     Some(seed) => {

@@ -13,7 +13,7 @@ use super::Ir;
 use super::graph::Graph;
 use super::node::{BinaryOp, Node, Op, ReduceOp, Shape};
 use crate::arena::Handle;
-use crate::check::{Cell, Expr, ExprKind, OutputValue, ParamShape, Reduction};
+use crate::check::{Cell, Expr, ExprKind, OutputValue, ParamShape, Reduction, Size};
 use crate::error::{Error, ErrorKind};
 
 /// Lowers `cell` to its step IR. Fails only on a [`Cell`] that breaks its
@@ -131,6 +131,24 @@ impl Lowering<'_> {
                     } else {
                         reduced
                     }
+                }
+                ExprKind::Slice(a, start) => {
+                    let a = get(a)?;
+                    // `v[0 : N]` of a `[N]` vector is `v`.
+                    if start == Size::Fixed(0) && self.graph.node(a).shape == expr.shape {
+                        a
+                    } else {
+                        self.graph.add(Node { op: Op::Slice(a, start), shape: expr.shape })
+                    }
+                }
+                ExprKind::Concat(a, b) => {
+                    let (a, b) = (get(a)?, get(b)?);
+                    let Shape::Vector(first) = self.graph.node(a).shape else {
+                        return Err(malformed(cell, "a concatenation of a scalar".into()));
+                    };
+                    let left = self.graph.add(Node { op: Op::Pad(a, Size::Fixed(0)), shape: expr.shape });
+                    let right = self.graph.add(Node { op: Op::Pad(b, first), shape: expr.shape });
+                    self.graph.add_values(left, right)
                 }
                 ExprKind::MatVec(param, x) => {
                     let x = get(x)?;

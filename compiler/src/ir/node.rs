@@ -62,6 +62,12 @@ pub enum Op {
     /// The bound length of a dim or fixed size, as a scalar (a constant once
     /// the sizes are bound: `mean(v)` is `sum(v) / length`).
     Length(Size),
+    /// Elements `start .. start + n` of the operand, `n` the node's length.
+    Slice(Handle<Node>, Size),
+    /// The operand placed at `start` in a vector of the node's length, zeros
+    /// elsewhere (`concat(a, b)` is `pad(a, 0) + pad(b, len a)`; the transpose
+    /// of a slice).
+    Pad(Handle<Node>, Size),
     /// A vector supplied by whoever evaluates a derived computation, by number:
     /// the tangent or cotangent of a Jacobian-vector product (see
     /// [`crate::derive::products`]). Never part of a step.
@@ -80,7 +86,9 @@ impl Op {
             | Op::MatVecT(_, a)
             | Op::Splat(a)
             | Op::Reduce(_, a)
-            | Op::FirstMax(a) => [Some(a), None],
+            | Op::FirstMax(a)
+            | Op::Slice(a, _)
+            | Op::Pad(a, _) => [Some(a), None],
             Op::Binary(_, a, b) => [Some(a), Some(b)],
         };
         pair.into_iter().flatten()
@@ -93,6 +101,8 @@ impl Op {
             Op::Unary(op, a) => Op::Unary(op, f(a)),
             Op::Reduce(op, a) => Op::Reduce(op, f(a)),
             Op::FirstMax(a) => Op::FirstMax(f(a)),
+            Op::Slice(a, start) => Op::Slice(f(a), start),
+            Op::Pad(a, start) => Op::Pad(f(a), start),
             Op::Binary(op, a, b) => {
                 let a = f(a);
                 Op::Binary(op, a, f(b))
@@ -125,6 +135,8 @@ impl Op {
             Op::Reduce(ReduceOp::Max, _) => "reduce.max",
             Op::FirstMax(_) => "firstmax",
             Op::Length(_) => "length",
+            Op::Slice(..) => "slice",
+            Op::Pad(..) => "pad",
         }
     }
 }

@@ -210,7 +210,11 @@ fn jacobian_diagonals(derived: &Derived) -> Vec<Handle<Node>> {
         match *maps.get(map) {
             Linear::Diag { diag, .. } => diagonals.push(diag),
             Linear::Compose(a, b) | Linear::Sum(a, b) => stack.extend([a, b]),
-            Linear::Matrix(_) | Linear::MatrixT(_) | Linear::Ones { .. } => {}
+            Linear::Matrix(_)
+            | Linear::MatrixT(_)
+            | Linear::Ones { .. }
+            | Linear::Select { .. }
+            | Linear::Embed { .. } => {}
         }
     }
     diagonals
@@ -267,8 +271,10 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> CellPlan {
     // The cut: the Jacobian's channel blocks and every block matrix the
     // recurrence applies (a block product reads its whole block).
     // A reduction reads every element of its operand (the step's, or a
-    // derivative's: `max`'s indicator): no cut keeps it within a group.
-    let reduces = graph.iter().any(|(_, node)| matches!(node.op, Op::Reduce(..) | Op::FirstMax(_)));
+    // derivative's: `max`'s indicator), a slice or padding moves elements
+    // between channels: no cut keeps them within a group.
+    let reduces =
+        graph.iter().any(|(_, node)| matches!(node.op, Op::Reduce(..) | Op::FirstMax(_) | Op::Slice(..) | Op::Pad(..)));
     let structure = derived.structure();
     let granule = match structure {
         _ if reduces => None,

@@ -311,6 +311,7 @@ impl Emitter<'_, '_> {
         let out = self.pointer(Base::Scratch, product.result)?;
         match product.matrix {
             Matrix::Reduce { reduction, rows, cols } => self.reduce(reduction, x, out, rows, cols),
+            Matrix::Window { pad, start, rows, cols } => self.window(pad, x, out, start, (rows, cols)),
             Matrix::Dense { rows, cols, transpose: false } => self.dense_product(w, x, out, rows, cols),
             Matrix::Dense { rows, cols, transpose: true } => self.dense_transposed_product(w, x, out, rows, cols),
             Matrix::Block { size, block, transpose } => {
@@ -370,6 +371,46 @@ impl Emitter<'_, '_> {
             e.store_at(value, out, r);
             Ok(())
         })
+    }
+
+    /// A slice `out[r] = x[start + r]`, or a padding: `out` zero, then
+    /// `out[start + c] = x[c]`.
+    fn window(
+        &mut self,
+        pad: bool,
+        x: Value,
+        out: Value,
+        start: usize,
+        (rows, cols): (usize, usize),
+    ) -> Result<(), Error> {
+        if !pad {
+            let from = self.pointer_offset(x, start)?;
+            let (first, end) = (self.constant(0), self.constant(rows as i64));
+            return self.counted_loop(first, end, 1, &mut |e, r| {
+                let value = e.load_at(from, r);
+                e.store_at(value, out, r);
+                Ok(())
+            });
+        }
+        let zero = self.b.ins().f32const(0.0);
+        let (first, end) = (self.constant(0), self.constant(rows as i64));
+        self.counted_loop(first, end, 1, &mut |e, r| {
+            e.store_at(zero, out, r);
+            Ok(())
+        })?;
+        let to = self.pointer_offset(out, start)?;
+        let (first, end) = (self.constant(0), self.constant(cols as i64));
+        self.counted_loop(first, end, 1, &mut |e, c| {
+            let value = e.load_at(x, c);
+            e.store_at(value, to, c);
+            Ok(())
+        })
+    }
+
+    /// `pointer + floats * 4`.
+    fn pointer_offset(&mut self, pointer: Value, floats: usize) -> Result<Value, Error> {
+        let offset = bytes(self.context, floats)?;
+        Ok(self.b.ins().iadd_imm_s(pointer, i64::from(offset)))
     }
 
     /// `out[r] = sum_c w[r, c] x[c]`: rows one by one, columns four at a time.

@@ -3,9 +3,9 @@
 //!
 //! A program is a list of stages. An elementwise *group* is one loop over the
 //! channels of one length, computing its nodes four lanes at a time in registers.
-//! A *matrix stage* computes a matrix-vector product, or a reduction (a sum, a
+//! A *matrix stage* computes a matrix-vector product, a reduction (a sum, a
 //! maximum, the first maximum's indicator: a product with a matrix of ones),
-//! into scratch. Levels order
+//! or a slice or padding (a product with a selection), into scratch. Levels order
 //! them: a product's operand must be complete before it starts, so a product has
 //! the level after its operand's, an elementwise node the highest level of its
 //! operands, and each level runs its products, then its groups. A node used
@@ -95,6 +95,9 @@ pub(super) enum Matrix {
     /// A reduction of `cols` values into each of `rows` results (no
     /// parameter): [`Op::Reduce`] and [`Op::FirstMax`].
     Reduce { reduction: Reduction, rows: usize, cols: usize },
+    /// `out[0..rows] = x[start..start + rows]` ([`Op::Slice`]), or `out` zero
+    /// but `out[start..start + cols] = x` (`pad`, [`Op::Pad`]).
+    Window { pad: bool, start: usize, rows: usize, cols: usize },
 }
 
 /// What a [`Matrix::Reduce`] stage computes.
@@ -327,10 +330,20 @@ pub(super) fn plan(
     for &node in &computed {
         let op = graph.node(node).op;
         match op {
-            Op::MatVec(_, operand) | Op::MatVecT(_, operand) | Op::Reduce(_, operand) | Op::FirstMax(operand) => {
+            Op::MatVec(_, operand)
+            | Op::MatVecT(_, operand)
+            | Op::Reduce(_, operand)
+            | Op::FirstMax(operand)
+            | Op::Slice(operand, _)
+            | Op::Pad(operand, _) => {
                 let (matrix, param_offset) = match op {
                     Op::MatVec(param, _) | Op::MatVecT(param, _) => {
                         context.matrix(param, matches!(op, Op::MatVecT(..)))?
+                    }
+                    Op::Slice(_, start) | Op::Pad(_, start) => {
+                        let (rows, cols) = (context.len(node), context.len(operand));
+                        let pad = matches!(op, Op::Pad(..));
+                        (Matrix::Window { pad, start: context.dims.of(start) as usize, rows, cols }, 0)
                     }
                     _ => {
                         let reduction = match op {

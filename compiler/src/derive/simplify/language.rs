@@ -131,7 +131,9 @@ impl Term {
             | Op::Splat(_)
             | Op::Reduce(..)
             | Op::FirstMax(_)
-            | Op::Length(_) => {
+            | Op::Length(_)
+            | Op::Slice(..)
+            | Op::Pad(..) => {
                 return None;
             }
         })
