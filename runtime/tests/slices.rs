@@ -1,13 +1,14 @@
-//! Slices and concatenation (`W[H : 2 * H] @ x`, `b[0 : H]`, `concat(a, b)`,
-//! and `[3 * H, D]` shapes) through whole kernels on both back ends, forward
-//! (both methods) and backward: PyTorch's `nn.GRU` with its packed weights
-//! (`weight_ih_l0` [3H, D], gates in the order r, z, n) cut in the cell,
-//! against a float64 reference written here from PyTorch's documented
-//! equations (not the interpreter), and the gates concatenated as an output.
-//! The outputs within `2e-6 * T` of the reference relative to their largest
-//! value, every gradient against central differences of it (relative error
-//! below 2e-3). Also: a packed weight whose rows are not a multiple of 3 is
-//! refused by name.
+//! Slices and `K * DIM` sizes through whole kernels on both back ends, forward
+//! (both methods) and backward: `stdlib:torch_gru`, PyTorch's `nn.GRU` with its
+//! packed weights (`weight_ih_l0` [3H, D], gates in the order r, z, n) cut in
+//! the cell (`gi[H : 2 * H]`), against a float64 reference written here from
+//! PyTorch's documented equations (not the interpreter). The outputs within
+//! `2e-6 * T` of the reference relative to their largest value, every gradient
+//! against central differences of it (relative error below 2e-3). Also:
+//! packed data gives the dim, and a packed weight whose rows are not a
+//! multiple of 3 is refused by name. (`concat` and `W[START : END] @ x` are
+//! checked against float64 equations by `selective_ssm.rs` and the
+//! derivation filetest `slices.rnn`.)
 
 mod support;
 
@@ -21,26 +22,10 @@ use rnnc_runtime::gpu::{Gpu, GpuCell};
 use rnnc_runtime::{GradientBuffers, Method, NewtonSettings};
 use support::gradients::{central_difference, check_direction, directional_error};
 
-const SOURCE: &str = "
-cell packed_gru {
-    dim H;
-    dim D;
-    input x: [D];
-    state h: [H];
-    param weight_ih: [3 * H, D];
-    param weight_hh: [3 * H, H];
-    param bias_ih: [3 * H];
-    param bias_hh: [3 * H];
-
-    let gi = weight_ih @ x + bias_ih;
-    let r = sigmoid(gi[0 : H] + weight_hh[0 : H] @ h + bias_hh[0 : H]);
-    let z = sigmoid(gi[H : 2 * H] + weight_hh[H : 2 * H] @ h + bias_hh[H : 2 * H]);
-    let n = tanh(gi[2 * H : 3 * H] + r * (weight_hh[2 * H : 3 * H] @ h + bias_hh[2 * H : 3 * H]));
-    h' = (1 - z) * n + z * h;
-    output h;
-    output gates = concat(r, z);
+/// The cell under test: `stdlib:torch_gru`.
+fn source() -> &'static str {
+    rnnc_stdlib::get("torch_gru").expect("shipped").source
 }
-";
 
 const H: usize = 5;
 const D: usize = 3;
@@ -49,24 +34,21 @@ fn sigmoid(v: f64) -> f64 {
     1.0 / (1.0 + (-v).exp())
 }
 
-/// One step in float64, from PyTorch's equations for `nn.GRU`: the next state
-/// and the gates `[r, z]`.
-fn step(p: &Point, x: &[f64], h: &[f64]) -> (Vec<f64>, Vec<f64>) {
+/// One step in float64, from PyTorch's equations for `nn.GRU`.
+fn step(p: &Point, x: &[f64], h: &[f64]) -> Vec<f64> {
     // Row `row` of a packed [3H, cols] matrix times `v`.
     let row = |w: &[f64], row: usize, v: &[f64]| -> f64 {
         v.iter().enumerate().map(|(j, vj)| w[row * v.len() + j] * vj).sum()
     };
-    let (mut next, mut gates) = (vec![0.0; H], vec![0.0; 2 * H]);
+    let mut next = vec![0.0; H];
     for i in 0..H {
         let r = sigmoid(row(&p.w_ih, i, x) + p.b_ih[i] + row(&p.w_hh, i, h) + p.b_hh[i]);
         let z = sigmoid(row(&p.w_ih, H + i, x) + p.b_ih[H + i] + row(&p.w_hh, H + i, h) + p.b_hh[H + i]);
         let n = (row(&p.w_ih, 2 * H + i, x) + p.b_ih[2 * H + i] + r * (row(&p.w_hh, 2 * H + i, h) + p.b_hh[2 * H + i]))
             .tanh();
         next[i] = (1.0 - z) * n + z * h[i];
-        gates[i] = r;
-        gates[H + i] = z;
     }
-    (next, gates)
+    next
 }
 
 /// The data in float64.
@@ -80,20 +62,19 @@ struct Point {
     h0: Vec<f64>,
 }
 
-/// The outputs `h` [B, T, H] and `gates` [B, T, 2H] from `point`.
-fn reference(point: &Point, batch: usize, steps: usize) -> (Vec<f64>, Vec<f64>) {
-    let (mut hs, mut gs) = (Vec::new(), Vec::new());
+/// The output `h` [B, T, H] from `point`.
+fn reference(point: &Point, batch: usize, steps: usize) -> Vec<f64> {
+    let mut hs = Vec::new();
     for s in 0..batch {
         let mut h = point.h0[s * H..(s + 1) * H].to_vec();
         for t in 0..steps {
             let x = &point.x[(s * steps + t) * D..(s * steps + t + 1) * D];
-            let (next, gates) = step(point, x, &h);
+            let next = step(point, x, &h);
             hs.extend_from_slice(&next);
-            gs.extend_from_slice(&gates);
             h = next;
         }
     }
-    (hs, gs)
+    hs
 }
 
 type Field = fn(&mut Point) -> &mut Vec<f64>;
@@ -111,7 +92,7 @@ struct Case {
 }
 
 fn case(batch: usize, steps: usize, seed: u64) -> Case {
-    let cell = check_source(SOURCE).expect("checks").remove(0);
+    let cell = check_source(source()).expect("checks").remove(0);
     let derived = derive_cell(&cell).expect("derives");
     let dims = cell.bind_dims(|name| Some(if name == "H" { H as u64 } else { D as u64 })).expect("binds");
     let params = random_params(&cell, &dims, seed).expect("params");
@@ -120,10 +101,10 @@ fn case(batch: usize, steps: usize, seed: u64) -> Case {
     let data = BoundData::bind(&cell, params, inputs, vec![("h".to_owned(), init)]).expect("binds");
     let param = |name: &str| widen(data.params()[cell.find_param(name).expect("param").index()].data());
     let point = Point {
-        w_ih: param("weight_ih"),
-        w_hh: param("weight_hh"),
-        b_ih: param("bias_ih"),
-        b_hh: param("bias_hh"),
+        w_ih: param("weight_ih_l0"),
+        w_hh: param("weight_hh_l0"),
+        b_ih: param("bias_ih_l0"),
+        b_hh: param("bias_hh_l0"),
         x: widen(data.inputs()[0].data()),
         h0: widen(data.inits()[0].data()),
     };
@@ -143,27 +124,23 @@ fn output_error(outputs: &[f32], reference: &[f64]) -> f64 {
 fn random_douts(case: &Case) -> Vec<Vec<f32>> {
     let mut rng = SplitMix64::new(5);
     let rows = case.batch * case.steps;
-    vec![
-        (0..rows * H).map(|_| rng.uniform(-1.0, 1.0)).collect(),
-        (0..rows * 2 * H).map(|_| rng.uniform(-1.0, 1.0)).collect(),
-    ]
+    vec![(0..rows * H).map(|_| rng.uniform(-1.0, 1.0)).collect()]
 }
 
-/// The worst relative error of `gradients` (of `sum(dh * h) + sum(dg * gates)`)
+/// The worst relative error of `gradients` (of `sum(dh * h)`)
 /// against central differences of [`reference`].
 fn gradient_error(case: &Case, douts: &[Vec<f32>], gradients: &GradientBuffers) -> (f64, String) {
     let loss = |point: &Point| -> f64 {
-        let (hs, ys) = reference(point, case.batch, case.steps);
-        let dot = |values: &[f64], dout: &[f32]| values.iter().zip(dout).map(|(v, &d)| v * f64::from(d)).sum::<f64>();
-        dot(&hs, &douts[0]) + dot(&ys, &douts[1])
+        let hs = reference(point, case.batch, case.steps);
+        hs.iter().zip(&douts[0]).map(|(v, &d)| v * f64::from(d)).sum::<f64>()
     };
     let cell = &case.derived.cell;
     let param = |name: &str| widen(&gradients.params[cell.find_param(name).expect("param").index()]);
     let tensors: [(&str, Vec<f64>, Field); 6] = [
-        ("param.weight_ih", param("weight_ih"), |p| &mut p.w_ih),
-        ("param.weight_hh", param("weight_hh"), |p| &mut p.w_hh),
-        ("param.bias_ih", param("bias_ih"), |p| &mut p.b_ih),
-        ("param.bias_hh", param("bias_hh"), |p| &mut p.b_hh),
+        ("param.weight_ih_l0", param("weight_ih_l0"), |p| &mut p.w_ih),
+        ("param.weight_hh_l0", param("weight_hh_l0"), |p| &mut p.w_hh),
+        ("param.bias_ih_l0", param("bias_ih_l0"), |p| &mut p.b_ih),
+        ("param.bias_hh_l0", param("bias_hh_l0"), |p| &mut p.b_hh),
         ("input.x", widen(&gradients.inputs[0]), |p| &mut p.x),
         ("init.h", widen(&gradients.inits[0]), |p| &mut p.h0),
     ];
@@ -188,12 +165,10 @@ fn gradient_error(case: &Case, douts: &[Vec<f32>], gradients: &GradientBuffers) 
 }
 
 fn check(label: &str, case: &Case, outputs: &[Vec<f32>], douts: &[Vec<f32>], gradients: &GradientBuffers) {
-    let (hs, ys) = reference(&case.point, case.batch, case.steps);
+    let hs = reference(&case.point, case.batch, case.steps);
     let tolerance = 2e-6 * case.steps as f64;
-    for (name, got, want) in [("h", &outputs[0], &hs), ("gates", &outputs[1], &ys)] {
-        let error = output_error(got, want);
-        assert!(error < tolerance, "{label}: output {name} off by {error:.2e} (tolerance {tolerance:.1e})");
-    }
+    let error = output_error(&outputs[0], &hs);
+    assert!(error < tolerance, "{label}: output h off by {error:.2e} (tolerance {tolerance:.1e})");
     let (error, worst) = gradient_error(case, douts, gradients);
     assert!(error < 2e-3, "{label}: gradient error {error:.2e} at {worst}");
 }
@@ -237,19 +212,19 @@ fn the_packed_gru_matches_the_reference_on_the_gpu() {
 
 #[test]
 fn packed_weights_give_the_dim_and_wrong_ones_are_refused_by_name() {
-    let cell = check_source(SOURCE).expect("checks").remove(0);
+    let cell = check_source(source()).expect("checks").remove(0);
     let params = |rows: usize| -> BTreeMap<String, Tensor> {
         let tensor = |shape: Vec<usize>| Tensor::zeros(shape).expect("tensor");
         BTreeMap::from([
-            ("weight_ih".to_owned(), tensor(vec![rows, D])),
-            ("weight_hh".to_owned(), tensor(vec![3 * H, H])),
-            ("bias_ih".to_owned(), tensor(vec![3 * H])),
-            ("bias_hh".to_owned(), tensor(vec![3 * H])),
+            ("weight_ih_l0".to_owned(), tensor(vec![rows, D])),
+            ("weight_hh_l0".to_owned(), tensor(vec![3 * H, H])),
+            ("bias_ih_l0".to_owned(), tensor(vec![3 * H])),
+            ("bias_hh_l0".to_owned(), tensor(vec![3 * H])),
         ])
     };
     let inputs = || vec![("x".to_owned(), Tensor::zeros(vec![1, 2, D]).expect("tensor"))];
     let data = BoundData::bind(&cell, params(3 * H), inputs(), Vec::new()).expect("binds");
     assert_eq!(data.dims().of(cell.states.values().next().expect("h").size), H as u64, "H from [3 * H, D]");
     let error = BoundData::bind(&cell, params(3 * H + 1), inputs(), Vec::new()).expect_err("13 rows").to_string();
-    assert!(error.contains("weight_ih") && error.contains("multiple of 3"), "{error}");
+    assert!(error.contains("weight_ih_l0") && error.contains("multiple of 3"), "{error}");
 }
