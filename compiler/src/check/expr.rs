@@ -175,7 +175,7 @@ impl Checker<'_> {
         };
         let builtin = builtin.overload(args.len());
         if args.len() != builtin.arity() {
-            self.error(Error::new(
+            let mut error = Error::new(
                 ErrorKind::WrongArgumentCount {
                     function: function.name.clone(),
                     expected: builtin.arity(),
@@ -183,7 +183,11 @@ impl Checker<'_> {
                 },
                 span,
                 format!("called with {} argument{}", args.len(), if args.len() == 1 { "" } else { "s" }),
-            ));
+            );
+            if builtin.overload(1) != builtin {
+                error = error.with_hint(format!("with one argument, `{}(v)` reduces the vector v", function.name));
+            }
+            self.error(error);
             return Typed::Poison;
         }
         match builtin {
