@@ -68,6 +68,8 @@ fn size_json(cell: &Cell, size: Size) -> Value {
     match size {
         Size::Dim(dim) => json!(cell.dims[dim].name),
         Size::Fixed(n) => json!(n),
+        // `3 * H`: the size as written, a string like a dim's name.
+        Size::Scaled(..) => json!(size.text(&cell.dims)),
     }
 }
 
@@ -81,8 +83,8 @@ fn param_json(cell: &Cell, param: &Param) -> Value {
         ParamShape::Matrix { rows, cols } => named(name, vec![size_json(cell, rows), size_json(cell, cols)]),
         ParamShape::Block { size, block } => {
             let blocks = match size {
-                Size::Dim(dim) => json!(format!("{}/{block}", cell.dims[dim].name)),
                 Size::Fixed(n) => json!(n / block),
+                _ => json!(format!("{}/{block}", size.text(&cell.dims))),
             };
             let mut value = named(name, vec![size_json(cell, size), size_json(cell, size)]);
             value["block"] = json!(block);

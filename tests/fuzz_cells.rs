@@ -1,7 +1,7 @@
 //! Property tests of the whole compiler on generated *valid* cells (not random
 //! text: `fuzz.rs` does that): random dims, inputs, states, vector, dense and
 //! block parameters, `let`s, updates reading earlier `NAME'`s, and outputs, with
-//! expressions of every operator and function. Every generated cell must check,
+//! expressions of every operator, function and reduction. Every generated cell must check,
 //! derive (or be refused as too large), give its IR and derivative texts, and
 //! compile with both back ends: the WGSL kernels (forward and backward) through
 //! naga's validator, and the CLIF kernels through cranelift's verifier. A back
@@ -39,7 +39,12 @@ enum Expr {
     /// `literal OP vector`.
     ScalarLeft(usize, usize, Box<Expr>),
     MinMax(bool, Box<Expr>, Box<Expr>),
+    /// `REDUCTION(a) * b` (`sum`, `mean`, `max`, or `dot(a, b) * b`): a
+    /// reduction's number broadcast onto a vector.
+    Reduce(usize, Box<Expr>, Box<Expr>),
 }
+
+const REDUCTIONS: [&str; 4] = ["sum", "mean", "max", "dot"];
 
 const LITERALS: [&str; 6] = ["0.5", "2", "1e-3", "1", "0.25", "3.5"];
 const FUNCTIONS: [&str; 16] = [
@@ -79,7 +84,12 @@ fn expr() -> impl Strategy<Value = Expr> {
                 l,
                 Box::new(e)
             )),
-            (any::<bool>(), inner.clone(), inner).prop_map(|(m, a, b)| Expr::MinMax(m, Box::new(a), Box::new(b))),
+            (any::<bool>(), inner.clone(), inner.clone()).prop_map(|(m, a, b)| Expr::MinMax(
+                m,
+                Box::new(a),
+                Box::new(b)
+            )),
+            (0..REDUCTIONS.len(), inner.clone(), inner).prop_map(|(r, a, b)| Expr::Reduce(r, Box::new(a), Box::new(b))),
         ]
     })
 }
@@ -121,6 +131,13 @@ impl Expr {
             Expr::ScalarLeft(o, l, e) => format!("({} {} {})", LITERALS[*l], OPERATORS[*o], e.render(scope)),
             Expr::MinMax(max, a, b) => {
                 format!("{}({}, {})", if *max { "max" } else { "min" }, a.render(scope), b.render(scope))
+            }
+            Expr::Reduce(r, a, b) => {
+                let (a, b) = (a.render(scope), b.render(scope));
+                match REDUCTIONS[*r] {
+                    "dot" => format!("(dot({a}, {b}) * {b})"),
+                    reduction => format!("({reduction}({a}) * {b})"),
+                }
             }
         }
     }

@@ -157,6 +157,46 @@ pub enum ErrorKind {
         /// The other size.
         second: String,
     },
+    /// A reduction (`sum`, `mean`, `max`, `dot`) of something that is not a vector.
+    #[error("`{function}` reduces a vector, found {found}")]
+    ReductionOfScalar {
+        /// The function.
+        function: String,
+        /// The argument's shape.
+        found: String,
+    },
+    /// A reduction's value broadcast to two different sizes.
+    #[error("the value of `{function}(...)` is broadcast to {first} and to {second}")]
+    ReductionSizes {
+        /// The function.
+        function: String,
+        /// The size it met first.
+        first: String,
+        /// The other size.
+        second: String,
+    },
+    /// A slice whose bounds are not sizes of the sliced vector.
+    #[error("bad slice: {reason}")]
+    BadSlice {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A slice ending beyond the sliced vector or matrix.
+    #[error("slice end {end} is beyond {size}")]
+    SliceOutOfRange {
+        /// The end as written.
+        end: String,
+        /// The size sliced.
+        size: String,
+    },
+    /// `concat` of values whose sizes do not add up to a size.
+    #[error("cannot concatenate {left} and {right}")]
+    ConcatSizes {
+        /// The first operand's shape.
+        left: String,
+        /// The second operand's shape.
+        right: String,
+    },
     /// A built-in called with the wrong number of arguments.
     #[error("`{function}` takes {expected} argument{}, found {found}", plural(*expected))]
     WrongArgumentCount {

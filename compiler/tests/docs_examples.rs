@@ -30,7 +30,14 @@ fn rnn_blocks(markdown: &str) -> Vec<String> {
 fn the_porting_examples_check_and_have_the_structure_the_page_claims() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/PORTING.md");
     let page = std::fs::read_to_string(&path).expect("docs/PORTING.md");
-    let claimed = [("mingru_g", "diagonal"), ("gelu_rnn", "diagonal"), ("cornn_port", "dense")];
+    let claimed = [
+        ("mingru_g", "diagonal"),
+        ("gelu_rnn", "diagonal"),
+        ("cornn_port", "dense"),
+        ("torch_gru", "dense"),
+        ("rms_rnn", "dense"),
+        ("selective_ssm", "diagonal"),
+    ];
     let blocks = rnn_blocks(&page);
     assert_eq!(blocks.len(), claimed.len(), "one claim per example");
     for block in blocks {
@@ -44,4 +51,19 @@ fn the_porting_examples_check_and_have_the_structure_the_page_claims() {
             assert_eq!(derived.structure().name(), *structure, "{}", cell.name);
         }
     }
+}
+
+/// The text from `cell NAME {` to the end.
+fn cell_text(source: &str, name: &str) -> Option<String> {
+    let start = source.find(&format!("cell {name} {{"))?;
+    Some(source[start..].trim_end().to_owned())
+}
+
+#[test]
+fn the_selective_ssm_example_is_the_cell_the_runtime_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let page = std::fs::read_to_string(root.join("docs/PORTING.md")).expect("docs/PORTING.md");
+    let block = rnn_blocks(&page).into_iter().find(|b| b.contains("cell selective_ssm")).expect("the example");
+    let filetest = std::fs::read_to_string(root.join("tests/filetests/selective_ssm.rnn")).expect("the filetest");
+    assert_eq!(cell_text(&block, "selective_ssm"), cell_text(&filetest, "selective_ssm"));
 }

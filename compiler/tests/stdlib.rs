@@ -29,6 +29,7 @@ fn structures_are_proved_right() {
         ("cornn", JacobianStructure::Dense),
         ("minlstm", JacobianStructure::Diagonal),
         ("slstm", JacobianStructure::BlockDiagonal { block: 8 }),
+        ("torch_gru", JacobianStructure::Dense),
     ];
     assert_eq!(expected.len(), rnnc_stdlib::CELLS.len(), "every stdlib cell has an expectation");
     for (name, structure) in expected {

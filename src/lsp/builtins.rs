@@ -2,7 +2,7 @@
 //! computes. The names and arities are the compiler's (`check::Builtin::ALL`);
 //! a test keeps this table and that list in step.
 
-use rnnc::compiler::check::Builtin;
+use rnnc::compiler::check::{Builtin, Composite};
 
 /// A built-in function: its name, signature and meaning.
 #[derive(Clone, Copy, Debug)]
@@ -16,7 +16,7 @@ pub struct BuiltinDoc {
 }
 
 /// Every built-in function, in the compiler's order.
-pub const BUILTINS: [BuiltinDoc; 20] = [
+pub const BUILTINS: [BuiltinDoc; 24] = [
     BuiltinDoc { name: "tanh", signature: "tanh(x)", meaning: "hyperbolic tangent" },
     BuiltinDoc { name: "sigmoid", signature: "sigmoid(x)", meaning: "1 / (1 + exp(-x))" },
     BuiltinDoc { name: "exp", signature: "exp(x)", meaning: "e to the power x" },
@@ -29,7 +29,11 @@ pub const BUILTINS: [BuiltinDoc; 20] = [
     BuiltinDoc { name: "sin", signature: "sin(x)", meaning: "sine" },
     BuiltinDoc { name: "cos", signature: "cos(x)", meaning: "cosine" },
     BuiltinDoc { name: "min", signature: "min(a, b)", meaning: "the smaller of a and b; a scalar broadcasts" },
-    BuiltinDoc { name: "max", signature: "max(a, b)", meaning: "the larger of a and b; a scalar broadcasts" },
+    BuiltinDoc {
+        name: "max",
+        signature: "max(a, b)",
+        meaning: "the larger of a and b; a scalar broadcasts. `max(v)`, one argument: the largest element of v",
+    },
     BuiltinDoc { name: "log1p", signature: "log1p(x)", meaning: "log(1 + x), accurate near 0" },
     BuiltinDoc { name: "expm1", signature: "expm1(x)", meaning: "exp(x) - 1, accurate near 0" },
     BuiltinDoc { name: "erf", signature: "erf(x)", meaning: "the error function" },
@@ -37,6 +41,14 @@ pub const BUILTINS: [BuiltinDoc; 20] = [
     BuiltinDoc { name: "logsigmoid", signature: "logsigmoid(x)", meaning: "log(sigmoid(x)) = -softplus(-x)" },
     BuiltinDoc { name: "clamp", signature: "clamp(x, lo, hi)", meaning: "min(max(x, lo), hi)" },
     BuiltinDoc { name: "gelu", signature: "gelu(x)", meaning: "x * (1 + erf(x / sqrt(2))) / 2 (exact GELU)" },
+    BuiltinDoc { name: "sum", signature: "sum(v)", meaning: "the sum of the elements of v, broadcast like a number" },
+    BuiltinDoc {
+        name: "mean",
+        signature: "mean(v)",
+        meaning: "the mean of the elements of v, broadcast like a number",
+    },
+    BuiltinDoc { name: "dot", signature: "dot(a, b)", meaning: "sum(a * b), broadcast like a number" },
+    BuiltinDoc { name: "concat", signature: "concat(a, b)", meaning: "the elements of a, then those of b" },
 ];
 
 /// The built-in called `name`.
@@ -47,8 +59,10 @@ pub fn builtin(name: &str) -> Option<&'static BuiltinDoc> {
 
 /// `tanh(x) -> shape of x`: the signature with the shape rule.
 pub fn signature_line(doc: &BuiltinDoc) -> String {
-    match Builtin::by_name(doc.name).map(Builtin::arity) {
-        Some(2) => format!("{} -> shape of a or b", doc.signature),
+    match Builtin::by_name(doc.name) {
+        Some(Builtin::Reduction(_) | Builtin::Composite(Composite::Dot)) => format!("{} -> a number", doc.signature),
+        Some(Builtin::Concat) => format!("{} -> [size of a + size of b]", doc.signature),
+        Some(b) if b.arity() == 2 => format!("{} -> shape of a or b", doc.signature),
         _ => format!("{} -> shape of x", doc.signature),
     }
 }

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use rnnc::compiler::analyse::{JacobianStructure, ProjectionKind};
 use rnnc::compiler::arena::Handle;
 use rnnc::compiler::check::{Cell, Size};
-use rnnc::compiler::ir::{BinaryOp, Graph, Node, Op, UnaryOp};
+use rnnc::compiler::ir::{BinaryOp, Graph, Node, Op, ReduceOp, UnaryOp};
 use rnnc::compiler::{Derived, derive_cell};
 
 /// The most cells whose facts are kept.
@@ -103,13 +103,13 @@ fn unknowns(cell: &Cell) -> String {
     let mut fixed = 0u64;
     let mut dims: Vec<(String, u64)> = Vec::new();
     for state in cell.states.values() {
-        match state.size {
-            Size::Fixed(n) => fixed = fixed.saturating_add(n),
-            Size::Dim(dim) => {
+        match state.size.parts() {
+            (n, None) => fixed = fixed.saturating_add(n),
+            (factor, Some(dim)) => {
                 let name = &cell.dims[dim].name;
                 match dims.iter_mut().find(|(d, _)| d == name) {
-                    Some((_, count)) => *count += 1,
-                    None => dims.push((name.clone(), 1)),
+                    Some((_, count)) => *count += factor,
+                    None => dims.push((name.clone(), factor)),
                 }
             }
         }
@@ -173,6 +173,24 @@ fn write_node(cell: &Cell, graph: &Graph, node: Handle<Node>, depth: usize, out:
         Op::Unary(function, a) => call(out, function.name(), &[a], cell, graph, depth),
         Op::Step(a) => call(out, "step", &[a], cell, graph, depth),
         Op::Sign(a) => call(out, "sign", &[a], cell, graph, depth),
+        Op::Reduce(ReduceOp::Sum, a) => call(out, "sum", &[a], cell, graph, depth),
+        Op::Reduce(ReduceOp::Max, a) => call(out, "max", &[a], cell, graph, depth),
+        Op::FirstMax(a) => call(out, "first_max", &[a], cell, graph, depth),
+        Op::Length(size) => out.push_str(&size.text(&cell.dims)),
+        Op::Slice(a, start) => {
+            operand(out, a, 5);
+            let end = Size::from_parts(
+                start.parts().0 + graph.node(node).size().map_or(0, |s| s.parts().0),
+                graph.node(node).size().and_then(|s| s.parts().1).or(start.parts().1),
+            );
+            let end = end.map_or_else(|| "?".to_owned(), |end| end.text(&cell.dims));
+            out.push_str(&format!("[{} : {end}]", start.text(&cell.dims)));
+        }
+        Op::Pad(a, start) => {
+            out.push_str("pad(");
+            write_node(cell, graph, a, depth + 1, out);
+            out.push_str(&format!(", {})", start.text(&cell.dims)));
+        }
         Op::Binary(BinaryOp::Min, a, b) => call(out, "min", &[a, b], cell, graph, depth),
         Op::Binary(BinaryOp::Max, a, b) => call(out, "max", &[a, b], cell, graph, depth),
         Op::Binary(op, a, b) => {

@@ -72,13 +72,7 @@ fn function(name: &NameAt, checked: Option<&Cell>, offset: u32) -> String {
 
 /// `[H, D]` as written.
 fn sizes_text(sizes: &[Size]) -> String {
-    let sizes: Vec<String> = sizes
-        .iter()
-        .map(|size| match size {
-            Size::Dim(ident) => ident.name.clone(),
-            Size::Literal(integer) => integer.value.to_string(),
-        })
-        .collect();
+    let sizes: Vec<String> = sizes.iter().map(Size::text).collect();
     format!("[{}]", sizes.join(", "))
 }
 

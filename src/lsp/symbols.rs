@@ -61,10 +61,7 @@ pub fn symbols(document: &Document) -> Vec<DocumentSymbol> {
 }
 
 fn size_text(size: &Size) -> String {
-    match size {
-        Size::Dim(ident) => ident.name.clone(),
-        Size::Literal(integer) => integer.value.to_string(),
-    }
+    size.text()
 }
 
 fn shape_text(shape: &Shape) -> String {

@@ -37,6 +37,7 @@ cells![
     "para_lstm",
     "para_lstm_cifg_mh",
     "slstm",
+    "torch_gru",
 ];
 
 /// The largest block size of the cells that the every-cell tests run at small

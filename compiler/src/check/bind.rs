@@ -17,6 +17,8 @@ impl DimSizes {
         match size {
             Size::Dim(dim) => self.sizes[dim.index()],
             Size::Fixed(n) => n,
+            // Saturating: a size beyond 64 bits fails the buffer limits.
+            Size::Scaled(factor, dim) => factor.saturating_mul(self.sizes[dim.index()]),
         }
     }
 

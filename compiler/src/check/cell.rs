@@ -3,7 +3,8 @@
 //! This is what every later pass reads. Invariants, established by `check`:
 //! - every name refers to a declaration of the right kind (handles, not strings);
 //! - every expression has a [`Shape`] that is a scalar or a vector; matrices occur
-//!   only as the parameter of [`ExprKind::MatVec`];
+//!   only as the parameter of [`ExprKind::MatVec`] (a slice of rows of one is
+//!   the [`ExprKind::Slice`] of the product);
 //! - operands precede their users in [`Cell::exprs`];
 //! - every state has exactly one update, and [`ExprKind::Next`] only reads a state
 //!   whose update comes earlier in [`Cell::body`];
@@ -55,6 +56,8 @@ pub enum Size {
     Dim(Handle<Dim>),
     /// A literal size.
     Fixed(u64),
+    /// `K * DIM`, `K` at least 2 (`1 * H` is `Dim(H)`).
+    Scaled(u64, Handle<Dim>),
 }
 
 /// `input NAME: [SIZE];`
@@ -214,6 +217,39 @@ pub enum ExprKind {
     Binary(BinaryOp, Handle<Expr>, Handle<Expr>),
     /// A matrix or block-matrix parameter times a vector.
     MatVec(Handle<Param>, Handle<Expr>),
+    /// A reduction of a vector to one number. Typed as a scalar while the
+    /// checker reads the body; at the end it becomes a vector of the one size
+    /// it is broadcast to (`[1]` where it meets no vector), every element
+    /// the reduction's value (see `check/broadcast.rs`).
+    Reduce(Reduction, Handle<Expr>),
+    /// Elements `start .. start + length` of a vector (the length is the
+    /// expression's size): `v[START : END]`, and `W[START : END] @ x` as the
+    /// slice of `W @ x`.
+    Slice(Handle<Expr>, Size),
+    /// `concat(a, b)`: `a`'s elements, then `b`'s.
+    Concat(Handle<Expr>, Handle<Expr>),
+}
+
+/// The reductions of a vector to one number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reduction {
+    /// `sum(v)`: the sum of the elements.
+    Sum,
+    /// `mean(v)`: the sum divided by the length.
+    Mean,
+    /// `max(v)`: the largest element (NaN if any element is NaN).
+    Max,
+}
+
+impl Reduction {
+    /// The function as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Sum => "sum",
+            Reduction::Mean => "mean",
+            Reduction::Max => "max",
+        }
+    }
 }
 
 /// Elementwise functions of one operand.
@@ -280,6 +316,10 @@ pub enum Builtin {
     /// A function the checker writes as other operations (its definition is
     /// [`Composite::expansion`]'s), so every pass after it sees only those.
     Composite(Composite),
+    /// A reduction of one vector argument to one number.
+    Reduction(Reduction),
+    /// `concat(a, b)`: two vectors, one after the other.
+    Concat,
 }
 
 /// The built-ins defined as expressions of other operations.
@@ -291,11 +331,13 @@ pub enum Composite {
     Clamp,
     /// `gelu(x) = 0.5 * x * (1 + erf(x / sqrt(2)))` (the exact GELU).
     Gelu,
+    /// `dot(a, b) = sum(a * b)`.
+    Dot,
 }
 
 impl Builtin {
     /// Every built-in function with its name, in the order the docs list them.
-    pub const ALL: [(&'static str, Builtin); 20] = [
+    pub const ALL: [(&'static str, Builtin); 24] = [
         ("tanh", Builtin::Unary(UnaryOp::Tanh)),
         ("sigmoid", Builtin::Unary(UnaryOp::Sigmoid)),
         ("exp", Builtin::Unary(UnaryOp::Exp)),
@@ -316,6 +358,10 @@ impl Builtin {
         ("logsigmoid", Builtin::Composite(Composite::LogSigmoid)),
         ("clamp", Builtin::Composite(Composite::Clamp)),
         ("gelu", Builtin::Composite(Composite::Gelu)),
+        ("sum", Builtin::Reduction(Reduction::Sum)),
+        ("mean", Builtin::Reduction(Reduction::Mean)),
+        ("dot", Builtin::Composite(Composite::Dot)),
+        ("concat", Builtin::Concat),
     ];
 
     /// The built-in called `name`.
@@ -323,12 +369,23 @@ impl Builtin {
         Builtin::ALL.iter().find(|(n, _)| *n == name).map(|&(_, b)| b)
     }
 
-    /// How many arguments it takes.
+    /// How many arguments it takes (`max` also takes one: see [`Builtin::overload`]).
     pub fn arity(self) -> usize {
         match self {
-            Builtin::Unary(_) | Builtin::Composite(Composite::LogSigmoid | Composite::Gelu) => 1,
-            Builtin::Binary(_) => 2,
+            Builtin::Unary(_) | Builtin::Reduction(_) | Builtin::Composite(Composite::LogSigmoid | Composite::Gelu) => {
+                1
+            }
+            Builtin::Binary(_) | Builtin::Composite(Composite::Dot) | Builtin::Concat => 2,
             Builtin::Composite(Composite::Clamp) => 3,
+        }
+    }
+
+    /// The built-in a call with `count` arguments means: `max(v)`, with one
+    /// argument, is the reduction; every other built-in has one meaning.
+    pub fn overload(self, count: usize) -> Builtin {
+        match (self, count) {
+            (Builtin::Binary(BinaryOp::Max), 1) => Builtin::Reduction(Reduction::Max),
+            _ => self,
         }
     }
 }
@@ -377,6 +434,27 @@ impl Size {
         match self {
             Size::Dim(dim) => dims[dim].name.clone(),
             Size::Fixed(n) => n.to_string(),
+            Size::Scaled(factor, dim) => format!("{factor} * {}", dims[dim].name),
+        }
+    }
+
+    /// The size as `(factor, dim)`: `(n, None)` for a fixed size.
+    pub fn parts(self) -> (u64, Option<Handle<Dim>>) {
+        match self {
+            Size::Dim(dim) => (1, Some(dim)),
+            Size::Fixed(n) => (n, None),
+            Size::Scaled(factor, dim) => (factor, Some(dim)),
+        }
+    }
+
+    /// The size `factor * dim` (`factor` for no dim; `None` for a factor of 0
+    /// with a dim).
+    pub fn from_parts(factor: u64, dim: Option<Handle<Dim>>) -> Option<Size> {
+        match (factor, dim) {
+            (n, None) => Some(Size::Fixed(n)),
+            (0, Some(_)) => None,
+            (1, Some(dim)) => Some(Size::Dim(dim)),
+            (factor, Some(dim)) => Some(Size::Scaled(factor, dim)),
         }
     }
 }

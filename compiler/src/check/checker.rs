@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use super::broadcast::Source;
 use super::cell::{
     Builtin, Cell, Dim, Expr, Input, Let, Output, OutputValue, Param, ParamShape, Shape, Size, State, Statement,
 };
@@ -83,6 +84,13 @@ pub(super) enum Typed {
     Value(Handle<Expr>),
     /// A matrix parameter, legal only as the left operand of `@`.
     Matrix(Handle<Param>),
+    /// Rows `start .. start + rows` of a matrix parameter (`W[H : 2 * H]`),
+    /// legal only as the left operand of `@`.
+    MatrixRows {
+        param: Handle<Param>,
+        start: Size,
+        rows: Size,
+    },
     Poison,
 }
 
@@ -113,11 +121,12 @@ pub(super) struct Checker<'a> {
     pub(super) typed: Vec<Typed>,
     pub(super) matmul_lhs: Vec<bool>,
     /// For each expression of `exprs` that is a scalar, the `scalar` parameters
-    /// it reads (empty for the others: a vector has been broadcast already).
-    pub(super) scalar_params: Vec<Vec<Handle<Param>>>,
-    /// For each `scalar` parameter (by index), the size it is broadcast to and
-    /// where that was first decided.
-    pub(super) broadcast: Vec<Option<(Size, Span)>>,
+    /// and reductions it reads (empty for the others: a vector has been
+    /// broadcast already).
+    pub(super) scalar_sources: Vec<Vec<Source>>,
+    /// For each `scalar` parameter and reduction, the size it is broadcast to
+    /// and where that was first decided.
+    pub(super) broadcast: HashMap<Source, (Size, Span)>,
 }
 
 impl<'a> Checker<'a> {
@@ -126,6 +135,10 @@ impl<'a> Checker<'a> {
         for expr in ast.exprs.values() {
             if let ast::ExprKind::Binary(ast::BinaryOp::MatMul, lhs, _) = expr.kind {
                 matmul_lhs[lhs.index()] = true;
+                // The rows of a matrix: `W[0 : H] @ x`.
+                if let ast::ExprKind::Slice(operand, ..) = ast.exprs[lhs].kind {
+                    matmul_lhs[operand.index()] = true;
+                }
             }
         }
         let mut later_lets = HashMap::new();
@@ -157,8 +170,8 @@ impl<'a> Checker<'a> {
             exprs: Arena::new(),
             typed: Vec::with_capacity(ast.exprs.len()),
             matmul_lhs,
-            scalar_params: Vec::new(),
-            broadcast: Vec::new(),
+            scalar_sources: Vec::new(),
+            broadcast: HashMap::new(),
         }
     }
 
@@ -236,7 +249,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn size(&mut self, size: &ast::Size) -> Option<Size> {
+    pub(super) fn size(&mut self, size: &ast::Size) -> Option<Size> {
         match size {
             ast::Size::Literal(integer) => self.integer(*integer).and_then(|n| {
                 if n == 0 {
@@ -246,6 +259,15 @@ impl<'a> Checker<'a> {
                     Some(Size::Fixed(n))
                 }
             }),
+            ast::Size::Scaled(factor, name) => {
+                let factor = self.integer(*factor)?;
+                let dim = self.size(&ast::Size::Dim(name.clone()))?;
+                if factor == 0 {
+                    self.error(Error::new(ErrorKind::SizeZero, size.span(), "must be at least 1"));
+                    return None;
+                }
+                Size::from_parts(factor, dim.parts().1)
+            }
             ast::Size::Dim(name) => match self.names.get(&name.name) {
                 Some(&(Symbol::Dim(dim), _)) => Some(Size::Dim(dim)),
                 _ => {
@@ -304,6 +326,18 @@ impl<'a> Checker<'a> {
             },
             ast::ParamShape::Block { size, block, .. } => {
                 let side = self.size(size);
+                if let Some(Size::Scaled(..)) = side {
+                    self.error(Error::new(
+                        ErrorKind::BadDeclaredShape {
+                            what: "a block parameter",
+                            expected: "`block[DIM, K]` or `block[N, K]`",
+                            found: format!("block[{}, {}]", size.text(), block.value),
+                        },
+                        size.span(),
+                        "the side of a block matrix is a dim or an integer",
+                    ));
+                    return None;
+                }
                 let k = self.integer(*block)?;
                 if k < 1 {
                     self.error(Error::new(
@@ -480,8 +514,14 @@ impl<'a> Checker<'a> {
     }
 
     fn vector_output(&mut self, name: &Ident, expr: Handle<Expr>) -> Option<Size> {
+        let reduced = self.scalar_sources_of(expr).iter().any(|s| matches!(s, Source::Reduction(_)));
         match self.exprs[expr].shape {
             Shape::Vector(size) => Some(size),
+            // A value of a reduction is output as a vector of one element.
+            Shape::Scalar if reduced => {
+                self.broadcast_to(expr, Size::Fixed(1));
+                Some(Size::Fixed(1))
+            }
             Shape::Scalar => {
                 self.error(Error::new(
                     ErrorKind::WrongShape {
@@ -574,13 +614,6 @@ impl<'a> Checker<'a> {
 }
 
 fn shape_written(shape: &ast::Shape) -> String {
-    let sizes: Vec<String> = shape
-        .sizes
-        .iter()
-        .map(|size| match size {
-            ast::Size::Dim(name) => name.name.clone(),
-            ast::Size::Literal(integer) => integer.value.to_string(),
-        })
-        .collect();
+    let sizes: Vec<String> = shape.sizes.iter().map(ast::Size::text).collect();
     format!("[{}]", sizes.join(", "))
 }

@@ -1,7 +1,8 @@
 //! Typing expressions: each syntax node, in arena order, becomes a typed
 //! expression (or a matrix reference for the left of `@`, or poison after an error).
 
-use super::cell::{BinaryOp, Builtin, Composite, Expr, ExprKind, ParamShape, Shape, UnaryOp};
+use super::broadcast::Source;
+use super::cell::{BinaryOp, Builtin, Composite, Expr, ExprKind, ParamShape, Reduction, Shape, UnaryOp};
 use super::checker::{Checker, Symbol, Typed};
 use crate::arena::Handle;
 use crate::error::{Error, ErrorKind};
@@ -32,6 +33,7 @@ impl Checker<'_> {
                 _ => Typed::Poison,
             },
             ast::ExprKind::Binary(ast::BinaryOp::MatMul, lhs, rhs) => self.matvec(*lhs, *rhs, span),
+            ast::ExprKind::Slice(operand, start, end) => self.slice(*operand, start, end, span),
             ast::ExprKind::Binary(op, lhs, rhs) => {
                 let op = match op {
                     ast::BinaryOp::Add => BinaryOp::Add,
@@ -171,8 +173,9 @@ impl Checker<'_> {
             );
             return Typed::Poison;
         };
+        let builtin = builtin.overload(args.len());
         if args.len() != builtin.arity() {
-            self.error(Error::new(
+            let mut error = Error::new(
                 ErrorKind::WrongArgumentCount {
                     function: function.name.clone(),
                     expected: builtin.arity(),
@@ -180,7 +183,11 @@ impl Checker<'_> {
                 },
                 span,
                 format!("called with {} argument{}", args.len(), if args.len() == 1 { "" } else { "s" }),
-            ));
+            );
+            if builtin.overload(1) != builtin {
+                error = error.with_hint(format!("with one argument, `{}(v)` reduces the vector v", function.name));
+            }
+            self.error(error);
             return Typed::Poison;
         }
         match builtin {
@@ -193,7 +200,38 @@ impl Checker<'_> {
             },
             Builtin::Binary(op) => self.elementwise(op, args[0], args[1], span),
             Builtin::Composite(composite) => self.composite(composite, args, span),
+            Builtin::Concat => match (self.value_of(args[0]), self.value_of(args[1])) {
+                (Some(a), Some(b)) => self.concat(a, b, span),
+                _ => Typed::Poison,
+            },
+            Builtin::Reduction(reduction) => match self.value_of(args[0]) {
+                Some(value) => self.reduce(reduction, value, span),
+                None => Typed::Poison,
+            },
         }
+    }
+
+    /// `reduction(value)`: a scalar that is not a constant (see `broadcast.rs`).
+    fn reduce(&mut self, reduction: Reduction, value: Handle<Expr>, span: Span) -> Typed {
+        self.reduce_named(reduction, reduction.name(), value, span)
+    }
+
+    fn reduce_named(&mut self, reduction: Reduction, function: &str, value: Handle<Expr>, span: Span) -> Typed {
+        if self.exprs[value].shape == Shape::Scalar {
+            let found = "a scalar".to_owned();
+            self.error(
+                Error::new(
+                    ErrorKind::ReductionOfScalar { function: function.to_owned(), found },
+                    self.exprs[value].span,
+                    "this is a scalar",
+                )
+                .with_hint(
+                    "a reduction takes a vector: an input, a state, a vector parameter, or an expression of one",
+                ),
+            );
+            return Typed::Poison;
+        }
+        self.push(ExprKind::Reduce(reduction, value), Shape::Scalar, span)
     }
 
     /// A composite built-in, written out as the operations that define it (every
@@ -227,6 +265,11 @@ impl Checker<'_> {
                 let half = push(self, ExprKind::Const(0.5), Shape::Scalar);
                 let half_x = push(self, ExprKind::Binary(BinaryOp::Mul, half, x), shape);
                 self.push(ExprKind::Binary(BinaryOp::Mul, half_x, sum), shape, span)
+            }
+            Composite::Dot => {
+                let Some(shape) = self.broadcast("dot", x, values[1]) else { return Typed::Poison };
+                let product = push(self, ExprKind::Binary(BinaryOp::Mul, x, values[1]), shape);
+                self.reduce_named(Reduction::Sum, "dot", product, span)
             }
             Composite::Clamp => {
                 let Some(shape) = self.broadcast("clamp", x, values[1]) else { return Typed::Poison };
@@ -270,10 +313,11 @@ impl Checker<'_> {
         let (Some(a), Some(b)) = (self.value_of(lhs), self.value_of(rhs)) else {
             return Typed::Poison;
         };
-        let reads_param = self.scalar_params.get(b.index()).and_then(|params| params.first()).copied();
-        if op == BinaryOp::Pow && (self.exprs[b].shape != Shape::Scalar || reads_param.is_some()) {
-            let found = match reads_param {
-                Some(param) => format!("scalar parameter `{}`", self.params[param].name),
+        let reads = self.scalar_sources_of(b).first().copied();
+        if op == BinaryOp::Pow && (self.exprs[b].shape != Shape::Scalar || reads.is_some()) {
+            let found = match reads {
+                Some(Source::Param(param)) => format!("scalar parameter `{}`", self.params[param].name),
+                Some(Source::Reduction(_)) => "the value of a reduction".to_owned(),
                 None => self.shape_text(self.exprs[b].shape),
             };
             self.error(
@@ -287,8 +331,9 @@ impl Checker<'_> {
     }
 
     fn matvec(&mut self, lhs: Handle<ast::Expr>, rhs: Handle<ast::Expr>, span: Span) -> Typed {
-        let param = match self.typed[lhs.index()] {
-            Typed::Matrix(param) => param,
+        let (param, rows_slice) = match self.typed[lhs.index()] {
+            Typed::Matrix(param) => (param, None),
+            Typed::MatrixRows { param, start, rows } => (param, Some((start, rows))),
             Typed::Poison => return Typed::Poison,
             Typed::Value(value) => {
                 let found = self.shape_text(self.exprs[value].shape);
@@ -321,7 +366,15 @@ impl Checker<'_> {
             );
             return Typed::Poison;
         }
-        self.push(ExprKind::MatVec(param, vector), Shape::Vector(rows), span)
+        let product = self.push(ExprKind::MatVec(param, vector), Shape::Vector(rows), span);
+        match (product, rows_slice) {
+            // `W[START : END] @ x` is the slice of `W @ x`: hash-consed, the
+            // slices of one packed product share it.
+            (Typed::Value(product), Some((start, rows))) => {
+                self.push(ExprKind::Slice(product, start), Shape::Vector(rows), span)
+            }
+            (product, _) => product,
+        }
     }
 }
 

@@ -210,6 +210,16 @@ pub fn name_at(cell: &ast::Cell, offset: u32) -> Option<NameAt> {
         }
         _ => {}
     }
+    // A dim in a slice's bounds (`W[H : 2 * H]`).
+    for expr in cell.exprs.values() {
+        if let ExprKind::Slice(_, start, end) = &expr.kind
+            && item.span.start <= expr.span.start
+            && expr.span.end <= item.span.end
+            && let Some(at) = size_at(&[start.clone(), end.clone()], offset, &found)
+        {
+            return Some(at);
+        }
+    }
     // An expression of the item: the innermost name whose span touches `offset`,
     // preferring one that holds it strictly (`a|+b` is `a`; `a+|b` is `b`).
     let mut best: Option<(bool, Span, NameRole, &str)> = None;
@@ -237,7 +247,7 @@ pub fn name_at(cell: &ast::Cell, offset: u32) -> Option<NameAt> {
 
 fn size_at(sizes: &[Size], offset: u32, found: &dyn Fn(&str, Span, NameRole) -> Option<NameAt>) -> Option<NameAt> {
     sizes.iter().find_map(|size| match size {
-        Size::Dim(ident) if ident.span.start <= offset && offset <= ident.span.end => {
+        Size::Dim(ident) | Size::Scaled(_, ident) if ident.span.start <= offset && offset <= ident.span.end => {
             found(&ident.name, ident.span, NameRole::Size)
         }
         _ => None,

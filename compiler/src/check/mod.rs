@@ -6,6 +6,7 @@ mod cell;
 mod checker;
 mod expr;
 mod lookup;
+mod slice;
 
 pub use bind::{DimSizes, lcm};
 pub use cell::*;

@@ -21,12 +21,20 @@ impl fmt::Display for DerivativesDisplay<'_> {
         let (derivatives, cell) = (self.derivatives, self.cell);
         let maps = &derivatives.maps;
         let param = |p| name_in(&cell.params, p, |p| &p.name);
+        let size = |size| crate::ir::size_text(cell, size);
         writeln!(f, "derivatives {} {{", cell.name)?;
         for (handle, map) in maps.iter() {
             let text = match *map {
                 Linear::Diag { diag, .. } => format!("diag {}", ValueName(diag)),
                 Linear::Matrix(p) => format!("matrix {}", param(p)),
                 Linear::MatrixT(p) => format!("matrix.t {}", param(p)),
+                Linear::Ones { rows, cols } => format!("ones {} x {}", size(rows), size(cols)),
+                Linear::Select { rows, cols, start } => {
+                    format!("select {} x {} from {}", size(rows), size(cols), size(start))
+                }
+                Linear::Embed { rows, cols, start } => {
+                    format!("embed {} x {} at {}", size(rows), size(cols), size(start))
+                }
                 Linear::Compose(a, b) => format!("compose {}, {}", MapName(a), MapName(b)),
                 Linear::Sum(a, b) => format!("sum {}, {}", MapName(a), MapName(b)),
             };

@@ -2,8 +2,9 @@
 //!
 //! A derivative `d y / d x` of a step is a linear map from `x`'s space to `y`'s.
 //! [`LinearMaps`] holds such maps as a hash-consed DAG whose leaves are diagonal
-//! maps (a vector or scalar IR node on the diagonal) and parameter matrices (dense
-//! or block-diagonal, or their transposes), combined by composition and sum. The
+//! maps (a vector or scalar IR node on the diagonal), parameter matrices (dense
+//! or block-diagonal, or their transposes) and matrices of ones (reductions),
+//! combined by composition and sum. The
 //! zero map is `None` wherever an `Option<Handle<Linear>>` is used.
 //!
 //! The constructors normalise as they build: the identity is dropped from
@@ -40,6 +41,35 @@ pub enum Linear {
     Matrix(Handle<Param>),
     /// The transpose of a matrix or block-diagonal parameter.
     MatrixT(Handle<Param>),
+    /// The `rows x cols` matrix of ones: `v` to `sum(v)` in every element
+    /// (the derivative of a reduction; its transpose is `Ones` with the sides
+    /// swapped). Rank one, and dense unless both sides are 1.
+    Ones {
+        /// The length of the results.
+        rows: Size,
+        /// The length of the vectors it maps.
+        cols: Size,
+    },
+    /// Selection: `(M v)[i] = v[start + i]` for `i < rows`, `v` of length
+    /// `cols` (a slice's derivative; its transpose is an [`Linear::Embed`]).
+    Select {
+        /// The length of the results.
+        rows: Size,
+        /// The length of the vectors it maps.
+        cols: Size,
+        /// The first element selected.
+        start: Size,
+    },
+    /// Embedding: `(M v)[start + j] = v[j]`, zeros elsewhere (a padding's
+    /// derivative; its transpose is a [`Linear::Select`]).
+    Embed {
+        /// The length of the results.
+        rows: Size,
+        /// The length of the vectors it maps.
+        cols: Size,
+        /// Where `v[0]` goes.
+        start: Size,
+    },
     /// `a ∘ b`: apply `b`, then `a`.
     Compose(Handle<Linear>, Handle<Linear>),
     /// `a + b`.
@@ -203,6 +233,22 @@ impl LinearMaps {
         };
         let map = if transpose { Linear::MatrixT(param) } else { Linear::Matrix(param) };
         self.intern(map, structure)
+    }
+
+    /// The `rows x cols` matrix of ones.
+    pub fn ones(&mut self, rows: Size, cols: Size) -> Handle<Linear> {
+        let structure = match (rows, cols) {
+            (Size::Fixed(1), Size::Fixed(1)) => MapStructure::Diagonal,
+            _ => MapStructure::Dense,
+        };
+        self.intern(Linear::Ones { rows, cols }, structure)
+    }
+
+    /// A selection (`embed` false) or embedding map; dense (an upper bound:
+    /// a slice moves elements between channels).
+    pub fn window(&mut self, rows: Size, cols: Size, start: Size, embed: bool) -> Handle<Linear> {
+        let map = if embed { Linear::Embed { rows, cols, start } } else { Linear::Select { rows, cols, start } };
+        self.intern(map, MapStructure::Dense)
     }
 
     fn diagonal_parts(&self, map: Handle<Linear>) -> Option<(Handle<Node>, Size)> {

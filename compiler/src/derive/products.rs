@@ -4,7 +4,8 @@
 //! [`transpose_apply`] emits `M^T v` (a vector-Jacobian product, what a backward
 //! pass computes: `lambda_t = J^T lambda_{t+1} + g_t`), [`apply`] emits `M v`
 //! (a Jacobian-vector product). Diagonals become elementwise products, a matrix
-//! parameter `W` becomes `W @ v` or `W^T @ v` ([`Op::MatVecT`]), compositions
+//! parameter `W` becomes `W @ v` or `W^T @ v` ([`Op::MatVecT`]), a matrix of
+//! ones the sum of `v` broadcast ([`Op::Reduce`]), compositions
 //! apply their factors in turn and sums add. Each (map, vector) pair is emitted
 //! once, and nodes are hash-consed, so the transposed products of the
 //! derivatives of one result with respect to every state, input and parameter
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 use super::linear::{Linear, LinearMaps};
 use crate::arena::Handle;
 use crate::check::{Cell, ParamShape, Shape, Size};
-use crate::ir::{Graph, Node, Op};
+use crate::ir::{Graph, Node, Op, ReduceOp};
 
 /// A seed vector: the value numbered `number`, of length `size`, supplied when
 /// the computation is evaluated.
@@ -85,6 +86,17 @@ fn emit(
                 }
                 match *maps.get(map) {
                     Linear::Diag { diag, .. } => values.push(graph.mul(diag, v)),
+                    Linear::Select { rows, cols, start } | Linear::Embed { rows, cols, start } => {
+                        // A selection's transpose embeds, an embedding's selects.
+                        let embed = matches!(maps.get(map), Linear::Embed { .. }) != transpose;
+                        let length = if transpose { cols } else { rows };
+                        let op = if embed { Op::Pad(v, start) } else { Op::Slice(v, start) };
+                        values.push(graph.add(Node { op, shape: Shape::Vector(length) }));
+                    }
+                    Linear::Ones { rows, cols } => {
+                        let length = if transpose { cols } else { rows };
+                        values.push(graph.add(Node { op: Op::Reduce(ReduceOp::Sum, v), shape: Shape::Vector(length) }));
+                    }
                     Linear::Matrix(param) | Linear::MatrixT(param) => {
                         let transposed = transpose != matches!(maps.get(map), Linear::MatrixT(_));
                         values.push(product(graph, cell, param, v, transposed));

@@ -1,12 +1,13 @@
 //! The local derivative rules: for a node `y = op(a, b)`, the maps `d y / d a` and
 //! `d y / d b`, built from the node's own value where that is cheaper
 //! (`tanh' = 1 - y * y`, `sigmoid' = y * (1 - y)`, `exp' = y`, `sqrt' = 0.5 / y`,
-//! `expm1' = y + 1`).
+//! `expm1' = y + 1`); a reduction's is a matrix of ones (`sum`), composed with
+//! the indicator of the first largest element (`max`).
 
 use super::linear::{Linear, LinearMaps, product};
 use crate::arena::Handle;
 use crate::check::{Cell, Shape};
-use crate::ir::{BinaryOp, Graph, Node, Op, UnaryOp};
+use crate::ir::{BinaryOp, Graph, Node, Op, ReduceOp, UnaryOp};
 
 /// One operand of a node and the derivative of the node with respect to it.
 pub(crate) type Partial = (Handle<Node>, Option<Handle<Linear>>);
@@ -29,7 +30,29 @@ pub(crate) fn partials(graph: &mut Graph, maps: &mut LinearMaps, cell: &Cell, y:
         | Op::Seed(_)
         | Op::Splat(_)
         | Op::Step(_)
-        | Op::Sign(_) => {}
+        | Op::Sign(_)
+        | Op::FirstMax(_)
+        | Op::Length(_) => {}
+        Op::Slice(a, start) | Op::Pad(a, start) => {
+            if let (Some(cols), Shape::Vector(rows)) = (vector(graph, a), node.shape) {
+                out.push((a, Some(maps.window(rows, cols, start, matches!(node.op, Op::Pad(..))))));
+            }
+        }
+        // d sum(a) / d a = ones; d max(a) / d a = ones ∘ diag(first_max(a)).
+        Op::Reduce(op, a) => {
+            if let (Some(cols), Shape::Vector(rows)) = (vector(graph, a), node.shape) {
+                let ones = Some(maps.ones(rows, cols));
+                let map = match op {
+                    ReduceOp::Sum => ones,
+                    ReduceOp::Max => {
+                        let first = graph.add(Node { op: Op::FirstMax(a), shape: Shape::Vector(cols) });
+                        let pick = maps.diag(graph, first, cols);
+                        maps.compose(graph, ones, pick)
+                    }
+                };
+                out.push((a, map));
+            }
+        }
         Op::Unary(op, a) => {
             if let Some(size) = vector(graph, a) {
                 let derivative = unary_derivative(graph, op, a, y);

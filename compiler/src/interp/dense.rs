@@ -123,6 +123,30 @@ impl Interpreter<'_> {
                     let transpose = matches!(maps.get(Handle::from_index(index)), Linear::MatrixT(_));
                     self.param_matrix(param, transpose)
                 }
+                Linear::Ones { rows, cols } => {
+                    let (rows, cols) = (self.size(rows), self.size(cols));
+                    let mut m = Matrix::zeros(rows, cols);
+                    for r in 0..rows {
+                        for c in 0..cols {
+                            m.set(r, c, 1.0);
+                        }
+                    }
+                    m
+                }
+                Linear::Select { rows, cols, start } | Linear::Embed { rows, cols, start } => {
+                    let embed = matches!(maps.get(Handle::from_index(index)), Linear::Embed { .. });
+                    let (rows, cols, start) = (self.size(rows), self.size(cols), self.size(start));
+                    let mut m = Matrix::zeros(rows, cols);
+                    for r in 0..rows {
+                        for c in 0..cols {
+                            let on = if embed { r == start + c } else { c == start + r };
+                            if on {
+                                m.set(r, c, 1.0);
+                            }
+                        }
+                    }
+                    m
+                }
                 Linear::Compose(a, b) => get(a, &dense).mul(&get(b, &dense)),
                 Linear::Sum(a, b) => get(a, &dense).add(&get(b, &dense)),
             };

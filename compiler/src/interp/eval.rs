@@ -3,7 +3,7 @@
 use super::values::{InterpError, ParamValues};
 use crate::arena::Handle;
 use crate::check::{Cell, DimSizes, ParamShape, Size};
-use crate::ir::{Ir, Node, Op, Shape, semantics};
+use crate::ir::{Ir, Node, Op, ReduceOp, Shape, semantics};
 
 /// The value of one node.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +68,14 @@ impl<'a> Interpreter<'a> {
         self.sizes.of(size) as usize
     }
 
+    /// The length of node `node`'s value (1 for a scalar).
+    fn node_len(&self, node: Handle<Node>) -> usize {
+        match self.ir.graph.node(node).shape {
+            Shape::Vector(size) => self.size(size),
+            Shape::Scalar => 1,
+        }
+    }
+
     /// The length of each state, input and output, in declaration order.
     pub fn state_lens(&self) -> Vec<usize> {
         self.cell.states.values().map(|s| self.size(s.size)).collect()
@@ -129,6 +137,32 @@ impl<'a> Interpreter<'a> {
                     Value::Vector(matvec(shape, self.params.get(param), &x, self.sizes, transpose))
                 }
                 Op::Splat(a) => Value::Vector(get(a).to_vector(len)),
+                Op::Reduce(op, a) => {
+                    let operand = get(a).to_vector(self.node_len(a));
+                    Value::Vector(vec![op.fold(operand); len])
+                }
+                Op::FirstMax(a) => {
+                    let operand = get(a).to_vector(len);
+                    let first = ReduceOp::first_max(&operand);
+                    Value::Vector((0..len).map(|i| if i == first { 1.0 } else { 0.0 }).collect())
+                }
+                Op::Length(size) => Value::Scalar(self.size(size) as f64),
+                Op::Slice(a, start) => {
+                    let operand = get(a).to_vector(self.node_len(a));
+                    let start = self.size(start);
+                    Value::Vector((0..len).map(|i| operand.get(start + i).copied().unwrap_or(f64::NAN)).collect())
+                }
+                Op::Pad(a, start) => {
+                    let operand = get(a).to_vector(self.node_len(a));
+                    let start = self.size(start);
+                    let mut padded = vec![0.0; len];
+                    for (j, value) in operand.into_iter().enumerate() {
+                        if let Some(slot) = padded.get_mut(start + j) {
+                            *slot = value;
+                        }
+                    }
+                    Value::Vector(padded)
+                }
                 Op::Seed(number) => match seeds.get(number as usize) {
                     Some(seed) if seed.len() == len => Value::Vector(seed.to_vec()),
                     Some(seed) => {

@@ -33,7 +33,11 @@ pub(crate) fn instruction(cell: &Cell, node: &Node) -> String {
         Op::Input(input) => format!("{mnemonic} {}", name_in(&cell.inputs, input, |i| &i.name)),
         Op::State(state) => format!("{mnemonic} {}", name_in(&cell.states, state, |s| &s.name)),
         Op::Param(p) => format!("{mnemonic} {}", param(p)),
-        Op::Unary(_, a) | Op::Step(a) | Op::Sign(a) | Op::Splat(a) => format!("{mnemonic} {}", ValueName(a)),
+        Op::Unary(_, a) | Op::Step(a) | Op::Sign(a) | Op::Splat(a) | Op::Reduce(_, a) | Op::FirstMax(a) => {
+            format!("{mnemonic} {}", ValueName(a))
+        }
+        Op::Length(size) => format!("{mnemonic} {}", size_text(cell, size)),
+        Op::Slice(a, start) | Op::Pad(a, start) => format!("{mnemonic} {}, {}", ValueName(a), size_text(cell, start)),
         Op::Binary(_, a, b) => format!("{mnemonic} {}, {}", ValueName(a), ValueName(b)),
         Op::MatVec(p, a) | Op::MatVecT(p, a) => format!("{mnemonic} {}, {}", param(p), ValueName(a)),
     }
@@ -56,10 +60,16 @@ pub(crate) fn write_nodes(
 fn shape_text(cell: &Cell, shape: Shape) -> String {
     match shape {
         Shape::Scalar => "scalar".to_owned(),
-        Shape::Vector(size) => match size {
-            crate::check::Size::Dim(dim) => format!("[{}]", name_in(&cell.dims, dim, |d| &d.name)),
-            crate::check::Size::Fixed(n) => format!("[{n}]"),
-        },
+        Shape::Vector(size) => format!("[{}]", size_text(cell, size)),
+    }
+}
+
+/// A size as written, `?` for a dim of another cell.
+pub fn size_text(cell: &Cell, size: crate::check::Size) -> String {
+    match size.parts() {
+        (n, None) => n.to_string(),
+        (1, Some(dim)) => name_in(&cell.dims, dim, |d| &d.name),
+        (factor, Some(dim)) => format!("{factor} * {}", name_in(&cell.dims, dim, |d| &d.name)),
     }
 }
 

@@ -11,9 +11,9 @@
 
 use super::Ir;
 use super::graph::Graph;
-use super::node::{BinaryOp, Node, Op, Shape};
+use super::node::{BinaryOp, Node, Op, ReduceOp, Shape};
 use crate::arena::Handle;
-use crate::check::{Cell, Expr, ExprKind, OutputValue, ParamShape};
+use crate::check::{Cell, Expr, ExprKind, OutputValue, ParamShape, Reduction, Size};
 use crate::error::{Error, ErrorKind};
 
 /// Lowers `cell` to its step IR. Fails only on a [`Cell`] that breaks its
@@ -114,6 +114,41 @@ impl Lowering<'_> {
                 ExprKind::Binary(op, a, b) => {
                     let (a, b) = (get(a)?, get(b)?);
                     self.graph.binary(op, a, b)
+                }
+                ExprKind::Reduce(reduction, a) => {
+                    let a = get(a)?;
+                    let Shape::Vector(size) = expr.shape else {
+                        return Err(malformed(cell, "a reduction that was never given a size".into()));
+                    };
+                    let Shape::Vector(length) = self.graph.node(a).shape else {
+                        return Err(malformed(cell, "a reduction of a scalar".into()));
+                    };
+                    let op = if reduction == Reduction::Max { ReduceOp::Max } else { ReduceOp::Sum };
+                    let reduced = self.graph.add(Node { op: Op::Reduce(op, a), shape: Shape::Vector(size) });
+                    if reduction == Reduction::Mean {
+                        let length = self.graph.add(Node { op: Op::Length(length), shape: Shape::Scalar });
+                        self.graph.div(reduced, length)
+                    } else {
+                        reduced
+                    }
+                }
+                ExprKind::Slice(a, start) => {
+                    let a = get(a)?;
+                    // `v[0 : N]` of a `[N]` vector is `v`.
+                    if start == Size::Fixed(0) && self.graph.node(a).shape == expr.shape {
+                        a
+                    } else {
+                        self.graph.add(Node { op: Op::Slice(a, start), shape: expr.shape })
+                    }
+                }
+                ExprKind::Concat(a, b) => {
+                    let (a, b) = (get(a)?, get(b)?);
+                    let Shape::Vector(first) = self.graph.node(a).shape else {
+                        return Err(malformed(cell, "a concatenation of a scalar".into()));
+                    };
+                    let left = self.graph.add(Node { op: Op::Pad(a, Size::Fixed(0)), shape: expr.shape });
+                    let right = self.graph.add(Node { op: Op::Pad(b, first), shape: expr.shape });
+                    self.graph.add_values(left, right)
                 }
                 ExprKind::MatVec(param, x) => {
                     let x = get(x)?;

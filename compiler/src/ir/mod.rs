@@ -35,10 +35,10 @@ mod node;
 pub mod semantics;
 
 pub(crate) use display::name_in;
-pub use display::{IrDisplay, ValueName};
+pub use display::{IrDisplay, ValueName, size_text};
 pub use graph::Graph;
 pub use lower::lower;
-pub use node::{BinaryOp, Literal, Node, Op, Shape, UnaryOp, binary_mnemonic};
+pub use node::{BinaryOp, Literal, Node, Op, ReduceOp, Shape, UnaryOp, binary_mnemonic};
 
 use crate::arena::Handle;
 use crate::check::Cell;

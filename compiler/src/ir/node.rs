@@ -50,6 +50,24 @@ pub enum Op {
     MatVecT(Handle<Param>, Handle<Node>),
     /// A scalar broadcast to a vector (the node's shape gives the length).
     Splat(Handle<Node>),
+    /// A reduction of the operand vector to one number, broadcast to the
+    /// node's length (every element is the reduction's value). The one
+    /// operation whose elements read every element of its operand.
+    Reduce(ReduceOp, Handle<Node>),
+    /// The indicator of the operand's first largest element: 1 at the index a
+    /// scan from element 0 ends at when it moves only to strictly greater
+    /// elements, 0 elsewhere. The derivative of `max(v)` (the subgradient of
+    /// its first maximal element).
+    FirstMax(Handle<Node>),
+    /// The bound length of a dim or fixed size, as a scalar (a constant once
+    /// the sizes are bound: `mean(v)` is `sum(v) / length`).
+    Length(Size),
+    /// Elements `start .. start + n` of the operand, `n` the node's length.
+    Slice(Handle<Node>, Size),
+    /// The operand placed at `start` in a vector of the node's length, zeros
+    /// elsewhere (`concat(a, b)` is `pad(a, 0) + pad(b, len a)`; the transpose
+    /// of a slice).
+    Pad(Handle<Node>, Size),
     /// A vector supplied by whoever evaluates a derived computation, by number:
     /// the tangent or cotangent of a Jacobian-vector product (see
     /// [`crate::derive::products`]). Never part of a step.
@@ -60,10 +78,17 @@ impl Op {
     /// The operands, in order.
     pub fn operands(&self) -> impl Iterator<Item = Handle<Node>> + use<> {
         let pair = match *self {
-            Op::Const(_) | Op::Input(_) | Op::State(_) | Op::Param(_) | Op::Seed(_) => [None, None],
-            Op::Unary(_, a) | Op::Step(a) | Op::Sign(a) | Op::MatVec(_, a) | Op::MatVecT(_, a) | Op::Splat(a) => {
-                [Some(a), None]
-            }
+            Op::Const(_) | Op::Input(_) | Op::State(_) | Op::Param(_) | Op::Seed(_) | Op::Length(_) => [None, None],
+            Op::Unary(_, a)
+            | Op::Step(a)
+            | Op::Sign(a)
+            | Op::MatVec(_, a)
+            | Op::MatVecT(_, a)
+            | Op::Splat(a)
+            | Op::Reduce(_, a)
+            | Op::FirstMax(a)
+            | Op::Slice(a, _)
+            | Op::Pad(a, _) => [Some(a), None],
             Op::Binary(_, a, b) => [Some(a), Some(b)],
         };
         pair.into_iter().flatten()
@@ -72,8 +97,12 @@ impl Op {
     /// The same operation on operands mapped by `f`.
     pub fn map_operands(self, mut f: impl FnMut(Handle<Node>) -> Handle<Node>) -> Op {
         match self {
-            Op::Const(_) | Op::Input(_) | Op::State(_) | Op::Param(_) | Op::Seed(_) => self,
+            Op::Const(_) | Op::Input(_) | Op::State(_) | Op::Param(_) | Op::Seed(_) | Op::Length(_) => self,
             Op::Unary(op, a) => Op::Unary(op, f(a)),
+            Op::Reduce(op, a) => Op::Reduce(op, f(a)),
+            Op::FirstMax(a) => Op::FirstMax(f(a)),
+            Op::Slice(a, start) => Op::Slice(f(a), start),
+            Op::Pad(a, start) => Op::Pad(f(a), start),
             Op::Binary(op, a, b) => {
                 let a = f(a);
                 Op::Binary(op, a, f(b))
@@ -102,7 +131,45 @@ impl Op {
             Op::MatVecT(..) => "matvec.t",
             Op::Splat(_) => "splat",
             Op::Seed(_) => "seed",
+            Op::Reduce(ReduceOp::Sum, _) => "reduce.sum",
+            Op::Reduce(ReduceOp::Max, _) => "reduce.max",
+            Op::FirstMax(_) => "firstmax",
+            Op::Length(_) => "length",
+            Op::Slice(..) => "slice",
+            Op::Pad(..) => "pad",
         }
+    }
+}
+
+/// The reductions of the IR (`mean` is `sum / length`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    /// The sum of the elements.
+    Sum,
+    /// The largest element; NaN if any element is NaN.
+    Max,
+}
+
+impl ReduceOp {
+    /// The reduction of `values` (see [`crate::ir::semantics`] for `max`).
+    pub fn fold(self, values: impl IntoIterator<Item = f64>) -> f64 {
+        match self {
+            ReduceOp::Sum => values.into_iter().sum(),
+            ReduceOp::Max => {
+                values.into_iter().fold(f64::NEG_INFINITY, |m, v| super::semantics::binary(BinaryOp::Max, m, v))
+            }
+        }
+    }
+
+    /// The index of the first maximal element of `values` (see [`Op::FirstMax`]).
+    pub fn first_max(values: &[f64]) -> usize {
+        let mut best = 0;
+        for (i, &v) in values.iter().enumerate().skip(1) {
+            if v > values[best] {
+                best = i;
+            }
+        }
+        best
     }
 }
 

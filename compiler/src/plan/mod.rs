@@ -14,7 +14,8 @@
 //!   step's results and the diagonals of its state Jacobian), each computed once
 //!   per step from the projections, the inputs and the parameters;
 //! - how the state may be cut: groups of `granule` consecutive channels of every
-//!   state that depend only on each other, or no cut for a dense Jacobian;
+//!   state that depend only on each other, or no cut for a dense Jacobian or a
+//!   cell with a reduction (`sum(v)` reads every element of `v`);
 //! - when a dense Jacobian is solved by Newton ([`Device::dense_newton_unknowns`]).
 
 use crate::Derived;
@@ -163,7 +164,8 @@ pub struct CellPlan {
     pub hoisted_width: u64,
     /// Channels per independent group of every state (the lcm of the
     /// Jacobian's channel blocks and of the block matrices the recurrence
-    /// applies), or `None` when the Jacobian is dense.
+    /// applies), or `None` when the Jacobian is dense or the cell reduces a
+    /// vector (anywhere: the step, its derivatives, a hoisted value).
     pub granule: Option<u64>,
     /// Whether every output can be computed group by group (no output reads
     /// across channels, as `V @ h'` with a dense `V` does).
@@ -212,7 +214,11 @@ fn jacobian_diagonals(derived: &Derived) -> Vec<Handle<Node>> {
         match *maps.get(map) {
             Linear::Diag { diag, .. } => diagonals.push(diag),
             Linear::Compose(a, b) | Linear::Sum(a, b) => stack.extend([a, b]),
-            Linear::Matrix(_) | Linear::MatrixT(_) => {}
+            Linear::Matrix(_)
+            | Linear::MatrixT(_)
+            | Linear::Ones { .. }
+            | Linear::Select { .. }
+            | Linear::Embed { .. } => {}
         }
     }
     diagonals
@@ -268,8 +274,14 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> CellPlan {
 
     // The cut: the Jacobian's channel blocks and every block matrix the
     // recurrence applies (a block product reads its whole block).
+    // A reduction reads every element of its operand (the step's, or a
+    // derivative's: `max`'s indicator), a slice or padding moves elements
+    // between channels: no cut keeps them within a group.
+    let reduces =
+        graph.iter().any(|(_, node)| matches!(node.op, Op::Reduce(..) | Op::FirstMax(_) | Op::Slice(..) | Op::Pad(..)));
     let structure = derived.structure();
     let granule = match structure {
+        _ if reduces => None,
         JacobianStructure::Dense => None,
         JacobianStructure::Diagonal => Some(1),
         JacobianStructure::BlockDiagonal { block } => {
@@ -298,7 +310,7 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> CellPlan {
         let mixes = matches!(node.op, Op::MatVec(p, _) | Op::MatVecT(p, _)
             if !matches!(cell.params[p].shape, ParamShape::Block { .. }));
         !live[i] || !dependence.varying[i] || (!mixes && node.size().is_none_or(|s| dims.of(s) == channels))
-    });
+    }) && !reduces;
 
     CellPlan {
         structure,

@@ -78,13 +78,15 @@ pub struct Shape {
     pub span: Span,
 }
 
-/// A size in a shape: a dim's name or an integer.
+/// A size in a shape or a slice: a dim's name, an integer, or `K * DIM`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Size {
     /// A dim's name.
     Dim(Ident),
     /// An integer literal.
     Literal(Integer),
+    /// `K * DIM`: an integer multiple of a dim.
+    Scaled(Integer, Ident),
 }
 
 impl Size {
@@ -93,6 +95,16 @@ impl Size {
         match self {
             Size::Dim(ident) => ident.span,
             Size::Literal(integer) => integer.span,
+            Size::Scaled(integer, ident) => Span::new(integer.span.start as usize, ident.span.end as usize),
+        }
+    }
+
+    /// The size as written (`H`, `4`, `3 * H`).
+    pub fn text(&self) -> String {
+        match self {
+            Size::Dim(ident) => ident.name.clone(),
+            Size::Literal(integer) => integer.value.to_string(),
+            Size::Scaled(integer, ident) => format!("{} * {}", integer.value, ident.name),
         }
     }
 }
@@ -146,6 +158,9 @@ pub enum ExprKind {
     Call(Ident, Vec<Handle<Expr>>),
     /// `-EXPR`.
     Neg(Handle<Expr>),
+    /// `NAME[START : END]` (or `NAME'[...]`): the operand is a name (or next
+    /// value) node.
+    Slice(Handle<Expr>, Size, Size),
     /// `LHS OP RHS`.
     Binary(BinaryOp, Handle<Expr>, Handle<Expr>),
 }

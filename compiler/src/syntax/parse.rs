@@ -48,6 +48,11 @@ fn integer(pair: Pair<'_, Rule>) -> Integer {
 fn size(pair: Pair<'_, Rule>) -> Size {
     match pair.as_rule() {
         Rule::integer => Size::Literal(integer(pair)),
+        Rule::scaled_size => {
+            let mut inner = pair.into_inner();
+            let factor = integer(next(&mut inner));
+            Size::Scaled(factor, ident(next(&mut inner)))
+        }
         _ => Size::Dim(ident(pair)),
     }
 }
@@ -179,6 +184,13 @@ impl<'s> CellBuilder<'s> {
             Rule::next_name => {
                 let name = next(&mut pair.into_inner()).as_str().to_owned();
                 self.push(ExprKind::Next(name), span)
+            }
+            Rule::slice => {
+                let mut inner = pair.into_inner();
+                let operand = self.expr(next(&mut inner));
+                let start = size(next(&mut inner));
+                let end = size(next(&mut inner));
+                self.push(ExprKind::Slice(operand, start, end), span)
             }
             Rule::call => {
                 let mut inner = pair.into_inner();
@@ -372,6 +384,8 @@ fn describe_rule(rule: Rule) -> &'static str {
         Rule::scalar_shape => "`scalar`",
         Rule::expr | Rule::term | Rule::factor | Rule::product => "an expression",
         Rule::call => "a function call",
+        Rule::slice => "a slice `NAME[START : END]`",
+        Rule::scaled_size => "a size",
         Rule::add_op | Rule::mul_op | Rule::matmul | Rule::pow_op => "an operator",
         Rule::neg => "`-`",
         Rule::power | Rule::exponent => "an expression",

@@ -111,10 +111,8 @@ pub fn shape_of(
                 return Err(DataError::Layout {
                     shape: axes_text(axes, cell),
                     reason: match size {
-                        Size::Dim(_) => {
-                            format!("{} = {n} is not a multiple of the block size {block}", size.text(&cell.dims))
-                        }
                         Size::Fixed(_) => format!("{n} is not a multiple of the block size {block}"),
+                        _ => format!("{} = {n} is not a multiple of the block size {block}", size.text(&cell.dims)),
                     },
                 });
             }

@@ -67,7 +67,17 @@ impl<'c> SizeBinder<'c> {
                     let because = if because.is_empty() { block_note.clone().unwrap_or_default() } else { because };
                     return Err(self.mismatch(tensor, actual, axes, because));
                 }
-                None => self.learn(tensor, actual, axis, found)?,
+                None => {
+                    if let Axis::Size(Size::Scaled(factor, dim)) = axis
+                        && !found.is_multiple_of(factor)
+                    {
+                        let name = &self.cell.dims[dim].name;
+                        let because =
+                            format!("{found} is not a multiple of {factor}, so no {name} gives {factor} * {name}");
+                        return Err(self.mismatch(tensor, actual, axes, because));
+                    }
+                    self.learn(tensor, actual, axis, found)?
+                }
             }
         }
         Ok(())
@@ -84,6 +94,12 @@ impl<'c> SizeBinder<'c> {
             Axis::Size(Size::Dim(dim)) => {
                 self.dims[dim.index()].as_ref().map(|known| (known.size, origin(&dims[dim].name, known)))
             }
+            Axis::Size(Size::Scaled(factor, dim)) => self.dims[dim.index()].as_ref().map(|known| {
+                let size = factor.saturating_mul(known.size);
+                (size, format!("{}, so {factor} * {} = {size}", origin(&dims[dim].name, known), dims[dim].name))
+            }),
+            // The checker refuses `block[K * DIM, ..]`.
+            Axis::Blocks { size: Size::Scaled(..), .. } => None,
             Axis::Block(block) => Some((block, String::new())),
             // The checker makes fixed sides multiples of their (positive) block size.
             Axis::Blocks { size: Size::Fixed(n), block } => {
@@ -107,9 +123,11 @@ impl<'c> SizeBinder<'c> {
             Axis::Batch => self.batch = known(found),
             Axis::SeqLen if found == 0 => return Err(zero("T".to_owned())),
             Axis::SeqLen => self.seq_len = known(found),
-            Axis::Size(Size::Dim(dim)) | Axis::Blocks { size: Size::Dim(dim), .. } => {
+            Axis::Size(Size::Dim(dim) | Size::Scaled(_, dim)) | Axis::Blocks { size: Size::Dim(dim), .. } => {
                 let side = match axis {
                     Axis::Blocks { block, .. } => found.checked_mul(block),
+                    // `check` made sure the factor divides what was found.
+                    Axis::Size(Size::Scaled(factor, _)) => Some(found / factor.max(1)),
                     _ => Some(found),
                 };
                 match side {
@@ -119,7 +137,9 @@ impl<'c> SizeBinder<'c> {
                 }
             }
             // Fixed sizes and block sides are always known.
-            Axis::Size(Size::Fixed(_)) | Axis::Blocks { size: Size::Fixed(_), .. } | Axis::Block(_) => {}
+            Axis::Size(Size::Fixed(_))
+            | Axis::Blocks { size: Size::Fixed(_) | Size::Scaled(..), .. }
+            | Axis::Block(_) => {}
         }
         Ok(())
     }

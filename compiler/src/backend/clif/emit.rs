@@ -2,7 +2,7 @@
 //! over rows, and the stages of the [`Program`] (elementwise groups are in
 //! [`super::lanes`]).
 
-use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     AbiParam, BlockArg, Function, InstBuilder, MemFlagsData, Signature, UserFuncName, Value, types,
 };
@@ -11,7 +11,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
 use super::abi::Field;
 use super::layout::JacobianLayout;
-use super::program::{Base, Context, Matrix, Probes, Product, Program, Stage};
+use super::program::{Base, Context, Matrix, Probes, Product, Program, Reduction, Stage};
 use super::{internal, math};
 use crate::error::Error;
 
@@ -310,6 +310,8 @@ impl Emitter<'_, '_> {
         let x = self.pointer(product.operand.0, product.operand.1)?;
         let out = self.pointer(Base::Scratch, product.result)?;
         match product.matrix {
+            Matrix::Reduce { reduction, rows, cols } => self.reduce(reduction, x, out, rows, cols),
+            Matrix::Window { pad, start, rows, cols } => self.window(pad, x, out, start, (rows, cols)),
             Matrix::Dense { rows, cols, transpose: false } => self.dense_product(w, x, out, rows, cols),
             Matrix::Dense { rows, cols, transpose: true } => self.dense_transposed_product(w, x, out, rows, cols),
             Matrix::Block { size, block, transpose } => {
@@ -321,6 +323,94 @@ impl Emitter<'_, '_> {
                 self.block_product(w, x, out, (start, end), block, transpose)
             }
         }
+    }
+
+    /// A reduction of `x[0..cols]`: its value in `out[0..rows]` (sum, max), or
+    /// the indicator of the first largest element (`rows == cols`). Element by
+    /// element, in order (the maximum propagates NaN, as `semantics` says).
+    fn reduce(&mut self, reduction: Reduction, x: Value, out: Value, rows: usize, cols: usize) -> Result<(), Error> {
+        let accumulator = self.b.declare_var(types::F32);
+        let best = self.b.declare_var(types::I64);
+        let first = match reduction {
+            Reduction::Sum => self.b.ins().f32const(0.0),
+            Reduction::Max | Reduction::FirstMax => self.b.ins().load(types::F32, flags(), x, 0),
+        };
+        self.b.def_var(accumulator, first);
+        let zero_index = self.constant(0);
+        self.b.def_var(best, zero_index);
+        let from = self.constant(if reduction == Reduction::Sum { 0 } else { 1 });
+        let to = self.constant(cols as i64);
+        self.counted_loop(from, to, 1, &mut |e, c| {
+            let value = e.load_at(x, c);
+            let acc = e.b.use_var(accumulator);
+            let next = match reduction {
+                Reduction::Sum => e.b.ins().fadd(acc, value),
+                Reduction::Max => e.b.ins().fmax(acc, value),
+                Reduction::FirstMax => {
+                    let greater = e.b.ins().fcmp(FloatCC::GreaterThan, value, acc);
+                    let index = e.b.use_var(best);
+                    let index = e.b.ins().select(greater, c, index);
+                    e.b.def_var(best, index);
+                    e.b.ins().select(greater, value, acc)
+                }
+            };
+            e.b.def_var(accumulator, next);
+            Ok(())
+        })?;
+        let (start, end) = (self.constant(0), self.constant(rows as i64));
+        self.counted_loop(start, end, 1, &mut |e, r| {
+            let value = match reduction {
+                Reduction::Sum | Reduction::Max => e.b.use_var(accumulator),
+                Reduction::FirstMax => {
+                    let index = e.b.use_var(best);
+                    let at = e.b.ins().icmp(IntCC::Equal, r, index);
+                    let (one, zero) = (e.b.ins().f32const(1.0), e.b.ins().f32const(0.0));
+                    e.b.ins().select(at, one, zero)
+                }
+            };
+            e.store_at(value, out, r);
+            Ok(())
+        })
+    }
+
+    /// A slice `out[r] = x[start + r]`, or a padding: `out` zero, then
+    /// `out[start + c] = x[c]`.
+    fn window(
+        &mut self,
+        pad: bool,
+        x: Value,
+        out: Value,
+        start: usize,
+        (rows, cols): (usize, usize),
+    ) -> Result<(), Error> {
+        if !pad {
+            let from = self.pointer_offset(x, start)?;
+            let (first, end) = (self.constant(0), self.constant(rows as i64));
+            return self.counted_loop(first, end, 1, &mut |e, r| {
+                let value = e.load_at(from, r);
+                e.store_at(value, out, r);
+                Ok(())
+            });
+        }
+        let zero = self.b.ins().f32const(0.0);
+        let (first, end) = (self.constant(0), self.constant(rows as i64));
+        self.counted_loop(first, end, 1, &mut |e, r| {
+            e.store_at(zero, out, r);
+            Ok(())
+        })?;
+        let to = self.pointer_offset(out, start)?;
+        let (first, end) = (self.constant(0), self.constant(cols as i64));
+        self.counted_loop(first, end, 1, &mut |e, c| {
+            let value = e.load_at(x, c);
+            e.store_at(value, to, c);
+            Ok(())
+        })
+    }
+
+    /// `pointer + floats * 4`.
+    fn pointer_offset(&mut self, pointer: Value, floats: usize) -> Result<Value, Error> {
+        let offset = bytes(self.context, floats)?;
+        Ok(self.b.ins().iadd_imm_s(pointer, i64::from(offset)))
     }
 
     /// `out[r] = sum_c w[r, c] x[c]`: rows one by one, columns four at a time.

@@ -3,7 +3,9 @@
 //!
 //! A program is a list of stages. An elementwise *group* is one loop over the
 //! channels of one length, computing its nodes four lanes at a time in registers.
-//! A *matrix stage* computes a matrix-vector product into scratch. Levels order
+//! A *matrix stage* computes a matrix-vector product, a reduction (a sum, a
+//! maximum, the first maximum's indicator: a product with a matrix of ones),
+//! or a slice or padding (a product with a selection), into scratch. Levels order
 //! them: a product's operand must be complete before it starts, so a product has
 //! the level after its operand's, an elementwise node the highest level of its
 //! operands, and each level runs its products, then its groups. A node used
@@ -17,7 +19,7 @@ use super::unsupported;
 use crate::arena::Handle;
 use crate::check::{Cell, DimSizes, ParamShape, Shape};
 use crate::error::Error;
-use crate::ir::{Graph, Node, Op, semantics};
+use crate::ir::{Graph, Node, Op, ReduceOp, semantics};
 
 /// A base pointer that leaves are addressed from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -90,6 +92,23 @@ pub(super) enum Matrix {
     Dense { rows: usize, cols: usize, transpose: bool },
     /// A `size x size` block-diagonal matrix of `block x block` blocks.
     Block { size: usize, block: usize, transpose: bool },
+    /// A reduction of `cols` values into each of `rows` results (no
+    /// parameter): [`Op::Reduce`] and [`Op::FirstMax`].
+    Reduce { reduction: Reduction, rows: usize, cols: usize },
+    /// `out[0..rows] = x[start..start + rows]` ([`Op::Slice`]), or `out` zero
+    /// but `out[start..start + cols] = x` (`pad`, [`Op::Pad`]).
+    Window { pad: bool, start: usize, rows: usize, cols: usize },
+}
+
+/// What a [`Matrix::Reduce`] stage computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Reduction {
+    /// The sum, in every result.
+    Sum,
+    /// The largest value (NaN if any is), in every result.
+    Max,
+    /// 1 at the operand's first largest element, 0 elsewhere.
+    FirstMax,
 }
 
 /// One loop over channels.
@@ -251,6 +270,7 @@ impl Context<'_> {
             Op::Step(a) => semantics::step(get(a)?),
             Op::Sign(a) => semantics::sign(get(a)?),
             Op::Splat(a) => get(a)?,
+            Op::Length(size) => self.dims.of(size) as f64,
             _ => return Err(unsupported(self.cell, "a scalar that is not a constant")),
         })
     }
@@ -310,8 +330,30 @@ pub(super) fn plan(
     for &node in &computed {
         let op = graph.node(node).op;
         match op {
-            Op::MatVec(param, operand) | Op::MatVecT(param, operand) => {
-                let (matrix, param_offset) = context.matrix(param, matches!(op, Op::MatVecT(..)))?;
+            Op::MatVec(_, operand)
+            | Op::MatVecT(_, operand)
+            | Op::Reduce(_, operand)
+            | Op::FirstMax(operand)
+            | Op::Slice(operand, _)
+            | Op::Pad(operand, _) => {
+                let (matrix, param_offset) = match op {
+                    Op::MatVec(param, _) | Op::MatVecT(param, _) => {
+                        context.matrix(param, matches!(op, Op::MatVecT(..)))?
+                    }
+                    Op::Slice(_, start) | Op::Pad(_, start) => {
+                        let (rows, cols) = (context.len(node), context.len(operand));
+                        let pad = matches!(op, Op::Pad(..));
+                        (Matrix::Window { pad, start: context.dims.of(start) as usize, rows, cols }, 0)
+                    }
+                    _ => {
+                        let reduction = match op {
+                            Op::Reduce(ReduceOp::Sum, _) => Reduction::Sum,
+                            Op::Reduce(ReduceOp::Max, _) => Reduction::Max,
+                            _ => Reduction::FirstMax,
+                        };
+                        (Matrix::Reduce { reduction, rows: context.len(node), cols: context.len(operand) }, 0)
+                    }
+                };
                 let node_level = match program.homes.get(&operand) {
                     Some(Home::Leaf(..)) => 0,
                     Some(Home::Const(_)) | None => {

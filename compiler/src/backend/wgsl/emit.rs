@@ -11,7 +11,7 @@ use crate::arena::Handle;
 use crate::check::{BinaryOp, DimSizes, ParamShape, UnaryOp};
 use crate::derive::Linear;
 use crate::ir::semantics;
-use crate::ir::{Node, Op, Shape};
+use crate::ir::{Node, Op, ReduceOp, Shape};
 
 /// Which storage buffers the generated code reads or writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -248,6 +248,7 @@ impl<'a> Emitter<'a> {
                     Op::Binary(op, a, b) => self.binary_of(op, a, b),
                     Op::Step(a) => format!("select(0.0, 1.0, {} > 0.0)", self.element(a)),
                     Op::Sign(a) => format!("sign({})", self.element(a)),
+                    Op::Length(size) => literal(self.dims.of(size) as f64),
                     other => self.unprintable(handle, &format!("{other:?} as a scalar")),
                 };
                 if private {
@@ -259,6 +260,10 @@ impl<'a> Emitter<'a> {
                 continue;
             };
             self.declare(handle, &format!("array<f32, {width}>"), private);
+            if let Op::Reduce(..) | Op::FirstMax(_) | Op::Slice(..) | Op::Pad(..) = node.op {
+                self.across(handle, width);
+                continue;
+            }
             let channel = self.channel();
             let body = match node.op {
                 Op::State(state) => {
@@ -288,12 +293,70 @@ impl<'a> Emitter<'a> {
                     )
                 }
                 Op::Seed(number) => self.seed(&name, number as usize),
-                Op::Const(_) | Op::Input(_) => {
+                Op::Reduce(..)
+                | Op::FirstMax(_)
+                | Op::Slice(..)
+                | Op::Pad(..)
+                | Op::Length(_)
+                | Op::Const(_)
+                | Op::Input(_) => {
                     self.unprintable(handle, &format!("{:?} as a lane vector outside the pre-activations", node.op))
                 }
             };
             self.for_each(width, body);
         }
+    }
+
+    /// A node whose elements read other elements of its operand: a reduction
+    /// (its value in every element), the indicator of the first largest
+    /// element, a slice or a padding, over the operand's whole lane array: the
+    /// plan makes one lane holding every state whole for a cell with one, so
+    /// the array is the whole vector; anything else is an error, never a value.
+    fn across(&mut self, handle: Handle<Node>, width: u64) {
+        let op = self.node(handle).op;
+        let Some(a) = op.operands().next() else { return };
+        let whole = self.plan.mode == LaneMode::Whole;
+        let len = self.node(a).size().map(|s| self.dims.of(s));
+        let (Some(len), true) = (len, whole) else {
+            self.unprintable(handle, "a node across the elements of part of a vector");
+            return;
+        };
+        let (name, v) = (format!("v{}", handle.index()), format!("v{}", a.index()));
+        match op {
+            Op::Slice(_, start) => {
+                let start = self.dims.of(start);
+                self.line(format!("for (var q = 0u; q < {width}u; q++) {{ {name}[q] = {v}[{start}u + q]; }}"));
+                return;
+            }
+            Op::Pad(_, start) => {
+                let start = self.dims.of(start);
+                self.line(format!("for (var q = 0u; q < {width}u; q++) {{ {name}[q] = 0.0; }}"));
+                self.line(format!("for (var q = 0u; q < {len}u; q++) {{ {name}[{start}u + q] = {v}[q]; }}"));
+                return;
+            }
+            _ => {}
+        }
+        let (scan, value) = match op {
+            Op::Reduce(ReduceOp::Sum, _) => {
+                (format!("var acc = 0.0; for (var q = 0u; q < {len}u; q++) {{ acc += {v}[q]; }}"), "acc".to_owned())
+            }
+            Op::Reduce(ReduceOp::Max, _) => (
+                format!(
+                    "var acc = {v}[0]; for (var q = 1u; q < {len}u; q++) {{ acc = {}; }}",
+                    binary(BinaryOp::Max, "acc", &format!("{v}[q]"))
+                ),
+                "acc".to_owned(),
+            ),
+            _ => (
+                format!(
+                    "var best = 0u; for (var q = 1u; q < {len}u; q++) {{ if ({v}[q] > {v}[best]) {{ best = q; }} }}"
+                ),
+                "select(0.0, 1.0, e == best)".to_owned(),
+            ),
+        };
+        self.line(format!("{{ {scan}"));
+        self.for_each(width, format!("{name}[e] = {value};"));
+        self.line("}");
     }
 
     /// `a op b` for nodes `a` and `b`. `x - x` and `x / x` are printed as IEEE
@@ -387,6 +450,9 @@ impl<'a> Emitter<'a> {
                 let (rows, cols) = (self.plan.width(rows), self.plan.width(cols));
                 if matches!(maps.get(map), Linear::MatrixT(_)) { (cols, rows) } else { (rows, cols) }
             }
+            Linear::Ones { rows, cols } | Linear::Select { rows, cols, .. } | Linear::Embed { rows, cols, .. } => {
+                (self.plan.width(self.dims.of(rows)), self.plan.width(self.dims.of(cols)))
+            }
             Linear::Compose(a, b) => (self.map_shape(a).0, self.map_shape(b).1),
             Linear::Sum(a, _) => self.map_shape(a),
         }
@@ -440,6 +506,16 @@ impl<'a> Emitter<'a> {
                     let entry = self.matrix_entry(p, &format!("{lane_base}r"), &format!("{lane_base}c"), transpose);
                     self.line(format!(
                         "for (var r = 0u; r < {rows}u; r++) {{ for (var c = 0u; c < {cols}u; c++) {{ {name}[r * {cols}u + c] = {entry}; }} }}"
+                    ));
+                }
+                Linear::Ones { .. } => {
+                    self.line(format!("for (var i = 0u; i < {}u; i++) {{ {name}[i] = 1.0; }}", rows * cols));
+                }
+                Linear::Select { start, .. } | Linear::Embed { start, .. } => {
+                    let start = self.dims.of(start);
+                    let on = if matches!(map, Linear::Embed { .. }) { "r == c + " } else { "c == r + " };
+                    self.line(format!(
+                        "for (var r = 0u; r < {rows}u; r++) {{ for (var c = 0u; c < {cols}u; c++) {{ {name}[r * {cols}u + c] = select(0.0, 1.0, {on}{start}u); }} }}"
                     ));
                 }
                 Linear::Compose(a, b) => {

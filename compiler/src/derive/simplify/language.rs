@@ -128,7 +128,12 @@ impl Term {
             | Op::Seed(_)
             | Op::MatVec(..)
             | Op::MatVecT(..)
-            | Op::Splat(_) => {
+            | Op::Splat(_)
+            | Op::Reduce(..)
+            | Op::FirstMax(_)
+            | Op::Length(_)
+            | Op::Slice(..)
+            | Op::Pad(..) => {
                 return None;
             }
         })

@@ -395,6 +395,9 @@ fn rebuild_maps(
                 Some(maps.matrix(param, cell.params[param].shape, matches!(map, Linear::MatrixT(_))))
             }
             Linear::Matrix(_) | Linear::MatrixT(_) => None,
+            Linear::Ones { rows, cols } => Some(maps.ones(rows, cols)),
+            Linear::Select { rows, cols, start } => Some(maps.window(rows, cols, start, false)),
+            Linear::Embed { rows, cols, start } => Some(maps.window(rows, cols, start, true)),
             Linear::Compose(a, b) => maps.compose(graph, new[a.index()], new[b.index()]),
             Linear::Sum(a, b) => maps.sum(graph, new[a.index()], new[b.index()]),
         };
