@@ -44,7 +44,12 @@ pub fn linearity(ir: &Ir, derivatives: &Derivatives) -> Linearity {
     for (handle, map) in derivatives.maps.iter() {
         varying[handle.index()] = match *map {
             Linear::Diag { diag, .. } => dependence.varying[diag.index()],
-            Linear::Matrix(_) | Linear::MatrixT(_) => false,
+            // Parameters, and the constant maps of reductions and slices.
+            Linear::Matrix(_)
+            | Linear::MatrixT(_)
+            | Linear::Ones { .. }
+            | Linear::Select { .. }
+            | Linear::Embed { .. } => false,
             Linear::Compose(a, b) | Linear::Sum(a, b) => varying[a.index()] || varying[b.index()],
         };
     }
