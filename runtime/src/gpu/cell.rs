@@ -108,7 +108,6 @@ impl GpuCell {
                 Err(_) if gpu.is_cpu() => wgsl::NewtonKnobs {
                     threads: Some(gpu.max_threads_per_workgroup()),
                     lanes: Some(wgsl::NEWTON_LANES),
-                    ..Default::default()
                 },
                 Err(_) => wgsl::NewtonKnobs::default(),
             },
@@ -508,9 +507,9 @@ mod tests {
 
     /// `auto`'s choice lands within 10% of the faster method on every row
     /// measured on an H200 (docs/measurements/h200-run33.jsonl, medians of 5
-    /// to 7, resident): the recurrence alone for a forward, the whole forward
-    /// + backward otherwise. Rows: (cell, size, batch, steps, backward,
-    /// sequential ms, Newton ms).
+    /// to 7, resident): the recurrence alone for a forward, the whole
+    /// forward and backward otherwise. Rows: (cell, size, batch, steps,
+    /// backward, sequential ms, Newton ms).
     #[test]
     fn auto_follows_the_measured_rows() {
         let rows = [

@@ -97,8 +97,10 @@ impl GemmLayout {
         let quads = allow_quads
             && a.0 == 1
             && b.0 == 1
-            && (sizes.splits <= 1 || sizes.k_split % 4 == 0)
-            && [a.1, b.1, sizes.a_offset, sizes.b_offset, sizes.a_group, sizes.b_group].iter().all(|v| v % 4 == 0);
+            && (sizes.splits <= 1 || sizes.k_split.is_multiple_of(4))
+            && [a.1, b.1, sizes.a_offset, sizes.b_offset, sizes.a_group, sizes.b_group]
+                .iter()
+                .all(|v| v.is_multiple_of(4));
         GemmLayout { a_along_depth, b_along_depth, quads }
     }
 
