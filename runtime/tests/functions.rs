@@ -14,7 +14,8 @@ use rnnc_runtime::data::BoundData;
 use rnnc_runtime::data::random::{SplitMix64, random_inputs, random_params, random_tensor};
 use rnnc_runtime::gpu::{Gpu, GpuCell};
 use rnnc_runtime::{GradientBuffers, Method, NewtonSettings};
-use support::gradients::{central_difference, check_direction, directional_error};
+use support::gradients::{reference_gradient_error, widen};
+use support::output_relative_error;
 
 const SOURCE: &str = "
 cell functions {
@@ -78,10 +79,6 @@ fn reference(point: &Point, batch: usize, steps: usize) -> Vec<f64> {
 /// One tensor of a [`Point`].
 type Field = fn(&mut Point) -> &mut Vec<f64>;
 
-fn widen(values: &[f32]) -> Vec<f64> {
-    values.iter().map(|&v| f64::from(v)).collect()
-}
-
 struct Case {
     derived: rnnc_compiler::Derived,
     data: BoundData,
@@ -104,16 +101,6 @@ fn case(batch: usize, steps: usize, seed: u64) -> Case {
     Case { derived, data, point, batch, steps }
 }
 
-/// The largest error of `outputs` relative to `max(1, max |reference|)`.
-fn output_error(outputs: &[f32], reference: &[f64]) -> f64 {
-    assert_eq!(outputs.len(), reference.len());
-    let scale = reference.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    outputs.iter().zip(reference).fold(0.0f64, |m, (&o, &w)| {
-        let e = (f64::from(o) - w).abs();
-        if e.is_nan() { f64::INFINITY } else { m.max(e) }
-    }) / scale
-}
-
 /// The worst relative error of `gradients` (of `sum(dout * h)`) against central
 /// differences of [`reference`], along `g / |g| + r / |r|` for each tensor.
 fn gradient_error(case: &Case, dout: &[f32], gradients: &GradientBuffers) -> (f64, String) {
@@ -127,25 +114,7 @@ fn gradient_error(case: &Case, dout: &[f32], gradients: &GradientBuffers) -> (f6
         ("input.x", widen(&gradients.inputs[0]), |p| &mut p.x),
         ("init.h", widen(&gradients.inits[0]), |p| &mut p.h0),
     ];
-    let mut rng = SplitMix64::new(17);
-    let mut worst = (0.0f64, String::new());
-    for (name, gradient, field) in tensors {
-        let len = field(&mut case.point.clone()).len();
-        assert_eq!(gradient.len(), len, "{name}");
-        let direction = check_direction(&gradient, &mut rng);
-        let numeric = central_difference(|step| {
-            let mut point = case.point.clone();
-            for (v, d) in field(&mut point).iter_mut().zip(&direction) {
-                *v += step * d;
-            }
-            loss(&point)
-        });
-        let (error, line) = directional_error(name, &gradient, &direction, numeric);
-        if error >= worst.0 {
-            worst = (error, line);
-        }
-    }
-    worst
+    reference_gradient_error(&case.point, &tensors, |point, field| field(point), loss, 17)
 }
 
 fn random_dout(case: &Case) -> Vec<f32> {
@@ -155,7 +124,7 @@ fn random_dout(case: &Case) -> Vec<f32> {
 
 fn check(label: &str, case: &Case, outputs: &[Vec<f32>], gradients: &GradientBuffers) {
     let want = reference(&case.point, case.batch, case.steps);
-    let error = output_error(&outputs[0], &want);
+    let error = output_relative_error(&outputs[0], &want);
     let tolerance = 2e-6 * case.steps as f64;
     assert!(error < tolerance, "{label}: outputs off by {error:.2e} (tolerance {tolerance:.1e})");
     let (error, worst) = gradient_error(case, &random_dout(case), gradients);

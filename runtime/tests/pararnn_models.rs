@@ -12,6 +12,7 @@ use rnnc_runtime::data::BoundData;
 use rnnc_runtime::data::random::{random_inputs, random_params, random_tensor};
 use rnnc_runtime::gpu::{Gpu, GpuCell};
 use rnnc_runtime::{GradientBuffers, Method, NewtonSettings};
+use support::gradients::widen;
 
 const H: usize = 1024;
 const HEAD: usize = 512;
@@ -133,10 +134,6 @@ fn models() -> [Model; 2] {
 fn max_error(got: &[f32], want: &[f64]) -> f64 {
     assert_eq!(got.len(), want.len());
     got.iter().zip(want).map(|(&g, &w)| (f64::from(g) - w).abs()).fold(0.0, f64::max)
-}
-
-fn widen(values: &[f32]) -> Vec<f64> {
-    values.iter().map(|&v| f64::from(v)).collect()
 }
 
 #[test]

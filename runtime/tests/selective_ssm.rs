@@ -19,7 +19,8 @@ use rnnc_runtime::data::BoundData;
 use rnnc_runtime::data::random::{SplitMix64, random_inputs, random_params, random_tensor};
 use rnnc_runtime::gpu::{Gpu, GpuCell};
 use rnnc_runtime::{GradientBuffers, Method, NewtonSettings};
-use support::gradients::{central_difference, check_direction, directional_error};
+use support::gradients::{reference_gradient_error, widen};
+use support::output_relative_error;
 
 /// The cell, from the derivation tests (the same text as docs/PORTING.md's).
 fn source() -> String {
@@ -81,10 +82,6 @@ fn reference(point: &Point, batch: usize, steps: usize) -> Vec<f64> {
 
 type Field = fn(&mut Point) -> &mut Vec<f64>;
 
-fn widen(values: &[f32]) -> Vec<f64> {
-    values.iter().map(|&v| f64::from(v)).collect()
-}
-
 struct Case {
     derived: rnnc_compiler::Derived,
     data: BoundData,
@@ -114,16 +111,6 @@ fn case(batch: usize, steps: usize, seed: u64) -> Case {
     Case { derived, data, point, batch, steps }
 }
 
-/// The largest error of `outputs` relative to `max(1, max |reference|)`.
-fn output_error(outputs: &[f32], reference: &[f64]) -> f64 {
-    assert_eq!(outputs.len(), reference.len());
-    let scale = reference.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    outputs.iter().zip(reference).fold(0.0f64, |m, (&o, &w)| {
-        let e = (f64::from(o) - w).abs();
-        if e.is_nan() { f64::INFINITY } else { m.max(e) }
-    }) / scale
-}
-
 fn random_douts(case: &Case) -> Vec<Vec<f32>> {
     let mut rng = SplitMix64::new(5);
     let rows = case.batch * case.steps;
@@ -148,30 +135,13 @@ fn gradient_error(case: &Case, douts: &[Vec<f32>], gradients: &GradientBuffers) 
         ("input.x", widen(&gradients.inputs[0]), |p| &mut p.x),
         ("init.h", widen(&gradients.inits[0]), |p| &mut p.h0),
     ];
-    let mut rng = SplitMix64::new(17);
-    let mut worst = (0.0f64, String::new());
-    for (name, gradient, field) in tensors {
-        assert_eq!(gradient.len(), field(&mut case.point.clone()).len(), "{name}");
-        let direction = check_direction(&gradient, &mut rng);
-        let numeric = central_difference(|step| {
-            let mut point = case.point.clone();
-            for (v, d) in field(&mut point).iter_mut().zip(&direction) {
-                *v += step * d;
-            }
-            loss(&point)
-        });
-        let (error, line) = directional_error(name, &gradient, &direction, numeric);
-        if error >= worst.0 {
-            worst = (error, line);
-        }
-    }
-    worst
+    reference_gradient_error(&case.point, &tensors, |point, field| field(point), loss, 17)
 }
 
 fn check(label: &str, case: &Case, outputs: &[Vec<f32>], douts: &[Vec<f32>], gradients: &GradientBuffers) {
     let ys = reference(&case.point, case.batch, case.steps);
     let tolerance = 2e-6 * case.steps as f64;
-    let error = output_error(&outputs[0], &ys);
+    let error = output_relative_error(&outputs[0], &ys);
     assert!(error < tolerance, "{label}: output y off by {error:.2e} (tolerance {tolerance:.1e})");
     let (error, worst) = gradient_error(case, douts, gradients);
     assert!(error < 2e-3, "{label}: gradient error {error:.2e} at {worst}");

@@ -17,7 +17,8 @@ use rnnc_runtime::data::random::{SplitMix64, random_inputs, random_params, rando
 use rnnc_runtime::data::{BoundData, Tensor};
 use rnnc_runtime::gpu::{Gpu, GpuCell};
 use rnnc_runtime::{GradientBuffers, Method, NewtonSettings};
-use support::gradients::{central_difference, check_direction, directional_error};
+use support::gradients::{reference_gradient_error, widen};
+use support::relative_error;
 
 /// Every tensor of one run in float64, as users store them: parameters (in
 /// declaration order), inputs `[B, T, D]`, initial states `[B, H]`.
@@ -250,10 +251,6 @@ struct Case {
     sizes: Sizes,
 }
 
-fn widen(values: &[f32]) -> Vec<f64> {
-    values.iter().map(|&v| f64::from(v)).collect()
-}
-
 /// A shipped cell with random data: initial states U(-0.5, 0.5), or U(0.5, 1.5)
 /// for the states named in `positive` (sLSTM's normaliser n, which the paper
 /// starts at zero and keeps positive).
@@ -295,20 +292,6 @@ fn random_douts(case: &Case) -> Vec<Vec<f32>> {
         .collect()
 }
 
-fn output_error(outputs: &[Vec<f32>], reference: &[Vec<f64>]) -> f64 {
-    let mut worst = 0.0f64;
-    for (out, want) in outputs.iter().zip(reference) {
-        assert_eq!(out.len(), want.len());
-        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        let error = out.iter().zip(want).fold(0.0f64, |m, (&o, &w)| {
-            let e = (f64::from(o) - w).abs();
-            if e.is_nan() { f64::INFINITY } else { m.max(e) }
-        });
-        worst = worst.max(error / scale);
-    }
-    worst
-}
-
 /// Tensor `i` of kind `kind` (0 parameters, 1 inputs, 2 initial states) of `point`.
 fn tensor_mut(point: &mut Point, kind: usize, i: usize) -> &mut Vec<f64> {
     match kind {
@@ -329,35 +312,17 @@ fn gradient_error(case: &Case, reference: Reference, douts: &[Vec<f32>], gradien
             .sum()
     };
     let cell = &case.derived.cell;
-    let mut tensors: Vec<(String, Vec<f64>, usize, usize)> = Vec::new();
+    let mut tensors: Vec<(String, Vec<f64>, (usize, usize))> = Vec::new();
     for (i, p) in cell.params.values().enumerate() {
-        tensors.push((format!("param.{}", p.name), widen(&gradients.params[i]), 0, i));
+        tensors.push((format!("param.{}", p.name), widen(&gradients.params[i]), (0, i)));
     }
     for (i, x) in cell.inputs.values().enumerate() {
-        tensors.push((format!("input.{}", x.name), widen(&gradients.inputs[i]), 1, i));
+        tensors.push((format!("input.{}", x.name), widen(&gradients.inputs[i]), (1, i)));
     }
     for (i, s) in cell.states.values().enumerate() {
-        tensors.push((format!("init.{}", s.name), widen(&gradients.inits[i]), 2, i));
+        tensors.push((format!("init.{}", s.name), widen(&gradients.inits[i]), (2, i)));
     }
-    let mut rng = SplitMix64::new(17);
-    let mut worst = (0.0f64, String::new());
-    for (name, gradient, kind, i) in tensors {
-        let len = tensor_mut(&mut case.point.clone(), kind, i).len();
-        assert_eq!(gradient.len(), len, "{name}: its gradient has the stored shape");
-        let direction = check_direction(&gradient, &mut rng);
-        let numeric = central_difference(|step| {
-            let mut point = case.point.clone();
-            for (v, d) in tensor_mut(&mut point, kind, i).iter_mut().zip(&direction) {
-                *v += step * d;
-            }
-            loss(&point)
-        });
-        let (error, line) = directional_error(&name, &gradient, &direction, numeric);
-        if error >= worst.0 {
-            worst = (error, line);
-        }
-    }
-    worst
+    reference_gradient_error(&case.point, &tensors, |point, &(kind, i)| tensor_mut(point, kind, i), loss, 17)
 }
 
 fn check(
@@ -369,7 +334,7 @@ fn check(
     gradients: &GradientBuffers,
 ) {
     let want = reference(&case.point, case.batch, case.steps, &case.sizes);
-    let error = output_error(outputs, &want);
+    let error = relative_error(outputs, &want);
     let tolerance = 2e-6 * case.steps as f64;
     assert!(error < tolerance, "{label}: outputs off by {error:.2e} (tolerance {tolerance:.1e})");
     let (error, worst) = gradient_error(case, reference, douts, gradients);
@@ -508,7 +473,7 @@ fn linear_cells_are_solved_by_one_scan() {
                     assert!(report.method_reason.contains("linear"), "{label}: {report:?}");
                     assert_eq!(report.iterations, 1, "{label}: {report:?}");
                     assert!(report.converged && report.fallback_segments == 0, "{label}: {report:?}");
-                    let error = output_error(&outputs, &want);
+                    let error = relative_error(&outputs, &want);
                     let tolerance = 2e-6 * steps as f64;
                     assert!(error < tolerance, "{label}: outputs off by {error:.2e} (tolerance {tolerance:.1e})");
                 }

@@ -29,7 +29,8 @@ pub fn random_douts(derived: &Derived, data: &BoundData, seed: u64) -> Vec<Vec<f
         .collect()
 }
 
-fn widen(values: &[f32]) -> Vec<f64> {
+/// `values` in float64.
+pub fn widen(values: &[f32]) -> Vec<f64> {
     values.iter().map(|&v| f64::from(v)).collect()
 }
 
@@ -107,6 +108,41 @@ pub fn directional_error(name: &str, gradient: &[f64], direction: &[f64], numeri
     let error = (analytic - numeric).abs() / numeric.abs().max(1e-6);
     let error = if error.is_nan() { f64::INFINITY } else { error };
     (error, format!("{name}: backend {analytic:e}, finite differences {numeric:e}"))
+}
+
+/// The worst error of gradients against a reference written in a test (not
+/// the interpreter): each of `tensors` (its name, the backend's gradient, and
+/// `A`, which `tensor` turns into that tensor's values in a point `P` of the
+/// reference's data) is checked along [`check_direction`] (`rng` seeded by
+/// `seed`, drawn in order) against [`central_difference`]s of `loss`, each in
+/// a copy of `point`. Panics where a gradient's length is not its tensor's.
+pub fn reference_gradient_error<P: Clone, N: AsRef<str>, A>(
+    point: &P,
+    tensors: &[(N, Vec<f64>, A)],
+    tensor: impl for<'a> Fn(&'a mut P, &A) -> &'a mut Vec<f64>,
+    loss: impl Fn(&P) -> f64,
+    seed: u64,
+) -> (f64, String) {
+    let mut rng = SplitMix64::new(seed);
+    let mut worst = (0.0f64, String::new());
+    for (name, gradient, which) in tensors {
+        let name = name.as_ref();
+        let len = tensor(&mut point.clone(), which).len();
+        assert_eq!(gradient.len(), len, "{name}: its gradient has the stored shape");
+        let direction = check_direction(gradient, &mut rng);
+        let numeric = central_difference(|step| {
+            let mut moved = point.clone();
+            for (v, d) in tensor(&mut moved, which).iter_mut().zip(&direction) {
+                *v += step * d;
+            }
+            loss(&moved)
+        });
+        let (error, line) = directional_error(name, gradient, &direction, numeric);
+        if error >= worst.0 {
+            worst = (error, line);
+        }
+    }
+    worst
 }
 
 /// [`gradient_error`] for several backends' gradients of the same loss (by

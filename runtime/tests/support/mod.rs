@@ -119,18 +119,20 @@ pub fn reference(derived: &Derived, data: &BoundData) -> Vec<Vec<f64>> {
 /// The largest error relative to `max(1, max |reference|)`, over every output.
 pub fn relative_error(outputs: &[Vec<f32>], reference: &[Vec<f64>]) -> f64 {
     assert_eq!(outputs.len(), reference.len(), "number of outputs");
-    let mut worst = 0.0f64;
-    for (out, want) in outputs.iter().zip(reference) {
-        assert_eq!(out.len(), want.len(), "output length");
-        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        let error = out.iter().zip(want).fold(0.0f64, |m, (&o, &w)| {
-            let e = (f64::from(o) - w).abs();
-            if e.is_nan() { f64::INFINITY } else { m.max(e) }
-        });
-        let relative = error / scale;
-        worst = if relative.is_finite() { worst.max(relative) } else { f64::INFINITY };
-    }
-    worst
+    outputs.iter().zip(reference).fold(0.0f64, |worst, (out, want)| worst.max(output_relative_error(out, want)))
+}
+
+/// The largest error of one output relative to `max(1, max |reference|)`
+/// (infinite where a value is not a number).
+pub fn output_relative_error(output: &[f32], reference: &[f64]) -> f64 {
+    assert_eq!(output.len(), reference.len(), "output length");
+    let scale = reference.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let error = output.iter().zip(reference).fold(0.0f64, |m, (&o, &w)| {
+        let e = (f64::from(o) - w).abs();
+        if e.is_nan() { f64::INFINITY } else { m.max(e) }
+    });
+    let relative = error / scale;
+    if relative.is_finite() { relative } else { f64::INFINITY }
 }
 
 /// Why `cornn` is an exception: at random parameters (weak damping, random
