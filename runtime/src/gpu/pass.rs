@@ -244,11 +244,11 @@ impl GpuCell {
     /// their own buffer) by the input, a block-diagonal one's blocks (in the
     /// parameters) as a grouped product, block `g` by the input's channels
     /// `g K .. (g + 1) K`. Each launch's matrices are transposed first (into
-    /// their own buffer, at every pass: about 10 us for 3 x 1024 x 1024 words),
-    /// so that the product reads `W^T` along its rows: on an H200 the
-    /// projection then takes as long as the input gradient's product, whose
-    /// operands are laid out that way (docs/measurements/h200-run34: 14.6
-    /// against 13.0 ms at 412 GFLOP before).
+    /// their own buffer, at every pass; not timed apart from the product, whose
+    /// phase includes it), so that the product reads `W^T` along `C`: on an
+    /// H200 the projection then took 12.97 ms against 14.60 before, at 412
+    /// GFLOP (two runs, docs/measurements/h200-run34 and -run35; runs of the
+    /// same kernel differ by up to 3%).
     fn projection_dispatches(
         &self,
         gpu: &Gpu,
