@@ -14,8 +14,8 @@ use std::sync::Mutex;
 
 use rnnc_compiler::check::DimSizes;
 use rnnc_compiler::{Derived, derive_cell};
-use rnnc_runtime::data::{BoundData, DataError, Gradients, Tensor};
-use rnnc_runtime::gpu::{Gpu, GpuCell, GpuError};
+use rnnc_runtime::data::{BoundData, DataError, ExchangeLayout, Gradients, Tensor};
+use rnnc_runtime::gpu::{Exchange, Gpu, GpuCell, GpuError};
 use rnnc_runtime::{ForwardReport, Method, NewtonSettings};
 
 use crate::Error as CompileError;
@@ -53,6 +53,9 @@ pub enum RunError {
     /// A cell compiled on one engine was run on another.
     #[error("this cell's kernels were compiled for another engine; compile it again on this one")]
     WrongEngine,
+    /// Tensors on the device ([`DeviceExchange`]) need a GPU engine.
+    #[error("an exchange of tensors on the device needs a GPU engine; this engine runs on the CPU")]
+    NeedsGpu,
 }
 
 enum Device {
@@ -98,6 +101,20 @@ impl Engine {
             Device::Gpu(gpu) => Some(gpu.allocations()),
             Device::Cpu => None,
         }
+    }
+
+    /// The GPU, or [`RunError::NeedsGpu`].
+    fn gpu(&self) -> Result<&Gpu, RunError> {
+        match &self.device {
+            Device::Gpu(gpu) => Ok(gpu),
+            Device::Cpu => Err(RunError::NeedsGpu),
+        }
+    }
+
+    /// The GPU's UUID (where it is a Vulkan device), which CUDA's
+    /// `cuDeviceGetUuid` gives for the same GPU.
+    pub fn device_uuid(&self) -> Option<[u8; 16]> {
+        self.gpu().ok().and_then(Gpu::device_uuid)
     }
 
     /// The backend cells run on.
@@ -173,6 +190,40 @@ pub struct Tape {
 enum TapeInner {
     Gpu(rnnc_runtime::gpu::GpuTape),
     Cpu(Box<rnnc_runtime::cpu::CpuTape>),
+}
+
+/// A cell's tensors for one batch size and sequence length in one buffer on
+/// the GPU ([`CompiledCell::exchange`]): every parameter, input, initial state,
+/// output, the outputs' cotangents and every gradient at the regions of its
+/// [`ExchangeLayout`], read and written in place by another API on the same
+/// GPU (its memory exported as a file descriptor), so that a call moves no
+/// tensor through the host.
+pub struct DeviceExchange {
+    inner: Exchange,
+    /// The kernels it was made for.
+    kernels: std::sync::Arc<Kernels>,
+}
+
+impl DeviceExchange {
+    /// Where each tensor is.
+    pub fn layout(&self) -> &ExchangeLayout {
+        self.inner.layout()
+    }
+
+    /// The runtime's exchange (its exported memory, size).
+    pub fn inner(&self) -> &Exchange {
+        &self.inner
+    }
+
+    /// Writes `values` (all of it, C order) into region `name` from the host.
+    pub fn write(&self, engine: &Engine, name: &str, values: &[f32]) -> Result<(), RunError> {
+        Ok(self.inner.write(engine.gpu()?, name, values)?)
+    }
+
+    /// Reads region `name` back to the host.
+    pub fn read(&self, engine: &Engine, name: &str) -> Result<Vec<f32>, RunError> {
+        Ok(self.inner.read(engine.gpu()?, name)?)
+    }
 }
 
 /// What a backward pass gives: the forward's outputs, the gradients, and the
@@ -363,6 +414,79 @@ impl CompiledCell {
                 Ok(cell.backward_on_device(gpu, data, douts.as_deref(), options.method, &options.newton)?)
             }
             (Kernels::Cpu(_), Device::Cpu) => Ok(self.backward(engine, data, douts.to_vec(), options)?.report),
+            _ => Err(RunError::WrongEngine),
+        }
+    }
+
+    /// An exchange on `engine`'s GPU for this cell with `dims` bound, `batch`
+    /// sequences of `steps` steps; its memory exported (for CUDA) when
+    /// `export`. The kernels for `dims` are compiled now if they were not.
+    pub fn exchange(
+        &self,
+        engine: &Engine,
+        dims: &DimSizes,
+        batch: usize,
+        steps: usize,
+        export: bool,
+    ) -> Result<DeviceExchange, RunError> {
+        let layout = ExchangeLayout::new(&self.derived.cell, dims, batch, steps)?;
+        let kernels = self.kernels(engine, dims)?;
+        match (&*kernels, &engine.device) {
+            (Kernels::Gpu(cell), Device::Gpu(gpu)) => {
+                let inner = cell.exchange(gpu, layout, export)?;
+                Ok(DeviceExchange { inner, kernels })
+            }
+            (Kernels::Cpu(_), Device::Cpu) => Err(RunError::NeedsGpu),
+            _ => Err(RunError::WrongEngine),
+        }
+    }
+
+    /// Runs the cell forward over the tensors in `exchange`, writing its
+    /// outputs there (only the report comes back); with `keep`, also the tape
+    /// for [`CompiledCell::backward_exchange`].
+    pub fn forward_exchange(
+        &self,
+        engine: &Engine,
+        exchange: &DeviceExchange,
+        options: &RunOptions,
+        keep: bool,
+    ) -> Result<(ForwardReport, Option<Tape>), RunError> {
+        match (&*exchange.kernels, &engine.device) {
+            (Kernels::Gpu(cell), Device::Gpu(gpu)) => {
+                let (report, tape) =
+                    cell.forward_exchange(gpu, &exchange.inner, options.method, &options.newton, keep)?;
+                let tape = tape.map(|inner| Tape {
+                    inner: TapeInner::Gpu(inner),
+                    kernels: exchange.kernels.clone(),
+                    report: report.clone(),
+                    settings: options.newton,
+                });
+                Ok((report, tape))
+            }
+            _ => Err(RunError::WrongEngine),
+        }
+    }
+
+    /// The backward pass of the forward through `exchange` that made `tape`:
+    /// the cotangents read from the exchange's `dout.*` regions and every
+    /// gradient written to its `grad.*` regions; returns the forward's report
+    /// with the backward's times.
+    pub fn backward_exchange(
+        &self,
+        engine: &Engine,
+        exchange: &DeviceExchange,
+        tape: Tape,
+    ) -> Result<ForwardReport, RunError> {
+        if !std::sync::Arc::ptr_eq(&tape.kernels, &exchange.kernels) {
+            return Err(RunError::WrongEngine);
+        }
+        match (tape.inner, &*exchange.kernels, &engine.device) {
+            (TapeInner::Gpu(inner), Kernels::Gpu(cell), Device::Gpu(gpu)) => {
+                let times = cell.backward_exchange(gpu, &exchange.inner, inner)?;
+                let mut report = tape.report;
+                times.add_to(&mut report);
+                Ok(report)
+            }
             _ => Err(RunError::WrongEngine),
         }
     }

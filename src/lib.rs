@@ -41,7 +41,7 @@ mod render;
 mod source;
 
 pub use describe::{inspect_json, param_shapes, report_json};
-pub use engine::{Backend, Backward, CompiledCell, Engine, Forward, RunError, RunOptions, Tape};
+pub use engine::{Backend, Backward, CompiledCell, DeviceExchange, Engine, Forward, RunError, RunOptions, Tape};
 pub use render::render_errors;
 pub use rnnc_compiler as compiler;
 pub use rnnc_compiler::{Cell, Error, ErrorKind, Span};

@@ -18,6 +18,7 @@
 mod atomic;
 mod bind;
 mod error;
+mod exchange;
 mod finite;
 mod gradients;
 pub mod layout;
@@ -31,6 +32,7 @@ mod tensor;
 pub use atomic::StagedFiles;
 pub use bind::BoundData;
 pub use error::{DataError, ShapeMismatch, TensorRef, TensorRole};
+pub use exchange::{ExchangeLayout, REGION_ALIGN_WORDS, Region};
 pub use finite::{FirstNonFiniteOutput, FirstNonFiniteValue, NonFiniteOutputs, NonFiniteTensors};
 pub use gradients::Gradients;
 pub use npy::{NpyError, decode_npy, encode_npy, read_npy, stage_npy, write_npy};

@@ -10,10 +10,12 @@ use std::time::Instant;
 use rnnc_compiler::analyse::ProjectionKind;
 use rnnc_compiler::backend::wgsl::{AdjointKernels, GemmLaunch, GemmSizes, GradientLayout, SEQUENTIAL_LANES};
 
+use super::cell::ParamSource;
 use super::cell::{GpuCell, GpuTape, Outputs};
 use super::device::{Gpu, GpuError};
+use super::exchange::Exchange;
 use super::kernel::{Dispatch, Kernel, Recorder};
-use super::pass::{Pass, Transfers, windows};
+use super::pass::{Pass, PassIo, windows};
 use super::timing::{Phase, PhaseTimes};
 use super::workspace::{Bound, Slot, Uploads, Workspace, record_stride};
 use crate::data::BoundData;
@@ -72,7 +74,11 @@ impl GpuCell {
         settings: &NewtonSettings,
     ) -> Result<(GradientBuffers, BackwardTimes), GpuError> {
         let wall = Instant::now();
-        if tape.cell != self.id() || tape.batch != data.batch() || tape.steps != data.seq_len() {
+        if tape.cell != self.id()
+            || tape.batch != data.batch()
+            || tape.steps != data.seq_len()
+            || tape.exchange.is_some()
+        {
             return Err(GpuError::Tape("the tape was made by another cell or for other data".into()));
         }
         let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
@@ -82,7 +88,8 @@ impl GpuCell {
         for (slot, buffer) in tape.buffers {
             workspace.put(slot, buffer);
         }
-        let run = self.prepare(gpu, &mut workspace, data, tape.method, true)?;
+        let shape = (data.batch(), data.seq_len());
+        let run = self.prepare(gpu, &mut workspace, shape, ParamSource::Host(data.params()), tape.method, true)?;
         if run.params != tape.params {
             return Err(GpuError::Tape("the parameters changed between the forward and the backward pass".into()));
         }
@@ -97,11 +104,11 @@ impl GpuCell {
         for pass in &passes {
             if recompute {
                 // The tape could not hold every pass's states: solve this one again.
-                self.solve_pass(gpu, &mut workspace, &run, data, pass, settings, true, Transfers::ALL)?;
+                self.solve_pass(gpu, &mut workspace, &run, PassIo::host(data), pass, settings, true)?;
             }
             let context = PassContext { pass, adjoint, scan, kernel: &kernel };
             let (part, pass_times) =
-                self.backward_pass(gpu, &mut workspace, data, &context, douts, BackwardTransfers::ALL)?;
+                self.backward_pass(gpu, &mut workspace, &context, BackwardIo::host(data, douts))?;
             times.merge(&pass_times);
             for (all, part) in gradients.params.iter_mut().zip(part.params) {
                 for (a, p) in all.iter_mut().zip(part) {
@@ -128,7 +135,7 @@ impl GpuCell {
 
     /// The backward kernel that follows a forward by `method` (the reverse scan
     /// after Newton, where the cell has one), and whether it is the scan.
-    fn adjoint_kernel(
+    pub(super) fn adjoint_kernel(
         &self,
         gpu: &Gpu,
         adjoint: &AdjointKernels,
@@ -159,21 +166,21 @@ impl GpuCell {
         let wall = Instant::now();
         let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
         let mut workspace = self.workspace();
-        let run = self.prepare(gpu, &mut workspace, data, method, true)?;
-        let pass = run.whole_batch(data, "a backward")?;
         let shape = (data.batch(), data.seq_len());
+        let run = self.prepare(gpu, &mut workspace, shape, ParamSource::Host(data.params()), method, true)?;
+        let pass = run.whole_batch(shape, "a backward")?;
         let resident = douts.is_none();
         if resident && !workspace.holds_pass_data(shape) {
             return Err(GpuError::Device("no cotangents of this shape are on the device".into()));
         }
-        let forward = Transfers { upload_inputs: !resident, read_outputs: false };
-        let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, data, &pass, settings, true, forward)?;
+        let forward = PassIo::Host { data, upload_inputs: !resident, read_outputs: false };
+        let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, forward, &pass, settings, true)?;
         workspace.resident_inputs = Some(shape);
         let (scan, kernel) = self.adjoint_kernel(gpu, adjoint, run.method)?;
         let context = PassContext { pass: &pass, adjoint, scan, kernel: &kernel };
-        let backward = BackwardTransfers { upload_douts: !resident, read_gradients: false };
-        let (_, times) =
-            self.backward_pass(gpu, &mut workspace, data, &context, douts.unwrap_or_default(), backward)?;
+        let backward =
+            BackwardIo::Host { data, douts: douts.unwrap_or_default(), upload_douts: !resident, read_gradients: false };
+        let (_, times) = self.backward_pass(gpu, &mut workspace, &context, backward)?;
         workspace.resident_douts = Some(shape);
         let mut report = run.report(gpu, &stats);
         times.add_to(&mut report);
@@ -183,16 +190,14 @@ impl GpuCell {
 
     /// The backward of one solved pass (its forward's buffers in the workspace):
     /// its sequences' input and initial-state gradients, its share of the
-    /// parameters' gradients, and its times (with `transfers.read_gradients`
+    /// parameters' gradients, and its times (with `io` not reading gradients
     /// off, the gradients stay on the device and come back empty).
-    fn backward_pass(
+    pub(super) fn backward_pass(
         &self,
         gpu: &Gpu,
         workspace: &mut Workspace,
-        data: &BoundData,
         context: &PassContext<'_>,
-        douts: &[Vec<f32>],
-        transfers: BackwardTransfers,
+        io: BackwardIo<'_>,
     ) -> Result<(GradientBuffers, BackwardTimes), GpuError> {
         let PassContext { pass, adjoint, scan, kernel, .. } = *context;
         let plan = &self.kernels().plan;
@@ -208,14 +213,28 @@ impl GpuCell {
         // The cotangents of the pass's sequences, and its initial states again
         // (the forward recurrence left its last states in their place).
         let mut uploads = Uploads::default();
-        if transfers.upload_douts {
-            for ((d, &size), &prefix) in douts.iter().zip(&plan.cell.outputs).zip(&plan.output_prefix) {
-                let per_sequence = pass.steps * size as usize;
-                let part = &d[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
-                uploads.data(Slot::Douts, rows as u64 * prefix, part);
+        match io {
+            BackwardIo::Host { data, douts, upload_douts, .. } => {
+                if upload_douts {
+                    for ((d, &size), &prefix) in douts.iter().zip(&plan.cell.outputs).zip(&plan.output_prefix) {
+                        let per_sequence = pass.steps * size as usize;
+                        let part = &d[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
+                        uploads.data(Slot::Douts, rows as u64 * prefix, part);
+                    }
+                }
+                self.pass_uploads(&PassIo::host(data), pass, false, &mut uploads);
+            }
+            BackwardIo::Exchange(exchange) => {
+                for (region, &prefix) in exchange.layout().douts().iter().zip(&plan.output_prefix) {
+                    uploads.from_exchange(Slot::Douts, rows as u64 * prefix, region.offset as u64, region.len() as u64);
+                }
+                self.pass_uploads(&PassIo::Exchange(exchange), pass, false, &mut uploads);
             }
         }
-        self.init_uploads(data, pass, &mut uploads);
+        let exchange = match io {
+            BackwardIo::Exchange(exchange) => Some(exchange),
+            BackwardIo::Host { .. } => None,
+        };
 
         // The backward recurrence: windows from the last to the first, the
         // cotangent carried between them.
@@ -234,7 +253,12 @@ impl GpuCell {
             .into_iter()
             .map(|bind_group| Dispatch { kernel: kernel.as_ref(), bind_group, grid })
             .collect();
-        let (weight_products, input_products) = self.gradient_products(gpu, workspace, rows as u64, &mut uploads)?;
+        let (weight_products, input_products) =
+            self.gradient_products(gpu, workspace, rows as u64, exchange, &mut uploads)?;
+        let assembly = match exchange {
+            Some(exchange) => Some(self.gradient_assembly(gpu, exchange, &layout, pass, scan)?),
+            None => None,
+        };
 
         // Read back everything after the projections' cotangents, then each
         // input's and each launch's matrix gradients.
@@ -251,7 +275,8 @@ impl GpuCell {
         for (i, launch) in plan.cell.projections.iter().enumerate() {
             reads.push((Slot::WeightGrads(i), 0, (launch.columns() * launch.depth) as usize));
         }
-        if !transfers.read_gradients {
+        let read_gradients = matches!(io, BackwardIo::Host { read_gradients: true, .. });
+        if !read_gradients {
             reads.clear();
         }
         let total_bytes: u64 = reads.iter().map(|&(_, _, len)| len as u64 * 4).sum();
@@ -268,8 +293,14 @@ impl GpuCell {
         let clear_from = if adjoint.writes_every_projection { layout.inputs } else { 0 };
         recorder.encoder.clear_buffer(grads, clear_from * 4, Some((layout.len - clear_from) * 4));
         recorder.phase("backward recurrence", timer.map(|t| (t, Phase::BackwardScan)), &recurrence)?;
+        if let Some(assembly) = &assembly {
+            assembly.record_copies(&mut recorder.encoder, workspace)?;
+        }
         recorder.phase("weight gradients", timer.map(|t| (t, Phase::WeightGradients)), &weight_products)?;
         recorder.phase("input gradients", timer.map(|t| (t, Phase::InputGradients)), &input_products)?;
+        if let Some(assembly) = &assembly {
+            assembly.record_sums(&mut recorder, workspace)?;
+        }
         let mut at = 0u64;
         for &(slot, offset, len) in &reads {
             let bytes = len as u64 * 4;
@@ -284,7 +315,7 @@ impl GpuCell {
         }
         let start = Instant::now();
         recorder.submit()?;
-        let words: Vec<f32> = if transfers.read_gradients {
+        let words: Vec<f32> = if read_gradients {
             gpu.map_read(&readback, total_bytes)?
         } else {
             gpu.wait()?;
@@ -311,7 +342,7 @@ impl GpuCell {
             wall_ms,
             forward_recomputed: false,
         };
-        if !transfers.read_gradients {
+        if !read_gradients {
             return Ok((GradientBuffers { params: Vec::new(), inputs: Vec::new(), inits: Vec::new() }, times));
         }
 
@@ -347,11 +378,14 @@ impl GpuCell {
     /// launch, `dW = dP^T X` (its depth, the steps, split when its tiles are few,
     /// and the partial products summed) and `dx (+)= dP W`, grouped per block for
     /// a block-diagonal launch; the matrices' dispatches, then the inputs'.
+    /// With an `exchange`, `dx` is added into its input gradients' regions
+    /// (which then hold the elementwise part: see [`GradientAssembly`]).
     fn gradient_products(
         &self,
         gpu: &Gpu,
         workspace: &mut Workspace,
         rows: u64,
+        exchange: Option<&Exchange>,
         uploads: &mut Uploads<'_>,
     ) -> Result<(Vec<Dispatch<'_>>, Vec<Dispatch<'_>>), GpuError> {
         let plan = &self.kernels().plan;
@@ -363,8 +397,12 @@ impl GpuCell {
             let input = launch.input.index();
             let x_offset = (rows * plan.input_prefix[input]) as u32;
             let x_len = plan.cell.inputs[input];
-            let accumulate = u32::from(written.contains(&input));
+            let accumulate = u32::from(written.contains(&input) || exchange.is_some());
             written.push(input);
+            let (dx_target, dx_offset) = match exchange {
+                Some(exchange) => (Slot::Exchange, exchange.layout().input_grads()[input].offset as u32),
+                None => (Slot::InputGrads(input), 0),
+            };
             let column = launch.column as u32;
             // Both kinds as `groups` products of an `r x c` matrix: a dense launch
             // one group (its stacked rows by the input's length, in its own
@@ -417,6 +455,7 @@ impl GpuCell {
                     b_offset: w_offset as u32,
                     b_row: c32,
                     b_col: 1,
+                    c_offset: dx_offset,
                     c_row: x_len as u32,
                     a_group: r32,
                     b_group: r32 * c32,
@@ -425,7 +464,7 @@ impl GpuCell {
                 },
                 groups,
             );
-            products.push((dx, Slot::Grads, weights, Slot::InputGrads(input)));
+            products.push((dx, Slot::Grads, weights, dx_target));
         }
         let stride = record_stride(gpu, GemmSizes::WORDS);
         let len = products.len().max(1) * stride as usize;
@@ -452,6 +491,32 @@ impl GpuCell {
         Ok((weights, inputs))
     }
 
+    /// Every word of one pass's per-thread accumulators (from the start of the
+    /// partial sums) with the parameter element it adds to: `(word, parameter,
+    /// element)`, elements within the parameter as the kernels read it.
+    pub(super) fn accumulator_terms(
+        &self,
+        adjoint: &AdjointKernels,
+        batch: usize,
+        scan: bool,
+    ) -> impl Iterator<Item = (usize, usize, usize)> {
+        let plan = &self.kernels().plan;
+        let width = adjoint.accumulator_len.max(1) as usize;
+        let threads = if scan { adjoint.scan.map_or(1, |s| s.chunks) as usize } else { 1 };
+        (0..batch * threads * plan.lanes as usize).flat_map(move |slot| {
+            let lane = (slot % plan.lanes as usize) as u64;
+            adjoint.accumulators.iter().flat_map(move |accumulator| {
+                let len = plan.cell.params[accumulator.param.index()].len;
+                (0..accumulator.len).filter_map(move |i| {
+                    let index = accumulator.param_index(plan, lane, i);
+                    (index < len).then(|| {
+                        (slot * width + (accumulator.offset + i) as usize, accumulator.param.index(), index as usize)
+                    })
+                })
+            })
+        })
+    }
+
     /// The parameters' gradients of one pass: the threads' accumulators summed
     /// and scattered, and the projection launches' matrix gradients split by
     /// parameter (a block launch's is its parameter's, in storage order).
@@ -465,19 +530,8 @@ impl GpuCell {
     ) -> Vec<Vec<f32>> {
         let plan = &self.kernels().plan;
         let mut params: Vec<Vec<f32>> = plan.cell.params.iter().map(|slot| vec![0.0; slot.len as usize]).collect();
-        let width = adjoint.accumulator_len.max(1) as usize;
-        let threads = if scan { adjoint.scan.map_or(1, |s| s.chunks) as usize } else { 1 };
-        for (slot, words) in partials.chunks(width).take(batch * threads * plan.lanes as usize).enumerate() {
-            let lane = (slot % plan.lanes as usize) as u64;
-            for accumulator in &adjoint.accumulators {
-                let gradient = &mut params[accumulator.param.index()];
-                for i in 0..accumulator.len {
-                    let index = accumulator.param_index(plan, lane, i) as usize;
-                    if let Some(g) = gradient.get_mut(index) {
-                        *g += words[(accumulator.offset + i) as usize];
-                    }
-                }
-            }
+        for (word, param, index) in self.accumulator_terms(adjoint, batch, scan) {
+            params[param][index] += partials[word];
         }
         // Row `i` of a launch's matrix is `depth` words at `i * depth` (both kinds).
         for (launch, dw) in plan.cell.projections.iter().zip(weight_grads) {
@@ -519,25 +573,31 @@ impl BackwardTimes {
     }
 }
 
-/// Which host transfers a backward pass makes besides its settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct BackwardTransfers {
-    /// Upload the outputs' cotangents (else those in the workspace are used).
-    upload_douts: bool,
-    /// Read the gradients back (else they stay on the device).
-    read_gradients: bool,
+/// Where a backward pass's cotangents come from and where its gradients go
+/// (its initial states as [`PassIo`]'s).
+#[derive(Clone, Copy)]
+pub(super) enum BackwardIo<'a> {
+    /// The host: each output's cotangents uploaded unless `upload_douts` is off
+    /// (those in the workspace are used); the gradients read back and summed on
+    /// the host when `read_gradients` (else they stay on the device).
+    Host { data: &'a BoundData, douts: &'a [Vec<f32>], upload_douts: bool, read_gradients: bool },
+    /// An exchange: the cotangents copied from it, the gradients assembled
+    /// into it on the device.
+    Exchange(&'a Exchange),
 }
 
-impl BackwardTransfers {
-    /// Cotangents up, gradients back.
-    const ALL: BackwardTransfers = BackwardTransfers { upload_douts: true, read_gradients: true };
+impl<'a> BackwardIo<'a> {
+    /// The host's data and cotangents: cotangents up, gradients back.
+    fn host(data: &'a BoundData, douts: &'a [Vec<f32>]) -> BackwardIo<'a> {
+        BackwardIo::Host { data, douts, upload_douts: true, read_gradients: true }
+    }
 }
 
 /// What the backward of one pass reads from its run.
 #[derive(Clone, Copy)]
-struct PassContext<'a> {
-    pass: &'a Pass,
-    adjoint: &'a AdjointKernels,
-    scan: bool,
-    kernel: &'a Arc<Kernel>,
+pub(super) struct PassContext<'a> {
+    pub(super) pass: &'a Pass,
+    pub(super) adjoint: &'a AdjointKernels,
+    pub(super) scan: bool,
+    pub(super) kernel: &'a Arc<Kernel>,
 }

@@ -17,7 +17,7 @@ use rnnc_compiler::plan::ProjectionLaunch;
 
 use super::device::{Gpu, GpuError};
 use super::kernel::Kernel;
-use super::pass::{Pass, PassStats, Transfers};
+use super::pass::{Pass, PassIo, PassStats};
 use super::workspace::{PASS_SLOTS, Slot, Workspace, fingerprint};
 use crate::data::BoundData;
 use crate::solve::{ForwardReport, Method, NewtonSettings, SegmentMethods, TIMING_GPU_TIMESTAMPS, TIMING_WALL_CLOCK};
@@ -69,6 +69,9 @@ pub struct GpuTape {
     pub(super) params: u64,
     pub(super) batch: usize,
     pub(super) steps: usize,
+    /// The exchange (its buffer's identity) the forward read, or none for
+    /// host data: a backward pass reads the same.
+    pub(super) exchange: Option<u64>,
     /// The forward's buffers, when its batch ran in one pass; with several
     /// passes, none: the backward solves each pass again.
     pub(super) buffers: Vec<(Slot, super::memory::GpuBuffer)>,
@@ -253,12 +256,12 @@ impl GpuCell {
         settings.validate().map_err(|e| GpuError::Settings(e.to_string()))?;
         let wall = Instant::now();
         let mut workspace = self.workspace();
-        let run = self.prepare(gpu, &mut workspace, data, method, false)?;
-        let pass = run.whole_batch(data, "a forward")?;
         let shape = (data.batch(), data.seq_len());
+        let run = self.prepare(gpu, &mut workspace, shape, ParamSource::Host(data.params()), method, false)?;
+        let pass = run.whole_batch(shape, "a forward")?;
         let upload_inputs = !(reuse_inputs && workspace.resident_inputs == Some(shape));
-        let transfers = Transfers { upload_inputs, read_outputs: false };
-        let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, data, &pass, settings, false, transfers)?;
+        let io = PassIo::Host { data, upload_inputs, read_outputs: false };
+        let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, io, &pass, settings, false)?;
         workspace.resident_inputs = Some(shape);
         let mut report = run.report(gpu, &stats);
         report.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
@@ -276,13 +279,13 @@ impl GpuCell {
         settings.validate().map_err(|e| GpuError::Settings(e.to_string()))?;
         let wall = Instant::now();
         let mut workspace = self.workspace();
-        let run = self.prepare(gpu, &mut workspace, data, method, keep)?;
+        let shape = (data.batch(), data.seq_len());
+        let run = self.prepare(gpu, &mut workspace, shape, ParamSource::Host(data.params()), method, keep)?;
         let mut outputs: Outputs = vec![Vec::new(); self.kernels.plan.cell.outputs.len()];
         let mut total = PassStats::default();
         let passes: Vec<Pass> = self.passes(data, run.chunk).collect();
         for pass in &passes {
-            let (stats, part) =
-                self.solve_pass(gpu, &mut workspace, &run, data, pass, settings, keep, Transfers::ALL)?;
+            let (stats, part) = self.solve_pass(gpu, &mut workspace, &run, PassIo::host(data), pass, settings, keep)?;
             for (all, part) in outputs.iter_mut().zip(part) {
                 all.extend(part);
             }
@@ -295,6 +298,7 @@ impl GpuCell {
             params: run.params,
             batch: data.batch(),
             steps: data.seq_len(),
+            exchange: None,
             buffers: if passes.len() == 1 {
                 PASS_SLOTS.iter().filter_map(|&slot| workspace.take(slot).map(|b| (slot, b))).collect()
             } else {
@@ -307,18 +311,20 @@ impl GpuCell {
     }
 
     /// What every pass of a run shares: the method (`auto`'s for a forward pass,
-    /// or with `backward` for one followed by its backward); the parameters on the
-    /// device (uploaded only when they changed since the last call).
+    /// or with `backward` for one followed by its backward, of `shape`'s batch
+    /// and steps); the parameters on the device (from the host only when they
+    /// changed since the last call; from an exchange at every call).
     pub(super) fn prepare(
         &self,
         gpu: &Gpu,
         workspace: &mut Workspace,
-        data: &BoundData,
+        shape: (usize, usize),
+        params: ParamSource<'_>,
         method: Method,
         backward: bool,
     ) -> Result<Run, GpuError> {
         let plan = &self.kernels.plan;
-        let (batch, steps) = (data.batch(), data.seq_len());
+        let (batch, steps) = shape;
         let (method, reason) = method.resolve(self.kernels.no_newton.as_deref(), self.kernels.plan.cell.linear, || {
             self.choose_method(gpu, batch, steps, backward)
         });
@@ -326,27 +332,36 @@ impl GpuCell {
         for (i, launch) in self.dense_launches() {
             workspace.ensure(gpu, Slot::Weights(i), (launch.columns() * launch.depth) as usize)?;
         }
-        let params = fingerprint(data.params().iter().map(|t| t.data()));
-        if workspace.params_fingerprint != Some(params) {
-            let buffer = workspace.get(Slot::Params)?;
-            for (tensor, slot) in data.params().iter().zip(&plan.cell.params) {
-                gpu.write(buffer, slot.offset as usize, tensor.data())?;
-            }
-            for (i, launch) in self.dense_launches() {
-                let weights = workspace.get(Slot::Weights(i))?;
-                let mut row = 0;
-                for product in &launch.products {
-                    gpu.write(weights, (row * launch.depth) as usize, data.params()[product.param.index()].data())?;
-                    row += product.rows;
+        let fingerprint = match params {
+            ParamSource::Host(tensors) => {
+                let params = fingerprint(tensors.iter().map(|t| t.data()));
+                if workspace.params_fingerprint != Some(params) {
+                    let buffer = workspace.get(Slot::Params)?;
+                    for (tensor, slot) in tensors.iter().zip(&plan.cell.params) {
+                        gpu.write(buffer, slot.offset as usize, tensor.data())?;
+                    }
+                    for (i, launch) in self.dense_launches() {
+                        let weights = workspace.get(Slot::Weights(i))?;
+                        let mut row = 0;
+                        for product in &launch.products {
+                            gpu.write(weights, (row * launch.depth) as usize, tensors[product.param.index()].data())?;
+                            row += product.rows;
+                        }
+                    }
                 }
+                params
             }
-            workspace.params_fingerprint = Some(params);
-        }
-        Ok(Run { method, reason, params, chunk: self.batch_chunk(gpu, batch, steps) })
+            ParamSource::Exchange(exchange) => self.copy_params(gpu, workspace, exchange)?,
+            ParamSource::Resident => workspace
+                .params_fingerprint
+                .ok_or_else(|| GpuError::Device("internal: no parameters on the device".into()))?,
+        };
+        workspace.params_fingerprint = Some(fingerprint);
+        Ok(Run { method, reason, params: fingerprint, chunk: self.batch_chunk(gpu, batch, steps) })
     }
 
     /// The dense projection launches, with their index among all launches.
-    fn dense_launches(&self) -> impl Iterator<Item = (usize, &ProjectionLaunch)> {
+    pub(super) fn dense_launches(&self) -> impl Iterator<Item = (usize, &ProjectionLaunch)> {
         self.kernels.plan.cell.projections.iter().enumerate().filter(|(_, l)| l.kind == ProjectionKind::Dense)
     }
 
@@ -355,6 +370,18 @@ impl GpuCell {
         let (batch, steps) = (data.batch(), data.seq_len());
         (0..batch).step_by(chunk.max(1)).map(move |first| Pass { first, batch: chunk.min(batch - first), steps })
     }
+}
+
+/// Where a run's parameters come from.
+#[derive(Clone, Copy)]
+pub(super) enum ParamSource<'a> {
+    /// The host's tensors (as the kernels read them), uploaded when their
+    /// fingerprint differs from those on the device.
+    Host(&'a [crate::data::Tensor]),
+    /// An exchange, copied from on the device.
+    Exchange(&'a super::exchange::Exchange),
+    /// Those already on the device (a backward pass after its forward).
+    Resident,
 }
 
 /// What every pass of a run shares.
@@ -370,15 +397,14 @@ pub(super) struct Run {
 impl Run {
     /// The one pass of a call that leaves its results on the device (`what`):
     /// the whole batch, or an error where the device takes fewer sequences.
-    pub(super) fn whole_batch(&self, data: &BoundData, what: &str) -> Result<Pass, GpuError> {
-        if self.chunk < data.batch() {
+    pub(super) fn whole_batch(&self, (batch, steps): (usize, usize), what: &str) -> Result<Pass, GpuError> {
+        if self.chunk < batch {
             return Err(GpuError::Device(format!(
-                "{what} on the device needs the batch in one pass; this device takes {} of {} sequences per pass",
+                "{what} on the device needs the batch in one pass; this device takes {} of {batch} sequences per pass",
                 self.chunk,
-                data.batch()
             )));
         }
-        Ok(Pass { first: 0, batch: data.batch(), steps: data.seq_len() })
+        Ok(Pass { first: 0, batch, steps })
     }
 
     /// The report of a run whose passes did `total`.

@@ -102,6 +102,11 @@ impl<'g> Recorder<'g> {
         Recorder { gpu, encoder }
     }
 
+    /// The device it records for.
+    pub(super) fn gpu(&self) -> &'g Gpu {
+        self.gpu
+    }
+
     /// Records `dispatches` in one compute pass, timed as phase `phase` of `timer`.
     pub(super) fn phase(
         &mut self,

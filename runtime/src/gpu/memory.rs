@@ -24,6 +24,12 @@ impl GpuBuffer {
         self.len == 0
     }
 
+    /// Another handle of the same buffer (same identity), for a workspace that
+    /// uses a buffer another object owns.
+    pub(super) fn share(&self) -> GpuBuffer {
+        GpuBuffer { buffer: self.buffer.clone(), len: self.len, id: self.id }
+    }
+
     /// The whole buffer as a binding.
     pub(super) fn whole(&self) -> wgpu::BufferBinding<'_> {
         wgpu::BufferBinding { buffer: &self.buffer, offset: 0, size: None }
@@ -36,7 +42,8 @@ impl GpuBuffer {
     }
 }
 
-const USAGE: wgpu::BufferUsages =
+/// What every storage buffer may be used for.
+pub(super) const STORAGE_USAGE: wgpu::BufferUsages =
     wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_SRC).union(wgpu::BufferUsages::COPY_DST);
 
 impl Gpu {
@@ -67,9 +74,16 @@ impl Gpu {
     /// empty), so that any buffer may also be bound as `array<vec4<f32>>` (the
     /// matrix products' 16-byte loads).
     pub fn storage(&self, label: &str, len: usize) -> Result<GpuBuffer, GpuError> {
-        let buffer = self.create(label, (len.max(1).next_multiple_of(4) * 4) as u64, USAGE)?;
+        let buffer = self.create(label, (len.max(1).next_multiple_of(4) * 4) as u64, STORAGE_USAGE)?;
         let id = self.allocations();
         Ok(GpuBuffer { buffer, len, id })
+    }
+
+    /// A buffer of `len` words made outside [`Gpu::create`] (imported or
+    /// exported memory), counted and given its identity.
+    pub(super) fn counted(&self, buffer: wgpu::Buffer, len: usize) -> GpuBuffer {
+        let id = self.allocations.fetch_add(1, Ordering::Relaxed) + 1;
+        GpuBuffer { buffer, len, id }
     }
 
     /// A buffer holding `words`.

@@ -5,6 +5,8 @@
 mod backward;
 mod cell;
 mod device;
+mod exchange;
+mod interop;
 mod kernel;
 mod memory;
 mod pass;
@@ -14,5 +16,7 @@ mod workspace;
 pub use backward::BackwardTimes;
 pub use cell::{GpuCell, GpuTape, Outputs};
 pub use device::{ADAPTER_ENV, AdapterSummary, Gpu, GpuError, SHADER_CHECKS_ENV};
+pub use exchange::Exchange;
+pub use interop::ExportedMemory;
 pub use kernel::{Binding, Kernel};
 pub use memory::GpuBuffer;

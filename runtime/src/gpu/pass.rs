@@ -15,6 +15,7 @@ use rnnc_compiler::backend::wgsl::{
 
 use super::cell::{GpuCell, Outputs, Run};
 use super::device::{Gpu, GpuError};
+use super::exchange::Exchange;
 use super::kernel::{Dispatch, Kernel, Recorder};
 use super::timing::{Phase, PhaseTimes};
 use super::workspace::{Bound, Slot, Uploads, Workspace, record_stride};
@@ -29,26 +30,39 @@ const SEQUENTIAL_WINDOW: usize = 16_384;
 const NEWTON_WINDOW: usize = 1024;
 
 impl GpuCell {
-    /// The inputs and initial states of `pass`, to upload.
-    pub(super) fn pass_uploads<'a>(&self, data: &'a BoundData, pass: &Pass, uploads: &mut Uploads<'a>) {
+    /// The inputs (with `inputs`) and initial states of `pass`, to upload from
+    /// the host or to copy from the exchange (the recurrence leaves its last
+    /// states in the initial states' place).
+    pub(super) fn pass_uploads<'a>(&self, io: &PassIo<'a>, pass: &Pass, inputs: bool, uploads: &mut Uploads<'a>) {
         let plan = &self.kernels().plan;
         let rows = pass.rows() as u64;
-        for ((tensor, &size), &prefix) in data.inputs().iter().zip(&plan.cell.inputs).zip(&plan.input_prefix) {
-            let per_sequence = pass.steps * size as usize;
-            let part = &tensor.data()[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
-            uploads.data(Slot::Inputs, rows * prefix, part);
-        }
-        self.init_uploads(data, pass, uploads);
-    }
-
-    /// The initial states of `pass`, to upload (the recurrence leaves its last
-    /// states in their place).
-    pub(super) fn init_uploads<'a>(&self, data: &'a BoundData, pass: &Pass, uploads: &mut Uploads<'a>) {
-        let plan = &self.kernels().plan;
-        for ((tensor, &size), &prefix) in data.inits().iter().zip(&plan.cell.states).zip(&plan.state_prefix) {
-            let size = size as usize;
-            let part = &tensor.data()[pass.first * size..(pass.first + pass.batch) * size];
-            uploads.data(Slot::Init, pass.batch as u64 * prefix, part);
+        let batch = pass.batch as u64;
+        match *io {
+            PassIo::Host { data, .. } => {
+                for ((tensor, &size), &prefix) in data.inputs().iter().zip(&plan.cell.inputs).zip(&plan.input_prefix) {
+                    let per_sequence = pass.steps * size as usize;
+                    let part = &tensor.data()[pass.first * per_sequence..(pass.first + pass.batch) * per_sequence];
+                    if inputs {
+                        uploads.data(Slot::Inputs, rows * prefix, part);
+                    }
+                }
+                for ((tensor, &size), &prefix) in data.inits().iter().zip(&plan.cell.states).zip(&plan.state_prefix) {
+                    let size = size as usize;
+                    let part = &tensor.data()[pass.first * size..(pass.first + pass.batch) * size];
+                    uploads.data(Slot::Init, batch * prefix, part);
+                }
+            }
+            PassIo::Exchange(exchange) => {
+                let layout = exchange.layout();
+                for (region, &prefix) in layout.inputs().iter().zip(&plan.input_prefix) {
+                    if inputs {
+                        uploads.from_exchange(Slot::Inputs, rows * prefix, region.offset as u64, region.len() as u64);
+                    }
+                }
+                for (region, &prefix) in layout.inits().iter().zip(&plan.state_prefix) {
+                    uploads.from_exchange(Slot::Init, batch * prefix, region.offset as u64, region.len() as u64);
+                }
+            }
         }
     }
 
@@ -128,11 +142,10 @@ impl GpuCell {
         gpu: &Gpu,
         workspace: &mut Workspace,
         run: &Run,
-        data: &BoundData,
+        io: PassIo<'_>,
         pass: &Pass,
         newton: &NewtonSettings,
         keep: bool,
-        transfers: Transfers,
     ) -> Result<(PassStats, Outputs), GpuError> {
         let plan = &self.kernels().plan;
         let rows = pass.rows();
@@ -154,11 +167,7 @@ impl GpuCell {
         let stats_words = groups.max(pass.batch) * Stats::WORDS;
         workspace.ensure(gpu, Slot::Stats, stats_words)?;
         let mut uploads = Uploads::default();
-        if transfers.upload_inputs {
-            self.pass_uploads(data, pass, &mut uploads);
-        } else {
-            self.init_uploads(data, pass, &mut uploads);
-        }
+        self.pass_uploads(&io, pass, io.uploads_inputs(), &mut uploads);
 
         let projections = self.projection_dispatches(gpu, workspace, rows as u64, &mut uploads)?;
         let records: Vec<Settings> = windows(pass.steps, shape, plan.unknowns, gpu.is_cpu())
@@ -171,7 +180,8 @@ impl GpuCell {
             .map(|bind_group| Dispatch { kernel: kernel.as_ref(), bind_group, grid })
             .collect();
         let stats_bytes = (stats_words * 4) as u64;
-        let output_words = if transfers.read_outputs { output_words } else { 0 };
+        let read_outputs = io.reads_outputs();
+        let output_words = if read_outputs { output_words } else { 0 };
         let readback = workspace.readback(gpu, (output_words * 4) as u64 + stats_bytes)?;
         workspace.ensure_timer(gpu)?;
         let mut recorder = Recorder::new(gpu, "forward");
@@ -180,6 +190,13 @@ impl GpuCell {
         recorder.encoder.clear_buffer(&workspace.get(Slot::Stats)?.buffer, 0, Some(stats_bytes));
         recorder.phase("projection", timer.map(|t| (t, Phase::Projection)), &projections)?;
         recorder.phase("recurrence", timer.map(|t| (t, Phase::Recurrence)), &recurrence)?;
+        if let PassIo::Exchange(exchange) = io {
+            let (outputs, target) = (&workspace.get(Slot::Outputs)?.buffer, &workspace.get(Slot::Exchange)?.buffer);
+            for (region, &prefix) in exchange.layout().outputs().iter().zip(&plan.output_prefix) {
+                let (from, to, bytes) = (rows as u64 * prefix * 4, region.offset as u64 * 4, region.len() as u64 * 4);
+                recorder.encoder.copy_buffer_to_buffer(outputs, from, target, to, bytes);
+            }
+        }
         let output_bytes = (output_words * 4) as u64;
         if output_bytes > 0 {
             recorder.encoder.copy_buffer_to_buffer(
@@ -209,7 +226,7 @@ impl GpuCell {
             let mut outputs: Outputs = Vec::new();
             let mut offset = 0usize;
             for &size in &plan.cell.outputs {
-                let len = if transfers.read_outputs { rows * size as usize } else { 0 };
+                let len = if read_outputs { rows * size as usize } else { 0 };
                 outputs.push(values[offset..offset + len].to_vec());
                 offset += len;
             }
@@ -369,18 +386,35 @@ pub(super) fn windows(steps: usize, shape: Option<NewtonShape>, unknowns: u64, c
     (0..steps.max(1)).step_by(window).map(|t| (t as u32, (t + window).min(steps) as u32)).collect()
 }
 
-/// Which host transfers a pass makes besides its settings and statistics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Transfers {
-    /// Upload the pass's inputs (else those in the workspace are used).
-    pub(super) upload_inputs: bool,
-    /// Read the outputs back (else they stay on the device).
-    pub(super) read_outputs: bool,
+/// Where a pass's data comes from and where its outputs go (besides its
+/// settings and statistics, which always cross through the host).
+#[derive(Clone, Copy)]
+pub(super) enum PassIo<'a> {
+    /// The host's bound data: the inputs uploaded unless `upload_inputs` is off
+    /// (those in the workspace are used), the initial states always; the
+    /// outputs read back when `read_outputs` (else they stay on the device).
+    Host { data: &'a BoundData, upload_inputs: bool, read_outputs: bool },
+    /// An exchange on the device: inputs and initial states copied from it,
+    /// outputs copied to it.
+    Exchange(&'a Exchange),
 }
 
-impl Transfers {
-    /// Inputs up, outputs back.
-    pub(super) const ALL: Transfers = Transfers { upload_inputs: true, read_outputs: true };
+impl<'a> PassIo<'a> {
+    /// The host's data: inputs up, outputs back.
+    pub(super) fn host(data: &'a BoundData) -> PassIo<'a> {
+        PassIo::Host { data, upload_inputs: true, read_outputs: true }
+    }
+
+    fn uploads_inputs(&self) -> bool {
+        match self {
+            PassIo::Host { upload_inputs, .. } => *upload_inputs,
+            PassIo::Exchange(_) => true,
+        }
+    }
+
+    fn reads_outputs(&self) -> bool {
+        matches!(self, PassIo::Host { read_outputs: true, .. })
+    }
 }
 
 /// One pass: a contiguous range of the batch's sequences.

@@ -51,6 +51,9 @@ pub(super) enum Slot {
     InputGrads(usize),
     /// The matrices' gradient of projection launch `i` (`dW`).
     WeightGrads(usize),
+    /// The exchange of the call in progress (`exchange.rs`): its tensors are
+    /// copied from it and its results to it.
+    Exchange,
 }
 
 /// A binding of a kernel: a whole buffer, or a range of words of it.
@@ -145,6 +148,15 @@ impl Workspace {
         self.buffers.insert(slot, buffer);
     }
 
+    /// Makes `buffer` (another owner's) the workspace's `slot` for the call in
+    /// progress; the bind groups of a different buffer there are dropped.
+    pub(super) fn attach(&mut self, slot: Slot, buffer: GpuBuffer) {
+        if self.buffers.get(&slot).is_some_and(|held| held.id != buffer.id) {
+            self.bind_groups.clear();
+        }
+        self.buffers.insert(slot, buffer);
+    }
+
     /// The bind group of `kernel` over `bindings`, made once.
     pub(super) fn bind_group(
         &mut self,
@@ -195,6 +207,13 @@ impl Workspace {
         uploads: &Uploads<'_>,
         encoder: &mut wgpu::CommandEncoder,
     ) -> Result<(), GpuError> {
+        for &(slot, offset, from, len) in &uploads.copies {
+            let (source, target) = (self.get(Slot::Exchange)?, self.get(slot)?);
+            if from + len > source.len() as u64 || offset + len > target.len() as u64 {
+                return Err(GpuError::Device(format!("internal: a copy overruns the exchange or the {slot:?} buffer")));
+            }
+            encoder.copy_buffer_to_buffer(&source.buffer, from * 4, &target.buffer, offset * 4, len * 4);
+        }
         let total: u64 = uploads.writes.iter().map(|(_, _, words)| words.len() as u64 * 4).sum();
         if total == 0 {
             return Ok(());
@@ -244,11 +263,14 @@ impl Workspace {
     }
 }
 
-/// The host data of one submission, gathered before it is recorded: each a
-/// run of words for a buffer of the workspace at a word offset.
+/// The data of one submission, gathered before it is recorded: each a run of
+/// words from the host, or copied from the [`Slot::Exchange`], for a buffer of
+/// the workspace at a word offset.
 #[derive(Default)]
 pub(super) struct Uploads<'a> {
     writes: Vec<(Slot, u64, Cow<'a, [u32]>)>,
+    /// `(slot, offset, offset in the exchange, words)`.
+    copies: Vec<(Slot, u64, u64, u64)>,
 }
 
 impl<'a> Uploads<'a> {
@@ -256,6 +278,13 @@ impl<'a> Uploads<'a> {
     pub(super) fn data(&mut self, slot: Slot, offset: u64, values: &'a [f32]) {
         if !values.is_empty() {
             self.writes.push((slot, offset, Cow::Borrowed(bytemuck::cast_slice(values))));
+        }
+    }
+
+    /// Words `from..from + len` of the exchange, copied on the device.
+    pub(super) fn from_exchange(&mut self, slot: Slot, offset: u64, from: u64, len: u64) {
+        if len > 0 {
+            self.copies.push((slot, offset, from, len));
         }
     }
 

@@ -161,6 +161,20 @@ interface_struct! {
     }
 }
 
+interface_struct! {
+    /// A gathered sum's record (`gather.wgsl`): where its table's parts start.
+    GatherSizes {
+        /// The words summed into.
+        targets: u32,
+        /// 1: add to what the destination holds.
+        accumulate: u32,
+        /// Where the table's `targets + 1` list starts are.
+        starts_at: u32,
+        /// Where the table's target indices are.
+        targets_at: u32,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

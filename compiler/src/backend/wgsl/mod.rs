@@ -11,6 +11,7 @@
 
 pub mod adjoint;
 mod emit;
+pub mod gather;
 pub mod gemm;
 pub mod interface;
 mod lane;
@@ -20,8 +21,9 @@ use crate::Derived;
 use crate::check::DimSizes;
 use crate::error::{Error, ErrorKind};
 pub use adjoint::{Accumulator, AccumulatorKind, AdjointKernels, GradientLayout, generate_adjoint};
+pub use gather::{GatherTable, gather_text};
 pub use gemm::{GEMM_TILE, GemmAblation, GemmKernel, GemmLaunch, GemmLayout, TransposeLaunch};
-pub use interface::{GemmSizes, Settings, Stats};
+pub use interface::{GatherSizes, GemmSizes, Settings, Stats};
 pub use plan::{KernelPlan, LaneMode, RawValue};
 
 /// What every recurrence and backward kernel binds first: the run's settings.

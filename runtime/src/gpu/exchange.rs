@@ -1,0 +1,417 @@
+//! Calls whose tensors stay on the device: an [`Exchange`] is one buffer
+//! holding a call's parameters, inputs, initial states, outputs, the outputs'
+//! cotangents and every gradient, at the regions of its
+//! [`ExchangeLayout`], which another API on the same GPU reads and writes in
+//! place (its memory exported to CUDA: `interop.rs`). A forward through it
+//! copies the parameters, inputs and initial states from it on the device and
+//! its outputs to it; the backward copies the cotangents from it and assembles
+//! every gradient into it on the device (the input gradients' elementwise part
+//! copied and the matrix products added onto it, the parameters' accumulators
+//! summed by the `gather` kernel, the projection matrices' gradients copied).
+//! Nothing crosses the host but the settings and the statistics.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rnnc_compiler::backend::wgsl::{GatherTable, GradientLayout, gather_text};
+
+use super::backward::{BackwardIo, BackwardTimes, PassContext};
+use super::cell::{GpuCell, GpuTape, ParamSource};
+use super::device::{Gpu, GpuError};
+use super::interop::ExportedMemory;
+use super::kernel::{Dispatch, Kernel, Recorder};
+use super::memory::GpuBuffer;
+use super::pass::{Pass, PassIo};
+use super::workspace::{PASS_SLOTS, Slot, Workspace};
+use crate::data::{ExchangeLayout, Region};
+use crate::solve::{ForwardReport, Method, NewtonSettings};
+
+/// One buffer of a cell's tensors on the device, laid out by an [`ExchangeLayout`].
+pub struct Exchange {
+    buffer: GpuBuffer,
+    exported: Option<ExportedMemory>,
+    layout: ExchangeLayout,
+    /// The cell it was made for.
+    cell: u64,
+    /// Where a `scalar` parameter's one word is repeated to the length the
+    /// kernels read (none when the cell has no such parameter).
+    expansion: Option<Gather>,
+    /// The parameters' gradient sums, per backward kernel (`scan` or not),
+    /// planned on the first backward pass that needs them.
+    gradient_sums: Mutex<HashMap<bool, Arc<Gather>>>,
+}
+
+/// A planned gathered sum on the device: its table and its record.
+struct Gather {
+    table: GpuBuffer,
+    sizes: GpuBuffer,
+    grid: [u32; 3],
+}
+
+impl Gather {
+    /// Uploads `table`, to be added (`accumulate`) or written.
+    fn upload(gpu: &Gpu, table: &GatherTable, accumulate: bool) -> Result<Gather, GpuError> {
+        let mut sizes = table.sizes;
+        sizes.accumulate = u32::from(accumulate);
+        Ok(Gather {
+            table: gpu.upload("gather table", &table.words)?,
+            sizes: gpu.upload("gather sizes", &sizes.words())?,
+            grid: table.grid(gpu.max_workgroups_per_dimension()),
+        })
+    }
+
+    /// Its dispatch, summing words of `src` into `dst`.
+    fn dispatch<'k>(
+        &self,
+        gpu: &Gpu,
+        kernel: &'k Kernel,
+        src: &GpuBuffer,
+        dst: &GpuBuffer,
+    ) -> Result<Dispatch<'k>, GpuError> {
+        let bind_group = kernel.bind_group(gpu, &[self.sizes.whole(), self.table.whole(), src.whole(), dst.whole()])?;
+        Ok(Dispatch { kernel, bind_group, grid: self.grid })
+    }
+}
+
+/// Marks parameters copied from an exchange, so that the next call with host
+/// parameters uploads them again (they count as changed).
+static EXCHANGE_PARAMS: AtomicU64 = AtomicU64::new(0);
+
+impl Exchange {
+    /// Where each tensor is.
+    pub fn layout(&self) -> &ExchangeLayout {
+        &self.layout
+    }
+
+    /// The exported memory, when the exchange was made for another API.
+    pub fn exported(&self) -> Option<&ExportedMemory> {
+        self.exported.as_ref()
+    }
+
+    /// The buffer's size in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.buffer.len() as u64 * 4
+    }
+
+    fn region(&self, name: &str) -> Result<&Region, GpuError> {
+        self.layout.region(name).ok_or_else(|| {
+            let names: Vec<&str> = self.layout.regions.iter().map(|r| r.name.as_str()).collect();
+            GpuError::Device(format!("the exchange has no region `{name}`; its regions are {}", names.join(", ")))
+        })
+    }
+
+    /// Writes `values` (the whole region) into region `name` from the host.
+    pub fn write(&self, gpu: &Gpu, name: &str, values: &[f32]) -> Result<(), GpuError> {
+        let region = self.region(name)?;
+        if values.len() != region.len() {
+            return Err(GpuError::Device(format!(
+                "region `{name}` holds {} values ({:?}); {} were given",
+                region.len(),
+                region.shape,
+                values.len()
+            )));
+        }
+        gpu.write(&self.buffer, region.offset, values)
+    }
+
+    /// Reads region `name` back to the host (after all submitted work).
+    pub fn read(&self, gpu: &Gpu, name: &str) -> Result<Vec<f32>, GpuError> {
+        let region = self.region(name)?;
+        gpu.read_range(&self.buffer, region.offset, region.len())
+    }
+
+    fn shape(&self) -> (usize, usize) {
+        (self.layout.batch, self.layout.steps)
+    }
+
+    fn check_cell(&self, cell: &GpuCell) -> Result<(), GpuError> {
+        if self.cell != cell.id() {
+            return Err(GpuError::Device("the exchange was made for another compiled cell".into()));
+        }
+        Ok(())
+    }
+}
+
+fn mismatch(what: &str) -> GpuError {
+    GpuError::Device(format!("internal: the exchange's layout does not match the cell's plan ({what})"))
+}
+
+impl GpuCell {
+    /// An exchange of `layout` (made for this cell's dims) on `gpu`, its memory
+    /// exported for another API when `export`.
+    pub fn exchange(&self, gpu: &Gpu, layout: ExchangeLayout, export: bool) -> Result<Exchange, GpuError> {
+        let plan = &self.kernels().plan;
+        let (rows, batch) = ((layout.batch * layout.steps) as u64, layout.batch as u64);
+        let lengths = |regions: &[Region], sizes: &[u64], per: u64| {
+            regions.len() == sizes.len() && regions.iter().zip(sizes).all(|(r, &size)| r.len() as u64 == per * size)
+        };
+        let param_lens: Vec<u64> = plan.cell.params.iter().map(|slot| slot.len).collect();
+        let params_fit = layout.params().len() == param_lens.len()
+            && layout.params().iter().zip(&param_lens).all(|(r, &len)| r.len() as u64 == len || r.len() == 1);
+        if !params_fit {
+            return Err(mismatch("parameters"));
+        }
+        if !lengths(layout.inputs(), &plan.cell.inputs, rows) || !lengths(layout.inits(), &plan.cell.states, batch) {
+            return Err(mismatch("inputs or initial states"));
+        }
+        if !lengths(layout.outputs(), &plan.cell.outputs, rows) {
+            return Err(mismatch("outputs"));
+        }
+        let (buffer, exported) = if export {
+            let (buffer, memory) = gpu.exported_storage("exchange", layout.words)?;
+            (buffer, Some(memory))
+        } else {
+            (gpu.zeroed("exchange", layout.words)?, None)
+        };
+        // A `scalar` parameter's word, repeated to its length in the parameters.
+        let lists: Vec<(u32, Vec<u32>)> = layout
+            .params()
+            .iter()
+            .zip(&plan.cell.params)
+            .filter(|(region, slot)| region.len() == 1 && slot.len > 1)
+            .flat_map(|(region, slot)| {
+                (0..slot.len).map(move |j| ((slot.offset + j) as u32, vec![region.offset as u32]))
+            })
+            .collect();
+        let expansion =
+            if lists.is_empty() { None } else { Some(Gather::upload(gpu, &GatherTable::new(&lists), false)?) };
+        Ok(Exchange { buffer, exported, layout, cell: self.id(), expansion, gradient_sums: Mutex::default() })
+    }
+
+    /// Copies the parameters from `exchange` into the workspace on the device
+    /// (the dense launches' stacked matrices too); returns the mark that
+    /// stands for their fingerprint.
+    pub(super) fn copy_params(&self, gpu: &Gpu, workspace: &Workspace, exchange: &Exchange) -> Result<u64, GpuError> {
+        let plan = &self.kernels().plan;
+        let layout = exchange.layout();
+        let source = &exchange.buffer;
+        let params = workspace.get(Slot::Params)?;
+        let mut recorder = Recorder::new(gpu, "exchange parameters");
+        for (region, slot) in layout.params().iter().zip(&plan.cell.params) {
+            if region.len() as u64 == slot.len {
+                let bytes = slot.len * 4;
+                recorder.encoder.copy_buffer_to_buffer(
+                    &source.buffer,
+                    region.offset as u64 * 4,
+                    &params.buffer,
+                    slot.offset * 4,
+                    bytes,
+                );
+            }
+        }
+        for (i, launch) in self.dense_launches() {
+            let weights = workspace.get(Slot::Weights(i))?;
+            let mut row = 0;
+            for product in &launch.products {
+                let region = &layout.params()[product.param.index()];
+                let bytes = product.rows * launch.depth * 4;
+                recorder.encoder.copy_buffer_to_buffer(
+                    &source.buffer,
+                    region.offset as u64 * 4,
+                    &weights.buffer,
+                    row * launch.depth * 4,
+                    bytes,
+                );
+                row += product.rows;
+            }
+        }
+        if let Some(expansion) = &exchange.expansion {
+            let kernel = gpu.kernel("gather", &gather_text(), "main")?;
+            let dispatch = expansion.dispatch(gpu, &kernel, source, params)?;
+            recorder.phase("scalar parameters", None, &[dispatch])?;
+        }
+        recorder.submit()?;
+        Ok(0xa5a5_0000_0000_0000 ^ EXCHANGE_PARAMS.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Runs the cell forward over the tensors in `exchange`, writing its
+    /// outputs there; with `keep`, also the tape for
+    /// [`GpuCell::backward_exchange`]. The batch must fit one pass.
+    pub fn forward_exchange(
+        &self,
+        gpu: &Gpu,
+        exchange: &Exchange,
+        method: Method,
+        settings: &NewtonSettings,
+        keep: bool,
+    ) -> Result<(ForwardReport, Option<GpuTape>), GpuError> {
+        settings.validate().map_err(|e| GpuError::Settings(e.to_string()))?;
+        exchange.check_cell(self)?;
+        let wall = Instant::now();
+        let mut workspace = self.workspace();
+        workspace.attach(Slot::Exchange, exchange.buffer.share());
+        let shape = exchange.shape();
+        let run = self.prepare(gpu, &mut workspace, shape, ParamSource::Exchange(exchange), method, keep)?;
+        let pass = run.whole_batch(shape, "a forward through an exchange")?;
+        let (stats, _) =
+            self.solve_pass(gpu, &mut workspace, &run, PassIo::Exchange(exchange), &pass, settings, keep)?;
+        workspace.resident_inputs = Some(shape);
+        let tape = keep.then(|| GpuTape {
+            cell: self.id(),
+            method: run.method,
+            params: run.params,
+            batch: shape.0,
+            steps: shape.1,
+            exchange: Some(exchange.buffer.id),
+            buffers: PASS_SLOTS.iter().filter_map(|&slot| workspace.take(slot).map(|b| (slot, b))).collect(),
+        });
+        let mut report = run.report(gpu, &stats);
+        report.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
+        Ok((report, tape))
+    }
+
+    /// The backward pass of the forward through `exchange` that made `tape`:
+    /// the cotangents read from the exchange's `dout.*` regions, every
+    /// gradient written to its `grad.*` regions; returns the times.
+    pub fn backward_exchange(&self, gpu: &Gpu, exchange: &Exchange, tape: GpuTape) -> Result<BackwardTimes, GpuError> {
+        let wall = Instant::now();
+        exchange.check_cell(self)?;
+        let shape = exchange.shape();
+        let ours = tape.exchange == Some(exchange.buffer.id) && tape.cell == self.id();
+        if !ours || (tape.batch, tape.steps) != shape || !tape.keeps_states() {
+            return Err(GpuError::Tape("the tape was not made by a forward through this exchange".into()));
+        }
+        let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
+        let mut workspace = self.workspace();
+        for (slot, buffer) in tape.buffers {
+            workspace.put(slot, buffer);
+        }
+        workspace.attach(Slot::Exchange, exchange.buffer.share());
+        let run = self.prepare(gpu, &mut workspace, shape, ParamSource::Resident, tape.method, true)?;
+        if run.params != tape.params {
+            return Err(GpuError::Tape("the parameters changed between the forward and the backward pass".into()));
+        }
+        let pass = run.whole_batch(shape, "a backward through an exchange")?;
+        let (scan, kernel) = self.adjoint_kernel(gpu, adjoint, run.method)?;
+        let context = PassContext { pass: &pass, adjoint, scan, kernel: &kernel };
+        let (_, mut times) = self.backward_pass(gpu, &mut workspace, &context, BackwardIo::Exchange(exchange))?;
+        times.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
+        Ok(times)
+    }
+
+    /// How one backward pass's gradients reach `exchange`: planned from the
+    /// pass's gradient `layout` (the parameters' sums once per exchange and kernel).
+    pub(super) fn gradient_assembly(
+        &self,
+        gpu: &Gpu,
+        exchange: &Exchange,
+        layout: &GradientLayout,
+        pass: &Pass,
+        scan: bool,
+    ) -> Result<GradientAssembly, GpuError> {
+        let plan = &self.kernels().plan;
+        let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
+        let regions = exchange.layout();
+        let (rows, batch) = (pass.rows() as u64, pass.batch as u64);
+        let mut from_grads = Vec::new();
+        for (region, &prefix) in regions.input_grads().iter().zip(&plan.input_prefix) {
+            from_grads.push((layout.inputs + rows * prefix, region.offset as u64, region.len() as u64));
+        }
+        for (region, &prefix) in regions.init_grads().iter().zip(&plan.state_prefix) {
+            from_grads.push((layout.inits + batch * prefix, region.offset as u64, region.len() as u64));
+        }
+        // Each parameter's gradient comes from one place: its projection's
+        // matrix gradient, or the accumulators.
+        let mut sources = vec![0usize; plan.cell.params.len()];
+        for accumulator in &adjoint.accumulators {
+            sources[accumulator.param.index()] = 1;
+        }
+        let mut from_weights = Vec::new();
+        for (i, launch) in plan.cell.projections.iter().enumerate() {
+            let mut row = 0;
+            for product in &launch.products {
+                let param = product.param.index();
+                sources[param] += 1;
+                let len = product.rows * launch.depth;
+                from_weights.push((i, row * launch.depth, regions.param_grads()[param].offset as u64, len));
+                row += product.rows;
+            }
+        }
+        if let Some(param) = sources.iter().position(|&n| n > 1) {
+            let name = regions.params()[param].name.trim_start_matches("param.");
+            return Err(GpuError::Device(format!(
+                "parameter `{name}` takes part in several products or in a product and the recurrence; \
+                 a backward pass through an exchange cannot add its gradient's parts yet (the host path can)"
+            )));
+        }
+        let clears = regions.param_grads().iter().map(|r| (r.offset as u64, r.len() as u64)).collect();
+        let sums = self.gradient_sums(gpu, exchange, layout, pass.batch, scan)?;
+        let kernel = gpu.kernel("gather", &gather_text(), "main")?;
+        Ok(GradientAssembly { from_grads, clears, from_weights, sums, kernel })
+    }
+
+    /// The gathered sums of the accumulators into the parameters' gradient
+    /// regions (a `scalar` parameter's all into its one word), planned once.
+    fn gradient_sums(
+        &self,
+        gpu: &Gpu,
+        exchange: &Exchange,
+        layout: &GradientLayout,
+        batch: usize,
+        scan: bool,
+    ) -> Result<Arc<Gather>, GpuError> {
+        let mut planned = exchange.gradient_sums.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(gather) = planned.get(&scan) {
+            return Ok(gather.clone());
+        }
+        let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
+        let regions = exchange.layout().param_grads();
+        let mut lists: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (word, param, index) in self.accumulator_terms(adjoint, batch, scan) {
+            let region = &regions[param];
+            let index = if region.len() == 1 { 0 } else { index };
+            lists.entry((region.offset + index) as u32).or_default().push((layout.partials + word as u64) as u32);
+        }
+        let mut lists: Vec<(u32, Vec<u32>)> = lists.into_iter().collect();
+        lists.sort_unstable_by_key(|(target, _)| *target);
+        let gather = Arc::new(Gather::upload(gpu, &GatherTable::new(&lists), true)?);
+        planned.insert(scan, gather.clone());
+        Ok(gather)
+    }
+}
+
+/// How a backward pass's gradients are written into an exchange (recorded
+/// into its submission around the gradient products).
+pub(super) struct GradientAssembly {
+    /// `(word in the backward's gradients, word in the exchange, words)`: the
+    /// inputs' elementwise gradients and the initial states' gradients.
+    from_grads: Vec<(u64, u64, u64)>,
+    /// The parameters' gradient regions, cleared first: `(word, words)`.
+    clears: Vec<(u64, u64)>,
+    /// `(launch, word in its matrix gradient, word in the exchange, words)`.
+    from_weights: Vec<(usize, u64, u64, u64)>,
+    sums: Arc<Gather>,
+    kernel: Arc<Kernel>,
+}
+
+impl GradientAssembly {
+    /// After the backward recurrence, before the input gradients' products
+    /// (which add onto them): the elementwise gradients copied.
+    pub(super) fn record_copies(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        workspace: &Workspace,
+    ) -> Result<(), GpuError> {
+        let (grads, exchange) = (&workspace.get(Slot::Grads)?.buffer, &workspace.get(Slot::Exchange)?.buffer);
+        for &(from, to, len) in &self.from_grads {
+            encoder.copy_buffer_to_buffer(grads, from * 4, exchange, to * 4, len * 4);
+        }
+        Ok(())
+    }
+
+    /// After the gradient products: the parameters' gradients.
+    pub(super) fn record_sums(&self, recorder: &mut Recorder<'_>, workspace: &Workspace) -> Result<(), GpuError> {
+        let exchange = workspace.get(Slot::Exchange)?;
+        for &(offset, len) in &self.clears {
+            recorder.encoder.clear_buffer(&exchange.buffer, offset * 4, Some(len * 4));
+        }
+        for &(launch, from, to, len) in &self.from_weights {
+            let weights = &workspace.get(Slot::WeightGrads(launch))?.buffer;
+            recorder.encoder.copy_buffer_to_buffer(weights, from * 4, &exchange.buffer, to * 4, len * 4);
+        }
+        let dispatch = self.sums.dispatch(recorder.gpu(), &self.kernel, workspace.get(Slot::Grads)?, exchange)?;
+        recorder.phase("parameter gradients", None, &[dispatch])
+    }
+}

@@ -1,0 +1,138 @@
+//! Tensors on the device: a forward and a backward pass through an exchange
+//! (every tensor written into its regions, every result read from them) give
+//! the host path's outputs and gradients, for dense and block-diagonal
+//! projections, block-diagonal recurrences, `scalar` parameters, several inputs
+//! and states; repeated calls allocate nothing; wrong uses are refused.
+
+use std::collections::BTreeMap;
+
+use rnnc::runtime::data::random::{random_inputs, random_params, random_tensor};
+use rnnc::{Backend, CompiledCell, Engine, Method, RunOptions, Tensor};
+
+/// A cell with a dense and a block-diagonal projection of two inputs (one of
+/// them also used elementwise), a `scalar` parameter, and two states.
+const MIXED: &str = "
+cell mixed {
+    dim H;
+    dim D;
+    input x: [D];
+    input u: [H];
+    state h: [H];
+    state c: [H];
+    param W: [H, D];
+    param B: block[H, 4];
+    param a: [H];
+    param s: scalar;
+    h' = tanh(W @ x + B @ u + a * h + s * c);
+    c' = sigmoid(a) * c + 0.5 * h' + 0.25 * u;
+    output h;
+    output c;
+}";
+
+struct Case {
+    engine: Engine,
+    compiled: CompiledCell,
+    params: BTreeMap<String, Tensor>,
+    inputs: Vec<(String, Tensor)>,
+    inits: Vec<(String, Tensor)>,
+    douts: Vec<(String, Tensor)>,
+}
+
+fn case(source: &str, batch: usize, steps: usize) -> Case {
+    let engine = Engine::new(Backend::Gpu, None).expect("a GPU (lavapipe in CI)");
+    let compiled = engine.compile(source, None).expect("compiles");
+    let cell = &compiled.derived().cell;
+    let sizes = cell.bind_dims(|name| Some(if name == "H" { 16 } else { 8 })).expect("binds");
+    let params = random_params(cell, &sizes, 11).expect("params");
+    let inputs = random_inputs(cell, &sizes, batch, steps, 12).expect("inputs");
+    let mut seed = 13;
+    let mut random = |shape: Vec<usize>| {
+        seed += 1;
+        random_tensor(shape, -0.5, 0.5, seed).expect("random")
+    };
+    let inits =
+        cell.states.values().map(|s| (s.name.clone(), random(vec![batch, sizes.of(s.size) as usize]))).collect();
+    let douts = cell
+        .outputs
+        .values()
+        .map(|o| (o.name.clone(), random(vec![batch, steps, sizes.of(o.size) as usize])))
+        .collect();
+    Case { engine, compiled, params, inputs, inits, douts }
+}
+
+fn relative_error(name: &str, got: &[f32], want: &[f32]) -> f64 {
+    assert_eq!(got.len(), want.len(), "{name}: lengths");
+    let scale = want.iter().fold(1e-30f64, |m, v| m.max(f64::from(v.abs())));
+    got.iter().zip(want).map(|(g, w)| f64::from((g - w).abs()) / scale).fold(0.0, f64::max)
+}
+
+fn check_cell(source: &str, method: Method) {
+    let Case { engine, compiled, params, inputs, inits, douts } = case(source, 3, 40);
+    let data = compiled.bind(params.clone(), inputs.clone(), inits.clone()).expect("binds");
+    let options = RunOptions { method, ..RunOptions::default() };
+    let host = compiled.backward(&engine, &data, douts.clone(), &options).expect("the host path runs");
+
+    let exchange = compiled.exchange(&engine, data.dims(), data.batch(), data.seq_len(), false).expect("an exchange");
+    for (name, tensor) in &params {
+        exchange.write(&engine, &format!("param.{name}"), tensor.data()).expect("writes");
+    }
+    for (role, tensors) in [("input", &inputs), ("init", &inits), ("dout", &douts)] {
+        for (name, tensor) in tensors {
+            exchange.write(&engine, &format!("{role}.{name}"), tensor.data()).expect("writes");
+        }
+    }
+    for step in 0..2 {
+        let before = engine.device_allocations();
+        let (report, tape) = compiled.forward_exchange(&engine, &exchange, &options, true).expect("forward runs");
+        assert_eq!(report.method, method.name());
+        let report = compiled.backward_exchange(&engine, &exchange, tape.expect("a tape")).expect("backward runs");
+        assert!(report.backward_ms.is_some(), "{report:?}");
+        if step == 1 {
+            assert_eq!(engine.device_allocations(), before, "a second step through the exchange allocated");
+        }
+    }
+    for (name, tensor) in &host.outputs {
+        let got = exchange.read(&engine, &format!("output.{name}")).expect("reads");
+        let error = relative_error(name, &got, tensor.data());
+        assert!(error <= 1e-6, "{method:?} output {name}: {error:e}");
+    }
+    for (key, tensor) in host.gradients.keyed() {
+        let got = exchange.read(&engine, &format!("grad.{key}")).expect("reads");
+        let error = relative_error(&key, &got, tensor.data());
+        assert!(error <= 1e-5, "{method:?} gradient {key}: {error:e}");
+    }
+}
+
+#[test]
+fn an_exchange_gives_the_host_paths_results() {
+    for method in [Method::Newton, Method::Sequential] {
+        check_cell(MIXED, method);
+        for cell in ["para_gru", "para_lstm"] {
+            check_cell(rnnc_stdlib::get(cell).expect("shipped").source, method);
+        }
+    }
+}
+
+#[test]
+fn wrong_uses_of_an_exchange_are_refused() {
+    let Case { engine, compiled, params, inputs, .. } = case(MIXED, 2, 10);
+    let data = compiled.bind(params, inputs, vec![]).expect("binds");
+    let exchange = compiled.exchange(&engine, data.dims(), 2, 10, false).expect("an exchange");
+    let error = exchange.write(&engine, "param.W", &[1.0; 3]).expect_err("a short write");
+    assert!(error.to_string().contains("holds 128 values"), "{error}");
+    let error = exchange.read(&engine, "param.nothing").expect_err("no such region");
+    assert!(error.to_string().contains("no region `param.nothing`"), "{error}");
+    // A tape of a host forward is not the exchange's.
+    let (_, tape) = compiled.forward_tape(&engine, &data, &RunOptions::default()).expect("runs");
+    let error = compiled.backward_exchange(&engine, &exchange, tape).expect_err("a host tape");
+    assert!(error.to_string().contains("not made by a forward through this exchange"), "{error}");
+    // The exchange's tape is not the host's.
+    let (_, tape) = compiled.forward_exchange(&engine, &exchange, &RunOptions::default(), true).expect("runs");
+    let error = compiled.backward_tape(&engine, &data, tape.expect("a tape"), vec![]).expect_err("an exchange's tape");
+    assert!(error.to_string().contains("another cell or for other data"), "{error}");
+    // The CPU has no device memory to share.
+    let cpu = Engine::new(Backend::Cpu, None).expect("the CPU");
+    let on_cpu = cpu.compile(MIXED, None).expect("compiles");
+    let error = on_cpu.exchange(&cpu, data.dims(), 2, 10, false).err().expect("refused on the CPU");
+    assert!(error.to_string().contains("needs a GPU engine"), "{error}");
+}
