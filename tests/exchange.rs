@@ -136,3 +136,61 @@ fn wrong_uses_of_an_exchange_are_refused() {
     let error = on_cpu.exchange(&cpu, data.dims(), 2, 10, false).err().expect("refused on the CPU");
     assert!(error.to_string().contains("needs a GPU engine"), "{error}");
 }
+
+#[test]
+fn exported_memory_works_like_the_devices_own() {
+    let Case { engine, compiled, params, inputs, .. } = case(MIXED, 2, 10);
+    let data = compiled.bind(params.clone(), inputs.clone(), vec![]).expect("binds");
+    // lavapipe and NVIDIA's driver both export memory as opaque descriptors.
+    let exchange = compiled.exchange(&engine, data.dims(), 2, 10, true).expect("exported memory");
+    let memory = exchange.inner().exported().expect("exported");
+    assert!(memory.allocation_bytes >= exchange.inner().bytes());
+    let descriptor = memory.descriptor().expect("a descriptor");
+    drop(descriptor);
+    for (name, tensor) in &params {
+        exchange.write(&engine, &format!("param.{name}"), tensor.data()).expect("writes");
+    }
+    for (name, tensor) in &inputs {
+        exchange.write(&engine, &format!("input.{name}"), tensor.data()).expect("writes");
+    }
+    let options = RunOptions::default();
+    compiled.forward_exchange(&engine, &exchange, &options, false).expect("runs");
+    let host = compiled.forward(&engine, &data, &options).expect("runs");
+    for (name, tensor) in &host.outputs {
+        let got = exchange.read(&engine, &format!("output.{name}")).expect("reads");
+        assert!(relative_error(name, &got, tensor.data()) <= 1e-6, "{name}");
+    }
+}
+
+#[test]
+fn a_backward_after_other_calls_uses_the_exchanges_parameters_or_refuses() {
+    let Case { engine, compiled, params, inputs, douts, .. } = case(MIXED, 2, 12);
+    let data = compiled.bind(params.clone(), inputs.clone(), vec![]).expect("binds");
+    let exchange = compiled.exchange(&engine, data.dims(), 2, 12, false).expect("an exchange");
+    for (role, tensors) in [("input", &inputs), ("dout", &douts)] {
+        for (name, tensor) in tensors {
+            exchange.write(&engine, &format!("{role}.{name}"), tensor.data()).expect("writes");
+        }
+    }
+    for (name, tensor) in &params {
+        exchange.write(&engine, &format!("param.{name}"), tensor.data()).expect("writes");
+    }
+    let options = RunOptions::default();
+    let (_, tape) = compiled.forward_exchange(&engine, &exchange, &options, true).expect("runs");
+    // A host call with other parameters in between: the backward copies the
+    // exchange's parameters again.
+    let other = random_params(&compiled.derived().cell, data.dims(), 99).expect("params");
+    let other_data = compiled.bind(other, inputs.clone(), vec![]).expect("binds");
+    compiled.forward(&engine, &other_data, &options).expect("runs");
+    compiled.backward_exchange(&engine, &exchange, tape.expect("a tape")).expect("runs");
+    let host = compiled.backward(&engine, &data, douts.clone(), &options).expect("runs");
+    for (key, tensor) in host.gradients.keyed() {
+        let got = exchange.read(&engine, &format!("grad.{key}")).expect("reads");
+        assert!(relative_error(&key, &got, tensor.data()) <= 1e-5, "{key}");
+    }
+    // A second forward through the exchange makes the first one's tape stale.
+    let (_, first) = compiled.forward_exchange(&engine, &exchange, &options, true).expect("runs");
+    compiled.forward_exchange(&engine, &exchange, &options, false).expect("runs");
+    let error = compiled.backward_exchange(&engine, &exchange, first.expect("a tape")).expect_err("stale");
+    assert!(error.to_string().contains("served another forward pass"), "{error}");
+}

@@ -11,7 +11,8 @@ on a GPU through wgpu or on the CPU through cranelift.
     grads = cell.backward(params, {"x": x}, {"h": np.ones_like(outputs["h"])})
 
 `rnnc.torch.Recurrent` wraps a cell as a `torch.nn.Module` (import `rnnc.torch`;
-it needs PyTorch).
+it needs PyTorch). `Cell.exchange` holds a call's tensors in one buffer on the
+GPU, which `rnnc.cuda.CudaExchange` maps into CUDA (the layer's device path).
 """
 
 from ._rnnc import (
@@ -20,6 +21,7 @@ from ._rnnc import (
     DataError,
     DeviceError,
     Error,
+    Exchange,
     Tape,
     compile,
     stdlib,
@@ -33,6 +35,7 @@ __all__ = [
     "DataError",
     "DeviceError",
     "Error",
+    "Exchange",
     "Tape",
     "compile",
     "stdlib",

@@ -31,6 +31,35 @@ class Tape:
     def backward(self, douts: Mapping[str, Array]) -> tuple[dict[str, Array], dict[str, Any]]:
         """(gradients keyed param.NAME / input.NAME / init.NAME, report with backward_ms)."""
 
+class Exchange:
+    """A cell's tensors for one batch size and sequence length in one GPU buffer (`Cell.exchange`)."""
+    @property
+    def regions(self) -> dict[str, tuple[int, tuple[int, ...]]]:
+        """Region name -> (offset in bytes, shape): `param.W`, `input.x`, `init.h`, `output.h`, `dout.h`, `grad.param.W`, `grad.input.x`, `grad.init.h`."""
+    @property
+    def shape(self) -> tuple[int, int]: ...
+    @property
+    def nbytes(self) -> int: ...
+    @property
+    def allocation_bytes(self) -> Optional[int]: ...
+    @property
+    def device_uuid(self) -> Optional[bytes]: ...
+    def descriptor(self) -> int:
+        """A new file descriptor of the exported memory, owned by the caller."""
+    def write(self, arrays: Mapping[str, Array]) -> None: ...
+    def read(self, name: str) -> Array: ...
+    def forward(
+        self,
+        method: Method = "auto",
+        atol: Optional[float] = None,
+        rtol: Optional[float] = None,
+        max_iterations: Optional[int] = None,
+        keep: bool = False,
+    ) -> dict[str, Any]:
+        """Runs the cell over the exchange's tensors, outputs written to it; `keep`: keep the tape for `backward`."""
+    def backward(self) -> dict[str, Any]:
+        """The backward of the last `forward(keep=True)`: `dout.*` in, `grad.*` out."""
+
 class Cell:
     """A compiled cell bound to an engine (`compile`, `stdlib`)."""
 
@@ -90,6 +119,8 @@ class Cell:
         """Gradients of sum(douts[o] * o), keyed param.NAME, input.NAME, init.NAME."""
     def inspect(self, dims: Optional[Mapping[str, int]] = None) -> dict[str, Any]:
         """The dict of `rnnc inspect --json`."""
+    def exchange(self, dims: Mapping[str, int], batch: int, steps: int, export: bool = False) -> Exchange:
+        """One GPU buffer of every tensor of a call (exported for CUDA when `export`)."""
     def param_shapes(self, dims: Mapping[str, int]) -> dict[str, tuple[int, ...]]:
         """Each parameter's stored shape for these dims."""
 

@@ -10,6 +10,13 @@ other tensor (CUDA, float64) is copied to a host float32 tensor first; outputs
 and gradients come back on each tensor's own device and in its dtype. The
 computation itself is float32.
 
+CUDA tensors take the device path instead where it is available (an rnnc GPU
+engine on the same GPU, with memory it can export to CUDA): every tensor is
+copied on the device into an `rnnc.Exchange` that CUDA maps (`rnnc.cuda`), and
+outputs and gradients are copied out of it, so nothing crosses the host.
+`Recurrent(..., device_path=False)` keeps the host path; `True` raises where
+the device path is unavailable (the default falls back with one warning).
+
     import torch, rnnc.torch
     layer = rnnc.torch.Recurrent("para_gru", dims={"H": 64, "D": 16}, backend="cpu")
     h = layer(torch.randn(8, 200, 16))          # [B, T, H]
@@ -151,6 +158,76 @@ class _CellFunction(torch.autograd.Function):
         return (None, *results)
 
 
+class _Slot:
+    """One exchange of a layer's pool (`Recurrent._exchange`): the CUDA view of
+    it, and which forward's tape it holds (`generation`, `pending`)."""
+
+    def __init__(self, cuda_exchange):
+        self.cuda = cuda_exchange
+        self.generation = 0
+        self.pending = False
+
+
+def _fill(view: torch.Tensor, tensor: Optional[torch.Tensor]) -> None:
+    """Writes `tensor` (any float dtype, same device) into `view`; zero for none."""
+    if tensor is None:
+        view.zero_()
+    else:
+        view.copy_(tensor.detach().reshape(view.shape))
+
+
+class _ExchangeFunction(torch.autograd.Function):
+    """The device path: the tensors copied into an exchange on the device,
+    rnnc's forward (keeping its tape in the exchange) and backward through it,
+    results copied out on the device."""
+
+    @staticmethod
+    def forward(ctx, run: _Run, slot: _Slot, keep: bool, *tensors: torch.Tensor):
+        ex = slot.cuda
+        params, inputs, inits = run.split(tensors)
+        for group, prefix in ((params, "param"), (inputs, "input")):
+            for name, tensor in group.items():
+                _fill(ex.tensor(f"{prefix}.{name}"), tensor)
+        for name in run.layer.cell.states:
+            _fill(ex.tensor(f"init.{name}"), inits.get(name))
+        report = ex.run(lambda: ex.exchange.forward(keep=keep, **run.options))
+        run.layer._record(report)
+        slot.generation += 1
+        slot.pending = keep
+        ctx.run, ctx.slot, ctx.generation = run, slot, slot.generation
+        ctx.save_for_backward(*tensors)
+        ctx.kinds = [(t.device, t.dtype) for t in tensors]
+        reference = tensors[len(run.param_names)]
+        return tuple(ex.tensor(f"output.{name}").to(dtype=reference.dtype, copy=True) for name in run.output_names)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *grads: Optional[torch.Tensor]):
+        run, slot = ctx.run, ctx.slot
+        ex = slot.cuda
+        if slot.pending and slot.generation == ctx.generation:
+            for name, grad in zip(run.output_names, grads):
+                _fill(ex.tensor(f"dout.{name}"), grad)
+            slot.pending = False
+            report = ex.run(ex.exchange.backward)
+            run.layer._record(report)
+            gradients = {key: ex.tensor(f"grad.{key}") for key in run.keys()}
+        else:
+            # The exchange has served another forward since (or this graph's
+            # backward ran already): the host path solves again.
+            params, inputs, inits = (
+                {name: _host(t) for name, t in group.items()} for group in run.split(ctx.saved_tensors)
+            )
+            douts = {name: _host(g) for name, g in zip(run.output_names, grads) if g is not None}
+            host = run.cell.backward(params, inputs, douts, inits or None, **run.options)
+            gradients = {key: torch.from_numpy(value) for key, value in host.items()}
+        results = [
+            gradients[key].to(device=device, dtype=dtype, copy=True) if needed else None
+            for key, (device, dtype), needed in zip(run.keys(), ctx.kinds, ctx.needs_input_grad[3:])
+        ]
+        return (None, None, None, *results)
+
+
 def _forward_only(run: _Run, tensors) -> Tuple[torch.Tensor, ...]:
     """The outputs of `Cell.forward` (no tape), as `_CellFunction.forward` gives them."""
     params, inputs, inits = ({name: _host(t) for name, t in group.items()} for group in run.split(tensors))
@@ -176,6 +253,9 @@ class Recurrent(nn.Module):
             ignored when `cell` is already compiled.
         method, atol, rtol, max_iterations: the solver's options, as
             `Cell.forward` takes them.
+        device_path: for CUDA tensors, whether to keep them on the device
+            (`None`: where available, else the host path with a warning;
+            `True`: always, raising where unavailable; `False`: never).
 
     The cell's parameters are the module's, under the cell's names
     (`layer.Bz`, and `Bz` in `state_dict()`). `last_report` holds the report
@@ -193,8 +273,13 @@ class Recurrent(nn.Module):
         atol: Optional[float] = None,
         rtol: Optional[float] = None,
         max_iterations: Optional[int] = None,
+        device_path: Optional[bool] = None,
     ):
         super().__init__()
+        self.device_path = device_path
+        # Per (batch, steps, CUDA device): the exchanges of the device path.
+        self._exchanges: Dict[Tuple[int, int, int], list] = {}
+        self._device_path_failure: Optional[str] = None
         self.cell = _cell_of(cell, backend)
         self.dims = dict(dims)
         self.init = init or uniform_init
@@ -246,13 +331,63 @@ class Recurrent(nn.Module):
         run = _Run(self, names, inits.keys())
         params = [getattr(self, name) for name in run.param_names]
         tensors = (*params, *inputs, *inits.values())
-        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        keep = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+        slot = self._exchange(inputs[0]) if inputs else None
+        if slot is not None:
+            outputs = _ExchangeFunction.apply(run, slot, keep, *tensors)
+        elif keep:
             outputs: Tuple[torch.Tensor, ...] = _CellFunction.apply(run, *tensors)
         else:  # nothing to differentiate: no tape kept
             outputs = _forward_only(run, tensors)
         if len(outputs) == 1:
             return outputs[0]
         return dict(zip(run.output_names, outputs))
+
+    # Exchanges kept per shape: a forward takes one whose tape is not waiting
+    # for its backward, else the one used longest ago (whose backward then
+    # solves again on the host path).
+    _POOL = 4
+
+    def _exchange(self, reference: torch.Tensor) -> Optional[_Slot]:
+        """The device path's exchange for inputs like `reference`, or `None`
+        for the host path."""
+        if self.device_path is False or not reference.is_cuda:
+            return None
+        if self._device_path_failure is not None and self.device_path is None:
+            return None
+        batch, steps = reference.shape[0], reference.shape[1]
+        index = reference.device.index if reference.device.index is not None else torch.cuda.current_device()
+        pool = self._exchanges.setdefault((batch, steps, index), [])
+        for slot in pool:
+            if not slot.pending:
+                pool.remove(slot)
+                pool.append(slot)
+                return slot
+        if len(pool) >= self._POOL:
+            slot = pool.pop(0)
+            pool.append(slot)
+            return slot
+        if self.cell.backend != "gpu":
+            if self.device_path:
+                raise rnnc.DeviceError(f"cell `{self.cell.name}` runs on the CPU: the device path needs backend='gpu'")
+            return None
+        try:
+            import rnnc.cuda
+
+            exchange = self.cell.exchange(self.dims, batch, steps, export=True)
+            slot = _Slot(rnnc.cuda.CudaExchange(exchange, index))
+        except (rnnc.Error, OSError) as e:
+            if self.device_path:
+                raise
+            self._device_path_failure = str(e)
+            warnings.warn(
+                f"rnnc: CUDA tensors take the host path (the device path is unavailable: {e})",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+        pool.append(slot)
+        return slot
 
     def _inits(self, init) -> Dict[str, torch.Tensor]:
         if init is None:

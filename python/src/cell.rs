@@ -14,6 +14,7 @@ use rnnc::{CompiledCell, Engine, Gradients, RunOptions, Tensor};
 use crate::convert::{array_dict, json_value, run_options, tensors};
 use crate::engines::backend_name;
 use crate::errors::{Failure, detached};
+use crate::exchange::Exchange;
 
 /// What a `Cell` and the tapes of its forward passes share.
 pub struct Compiled {
@@ -25,7 +26,7 @@ pub struct Compiled {
 }
 
 impl Compiled {
-    fn failure(&self, error: rnnc::RunError) -> Failure {
+    pub fn failure(&self, error: rnnc::RunError) -> Failure {
         Failure::of_run(error, &self.file, &self.text)
     }
 
@@ -60,7 +61,7 @@ fn gradient_dict<'py>(py: Python<'py>, gradients: Gradients) -> PyResult<Bound<'
 }
 
 /// The report of a forward pass as `rnnc run --report` writes it.
-fn forward_report<'py>(
+pub fn forward_report<'py>(
     py: Python<'py>,
     report: &rnnc::ForwardReport,
     outputs: &NonFiniteOutputs,
@@ -156,6 +157,23 @@ impl Cell {
         gradient_dict(py, backward.gradients)
     }
 
+    /// An `rnnc.Exchange` for this cell with `dims` bound (a dict name ->
+    /// size), `batch` sequences of `steps` steps, on the cell's GPU: one buffer
+    /// of every tensor of a call; its memory exported for CUDA (`rnnc.cuda`)
+    /// when `export`. Raises `rnnc.DeviceError` on the CPU back end or where
+    /// the driver cannot export memory.
+    #[pyo3(signature = (dims, batch, steps, export=false))]
+    fn exchange(
+        &self,
+        py: Python<'_>,
+        dims: BTreeMap<String, u64>,
+        batch: usize,
+        steps: usize,
+        export: bool,
+    ) -> PyResult<Exchange> {
+        Exchange::new(py, self, &dims, batch, steps, export)
+    }
+
     /// What the compiler derived, as `rnnc inspect --json` prints it; with
     /// `dims` (a dict name -> size), each dim's `size` too.
     #[pyo3(signature = (dims=None))]
@@ -241,7 +259,7 @@ impl Cell {
 }
 
 impl Cell {
-    fn bind_dims(&self, dims: &BTreeMap<String, u64>) -> Result<rnnc::compiler::check::DimSizes, Failure> {
+    pub fn bind_dims(&self, dims: &BTreeMap<String, u64>) -> Result<rnnc::compiler::check::DimSizes, Failure> {
         let cell = &self.compiled.cell.derived().cell;
         if let Some(unknown) = dims.keys().find(|name| cell.find_dim(name).is_none()) {
             let known: Vec<&str> = cell.dims.values().map(|d| d.name.as_str()).collect();

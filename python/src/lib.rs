@@ -12,6 +12,7 @@ mod cell;
 mod convert;
 mod engines;
 mod errors;
+mod exchange;
 
 use std::sync::Arc;
 
@@ -118,6 +119,7 @@ fn _rnnc(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
     module.add_class::<Cell>()?;
     module.add_class::<Tape>()?;
+    module.add_class::<exchange::Exchange>()?;
     module.add_function(wrap_pyfunction!(compile, module)?)?;
     module.add_function(wrap_pyfunction!(stdlib, module)?)?;
     module.add_function(wrap_pyfunction!(stdlib_source, module)?)?;

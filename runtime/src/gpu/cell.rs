@@ -69,9 +69,9 @@ pub struct GpuTape {
     pub(super) params: u64,
     pub(super) batch: usize,
     pub(super) steps: usize,
-    /// The exchange (its buffer's identity) the forward read, or none for
-    /// host data: a backward pass reads the same.
-    pub(super) exchange: Option<u64>,
+    /// The exchange (its buffer's identity) the forward read and which of its
+    /// forward passes it was, or none for host data: a backward pass reads the same.
+    pub(super) exchange: Option<(u64, u64)>,
     /// The forward's buffers, when its batch ran in one pass; with several
     /// passes, none: the backward solves each pass again.
     pub(super) buffers: Vec<(Slot, super::memory::GpuBuffer)>,

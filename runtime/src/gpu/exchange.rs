@@ -41,6 +41,9 @@ pub struct Exchange {
     /// The parameters' gradient sums, per backward kernel (`scan` or not),
     /// planned on the first backward pass that needs them.
     gradient_sums: Mutex<HashMap<bool, Arc<Gather>>>,
+    /// Forward passes run through it so far: a tape names the one that made
+    /// it, whose tensors the exchange must still hold for the backward pass.
+    forwards: AtomicU64,
 }
 
 /// A planned gathered sum on the device: its table and its record.
@@ -177,7 +180,15 @@ impl GpuCell {
             .collect();
         let expansion =
             if lists.is_empty() { None } else { Some(Gather::upload(gpu, &GatherTable::new(&lists), false)?) };
-        Ok(Exchange { buffer, exported, layout, cell: self.id(), expansion, gradient_sums: Mutex::default() })
+        Ok(Exchange {
+            buffer,
+            exported,
+            layout,
+            cell: self.id(),
+            expansion,
+            gradient_sums: Mutex::default(),
+            forwards: AtomicU64::new(0),
+        })
     }
 
     /// Copies the parameters from `exchange` into the workspace on the device
@@ -248,13 +259,14 @@ impl GpuCell {
         let (stats, _) =
             self.solve_pass(gpu, &mut workspace, &run, PassIo::Exchange(exchange), &pass, settings, keep)?;
         workspace.resident_inputs = Some(shape);
+        let forward = exchange.forwards.fetch_add(1, Ordering::Relaxed) + 1;
         let tape = keep.then(|| GpuTape {
             cell: self.id(),
             method: run.method,
             params: run.params,
             batch: shape.0,
             steps: shape.1,
-            exchange: Some(exchange.buffer.id),
+            exchange: Some((exchange.buffer.id, forward)),
             buffers: PASS_SLOTS.iter().filter_map(|&slot| workspace.take(slot).map(|b| (slot, b))).collect(),
         });
         let mut report = run.report(gpu, &stats);
@@ -262,15 +274,27 @@ impl GpuCell {
         Ok((report, tape))
     }
 
-    /// The backward pass of the forward through `exchange` that made `tape`:
-    /// the cotangents read from the exchange's `dout.*` regions, every
-    /// gradient written to its `grad.*` regions; returns the times.
+    /// The backward pass of the forward through `exchange` that made `tape`
+    /// (the exchange's latest): the cotangents read from the exchange's
+    /// `dout.*` regions, every gradient written to its `grad.*` regions;
+    /// returns the times. The parameters are the exchange's again where
+    /// another call changed those on the device meanwhile.
     pub fn backward_exchange(&self, gpu: &Gpu, exchange: &Exchange, tape: GpuTape) -> Result<BackwardTimes, GpuError> {
         let wall = Instant::now();
         exchange.check_cell(self)?;
         let shape = exchange.shape();
-        let ours = tape.exchange == Some(exchange.buffer.id) && tape.cell == self.id();
-        if !ours || (tape.batch, tape.steps) != shape || !tape.keeps_states() {
+        let latest = (exchange.buffer.id, exchange.forwards.load(Ordering::Relaxed));
+        match tape.exchange {
+            Some((id, forward)) if id == latest.0 && tape.cell == self.id() => {
+                if forward != latest.1 {
+                    return Err(GpuError::Tape(
+                        "the exchange has served another forward pass since the one that made this tape".into(),
+                    ));
+                }
+            }
+            _ => return Err(GpuError::Tape("the tape was not made by a forward through this exchange".into())),
+        }
+        if (tape.batch, tape.steps) != shape || !tape.keeps_states() {
             return Err(GpuError::Tape("the tape was not made by a forward through this exchange".into()));
         }
         let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
@@ -279,10 +303,12 @@ impl GpuCell {
             workspace.put(slot, buffer);
         }
         workspace.attach(Slot::Exchange, exchange.buffer.share());
-        let run = self.prepare(gpu, &mut workspace, shape, ParamSource::Resident, tape.method, true)?;
-        if run.params != tape.params {
-            return Err(GpuError::Tape("the parameters changed between the forward and the backward pass".into()));
-        }
+        let params = if workspace.params_fingerprint == Some(tape.params) {
+            ParamSource::Resident
+        } else {
+            ParamSource::Exchange(exchange)
+        };
+        let run = self.prepare(gpu, &mut workspace, shape, params, tape.method, true)?;
         let pass = run.whole_batch(shape, "a backward through an exchange")?;
         let (scan, kernel) = self.adjoint_kernel(gpu, adjoint, run.method)?;
         let context = PassContext { pass: &pass, adjoint, scan, kernel: &kernel };
