@@ -5,7 +5,8 @@ For each row, the two paths are interleaved round by round; each round times
 one call (forward, or forward + backward) with CUDA events around it after a
 warm-up. The layer's overhead is its time minus rnnc's kernel time
 (`time_ms` + `backward_ms` of the report: projection, recurrence, backward
-recurrence and gradient products), as a share of the layer's time.
+recurrence and gradient products), as a share of the layer's time; rnnc's
+host time for the calls (`wall_ms`) is printed beside it.
 
     python examples/python/bench_layer.py --cell para_gru_mh --T 2048 --repeats 7
 
@@ -77,10 +78,12 @@ def main() -> None:
                     call(layer)
             times = {path: [] for path in layers}
             kernels = {path: [] for path in layers}
+            walls = {path: [] for path in layers}
             for _ in range(args.repeats):
                 for path, layer in layers.items():
                     times[path].append(timed(lambda: call(layer)))
                     kernels[path].append(kernel_ms(layer.last_report))
+                    walls[path].append(layer.last_report["wall_ms"])
             for path in layers:
                 t, k = times[path], kernels[path]
                 median, kernel = statistics.median(t), statistics.median(k)
@@ -94,6 +97,7 @@ def main() -> None:
                     "method": layers[path].last_report["method"],
                     "layer_ms": {"min": min(t), "median": median, "max": max(t)},
                     "rnnc_kernels_ms": {"min": min(k), "median": kernel, "max": max(k)},
+                    "rnnc_wall_ms": statistics.median(walls[path]),
                     "overhead_share": (median - kernel) / median,
                 }
                 lines.append(line)
