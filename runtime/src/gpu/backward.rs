@@ -318,7 +318,7 @@ impl GpuCell {
         let words: Vec<f32> = if read_gradients {
             gpu.map_read(&readback, total_bytes)?
         } else {
-            gpu.wait()?;
+            gpu.finish_submitted()?;
             Vec::new()
         };
         let wall_ms = start.elapsed().as_secs_f64() * 1e3;

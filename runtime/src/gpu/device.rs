@@ -266,6 +266,13 @@ impl Gpu {
     /// submitted work.
     pub fn wait(&self) -> Result<(), GpuError> {
         self.queue.submit([]);
+        self.finish_submitted()
+    }
+
+    /// Waits until the work submitted so far is done (without submitting the
+    /// queue's pending writes, as [`Gpu::wait`] does: no extra round trip
+    /// through the device when the last submission already ended).
+    pub(super) fn finish_submitted(&self) -> Result<(), GpuError> {
         self.device
             .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
             .map(|_| ())

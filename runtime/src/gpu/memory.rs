@@ -159,7 +159,7 @@ impl Gpu {
         slice.map_async(mode, move |result| {
             let _ = sender.send(result);
         });
-        self.wait()?;
+        self.finish_submitted()?;
         receiver.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))
     }
 

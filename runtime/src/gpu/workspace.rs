@@ -14,6 +14,9 @@ use super::kernel::Kernel;
 use super::memory::GpuBuffer;
 use super::timing::Timer;
 
+/// Uploads of at most this many bytes in all are written through the queue.
+const QUEUE_WRITE_BYTES: u64 = 1 << 20;
+
 /// A buffer of the workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Slot {
@@ -216,6 +219,15 @@ impl Workspace {
         }
         let total: u64 = uploads.writes.iter().map(|(_, _, words)| words.len() as u64 * 4).sum();
         if total == 0 {
+            return Ok(());
+        }
+        // Records and small data go through the queue's own staging (no wait
+        // for the upload buffer to be mappable); large data through the
+        // resident upload buffer (no second copy on the host).
+        if total <= QUEUE_WRITE_BYTES {
+            for (slot, offset, words) in &uploads.writes {
+                gpu.write(self.get(*slot)?, *offset as usize, words)?;
+            }
             return Ok(());
         }
         if self.upload.as_ref().is_none_or(|(_, size)| *size < total) {
