@@ -194,3 +194,15 @@ fn a_backward_after_other_calls_uses_the_exchanges_parameters_or_refuses() {
     let error = compiled.backward_exchange(&engine, &exchange, first.expect("a tape")).expect_err("stale");
     assert!(error.to_string().contains("served another forward pass"), "{error}");
 }
+
+#[test]
+fn an_adapter_is_chosen_by_its_uuid() {
+    let engine = Engine::new(Backend::Gpu, None).expect("a GPU (lavapipe in CI)");
+    let uuid = engine.device_uuid().expect("a Vulkan device has a UUID");
+    let hex = rnnc::runtime::gpu::uuid_hex(&uuid);
+    let same = Engine::new(Backend::Gpu, Some(&format!("uuid:{hex}"))).expect("the same adapter");
+    assert_eq!(same.device_uuid(), Some(uuid));
+    assert_eq!(same.device(), engine.device());
+    let error = Engine::new(Backend::Gpu, Some("uuid:00000000-0000-0000-0000-000000000000")).err().expect("no match");
+    assert!(error.to_string().contains(&format!("uuid:{hex}")), "{error}");
+}

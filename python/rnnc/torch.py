@@ -37,7 +37,7 @@ from torch.autograd.function import once_differentiable
 
 import rnnc
 
-__all__ = ["Recurrent", "uniform_init", "chrono_init"]
+__all__ = ["Recurrent", "uniform_init", "chrono_init", "current_cuda_adapter"]
 
 Init = Callable[[str, torch.Tensor], None]
 
@@ -71,14 +71,28 @@ def chrono_init(steps: int, gates: Sequence[str] = ("bz",)) -> Init:
     return init
 
 
-def _cell_of(cell: Union[str, "os.PathLike[str]", rnnc.Cell], backend: str) -> rnnc.Cell:
+def _cell_of(cell: Union[str, "os.PathLike[str]", rnnc.Cell], backend: str, adapter: Optional[str]) -> rnnc.Cell:
     """A compiled cell: an `rnnc.Cell` as is; a shipped cell's name
     (`"para_gru"`) or `stdlib:NAME`, a path, or `.rnn` text, compiled."""
     if isinstance(cell, rnnc.Cell):
         return cell
     if isinstance(cell, str) and cell in rnnc.stdlib_names() and not os.path.exists(cell):
-        return rnnc.stdlib(cell, backend=backend)
-    return rnnc.compile(cell, backend=backend)
+        return rnnc.stdlib(cell, backend=backend, adapter=adapter)
+    return rnnc.compile(cell, backend=backend, adapter=adapter)
+
+
+def current_cuda_adapter() -> Optional[str]:
+    """The adapter selector (`uuid:HEX`) of the current CUDA device's GPU, or
+    `None` without CUDA: rnnc then runs on the GPU that this process's CUDA
+    tensors live on (one process per GPU, as under DistributedDataParallel)."""
+    if not torch.cuda.is_available():
+        return None
+    import rnnc.cuda
+
+    try:
+        return "uuid:" + rnnc.cuda.cuda_uuid(torch.cuda.current_device()).hex()
+    except rnnc.Error:
+        return None
 
 
 def _host(tensor: torch.Tensor) -> np.ndarray:
@@ -251,6 +265,9 @@ class Recurrent(nn.Module):
             under `torch.no_grad()` (default `uniform_init`; see `chrono_init`).
         backend: `"auto"` (the best GPU, else the CPU), `"gpu"` or `"cpu"`;
             ignored when `cell` is already compiled.
+        adapter: which GPU (an index, part of a name, or `uuid:HEX`); by
+            default the current CUDA device's GPU where there is CUDA (so each
+            process of a distributed job runs on its own), else the best.
         method, atol, rtol, max_iterations: the solver's options, as
             `Cell.forward` takes them.
         device_path: for CUDA tensors, whether to keep them on the device
@@ -269,6 +286,7 @@ class Recurrent(nn.Module):
         *,
         init: Optional[Init] = None,
         backend: str = "auto",
+        adapter: Optional[str] = None,
         method: str = "auto",
         atol: Optional[float] = None,
         rtol: Optional[float] = None,
@@ -280,7 +298,16 @@ class Recurrent(nn.Module):
         # Per (batch, steps, CUDA device): the exchanges of the device path.
         self._exchanges: Dict[Tuple[int, int, int], list] = {}
         self._device_path_failure: Optional[str] = None
-        self.cell = _cell_of(cell, backend)
+        if adapter is None and backend != "cpu" and not isinstance(cell, rnnc.Cell):
+            adapter = current_cuda_adapter()
+        try:
+            self.cell = _cell_of(cell, backend, adapter)
+        except rnnc.DeviceError:
+            if adapter is None or not adapter.startswith("uuid:"):
+                raise
+            # CUDA's GPU has no Vulkan adapter of its own (another vendor's
+            # driver, say): the best adapter, and CUDA tensors by the host.
+            self.cell = _cell_of(cell, backend, None)
         self.dims = dict(dims)
         self.init = init or uniform_init
         self.solver_options = {"method": method}

@@ -12,8 +12,9 @@ use super::kernel::Kernel;
 /// has a planned bound (docs/ARCHITECTURE.md, "Trusted kernels").
 pub const SHADER_CHECKS_ENV: &str = "RNNC_SHADER_CHECKS";
 
-/// The environment variable that picks an adapter: an index into the list that
-/// `rnnc devices` prints, or a case-insensitive part of the adapter's name.
+/// The environment variable that picks an adapter: an index into the list of
+/// adapters (best first), a case-insensitive part of the adapter's name, or
+/// `uuid:HEX`, the GPU's UUID (as CUDA and `nvidia-smi` give it).
 pub const ADAPTER_ENV: &str = "RNNC_ADAPTER";
 
 /// Why the GPU could not be used.
@@ -138,17 +139,25 @@ impl Gpu {
             Some(wanted) => {
                 let by_index = wanted.trim().parse::<usize>().ok().filter(|&i| i < adapters.len());
                 let lower = wanted.to_lowercase();
-                by_index
-                    .or_else(|| adapters.iter().position(|a| a.get_info().name.to_lowercase().contains(&lower)))
-                    .ok_or_else(|| GpuError::AdapterNotFound {
-                        wanted: wanted.clone(),
-                        available: adapters
-                            .iter()
-                            .enumerate()
-                            .map(|(i, a)| format!("{i}: {}", a.get_info().name))
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    })?
+                let by_uuid = lower.trim().strip_prefix("uuid:").map(|hex| {
+                    let uuid = super::interop::parse_uuid(hex);
+                    adapters.iter().position(|a| uuid.is_some() && super::interop::adapter_uuid(a) == uuid)
+                });
+                let by_name = || adapters.iter().position(|a| a.get_info().name.to_lowercase().contains(&lower));
+                by_index.or_else(|| by_uuid.unwrap_or_else(by_name)).ok_or_else(|| GpuError::AdapterNotFound {
+                    wanted: wanted.clone(),
+                    available: adapters
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| match super::interop::adapter_uuid(a) {
+                            Some(uuid) => {
+                                format!("{i}: {} (uuid:{})", a.get_info().name, super::interop::uuid_hex(&uuid))
+                            }
+                            None => format!("{i}: {}", a.get_info().name),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                })?
             }
         };
         let adapter = adapters.swap_remove(chosen);

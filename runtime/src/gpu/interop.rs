@@ -147,12 +147,60 @@ impl Gpu {
     pub fn device_uuid(&self) -> Option<[u8; 16]> {
         // SAFETY: a read-only query of the physical device.
         let hal = unsafe { self.device.as_hal::<Vulkan>() }?;
-        let instance = hal.shared_instance().raw_instance();
-        let mut id = vk::PhysicalDeviceIDProperties::default();
-        {
-            let mut properties = vk::PhysicalDeviceProperties2::default().push_next(&mut id);
-            unsafe { instance.get_physical_device_properties2(hal.raw_physical_device(), &mut properties) };
-        }
-        Some(id.device_uuid)
+        Some(physical_uuid(hal.shared_instance().raw_instance(), hal.raw_physical_device()))
+    }
+}
+
+/// The UUID of `adapter`'s GPU (as [`Gpu::device_uuid`]), where it is a Vulkan one.
+pub(super) fn adapter_uuid(adapter: &wgpu::Adapter) -> Option<[u8; 16]> {
+    // SAFETY: a read-only query of the physical device.
+    let hal = unsafe { adapter.as_hal::<Vulkan>() }?;
+    Some(physical_uuid(hal.shared_instance().raw_instance(), hal.raw_physical_device()))
+}
+
+fn physical_uuid(instance: &ash::Instance, physical: vk::PhysicalDevice) -> [u8; 16] {
+    let mut id = vk::PhysicalDeviceIDProperties::default();
+    {
+        let mut properties = vk::PhysicalDeviceProperties2::default().push_next(&mut id);
+        // SAFETY: a query of a live physical device into structures it fills.
+        unsafe { instance.get_physical_device_properties2(physical, &mut properties) };
+    }
+    id.device_uuid
+}
+
+/// A UUID as 32 lowercase hex digits (CUDA's and `nvidia-smi`'s order, without dashes).
+pub fn uuid_hex(uuid: &[u8; 16]) -> String {
+    uuid.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The 16 bytes of a UUID written as hex digits, dashes allowed (`GPU-` prefix too).
+pub(super) fn parse_uuid(text: &str) -> Option<[u8; 16]> {
+    let digits: Vec<u8> = text
+        .trim()
+        .trim_start_matches("GPU-")
+        .chars()
+        .filter(|&c| c != '-')
+        .map(|c| c.to_digit(16).map(|d| d as u8))
+        .collect::<Option<_>>()?;
+    if digits.len() != 32 {
+        return None;
+    }
+    let mut uuid = [0u8; 16];
+    for (byte, pair) in uuid.iter_mut().zip(digits.chunks(2)) {
+        *byte = pair[0] << 4 | pair[1];
+    }
+    Some(uuid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_read_as_nvidia_smi_and_cuda_write_them() {
+        let uuid = parse_uuid("GPU-0123abcd-4567-89ef-0123-456789ABCDEF").expect("a uuid");
+        assert_eq!(uuid_hex(&uuid), "0123abcd456789ef0123456789abcdef");
+        assert_eq!(parse_uuid("0123"), None);
+        assert_eq!(parse_uuid("zz23abcd456789ef0123456789abcdef"), None);
     }
 }

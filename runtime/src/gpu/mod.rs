@@ -17,6 +17,6 @@ pub use backward::BackwardTimes;
 pub use cell::{GpuCell, GpuTape, Outputs};
 pub use device::{ADAPTER_ENV, AdapterSummary, Gpu, GpuError, SHADER_CHECKS_ENV};
 pub use exchange::Exchange;
-pub use interop::ExportedMemory;
+pub use interop::{ExportedMemory, uuid_hex};
 pub use kernel::{Binding, Kernel};
 pub use memory::GpuBuffer;
