@@ -44,6 +44,7 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", default="cpu", choices=["auto", "gpu", "cpu"])
     parser.add_argument("--method", default="auto", choices=["auto", "newton", "sequential"])
     parser.add_argument("--eval", type=int, default=256, help="held-out sequences")
+    parser.add_argument("--eval-batch", type=int, default=8, help="held-out sequences per batch")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
@@ -62,6 +63,11 @@ def main(argv=None) -> int:
     model = AddingModel(args.width, args.hidden, args.seq, args.backend, args.method).to(device)
     ddp = DistributedDataParallel(model, device_ids=[local_rank] if cuda else None)
     optimizer = torch.optim.Adam(ddp.parameters(), lr=args.lr)
+    print(
+        f"rank {rank}/{world}: {device}, rnnc on {model.cell.cell.device} (adapter {model.cell.adapter or 'the best'})",
+        file=sys.stderr,
+        flush=True,
+    )
     generator = torch.Generator().manual_seed(args.seed)
     mine = slice(rank * share, (rank + 1) * share)
 
@@ -99,8 +105,8 @@ def main(argv=None) -> int:
     if rank == 0:
         eval_generator = torch.Generator().manual_seed(args.seed + 10_000)
         batches = [
-            tuple(t.to(device) for t in sample(eval_generator, args.batch, args.seq))
-            for _ in range(max(1, args.eval // args.batch))
+            tuple(t.to(device) for t in sample(eval_generator, args.eval_batch, args.seq))
+            for _ in range(max(1, args.eval // args.eval_batch))
         ]
         eval_mse, within = evaluate(model, batches)
         print(
@@ -122,6 +128,7 @@ def main(argv=None) -> int:
                     "timed_steps": timed,
                     "seconds": seconds,
                     "sequences_per_s": args.batch * timed / seconds if timed else None,
+                    "device_path": model.cell.device_path_active,
                     "last_report": model.cell.last_report,
                 }
             ),

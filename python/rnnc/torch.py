@@ -297,7 +297,8 @@ class Recurrent(nn.Module):
         self.device_path = device_path
         # Per (batch, steps, CUDA device): the exchanges of the device path.
         self._exchanges: Dict[Tuple[int, int, int], list] = {}
-        self._device_path_failure: Optional[str] = None
+        # Per (batch, steps, CUDA device): why the device path is unavailable.
+        self._device_path_failures: Dict[Tuple[int, int, int], str] = {}
         if adapter is None and backend != "cpu" and not isinstance(cell, rnnc.Cell):
             adapter = current_cuda_adapter()
         try:
@@ -307,7 +308,9 @@ class Recurrent(nn.Module):
                 raise
             # CUDA's GPU has no Vulkan adapter of its own (another vendor's
             # driver, say): the best adapter, and CUDA tensors by the host.
+            adapter = None
             self.cell = _cell_of(cell, backend, None)
+        self.adapter = adapter
         self.dims = dict(dims)
         self.init = init or uniform_init
         self.solver_options = {"method": method}
@@ -380,11 +383,12 @@ class Recurrent(nn.Module):
         for the host path."""
         if self.device_path is False or not reference.is_cuda:
             return None
-        if self._device_path_failure is not None and self.device_path is None:
-            return None
         batch, steps = reference.shape[0], reference.shape[1]
         index = reference.device.index if reference.device.index is not None else torch.cuda.current_device()
-        pool = self._exchanges.setdefault((batch, steps, index), [])
+        key = (batch, steps, index)
+        if key in self._device_path_failures and self.device_path is None:
+            return None
+        pool = self._exchanges.get(key, [])
         for slot in pool:
             if not slot.pending:
                 pool.remove(slot)
@@ -406,7 +410,7 @@ class Recurrent(nn.Module):
         except (rnnc.Error, OSError) as e:
             if self.device_path:
                 raise
-            self._device_path_failure = str(e)
+            self._device_path_failures[key] = str(e)
             warnings.warn(
                 f"rnnc: CUDA tensors take the host path (the device path is unavailable: {e})",
                 RuntimeWarning,
@@ -414,7 +418,14 @@ class Recurrent(nn.Module):
             )
             return None
         pool.append(slot)
+        self._exchanges[key] = pool
         return slot
+
+    @property
+    def device_path_active(self) -> bool:
+        """Whether some call has run through the device path (CUDA tensors kept
+        on the GPU) rather than the host path."""
+        return any(self._exchanges.values())
 
     def _inits(self, init) -> Dict[str, torch.Tensor]:
         if init is None:

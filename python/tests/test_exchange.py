@@ -113,7 +113,7 @@ def test_the_layers_device_path_matches_its_host_path():
             h = layer(xi)
         h.pow(2).mean().backward()
         results.append((h.detach(), xi.grad, {n: p.grad for n, p in layer.named_parameters()}))
-    assert device_layer._exchanges and not host_layer._exchanges
+    assert device_layer.device_path_active and not host_layer.device_path_active
     (h_d, x_d, p_d), (h_h, x_h, p_h) = results
     torch.testing.assert_close(h_d, h_h, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(x_d, x_h, rtol=1e-4, atol=1e-7)

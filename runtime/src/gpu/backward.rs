@@ -390,8 +390,8 @@ impl GpuCell {
     ) -> Result<(Vec<Dispatch<'_>>, Vec<Dispatch<'_>>), GpuError> {
         let plan = &self.kernels().plan;
         let columns = plan.cell.projection_columns;
-        // Each product: its launch, operand slots, and whether its splits are summed.
-        let mut products: Vec<(GemmLaunch, Slot, Slot, Slot)> = Vec::new();
+        // Each product: its launch, its operands' slots, its output's binding.
+        let mut products: Vec<(GemmLaunch, Slot, Slot, Bound)> = Vec::new();
         let mut written: Vec<usize> = Vec::new();
         for (i, launch) in plan.cell.projections.iter().enumerate() {
             let input = launch.input.index();
@@ -399,9 +399,14 @@ impl GpuCell {
             let x_len = plan.cell.inputs[input];
             let accumulate = u32::from(written.contains(&input) || exchange.is_some());
             written.push(input);
-            let (dx_target, dx_offset) = match exchange {
-                Some(exchange) => (Slot::Exchange, exchange.layout().input_grads()[input].offset as u32),
-                None => (Slot::InputGrads(input), 0),
+            // With an exchange, its input gradient's region alone (the
+            // exchange may be longer than one binding).
+            let dx_target = match exchange {
+                Some(exchange) => {
+                    let region = &exchange.layout().input_grads()[input];
+                    Bound::range(Slot::Exchange, region.offset as u64, region.len() as u64)
+                }
+                None => Bound::whole(Slot::InputGrads(input)),
             };
             let column = launch.column as u32;
             // Both kinds as `groups` products of an `r x c` matrix: a dense launch
@@ -441,7 +446,7 @@ impl GpuCell {
             );
             let dw_words = (launch.columns() * launch.depth).max(dw.output_words());
             workspace.ensure(gpu, Slot::WeightGrads(i), dw_words as usize)?;
-            products.push((dw, Slot::Grads, Slot::Inputs, Slot::WeightGrads(i)));
+            products.push((dw, Slot::Grads, Slot::Inputs, Bound::whole(Slot::WeightGrads(i))));
             // dx[., g c ..] (+)= dP[., g r ..] W[g].
             let dx = GemmLaunch::new(
                 GemmSizes {
@@ -455,7 +460,6 @@ impl GpuCell {
                     b_offset: w_offset as u32,
                     b_row: c32,
                     b_col: 1,
-                    c_offset: dx_offset,
                     c_row: x_len as u32,
                     a_group: r32,
                     b_group: r32 * c32,
@@ -472,17 +476,17 @@ impl GpuCell {
         let mut words = vec![0u32; len];
         let (mut weights, mut inputs) = (Vec::new(), Vec::new());
         for (p, (product, a, b, c)) in products.into_iter().enumerate() {
-            let dispatches = if matches!(c, Slot::WeightGrads(_)) { &mut weights } else { &mut inputs };
+            let dispatches = if matches!(c.slot, Slot::WeightGrads(_)) { &mut weights } else { &mut inputs };
             let at = p as u64 * stride;
             words[at as usize..at as usize + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
             let record = Bound::range(Slot::GradientSizes, at, GemmSizes::WORDS as u64);
             // The operands twice: as words, and as quads (`gemm.wgsl`).
-            let bound = [record, Bound::whole(a), Bound::whole(b), Bound::whole(c), Bound::whole(a), Bound::whole(b)];
+            let bound = [record, Bound::whole(a), Bound::whole(b), c, Bound::whole(a), Bound::whole(b)];
             let gemm = self.gemm_kernel(gpu, &product.sizes)?;
             let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
             dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });
             if product.is_split() {
-                let bind_group = workspace.bind_group(gpu, &self.sum_splits, &[record, Bound::whole(c)])?;
+                let bind_group = workspace.bind_group(gpu, &self.sum_splits, &[record, c])?;
                 let grid = product.sum_grid(gpu.max_workgroups_per_dimension());
                 dispatches.push(Dispatch { kernel: self.sum_splits.as_ref(), bind_group, grid });
             }

@@ -46,22 +46,35 @@ pub struct Exchange {
     forwards: AtomicU64,
 }
 
-/// A planned gathered sum on the device: its table and its record.
+/// A planned gathered sum on the device: its table and its record, and the
+/// word ranges of its source and destination buffers that its indices count
+/// from (`None`: the whole buffer).
 struct Gather {
     table: GpuBuffer,
     sizes: GpuBuffer,
     grid: [u32; 3],
+    src: Option<(u64, u64)>,
+    dst: Option<(u64, u64)>,
 }
 
 impl Gather {
-    /// Uploads `table`, to be added (`accumulate`) or written.
-    fn upload(gpu: &Gpu, table: &GatherTable, accumulate: bool) -> Result<Gather, GpuError> {
+    /// Uploads `table`, to be added (`accumulate`) or written, its indices
+    /// counting from the ranges `src` and `dst` (words `(offset, len)`).
+    fn upload(
+        gpu: &Gpu,
+        table: &GatherTable,
+        accumulate: bool,
+        src: Option<(u64, u64)>,
+        dst: Option<(u64, u64)>,
+    ) -> Result<Gather, GpuError> {
         let mut sizes = table.sizes;
         sizes.accumulate = u32::from(accumulate);
         Ok(Gather {
             table: gpu.upload("gather table", &table.words)?,
             sizes: gpu.upload("gather sizes", &sizes.words())?,
             grid: table.grid(gpu.max_workgroups_per_dimension()),
+            src,
+            dst,
         })
     }
 
@@ -73,7 +86,14 @@ impl Gather {
         src: &GpuBuffer,
         dst: &GpuBuffer,
     ) -> Result<Dispatch<'k>, GpuError> {
-        let bind_group = kernel.bind_group(gpu, &[self.sizes.whole(), self.table.whole(), src.whole(), dst.whole()])?;
+        fn bound(buffer: &GpuBuffer, range: Option<(u64, u64)>) -> wgpu::BufferBinding<'_> {
+            match range {
+                Some((offset, len)) => buffer.range(offset, len),
+                None => buffer.whole(),
+            }
+        }
+        let entries = [self.sizes.whole(), self.table.whole(), bound(src, self.src), bound(dst, self.dst)];
+        let bind_group = kernel.bind_group(gpu, &entries)?;
         Ok(Dispatch { kernel, bind_group, grid: self.grid })
     }
 }
@@ -137,6 +157,15 @@ impl Exchange {
     }
 }
 
+/// The words `(offset, len)` from a group's first region to its last one's
+/// end (at least one word: a binding may not be empty).
+fn group_range(regions: &[Region]) -> (u64, u64) {
+    match (regions.first(), regions.last()) {
+        (Some(first), Some(last)) => (first.offset as u64, ((last.offset + last.len()) - first.offset).max(1) as u64),
+        _ => (0, 1),
+    }
+}
+
 fn mismatch(what: &str) -> GpuError {
     GpuError::Device(format!("internal: the exchange's layout does not match the cell's plan ({what})"))
 }
@@ -162,24 +191,37 @@ impl GpuCell {
         if !lengths(layout.outputs(), &plan.cell.outputs, rows) {
             return Err(mismatch("outputs"));
         }
+        let fits = self.batch_chunk(gpu, layout.batch, layout.steps);
+        if fits < layout.batch {
+            return Err(GpuError::Device(format!(
+                "an exchange needs its batch in one pass; this device takes {fits} of {} sequences of {} steps \
+                 per pass (its largest binding): use batches of at most {fits}",
+                layout.batch, layout.steps
+            )));
+        }
         let (buffer, exported) = if export {
             let (buffer, memory) = gpu.exported_storage("exchange", layout.words)?;
             (buffer, Some(memory))
         } else {
-            (gpu.zeroed("exchange", layout.words)?, None)
+            (gpu.ranged_storage("exchange", layout.words)?, None)
         };
         // A `scalar` parameter's word, repeated to its length in the parameters.
+        let params = group_range(layout.params());
         let lists: Vec<(u32, Vec<u32>)> = layout
             .params()
             .iter()
             .zip(&plan.cell.params)
             .filter(|(region, slot)| region.len() == 1 && slot.len > 1)
             .flat_map(|(region, slot)| {
-                (0..slot.len).map(move |j| ((slot.offset + j) as u32, vec![region.offset as u32]))
+                let from = (region.offset as u64 - params.0) as u32;
+                (0..slot.len).map(move |j| ((slot.offset + j) as u32, vec![from]))
             })
             .collect();
-        let expansion =
-            if lists.is_empty() { None } else { Some(Gather::upload(gpu, &GatherTable::new(&lists), false)?) };
+        let expansion = if lists.is_empty() {
+            None
+        } else {
+            Some(Gather::upload(gpu, &GatherTable::new(&lists), false, Some(params), None)?)
+        };
         Ok(Exchange {
             buffer,
             exported,
@@ -384,15 +426,17 @@ impl GpuCell {
         }
         let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
         let regions = exchange.layout().param_grads();
+        let range = group_range(regions);
         let mut lists: HashMap<u32, Vec<u32>> = HashMap::new();
         for (word, param, index) in self.accumulator_terms(adjoint, batch, scan) {
             let region = &regions[param];
             let index = if region.len() == 1 { 0 } else { index };
-            lists.entry((region.offset + index) as u32).or_default().push((layout.partials + word as u64) as u32);
+            let target = region.offset as u64 + index as u64 - range.0;
+            lists.entry(target as u32).or_default().push((layout.partials + word as u64) as u32);
         }
         let mut lists: Vec<(u32, Vec<u32>)> = lists.into_iter().collect();
         lists.sort_unstable_by_key(|(target, _)| *target);
-        let gather = Arc::new(Gather::upload(gpu, &GatherTable::new(&lists), true)?);
+        let gather = Arc::new(Gather::upload(gpu, &GatherTable::new(&lists), true, None, Some(range))?);
         planned.insert(scan, gather.clone());
         Ok(gather)
     }

@@ -46,15 +46,11 @@ fn vulkan_error(what: &str) -> impl Fn(vk::Result) -> GpuError + '_ {
 impl Gpu {
     /// A storage buffer of `len` words (whole 16-byte quads, as
     /// [`Gpu::storage`]) in device-local memory exported as an opaque file
-    /// descriptor. Counted in [`Gpu::allocations`] like every buffer.
+    /// descriptor; up to the device's largest buffer, bound by ranges of at
+    /// most a binding each. Counted in [`Gpu::allocations`] like every buffer.
     pub fn exported_storage(&self, label: &str, len: usize) -> Result<(GpuBuffer, ExportedMemory), GpuError> {
         let bytes = (len.max(1).next_multiple_of(4) * 4) as u64;
-        if bytes > self.max_binding_bytes() {
-            return Err(GpuError::Device(format!(
-                "buffer `{label}` needs {bytes} bytes; the device allows at most {} bytes per buffer",
-                self.max_binding_bytes()
-            )));
-        }
+        self.check_buffer_bytes(label, bytes)?;
         // SAFETY: the hal device is only used to create and bind the buffer
         // and its memory, which are handed to wgpu below and freed by its
         // drop callback, after wgpu is done with the buffer.

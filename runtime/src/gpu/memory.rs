@@ -79,6 +79,35 @@ impl Gpu {
         Ok(GpuBuffer { buffer, len, id })
     }
 
+    /// A storage buffer of `len` zero words that may be longer than one
+    /// binding (up to the device's largest buffer): it is only ever bound by
+    /// ranges of at most a binding each.
+    pub(super) fn ranged_storage(&self, label: &str, len: usize) -> Result<GpuBuffer, GpuError> {
+        let bytes = (len.max(1).next_multiple_of(4) * 4) as u64;
+        self.check_buffer_bytes(label, bytes)?;
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes,
+            usage: STORAGE_USAGE,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        encoder.clear_buffer(&buffer, 0, None);
+        self.queue.submit([encoder.finish()]);
+        Ok(self.counted(buffer, len))
+    }
+
+    /// Whether a buffer of `bytes` may exist on the device (bound by ranges).
+    pub(super) fn check_buffer_bytes(&self, label: &str, bytes: u64) -> Result<(), GpuError> {
+        if bytes > self.limits.max_buffer_size {
+            return Err(GpuError::Device(format!(
+                "buffer `{label}` needs {bytes} bytes; the device allows at most {} bytes per buffer",
+                self.limits.max_buffer_size
+            )));
+        }
+        Ok(())
+    }
+
     /// A buffer of `len` words made outside [`Gpu::create`] (imported or
     /// exported memory), counted and given its identity.
     pub(super) fn counted(&self, buffer: wgpu::Buffer, len: usize) -> GpuBuffer {
