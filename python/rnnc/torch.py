@@ -37,7 +37,7 @@ from torch.autograd.function import once_differentiable
 
 import rnnc
 
-__all__ = ["Recurrent", "uniform_init", "chrono_init", "current_cuda_adapter"]
+__all__ = ["Recurrent", "uniform_init", "chrono_init", "current_cuda_adapter", "sequence_parallel"]
 
 Init = Callable[[str, torch.Tensor], None]
 
@@ -443,3 +443,57 @@ class Recurrent(nn.Module):
     def extra_repr(self) -> str:
         dims = ", ".join(f"{k}={v}" for k, v in self.dims.items())
         return f"{self.cell.name}, {dims}, {self.cell.backend}, method={self.solver_options['method']}"
+
+
+class _SequenceParallelFunction(torch.autograd.Function):
+    """`rnnc.parallel`'s forward and backward of one rank's slice, through host
+    memory."""
+
+    @staticmethod
+    def forward(ctx, layer: "Recurrent", group, count: int, *tensors: torch.Tensor):
+        cell = layer.cell
+        params = {n: _host(t) for n, t in zip(cell.params, tensors[:count])}
+        inputs = {n: _host(t) for n, t in zip(cell.inputs, tensors[count:])}
+        import rnnc.parallel
+
+        outputs, slice_context = rnnc.parallel.forward(cell, params, inputs, group=group, **layer.solver_options)
+        layer._record(slice_context.reports[-1])
+        ctx.layer, ctx.group, ctx.count = layer, group, count
+        ctx.params, ctx.inputs, ctx.slice = params, inputs, slice_context
+        ctx.kinds = [(t.device, t.dtype) for t in tensors]
+        reference = tensors[count]
+        return tuple(_like(outputs[name], reference) for name in cell.outputs)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *grads: Optional[torch.Tensor]):
+        import rnnc.parallel
+
+        cell = ctx.layer.cell
+        douts = {name: _host(g) for name, g in zip(cell.outputs, grads) if g is not None}
+        gradients = rnnc.parallel.backward(
+            cell, ctx.params, ctx.inputs, douts, ctx.slice, group=ctx.group, **ctx.layer.solver_options
+        )
+        keys = [f"param.{n}" for n in cell.params] + [f"input.{n}" for n in cell.inputs]
+        results = [
+            torch.from_numpy(gradients[key]).to(device=device, dtype=dtype) if needed else None
+            for key, (device, dtype), needed in zip(keys, ctx.kinds, ctx.needs_input_grad[3:])
+        ]
+        return (None, None, None, *results)
+
+
+def sequence_parallel(layer: Recurrent, *inputs: torch.Tensor, group=None):
+    """Runs `layer` over one long sequence cut along T over the processes of
+    `group` (a `torch.distributed` group; default: the world), in rank order:
+    `inputs` are this rank's slice `[B, T_r, size]`, the result this slice's
+    outputs; `backward()` on every rank gives each rank the whole sequence's
+    parameter gradients (summed over the group) and its slice's input
+    gradients. The sequence starts from zero states. See `rnnc.parallel`."""
+    cell = layer.cell
+    if len(inputs) != len(cell.inputs):
+        raise TypeError(f"cell `{cell.name}` takes {len(cell.inputs)} input(s), {len(inputs)} given")
+    params = [getattr(layer, name) for name in cell.params]
+    outputs = _SequenceParallelFunction.apply(layer, group, len(params), *params, *inputs)
+    if len(outputs) == 1:
+        return outputs[0]
+    return dict(zip(cell.outputs, outputs))
