@@ -226,7 +226,12 @@ impl GpuCell {
             }
             BackwardIo::Exchange(exchange) => {
                 for (region, &prefix) in exchange.layout().douts().iter().zip(&plan.output_prefix) {
-                    uploads.from_exchange(Slot::Douts, rows as u64 * prefix, region.offset as u64, region.len() as u64);
+                    uploads.copy_from_exchange(
+                        Slot::Douts,
+                        rows as u64 * prefix,
+                        region.offset as u64,
+                        region.len() as u64,
+                    );
                 }
                 self.pass_uploads(&PassIo::Exchange(exchange), pass, false, &mut uploads);
             }

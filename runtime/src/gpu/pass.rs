@@ -56,11 +56,16 @@ impl GpuCell {
                 let layout = exchange.layout();
                 for (region, &prefix) in layout.inputs().iter().zip(&plan.input_prefix) {
                     if inputs {
-                        uploads.from_exchange(Slot::Inputs, rows * prefix, region.offset as u64, region.len() as u64);
+                        uploads.copy_from_exchange(
+                            Slot::Inputs,
+                            rows * prefix,
+                            region.offset as u64,
+                            region.len() as u64,
+                        );
                     }
                 }
                 for (region, &prefix) in layout.inits().iter().zip(&plan.state_prefix) {
-                    uploads.from_exchange(Slot::Init, batch * prefix, region.offset as u64, region.len() as u64);
+                    uploads.copy_from_exchange(Slot::Init, batch * prefix, region.offset as u64, region.len() as u64);
                 }
             }
         }

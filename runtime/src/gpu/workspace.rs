@@ -294,7 +294,7 @@ impl<'a> Uploads<'a> {
     }
 
     /// Words `from..from + len` of the exchange, copied on the device.
-    pub(super) fn from_exchange(&mut self, slot: Slot, offset: u64, from: u64, len: u64) {
+    pub(super) fn copy_from_exchange(&mut self, slot: Slot, offset: u64, from: u64, len: u64) {
         if len > 0 {
             self.copies.push((slot, offset, from, len));
         }
