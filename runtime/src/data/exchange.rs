@@ -66,26 +66,13 @@ impl ExchangeLayout {
     /// The layout for `cell` with `dims` bound, `batch` sequences of `steps` steps.
     pub fn new(cell: &Cell, dims: &DimSizes, batch: usize, steps: usize) -> Result<ExchangeLayout, DataError> {
         let shape = |axes: &[Axis]| shape_of(axes, cell, dims, batch, steps);
-        let params: Vec<(String, Vec<usize>)> = cell
-            .params
-            .values()
-            .map(|p| Ok((p.name.clone(), shape(&stored_axes(p))?)))
-            .collect::<Result<_, DataError>>()?;
-        let inputs: Vec<(String, Vec<usize>)> = cell
-            .inputs
-            .values()
-            .map(|i| Ok((i.name.clone(), shape(&input_axes(i.size))?)))
-            .collect::<Result<_, DataError>>()?;
-        let inits: Vec<(String, Vec<usize>)> = cell
-            .states
-            .values()
-            .map(|s| Ok((s.name.clone(), shape(&init_axes(s.size))?)))
-            .collect::<Result<_, DataError>>()?;
-        let outputs: Vec<(String, Vec<usize>)> = cell
-            .outputs
-            .values()
-            .map(|o| Ok((o.name.clone(), shape(&output_axes(o.size))?)))
-            .collect::<Result<_, DataError>>()?;
+        let named = |tensors: Vec<(&String, Vec<Axis>)>| -> Result<Vec<(String, Vec<usize>)>, DataError> {
+            tensors.into_iter().map(|(name, axes)| Ok((name.clone(), shape(&axes)?))).collect()
+        };
+        let params = named(cell.params.values().map(|p| (&p.name, stored_axes(p))).collect())?;
+        let inputs = named(cell.inputs.values().map(|i| (&i.name, input_axes(i.size))).collect())?;
+        let inits = named(cell.states.values().map(|s| (&s.name, init_axes(s.size))).collect())?;
+        let outputs = named(cell.outputs.values().map(|o| (&o.name, output_axes(o.size))).collect())?;
         let groups = [&params, &inputs, &inits, &outputs, &outputs, &params, &inputs, &inits];
         let mut regions = Vec::new();
         let mut offset = 0usize;

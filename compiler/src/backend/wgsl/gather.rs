@@ -48,9 +48,7 @@ impl GatherTable {
     /// The workgroups of a dispatch (one thread per target, in rows of at most
     /// `max_per_dimension` workgroups).
     pub fn grid(&self, max_per_dimension: u32) -> [u32; 3] {
-        let groups = u64::from(self.sizes.targets).div_ceil(THREADS).max(1);
-        let x = groups.min(u64::from(max_per_dimension.max(1)));
-        [x as u32, groups.div_ceil(x) as u32, 1]
+        super::grid_in_rows(u64::from(self.sizes.targets), THREADS, max_per_dimension)
     }
 }
 

@@ -304,9 +304,7 @@ impl GemmLaunch {
     /// The `sum_splits` kernel's workgroups (one thread per word of `C`, in rows
     /// of at most `max_per_dimension` workgroups).
     pub fn sum_grid(&self, max_per_dimension: u32) -> [u32; 3] {
-        let groups = u64::from(self.sizes.c_split).div_ceil(SUM_THREADS).max(1);
-        let x = groups.min(u64::from(max_per_dimension.max(1)));
-        [x as u32, groups.div_ceil(x) as u32, 1]
+        super::grid_in_rows(u64::from(self.sizes.c_split), SUM_THREADS, max_per_dimension)
     }
 }
 

@@ -20,6 +20,15 @@ pub mod plan;
 use crate::Derived;
 use crate::check::DimSizes;
 use crate::error::{Error, ErrorKind};
+/// The workgroups of a one-thread-per-item kernel of `threads` per workgroup
+/// over `items`, in rows of at most `max_per_dimension` workgroups (the
+/// kernel's index is `x + y * groups.x * threads`).
+pub fn grid_in_rows(items: u64, threads: u64, max_per_dimension: u32) -> [u32; 3] {
+    let groups = items.div_ceil(threads).max(1);
+    let x = groups.min(u64::from(max_per_dimension.max(1)));
+    [x as u32, groups.div_ceil(x) as u32, 1]
+}
+
 pub use adjoint::{Accumulator, AccumulatorKind, AdjointKernels, GradientLayout, generate_adjoint};
 pub use gather::{GatherTable, gather_text};
 pub use gemm::{GEMM_TILE, GemmAblation, GemmKernel, GemmLaunch, GemmLayout, TransposeLaunch};
