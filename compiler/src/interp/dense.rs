@@ -156,7 +156,7 @@ impl Interpreter<'_> {
                     let matrix_cols = along.matrix_cols(elements as u64, vector as u64);
                     let mut m = Matrix::zeros(rows, cols);
                     for i in 0..elements {
-                        let j = along.vector_index(i as u64, matrix_cols as u64) as usize;
+                        let j = along.vector_index(i as u64, matrix_cols) as usize;
                         if fold { m.set(j, i, 1.0) } else { m.set(i, j, 1.0) }
                     }
                     m
