@@ -30,11 +30,11 @@ pub fn inspect_json(derived: &Derived, sizes: Option<&DimSizes>) -> Value {
         "cell": cell.name,
         "doc": cell.doc,
         "dims": dims,
-        "inputs": cell.inputs.values().map(|v| named(&v.name, vec![size_json(cell, v.size)])).collect::<Vec<_>>(),
-        "states": cell.states.values().map(|v| named(&v.name, vec![size_json(cell, v.size)])).collect::<Vec<_>>(),
+        "inputs": cell.inputs.values().map(|v| named(&v.name, shape_json(cell, v.size))).collect::<Vec<_>>(),
+        "states": cell.states.values().map(|v| named(&v.name, shape_json(cell, v.size))).collect::<Vec<_>>(),
         "params": cell.params.values().map(|p| param_json(cell, p)).collect::<Vec<_>>(),
         "outputs": cell.outputs.values().map(|o| {
-            let mut value = named(&o.name, vec![size_json(cell, o.size)]);
+            let mut value = named(&o.name, shape_json(cell, o.size));
             value["source"] = json!(match o.value {
                 OutputValue::State(_) => "state",
                 OutputValue::Let(_) => "let",
@@ -64,12 +64,20 @@ fn named(name: &str, shape: Vec<Value>) -> Value {
     json!({ "name": name, "shape": shape })
 }
 
+/// A value's shape: `[size]`, or a matrix's two sides (`["D", "N"]`).
+fn shape_json(cell: &Cell, size: Size) -> Vec<Value> {
+    match size.matrix() {
+        Some((rows, cols)) => vec![size_json(cell, rows.size()), size_json(cell, cols.size())],
+        None => vec![size_json(cell, size)],
+    }
+}
+
 fn size_json(cell: &Cell, size: Size) -> Value {
     match size {
         Size::Dim(dim) => json!(cell.dims[dim].name),
         Size::Fixed(n) => json!(n),
         // `3 * H`: the size as written, a string like a dim's name.
-        Size::Scaled(..) => json!(size.text(&cell.dims)),
+        Size::Scaled(..) | Size::Matrix(..) => json!(size.text(&cell.dims)),
     }
 }
 
@@ -79,7 +87,7 @@ fn param_json(cell: &Cell, param: &Param) -> Value {
         return named(name, Vec::new());
     }
     match param.shape {
-        ParamShape::Vector(size) => named(name, vec![size_json(cell, size)]),
+        ParamShape::Vector(size) => named(name, shape_json(cell, size)),
         ParamShape::Matrix { rows, cols } => named(name, vec![size_json(cell, rows), size_json(cell, cols)]),
         ParamShape::Block { size, block } => {
             let blocks = match size {

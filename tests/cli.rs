@@ -192,6 +192,7 @@ fn inspect_reports_the_proved_jacobian_structure_of_every_stdlib_cell() {
         ("para_gru", "diagonal", Some(1)),
         ("indrnn", "diagonal", Some(1)),
         ("mingru", "diagonal", Some(1)),
+        ("mamba_ssm", "diagonal", Some(1)),
         ("para_lstm", "block-diagonal", Some(2)),
         ("block_elman", "block-diagonal", Some(4)),
         ("gru", "dense", None),

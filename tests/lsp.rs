@@ -257,9 +257,16 @@ fn diagnostics_follow_a_change_within_20_ms_for_every_shipped_cell() {
         let base = (number as i32 + 1) * 1000;
         server.open(&uri, shipped.source, base);
         assert_eq!(server.diagnostics(base), Vec::<Value>::new(), "{}", shipped.name);
-        // Type a character at the end of the cell's first statement, then take it back.
-        let at = find(shipped.source, "dim H;");
-        let end = Position::new(at.line, at.character + 6);
+        // Type a character at the end of the cell's first statement (a `dim`),
+        // then take it back.
+        let statement = shipped
+            .source
+            .lines()
+            .map(str::trim)
+            .find(|line| line.starts_with("dim ") && line.ends_with(';'))
+            .unwrap_or_else(|| panic!("{}: a `dim NAME;` line", shipped.name));
+        let at = find(shipped.source, statement);
+        let end = Position::new(at.line, at.character + statement.len() as u32);
         let mut times = Vec::new();
         for change in 1..=21 {
             let (range, text) = if change % 2 == 1 {

@@ -278,3 +278,37 @@ fn reports_name_the_method_of_every_segment() {
         }
     }
 }
+
+/// A matrix state end to end: `stdlib:mamba_ssm` takes its initial state as
+/// `[B, D, N]` (a flat `[B, D * N]` one is refused, naming it, with nothing
+/// written), and `rnnc grad` writes `init.h` and `param.A_log` with both axes.
+#[test]
+fn a_matrix_state_takes_and_gives_data_with_both_axes() {
+    let dir = workdir("matrix");
+    write_data(&dir, "mamba_ssm", &[("D", 3), ("N", 2)], 2, 7);
+    let params = path(&dir, "params.safetensors");
+    let x = format!("x={}", path(&dir, "x.npy"));
+    write_npy(&dir.join("h0.npy"), &Tensor::new(vec![2, 3, 2], vec![0.25; 12]).expect("a tensor")).expect("writes");
+    write_npy(&dir.join("flat.npy"), &Tensor::new(vec![2, 6], vec![0.25; 12]).expect("a tensor")).expect("writes");
+    write_npy(&dir.join("dy.npy"), &Tensor::new(vec![2, 7, 3], vec![1.0; 42]).expect("a tensor")).expect("writes");
+    let (out, grads) = (path(&dir, "y.npy"), path(&dir, "g.safetensors"));
+    let h0 = format!("h={}", path(&dir, "h0.npy"));
+    let run = |init: &str| {
+        rnnc(&["run", "stdlib:mamba_ssm", "--params", &params, "--input", &x, "--init", init, "--out", &out])
+    };
+    let flat = run(&format!("h={}", path(&dir, "flat.npy")));
+    assert_eq!(flat.status.code(), Some(1));
+    assert!(stderr(&flat).contains("initial state `h`") && stderr(&flat).contains("[B, D, N]"), "{}", stderr(&flat));
+    assert!(!Path::new(&out).exists(), "nothing is written on failure");
+    let output = run(&h0);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(read_npy(Path::new(&out)).expect("an output").shape(), &[2, 7, 3]);
+    let dy = format!("y={}", path(&dir, "dy.npy"));
+    let args = ["grad", "stdlib:mamba_ssm", "--params", &params, "--input", &x, "--init", &h0, "--dout", &dy];
+    let output = rnnc(&[&args[..], &["--out", &grads]].concat());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let gradients = rnnc::runtime::data::read_safetensors(Path::new(&grads)).expect("gradients");
+    let shape = |key: &str| gradients.get(key).map(|t| t.shape().to_vec());
+    assert_eq!(shape("init.h"), Some(vec![2, 3, 2]));
+    assert_eq!(shape("param.A_log"), Some(vec![3, 2]));
+}

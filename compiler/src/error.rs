@@ -233,6 +233,23 @@ pub enum ErrorKind {
         /// What was found.
         found: String,
     },
+    /// A vector meeting a square matrix whose two sides it matches: whether it
+    /// repeats along the rows or down the columns is not said.
+    #[error("ambiguous broadcast in `{op}`: {vector} matches both sides of {matrix}")]
+    AmbiguousBroadcast {
+        /// The operator or function.
+        op: String,
+        /// The vector's shape.
+        vector: String,
+        /// The matrix's shape.
+        matrix: String,
+    },
+    /// `outer(u, v)` of something that is not a vector of a dim or an integer.
+    #[error("`outer` takes two vectors, each of a dim or an integer, found {found}")]
+    OuterOperand {
+        /// What was found.
+        found: String,
+    },
     /// A matrix where a scalar or vector is required.
     #[error("the matrix `{name}` can only be used on the left of `@`")]
     MatrixAsValue {

@@ -37,6 +37,7 @@ fn the_porting_examples_check_and_have_the_structure_the_page_claims() {
         ("torch_gru", "dense"),
         ("rms_rnn", "dense"),
         ("selective_ssm", "diagonal"),
+        ("mamba_ssm", "diagonal"),
     ];
     let blocks = rnn_blocks(&page);
     assert_eq!(blocks.len(), claimed.len(), "one claim per example");
@@ -66,4 +67,13 @@ fn the_selective_ssm_example_is_the_cell_the_runtime_tests() {
     let block = rnn_blocks(&page).into_iter().find(|b| b.contains("cell selective_ssm")).expect("the example");
     let filetest = std::fs::read_to_string(root.join("tests/filetests/selective_ssm.rnn")).expect("the filetest");
     assert_eq!(cell_text(&block, "selective_ssm"), cell_text(&filetest, "selective_ssm"));
+}
+
+#[test]
+fn the_matrix_selective_ssm_example_is_the_shipped_mamba_ssm() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let page = std::fs::read_to_string(root.join("docs/PORTING.md")).expect("docs/PORTING.md");
+    let block = rnn_blocks(&page).into_iter().find(|b| b.contains("cell mamba_ssm")).expect("the example");
+    let shipped = rnnc_stdlib::get("mamba_ssm").expect("a stdlib cell").source;
+    assert_eq!(block.trim_end(), shipped.trim_end(), "docs/PORTING.md's example is stdlib/cells/mamba_ssm.rnn");
 }

@@ -28,6 +28,7 @@ fn structures_are_proved_right() {
         ("elman", JacobianStructure::Dense),
         ("cornn", JacobianStructure::Dense),
         ("minlstm", JacobianStructure::Diagonal),
+        ("mamba_ssm", JacobianStructure::Diagonal),
         ("slstm", JacobianStructure::BlockDiagonal { block: 8 }),
         ("torch_gru", JacobianStructure::Dense),
     ];
@@ -46,7 +47,7 @@ fn structures_are_proved_right() {
 /// the float64 interpreter: `f(a h1 + (1 - a) h2) = a f(h1) + (1 - a) f(h2)`.
 #[test]
 fn linear_cells_are_proved_linear_and_are_affine() {
-    let linear = ["mingru", "minlstm"];
+    let linear = ["mingru", "minlstm", "mamba_ssm"];
     for (seed, shipped) in rnnc_stdlib::CELLS.iter().enumerate() {
         let derived = derived(shipped.name);
         assert_eq!(derived.is_linear(), linear.contains(&shipped.name), "{}", shipped.name);

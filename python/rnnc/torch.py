@@ -348,9 +348,10 @@ class Recurrent(nn.Module):
         *inputs: torch.Tensor,
         init: Union[None, torch.Tensor, Mapping[str, torch.Tensor]] = None,
     ) -> Union[torch.Tensor, Dict[str, torch.Tensor]]:
-        """Runs the cell over its inputs, `[B, T, size]` each, in the cell's order
-        (`layer(x)` for one input), from the initial states `init` (`[B, size]`:
-        a tensor for a cell with one state, else a dict by name; zero when absent)."""
+        """Runs the cell over its inputs, `[B, T, size]` each (`[B, T, R, C]` for a
+        matrix-shaped input), in the cell's order (`layer(x)` for one input), from
+        the initial states `init` (`[B, size]`, `[B, R, C]` for a matrix state: a
+        tensor for a cell with one state, else a dict by name; zero when absent)."""
         names = self.cell.inputs
         if len(inputs) != len(names):
             raise TypeError(

@@ -16,7 +16,7 @@ pub struct BuiltinDoc {
 }
 
 /// Every built-in function, in the compiler's order.
-pub const BUILTINS: [BuiltinDoc; 24] = [
+pub const BUILTINS: [BuiltinDoc; 25] = [
     BuiltinDoc { name: "tanh", signature: "tanh(x)", meaning: "hyperbolic tangent" },
     BuiltinDoc { name: "sigmoid", signature: "sigmoid(x)", meaning: "1 / (1 + exp(-x))" },
     BuiltinDoc { name: "exp", signature: "exp(x)", meaning: "e to the power x" },
@@ -49,6 +49,11 @@ pub const BUILTINS: [BuiltinDoc; 24] = [
     },
     BuiltinDoc { name: "dot", signature: "dot(a, b)", meaning: "sum(a * b), broadcast like a number" },
     BuiltinDoc { name: "concat", signature: "concat(a, b)", meaning: "the elements of a, then those of b" },
+    BuiltinDoc {
+        name: "outer",
+        signature: "outer(u, v)",
+        meaning: "the matrix of u[r] * v[c], row r and column c (outer product)",
+    },
 ];
 
 /// The built-in called `name`.
@@ -62,6 +67,7 @@ pub fn signature_line(doc: &BuiltinDoc) -> String {
     match Builtin::by_name(doc.name) {
         Some(Builtin::Reduction(_) | Builtin::Composite(Composite::Dot)) => format!("{} -> a number", doc.signature),
         Some(Builtin::Concat) => format!("{} -> [size of a + size of b]", doc.signature),
+        Some(Builtin::Outer) => format!("{} -> [size of u, size of v]", doc.signature),
         Some(b) if b.arity() == 2 => format!("{} -> shape of a or b", doc.signature),
         _ => format!("{} -> shape of x", doc.signature),
     }

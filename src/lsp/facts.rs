@@ -103,6 +103,15 @@ fn unknowns(cell: &Cell) -> String {
     let mut fixed = 0u64;
     let mut dims: Vec<(String, u64)> = Vec::new();
     for state in cell.states.values() {
+        if state.size.matrix().is_some() {
+            // `D * N`: a matrix state's elements, counted as written.
+            let name = state.size.text(&cell.dims).replace(", ", " * ");
+            match dims.iter_mut().find(|(d, _)| *d == name) {
+                Some((_, count)) => *count += 1,
+                None => dims.push((name, 1)),
+            }
+            continue;
+        }
         match state.size.parts() {
             (n, None) => fixed = fixed.saturating_add(n),
             (factor, Some(dim)) => {
@@ -186,6 +195,8 @@ fn write_node(cell: &Cell, graph: &Graph, node: Handle<Node>, depth: usize, out:
             let end = end.map_or_else(|| "?".to_owned(), |end| end.text(&cell.dims));
             out.push_str(&format!("[{} : {end}]", start.text(&cell.dims)));
         }
+        Op::Spread(a, along) => call(out, &format!("spread_{}", along.name()), &[a], cell, graph, depth),
+        Op::Fold(a, along) => call(out, &format!("fold_{}", along.name()), &[a], cell, graph, depth),
         Op::Pad(a, start) => {
             out.push_str("pad(");
             write_node(cell, graph, a, depth + 1, out);

@@ -30,6 +30,7 @@ cells![
     "gru",
     "indrnn",
     "lstm",
+    "mamba_ssm",
     "mingru",
     "minlstm",
     "para_gru",

@@ -49,7 +49,9 @@ pub fn linearity(ir: &Ir, derivatives: &Derivatives) -> Linearity {
             | Linear::MatrixT(_)
             | Linear::Ones { .. }
             | Linear::Select { .. }
-            | Linear::Embed { .. } => false,
+            | Linear::Embed { .. }
+            | Linear::Spread { .. }
+            | Linear::Fold { .. } => false,
             Linear::Compose(a, b) | Linear::Sum(a, b) => varying[a.index()] || varying[b.index()],
         };
     }

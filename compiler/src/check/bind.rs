@@ -19,6 +19,7 @@ impl DimSizes {
             Size::Fixed(n) => n,
             // Saturating: a size beyond 64 bits fails the buffer limits.
             Size::Scaled(factor, dim) => factor.saturating_mul(self.sizes[dim.index()]),
+            Size::Matrix(rows, cols) => self.of(rows.size()).saturating_mul(self.of(cols.size())),
         }
     }
 

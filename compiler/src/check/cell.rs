@@ -2,9 +2,11 @@
 //!
 //! This is what every later pass reads. Invariants, established by `check`:
 //! - every name refers to a declaration of the right kind (handles, not strings);
-//! - every expression has a [`Shape`] that is a scalar or a vector; matrices occur
-//!   only as the parameter of [`ExprKind::MatVec`] (a slice of rows of one is
-//!   the [`ExprKind::Slice`] of the product);
+//! - every expression has a [`Shape`] that is a scalar or a vector; matrix
+//!   parameters occur only as the parameter of [`ExprKind::MatVec`] (a slice of
+//!   rows of one is the [`ExprKind::Slice`] of the product); a matrix-shaped
+//!   value (`state h: [D, N]`) is the vector of its elements, row-major, whose
+//!   size is a [`Size::Matrix`];
 //! - operands precede their users in [`Cell::exprs`];
 //! - every state has exactly one update, and [`ExprKind::Next`] only reads a state
 //!   whose update comes earlier in [`Cell::body`];
@@ -58,6 +60,81 @@ pub enum Size {
     Fixed(u64),
     /// `K * DIM`, `K` at least 2 (`1 * H` is `Dim(H)`).
     Scaled(u64, Handle<Dim>),
+    /// The elements of a `[ROWS, COLS]` matrix-shaped value (a state, input,
+    /// `let` or parameter used elementwise), row-major: element `(r, c)` is
+    /// at `r * COLS + c`. Its data has the two axes.
+    Matrix(Side, Side),
+}
+
+/// One side of a matrix-shaped value: a dim or an integer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// A dim, bound later.
+    Dim(Handle<Dim>),
+    /// A literal size.
+    Fixed(u64),
+}
+
+impl Side {
+    /// The side as a vector's size.
+    pub fn size(self) -> Size {
+        match self {
+            Side::Dim(dim) => Size::Dim(dim),
+            Side::Fixed(n) => Size::Fixed(n),
+        }
+    }
+
+    /// The side a vector's size is, if it can be one (a dim or an integer).
+    pub fn of(size: Size) -> Option<Side> {
+        match size {
+            Size::Dim(dim) => Some(Side::Dim(dim)),
+            Size::Fixed(n) => Some(Side::Fixed(n)),
+            Size::Scaled(..) | Size::Matrix(..) => None,
+        }
+    }
+}
+
+/// How a vector is laid along a `[ROWS, COLS]` matrix, or a matrix summed back
+/// into a vector: [`ExprKind::Spread`] and [`ExprKind::Fold`] (and the IR's
+/// ops of the same names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Along {
+    /// One value per row: a `[ROWS]` vector, element `r` repeated along row
+    /// `r`; folded, each row's sum.
+    Rows,
+    /// One value per column: a `[COLS]` vector, element `c` repeated down
+    /// column `c`; folded, each column's sum.
+    Cols,
+}
+
+impl Along {
+    /// The word of the text forms: `rows` or `cols`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Along::Rows => "rows",
+            Along::Cols => "cols",
+        }
+    }
+
+    /// The number of columns of a matrix of `elements` elements that a vector
+    /// of `vector_len` elements is laid along (`elements / vector_len` for
+    /// rows, `vector_len` for columns): the one fact every evaluator of
+    /// [`ExprKind::Spread`] and [`ExprKind::Fold`] needs besides the lengths.
+    pub fn matrix_cols(self, elements: u64, vector_len: u64) -> u64 {
+        match self {
+            Along::Rows => elements / vector_len.max(1),
+            Along::Cols => vector_len,
+        }
+    }
+
+    /// The vector element that matrix element `index` of a matrix with `cols`
+    /// columns reads (spread) or adds into (fold).
+    pub fn vector_index(self, index: u64, cols: u64) -> u64 {
+        match self {
+            Along::Rows => index / cols.max(1),
+            Along::Cols => index % cols.max(1),
+        }
+    }
 }
 
 /// `input NAME: [SIZE];`
@@ -228,6 +305,15 @@ pub enum ExprKind {
     Slice(Handle<Expr>, Size),
     /// `concat(a, b)`: `a`'s elements, then `b`'s.
     Concat(Handle<Expr>, Handle<Expr>),
+    /// A vector laid along the matrix of the expression's size (a
+    /// [`Size::Matrix`]): a `[ROWS]` vector repeated along each row, or a
+    /// `[COLS]` vector down each column. Written by the checker where a vector
+    /// meets a matrix (`dt * A`) and for `outer(u, v)`.
+    Spread(Handle<Expr>, Along),
+    /// A matrix value summed into the vector of the expression's size: each
+    /// row's sum, or each column's. `M @ v` of a matrix value `M` is the row
+    /// sums of `M * v` spread along the columns.
+    Fold(Handle<Expr>, Along),
 }
 
 /// The reductions of a vector to one number.
@@ -320,6 +406,8 @@ pub enum Builtin {
     Reduction(Reduction),
     /// `concat(a, b)`: two vectors, one after the other.
     Concat,
+    /// `outer(u, v)`: `[R] x [C] -> [R, C]`, element `(r, c)` is `u[r] * v[c]`.
+    Outer,
 }
 
 /// The built-ins defined as expressions of other operations.
@@ -337,7 +425,7 @@ pub enum Composite {
 
 impl Builtin {
     /// Every built-in function with its name, in the order the docs list them.
-    pub const ALL: [(&'static str, Builtin); 24] = [
+    pub const ALL: [(&'static str, Builtin); 25] = [
         ("tanh", Builtin::Unary(UnaryOp::Tanh)),
         ("sigmoid", Builtin::Unary(UnaryOp::Sigmoid)),
         ("exp", Builtin::Unary(UnaryOp::Exp)),
@@ -362,6 +450,7 @@ impl Builtin {
         ("mean", Builtin::Reduction(Reduction::Mean)),
         ("dot", Builtin::Composite(Composite::Dot)),
         ("concat", Builtin::Concat),
+        ("outer", Builtin::Outer),
     ];
 
     /// The built-in called `name`.
@@ -375,7 +464,7 @@ impl Builtin {
             Builtin::Unary(_) | Builtin::Reduction(_) | Builtin::Composite(Composite::LogSigmoid | Composite::Gelu) => {
                 1
             }
-            Builtin::Binary(_) | Builtin::Composite(Composite::Dot) | Builtin::Concat => 2,
+            Builtin::Binary(_) | Builtin::Composite(Composite::Dot) | Builtin::Concat | Builtin::Outer => 2,
             Builtin::Composite(Composite::Clamp) => 3,
         }
     }
@@ -435,15 +524,29 @@ impl Size {
             Size::Dim(dim) => dims[dim].name.clone(),
             Size::Fixed(n) => n.to_string(),
             Size::Scaled(factor, dim) => format!("{factor} * {}", dims[dim].name),
+            // Inside brackets, `[D, N]`: the matrix's shape as declared.
+            Size::Matrix(rows, cols) => format!("{}, {}", rows.size().text(dims), cols.size().text(dims)),
         }
     }
 
-    /// The size as `(factor, dim)`: `(n, None)` for a fixed size.
+    /// The size as `(factor, dim)`: `(n, None)` for a fixed size. A matrix's
+    /// elements are no multiple of one dim: `(0, None)`, which no slice
+    /// bound or concatenation accepts (the checker refuses slices and
+    /// concatenations of matrices before it asks).
     pub fn parts(self) -> (u64, Option<Handle<Dim>>) {
         match self {
             Size::Dim(dim) => (1, Some(dim)),
             Size::Fixed(n) => (n, None),
             Size::Scaled(factor, dim) => (factor, Some(dim)),
+            Size::Matrix(..) => (0, None),
+        }
+    }
+
+    /// The sides of a matrix-shaped value's size.
+    pub fn matrix(self) -> Option<(Side, Side)> {
+        match self {
+            Size::Matrix(rows, cols) => Some((rows, cols)),
+            _ => None,
         }
     }
 

@@ -120,6 +120,10 @@ pub(super) struct Checker<'a> {
     pub(super) exprs: Arena<Expr>,
     pub(super) typed: Vec<Typed>,
     pub(super) matmul_lhs: Vec<bool>,
+    /// Names used as values (not on the left of `@`) and on the left of `@`:
+    /// a `[ROWS, COLS]` parameter used only as a value is a matrix value.
+    value_names: std::collections::HashSet<&'a str>,
+    matmul_names: std::collections::HashSet<&'a str>,
     /// For each expression of `exprs` that is a scalar, the `scalar` parameters
     /// and reductions it reads (empty for the others: a vector has been
     /// broadcast already).
@@ -138,6 +142,17 @@ impl<'a> Checker<'a> {
                 // The rows of a matrix: `W[0 : H] @ x`.
                 if let ast::ExprKind::Slice(operand, ..) = ast.exprs[lhs].kind {
                     matmul_lhs[operand.index()] = true;
+                }
+            }
+        }
+        let mut value_names = std::collections::HashSet::new();
+        let mut matmul_names = std::collections::HashSet::new();
+        for (node, expr) in ast.exprs.iter() {
+            if let ast::ExprKind::Name(name) = &expr.kind {
+                if matmul_lhs[node.index()] {
+                    matmul_names.insert(name.as_str());
+                } else {
+                    value_names.insert(name.as_str());
                 }
             }
         }
@@ -170,6 +185,8 @@ impl<'a> Checker<'a> {
             exprs: Arena::new(),
             typed: Vec::with_capacity(ast.exprs.len()),
             matmul_lhs,
+            value_names,
+            matmul_names,
             scalar_sources: Vec::new(),
             broadcast: HashMap::new(),
         }
@@ -290,13 +307,15 @@ impl<'a> Checker<'a> {
     }
 
     fn vector_shape(&mut self, shape: &ast::Shape, what: &'static str) -> Option<Size> {
-        if let [size] = shape.sizes.as_slice() {
-            return self.size(size);
+        match shape.sizes.as_slice() {
+            [size] => return self.size(size),
+            [_, _] => return self.matrix_size(shape, what),
+            _ => {}
         }
         self.error(Error::new(
-            ErrorKind::BadDeclaredShape { what, expected: "`[SIZE]`", found: shape_written(shape) },
+            ErrorKind::BadDeclaredShape { what, expected: "`[SIZE]` or `[ROWS, COLS]`", found: shape_written(shape) },
             shape.span,
-            "a vector has one size",
+            "a vector has one size, a matrix two",
         ));
         None
     }
@@ -307,6 +326,10 @@ impl<'a> Checker<'a> {
             ast::ParamShape::Scalar(_) => Some(ParamShape::Vector(Size::Fixed(1))),
             ast::ParamShape::Dense(shape) => match shape.sizes.as_slice() {
                 [size] => self.size(size).map(ParamShape::Vector),
+                // Used only elementwise: a matrix value, the vector of its elements.
+                [_, _] if self.value_names.contains(name) && !self.matmul_names.contains(name) => {
+                    self.matrix_size(shape, "a parameter used as a value").map(ParamShape::Vector)
+                }
                 [rows, cols] => {
                     let (rows, cols) = (self.size(rows), self.size(cols));
                     Some(ParamShape::Matrix { rows: rows?, cols: cols? })

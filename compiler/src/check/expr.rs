@@ -87,11 +87,17 @@ impl Checker<'_> {
                 ParamShape::Vector(size) => self.push(ExprKind::Param(param), Shape::Vector(size), span),
                 _ if is_matmul_lhs => Typed::Matrix(param),
                 _ => {
-                    self.error(Error::new(
-                        ErrorKind::MatrixAsValue { name: name.to_owned() },
-                        span,
-                        format!("`{name}` is {}", self.param_shape_text(self.params[param].shape)),
-                    ));
+                    self.error(
+                        Error::new(
+                            ErrorKind::MatrixAsValue { name: name.to_owned() },
+                            span,
+                            format!("`{name}` is {}", self.param_shape_text(self.params[param].shape)),
+                        )
+                        .with_hint(
+                            "a `[ROWS, COLS]` parameter is a matrix on the left of `@`, or a matrix-shaped value \
+                             used elementwise, not both",
+                        ),
+                    );
                     Typed::Poison
                 }
             },
@@ -202,6 +208,10 @@ impl Checker<'_> {
             Builtin::Composite(composite) => self.composite(composite, args, span),
             Builtin::Concat => match (self.value_of(args[0]), self.value_of(args[1])) {
                 (Some(a), Some(b)) => self.concat(a, b, span),
+                _ => Typed::Poison,
+            },
+            Builtin::Outer => match (self.value_of(args[0]), self.value_of(args[1])) {
+                (Some(u), Some(v)) => self.outer(u, v, span),
                 _ => Typed::Poison,
             },
             Builtin::Reduction(reduction) => match self.value_of(args[0]) {
@@ -326,6 +336,7 @@ impl Checker<'_> {
             );
             return Typed::Poison;
         }
+        let Some((a, b)) = self.align(op.name(), a, b) else { return Typed::Poison };
         let Some(shape) = self.broadcast(op.name(), a, b) else { return Typed::Poison };
         self.push(ExprKind::Binary(op, a, b), shape, span)
     }
@@ -335,6 +346,9 @@ impl Checker<'_> {
             Typed::Matrix(param) => (param, None),
             Typed::MatrixRows { param, start, rows } => (param, Some((start, rows))),
             Typed::Poison => return Typed::Poison,
+            Typed::Value(value) if matches!(self.exprs[value].shape, Shape::Vector(size) if size.matrix().is_some()) => {
+                return self.matrix_value_times(value, self.ast.exprs[lhs].span, rhs, span);
+            }
             Typed::Value(value) => {
                 let found = self.shape_text(self.exprs[value].shape);
                 self.error(Error::new(

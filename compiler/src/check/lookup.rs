@@ -263,11 +263,17 @@ pub fn first_update(cell: &ast::Cell, name: &str) -> Option<Span> {
 }
 
 /// The innermost typed expression of `cell` whose span holds byte `offset` (the
-/// shortest; of equal spans, the outermost, which holds the others' values).
+/// shortest; of equal spans, the outermost, which holds the others' values;
+/// never a spread, whose span is the vector it spreads).
 pub fn expr_at(cell: &Cell, offset: u32) -> Option<Handle<Expr>> {
     let mut best: Option<(u32, Handle<Expr>)> = None;
     for (handle, expr) in cell.exprs.iter() {
         let span = expr.span;
+        // A spread spans the vector it lays along a matrix: that vector is
+        // what is written there.
+        if matches!(expr.kind, super::cell::ExprKind::Spread(..)) {
+            continue;
+        }
         if span.start <= offset && offset < span.end {
             let len = span.end - span.start;
             if best.is_none_or(|(best_len, _)| len <= best_len) {
@@ -359,6 +365,19 @@ mod tests {
         let state = expr_at(&cell, at(SOURCE, "h +", 0)).expect("an expression");
         assert!(matches!(cell.exprs[state].kind, Typed::State(_)));
         assert_eq!(expr_at(&cell, 0), None);
+    }
+
+    /// A vector spread along a matrix is found as written, with its own shape.
+    #[test]
+    fn a_spread_vector_is_found_as_the_vector() {
+        let source = "cell m { dim D; dim N; input x: [D]; state h: [D, N]; param A: [D, N];
+            h' = exp(x * A) * h; output h; }";
+        let cell = check_cell(&parse(source).expect("parses").cells[0]).expect("checks");
+        let x = expr_at(&cell, at(source, "x *", 0)).expect("an expression");
+        assert!(matches!(cell.exprs[x].kind, Typed::Input(_)));
+        assert_eq!(cell.exprs[x].shape.text(&cell.dims), "[D]");
+        let product = expr_at(&cell, at(source, "*", 0)).expect("an expression");
+        assert_eq!(cell.exprs[product].shape.text(&cell.dims), "[D, N]");
     }
 
     /// The lookup agrees with the checker on every name of every shipped cell.

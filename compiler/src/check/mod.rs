@@ -6,6 +6,7 @@ mod cell;
 mod checker;
 mod expr;
 mod lookup;
+mod matrix;
 mod slice;
 
 pub use bind::{DimSizes, lcm};

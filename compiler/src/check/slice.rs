@@ -35,6 +35,14 @@ impl Checker<'_> {
                     ));
                     return Typed::Poison;
                 };
+                if size.matrix().is_some() {
+                    self.error(Error::new(
+                        ErrorKind::BadSlice { reason: "a matrix value cannot be sliced".to_owned() },
+                        operand_span,
+                        format!("this is [{}]", self.size_text(size)),
+                    ));
+                    return Typed::Poison;
+                }
                 let Some(length) = self.slice_length(size, (first, start), (last, end)) else { return Typed::Poison };
                 let expr = self.exprs.append(crate::check::Expr {
                     kind: ExprKind::Slice(value, first),
@@ -121,7 +129,7 @@ impl Checker<'_> {
     pub(super) fn concat(&mut self, a: Handle<crate::check::Expr>, b: Handle<crate::check::Expr>, span: Span) -> Typed {
         let (sa, sb) = (self.exprs[a].shape, self.exprs[b].shape);
         let total = match (sa, sb) {
-            (Shape::Vector(x), Shape::Vector(y)) => {
+            (Shape::Vector(x), Shape::Vector(y)) if x.matrix().is_none() && y.matrix().is_none() => {
                 let ((fx, dx), (fy, dy)) = (x.parts(), y.parts());
                 if dx == dy { Size::from_parts(fx + fy, dx) } else { None }
             }

@@ -35,6 +35,10 @@ impl fmt::Display for DerivativesDisplay<'_> {
                 Linear::Embed { rows, cols, start } => {
                     format!("embed {} x {} at {}", size(rows), size(cols), size(start))
                 }
+                Linear::Spread { rows, cols, along } => {
+                    format!("spread.{} {} x {}", along.name(), size(rows), size(cols))
+                }
+                Linear::Fold { rows, cols, along } => format!("fold.{} {} x {}", along.name(), size(rows), size(cols)),
                 Linear::Compose(a, b) => format!("compose {}, {}", MapName(a), MapName(b)),
                 Linear::Sum(a, b) => format!("sum {}, {}", MapName(a), MapName(b)),
             };

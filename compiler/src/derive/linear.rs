@@ -23,7 +23,7 @@ use std::fmt;
 
 use crate::arena::{Arena, Handle};
 use crate::check::Param;
-use crate::check::{ParamShape, Size};
+use crate::check::{Along, ParamShape, Size};
 use crate::ir::{Graph, Node};
 
 /// A linear map. See the [module documentation](self).
@@ -69,6 +69,29 @@ pub enum Linear {
         cols: Size,
         /// Where `v[0]` goes.
         start: Size,
+    },
+    /// Spreading: `(M v)[i] = v[along.vector_index(i, C)]`, `v` of length
+    /// `cols` laid along a `[R, C]` matrix of `rows` elements (a
+    /// [`Op::Spread`](crate::ir::Op::Spread)'s derivative; its transpose is a
+    /// [`Linear::Fold`]). Dense.
+    Spread {
+        /// The length of the results (the matrix's elements).
+        rows: Size,
+        /// The length of the vectors it maps.
+        cols: Size,
+        /// The side the vector is laid along.
+        along: Along,
+    },
+    /// Folding: the row or column sums of a `[R, C]` matrix of `cols`
+    /// elements, `rows` of them (a [`Op::Fold`](crate::ir::Op::Fold)'s
+    /// derivative; its transpose is a [`Linear::Spread`]). Dense.
+    Fold {
+        /// The length of the results (the sums).
+        rows: Size,
+        /// The length of the vectors it maps (the matrix's elements).
+        cols: Size,
+        /// The side summed into.
+        along: Along,
     },
     /// `a ∘ b`: apply `b`, then `a`.
     Compose(Handle<Linear>, Handle<Linear>),
@@ -248,6 +271,13 @@ impl LinearMaps {
     /// a slice moves elements between channels).
     pub fn window(&mut self, rows: Size, cols: Size, start: Size, embed: bool) -> Handle<Linear> {
         let map = if embed { Linear::Embed { rows, cols, start } } else { Linear::Select { rows, cols, start } };
+        self.intern(map, MapStructure::Dense)
+    }
+
+    /// A spreading (`fold` false) or folding map along `along`; dense (an
+    /// upper bound: it moves elements between channels).
+    pub fn spread(&mut self, rows: Size, cols: Size, along: Along, fold: bool) -> Handle<Linear> {
+        let map = if fold { Linear::Fold { rows, cols, along } } else { Linear::Spread { rows, cols, along } };
         self.intern(map, MapStructure::Dense)
     }
 

@@ -93,6 +93,13 @@ fn emit(
                         let op = if embed { Op::Pad(v, start) } else { Op::Slice(v, start) };
                         values.push(graph.add(Node { op, shape: Shape::Vector(length) }));
                     }
+                    Linear::Spread { rows, cols, along } | Linear::Fold { rows, cols, along } => {
+                        // A spreading's transpose folds, a folding's spreads.
+                        let fold = matches!(maps.get(map), Linear::Fold { .. }) != transpose;
+                        let length = if transpose { cols } else { rows };
+                        let op = if fold { Op::Fold(v, along) } else { Op::Spread(v, along) };
+                        values.push(graph.add(Node { op, shape: Shape::Vector(length) }));
+                    }
                     Linear::Ones { rows, cols } => {
                         let length = if transpose { cols } else { rows };
                         values.push(graph.add(Node { op: Op::Reduce(ReduceOp::Sum, v), shape: Shape::Vector(length) }));

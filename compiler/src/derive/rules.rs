@@ -38,6 +38,11 @@ pub(crate) fn partials(graph: &mut Graph, maps: &mut LinearMaps, cell: &Cell, y:
                 out.push((a, Some(maps.window(rows, cols, start, matches!(node.op, Op::Pad(..))))));
             }
         }
+        Op::Spread(a, along) | Op::Fold(a, along) => {
+            if let (Some(cols), Shape::Vector(rows)) = (vector(graph, a), node.shape) {
+                out.push((a, Some(maps.spread(rows, cols, along, matches!(node.op, Op::Fold(..))))));
+            }
+        }
         // d sum(a) / d a = ones; d max(a) / d a = ones ∘ diag(first_max(a)).
         Op::Reduce(op, a) => {
             if let (Some(cols), Shape::Vector(rows)) = (vector(graph, a), node.shape) {

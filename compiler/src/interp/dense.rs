@@ -147,6 +147,20 @@ impl Interpreter<'_> {
                     }
                     m
                 }
+                Linear::Spread { rows, cols, along } | Linear::Fold { rows, cols, along } => {
+                    let fold = matches!(maps.get(Handle::from_index(index)), Linear::Fold { .. });
+                    let (rows, cols) = (self.size(rows), self.size(cols));
+                    // The matrix's elements and its columns: `C = elements / len` for
+                    // rows, `len` for columns.
+                    let (elements, vector) = if fold { (cols, rows) } else { (rows, cols) };
+                    let matrix_cols = along.matrix_cols(elements as u64, vector as u64);
+                    let mut m = Matrix::zeros(rows, cols);
+                    for i in 0..elements {
+                        let j = along.vector_index(i as u64, matrix_cols) as usize;
+                        if fold { m.set(j, i, 1.0) } else { m.set(i, j, 1.0) }
+                    }
+                    m
+                }
                 Linear::Compose(a, b) => get(a, &dense).mul(&get(b, &dense)),
                 Linear::Sum(a, b) => get(a, &dense).add(&get(b, &dense)),
             };

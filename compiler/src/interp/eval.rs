@@ -163,6 +163,23 @@ impl<'a> Interpreter<'a> {
                     }
                     Value::Vector(padded)
                 }
+                Op::Spread(a, along) => {
+                    let operand = get(a).to_vector(self.node_len(a));
+                    let cols = along.matrix_cols(len as u64, operand.len() as u64);
+                    let at = |i: usize| along.vector_index(i as u64, cols) as usize;
+                    Value::Vector((0..len).map(|i| operand.get(at(i)).copied().unwrap_or(f64::NAN)).collect())
+                }
+                Op::Fold(a, along) => {
+                    let operand = get(a).to_vector(self.node_len(a));
+                    let cols = along.matrix_cols(operand.len() as u64, len as u64);
+                    let mut sums = vec![0.0; len];
+                    for (i, value) in operand.into_iter().enumerate() {
+                        if let Some(sum) = sums.get_mut(along.vector_index(i as u64, cols) as usize) {
+                            *sum += value;
+                        }
+                    }
+                    Value::Vector(sums)
+                }
                 Op::Seed(number) => match seeds.get(number as usize) {
                     Some(seed) if seed.len() == len => Value::Vector(seed.to_vec()),
                     Some(seed) => {

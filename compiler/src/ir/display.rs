@@ -33,7 +33,14 @@ pub(crate) fn instruction(cell: &Cell, node: &Node) -> String {
         Op::Input(input) => format!("{mnemonic} {}", name_in(&cell.inputs, input, |i| &i.name)),
         Op::State(state) => format!("{mnemonic} {}", name_in(&cell.states, state, |s| &s.name)),
         Op::Param(p) => format!("{mnemonic} {}", param(p)),
-        Op::Unary(_, a) | Op::Step(a) | Op::Sign(a) | Op::Splat(a) | Op::Reduce(_, a) | Op::FirstMax(a) => {
+        Op::Unary(_, a)
+        | Op::Step(a)
+        | Op::Sign(a)
+        | Op::Splat(a)
+        | Op::Reduce(_, a)
+        | Op::FirstMax(a)
+        | Op::Spread(a, _)
+        | Op::Fold(a, _) => {
             format!("{mnemonic} {}", ValueName(a))
         }
         Op::Length(size) => format!("{mnemonic} {}", size_text(cell, size)),
@@ -66,6 +73,9 @@ fn shape_text(cell: &Cell, shape: Shape) -> String {
 
 /// A size as written, `?` for a dim of another cell.
 pub fn size_text(cell: &Cell, size: crate::check::Size) -> String {
+    if let Some((rows, cols)) = size.matrix() {
+        return format!("{}, {}", size_text(cell, rows.size()), size_text(cell, cols.size()));
+    }
     match size.parts() {
         (n, None) => n.to_string(),
         (1, Some(dim)) => name_in(&cell.dims, dim, |d| &d.name),

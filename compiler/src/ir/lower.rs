@@ -150,6 +150,14 @@ impl Lowering<'_> {
                     let right = self.graph.add(Node { op: Op::Pad(b, first), shape: expr.shape });
                     self.graph.add_values(left, right)
                 }
+                ExprKind::Spread(a, along) => {
+                    let a = get(a)?;
+                    self.graph.add(Node { op: Op::Spread(a, along), shape: expr.shape })
+                }
+                ExprKind::Fold(a, along) => {
+                    let a = get(a)?;
+                    self.graph.add(Node { op: Op::Fold(a, along), shape: expr.shape })
+                }
                 ExprKind::MatVec(param, x) => {
                     let x = get(x)?;
                     let shape = (param.index() < cell.params.len()).then(|| cell.params[param].shape);

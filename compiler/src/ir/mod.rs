@@ -17,6 +17,9 @@
 //! be a vector, a scalar is broadcast explicitly by [`Op::Splat`]. Matrices are
 //! never values: a dense or block-diagonal parameter appears only in
 //! [`Op::MatVec`] (and [`Op::MatVecT`], its transpose, for backward passes).
+//! A matrix-shaped value (`state h: [D, N]`) is the vector of its elements,
+//! row-major, of a [`Size::Matrix`](crate::check::Size::Matrix) length; a vector
+//! laid along it is an [`Op::Spread`], its row or column sums an [`Op::Fold`].
 //!
 //! The first [`Ir::step_len`] nodes are exactly the step, as lowered from the
 //! cell ([`lower()`]); later passes ([`crate::derive`]) append derivative
@@ -38,7 +41,7 @@ pub(crate) use display::name_in;
 pub use display::{IrDisplay, ValueName, size_text};
 pub use graph::Graph;
 pub use lower::lower;
-pub use node::{BinaryOp, Literal, Node, Op, ReduceOp, Shape, UnaryOp, binary_mnemonic};
+pub use node::{Along, BinaryOp, Literal, Node, Op, ReduceOp, Shape, UnaryOp, binary_mnemonic};
 
 use crate::arena::Handle;
 use crate::check::Cell;

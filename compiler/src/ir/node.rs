@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::arena::Handle;
+pub use crate::check::Along;
 pub use crate::check::{BinaryOp, Shape, UnaryOp};
 use crate::check::{Input, Param, Size, State};
 
@@ -68,6 +69,15 @@ pub enum Op {
     /// elsewhere (`concat(a, b)` is `pad(a, 0) + pad(b, len a)`; the transpose
     /// of a slice).
     Pad(Handle<Node>, Size),
+    /// The operand laid along a `[R, C]` matrix of the node's length (row-major):
+    /// [`Along::Rows`], a `[R]` operand, element `i` reads `a[i / C]` with
+    /// `C = len / len a`; [`Along::Cols`], a `[C]` operand, reads `a[i % C]`.
+    Spread(Handle<Node>, Along),
+    /// The operand, a `[R, C]` matrix, summed into a vector of the node's
+    /// length: [`Along::Rows`], `R` row sums (`C = len a / len`);
+    /// [`Along::Cols`], `C` column sums (`C = len`). The transpose of
+    /// [`Op::Spread`] along the same side.
+    Fold(Handle<Node>, Along),
     /// A vector supplied by whoever evaluates a derived computation, by number:
     /// the tangent or cotangent of a Jacobian-vector product (see
     /// [`crate::derive::products`]). Never part of a step.
@@ -88,7 +98,9 @@ impl Op {
             | Op::Reduce(_, a)
             | Op::FirstMax(a)
             | Op::Slice(a, _)
-            | Op::Pad(a, _) => [Some(a), None],
+            | Op::Pad(a, _)
+            | Op::Spread(a, _)
+            | Op::Fold(a, _) => [Some(a), None],
             Op::Binary(_, a, b) => [Some(a), Some(b)],
         };
         pair.into_iter().flatten()
@@ -103,6 +115,8 @@ impl Op {
             Op::FirstMax(a) => Op::FirstMax(f(a)),
             Op::Slice(a, start) => Op::Slice(f(a), start),
             Op::Pad(a, start) => Op::Pad(f(a), start),
+            Op::Spread(a, along) => Op::Spread(f(a), along),
+            Op::Fold(a, along) => Op::Fold(f(a), along),
             Op::Binary(op, a, b) => {
                 let a = f(a);
                 Op::Binary(op, a, f(b))
@@ -137,6 +151,10 @@ impl Op {
             Op::Length(_) => "length",
             Op::Slice(..) => "slice",
             Op::Pad(..) => "pad",
+            Op::Spread(_, Along::Rows) => "spread.rows",
+            Op::Spread(_, Along::Cols) => "spread.cols",
+            Op::Fold(_, Along::Rows) => "fold.rows",
+            Op::Fold(_, Along::Cols) => "fold.cols",
         }
     }
 }
@@ -187,6 +205,16 @@ pub fn binary_mnemonic(op: BinaryOp) -> &'static str {
 }
 
 impl Node {
+    /// Whether an element of the node reads elements of its operand at other
+    /// indices (reductions, slices, paddings, spreads, folds): such a node
+    /// keeps every state whole in one lane.
+    pub fn moves_elements(&self) -> bool {
+        matches!(
+            self.op,
+            Op::Reduce(..) | Op::FirstMax(_) | Op::Slice(..) | Op::Pad(..) | Op::Spread(..) | Op::Fold(..)
+        )
+    }
+
     /// The length of the node's value, or `None` for a scalar.
     pub fn size(&self) -> Option<Size> {
         match self.shape {

@@ -218,7 +218,9 @@ fn jacobian_diagonals(derived: &Derived) -> Vec<Handle<Node>> {
             | Linear::MatrixT(_)
             | Linear::Ones { .. }
             | Linear::Select { .. }
-            | Linear::Embed { .. } => {}
+            | Linear::Embed { .. }
+            | Linear::Spread { .. }
+            | Linear::Fold { .. } => {}
         }
     }
     diagonals
@@ -276,9 +278,9 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> CellPlan {
     // recurrence applies (a block product reads its whole block).
     // A reduction reads every element of its operand (the step's, or a
     // derivative's: `max`'s indicator), a slice or padding moves elements
-    // between channels: no cut keeps them within a group.
-    let reduces =
-        graph.iter().any(|(_, node)| matches!(node.op, Op::Reduce(..) | Op::FirstMax(_) | Op::Slice(..) | Op::Pad(..)));
+    // between channels, and so do a spread and a fold (a matrix value's
+    // rows against its columns): no cut keeps them within a group.
+    let reduces = graph.iter().any(|(_, node)| node.moves_elements());
     let structure = derived.structure();
     let granule = match structure {
         _ if reduces => None,

@@ -65,6 +65,12 @@ pub const AUTO_NEWTON_THREADS_PER_UNIT: usize = 16;
 /// `Method::Auto` picks Newton only for sequences at least this long.
 pub const AUTO_NEWTON_MIN_STEPS: usize = 4096;
 
+/// Why a cell has no Newton kernel on the CPU: its states are one lane (a dense
+/// Jacobian, or a reduction, slice, spread or fold reading across channels)
+/// of more unknowns than `Device::Cpu.dense_newton_unknowns()`.
+const NO_NEWTON: &str = "the state is one lane of more unknowns than Newton solves on the CPU (a dense Jacobian, or \
+                         values read across channels)";
+
 /// A cell compiled for the CPU, for one set of dim sizes. See the [module
 /// documentation](self).
 pub struct CpuCell {
@@ -158,7 +164,7 @@ impl CpuCell {
     /// why (see the [module documentation](self)).
     pub fn choose_method(&self, batch: usize, steps: usize) -> (Method, String) {
         if !self.has_newton() {
-            return (Method::Sequential, "auto: the Jacobian is dense and too large for Newton".to_owned());
+            return (Method::Sequential, format!("auto: {NO_NEWTON}"));
         }
         let layout = &self.jit.layout;
         let channels = layout.states.first().map_or(0, |s| s.len);
@@ -335,7 +341,7 @@ impl CpuCell {
         settings.validate()?;
         self.check_dims(data)?;
         let (batch, steps) = (data.batch(), data.seq_len());
-        let no_newton = (!self.has_newton()).then_some("the Jacobian is dense and too large");
+        let no_newton = (!self.has_newton()).then_some(NO_NEWTON);
         let linear = self.jit.layout.plan.linear;
         let (method, reason) = method.resolve(no_newton, linear, || self.choose_method(batch, steps));
         let start = Instant::now();

@@ -10,6 +10,7 @@ use rnnc_compiler::check::Cell;
 use super::atomic::StagedFiles;
 use super::bind::{BoundData, check_finite};
 use super::error::{DataError, ShapeMismatch, TensorRef, TensorRole, name_list};
+use super::layout::{axes_text, output_axes, shape_of};
 use super::safetensors_file::stage_safetensors;
 use super::tensor::{Tensor, shape_text};
 use crate::solve::GradientBuffers;
@@ -85,7 +86,8 @@ impl Gradients {
 
 impl BoundData {
     /// Checks the outputs' cotangents for a backward pass of `cell` over this
-    /// data: each named after an output, at most once, `[B, T, size]` with this
+    /// data: each named after an output, at most once, `[B, T, size]` (`[B, T,
+    /// R, C]` for a matrix output) with this
     /// data's sizes, finite. An output not named gets a zero cotangent. Returns
     /// one buffer per output, in the cell's order.
     pub fn bind_douts(&self, cell: &Cell, douts: Vec<(String, Tensor)>) -> Result<Vec<Vec<f32>>, DataError> {
@@ -105,14 +107,14 @@ impl BoundData {
                 return Err(DataError::Duplicate { tensor: tensor_ref });
             }
             let output = cell.outputs.values().nth(index).expect("found above");
-            let size = self.dims().of(output.size) as usize;
-            let expected = [self.batch(), self.seq_len(), size];
+            let axes = output_axes(output.size);
+            let expected = shape_of(&axes, cell, self.dims(), self.batch(), self.seq_len())?;
             if tensor.shape() != expected {
                 return Err(DataError::ShapeMismatch(Box::new(ShapeMismatch {
                     tensor: tensor_ref,
                     actual: tensor.shape_text(),
                     expected: shape_text(&expected),
-                    declared: format!("[B, T, {}]", output.size.text(&cell.dims)),
+                    declared: axes_text(&axes, cell),
                     because: "the shape of the output".to_owned(),
                 })));
             }

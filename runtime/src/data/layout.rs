@@ -1,6 +1,7 @@
 //! How each thing a cell declares is laid out as a tensor: a parameter as its declared
 //! shape (`block[H, K]` as `[H/K, K, K]`), an input as `[B, T, D]`, an initial state as
-//! `[B, H]`, an output as `[B, T, H]`. [`Axis`] names one axis symbolically; with the
+//! `[B, H]`, an output as `[B, T, H]`; a matrix-shaped value (`[D, N]`) has its two
+//! axes where a vector has one (`[B, T, D, N]`, `[B, D, N]`). [`Axis`] names one axis symbolically; with the
 //! sizes bound it becomes a number.
 
 use rnnc_compiler::check::{Cell, DimSizes, Param, ParamShape, Size};
@@ -67,25 +68,34 @@ pub fn stored_axes(param: &Param) -> Vec<Axis> {
 /// the size it is broadcast to, see [`rnnc_compiler::check::Param::shape`]).
 pub fn param_axes(shape: ParamShape) -> Vec<Axis> {
     match shape {
-        ParamShape::Vector(size) => vec![Axis::Size(size)],
+        ParamShape::Vector(size) => size_axes(size),
         ParamShape::Matrix { rows, cols } => vec![Axis::Size(rows), Axis::Size(cols)],
         ParamShape::Block { size, block } => vec![Axis::Blocks { size, block }, Axis::Block(block), Axis::Block(block)],
     }
 }
 
-/// The axes of a per-step input of length `size`: `[B, T, D]`.
+/// The axes of a value of length `size`: one, or a matrix's two (`[D, N]`, its
+/// elements row-major as the kernels read them).
+pub fn size_axes(size: Size) -> Vec<Axis> {
+    match size.matrix() {
+        Some((rows, cols)) => vec![Axis::Size(rows.size()), Axis::Size(cols.size())],
+        None => vec![Axis::Size(size)],
+    }
+}
+
+/// The axes of a per-step input of length `size`: `[B, T, D]` (`[B, T, D, N]`).
 pub fn input_axes(size: Size) -> Vec<Axis> {
-    vec![Axis::Batch, Axis::SeqLen, Axis::Size(size)]
+    [Axis::Batch, Axis::SeqLen].into_iter().chain(size_axes(size)).collect()
 }
 
-/// The axes of an initial state of length `size`: `[B, H]`.
+/// The axes of an initial state of length `size`: `[B, H]` (`[B, D, N]`).
 pub fn init_axes(size: Size) -> Vec<Axis> {
-    vec![Axis::Batch, Axis::Size(size)]
+    [Axis::Batch].into_iter().chain(size_axes(size)).collect()
 }
 
-/// The axes of an output of length `size`: `[B, T, H]`.
+/// The axes of an output of length `size`: `[B, T, H]` (`[B, T, D, N]`).
 pub fn output_axes(size: Size) -> Vec<Axis> {
-    vec![Axis::Batch, Axis::SeqLen, Axis::Size(size)]
+    [Axis::Batch, Axis::SeqLen].into_iter().chain(size_axes(size)).collect()
 }
 
 /// Axes as written in messages: `[B, T, D]`.

@@ -98,8 +98,15 @@ impl<'c> SizeBinder<'c> {
                 let size = factor.saturating_mul(known.size);
                 (size, format!("{}, so {factor} * {} = {size}", origin(&dims[dim].name, known), dims[dim].name))
             }),
+            // `size_axes` gives a matrix its two sides.
+            Axis::Size(size @ Size::Matrix(..)) => {
+                let (rows, cols) = size.matrix()?;
+                let rows = self.expected(Axis::Size(rows.size()))?.0;
+                let cols = self.expected(Axis::Size(cols.size()))?.0;
+                Some((rows.saturating_mul(cols), String::new()))
+            }
             // The checker refuses `block[K * DIM, ..]`.
-            Axis::Blocks { size: Size::Scaled(..), .. } => None,
+            Axis::Blocks { size: Size::Scaled(..) | Size::Matrix(..), .. } => None,
             Axis::Block(block) => Some((block, String::new())),
             // The checker makes fixed sides multiples of their (positive) block size.
             Axis::Blocks { size: Size::Fixed(n), block } => {
@@ -137,8 +144,8 @@ impl<'c> SizeBinder<'c> {
                 }
             }
             // Fixed sizes and block sides are always known.
-            Axis::Size(Size::Fixed(_))
-            | Axis::Blocks { size: Size::Fixed(_) | Size::Scaled(..), .. }
+            Axis::Size(Size::Fixed(_) | Size::Matrix(..))
+            | Axis::Blocks { size: Size::Fixed(_) | Size::Scaled(..) | Size::Matrix(..), .. }
             | Axis::Block(_) => {}
         }
         Ok(())

@@ -373,7 +373,7 @@ const LLVMPIPE_ITERATIONS: u64 = 8;
 /// about `N (K^3 + 4 K^2)` times: with lanes of 8 unknowns, one segment), or
 /// steps of the sequential kernels ([`SEQUENTIAL_WINDOW`] over the square of the
 /// lane's `unknowns`, as a lane's step loops over its K x K entries, but at
-/// least 64).
+/// least 64, or on a CPU device at least 1).
 pub(super) fn windows(steps: usize, shape: Option<NewtonShape>, unknowns: u64, cpu_device: bool) -> Vec<(u32, u32)> {
     let window = match shape {
         Some(shape) => {
@@ -386,7 +386,10 @@ pub(super) fn windows(steps: usize, shape: Option<NewtonShape>, unknowns: u64, c
             }
             segment * segments
         }
-        None => (SEQUENTIAL_WINDOW / (unknowns * unknowns).max(1) as usize).max(64),
+        // At least 64 steps, but on a CPU device (llvmpipe's loop budget) as
+        // few as one: a whole lane of 64 unknowns (a `[8, 8]` matrix state)
+        // loops over its 64 elements in every node of a step.
+        None => (SEQUENTIAL_WINDOW / (unknowns * unknowns).max(1) as usize).max(if cpu_device { 1 } else { 64 }),
     };
     (0..steps.max(1)).step_by(window).map(|t| (t as u32, (t + window).min(steps) as u32)).collect()
 }
@@ -474,5 +477,21 @@ impl PassStats {
         self.time_ms += other.time_ms;
         self.projection_ms = add(self.projection_ms, other.projection_ms);
         self.recurrence_ms = add(self.recurrence_ms, other.recurrence_ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windows;
+
+    /// A sequential lane of 64 unknowns (a `[8, 8]` matrix state, whole) walks
+    /// 4 steps a dispatch on llvmpipe, within its loop budget; a GPU keeps
+    /// windows of at least 64 steps.
+    #[test]
+    fn sequential_windows_shrink_with_the_lane_on_cpu_devices() {
+        assert_eq!(windows(40, None, 64, true)[0], (0, 4));
+        assert_eq!(windows(40, None, 64, true).len(), 10);
+        assert_eq!(windows(40, None, 64, false), vec![(0, 40)]);
+        assert_eq!(windows(100_000, None, 1, true)[0], (0, 16_384));
     }
 }

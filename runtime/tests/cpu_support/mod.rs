@@ -86,7 +86,7 @@ pub fn random_data_with_inits(
         .values()
         .enumerate()
         .map(|(i, s)| {
-            let shape = vec![batch, dims.of(s.size) as usize];
+            let shape = support::init_shape(cell, &dims, s.size, batch);
             (s.name.clone(), random_tensor(shape, inits.0, inits.1, seed + 10 + i as u64).expect("init"))
         })
         .collect();

@@ -85,14 +85,21 @@ impl Case {
             .values()
             .enumerate()
             .map(|(i, s)| {
-                let h = dim_sizes.of(s.size) as usize;
-                (s.name.clone(), random_tensor(vec![batch, h], range.0, range.1, seed + 2 + i as u64).expect("init"))
+                let shape = init_shape(&cell, &dim_sizes, s.size, batch);
+                (s.name.clone(), random_tensor(shape, range.0, range.1, seed + 2 + i as u64).expect("init"))
             })
             .collect();
         let data = BoundData::bind(&cell, params, inputs, inits).expect("data binds");
         let reference = reference(&derived, &data);
         Case { derived, data, reference }
     }
+}
+
+/// The shape of an initial state of length `size` for `batch` sequences:
+/// `[B, H]`, or `[B, D, N]` for a matrix state.
+pub fn init_shape(cell: &Cell, dims: &DimSizes, size: rnnc_compiler::check::Size, batch: usize) -> Vec<usize> {
+    rnnc_runtime::data::layout::shape_of(&rnnc_runtime::data::layout::init_axes(size), cell, dims, batch, 1)
+        .expect("an initial state's shape")
 }
 
 /// The float64 reference outputs of `data` through `derived`.

@@ -312,6 +312,7 @@ impl Emitter<'_, '_> {
         match product.matrix {
             Matrix::Reduce { reduction, rows, cols } => self.reduce(reduction, x, out, rows, cols),
             Matrix::Window { pad, start, rows, cols } => self.window(pad, x, out, start, (rows, cols)),
+            Matrix::Spread { fold, along, rows, cols } => self.spread(fold, along, x, out, (rows, cols)),
             Matrix::Dense { rows, cols, transpose: false } => self.dense_product(w, x, out, rows, cols),
             Matrix::Dense { rows, cols, transpose: true } => self.dense_transposed_product(w, x, out, rows, cols),
             Matrix::Block { size, block, transpose } => {
@@ -403,6 +404,52 @@ impl Emitter<'_, '_> {
         self.counted_loop(first, end, 1, &mut |e, c| {
             let value = e.load_at(x, c);
             e.store_at(value, to, c);
+            Ok(())
+        })
+    }
+
+    /// `out[i] = x[along.vector_index(i, C)]` for the `rows` elements of a
+    /// matrix, or (`fold`) `out` zero, then `out[along.vector_index(i, C)] +=
+    /// x[i]` for its `cols` elements, in order.
+    fn spread(
+        &mut self,
+        fold: bool,
+        along: crate::ir::Along,
+        x: Value,
+        out: Value,
+        (rows, cols): (usize, usize),
+    ) -> Result<(), Error> {
+        let (elements, vector) = if fold { (cols, rows) } else { (rows, cols) };
+        let matrix_cols = along.matrix_cols(elements as u64, vector as u64).max(1) as i64;
+        let index = move |e: &mut Self, i: Value| {
+            let c = e.constant(matrix_cols);
+            match along {
+                crate::ir::Along::Rows => e.b.ins().udiv(i, c),
+                crate::ir::Along::Cols => e.b.ins().urem(i, c),
+            }
+        };
+        if !fold {
+            let (first, end) = (self.constant(0), self.constant(rows as i64));
+            return self.counted_loop(first, end, 1, &mut |e, i| {
+                let j = index(e, i);
+                let value = e.load_at(x, j);
+                e.store_at(value, out, i);
+                Ok(())
+            });
+        }
+        let zero = self.b.ins().f32const(0.0);
+        let (first, end) = (self.constant(0), self.constant(rows as i64));
+        self.counted_loop(first, end, 1, &mut |e, r| {
+            e.store_at(zero, out, r);
+            Ok(())
+        })?;
+        let (first, end) = (self.constant(0), self.constant(cols as i64));
+        self.counted_loop(first, end, 1, &mut |e, i| {
+            let j = index(e, i);
+            let value = e.load_at(x, i);
+            let sum = e.load_at(out, j);
+            let total = e.b.ins().fadd(sum, value);
+            e.store_at(total, out, j);
             Ok(())
         })
     }

@@ -20,7 +20,7 @@ impl Emitter<'_, '_> {
         let u = self.pointer(outer.u.0, outer.u.1)?;
         match outer.matrix {
             Matrix::Dense { rows, cols, .. } => self.dense_outer(g, a, u, rows, cols),
-            Matrix::Reduce { .. } | Matrix::Window { .. } => {
+            Matrix::Reduce { .. } | Matrix::Window { .. } | Matrix::Spread { .. } => {
                 Err(internal(self.context.cell, "a gradient share of a parameter-free stage"))
             }
             Matrix::Block { size, block, .. } => {

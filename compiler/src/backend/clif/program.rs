@@ -19,7 +19,7 @@ use super::unsupported;
 use crate::arena::Handle;
 use crate::check::{Cell, DimSizes, ParamShape, Shape};
 use crate::error::Error;
-use crate::ir::{Graph, Node, Op, ReduceOp, semantics};
+use crate::ir::{Along, Graph, Node, Op, ReduceOp, semantics};
 
 /// A base pointer that leaves are addressed from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +98,10 @@ pub(super) enum Matrix {
     /// `out[0..rows] = x[start..start + rows]` ([`Op::Slice`]), or `out` zero
     /// but `out[start..start + cols] = x` (`pad`, [`Op::Pad`]).
     Window { pad: bool, start: usize, rows: usize, cols: usize },
+    /// A vector of `cols` elements laid along a matrix of `rows` elements
+    /// ([`Op::Spread`]), or a matrix of `cols` elements summed into `rows`
+    /// row or column sums (`fold`, [`Op::Fold`]).
+    Spread { fold: bool, along: Along, rows: usize, cols: usize },
 }
 
 /// What a [`Matrix::Reduce`] stage computes.
@@ -335,7 +339,9 @@ pub(super) fn plan(
             | Op::Reduce(_, operand)
             | Op::FirstMax(operand)
             | Op::Slice(operand, _)
-            | Op::Pad(operand, _) => {
+            | Op::Pad(operand, _)
+            | Op::Spread(operand, _)
+            | Op::Fold(operand, _) => {
                 let (matrix, param_offset) = match op {
                     Op::MatVec(param, _) | Op::MatVecT(param, _) => {
                         context.matrix(param, matches!(op, Op::MatVecT(..)))?
@@ -344,6 +350,10 @@ pub(super) fn plan(
                         let (rows, cols) = (context.len(node), context.len(operand));
                         let pad = matches!(op, Op::Pad(..));
                         (Matrix::Window { pad, start: context.dims.of(start) as usize, rows, cols }, 0)
+                    }
+                    Op::Spread(_, along) | Op::Fold(_, along) => {
+                        let (rows, cols) = (context.len(node), context.len(operand));
+                        (Matrix::Spread { fold: matches!(op, Op::Fold(..)), along, rows, cols }, 0)
                     }
                     _ => {
                         let reduction = match op {

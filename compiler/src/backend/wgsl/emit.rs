@@ -260,7 +260,7 @@ impl<'a> Emitter<'a> {
                 continue;
             };
             self.declare(handle, &format!("array<f32, {width}>"), private);
-            if let Op::Reduce(..) | Op::FirstMax(_) | Op::Slice(..) | Op::Pad(..) = node.op {
+            if node.moves_elements() {
                 self.across(handle, width);
                 continue;
             }
@@ -297,6 +297,8 @@ impl<'a> Emitter<'a> {
                 | Op::FirstMax(_)
                 | Op::Slice(..)
                 | Op::Pad(..)
+                | Op::Spread(..)
+                | Op::Fold(..)
                 | Op::Length(_)
                 | Op::Const(_)
                 | Op::Input(_) => {
@@ -332,6 +334,18 @@ impl<'a> Emitter<'a> {
                 let start = self.dims.of(start);
                 self.line(format!("for (var q = 0u; q < {width}u; q++) {{ {name}[q] = 0.0; }}"));
                 self.line(format!("for (var q = 0u; q < {len}u; q++) {{ {name}[{start}u + q] = {v}[q]; }}"));
+                return;
+            }
+            // Element `q` of the matrix and element `index` of the vector.
+            Op::Spread(_, along) => {
+                let index = along_index(along, along.matrix_cols(width, len));
+                self.line(format!("for (var q = 0u; q < {width}u; q++) {{ {name}[q] = {v}[{index}]; }}"));
+                return;
+            }
+            Op::Fold(_, along) => {
+                let index = along_index(along, along.matrix_cols(len, width));
+                self.line(format!("for (var q = 0u; q < {width}u; q++) {{ {name}[q] = 0.0; }}"));
+                self.line(format!("for (var q = 0u; q < {len}u; q++) {{ {name}[{index}] += {v}[q]; }}"));
                 return;
             }
             _ => {}
@@ -450,7 +464,11 @@ impl<'a> Emitter<'a> {
                 let (rows, cols) = (self.plan.width(rows), self.plan.width(cols));
                 if matches!(maps.get(map), Linear::MatrixT(_)) { (cols, rows) } else { (rows, cols) }
             }
-            Linear::Ones { rows, cols } | Linear::Select { rows, cols, .. } | Linear::Embed { rows, cols, .. } => {
+            Linear::Ones { rows, cols }
+            | Linear::Select { rows, cols, .. }
+            | Linear::Embed { rows, cols, .. }
+            | Linear::Spread { rows, cols, .. }
+            | Linear::Fold { rows, cols, .. } => {
                 (self.plan.width(self.dims.of(rows)), self.plan.width(self.dims.of(cols)))
             }
             Linear::Compose(a, b) => (self.map_shape(a).0, self.map_shape(b).1),
@@ -516,6 +534,17 @@ impl<'a> Emitter<'a> {
                     let on = if matches!(map, Linear::Embed { .. }) { "r == c + " } else { "c == r + " };
                     self.line(format!(
                         "for (var r = 0u; r < {rows}u; r++) {{ for (var c = 0u; c < {cols}u; c++) {{ {name}[r * {cols}u + c] = select(0.0, 1.0, {on}{start}u); }} }}"
+                    ));
+                }
+                Linear::Spread { along, .. } | Linear::Fold { along, .. } => {
+                    // The matrix's elements index the rows of a spreading and the
+                    // columns of a folding.
+                    let fold = matches!(map, Linear::Fold { .. });
+                    let (elements, vector, q, other) =
+                        if fold { (cols, rows, "c", "r") } else { (rows, cols, "r", "c") };
+                    let index = along_index(along, along.matrix_cols(elements, vector)).replace('q', q);
+                    self.line(format!(
+                        "for (var r = 0u; r < {rows}u; r++) {{ for (var c = 0u; c < {cols}u; c++) {{ {name}[r * {cols}u + c] = select(0.0, 1.0, {other} == {index}); }} }}"
                     ));
                 }
                 Linear::Compose(a, b) => {
@@ -665,4 +694,13 @@ pub(super) fn write_prelude(text: &mut String, constants: &[(&str, u64)], struct
         let _ = writeln!(text, "struct {name} {{ v: array<f32, {}> }}", words.max(&1));
     }
     text.push('\n');
+}
+
+/// The WGSL index of the vector element that matrix element `q` of a matrix of
+/// `cols` columns reads or adds into ([`crate::check::Along::vector_index`]).
+fn along_index(along: crate::ir::Along, cols: u64) -> String {
+    match along {
+        crate::ir::Along::Rows => format!("q / {cols}u"),
+        crate::ir::Along::Cols => format!("q % {cols}u"),
+    }
 }

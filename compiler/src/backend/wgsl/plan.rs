@@ -144,7 +144,11 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
     let graph = &derived.ir.graph;
     let computed = computed_product(derived, &cell_plan);
     let (mode, whole) = match (cell_plan.granule, computed) {
-        (None, _) => (LaneMode::Whole, Some("the Jacobian is dense".to_owned())),
+        (None, _) if derived.structure() == crate::analyse::JacobianStructure::Dense => {
+            (LaneMode::Whole, Some("the Jacobian is dense".to_owned()))
+        }
+        // A reduction, slice, padding, spread or fold reads across channels.
+        (None, _) => (LaneMode::Whole, Some("a value is read across channels".to_owned())),
         (Some(_), _) if !cell_plan.local_outputs => {
             (LaneMode::Whole, Some("an output reads across channels".to_owned()))
         }

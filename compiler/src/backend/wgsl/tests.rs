@@ -15,7 +15,8 @@ fn every_stdlib_cell_generates_valid_wgsl() {
         // H = 8, or the least multiple of the cell's blocks (512 for the multi-head models).
         let checked = crate::check_source(cell.source).expect("checks").remove(0);
         let h = (1..).map(|k| 8 * k).find(|h| h % checked.largest_block() == 0).expect("a multiple");
-        let generated = kernels(cell.source, &[("H", h), ("D", 3)]).unwrap_or_else(|e| panic!("{}: {e}", cell.name));
+        let generated =
+            kernels(cell.source, &[("H", h), ("D", 3), ("N", 4)]).unwrap_or_else(|e| panic!("{}: {e}", cell.name));
         assert!(generated.recurrence.contains("fn sequential("), "{}", cell.name);
         let expect_newton = cell.name != "lstm";
         assert_eq!(

@@ -133,7 +133,9 @@ impl Term {
             | Op::FirstMax(_)
             | Op::Length(_)
             | Op::Slice(..)
-            | Op::Pad(..) => {
+            | Op::Pad(..)
+            | Op::Spread(..)
+            | Op::Fold(..) => {
                 return None;
             }
         })

@@ -398,6 +398,8 @@ fn rebuild_maps(
             Linear::Ones { rows, cols } => Some(maps.ones(rows, cols)),
             Linear::Select { rows, cols, start } => Some(maps.window(rows, cols, start, false)),
             Linear::Embed { rows, cols, start } => Some(maps.window(rows, cols, start, true)),
+            Linear::Spread { rows, cols, along } => Some(maps.spread(rows, cols, along, false)),
+            Linear::Fold { rows, cols, along } => Some(maps.spread(rows, cols, along, true)),
             Linear::Compose(a, b) => maps.compose(graph, new[a.index()], new[b.index()]),
             Linear::Sum(a, b) => maps.sum(graph, new[a.index()], new[b.index()]),
         };
