@@ -56,6 +56,12 @@ pub enum RunError {
     /// Tensors on the device ([`DeviceExchange`]) need a GPU engine.
     #[error("an exchange of tensors on the device needs a GPU engine; this engine runs on the CPU")]
     NeedsGpu,
+    /// Sequence parallel solving cannot run this cell (`crate::parallel`).
+    #[error("{0}")]
+    NotSliceable(String),
+    /// The transport between the ranks of a sequence failed (`crate::parallel`).
+    #[error("the neighbours' transport failed: {0}")]
+    Transport(String),
 }
 
 enum Device {

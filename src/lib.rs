@@ -37,6 +37,7 @@
 
 mod describe;
 mod engine;
+pub mod parallel;
 mod render;
 mod source;
 

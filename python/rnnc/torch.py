@@ -459,8 +459,7 @@ class _SequenceParallelFunction(torch.autograd.Function):
 
         outputs, slice_context = rnnc.parallel.forward(cell, params, inputs, group=group, **layer.solver_options)
         layer._record(slice_context.reports[-1])
-        ctx.layer, ctx.group, ctx.count = layer, group, count
-        ctx.params, ctx.inputs, ctx.slice = params, inputs, slice_context
+        ctx.layer, ctx.group, ctx.slice = layer, group, slice_context
         ctx.kinds = [(t.device, t.dtype) for t in tensors]
         reference = tensors[count]
         return tuple(_like(outputs[name], reference) for name in cell.outputs)
@@ -472,9 +471,7 @@ class _SequenceParallelFunction(torch.autograd.Function):
 
         cell = ctx.layer.cell
         douts = {name: _host(g) for name, g in zip(cell.outputs, grads) if g is not None}
-        gradients = rnnc.parallel.backward(
-            cell, ctx.params, ctx.inputs, douts, ctx.slice, group=ctx.group, **ctx.layer.solver_options
-        )
+        gradients = rnnc.parallel.backward(ctx.slice, douts, group=ctx.group)
         keys = [f"param.{n}" for n in cell.params] + [f"input.{n}" for n in cell.inputs]
         results = [
             torch.from_numpy(gradients[key]).to(device=device, dtype=dtype) if needed else None

@@ -15,6 +15,7 @@ use crate::convert::{array_dict, json_value, run_options, tensors};
 use crate::engines::backend_name;
 use crate::errors::{Failure, detached};
 use crate::exchange::Exchange;
+use crate::parallel::Slice;
 
 /// What a `Cell` and the tapes of its forward passes share.
 pub struct Compiled {
@@ -172,6 +173,30 @@ impl Cell {
         export: bool,
     ) -> PyResult<Exchange> {
         Exchange::new(py, self, &dims, batch, steps, export)
+    }
+
+    /// One rank's slice of one sequence solved across ranks in order
+    /// (`rnnc.parallel`, which makes `neighbours` over `torch.distributed`):
+    /// `inputs` the slice `[B, T_r, ...]`, `init` the sequence's initial states
+    /// (read on rank 0), `steps` the first correction's length. Returns an
+    /// `rnnc.Slice` (its outputs, `backward`).
+    #[pyo3(signature = (params, inputs, neighbours, init=None, steps=64, method="auto", atol=None, rtol=None, max_iterations=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_slice<'py>(
+        &self,
+        py: Python<'py>,
+        params: &Bound<'py, PyDict>,
+        inputs: &Bound<'py, PyDict>,
+        neighbours: &Bound<'py, PyAny>,
+        init: Option<&Bound<'py, PyDict>>,
+        steps: usize,
+        method: &str,
+        atol: Option<f32>,
+        rtol: Option<f32>,
+        max_iterations: Option<u32>,
+    ) -> PyResult<Slice> {
+        let options = run_options(method, atol, rtol, max_iterations)?;
+        self.slice_forward(py, params, inputs, init, neighbours, steps, options)
     }
 
     /// What the compiler derived, as `rnnc inspect --json` prints it; with

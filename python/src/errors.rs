@@ -49,9 +49,12 @@ impl Failure {
             RunError::Compile(errors) => Failure::Compile(rnnc::render_errors(file, text, &errors)),
             RunError::NoSuchCell(message) => Failure::Compile(format!("{file}: {message}")),
             RunError::Data(e) => Failure::Data(e.to_string()),
-            e @ (RunError::Gpu(_) | RunError::Cpu(_) | RunError::WrongEngine | RunError::NeedsGpu) => {
-                Failure::Device(e.to_string())
-            }
+            RunError::NotSliceable(message) => Failure::Usage(message),
+            e @ (RunError::Gpu(_)
+            | RunError::Cpu(_)
+            | RunError::WrongEngine
+            | RunError::NeedsGpu
+            | RunError::Transport(_)) => Failure::Device(e.to_string()),
         }
     }
 }

@@ -13,6 +13,7 @@ mod convert;
 mod engines;
 mod errors;
 mod exchange;
+mod parallel;
 
 use std::sync::Arc;
 
@@ -120,6 +121,7 @@ fn _rnnc(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Cell>()?;
     module.add_class::<Tape>()?;
     module.add_class::<exchange::Exchange>()?;
+    module.add_class::<parallel::Slice>()?;
     module.add_function(wrap_pyfunction!(compile, module)?)?;
     module.add_function(wrap_pyfunction!(stdlib, module)?)?;
     module.add_function(wrap_pyfunction!(stdlib_source, module)?)?;
