@@ -60,6 +60,19 @@ class Exchange:
     def backward(self) -> dict[str, Any]:
         """The backward of the last `forward(keep=True)`: `dout.*` in, `grad.*` out."""
 
+class Slice:
+    """One rank's slice of a sequence solved across ranks (`Cell.forward_slice`, `rnnc.parallel`)."""
+    @property
+    def outputs(self) -> dict[str, Array]: ...
+    @property
+    def prefix_steps(self) -> int: ...
+    @property
+    def suffix_steps(self) -> int: ...
+    @property
+    def reports(self) -> list[dict[str, Any]]: ...
+    def backward(self, douts: Mapping[str, Array], neighbours: Any) -> dict[str, Array]:
+        """Gradients keyed param.* (summed over the ranks), input.*, init.*."""
+
 class Cell:
     """A compiled cell bound to an engine (`compile`, `stdlib`)."""
 
@@ -119,6 +132,19 @@ class Cell:
         """Gradients of sum(douts[o] * o), keyed param.NAME, input.NAME, init.NAME."""
     def inspect(self, dims: Optional[Mapping[str, int]] = None) -> dict[str, Any]:
         """The dict of `rnnc inspect --json`."""
+    def forward_slice(
+        self,
+        params: Mapping[str, Array],
+        inputs: Mapping[str, Array],
+        neighbours: Any,
+        init: Optional[Mapping[str, Array]] = None,
+        steps: int = 64,
+        method: Method = "auto",
+        atol: Optional[float] = None,
+        rtol: Optional[float] = None,
+        max_iterations: Optional[int] = None,
+    ) -> Slice:
+        """One rank's slice of one sequence solved across ranks; `neighbours` as `rnnc.parallel.TorchNeighbours`."""
     def exchange(self, dims: Mapping[str, int], batch: int, steps: int, export: bool = False) -> Exchange:
         """One GPU buffer of every tensor of a call (exported for CUDA when `export`)."""
     def param_shapes(self, dims: Mapping[str, int]) -> dict[str, tuple[int, ...]]:
