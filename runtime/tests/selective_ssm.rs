@@ -16,11 +16,10 @@ use std::path::Path;
 use rnnc_compiler::{check_source, derive_cell};
 use rnnc_runtime::cpu::CpuCell;
 use rnnc_runtime::data::BoundData;
-use rnnc_runtime::data::random::{SplitMix64, random_inputs, random_params, random_tensor};
+use rnnc_runtime::data::random::{random_inputs, random_params, random_tensor};
 use rnnc_runtime::gpu::{Gpu, GpuCell};
 use rnnc_runtime::{GradientBuffers, Method, NewtonSettings};
-use support::gradients::{reference_gradient_error, widen};
-use support::output_relative_error;
+use support::gradients::{check_reference, linear_method, random_douts, reference_gradient_error, widen};
 
 /// The cell, from the derivation tests (the same text as docs/PORTING.md's).
 fn source() -> String {
@@ -111,12 +110,6 @@ fn case(batch: usize, steps: usize, seed: u64) -> Case {
     Case { derived, data, point, batch, steps }
 }
 
-fn random_douts(case: &Case) -> Vec<Vec<f32>> {
-    let mut rng = SplitMix64::new(5);
-    let rows = case.batch * case.steps;
-    vec![(0..rows * D).map(|_| rng.uniform(-1.0, 1.0)).collect()]
-}
-
 /// The worst relative error of `gradients` (of `sum(dy * y)`)
 /// against central differences of [`reference`].
 fn gradient_error(case: &Case, douts: &[Vec<f32>], gradients: &GradientBuffers) -> (f64, String) {
@@ -138,39 +131,27 @@ fn gradient_error(case: &Case, douts: &[Vec<f32>], gradients: &GradientBuffers) 
     reference_gradient_error(&case.point, &tensors, |point, field| field(point), loss, 17)
 }
 
-fn check(label: &str, case: &Case, outputs: &[Vec<f32>], douts: &[Vec<f32>], gradients: &GradientBuffers) {
-    let ys = reference(&case.point, case.batch, case.steps);
-    let tolerance = 2e-6 * case.steps as f64;
-    let error = output_relative_error(&outputs[0], &ys);
-    assert!(error < tolerance, "{label}: output y off by {error:.2e} (tolerance {tolerance:.1e})");
-    let (error, worst) = gradient_error(case, douts, gradients);
-    assert!(error < 2e-3, "{label}: gradient error {error:.2e} at {worst}");
-}
-
-/// The method that runs when `method` is asked for: the SSM is linear in its
-/// state (`h' = exp(dt A) * h + ...`), so Newton is its one scan.
-fn ran(method: Method) -> &'static str {
-    match method {
-        Method::Newton => "scan",
-        other => other.name(),
-    }
-}
-
 #[test]
 fn the_selective_ssm_matches_the_reference_on_the_cpu() {
     for steps in [1, 60] {
         let case = case(2, steps, 3 + steps as u64);
-        let douts = random_douts(&case);
+        let douts = random_douts(&case.derived, &case.data, 5);
         let mut cell = CpuCell::compile(&case.derived, case.data.dims()).expect("compiles");
         cell.set_threads(2);
         for method in [Method::Sequential, Method::Newton] {
             let settings = NewtonSettings::default();
             let (outputs, gradients, report) =
                 cell.backward(&case.data, &douts, method, &settings).expect("backward runs");
-            assert_eq!(report.method, ran(method), "the method asked for ran");
+            assert_eq!(report.method, linear_method(method), "the method asked for ran");
             let (forward, _) = cell.forward(&case.data, method, &settings).expect("forward runs");
             assert_eq!(forward, outputs, "the backward's outputs are the forward's");
-            check(&format!("CPU {method:?} T={steps}"), &case, &outputs, &douts, &gradients);
+            check_reference(
+                &format!("CPU {method:?} T={steps}"),
+                case.steps,
+                &outputs[0],
+                &reference(&case.point, case.batch, case.steps),
+                gradient_error(&case, &douts, &gradients),
+            );
         }
     }
 }
@@ -181,14 +162,20 @@ fn the_selective_ssm_matches_the_reference_on_the_gpu() {
     let gpu = Gpu::open(None).unwrap_or_else(|e| panic!("tests need a GPU adapter (lavapipe in CI): {e}"));
     for steps in [1, 60] {
         let case = case(2, steps, 3 + steps as u64);
-        let douts = random_douts(&case);
+        let douts = random_douts(&case.derived, &case.data, 5);
         let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
         for method in [Method::Sequential, Method::Newton] {
             let settings = NewtonSettings::default();
             let (outputs, gradients, report) =
                 compiled.backward(&gpu, &case.data, &douts, method, &settings).expect("backward runs");
-            assert_eq!(report.method, ran(method), "the method asked for ran");
-            check(&format!("GPU {method:?} T={steps}"), &case, &outputs, &douts, &gradients);
+            assert_eq!(report.method, linear_method(method), "the method asked for ran");
+            check_reference(
+                &format!("GPU {method:?} T={steps}"),
+                case.steps,
+                &outputs[0],
+                &reference(&case.point, case.batch, case.steps),
+                gradient_error(&case, &douts, &gradients),
+            );
         }
     }
 }

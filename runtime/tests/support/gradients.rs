@@ -29,6 +29,27 @@ pub fn random_douts(derived: &Derived, data: &BoundData, seed: u64) -> Vec<Vec<f
         .collect()
 }
 
+/// A one-output cell's outputs and gradients against a hand-written float64
+/// reference: the output within `2e-6 * steps` relative (errors grow like
+/// eps * T), the gradients (`gradient_error`'s worst relative error and where)
+/// within 2e-3 of central differences.
+pub fn check_reference(label: &str, steps: usize, output: &[f32], reference: &[f64], gradient_error: (f64, String)) {
+    let tolerance = 2e-6 * steps as f64;
+    let error = super::output_relative_error(output, reference);
+    assert!(error < tolerance, "{label}: output off by {error:.2e} (tolerance {tolerance:.1e})");
+    let (error, worst) = gradient_error;
+    assert!(error < 2e-3, "{label}: gradient error {error:.2e} at {worst}");
+}
+
+/// The method that runs when `method` is asked for on a cell linear in its
+/// states: Newton is its one scan.
+pub fn linear_method(method: rnnc_runtime::Method) -> &'static str {
+    match method {
+        rnnc_runtime::Method::Newton => "scan",
+        other => other.name(),
+    }
+}
+
 /// `values` in float64.
 pub fn widen(values: &[f32]) -> Vec<f64> {
     values.iter().map(|&v| f64::from(v)).collect()
