@@ -329,4 +329,44 @@ mod tests {
         assert_eq!(SegmentMethods::of(Method::Newton, 4, 1), SegmentMethods { newton: 3, scan: 0, sequential: 1 });
         assert_eq!(SegmentMethods::of(Method::Scan, 4, 0), SegmentMethods { newton: 0, scan: 4, sequential: 0 });
     }
+
+    /// The rules both back ends follow: plain Newton until its update is not
+    /// finite or grew twice, then damped from the initial guess, `lambda`
+    /// falling on a smaller update and rising on a larger or non-finite one
+    /// (restarting on a non-finite one), Picard's step beyond the largest
+    /// `lambda`, and the fallback only after `max_iterations` damped ones.
+    #[test]
+    fn damping_takes_over_when_newton_fails_and_falls_back_last() {
+        let settings = NewtonSettings { max_iterations: 6, ..NewtonSettings::default() };
+        let mut it = SegmentIteration::default();
+        assert_eq!((it.scale(), it.decide(1.0, true, false, &settings)), (1.0, Decision::Continue));
+        assert_eq!(it.decide(2.0, true, false, &settings), Decision::Continue);
+        assert_eq!(it.decide(3.0, true, false, &settings), Decision::Restart);
+        assert_eq!((it.damped, it.scale()), (0, 1.0 / (1.0 + Damping::FIRST_LAMBDA)));
+        assert_eq!(it.decide(1.0, true, false, &settings), Decision::Continue);
+        assert_eq!((it.damped, it.lambda), (1, Damping::FIRST_LAMBDA * Damping::SUCCESS));
+        assert_eq!(it.decide(2.0, true, false, &settings), Decision::Continue);
+        assert_eq!(it.lambda, Damping::FIRST_LAMBDA * Damping::SUCCESS * Damping::FAILURE);
+        assert_eq!(it.decide(f32::INFINITY, false, false, &settings), Decision::Restart);
+        assert_eq!(it.decide(0.5, true, true, &settings), Decision::Converged);
+        assert_eq!((it.iterations, it.damped), (7, 4));
+
+        // A non-finite first update starts damping at once; the damped cap
+        // sends the segment to the sequential method.
+        let mut it = SegmentIteration::default();
+        assert_eq!(it.decide(f32::NAN, false, false, &settings), Decision::Restart);
+        let decisions: Vec<_> = (0..6).map(|_| it.decide(1.0, true, false, &settings)).collect();
+        assert_eq!(decisions.last(), Some(&Decision::Fallback));
+        assert!(decisions[..5].iter().all(|&d| d == Decision::Continue), "{decisions:?}");
+
+        // Beyond the largest lambda: Picard's step; a non-finite one there gives up.
+        let mut it = SegmentIteration { damping: true, lambda: 2.0 * Damping::LARGEST_LAMBDA, ..Default::default() };
+        assert_eq!(it.scale(), 0.0);
+        assert_eq!(it.decide(f32::INFINITY, false, false, &settings), Decision::Fallback);
+
+        // The plain cap without growth is not damped: a stall at the cap falls back.
+        let mut it = SegmentIteration::default();
+        let capped = NewtonSettings { max_iterations: 1, ..settings };
+        assert_eq!((it.decide(1.0, true, false, &capped), it.damped), (Decision::Fallback, 0));
+    }
 }
