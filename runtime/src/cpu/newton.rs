@@ -8,9 +8,13 @@
 //! step at the current trajectory (the linearisation kernel gives `f_t` and
 //! `J_t`) and solves the linear recurrence exactly ([`super::scan`]). It stops
 //! when `|d| <= atol + rtol |h|` for every element (DEER's test, element by
-//! element, so that a growing state cannot hide early errors). A non-finite update, an
-//! update that grew twice, or the iteration cap sends the segment to the
-//! sequential method instead (exact), and the report counts it, as the GPU does.
+//! element, so that a growing state cannot hide early errors). A non-finite update or
+//! an update that grew twice restarts the segment from its guess with damped
+//! Newton (the Jacobians scaled by `1 / (1 + lambda)`: `scan`'s `scale`); the
+//! rules are `SegmentIteration::decide`'s, which the GPU kernel mirrors. The
+//! iteration cap (plain, or damped) sends the segment to the sequential method
+//! instead (exact), and the report counts it and the damped iterations, as the
+//! GPU does.
 //! For a cell linear in its states (`scan`), the first iteration's linear
 //! recurrence is the cell itself: that one iteration is the exact solution, and
 //! the segment ends there, with no test and no fallback (its update, the

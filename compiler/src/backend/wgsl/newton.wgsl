@@ -18,8 +18,11 @@
 // thread applies its maps from the state entering its chunk. Iterations stop when
 // |h_new - h_old| <= atol + rtol |h_new| for every element of the workgroup's
 // segment (excess = |dh| - rtol |h| is non-negative-clamped, so atomicMax on its
-// bits is an ordered maximum); a non-finite or growing update, or the iteration
-// cap, sends the segment to the sequential method instead (exact, and reported).
+// bits is an ordered maximum); a non-finite or twice-growing update restarts the
+// segment from its guess with damped Newton (each step's Jacobian scaled by
+// 1 / (1 + lambda), by the runtime's `SegmentIteration::decide` rules, mirrored
+// below; skipped while the scale is 1), and the iteration cap (plain or damped)
+// sends the segment to the sequential method instead (exact, and reported).
 // For a cell the plan proved linear in its states (LINEAR = 1), the linear
 // recurrence of the first iteration is the cell itself, so that iteration is the
 // exact solution: the kernel stops after it, with no test and no fallback (the
