@@ -264,6 +264,8 @@ fn reports_name_the_method_of_every_segment() {
         let segments = json["segments"].as_u64().expect("segments");
         assert_eq!(json["residual"], 0.0, "{json}");
         assert_eq!(json["iterations"], 1, "{json}");
+        // The cap is not a failure that damping answers: no damped iteration.
+        assert_eq!(json["damped_iterations"], 0, "{json}");
         let warning = stderr(&output);
         if converged {
             assert_eq!(json["segment_methods"], serde_json::json!({ "newton": 0, "scan": segments, "sequential": 0 }));

@@ -11,4 +11,4 @@ pub mod settings;
 pub mod solve;
 
 pub use settings::SettingsError;
-pub use solve::{ForwardReport, GradientBuffers, Method, NewtonSettings, SegmentMethods};
+pub use solve::{Damping, ForwardReport, GradientBuffers, Method, NewtonSettings, SegmentMethods};

@@ -84,6 +84,112 @@ impl Default for NewtonSettings {
     }
 }
 
+/// Damped Newton's decision rules, per segment: one definition, which the CPU
+/// solver runs ([`SegmentIteration::decide`]) and the GPU kernel mirrors
+/// (`newton.wgsl`, its numbers from here through the settings uniform).
+///
+/// A segment starts with plain Newton (no extra work). When Newton fails (a
+/// non-finite update, or its update grew twice), instead of the sequential
+/// fallback the segment restarts from the initial guess with damping: the
+/// linear recurrence's Jacobians are scaled, `d_t = J_t d_{t-1} / (1 + lambda) +
+/// r_t` (a Levenberg-Marquardt parameter `lambda` on the linearisation, as in
+/// ELK; the same fixed point, the exact solution, whatever `lambda`; Picard's
+/// step in the limit, after whose k-th iteration the first k steps are exact).
+/// `lambda` starts at [`Damping::FIRST_LAMBDA`], is multiplied by
+/// [`Damping::SUCCESS`] after an update smaller than the one before (towards
+/// Newton) and by [`Damping::FAILURE`] after a larger or non-finite one (a
+/// non-finite one also restarts from the guess); beyond
+/// [`Damping::LARGEST_LAMBDA`] the step is Picard's (scale 0). Damped
+/// iterations have their own cap, `max_iterations`; after it (or a non-finite
+/// Picard update) the segment falls back to the sequential method, exact.
+/// The numbers are measured in docs/measurements/damped-newton.md.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Damping;
+
+impl Damping {
+    /// `lambda` of the first damped iteration (the Jacobians halved).
+    pub const FIRST_LAMBDA: f32 = 1.0;
+    /// `lambda`'s factor after a damped update smaller than the one before.
+    pub const SUCCESS: f32 = 0.25;
+    /// `lambda`'s factor after a damped update larger than the one before, or
+    /// not finite.
+    pub const FAILURE: f32 = 2.0;
+    /// Beyond this `lambda`, the step is Picard's (the Jacobians' scale is 0).
+    pub const LARGEST_LAMBDA: f32 = 64.0;
+
+    /// The Jacobians' scale at `lambda`.
+    pub fn scale(lambda: f32) -> f32 {
+        if lambda > Damping::LARGEST_LAMBDA { 0.0 } else { 1.0 / (1.0 + lambda) }
+    }
+}
+
+/// What a segment's solver does after an iteration ([`SegmentIteration::decide`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The stopping test is met: the trajectory is the segment's solution.
+    Converged,
+    /// Iterate again (with [`SegmentIteration::scale`]).
+    Continue,
+    /// Start again from the initial guess (with [`SegmentIteration::scale`]).
+    Restart,
+    /// Solve the segment by the sequential method (exact).
+    Fallback,
+}
+
+/// One segment's Newton iterations: plain, then damped ([`Damping`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SegmentIteration {
+    /// Iterations taken, plain and damped.
+    pub iterations: u32,
+    /// Of which damped.
+    pub damped: u32,
+    /// Whether the next iteration is damped.
+    pub damping: bool,
+    /// The damping parameter (while `damping`).
+    pub lambda: f32,
+    growth: u32,
+    previous: f32,
+}
+
+impl Default for SegmentIteration {
+    fn default() -> Self {
+        SegmentIteration { iterations: 0, damped: 0, damping: false, lambda: 0.0, growth: 0, previous: f32::MAX }
+    }
+}
+
+impl SegmentIteration {
+    /// The Jacobians' scale of the next iteration: 1 for Newton.
+    pub fn scale(&self) -> f32 {
+        if self.damping { Damping::scale(self.lambda) } else { 1.0 }
+    }
+
+    /// After an iteration whose largest update was `update` (`finite`: whether
+    /// every value was) and which met the stopping test or not (`met`): what to
+    /// do next.
+    pub fn decide(&mut self, update: f32, finite: bool, met: bool, settings: &NewtonSettings) -> Decision {
+        self.iterations += 1;
+        self.damped += u32::from(self.damping);
+        if finite && met {
+            return Decision::Converged;
+        }
+        let grew = finite && update > self.previous;
+        self.previous = if finite { update } else { f32::MAX };
+        if !self.damping {
+            self.growth += u32::from(grew);
+            if finite && self.growth < 2 {
+                return if self.iterations < settings.max_iterations { Decision::Continue } else { Decision::Fallback };
+            }
+            (self.damping, self.lambda, self.previous) = (true, Damping::FIRST_LAMBDA, f32::MAX);
+            return Decision::Restart;
+        }
+        if self.damped >= settings.max_iterations || (!finite && self.lambda > Damping::LARGEST_LAMBDA) {
+            return Decision::Fallback;
+        }
+        self.lambda *= if grew || !finite { Damping::FAILURE } else { Damping::SUCCESS };
+        if finite { Decision::Continue } else { Decision::Restart }
+    }
+}
+
 /// What a forward solve did. Serialised as the `--report` JSON.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ForwardReport {
@@ -111,6 +217,9 @@ pub struct ForwardReport {
     /// element); 0 when no segment's outputs are Newton's (`scan`,
     /// `sequential`, or every segment fell back).
     pub residual: f32,
+    /// Damped Newton iterations ([`Damping`]), summed over the segments: 0
+    /// when plain Newton solved (or gave up on) every segment by itself.
+    pub damped_iterations: u64,
     /// Segments that Newton could not solve (a non-finite or twice-growing
     /// update, or the iteration cap) and the sequential method solved instead.
     pub fallback_segments: u64,
@@ -219,5 +328,45 @@ mod tests {
         assert_eq!((method, reason.ends_with("the cell is not linear in its states")), (Method::Newton, true));
         assert_eq!(SegmentMethods::of(Method::Newton, 4, 1), SegmentMethods { newton: 3, scan: 0, sequential: 1 });
         assert_eq!(SegmentMethods::of(Method::Scan, 4, 0), SegmentMethods { newton: 0, scan: 4, sequential: 0 });
+    }
+
+    /// The rules both back ends follow: plain Newton until its update is not
+    /// finite or grew twice, then damped from the initial guess, `lambda`
+    /// falling on a smaller update and rising on a larger or non-finite one
+    /// (restarting on a non-finite one), Picard's step beyond the largest
+    /// `lambda`, and the fallback only after `max_iterations` damped ones.
+    #[test]
+    fn damping_takes_over_when_newton_fails_and_falls_back_last() {
+        let settings = NewtonSettings { max_iterations: 6, ..NewtonSettings::default() };
+        let mut it = SegmentIteration::default();
+        assert_eq!((it.scale(), it.decide(1.0, true, false, &settings)), (1.0, Decision::Continue));
+        assert_eq!(it.decide(2.0, true, false, &settings), Decision::Continue);
+        assert_eq!(it.decide(3.0, true, false, &settings), Decision::Restart);
+        assert_eq!((it.damped, it.scale()), (0, 1.0 / (1.0 + Damping::FIRST_LAMBDA)));
+        assert_eq!(it.decide(1.0, true, false, &settings), Decision::Continue);
+        assert_eq!((it.damped, it.lambda), (1, Damping::FIRST_LAMBDA * Damping::SUCCESS));
+        assert_eq!(it.decide(2.0, true, false, &settings), Decision::Continue);
+        assert_eq!(it.lambda, Damping::FIRST_LAMBDA * Damping::SUCCESS * Damping::FAILURE);
+        assert_eq!(it.decide(f32::INFINITY, false, false, &settings), Decision::Restart);
+        assert_eq!(it.decide(0.5, true, true, &settings), Decision::Converged);
+        assert_eq!((it.iterations, it.damped), (7, 4));
+
+        // A non-finite first update starts damping at once; the damped cap
+        // sends the segment to the sequential method.
+        let mut it = SegmentIteration::default();
+        assert_eq!(it.decide(f32::NAN, false, false, &settings), Decision::Restart);
+        let decisions: Vec<_> = (0..6).map(|_| it.decide(1.0, true, false, &settings)).collect();
+        assert_eq!(decisions.last(), Some(&Decision::Fallback));
+        assert!(decisions[..5].iter().all(|&d| d == Decision::Continue), "{decisions:?}");
+
+        // Beyond the largest lambda: Picard's step; a non-finite one there gives up.
+        let mut it = SegmentIteration { damping: true, lambda: 2.0 * Damping::LARGEST_LAMBDA, ..Default::default() };
+        assert_eq!(it.scale(), 0.0);
+        assert_eq!(it.decide(f32::INFINITY, false, false, &settings), Decision::Fallback);
+
+        // The plain cap without growth is not damped: a stall at the cap falls back.
+        let mut it = SegmentIteration::default();
+        let capped = NewtonSettings { max_iterations: 1, ..settings };
+        assert_eq!((it.decide(1.0, true, false, &capped), it.damped), (Decision::Fallback, 0));
     }
 }

@@ -214,6 +214,18 @@ const SELECTIVE_SSM: &str = "cell selective_ssm {
 /// (W, R, b) for z, i, f, o (R in heads of 2 channels); states c, n, m, h;
 /// output h.
 fn slstm(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<f64>> {
+    slstm_heads(point, batch, steps, sizes, 2)
+}
+
+/// [`slstm`] with heads of 3 channels (the shipped cell's `block[H, 2]`s made
+/// `block[H, 3]`: [`slstm_source`]; Jacobian blocks of 12 unknowns, the most
+/// lavapipe's Newton kernel takes).
+fn slstm_heads_of_3(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<f64>> {
+    slstm_heads(point, batch, steps, sizes, 3)
+}
+
+/// [`slstm`] with heads of `head` channels.
+fn slstm_heads(point: &Point, batch: usize, steps: usize, sizes: &Sizes, head: usize) -> Vec<Vec<f64>> {
     let (hn, d) = (sizes.h, sizes.d);
     let p = |i: usize| &point.params[i];
     let mut out = vec![0.0; batch * steps * hn];
@@ -223,7 +235,7 @@ fn slstm(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<f6
         for t in 0..steps {
             let x = &point.inputs[0][(s * steps + t) * d..][..d];
             let gate = |g: usize| -> Vec<f64> {
-                let (wx, rh) = (matvec(p(3 * g), x), block_matvec(p(3 * g + 1), &h, 2));
+                let (wx, rh) = (matvec(p(3 * g), x), block_matvec(p(3 * g + 1), &h, head));
                 (0..hn).map(|k| wx[k] + rh[k] + p(3 * g + 2)[k]).collect()
             };
             let (zr, ir, fr, or) = (gate(0), gate(1), gate(2), gate(3));
@@ -255,10 +267,23 @@ struct Case {
 /// for the states named in `positive` (sLSTM's normaliser n, which the paper
 /// starts at zero and keeps positive).
 fn stdlib_case(source: &str, sizes: Sizes, positive: &[&str], batch: usize, steps: usize, seed: u64) -> Case {
+    scaled_case(source, sizes, positive, (batch, steps), seed, 1.0)
+}
+
+/// [`stdlib_case`] with every parameter multiplied by `param_scale`.
+fn scaled_case(
+    source: &str,
+    sizes: Sizes,
+    positive: &[&str],
+    (batch, steps): (usize, usize),
+    seed: u64,
+    param_scale: f32,
+) -> Case {
     let cell = check_source(source).expect("checks").remove(0);
     let derived = derive_cell(&cell).expect("derives");
     let dims = cell.bind_dims(|n| Some(if n == "D" { sizes.d } else { sizes.h } as u64)).expect("binds");
-    let params: BTreeMap<String, Tensor> = random_params(&cell, &dims, seed).expect("params");
+    let mut params: BTreeMap<String, Tensor> = random_params(&cell, &dims, seed).expect("params");
+    params.values_mut().for_each(|t| t.data_mut().iter_mut().for_each(|v| *v *= param_scale));
     let inputs = random_inputs(&cell, &dims, batch, steps, seed + 1).expect("inputs");
     let inits: Vec<(String, Tensor)> = cell
         .states
@@ -478,6 +503,80 @@ fn linear_cells_are_solved_by_one_scan() {
                     assert!(error < tolerance, "{label}: outputs off by {error:.2e} (tolerance {tolerance:.1e})");
                 }
             }
+        }
+    }
+}
+
+/// The shipped sLSTM with heads of `head` channels.
+fn slstm_source(head: usize) -> String {
+    rnnc_stdlib::get("slstm").expect("shipped").source.replace("block[H, 2]", &format!("block[H, {head}]"))
+}
+
+/// sLSTM, its vector form (heads of 2) and a per-head form (heads of 3), at
+/// parameters twice the shipped random ones, where plain Newton fails (its
+/// update grows or overflows) in most segments: damped Newton (`Damping`)
+/// solves every segment in parallel at T = 200 and T = 4096, on the CPU and
+/// the GPU, without the sequential fallback, and the report counts the damped
+/// iterations; the outputs match the float64 reference within `2e-6 * T`.
+#[test]
+fn slstm_converges_in_parallel_with_damping() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).unwrap_or_else(|e| panic!("tests need a GPU adapter (lavapipe in CI): {e}"));
+    // Heads, reference, sizes and the data's seed (one where plain Newton fails
+    // on both back ends, whose segments differ).
+    let heads: [(usize, Reference, Sizes, u64); 2] =
+        [(2, slstm, Sizes { h: 8, d: 8 }, 1), (3, slstm_heads_of_3, Sizes { h: 12, d: 8 }, 4)];
+    for (head, reference, sizes, seed) in heads {
+        let source = slstm_source(head);
+        for (batch, steps) in [(2, 200), (1, 4096)] {
+            let case = scaled_case(&source, sizes, &["n"], (batch, steps), seed, 2.0);
+            let want = reference(&case.point, case.batch, case.steps, &case.sizes);
+            let mut cpu = CpuCell::compile(&case.derived, case.data.dims()).expect("compiles");
+            cpu.set_threads(2);
+            let gpu_cell = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+            let settings = NewtonSettings::default();
+            let runs = [
+                ("CPU", cpu.forward(&case.data, Method::Newton, &settings).expect("runs")),
+                ("GPU", gpu_cell.forward(&gpu, &case.data, Method::Newton, &settings).expect("runs")),
+            ];
+            for (backend, (outputs, report)) in runs {
+                let label = format!("sLSTM heads of {head} {backend} T={steps}");
+                assert_eq!(report.method, "newton", "{label}: {report:?}");
+                assert!(report.converged && report.fallback_segments == 0, "{label}: {report:?}");
+                assert_eq!(report.segment_methods.sequential, 0, "{label}: {report:?}");
+                assert!(
+                    report.damped_iterations > 0,
+                    "{label}: plain Newton sufficed, so this tests nothing: {report:?}"
+                );
+                let error = relative_error(&outputs, &want);
+                let tolerance = 2e-6 * steps as f64;
+                assert!(error < tolerance, "{label}: outputs off by {error:.2e} (tolerance {tolerance:.1e})");
+            }
+        }
+    }
+}
+
+/// Cells on which plain Newton converges (ParaRNN's GRU and LSTM, and sLSTM at
+/// its shipped random parameters) take no damped iteration on either back end.
+#[test]
+fn plain_newton_cells_take_no_damped_iterations() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).unwrap_or_else(|e| panic!("tests need a GPU adapter (lavapipe in CI): {e}"));
+    for (name, positive) in [("para_gru", &[][..]), ("para_lstm", &[][..]), ("slstm", &["n"][..])] {
+        let source = rnnc_stdlib::get(name).expect("shipped").source;
+        let case = stdlib_case(source, Sizes { h: 8, d: 8 }, positive, 2, 512, 3);
+        let mut cpu = CpuCell::compile(&case.derived, case.data.dims()).expect("compiles");
+        cpu.set_threads(2);
+        let gpu_cell = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+        let settings = NewtonSettings::default();
+        let runs = [
+            ("CPU", cpu.forward(&case.data, Method::Newton, &settings).expect("runs").1),
+            ("GPU", gpu_cell.forward(&gpu, &case.data, Method::Newton, &settings).expect("runs").1),
+        ];
+        for (backend, report) in runs {
+            assert_eq!(report.method, "newton", "{name} {backend}: {report:?}");
+            assert!(report.converged, "{name} {backend}: {report:?}");
+            assert_eq!(report.damped_iterations, 0, "{name} {backend}: {report:?}");
         }
     }
 }

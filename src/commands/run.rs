@@ -253,11 +253,18 @@ pub fn warn_about_fallbacks(report: &rnnc::ForwardReport) {
     }
 }
 
-/// The warning [`warn_about_fallbacks`] prints, if any.
+/// The warning [`warn_about_fallbacks`] prints, if any: the segments that fell
+/// back to the sequential method, or, where damped Newton solved every segment
+/// that plain Newton could not, a note that it did.
 pub fn fallback_warning(report: &rnnc::ForwardReport) -> Option<String> {
-    let (fell_back, segments) = (report.fallback_segments, report.segments);
+    let (fell_back, segments, damped) = (report.fallback_segments, report.segments, report.damped_iterations);
     if fell_back == 0 {
-        return None;
+        return (damped > 0).then(|| {
+            format!(
+                "note: plain Newton failed in some segments; damped Newton solved them in parallel \
+                 ({damped} damped iteration(s) in all; see `damped_iterations` in the report)"
+            )
+        });
     }
     let made_of = if fell_back >= segments {
         "outputs are the sequential method's".to_owned()
@@ -267,9 +274,10 @@ pub fn fallback_warning(report: &rnnc::ForwardReport) -> Option<String> {
             segments - fell_back
         )
     };
+    let damping = if damped > 0 { format!("; damped Newton took {damped} iteration(s) in all") } else { String::new() };
     Some(format!(
-        "warning: Newton did not converge: fell back to sequential in {fell_back} of {segments} segments; {made_of} \
-         (see `fallback_segments` and `segment_methods` in the report)"
+        "warning: Newton did not converge: fell back to sequential in {fell_back} of {segments} segments; {made_of}\
+         {damping} (see `fallback_segments`, `segment_methods` and `damped_iterations` in the report)"
     ))
 }
 
@@ -286,6 +294,7 @@ mod tests {
             iterations: 32,
             converged: fallback_segments == 0,
             residual: 0.0,
+            damped_iterations: 0,
             fallback_segments,
             segments,
             segment_methods: rnnc::SegmentMethods::default(),
@@ -314,5 +323,12 @@ mod tests {
         );
         let some = fallback_warning(&report(1, 4)).expect("a warning");
         assert!(some.contains("in 1 of 4 segments; outputs are the sequential method's in those segments, Newton's (converged) in the other 3"), "{some}");
+        let damped = rnnc::ForwardReport { damped_iterations: 7, ..report(1, 4) };
+        let line = fallback_warning(&damped).expect("a warning");
+        assert!(line.contains("in the other 3; damped Newton took 7 iteration(s) in all (see"), "{line}");
+        let solved = rnnc::ForwardReport { damped_iterations: 7, ..report(0, 4) };
+        let line = fallback_warning(&solved).expect("a note");
+        assert!(line.starts_with("note: plain Newton failed in some segments; damped Newton solved them"), "{line}");
+        assert!(line.contains("(7 damped iteration(s) in all;"), "{line}");
     }
 }

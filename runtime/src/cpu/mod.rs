@@ -374,7 +374,7 @@ impl CpuCell {
             Method::Newton | Method::Scan => newton::newton(&run, settings, method == Method::Scan, &mut states)?,
             _ => {
                 sequential::sequential(&run, &mut states)?;
-                newton::NewtonStats { iterations: 1, fallbacks: 0, segments: units, residual: 0.0 }
+                newton::NewtonStats { iterations: 1, segments: units, ..Default::default() }
             }
         };
         solved.states = states;
@@ -401,6 +401,7 @@ impl CpuCell {
             iterations: stats.iterations,
             converged: stats.fallbacks == 0,
             residual: stats.residual,
+            damped_iterations: stats.damped_iterations,
             fallback_segments: stats.fallbacks,
             segments: stats.segments,
             segment_methods: SegmentMethods::of(solved.method, stats.segments, stats.fallbacks),

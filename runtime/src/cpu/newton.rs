@@ -8,9 +8,13 @@
 //! step at the current trajectory (the linearisation kernel gives `f_t` and
 //! `J_t`) and solves the linear recurrence exactly ([`super::scan`]). It stops
 //! when `|d| <= atol + rtol |h|` for every element (DEER's test, element by
-//! element, so that a growing state cannot hide early errors). A non-finite update, an
-//! update that grew twice, or the iteration cap sends the segment to the
-//! sequential method instead (exact), and the report counts it, as the GPU does.
+//! element, so that a growing state cannot hide early errors). A non-finite update or
+//! an update that grew twice restarts the segment from its guess with damped
+//! Newton (the Jacobians scaled by `1 / (1 + lambda)`: `scan`'s `scale`); the
+//! rules are `SegmentIteration::decide`'s, which the GPU kernel mirrors. The
+//! iteration cap (plain, or damped) sends the segment to the sequential method
+//! instead (exact), and the report counts it and the damped iterations, as the
+//! GPU does.
 //! For a cell linear in its states (`scan`), the first iteration's linear
 //! recurrence is the cell itself: that one iteration is the exact solution, and
 //! the segment ends there, with no test and no fallback (its update, the
@@ -22,7 +26,7 @@
 //! maps, chains them, and applies them (for Jacobian blocks of at most 8 unknowns;
 //! wider ones scan on one thread).
 
-use crate::solve::NewtonSettings;
+use crate::solve::{Decision, NewtonSettings, SegmentIteration};
 
 use super::buffers::{Shared, zeroed};
 use super::error::CpuError;
@@ -43,6 +47,8 @@ pub(crate) const MAX_PARALLEL_BLOCK: usize = 8;
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct NewtonStats {
     pub iterations: u32,
+    /// Damped iterations, summed over the segments.
+    pub damped_iterations: u64,
     pub fallbacks: u64,
     pub segments: u64,
     pub residual: f32,
@@ -52,6 +58,7 @@ impl NewtonStats {
     fn merge(self, other: NewtonStats) -> NewtonStats {
         NewtonStats {
             iterations: self.iterations.max(other.iterations),
+            damped_iterations: self.damped_iterations + other.damped_iterations,
             fallbacks: self.fallbacks + other.fallbacks,
             segments: self.segments + other.segments,
             residual: self.residual.max(other.residual),
@@ -179,9 +186,12 @@ fn solve_segment(
         first: if first == 0 { start.at(0).cast_const() } else { h.at((first - 1) * width).cast_const() },
         rows: h.at(first * width).cast_const(),
     };
-    parallel_rows(inner, segment.len, &|chunk, first, end| {
-        call(run.jit.states, Previous::Fixed(start.at(0).cast_const()), h, None, first, end, chunk)
-    })?;
+    let guess = || {
+        parallel_rows(inner, segment.len, &|chunk, first, end| {
+            call(run.jit.states, Previous::Fixed(start.at(0).cast_const()), h, None, first, end, chunk)
+        })
+    };
+    guess()?;
     let rows_of = |first: usize, end: usize| Rows {
         f: Shared(f.at(first * width)),
         h: Shared(h.at(first * width)),
@@ -191,44 +201,52 @@ fn solve_segment(
         jac_width,
     };
     let threads = if segment.len >= 2 * MIN_CHUNK_ROWS { inner } else { 1 };
-    let (mut iterations, mut growth, mut previous) = (0u32, 0u32, f32::MAX);
+    let mut iteration = SegmentIteration::default();
     loop {
+        let scale = iteration.scale();
         let sweep = if threads == 1 {
             call(linearize, chained(0), f, Some(jac), 0, segment.len, 0);
             // SAFETY: the rows were just written; the unit owns its channels.
-            unsafe { scan::apply(lanes, &rows_of(0, segment.len), None, settings.rtol) }
+            unsafe { scan::apply(lanes, &rows_of(0, segment.len), None, settings.rtol, scale) }
         } else {
             let bounds = parallel_rows(threads, segment.len, &|chunk, first, end| {
                 call(linearize, chained(first), f, Some(jac), first, end, chunk);
                 // SAFETY: as above; chunks read and write disjoint rows.
-                (first, end, unsafe { scan::summarize(lanes, &rows_of(first, end)) })
+                (first, end, unsafe { scan::summarize(lanes, &rows_of(first, end), scale) })
             })?;
             let maps: Vec<_> = bounds.iter().map(|(_, _, m)| m.clone()).collect();
             let entering = scan::carry(lanes, &maps);
             let sweeps = parallel_rows(threads, segment.len, &|chunk, first, end| {
+                let entering = entering.get(chunk).map(Vec::as_slice);
                 // SAFETY: as above.
-                unsafe {
-                    scan::apply(lanes, &rows_of(first, end), entering.get(chunk).map(Vec::as_slice), settings.rtol)
-                }
+                unsafe { scan::apply(lanes, &rows_of(first, end), entering, settings.rtol, scale) }
             })?;
             sweeps.into_iter().fold(Sweep::NONE, Sweep::merge)
         };
-        iterations += 1;
         if linear {
-            return Ok(NewtonStats { iterations, fallbacks: 0, segments: 1, residual: 0.0 });
+            return Ok(NewtonStats { iterations: 1, segments: 1, ..NewtonStats::default() });
         }
-        if sweep.finite && sweep.excess <= settings.atol {
-            return Ok(NewtonStats { iterations, fallbacks: 0, segments: 1, residual: sweep.update });
+        let met = sweep.excess <= settings.atol;
+        let decision = iteration.decide(sweep.update, sweep.finite, met, settings);
+        let stats = |fallbacks: u64, residual: f32| NewtonStats {
+            iterations: iteration.iterations,
+            damped_iterations: u64::from(iteration.damped),
+            fallbacks,
+            segments: 1,
+            residual,
+        };
+        match decision {
+            Decision::Converged => return Ok(stats(0, sweep.update)),
+            Decision::Continue => {}
+            Decision::Restart => {
+                guess()?;
+            }
+            Decision::Fallback => {
+                call(run.jit.states, chained(0), h, None, 0, segment.len, 0);
+                // The outputs are the sequential method's: Newton's last update is
+                // not their residual.
+                return Ok(stats(1, 0.0));
+            }
         }
-        if sweep.finite && sweep.update > previous {
-            growth += 1;
-        }
-        if !sweep.finite || growth >= 2 || iterations >= settings.max_iterations {
-            call(run.jit.states, chained(0), h, None, 0, segment.len, 0);
-            // The outputs are the sequential method's: Newton's last update is
-            // not their residual.
-            return Ok(NewtonStats { iterations, fallbacks: 1, segments: 1, residual: 0.0 });
-        }
-        previous = sweep.update;
     }
 }

@@ -146,12 +146,13 @@ pub(crate) fn run_jacobians<'a>(lanes: &Lanes, run: &LaneRun, jac: &'a [f32]) ->
     Blocks { data: jac, block: lanes.block, stride: lanes.groups, first: run.first, len: run.end - run.first }
 }
 
-/// Runs `d_t = J_t d_{t-1} + r_t` over the stretch from `entering` (per run;
-/// `None`: zero) and adds each `d_t` to the trajectory.
+/// Runs `d_t = s J_t d_{t-1} + r_t` over the stretch from `entering` (per run;
+/// `None`: zero) and adds each `d_t` to the trajectory. `s` is `scale`: 1 for
+/// Newton, below 1 for a damped step (`NewtonSettings`' damping), 0 for Picard's.
 ///
 /// # Safety
 /// The rows must exist, and the runs' regions of them belong to this thread.
-pub(crate) unsafe fn apply(lanes: &Lanes, rows: &Rows, entering: Option<&[Vec<f32>]>, rtol: f32) -> Sweep {
+pub(crate) unsafe fn apply(lanes: &Lanes, rows: &Rows, entering: Option<&[Vec<f32>]>, rtol: f32, scale: f32) -> Sweep {
     let mut sweep = Sweep::NONE;
     for (index, run) in lanes.runs.iter().enumerate() {
         let len = run.end - run.first;
@@ -163,6 +164,9 @@ pub(crate) unsafe fn apply(lanes: &Lanes, rows: &Rows, entering: Option<&[Vec<f3
             // SAFETY: forwarded from the caller.
             let mut view = unsafe { row_view(rows, lanes, run, t) };
             residual(lanes, &view, &mut next, len);
+            if scale != 1.0 {
+                d.iter_mut().for_each(|v| *v *= scale);
+            }
             mul_add(run_jacobians(lanes, run, view.jac), &d, &mut next);
             let k = lanes.channel_block;
             for u in 0..lanes.block {
@@ -192,12 +196,12 @@ pub(crate) struct ChunkMap {
     pub c: Vec<f32>,
 }
 
-/// The composed map of the stretch, per run (reads the trajectory, writes
-/// nothing).
+/// The composed map of the stretch, per run, its Jacobians times `scale` (reads
+/// the trajectory, writes nothing).
 ///
 /// # Safety
 /// As for [`apply`].
-pub(crate) unsafe fn summarize(lanes: &Lanes, rows: &Rows) -> Vec<ChunkMap> {
+pub(crate) unsafe fn summarize(lanes: &Lanes, rows: &Rows, scale: f32) -> Vec<ChunkMap> {
     let block = lanes.block;
     let mut maps = Vec::with_capacity(lanes.runs.len());
     for run in &lanes.runs {
@@ -211,6 +215,9 @@ pub(crate) unsafe fn summarize(lanes: &Lanes, rows: &Rows) -> Vec<ChunkMap> {
             let view = unsafe { row_view(rows, lanes, run, t) };
             let jacobians = run_jacobians(lanes, run, view.jac);
             residual(lanes, &view, &mut next_c, len);
+            if scale != 1.0 {
+                c.iter_mut().chain(a.iter_mut()).for_each(|v| *v *= scale);
+            }
             mul_add(jacobians, &c, &mut next_c);
             std::mem::swap(&mut c, &mut next_c);
             compose(jacobians, &mut a, &mut next_a);

@@ -418,6 +418,7 @@ impl Run {
             iterations: total.iterations,
             converged: total.fallbacks == 0,
             residual: total.residual,
+            damped_iterations: total.damped_iterations,
             fallback_segments: total.fallbacks,
             segments: total.segments,
             segment_methods: SegmentMethods::of(self.method, total.segments, total.fallbacks),

@@ -20,7 +20,7 @@ use super::kernel::{Dispatch, Kernel, Recorder};
 use super::timing::{Phase, PhaseTimes};
 use super::workspace::{Bound, Slot, Uploads, Workspace, record_stride};
 use crate::data::BoundData;
-use crate::solve::{Method, NewtonSettings};
+use crate::solve::{Damping, Method, NewtonSettings};
 
 /// Steps per dispatch of the sequential kernels, for one unknown per lane.
 const SEQUENTIAL_WINDOW: usize = 16_384;
@@ -83,6 +83,10 @@ impl GpuCell {
             first: window.0,
             last: window.1,
             save_states: u32::from(save),
+            damping_lambda: Damping::FIRST_LAMBDA,
+            damping_success: Damping::SUCCESS,
+            damping_failure: Damping::FAILURE,
+            damping_largest: Damping::LARGEST_LAMBDA,
         }
     }
 
@@ -249,6 +253,7 @@ impl GpuCell {
                 for record in records.iter().take(groups) {
                     stats.iterations = stats.iterations.max(record.most_iterations);
                     stats.fallbacks += u64::from(record.fallbacks);
+                    stats.damped_iterations += u64::from(record.damped_iterations);
                     stats.residual = stats.residual.max(record.last_update);
                 }
                 stats.segments = (pass.steps as u64).div_ceil(shape.segment()).max(1) * groups as u64;
@@ -446,6 +451,7 @@ impl Pass {
 pub(super) struct PassStats {
     pub(super) iterations: u32,
     pub(super) fallbacks: u64,
+    pub(super) damped_iterations: u64,
     pub(super) residual: f32,
     pub(super) segments: u64,
     pub(super) time_ms: f64,
@@ -472,6 +478,7 @@ impl PassStats {
         };
         self.iterations = self.iterations.max(other.iterations);
         self.fallbacks += other.fallbacks;
+        self.damped_iterations += other.damped_iterations;
         self.residual = self.residual.max(other.residual);
         self.segments += other.segments;
         self.time_ms += other.time_ms;

@@ -97,6 +97,15 @@ interface_struct! {
         last: u32,
         /// 1: the forward kernels keep every state for a backward pass.
         save_states: u32,
+        /// Damped Newton's first `lambda` (the runtime's `Damping`, which
+        /// holds the rules).
+        damping_lambda: f32,
+        /// `lambda`'s factor after a smaller damped update.
+        damping_success: f32,
+        /// `lambda`'s factor after a larger or non-finite damped update.
+        damping_failure: f32,
+        /// Beyond this `lambda`, Picard's step (the Jacobians' scale is 0).
+        damping_largest: f32,
     }
 }
 
@@ -110,8 +119,8 @@ interface_struct! {
         fallbacks: u32,
         /// The largest final Newton update of its segments (`inf`: non-finite).
         last_update: f32,
-        /// Unused (keeps records 16 bytes).
-        spare: u32,
+        /// Damped Newton iterations of its segments, summed.
+        damped_iterations: u32,
     }
 }
 
@@ -183,9 +192,9 @@ mod tests {
     fn declarations_follow_the_rust_fields() {
         assert_eq!(
             Stats::wgsl(),
-            "struct Stats { most_iterations: u32, fallbacks: u32, last_update: f32, spare: u32 }\n"
+            "struct Stats { most_iterations: u32, fallbacks: u32, last_update: f32, damped_iterations: u32 }\n"
         );
-        assert_eq!(Settings::WORDS, 9);
+        assert_eq!(Settings::WORDS, 13);
         let settings = Settings { batch: 3, atol: 1.5, save_states: 1, ..Settings::default() };
         let words = settings.words();
         assert_eq!(words[0], 3);

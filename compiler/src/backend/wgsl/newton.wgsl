@@ -18,8 +18,11 @@
 // thread applies its maps from the state entering its chunk. Iterations stop when
 // |h_new - h_old| <= atol + rtol |h_new| for every element of the workgroup's
 // segment (excess = |dh| - rtol |h| is non-negative-clamped, so atomicMax on its
-// bits is an ordered maximum); a non-finite or growing update, or the iteration
-// cap, sends the segment to the sequential method instead (exact, and reported).
+// bits is an ordered maximum); a non-finite or twice-growing update restarts the
+// segment from its guess with damped Newton (each step's Jacobian scaled by
+// 1 / (1 + lambda), by the runtime's `SegmentIteration::decide` rules, mirrored
+// below; skipped while the scale is 1), and the iteration cap (plain or damped)
+// sends the segment to the sequential method instead (exact, and reported).
 // For a cell the plan proved linear in its states (LINEAR = 1), the linear
 // recurrence of the first iteration is the cell itself, so that iteration is the
 // exact solution: the kernel stops after it, with no test and no fallback (the
@@ -61,6 +64,7 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
     var lin_jac: array<array<f32, KK>, CACHED>;
     var most_iterations = 0u;
     var fallbacks = 0u;
+    var damped_iterations = 0u;
     var last_update = 0.0;
     if place.s == 0u {
         var start: array<f32, K>;
@@ -93,6 +97,14 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
         var entry_new: array<f32, K>;
         var previous_update = 3.4e38;
         var growth = 0u;
+        // Damped Newton (runtime/src/solve.rs: `Damping` and
+        // `SegmentIteration::decide`, mirrored here): whether the iterations are
+        // damped, `lambda`, the Jacobians' scale (1 for plain Newton), and the
+        // damped iterations taken.
+        var damping = false;
+        var lambda = 0.0;
+        var scale = 1.0;
+        var damped = 0u;
         loop {
             if place.me == 0u {
                 atomicStore(&update_bits, 0u);
@@ -113,6 +125,9 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
                 var f: array<f32, K>;
                 var jac: array<f32, KK>;
                 linearise(place.lane, first + j, pre[j], prev, &f, &jac);
+                if scale != 1.0 {
+                    for (var i = 0u; i < KK; i++) { jac[i] *= scale; }
+                }
                 if CACHED == N {
                     lin_f[min(j, CACHED - 1u)] = f;
                     lin_jac[min(j, CACHED - 1u)] = jac;
@@ -163,6 +178,9 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
                     jac = lin_jac[min(j, CACHED - 1u)];
                 } else {
                     linearise(place.lane, first + j, pre[j], old_prev, &f, &jac);
+                    if scale != 1.0 {
+                        for (var i = 0u; i < KK; i++) { jac[i] *= scale; }
+                    }
                 }
                 var next: array<f32, K>;
                 for (var i = 0u; i < K; i++) {
@@ -189,6 +207,7 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             let total_update = workgroupUniformLoad(&decided_update);
             let total_excess = workgroupUniformLoad(&decided_excess);
             iterations += 1u;
+            if damping { damped += 1u; }
             if LINEAR == 1u {
                 break;
             }
@@ -199,8 +218,31 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
                 last_update = max(last_update, total_update);
                 break;
             }
-            if finite && total_update > previous_update { growth += 1u; }
-            if !finite || growth >= 2u || iterations >= settings.max_iterations {
+            // `SegmentIteration::decide`'s rules.
+            let grew = finite && total_update > previous_update;
+            previous_update = select(3.4e38, total_update, finite);
+            var restart = false;
+            var give_up = false;
+            if !damping {
+                if grew { growth += 1u; }
+                if !finite || growth >= 2u {
+                    damping = true;
+                    lambda = settings.damping_lambda;
+                    previous_update = 3.4e38;
+                    restart = true;
+                } else if iterations >= settings.max_iterations {
+                    give_up = true;
+                }
+            } else if damped >= settings.max_iterations || (!finite && lambda > settings.damping_largest) {
+                give_up = true;
+            } else {
+                lambda *= select(settings.damping_success, settings.damping_failure, grew || !finite);
+                restart = !finite;
+            }
+            if damping {
+                scale = select(1.0 / (1.0 + lambda), 0.0, lambda > settings.damping_largest);
+            }
+            if give_up {
                 fallbacks += 1u;
                 // The sequential method, exact: one thread per lane walks the segment.
                 if place.s == 0u && place.live {
@@ -217,9 +259,21 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
                 fell_back = true;
                 break;
             }
-            previous_update = total_update;
+            if restart {
+                // Damping starts (or a damped update was not finite): again
+                // from the initial guess.
+                for (var j = 0u; j < N; j++) {
+                    let t = first + j;
+                    if place.live && t < settings.steps {
+                        h[j] = step(place.lane, pre[j], start);
+                    } else {
+                        h[j] = start;
+                    }
+                }
+            }
             workgroupBarrier();
         }
+        damped_iterations += damped;
         workgroupBarrier();
         most_iterations = max(most_iterations, iterations);
         if !fell_back {
@@ -241,5 +295,6 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
         stats[slot].most_iterations = max(stats[slot].most_iterations, most_iterations);
         stats[slot].fallbacks += fallbacks;
         stats[slot].last_update = max(stats[slot].last_update, last_update);
+        stats[slot].damped_iterations += damped_iterations;
     }
 }
