@@ -134,6 +134,9 @@ def main(argv=None) -> int:
             ),
             flush=True,
         )
+    # Every rank leaves together: a rank tearing the group down while another
+    # still evaluates can abort in gloo's background threads.
+    dist.barrier()
     dist.destroy_process_group()
     return 0
 
