@@ -542,12 +542,18 @@ fn slstm_converges_in_parallel_with_damping() {
             for (backend, (outputs, report)) in runs {
                 let label = format!("sLSTM heads of {head} {backend} T={steps}");
                 assert_eq!(report.method, "newton", "{label}: {report:?}");
-                assert!(report.converged && report.fallback_segments == 0, "{label}: {report:?}");
-                assert_eq!(report.segment_methods.sequential, 0, "{label}: {report:?}");
-                assert!(
-                    report.damped_iterations > 0,
-                    "{label}: plain Newton sufficed, so this tests nothing: {report:?}"
-                );
+                if backend == "GPU" && gpu.is_cpu() {
+                    // No damping on a CPU device (`GpuCell::damps`): a failing
+                    // segment falls back, exactly (the outputs are checked below).
+                    assert_eq!(report.damped_iterations, 0, "{label}: {report:?}");
+                } else {
+                    assert!(report.converged && report.fallback_segments == 0, "{label}: {report:?}");
+                    assert_eq!(report.segment_methods.sequential, 0, "{label}: {report:?}");
+                    assert!(
+                        report.damped_iterations > 0,
+                        "{label}: plain Newton sufficed, so this tests nothing: {report:?}"
+                    );
+                }
                 let error = relative_error(&outputs, &want);
                 let tolerance = 2e-6 * steps as f64;
                 assert!(error < tolerance, "{label}: outputs off by {error:.2e} (tolerance {tolerance:.1e})");

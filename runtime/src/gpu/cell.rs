@@ -32,6 +32,11 @@ pub struct GpuCell {
     /// the cell has none.
     pub(super) adjoint: Result<AdjointKernels, String>,
     max_batch_chunk: Option<usize>,
+    /// Whether Newton damps failing segments: not on a CPU device, whose
+    /// llvmpipe ends a dispatch's loops past its budget and goes on with wrong
+    /// values (damped iterations would run past the budget that the windows
+    /// are sized for; a failing segment then falls back, exactly, as before).
+    pub(super) damps: bool,
     /// The matrix products (projections and their gradients), one kernel per
     /// operand layout (`wgsl::GemmLayout::index`), compiled on first use.
     gemm: [OnceLock<Arc<Kernel>>; 8],
@@ -130,6 +135,7 @@ impl GpuCell {
             kernels,
             adjoint,
             max_batch_chunk: None,
+            damps: !gpu.is_cpu(),
             gemm: Default::default(),
             sum_splits,
             transpose,

@@ -83,7 +83,8 @@ impl GpuCell {
             first: window.0,
             last: window.1,
             save_states: u32::from(save),
-            damping_lambda: Damping::FIRST_LAMBDA,
+            // 0: no damping (`GpuCell::damps`).
+            damping_lambda: if self.damps { Damping::FIRST_LAMBDA } else { 0.0 },
             damping_success: Damping::SUCCESS,
             damping_failure: Damping::FAILURE,
             damping_largest: Damping::LARGEST_LAMBDA,

@@ -225,7 +225,7 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             var give_up = false;
             if !damping {
                 if grew { growth += 1u; }
-                if !finite || growth >= 2u {
+                if (!finite || growth >= 2u) && settings.damping_lambda > 0.0 {
                     damping = true;
                     lambda = settings.damping_lambda;
                     previous_update = 3.4e38;
