@@ -230,7 +230,8 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
                     lambda = settings.damping_lambda;
                     previous_update = 3.4e38;
                     restart = true;
-                } else if iterations >= settings.max_iterations {
+                } else if !finite || growth >= 2u || iterations >= settings.max_iterations {
+                    // No damping (a lambda of 0): plain Newton gives up as it did before.
                     give_up = true;
                 }
             } else if damped >= settings.max_iterations || (!finite && lambda > settings.damping_largest) {
