@@ -192,7 +192,7 @@ impl CompiledCell {
                         Ok::<bool, RunError>(all && agree(&new, &old, corrections))
                     })?;
                 if agrees {
-                    splice(&mut outputs, &solved.outputs, 0)?;
+                    splice(&mut outputs, &solved.outputs);
                     prefix_steps = stop;
                     break;
                 }
@@ -225,42 +225,44 @@ impl CompiledCell {
     ) -> Result<Vec<(String, Tensor)>, RunError> {
         let states = self.state_outputs()?;
         let (rank, world) = (neighbours.rank(), neighbours.world());
-        let (params, inputs) = (&forward.data.params.clone(), &forward.data.inputs.clone()[..]);
-        let data = self.bind(params.clone(), inputs.to_vec(), forward.entry.clone())?;
+        // The forward's fields borrowed apart: its data read, its reports grown.
+        let SliceForward { data: slice, outputs, entry, reports, suffix_steps, .. } = forward;
+        let (params, inputs) = (&slice.params, &slice.inputs[..]);
+        let data = self.bind(params.clone(), inputs.to_vec(), entry.clone())?;
         let steps = data.seq_len();
-        let mut grads = self.keyed_backward(engine, &data, douts.to_vec(), options, &mut forward.reports)?;
+        let mut grads = self.keyed_backward(engine, &data, douts.to_vec(), options, reports)?;
         if rank + 1 < world {
-            let lens: Vec<usize> = forward.entry.iter().map(|(_, t)| t.len()).collect();
+            let lens: Vec<usize> = entry.iter().map(|(_, t)| t.len()).collect();
             let cotangents = neighbours.recv_next(&lens).map_err(transport)?;
             let scale = cotangents.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
             let mut k = corrections.steps.max(1);
             loop {
                 let start = steps.saturating_sub(k);
                 let init = if start == 0 {
-                    forward.entry.clone()
+                    entry.clone()
                 } else {
                     states
                         .iter()
-                        .map(|s| Ok((s.clone(), step_of(Self::output(&forward.outputs, s), start - 1)?)))
+                        .map(|s| Ok((s.clone(), step_of(Self::output(outputs, s), start - 1)?)))
                         .collect::<Result<Vec<_>, RunError>>()?
                 };
                 let part = self.bind(params.clone(), slice_inputs(inputs, start, steps)?, init)?;
                 let late = self.exit_cotangents(&part, &states, &cotangents)?;
-                let delta = self.keyed_backward(engine, &part, late, options, &mut forward.reports)?;
+                let delta = self.keyed_backward(engine, &part, late, options, reports)?;
                 let faded = delta.iter().filter(|(k, _)| k.starts_with("init.")).all(|(_, t)| {
                     t.data().iter().all(|v| v.abs() <= corrections.atol / 10.0 + corrections.fade * scale)
                 });
                 if start == 0 || faded {
                     for ((key, total), (_, part)) in grads.iter_mut().zip(&delta) {
                         if key.starts_with("param.") {
-                            add(total, part)?;
+                            add(total, part);
                         } else if key.starts_with("input.") {
-                            add_steps(total, part, start)?;
+                            add_steps(total, part, start);
                         } else if start == 0 {
-                            add(total, part)?;
+                            add(total, part);
                         }
                     }
-                    forward.suffix_steps = steps - start;
+                    *suffix_steps = steps - start;
                     break;
                 }
                 k *= 2;
@@ -329,30 +331,27 @@ impl CompiledCell {
     }
 }
 
-/// `part`'s outputs written over steps `start..` of `outputs`.
-fn splice(outputs: &mut [(String, Tensor)], part: &[(String, Tensor)], start: usize) -> Result<(), RunError> {
+/// `part`'s outputs (a prefix of the steps) written over the first steps of `outputs`.
+fn splice(outputs: &mut [(String, Tensor)], part: &[(String, Tensor)]) {
     for ((_, total), (_, piece)) in outputs.iter_mut().zip(part) {
         let (shape, piece_shape) = (total.shape().to_vec(), piece.shape().to_vec());
         let per_step: usize = shape[2..].iter().product();
         let (steps, len) = (shape[1], piece_shape[1]);
         for b in 0..shape[0] {
-            let to = (b * steps + start) * per_step;
-            let from = b * len * per_step;
+            let (to, from) = (b * steps * per_step, b * len * per_step);
             total.data_mut()[to..to + len * per_step].copy_from_slice(&piece.data()[from..from + len * per_step]);
         }
     }
-    Ok(())
 }
 
-fn add(total: &mut Tensor, part: &Tensor) -> Result<(), RunError> {
+fn add(total: &mut Tensor, part: &Tensor) {
     for (t, p) in total.data_mut().iter_mut().zip(part.data()) {
         *t += p;
     }
-    Ok(())
 }
 
 /// `part` (`[B, T - start, ...]`) added to steps `start..` of `total`.
-fn add_steps(total: &mut Tensor, part: &Tensor, start: usize) -> Result<(), RunError> {
+fn add_steps(total: &mut Tensor, part: &Tensor, start: usize) {
     let shape = total.shape().to_vec();
     let per_step: usize = shape[2..].iter().product();
     let (steps, len) = (shape[1], part.shape()[1]);
@@ -365,5 +364,4 @@ fn add_steps(total: &mut Tensor, part: &Tensor, start: usize) -> Result<(), RunE
             *t += p;
         }
     }
-    Ok(())
 }
