@@ -1,12 +1,10 @@
 // How the Newton kernel's threads exchange their chunks' values, through
 // subgroup operations (`chunks_workgroup.wgsl` has the same functions through
-// workgroup memory only). Neighbouring invocations of a subgroup hold
-// neighbouring lanes (so that their loads share memory sectors), and each
-// subgroup a *run* of consecutive chunks of its lanes (subgroup size / C of
-// them: 4 for 8 lanes of 32-wide subgroups); the prefix of the chunk maps
-// within a run is log2 of that many shuffles by multiples of C, with no
-// barrier, and each thread composes the earlier runs' maps of its lane after
-// one barrier. The roles come from the subgroup builtins, so the scan is right
+// workgroup memory only). A lane's chunks are consecutive invocations of a
+// subgroup: a run of min(S, subgroup size) chunks, so the prefix of the chunk
+// maps is log2 of that many shuffles with no barrier, and the lanes whose S
+// chunks span several subgroups compose the earlier runs' maps after one
+// barrier. The roles come from the subgroup builtins, so the scan is right
 // whatever the device's subgroup layout; a workgroup whose subgroups are not
 // all full (which no device we know makes of these workgroups) takes the
 // workgroup-memory functions instead (`subgroup_run` 0).
@@ -32,9 +30,12 @@ fn newton_place(ids: NewtonIds) -> Place {
         subgroup_run = 0u;
         return place_at(ids.group, ids.index);
     }
-    subgroup_run = clamp(ids.size / C, 1u, S);
+    subgroup_run = min(S, ids.size);
     let slot = ids.subgroup * ids.size + ids.invocation;
-    return place_at(ids.group, slot);
+    let c = slot / S;
+    let s = slot % S;
+    let lane = ids.group.x * C + c;
+    return Place(c, s, s * C + c, lane, ids.group.y, lane < settings.lanes);
 }
 
 fn shuffle_up_state(v: array<f32, K>, d: u32) -> array<f32, K> {
@@ -54,10 +55,10 @@ fn apply_map(m: ptr<function, array<f32, KK>>, o: ptr<function, array<f32, K>>, 
 }
 
 // The old trajectory's state entering this chunk: the end of the previous
-// chunk, from the invocation C below, or from `chunk_last` (published before a
-// barrier) at the start of a run, or the segment's start.
+// chunk, from the neighbouring invocation, or from `chunk_last` (published
+// before a barrier) at the start of a run, or the segment's start.
 fn entry_of_old(place: Place, last: array<f32, K>) -> array<f32, K> {
-    let up = shuffle_up_state(last, C);
+    let up = shuffle_up_state(last, 1u);
     if subgroup_run != 0u && place.s % subgroup_run > 0u { return up; }
     if place.s > 0u { return chunk_last[place.me - C]; }
     return segment_start[place.c];
@@ -86,8 +87,8 @@ fn lane_prefix(place: Place, m: ptr<function, array<f32, KK>>, o: ptr<function, 
     for (var d = 1u; d < subgroup_run; d = d << 1u) {
         var partner_m: array<f32, KK>;
         var partner_o: array<f32, K>;
-        for (var i = 0u; i < KK; i++) { partner_m[i] = subgroupShuffleUp((*m)[i], d * C); }
-        for (var i = 0u; i < K; i++) { partner_o[i] = subgroupShuffleUp((*o)[i], d * C); }
+        for (var i = 0u; i < KK; i++) { partner_m[i] = subgroupShuffleUp((*m)[i], d); }
+        for (var i = 0u; i < K; i++) { partner_o[i] = subgroupShuffleUp((*o)[i], d); }
         if position >= d {
             affine_after(m, o, &partner_m, &partner_o);
             *m = partner_m;
@@ -118,8 +119,8 @@ fn lane_prefix(place: Place, m: ptr<function, array<f32, KK>>, o: ptr<function, 
 }
 
 // The new state entering this chunk: the end of the previous chunk from the
-// invocation C below, or `before` applied to the segment's start at the start
-// of a run.
+// neighbouring invocation, or `before` applied to the segment's start at the
+// start of a run.
 fn entry_of_new(place: Place, m: ptr<function, array<f32, KK>>, o: ptr<function, array<f32, K>>,
                 before_m: ptr<function, array<f32, KK>>, before_o: ptr<function, array<f32, K>>,
                 segment_entry: array<f32, K>) -> array<f32, K> {
@@ -127,7 +128,7 @@ fn entry_of_new(place: Place, m: ptr<function, array<f32, KK>>, o: ptr<function,
         if place.s > 0u { return chunk_apply(place.me - C, segment_entry); }
         return segment_entry;
     }
-    let up = shuffle_up_state(apply_map(m, o, segment_entry), C);
+    let up = shuffle_up_state(apply_map(m, o, segment_entry), 1u);
     if place.s % subgroup_run > 0u { return up; }
     return apply_map(before_m, before_o, segment_entry);
 }
