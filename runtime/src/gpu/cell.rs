@@ -93,24 +93,8 @@ impl GpuTape {
 static NEXT_CELL: AtomicU64 = AtomicU64::new(1);
 
 impl GpuCell {
-    /// Generates the cell's kernels for `dims` and compiles them on `gpu`, the
-    /// Newton kernel shaped by `RNNC_NEWTON` if set, else by the measured rule.
+    /// Generates the cell's kernels for `dims` and compiles them on `gpu`.
     pub fn compile(gpu: &Gpu, derived: &Derived, dims: &DimSizes) -> Result<GpuCell, GpuError> {
-        let knobs = match std::env::var(NEWTON_ENV) {
-            Ok(text) => Some(text.parse().map_err(|e| GpuError::Settings(format!("{NEWTON_ENV}: {e}")))?),
-            Err(_) => None,
-        };
-        Self::compile_with(gpu, derived, dims, knobs)
-    }
-
-    /// [`GpuCell::compile`] with the Newton kernel's shape chosen by `knobs`
-    /// where given (a tuning and testing knob).
-    pub fn compile_with(
-        gpu: &Gpu,
-        derived: &Derived,
-        dims: &DimSizes,
-        knobs: Option<wgsl::NewtonKnobs>,
-    ) -> Result<GpuCell, GpuError> {
         let target = Target {
             max_threads: gpu.max_threads_per_workgroup(),
             workgroup_bytes: gpu.max_workgroup_bytes(),
@@ -123,20 +107,18 @@ impl GpuCell {
                 Err(_) => None,
             },
             newton_unknowns: gpu.is_cpu().then_some(wgsl::LLVMPIPE_NEWTON_UNKNOWNS),
-            newton_knobs: match knobs {
-                Some(knobs) => knobs,
+            newton_knobs: match std::env::var(NEWTON_ENV) {
+                Ok(text) => text.parse().map_err(|e| GpuError::Settings(format!("{NEWTON_ENV}: {e}")))?,
                 // On a CPU device (llvmpipe) the shape measured before run 32:
                 // the most threads, 8 lanes a workgroup. llvmpipe vectorises over
                 // neighbouring threads, which are then neighbouring lanes; with
                 // one-lane workgroups the GPU tests' Newton kernels ran 10x slower.
-                None if gpu.is_cpu() => wgsl::NewtonKnobs {
+                Err(_) if gpu.is_cpu() => wgsl::NewtonKnobs {
                     threads: Some(gpu.max_threads_per_workgroup()),
                     lanes: Some(wgsl::NEWTON_LANES),
-                    subgroups: None,
                 },
-                None => wgsl::NewtonKnobs::default(),
+                Err(_) => wgsl::NewtonKnobs::default(),
             },
-            subgroups: gpu.has_subgroups(),
         };
         let kernels = wgsl::generate(derived, dims, &target).map_err(|e| GpuError::Codegen(e.to_string()))?;
         let label = format!("{} recurrence", derived.cell.name);

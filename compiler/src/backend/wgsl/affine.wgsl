@@ -19,12 +19,6 @@ fn place_of(group: vec3<u32>, local: vec3<u32>) -> Place {
     return Place(local.x, local.y, local.y * C + local.x, lane, group.y, lane < settings.lanes);
 }
 
-// The same for a one-dimensional workgroup: invocation `index` is entry `me`.
-fn place_at(group: vec3<u32>, index: u32) -> Place {
-    let lane = group.x * C + index % C;
-    return Place(index % C, index / C, index, lane, group.y, lane < settings.lanes);
-}
-
 var<workgroup> chunk_map: array<array<f32, KK>, THREADS>;
 var<workgroup> chunk_offset: array<array<f32, K>, THREADS>;
 

@@ -28,17 +28,13 @@
 // exact solution: the kernel stops after it, with no test and no fallback (the
 // `scan` method; the report's update is not measured).
 
-// `chunk_map`, `chunk_offset` and the scan's rounds are in `affine.wgsl`; how the
-// threads exchange their chunks' values (`NewtonIds`, `newton_place`,
-// `entry_of_old`, `lane_prefix`, `entry_of_new`, `publish_largest`) in
-// `chunks_subgroup.wgsl` (subgroup operations) or `chunks_workgroup.wgsl`
-// (workgroup memory only), whichever the device allows.
+// `chunk_map`, `chunk_offset` and the scan's rounds are in `affine.wgsl`.
 var<workgroup> chunk_last: array<array<f32, K>, THREADS>;
 var<workgroup> segment_start: array<array<f32, K>, C>;
 var<workgroup> update_bits: atomic<u32>;
 var<workgroup> excess_bits: atomic<u32>;
-// The workgroup's largest update and excess, once decided.
-var<workgroup> decided: vec2<f32>;
+var<workgroup> decided_update: f32;
+var<workgroup> decided_excess: f32;
 
 fn identity_step(prev: array<f32, K>, f: ptr<function, array<f32, K>>, jac: ptr<function, array<f32, KK>>) {
     for (var i = 0u; i < K; i++) {
@@ -55,10 +51,10 @@ fn linearise(lane: u32, t: u32, pre: Pre, prev: array<f32, K>, f: ptr<function, 
     }
 }
 
-@compute @workgroup_size(THREADS, 1, 1)
-fn newton(ids: NewtonIds) {
+@compute @workgroup_size(C, S, 1)
+fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
     touch_bindings();
-    let place = newton_place(ids);
+    let place = place_of(group, local);
     if place.live { load_lane_params(place.lane); }
     var pre: array<Pre, N>;
     var h: array<array<f32, K>, N>;
@@ -116,7 +112,8 @@ fn newton(ids: NewtonIds) {
             }
             chunk_last[place.me] = h[N - 1u];
             workgroupBarrier();
-            let entry_old = entry_of_old(place, h[N - 1u]);
+            var entry_old = segment_start[place.c];
+            if place.s > 0u { entry_old = chunk_last[place.me - C]; }
             // Compose this chunk's affine maps h -> J (h - h_old) + f (inline, as in
             // the reverse scan: through a function llvmpipe runs the tests several
             // times slower).
@@ -151,13 +148,22 @@ fn newton(ids: NewtonIds) {
                 offset = next_offset;
                 prev = h[j];
             }
-            // Prefix-compose the chunk maps of each lane: afterwards thread (s, c)
-            // holds the map from the segment's start to the end of chunk s.
-            var before_map: array<f32, KK>;
-            var before_offset: array<f32, K>;
-            lane_prefix(place, &map, &offset, &before_map, &before_offset);
-            // The new state entering this chunk.
-            entry_new = entry_of_new(place, &map, &offset, &before_map, &before_offset, segment_start[place.c]);
+            chunk_map[place.me] = map;
+            chunk_offset[place.me] = offset;
+            workgroupBarrier();
+            // Prefix-compose the chunk maps of each lane (Hillis-Steele, log2 S rounds):
+            // afterwards chunk (s, c) holds the map from the segment's start to the
+            // end of chunk s. (Applying the earlier chunks' maps in turn to the
+            // segment's start instead, one barrier in all, was 20-45% slower on an
+            // H200: docs/measurements/h200-run16.)
+            for (var d = 1u; d < S; d = d << 1u) {
+                scan_round(place.me, place.me - min(d, place.s) * C, place.s >= d, &map, &offset);
+            }
+            // The new state entering this chunk: the previous chunk's prefix map
+            // applied to the segment's start.
+            let segment_entry = segment_start[place.c];
+            entry_new = segment_entry;
+            if place.s > 0u { entry_new = chunk_apply(place.me - C, segment_entry); }
             // Apply the maps from the carried state.
             var new_prev = entry_new;
             var old_prev = entry_old;
@@ -190,15 +196,16 @@ fn newton(ids: NewtonIds) {
                 new_prev = next;
             }
             // Non-negative floats order like their bits; infinity marks a non-finite value.
-            publish_largest(select(0x7f800000u, bitcast<u32>(update), finite_values), bitcast<u32>(excess));
+            atomicMax(&update_bits, select(0x7f800000u, bitcast<u32>(update), finite_values));
+            atomicMax(&excess_bits, bitcast<u32>(excess));
             workgroupBarrier();
             if place.me == 0u {
-                decided = vec2(bitcast<f32>(atomicLoad(&update_bits)), bitcast<f32>(atomicLoad(&excess_bits)));
+                decided_update = bitcast<f32>(atomicLoad(&update_bits));
+                decided_excess = bitcast<f32>(atomicLoad(&excess_bits));
             }
-            // Every thread takes the same decision: one uniform load.
-            let totals = workgroupUniformLoad(&decided);
-            let total_update = totals.x;
-            let total_excess = totals.y;
+            // Every thread takes the same decision: uniform loads.
+            let total_update = workgroupUniformLoad(&decided_update);
+            let total_excess = workgroupUniformLoad(&decided_excess);
             iterations += 1u;
             if damping { damped += 1u; }
             if LINEAR == 1u {
@@ -284,8 +291,8 @@ fn newton(ids: NewtonIds) {
     }
     // The state to start the next window from.
     if place.s == 0u && place.live { save_state(place.b, place.lane, segment_start[place.c]); }
-    if place.me == 0u {
-        let slot = ids.group.y * ((settings.lanes + C - 1u) / C) + ids.group.x;
+    if local.x == 0u && local.y == 0u {
+        let slot = group.y * ((settings.lanes + C - 1u) / C) + group.x;
         stats[slot].most_iterations = max(stats[slot].most_iterations, most_iterations);
         stats[slot].fallbacks += fallbacks;
         stats[slot].last_update = max(stats[slot].last_update, last_update);

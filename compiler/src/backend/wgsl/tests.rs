@@ -127,28 +127,3 @@ fn newton_workgroups_follow_the_measured_shapes() {
     assert!("threads=300".parse::<NewtonKnobs>().is_err());
     assert!("depth=4".parse::<NewtonKnobs>().is_err());
 }
-
-#[test]
-fn newton_exchanges_chunks_through_subgroups_where_the_device_has_them() {
-    let generate_for = |name: &str, target: &Target| {
-        let cell = crate::check_source(rnnc_stdlib::get(name).unwrap().source).expect("checks").remove(0);
-        let sizes = cell.bind_dims(|_| Some(64)).expect("binds");
-        generate(&derive_cell(&cell).expect("derives"), &sizes, target).expect("generates and validates")
-    };
-    let with = Target { subgroups: true, ..Target::default() };
-    let off: NewtonKnobs = "subgroups=0".parse().expect("parses");
-    for name in ["para_gru", "para_lstm", "block_elman"] {
-        let kernels = generate_for(name, &with);
-        assert!(kernels.newton_subgroups, "{name}");
-        assert!(kernels.recurrence.contains("subgroupShuffleUp(") && kernels.recurrence.contains("subgroupMax("));
-        for target in [Target::default(), Target { newton_knobs: off, ..with }] {
-            let kernels = generate_for(name, &target);
-            assert!(!kernels.newton_subgroups, "{name}");
-            let uses = ["subgroupShuffleUp(", "subgroupMax(", "@builtin(subgroup"]
-                .iter()
-                .any(|op| kernels.recurrence.contains(op));
-            assert!(!uses, "{name}: no subgroup operation without the feature");
-        }
-    }
-    assert!("subgroups=2".parse::<NewtonKnobs>().is_err());
-}
