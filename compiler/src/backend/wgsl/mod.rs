@@ -251,10 +251,14 @@ fn pipeline_group(plan: &KernelPlan, target: &Target) -> u64 {
 /// (`load_lane_params`) rather than at every use.
 const LANE_PARAM_WORDS: u64 = 64;
 
-/// A sequence's unknowns per lane of a Newton workgroup, at most: a cell with
-/// few unknowns gets workgroups of fewer lanes, so that even one sequence
-/// spreads over about a hundred workgroups.
-const UNKNOWNS_PER_WORKGROUP_LANE: u64 = 128;
+/// The workgroups one sequence's lanes spread over, at least where they can: a
+/// cell of few lanes gets workgroups of fewer lanes (down to one), so that
+/// even one sequence keeps about as many workgroups as the card has
+/// multiprocessors (an H200: 132). Counted in lanes, not unknowns (H200, B = 1,
+/// T = 65536, docs/measurements/h200-run54): ParaLSTM at N = 256 (256 lanes of
+/// two unknowns) 2 lanes a workgroup 0.98 ms, 4 (the rule by unknowns) 1.50;
+/// block_elman (64 lanes of four) 1 lane 3.00 ms, 2 lanes 5.71.
+const SEQUENCE_WORKGROUPS: u64 = 128;
 
 /// The Newton kernel's workgroup shape. Measured on an H200
 /// (docs/measurements/h200-run31, -run32; N = 1024, B = 8, T = 8192): 1024
@@ -265,11 +269,11 @@ const UNKNOWNS_PER_WORKGROUP_LANE: u64 = 128;
 /// lane of 512 0.81. block_elman (K = 4; its chunk maps fit 256 threads'
 /// workgroup memory) 6.15 ms at 256 threads, 6.47 at 128. So: 256 threads for
 /// one unknown, 128 for two, and the longest segments (the most threads) for
-/// workgroups of few lanes.
+/// workgroups of few lanes ([`SEQUENCE_WORKGROUPS`]; run 55: block_elman at
+/// N = 1024, B = 8, 2 lanes of 128 chunks 5.27 ms against 8 of 32, 6.18).
 fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
     let k = plan.unknowns;
-    let sequence_unknowns = plan.lanes * k.max(1);
-    let wide = (sequence_unknowns / UNKNOWNS_PER_WORKGROUP_LANE).clamp(1, NEWTON_LANES);
+    let wide = (plan.lanes / SEQUENCE_WORKGROUPS).clamp(1, NEWTON_LANES);
     let wide = 1u64 << (63 - wide.leading_zeros());
     let lanes = plan.lanes.next_power_of_two().min(target.newton_knobs.lanes.unwrap_or(wide));
     let measured = match k {

@@ -118,8 +118,13 @@ fn newton_workgroups_follow_the_measured_shapes() {
     assert_eq!(shape("para_lstm", 1024, &h200), NewtonShape { lanes: 8, chunks: 16, chunk_len: 8 });
     // Few unknowns a sequence: narrow workgroups of long segments.
     assert_eq!(shape("para_gru", 256, &h200), NewtonShape { lanes: 2, chunks: 512, chunk_len: 8 });
-    // Four unknowns: the most threads whose chunk maps fit workgroup memory (256).
-    assert_eq!(shape("block_elman", 1024, &h200), NewtonShape { lanes: 8, chunks: 32, chunk_len: 16 });
+    // Lanes, not unknowns, set the lanes a workgroup: ParaLSTM's 256 lanes of
+    // two unknowns take 2, as ParaGRU's 256 of one.
+    assert_eq!(shape("para_lstm", 256, &h200), NewtonShape { lanes: 2, chunks: 512, chunk_len: 8 });
+    // Four unknowns: the most threads whose chunk maps fit workgroup memory
+    // (256); block_elman's 256 lanes (of 1024 channels) take 2 a workgroup.
+    assert_eq!(shape("block_elman", 1024, &h200), NewtonShape { lanes: 2, chunks: 128, chunk_len: 16 });
+    assert_eq!(shape("block_elman", 256, &h200), NewtonShape { lanes: 1, chunks: 256, chunk_len: 16 });
     // The knobs override the rule, within the device's limits.
     let knobs: NewtonKnobs = "threads=2048,lanes=1".parse().expect("parses");
     let chosen = Target { newton_knobs: knobs, ..h200 };
