@@ -32,13 +32,4 @@ done
 timeout 60 $B bench stdlib:para_gru --dims H=256,D=256 --batch 1 --seq 65536 --methods sequential,newton --repeat 5 --resident --json | tag "gruB1 sequential+default" >> $J
 timeout 60 $B bench stdlib:para_gru --dims H=1024,D=1024 --batch 8 --seq 8192 --methods sequential,newton,auto --repeat 5 --resident --json | tag "gru8192 sequential+default" >> $J
 kill $SMI
-python3 - "$J" <<'PY'
-import json, sys, collections
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    rows[(d["variant"], d["method"])].append(d)
-for (v, m), ds in rows.items():
-    rec = " ".join(f"{d['recurrence_ms']:.3f}" for d in ds)
-    print(f"{v:40s} {m:10s} rec {rec}  its {[d['iterations'] for d in ds]} conv {all(d['converged'] for d in ds)} fb {sum(d['fallback_segments'] for d in ds)}")
-PY
+python3 docs/measurements/summary.py "$J"

@@ -21,13 +21,4 @@ for round in 1 2 3; do
   RNNC_NEWTON_CHUNK=16 RNNC_NEWTON=threads=1024,lanes=4 timeout 60 .devbin/rnnc bench stdlib:para_gru --dims H=256,D=256 --batch 1 --seq 65536 --methods newton --repeat 5 --resident --json | tag "rnnc gruB1 chunk16 4x256" >> $J
 done
 kill $SMI
-python3 - "$J" <<'PY'
-import json, sys, collections
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    rows[(d["variant"], d["method"])].append(d)
-for (v, m), ds in rows.items():
-    rec = " ".join(f"{d['recurrence_ms']:.3f}" for d in ds)
-    print(f"{v:30s} {m:10s} rec {rec}  its {[d['iterations'] for d in ds]} diff {max(d['max_abs_diff_vs_first'] for d in ds):.2e} fb {sum(d['fallback_segments'] for d in ds)}")
-PY
+python3 docs/measurements/summary.py "$J"

@@ -24,13 +24,4 @@ for round in 1 2; do
     timeout 60 $B bench stdlib:para_lstm --dims H=256,D=256 --batch 1 --seq 65536 --methods newton --repeat 5 --resident --json | tag "$bin lstmB1 default" >> $J
   done
 done
-python3 - "$J" <<'PY'
-import json, sys, collections
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    rows[(d["variant"], d["method"])].append(d)
-for (v, m), ds in rows.items():
-    rec = " ".join(f"{d['recurrence_ms']:.3f}" for d in ds)
-    print(f"{v:38s} {m:10s} rec {rec}  its {[d['iterations'] for d in ds]} fb {sum(d['fallback_segments'] for d in ds)}")
-PY
+python3 docs/measurements/summary.py "$J"

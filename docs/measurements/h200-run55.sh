@@ -23,13 +23,4 @@ for round in 1 2; do
   bench "gru8192 new" "" para_gru H=1024,D=1024 8 8192 sequential,newton,auto
   bench "lstm8192 new" "" para_lstm H=1024,D=1024 8 8192 sequential,newton,auto
 done
-python3 - "$J" <<'PY'
-import json, sys, collections
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    rows[(d["variant"], d["method"])].append(d)
-for (v, m), ds in rows.items():
-    rec = " ".join(f"{d['recurrence_ms']:.3f}" for d in ds)
-    print(f"{v:24s} {m:10s} rec {rec}  its {[d['iterations'] for d in ds]} fb {sum(d['fallback_segments'] for d in ds)} {ds[0].get('method_reason','')[:60]}")
-PY
+python3 docs/measurements/summary.py "$J"
