@@ -478,33 +478,41 @@ fn cells() -> Vec<Checked> {
 /// plan keeps independent lanes (`LaneMode::Blocks`, not one whole lane) with
 /// its stages, and Newton runs in them (its report, no fallback); outputs and
 /// every gradient (`W1`, `b1`, `W2`, ..., the inputs, the initial states)
-/// match the float64 references, at T = 300 (the every-cell test above runs
-/// T = 1 and 50 by both methods).
+/// match the float64 references at T = 300 (the every-cell test above runs
+/// T = 1 and 50 by both methods). At H = 24 the MLP cell has more unknowns
+/// than a whole lane's Newton takes (16): it ran sequentially before the
+/// stages. A batch split into passes of one sequence gives the same.
 #[test]
 fn staged_products_keep_the_lanes_on_the_gpu() {
     let _one = support::one_at_a_time();
     let gpu = Gpu::open(None).unwrap_or_else(|e| panic!("tests need a GPU adapter (lavapipe in CI): {e}"));
     let staged = ["mlp_input", "block_input", "mlp_deep"];
-    for Checked { name, source, reference, sizes, positive, .. } in
-        cells().into_iter().filter(|c| staged.contains(&c.name))
-    {
-        let case = stdlib_case(source, sizes, positive, 2, 300, 23);
-        let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+    let mut runs: Vec<(Checked, usize, Option<usize>)> =
+        cells().into_iter().filter(|c| staged.contains(&c.name)).map(|c| (c, 300, None)).collect();
+    let wide = cells().into_iter().find(|c| c.name == "mlp_input").expect("listed");
+    runs.push((Checked { sizes: Sizes { h: 24, d: 3 }, ..wide }, 100, None));
+    let deep = cells().into_iter().find(|c| c.name == "mlp_deep").expect("listed");
+    runs.push((deep, 100, Some(1)));
+    for (Checked { name, source, reference, sizes, positive, .. }, steps, chunk) in runs {
+        let label = format!("{name} GPU staged H={} T={steps} passes of {chunk:?}", sizes.h);
+        let case = stdlib_case(source, sizes, positive, 2, steps, 23);
+        let mut compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+        compiled.set_max_batch_chunk(chunk);
         let kernels = compiled.kernels();
-        assert!(matches!(kernels.plan.mode, LaneMode::Blocks { .. }), "{name}: {:?}", kernels.plan.whole);
-        assert!(kernels.plan.lanes > 1 && kernels.plan.whole.is_none(), "{name}");
+        assert!(matches!(kernels.plan.mode, LaneMode::Blocks { .. }), "{label}: {:?}", kernels.plan.whole);
+        assert!(kernels.plan.lanes > 1 && kernels.plan.whole.is_none(), "{label}");
         let stages: Vec<u32> = kernels.plan.cell.stages.stages.iter().map(|s| s.level).collect();
         let want: &[u32] = if name == "mlp_deep" { &[1, 2] } else { &[1] };
-        assert_eq!(stages, want, "{name}: its stages");
-        assert!(kernels.newton.is_some(), "{name}: {:?}", kernels.no_newton);
+        assert_eq!(stages, want, "{label}: its stages");
+        assert!(kernels.newton.is_some(), "{label}: {:?}", kernels.no_newton);
         let douts = random_douts(&case);
         let settings = NewtonSettings::default();
         let (outputs, gradients, report) =
             compiled.backward(&gpu, &case.data, &douts, Method::Newton, &settings).expect("backward runs");
-        assert_eq!(report.method, "newton", "{name}: {report:?}");
-        assert!(report.converged && report.fallback_segments == 0, "{name}: {report:?}");
-        assert_eq!(report.segment_methods.sequential, 0, "{name}: {report:?}");
-        check(&format!("{name} GPU staged T=300"), &case, reference, &outputs, &douts, &gradients);
+        assert_eq!(report.method, "newton", "{label}: {report:?}");
+        assert!(report.converged && report.fallback_segments == 0, "{label}: {report:?}");
+        assert_eq!(report.segment_methods.sequential, 0, "{label}: {report:?}");
+        check(&label, &case, reference, &outputs, &douts, &gradients);
     }
 }
 

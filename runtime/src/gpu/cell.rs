@@ -219,11 +219,14 @@ impl GpuCell {
         let plan = &self.kernels.plan;
         let inputs = plan.cell.inputs.iter().sum::<u64>();
         // The backward pass's grads buffer holds the projections' and the inputs'
-        // cotangents side by side.
+        // cotangents side by side; the stages' buffers (staged values and their
+        // cotangents, parameter shares) hold a row per step too.
         let words_per_sequence = [
             plan.cell.projection_columns + inputs,
             plan.cell.outputs.iter().sum::<u64>(),
             plan.cell.states.iter().sum::<u64>(),
+            plan.cell.stages.columns,
+            self.kernels.stages.as_ref().map_or(0, |k| k.partial_columns),
         ]
         .into_iter()
         .max()

@@ -1,7 +1,9 @@
 //! The WGSL back end: a cell's GPU kernels as WGSL text, validated by naga.
 //!
 //! A cell runs on the GPU as two kernels: the *projections* (matrix products
-//! computing every hoisted `W @ x` for all B x T steps, [`gemm`]) and the
+//! computing every hoisted `W @ x` for all B x T steps, [`gemm`], with the
+//! plan's *stages* between them: elementwise passes computing a computed
+//! operand `v` of a staged product `W2 @ v` for all steps, [`stage`]) and the
 //! *recurrence*, made of the cell's lane program ([`emit`]: how one lane
 //! loads its values, steps, linearises and stores) followed by the solver templates:
 //! `newton.wgsl` (the fused Newton kernel) and `sequential.wgsl`. The [`plan`] says
