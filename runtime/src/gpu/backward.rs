@@ -297,8 +297,8 @@ impl GpuCell {
             let len = (launch.product.rows * launch.depth) as usize;
             reads.push((Slot::WeightGrads(plan.cell.projections.len() + j), 0, len));
         }
-        if stage_kernels.is_some() {
-            reads.push((Slot::StagePartials, 0, rows * partial_columns));
+        if partial_columns > 0 {
+            reads.push((Slot::StagePartialSums, 0, partial_columns - 1));
         }
         let read_gradients = matches!(io, BackwardIo::Host { read_gradients: true, .. });
         if !read_gradients {
@@ -406,15 +406,12 @@ impl GpuCell {
                 *g += d;
             }
         }
-        if let Some(stage_kernels) = stage_kernels {
-            let partials = parts[parts.len() - 1];
+        if let Some(stage_kernels) = stage_kernels.filter(|_| partial_columns > 0) {
+            let sums = parts[parts.len() - 1];
             for partial in &stage_kernels.partials {
-                let gradient = &mut out.params[partial.param.index()];
-                for row in partials.chunks_exact(partial_columns.max(1)) {
-                    let shares = &row[partial.column as usize..][..partial.len as usize];
-                    for (g, d) in gradient.iter_mut().zip(shares) {
-                        *g += d;
-                    }
+                let shares = &sums[partial.column as usize..][..partial.len as usize];
+                for (g, d) in out.params[partial.param.index()].iter_mut().zip(shares) {
+                    *g += d;
                 }
             }
         }
@@ -503,6 +500,30 @@ impl GpuCell {
                 products.push((dv, Slot::Grads, Slot::Params, Bound::whole(Slot::StagedGrads)));
             }
             stage_order.push((s, None));
+        }
+        // The parameters' shares summed over the steps: ones^T P, the ones
+        // being the partials' last column (`wgsl::StagePartial`).
+        let partial_columns = self.kernels().stages.as_ref().map_or(0, |k| k.partial_columns);
+        if partial_columns > 0 {
+            let shares = partial_columns - 1;
+            let sum = GemmLaunch::splitting_depth(
+                GemmSizes {
+                    m: 1,
+                    n: shares as u32,
+                    k: rows as u32,
+                    a_offset: shares as u32,
+                    a_row: 0,
+                    a_col: partial_columns as u32,
+                    b_row: partial_columns as u32,
+                    b_col: 1,
+                    c_row: shares as u32,
+                    ..GemmSizes::default()
+                },
+                1,
+            );
+            workspace.ensure(gpu, Slot::StagePartialSums, shares.max(sum.output_words()) as usize)?;
+            stage_order.push((0, Some(products.len())));
+            products.push((sum, Slot::StagePartials, Slot::StagePartials, Bound::whole(Slot::StagePartialSums)));
         }
         let staged_products = products.len();
         let mut written: Vec<usize> = Vec::new();

@@ -63,6 +63,8 @@ pub(super) enum Slot {
     StagedGrads,
     /// The vector parameters' per-step shares from the stages.
     StagePartials,
+    /// Their sums over the steps.
+    StagePartialSums,
 }
 
 /// A binding of a kernel: a whole buffer, or a range of words of it.

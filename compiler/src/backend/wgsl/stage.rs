@@ -6,7 +6,8 @@
 //! staged-gradients buffer, where the products' `dv = dP W` left it) back onto
 //! those values: it adds the projections' `dP` and the inputs' gradients into
 //! the grads buffer and writes the vector parameters' per-step shares into the
-//! stage partials (summed over the steps by the runtime). Both are printed by
+//! stage partials, whose last column holds 1: the runtime sums the shares over
+//! the steps with one matrix product by that column of ones. Both are printed by
 //! the node printer ([`super::emit`]) over a plan of lanes of one channel.
 
 use super::emit::{Emitter, FUNCTIONS, write_prelude};
@@ -25,7 +26,8 @@ use crate::plan::Stage;
 pub const STAGE_THREADS: u64 = 64;
 
 /// One vector parameter's per-step share from one stage, in a row of stage
-/// partials (`[B * T, partial_columns]`).
+/// partials (`[B * T, partial_columns]`, the shares' columns then a column
+/// of ones).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StagePartial {
     /// The stage (an index into the plan's stages).
@@ -51,7 +53,8 @@ pub struct StageKernels {
     pub backward_bindings: Vec<Buffer>,
     /// The vector parameters' shares.
     pub partials: Vec<StagePartial>,
-    /// Words per row of stage partials.
+    /// Words per row of stage partials: the shares' columns, then (when
+    /// there are shares) the column of ones.
     pub partial_columns: u64,
 }
 
@@ -203,6 +206,8 @@ fn backward(
         return Err(unsupported(derived, "a stage without its pullback".to_owned()));
     };
     let adjoint = &operand.adjoint;
+    let ones = partials.iter().map(|p| p.column + p.len).max().unwrap_or(0);
+    let columns = ones + 1;
     let stage_plan = stage_plan(derived, plan, stage);
     let mut emitter = Emitter::new(derived, dims, &stage_plan);
     emitter.stage_seed = Some((
@@ -257,12 +262,16 @@ fn backward(
     for partial in partials.iter().filter(|p| p.stage == s) {
         if let ParamAdjoint::Vector(Some(node)) = adjoint.params[partial.param.index()] {
             let value = emitter.element(node);
-            let columns = partials.iter().map(|p| p.column + p.len).max().unwrap_or(1);
             emitter.for_each(
                 1,
                 format!("partials[(b * settings.steps + t) * {columns}u + {}u + {channel}] = {value};", partial.column),
             );
         }
+    }
+    if !partials.is_empty() {
+        // The column of ones the runtime sums the shares by (every stage
+        // writes it, the same value).
+        emitter.line(format!("if lane == 0u {{ partials[(b * settings.steps + t) * {columns}u + {ones}u] = 1.0; }}"));
     }
     emitter.text.push_str("}\n\n");
     emitter.text.push_str(&entry("stage_backward"));
@@ -313,7 +322,7 @@ pub fn generate_stages(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) ->
         forward_bindings: bindings(&FORWARD_BINDINGS),
         backward: backward_texts,
         backward_bindings: bindings(&BACKWARD_BINDINGS),
+        partial_columns: if partials.is_empty() { 0 } else { column + 1 },
         partials,
-        partial_columns: column,
     }))
 }

@@ -112,7 +112,7 @@ fn a_product_of_a_computed_vector_is_staged_and_keeps_the_lanes() {
         assert_eq!((stage_kernels.forward.len(), stage_kernels.backward.len()), (2, 2));
         // `b1`'s gradient is a share of the first stage.
         assert_eq!(stage_kernels.partials.len(), 1);
-        assert_eq!((stage_kernels.partials[0].stage, stage_kernels.partial_columns), (0, 5));
+        assert_eq!((stage_kernels.partials[0].stage, stage_kernels.partial_columns), (0, 6), "and the ones");
         for text in stage_kernels.forward.iter().chain(&stage_kernels.backward) {
             spirv("mlp", text).expect("valid");
         }
