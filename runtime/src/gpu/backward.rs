@@ -213,13 +213,6 @@ impl GpuCell {
         let stage_kernels = self.kernels().stages.as_ref();
         let partial_columns = stage_kernels.map_or(0, |k| k.partial_columns) as usize;
         if stage_kernels.is_some() {
-            if matches!(io, BackwardIo::Exchange(_)) {
-                return Err(GpuError::Device(
-                    "a cell with staged products (a matrix times a computed vector) has no backward pass \
-                     through an exchange yet (the host path has one)"
-                        .to_owned(),
-                ));
-            }
             workspace.ensure(gpu, Slot::StagedGrads, (rows * plan.cell.stages.columns as usize).max(1))?;
             workspace.ensure(gpu, Slot::StagePartials, (rows * partial_columns).max(1))?;
         }
@@ -319,10 +312,10 @@ impl GpuCell {
         let clear_from = if adjoint.writes_every_projection && stage_kernels.is_none() { layout.inputs } else { 0 };
         recorder.encoder.clear_buffer(grads, clear_from * 4, Some((layout.len - clear_from) * 4));
         recorder.phase("backward recurrence", timer.map(|t| (t, Phase::BackwardScan)), &recurrence)?;
+        recorder.phase("weight gradients", timer.map(|t| (t, Phase::WeightGradients)), &weight_products)?;
         if let Some(assembly) = &assembly {
             assembly.record_copies(&mut recorder.encoder, workspace)?;
         }
-        recorder.phase("weight gradients", timer.map(|t| (t, Phase::WeightGradients)), &weight_products)?;
         recorder.phase("input gradients", timer.map(|t| (t, Phase::InputGradients)), &input_products)?;
         if let Some(assembly) = &assembly {
             assembly.record_sums(&mut recorder, workspace)?;
