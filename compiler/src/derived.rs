@@ -62,8 +62,8 @@ pub struct Staged {
 pub struct StagedOperand {
     /// The operand node.
     pub node: Handle<Node>,
-    /// The seed number its cotangent enters as (after every state's and
-    /// output's).
+    /// The seed number its cotangent enters as (from
+    /// [`crate::derive::adjoint::STAGED_SEEDS`] on).
     pub seed: u32,
     /// Its pullback ([`operand_adjoint`]).
     pub adjoint: Adjoint,
@@ -92,7 +92,7 @@ pub fn derive_cell_with(cell: &Cell, limits: &SimplifyLimits) -> Result<Derived,
             projections.iter().map(|p| p.node).chain(products.iter().map(|p| p.node)).collect();
         let recurrence = adjoint_stopping_at(cell, &mut ir, &stops);
         let mut operands: Vec<StagedOperand> = Vec::new();
-        let first_seed = (cell.states.len() + ir.outputs.len()) as u32;
+        let first_seed = crate::derive::adjoint::STAGED_SEEDS;
         for product in &products {
             if operands.iter().all(|o| o.node != product.operand) {
                 let seed = first_seed + operands.len() as u32;

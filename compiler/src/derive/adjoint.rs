@@ -127,6 +127,11 @@ fn stop_mask(ir: &Ir, stops: &[Handle<Node>]) -> Vec<bool> {
     is_stop
 }
 
+/// The first seed number of the staged operands' cotangents
+/// ([`operand_adjoint`]): far above every state's and output's, and above
+/// those that callers number after them for their own computations.
+pub const STAGED_SEEDS: u32 = 1 << 24;
+
 /// The pullback of a staged operand (a computed state-free vector `v`, see
 /// [`crate::analyse::staged_products`]): from its cotangent, entering as
 /// `Seed(seed)`, the cotangents of the values beneath it, stopping at the

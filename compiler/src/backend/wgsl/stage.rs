@@ -66,6 +66,16 @@ fn unsupported(derived: &Derived, reason: String) -> Error {
     )
 }
 
+/// What the stage kernels cannot do for parameter `param`, pointing at its
+/// declaration.
+fn unsupported_param(derived: &Derived, param: Handle<Param>, reason: String) -> Error {
+    Error::new(
+        ErrorKind::BackendUnsupported { backend: "wgsl", cell: derived.cell.name.clone(), reason },
+        derived.cell.params[param].span,
+        "this parameter",
+    )
+}
+
 /// The plan a stage's kernels are printed over: lanes of one channel of the
 /// operand, reading the stage's raw values.
 fn stage_plan(derived: &Derived, plan: &KernelPlan, stage: &Stage) -> KernelPlan {
@@ -225,12 +235,14 @@ fn backward(
     emitter.part_args = "lane, b, t, pre, prev, mu";
     let mut roots: Vec<Handle<Node>> = adjoint.projections.iter().map(|p| p.adjoint).collect();
     roots.extend(adjoint.inputs.iter().flatten().copied());
-    for share in &adjoint.params {
+    for (p, share) in adjoint.params.iter().enumerate() {
         match share {
             ParamAdjoint::Vector(node) => roots.extend(node),
             ParamAdjoint::Matrix(uses) if uses.is_empty() => {}
             ParamAdjoint::Matrix(_) => {
-                return Err(unsupported(derived, "a matrix used inside a staged operand".to_owned()));
+                let param = Handle::from_index(p);
+                let name = &derived.cell.params[param].name;
+                return Err(unsupported_param(derived, param, format!("`{name}` is used inside a staged operand")));
             }
         }
     }
@@ -301,7 +313,12 @@ pub fn generate_stages(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) ->
             if let ParamAdjoint::Vector(Some(_)) = share {
                 let param = Handle::from_index(p);
                 if plan.cell.params[p].len != stage.len {
-                    return Err(unsupported(derived, "a parameter of another length than its stage".to_owned()));
+                    let name = &derived.cell.params[param].name;
+                    return Err(unsupported_param(
+                        derived,
+                        param,
+                        format!("`{name}` is not as long as the staged vector it is used in"),
+                    ));
                 }
                 partials.push(StagePartial { stage: s, param, column, len: stage.len });
                 column += stage.len;
