@@ -291,8 +291,8 @@ impl GpuCell {
     ) -> Result<Vec<Dispatch<'_>>, GpuError> {
         let plan = &self.kernels().plan;
         let stride = record_stride(gpu, GemmSizes::WORDS);
-        // Two records a launch: its transpose's, then its product's (a staged
-        // launch's second only).
+        // Two records a launch: its transpose's, then its product's (the
+        // input projections' launches, then the staged ones).
         let staged = &plan.cell.stages;
         let launches = plan.cell.projections.len() + staged.launches.len();
         let len = 2 * launches.max(1) * stride as usize;
@@ -370,15 +370,33 @@ impl GpuCell {
             dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });
         }
         // The stages in increasing levels: each stage's pass, then its products
-        // `P[., column ..] = V W^T`, `W` read from the parameters along its rows.
+        // `P[., column ..] = V W^T`, each launch's matrices transposed first
+        // (as a projection's) so that the product reads `W^T` along `C`.
         for (s, stage) in staged.stages.iter().enumerate() {
             dispatches.push(self.stage_dispatch(gpu, workspace, s, false, rows * stage.len)?);
             for (j, launch) in staged.launches.iter().enumerate().filter(|(_, l)| l.stage == s) {
+                let index = plan.cell.projections.len() + j;
                 let (r, groups) = match launch.kind {
                     ProjectionKind::Dense => (launch.product.rows, 1),
                     ProjectionKind::Block { block } => (block, launch.product.rows / block),
                 };
                 let c = launch.depth;
+                let transposed = Slot::ProjectionWeights(index);
+                workspace.ensure(gpu, transposed, (groups * r * c) as usize)?;
+                let transpose = TransposeLaunch::new(
+                    GemmSizes {
+                        m: c as u32,
+                        n: r as u32,
+                        a_offset: plan.cell.params[launch.product.param.index()].offset as u32,
+                        a_row: 1,
+                        a_col: c as u32,
+                        a_group: (r * c) as u32,
+                        c_row: r as u32,
+                        c_group: (r * c) as u32,
+                        ..GemmSizes::default()
+                    },
+                    groups,
+                );
                 let product = GemmLaunch::new(
                     GemmSizes {
                         m: rows as u32,
@@ -387,9 +405,8 @@ impl GpuCell {
                         a_offset: stage.slot.offset as u32,
                         a_row: staged.columns as u32,
                         a_col: 1,
-                        b_offset: plan.cell.params[launch.product.param.index()].offset as u32,
-                        b_row: 1,
-                        b_col: c as u32,
+                        b_row: r as u32,
+                        b_col: 1,
                         c_offset: launch.column as u32,
                         c_row: plan.cell.projection_columns as u32,
                         a_group: c as u32,
@@ -399,15 +416,23 @@ impl GpuCell {
                     },
                     groups,
                 );
-                let at = (2 * (plan.cell.projections.len() + j) + 1) * stride as usize;
-                words[at..at + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
+                let (at_transpose, at_product) = (2 * index * stride as usize, (2 * index + 1) * stride as usize);
+                words[at_transpose..at_transpose + GemmSizes::WORDS].copy_from_slice(&transpose.sizes.words());
+                words[at_product..at_product + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
                 let bound = [
-                    Bound::range(Slot::LaunchSizes, at as u64, GemmSizes::WORDS as u64),
-                    Bound::whole(Slot::Staged),
+                    Bound::range(Slot::LaunchSizes, at_transpose as u64, GemmSizes::WORDS as u64),
                     Bound::whole(Slot::Params),
+                    Bound::whole(transposed),
+                ];
+                let bind_group = workspace.bind_group(gpu, &self.transpose, &bound)?;
+                dispatches.push(Dispatch { kernel: self.transpose.as_ref(), bind_group, grid: transpose.grid });
+                let bound = [
+                    Bound::range(Slot::LaunchSizes, at_product as u64, GemmSizes::WORDS as u64),
+                    Bound::whole(Slot::Staged),
+                    Bound::whole(transposed),
                     Bound::whole(Slot::Projections),
                     Bound::whole(Slot::Staged),
-                    Bound::whole(Slot::Params),
+                    Bound::whole(transposed),
                 ];
                 let gemm = self.gemm_kernel(gpu, &product.sizes)?;
                 let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
