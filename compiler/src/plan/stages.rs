@@ -64,11 +64,11 @@ pub fn stages(derived: &Derived, dims: &DimSizes, first_column: u64) -> Stages {
     let Some(staged) = &derived.staged else { return Stages::default() };
     let graph = &derived.ir.graph;
     let len_of = |node: Handle<Node>| graph.node(node).size().map_or(1, |s| dims.of(s));
-    let is_raw = |node: Handle<Node>| {
-        matches!(graph.node(node).op, Op::Input(_))
-            || derived.projections.iter().any(|p| p.node == node)
-            || staged.products.iter().any(|p| p.node == node)
-    };
+    let mut raw_mask: Vec<bool> = graph.iter().map(|(_, node)| matches!(node.op, Op::Input(_))).collect();
+    for node in derived.projections.iter().map(|p| p.node).chain(staged.products.iter().map(|p| p.node)) {
+        raw_mask[node.index()] = true;
+    }
+    let is_raw = |node: Handle<Node>| raw_mask[node.index()];
     let mut operands: Vec<Handle<Node>> = staged.operands.iter().map(|o| o.node).collect();
     operands.sort_by_key(|n| n.index());
     let mut found: Vec<(Handle<Node>, u32, Vec<Handle<Node>>)> = Vec::new();
