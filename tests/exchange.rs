@@ -2,7 +2,8 @@
 //! (every tensor written into its regions, every result read from them) give
 //! the host path's outputs and gradients, for dense and block-diagonal
 //! projections, block-diagonal recurrences, `scalar` parameters, several inputs
-//! and states; repeated calls allocate nothing; wrong uses are refused.
+//! and states, staged products (an MLP on the input, a block matrix times a
+//! gate); repeated calls allocate nothing; wrong uses are refused.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,24 @@ cell mixed {
     c' = sigmoid(a) * c + 0.5 * h' + 0.25 * u;
     output h;
     output c;
+}";
+
+/// An MLP on the input of another width, and a block matrix times a gate of
+/// an input also used elementwise: staged products (the plan's stages).
+const STAGED: &str = "
+cell staged {
+    dim H;
+    dim D;
+    input x: [D];
+    input u: [H];
+    state h: [H];
+    param W1: [D, D];
+    param b1: [D];
+    param W2: [H, D];
+    param B: block[H, 4];
+    param a: [H];
+    h' = tanh(a * h + W2 @ tanh(W1 @ x + b1) + B @ sigmoid(u) + 0.5 * u);
+    output h;
 }";
 
 struct Case {
@@ -107,6 +126,7 @@ fn check_cell(source: &str, method: Method) {
 fn an_exchange_gives_the_host_paths_results() {
     for method in [Method::Newton, Method::Sequential] {
         check_cell(MIXED, method);
+        check_cell(STAGED, method);
         for cell in ["para_gru", "para_lstm"] {
             check_cell(rnnc_stdlib::get(cell).expect("shipped").source, method);
         }

@@ -3,15 +3,16 @@
 use std::fmt;
 
 use crate::analyse::{
-    Hoisting, JacobianStructure, Linearity, Projection, StateJacobian, hoisting, jacobian_structure, linearity,
-    projections,
+    Hoisting, JacobianStructure, Linearity, Projection, StagedProduct, StateJacobian, hoisting, jacobian_structure,
+    linearity, projections, staged_products,
 };
+use crate::arena::Handle;
 use crate::check::{Cell, DimSizes};
-use crate::derive::adjoint::{Adjoint, adjoint};
+use crate::derive::adjoint::{Adjoint, adjoint, adjoint_stopping_at, operand_adjoint};
 use crate::derive::{Derivatives, SimplifyLimits, SimplifyReport, StopReason, derive, simplify};
 use crate::error::Error;
 use crate::interp::{InterpError, Interpreter, ParamValues};
-use crate::ir::{Ir, ValueName, lower};
+use crate::ir::{Ir, Node, ValueName, lower};
 
 /// Everything derived from one checked cell: what the back ends compile.
 #[derive(Clone, Debug)]
@@ -36,6 +37,36 @@ pub struct Derived {
     pub simplify: SimplifyReport,
     /// The step's vector-Jacobian product, for backward passes.
     pub adjoint: Adjoint,
+    /// The staged products and their adjoints, when the cell has staged
+    /// products and no value that moves elements (then every staged operand
+    /// is elementwise over the values beneath it).
+    pub staged: Option<Staged>,
+}
+
+/// The adjoints of a pre-pass of staged products ([`staged_products`]): the
+/// kernel plan's stages compute each operand for all steps before the
+/// recurrence, then its products as matrix products.
+#[derive(Clone, Debug)]
+pub struct Staged {
+    /// The staged products, in graph order.
+    pub products: Vec<StagedProduct>,
+    /// The step's adjoint stopping at projections and staged products alike
+    /// (the recurrence's backward with the staged products as raw values).
+    pub adjoint: Adjoint,
+    /// Each distinct staged operand, in graph order, with its pullback.
+    pub operands: Vec<StagedOperand>,
+}
+
+/// One staged operand `v` and its pullback onto the values beneath it.
+#[derive(Clone, Debug)]
+pub struct StagedOperand {
+    /// The operand node.
+    pub node: Handle<Node>,
+    /// The seed number its cotangent enters as (from
+    /// [`crate::derive::adjoint::STAGED_SEEDS`] on).
+    pub seed: u32,
+    /// Its pullback ([`operand_adjoint`]).
+    pub adjoint: Adjoint,
 }
 
 /// Lowers, differentiates and analyses `cell`, simplifying with the default
@@ -53,8 +84,36 @@ pub fn derive_cell_with(cell: &Cell, limits: &SimplifyLimits) -> Result<Derived,
     let linearity = linearity(&ir, &derivatives);
     let hoisting = hoisting(&ir);
     let projections = projections(cell, &ir.graph, ir.step_len, &hoisting.state_dependent);
+    let products = staged_products(cell, &ir.graph, ir.step_len, &hoisting.state_dependent);
+    let moves = ir.graph.iter().any(|(_, node)| node.moves_elements());
     let adjoint = adjoint(cell, &mut ir, &projections);
-    Ok(Derived { cell: cell.clone(), ir, derivatives, jacobian, linearity, hoisting, projections, simplify, adjoint })
+    let staged = (!products.is_empty() && !moves).then(|| {
+        let stops: Vec<Handle<Node>> =
+            projections.iter().map(|p| p.node).chain(products.iter().map(|p| p.node)).collect();
+        let recurrence = adjoint_stopping_at(cell, &mut ir, &stops);
+        let mut operands: Vec<StagedOperand> = Vec::new();
+        let first_seed = crate::derive::adjoint::STAGED_SEEDS;
+        for product in &products {
+            if operands.iter().all(|o| o.node != product.operand) {
+                let seed = first_seed + operands.len() as u32;
+                let pullback = operand_adjoint(cell, &mut ir, &stops, product.operand, seed);
+                operands.push(StagedOperand { node: product.operand, seed, adjoint: pullback });
+            }
+        }
+        Staged { products, adjoint: recurrence, operands }
+    });
+    Ok(Derived {
+        cell: cell.clone(),
+        ir,
+        derivatives,
+        jacobian,
+        linearity,
+        hoisting,
+        projections,
+        simplify,
+        adjoint,
+        staged,
+    })
 }
 
 impl Derived {

@@ -25,7 +25,7 @@ pub mod span;
 pub mod syntax;
 
 pub use check::Cell;
-pub use derived::{Derived, derive_cell, derive_cell_with, linear_states};
+pub use derived::{Derived, Staged, StagedOperand, derive_cell, derive_cell_with, linear_states};
 pub use error::{Error, ErrorKind};
 pub use span::{LineCol, Span};
 

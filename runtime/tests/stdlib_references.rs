@@ -11,6 +11,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
+use rnnc_compiler::backend::wgsl::LaneMode;
 use rnnc_compiler::{Derived, check_source, derive_cell};
 use rnnc_runtime::cpu::CpuCell;
 use rnnc_runtime::data::random::{SplitMix64, random_inputs, random_params, random_tensor};
@@ -158,6 +159,49 @@ const MLP_INPUT: &str = "cell mlp_input {
     param W2: [H, H];
     param a: [H];
     h' = tanh(a * h + W2 @ tanh(W1 @ x + b1));
+    output h;
+}";
+
+/// A three-layer MLP on the input, of width `D` (not `H`), feeding a gate of a
+/// diagonal recurrence: params W1, b1, W2, b2, W3, a, b3;
+/// u = tanh(W1 x + b1), v = tanh(W2 u + b2), z = sigmoid(a h + W3 v + b3),
+/// h' = z h + (1 - z) v3 with v3 = W3 v. Two stages on the GPU (u, then v).
+fn mlp_deep(point: &Point, batch: usize, steps: usize, sizes: &Sizes) -> Vec<Vec<f64>> {
+    let (h, d) = (sizes.h, sizes.d);
+    let [w1, b1, w2, b2, w3, a, b3] = [0, 1, 2, 3, 4, 5, 6].map(|i| &point.params[i]);
+    let layer = |w: &[f64], b: &[f64], v: &[f64]| -> Vec<f64> {
+        matvec(w, v).iter().zip(b).map(|(p, b)| (p + b).tanh()).collect()
+    };
+    let mut out = vec![0.0; batch * steps * h];
+    for s in 0..batch {
+        let mut state = point.inits[0][s * h..(s + 1) * h].to_vec();
+        for t in 0..steps {
+            let x = &point.inputs[0][(s * steps + t) * d..][..d];
+            let v = layer(w2, b2, &layer(w1, b1, x));
+            let top = matvec(w3, &v);
+            for k in 0..h {
+                let z = sigmoid(a[k] * state[k] + top[k] + b3[k]);
+                state[k] = z * state[k] + (1.0 - z) * top[k];
+            }
+            out[(s * steps + t) * h..][..h].copy_from_slice(&state);
+        }
+    }
+    vec![out]
+}
+
+/// The cell `mlp_deep` computes.
+const MLP_DEEP: &str = "cell mlp_deep {
+    dim H;
+    dim D;
+    input x: [D];
+    state h: [H];
+    param W1: [D, D];  param b1: [D];
+    param W2: [D, D];  param b2: [D];
+    param W3: [H, D];
+    param a: [H];  param b3: [H];
+    let v = tanh(W2 @ tanh(W1 @ x + b1) + b2);
+    let z = sigmoid(a * h + W3 @ v + b3);
+    h' = z * h + (1 - z) * (W3 @ v);
     output h;
 }";
 
@@ -425,7 +469,51 @@ fn cells() -> Vec<Checked> {
             positive: &[],
             methods: both,
         },
+        Checked { name: "mlp_deep", source: MLP_DEEP, reference: mlp_deep, sizes: small, positive: &[], methods: both },
     ]
+}
+
+/// Products of computed state-free vectors (an MLP on the input, two layers
+/// deep; a block matrix times a gate of the input) are staged on the GPU: the
+/// plan keeps independent lanes (`LaneMode::Blocks`, not one whole lane) with
+/// its stages, and Newton runs in them (its report, no fallback); outputs and
+/// every gradient (`W1`, `b1`, `W2`, ..., the inputs, the initial states)
+/// match the float64 references at T = 300 (the every-cell test above runs
+/// T = 1 and 50 by both methods). At H = 24 the MLP cell has more unknowns
+/// than a whole lane's Newton takes (16): it ran sequentially before the
+/// stages. A batch split into passes of one sequence gives the same.
+#[test]
+fn staged_products_keep_the_lanes_on_the_gpu() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).unwrap_or_else(|e| panic!("tests need a GPU adapter (lavapipe in CI): {e}"));
+    let staged = ["mlp_input", "block_input", "mlp_deep"];
+    let mut runs: Vec<(Checked, usize, Option<usize>)> =
+        cells().into_iter().filter(|c| staged.contains(&c.name)).map(|c| (c, 300, None)).collect();
+    let wide = cells().into_iter().find(|c| c.name == "mlp_input").expect("listed");
+    runs.push((Checked { sizes: Sizes { h: 24, d: 3 }, ..wide }, 100, None));
+    let deep = cells().into_iter().find(|c| c.name == "mlp_deep").expect("listed");
+    runs.push((deep, 100, Some(1)));
+    for (Checked { name, source, reference, sizes, positive, .. }, steps, chunk) in runs {
+        let label = format!("{name} GPU staged H={} T={steps} passes of {chunk:?}", sizes.h);
+        let case = stdlib_case(source, sizes, positive, 2, steps, 23);
+        let mut compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+        compiled.set_max_batch_chunk(chunk);
+        let kernels = compiled.kernels();
+        assert!(matches!(kernels.plan.mode, LaneMode::Blocks { .. }), "{label}: {:?}", kernels.plan.whole);
+        assert!(kernels.plan.lanes > 1 && kernels.plan.whole.is_none(), "{label}");
+        let stages: Vec<u32> = kernels.plan.cell.stages.stages.iter().map(|s| s.level).collect();
+        let want: &[u32] = if name == "mlp_deep" { &[1, 2] } else { &[1] };
+        assert_eq!(stages, want, "{label}: its stages");
+        assert!(kernels.newton.is_some(), "{label}: {:?}", kernels.no_newton);
+        let douts = random_douts(&case);
+        let settings = NewtonSettings::default();
+        let (outputs, gradients, report) =
+            compiled.backward(&gpu, &case.data, &douts, Method::Newton, &settings).expect("backward runs");
+        assert_eq!(report.method, "newton", "{label}: {report:?}");
+        assert!(report.converged && report.fallback_segments == 0, "{label}: {report:?}");
+        assert_eq!(report.segment_methods.sequential, 0, "{label}: {report:?}");
+        check(&label, &case, reference, &outputs, &douts, &gradients);
+    }
 }
 
 #[test]

@@ -7,9 +7,11 @@
 mod hoist;
 mod linearity;
 mod projections;
+mod staged;
 mod structure;
 
 pub use hoist::{Dependence, Hoisting, frontier, hoisting};
 pub use linearity::{Linearity, linearity};
 pub use projections::{Projection, ProjectionKind, projections};
+pub use staged::{StagedProduct, staged_products};
 pub use structure::{JacobianStructure, StateJacobian, jacobian_structure};

@@ -88,10 +88,15 @@ impl Adjoint {
 
 /// Builds the step's adjoint, appending its nodes to `ir.graph`.
 pub fn adjoint(cell: &Cell, ir: &mut Ir, projections: &[Projection]) -> Adjoint {
-    let mut is_projection = vec![false; ir.step_len];
-    for projection in projections {
-        is_projection[projection.node.index()] = true;
-    }
+    let stops: Vec<Handle<Node>> = projections.iter().map(|p| p.node).collect();
+    adjoint_stopping_at(cell, ir, &stops)
+}
+
+/// [`adjoint`], stopping at the product nodes `stops` (projections, and the
+/// staged products of a plan with stages): their cotangents are its
+/// [`Adjoint::projections`].
+pub fn adjoint_stopping_at(cell: &Cell, ir: &mut Ir, stops: &[Handle<Node>]) -> Adjoint {
+    let is_projection = stop_mask(ir, stops);
     let state_sizes: Vec<Size> = cell.states.values().map(|s| s.size).collect();
     let state_seeds: Vec<Handle<Node>> =
         state_sizes.iter().enumerate().map(|(i, &size)| seed(&mut ir.graph, Adjoint::state_seed(i), size)).collect();
@@ -110,6 +115,42 @@ pub fn adjoint(cell: &Cell, ir: &mut Ir, projections: &[Projection]) -> Adjoint 
     let mut full = sweep(cell, ir, &is_projection, &seeds);
     full.direct = direct.states;
     full
+}
+
+fn stop_mask(ir: &Ir, stops: &[Handle<Node>]) -> Vec<bool> {
+    let mut is_stop = vec![false; ir.step_len];
+    for stop in stops {
+        if let Some(slot) = is_stop.get_mut(stop.index()) {
+            *slot = true;
+        }
+    }
+    is_stop
+}
+
+/// The first seed number of the staged operands' cotangents
+/// ([`operand_adjoint`]): far above every state's and output's, and above
+/// those that callers number after them for their own computations.
+pub const STAGED_SEEDS: u32 = 1 << 24;
+
+/// The pullback of a staged operand (a computed state-free vector `v`, see
+/// [`crate::analyse::staged_products`]): from its cotangent, entering as
+/// `Seed(seed)`, the cotangents of the values beneath it, stopping at the
+/// products `stops`: the products' ([`Adjoint::projections`]), the inputs'
+/// elementwise ones and the vector parameters' shares. Its states are zero.
+pub fn operand_adjoint(
+    cell: &Cell,
+    ir: &mut Ir,
+    stops: &[Handle<Node>],
+    operand: Handle<Node>,
+    number: u32,
+) -> Adjoint {
+    let is_stop = stop_mask(ir, stops);
+    let size = match ir.graph.node(operand).shape {
+        Shape::Vector(size) => size,
+        Shape::Scalar => Size::Fixed(1),
+    };
+    let cotangent = seed(&mut ir.graph, number, size);
+    sweep(cell, ir, &is_stop, &[(operand, cotangent)])
 }
 
 /// One reverse sweep from `seeds` (result node, its cotangent).

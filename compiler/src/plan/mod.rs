@@ -16,7 +16,16 @@
 //! - how the state may be cut: groups of `granule` consecutive channels of every
 //!   state that depend only on each other, or no cut for a dense Jacobian or a
 //!   cell with a reduction (`sum(v)` reads every element of `v`);
-//! - when a dense Jacobian is solved by Newton ([`Device::dense_newton_unknowns`]).
+//! - when a dense Jacobian is solved by Newton ([`Device::dense_newton_unknowns`]);
+//! - the pre-pass of *staged* values ([`stages`]): each product of a matrix
+//!   parameter and a computed state-free vector (an MLP on the input) as a
+//!   launch whose operand is a stored vector, computed for all `B x T` steps
+//!   by an elementwise pass before it, stage after stage; the recurrence reads
+//!   the staged products like projections.
+
+mod stages;
+
+pub use stages::{Stage, StagedLaunch, Stages};
 
 use crate::Derived;
 use crate::analyse::{Dependence, JacobianStructure, ProjectionKind, frontier};
@@ -156,8 +165,12 @@ pub struct CellPlan {
     pub outputs: Vec<u64>,
     /// The projection launches, in order of their columns.
     pub projections: Vec<ProjectionLaunch>,
-    /// Columns of a row of projections.
+    /// Columns of a row of projections: the input projections' launches,
+    /// then the staged launches'.
     pub projection_columns: u64,
+    /// The pre-pass of staged values (empty for a cell without staged
+    /// products; the CPU back end evaluates those inside the step).
+    pub stages: Stages,
     /// The hoisted values, in graph order, packed into rows.
     pub hoisted: Vec<Hoisted>,
     /// Words per row of hoisted values.
@@ -183,6 +196,11 @@ impl CellPlan {
         self.projections
             .iter()
             .find_map(|launch| launch.placed().find(|(p, _)| p.node == node).map(|(_, column)| (launch, column)))
+    }
+
+    /// The staged launch of staged product node `node`.
+    pub fn staged_launch(&self, node: Handle<Node>) -> Option<&StagedLaunch> {
+        self.stages.launches.iter().find(|l| l.product.node == node)
     }
 
     /// The place of hoisted value `node` in a row of hoisted values.
@@ -266,6 +284,8 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> CellPlan {
         launch.column = projection_columns;
         projection_columns += launch.columns();
     }
+    let stages = stages::stages(derived, dims, projection_columns);
+    projection_columns += stages.launches.iter().map(|l| l.product.rows).sum::<u64>();
 
     // The hoisted values of everything the recurrence evaluates.
     let dependence = Dependence::of(graph);
@@ -324,6 +344,7 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> CellPlan {
         outputs,
         projections,
         projection_columns,
+        stages,
         hoisted,
         hoisted_width,
         granule,

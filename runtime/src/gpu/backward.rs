@@ -210,6 +210,12 @@ impl GpuCell {
             let x_len = plan.cell.inputs[launch.input.index()];
             workspace.ensure(gpu, Slot::InputGrads(launch.input.index()), rows * x_len as usize)?;
         }
+        let stage_kernels = self.kernels().stages.as_ref();
+        let partial_columns = stage_kernels.map_or(0, |k| k.partial_columns) as usize;
+        if stage_kernels.is_some() {
+            workspace.ensure(gpu, Slot::StagedGrads, (rows * plan.cell.stages.columns as usize).max(1))?;
+            workspace.ensure(gpu, Slot::StagePartials, (rows * partial_columns).max(1))?;
+        }
         // The cotangents of the pass's sequences, and its initial states again
         // (the forward recurrence left its last states in their place).
         let mut uploads = Uploads::default();
@@ -280,6 +286,13 @@ impl GpuCell {
         for (i, launch) in plan.cell.projections.iter().enumerate() {
             reads.push((Slot::WeightGrads(i), 0, (launch.columns() * launch.depth) as usize));
         }
+        for (j, launch) in plan.cell.stages.launches.iter().enumerate() {
+            let len = (launch.product.rows * launch.depth) as usize;
+            reads.push((Slot::WeightGrads(plan.cell.projections.len() + j), 0, len));
+        }
+        if partial_columns > 0 {
+            reads.push((Slot::StagePartialSums, 0, partial_columns - 1));
+        }
         let read_gradients = matches!(io, BackwardIo::Host { read_gradients: true, .. });
         if !read_gradients {
             reads.clear();
@@ -295,13 +308,14 @@ impl GpuCell {
         // the initial states' and the accumulators; the projections' cotangents
         // too when some projection has none (it is then never written).
         let grads = &workspace.get(Slot::Grads)?.buffer;
-        let clear_from = if adjoint.writes_every_projection { layout.inputs } else { 0 };
+        // The stages' pullbacks add to the `dP` of the values beneath them.
+        let clear_from = if adjoint.writes_every_projection && stage_kernels.is_none() { layout.inputs } else { 0 };
         recorder.encoder.clear_buffer(grads, clear_from * 4, Some((layout.len - clear_from) * 4));
         recorder.phase("backward recurrence", timer.map(|t| (t, Phase::BackwardScan)), &recurrence)?;
+        recorder.phase("weight gradients", timer.map(|t| (t, Phase::WeightGradients)), &weight_products)?;
         if let Some(assembly) = &assembly {
             assembly.record_copies(&mut recorder.encoder, workspace)?;
         }
-        recorder.phase("weight gradients", timer.map(|t| (t, Phase::WeightGradients)), &weight_products)?;
         recorder.phase("input gradients", timer.map(|t| (t, Phase::InputGradients)), &input_products)?;
         if let Some(assembly) = &assembly {
             assembly.record_sums(&mut recorder, workspace)?;
@@ -376,6 +390,24 @@ impl GpuCell {
         }
         let weight_grads = &parts[1 + inputs_read.len()..];
         out.params = self.param_gradients(adjoint, &tail[at(layout.partials)..], weight_grads, pass.batch, scan);
+        // The staged launches' matrices (`[rows, depth]` row-major for a dense
+        // one, `[H/K, K, K]` for a block one: both the storage layout), and the
+        // stages' parameter shares summed over the steps.
+        let staged_grads = &weight_grads[plan.cell.projections.len()..];
+        for (launch, dw) in plan.cell.stages.launches.iter().zip(staged_grads) {
+            for (g, d) in out.params[launch.product.param.index()].iter_mut().zip(dw.iter()) {
+                *g += d;
+            }
+        }
+        if let Some(stage_kernels) = stage_kernels.filter(|_| partial_columns > 0) {
+            let sums = parts[parts.len() - 1];
+            for partial in &stage_kernels.partials {
+                let shares = &sums[partial.column as usize..][..partial.len as usize];
+                for (g, d) in out.params[partial.param.index()].iter_mut().zip(shares) {
+                    *g += d;
+                }
+            }
+        }
         Ok((out, times))
     }
 
@@ -397,6 +429,96 @@ impl GpuCell {
         let columns = plan.cell.projection_columns;
         // Each product: its launch, its operands' slots, its output's binding.
         let mut products: Vec<(GemmLaunch, Slot, Slot, Bound)> = Vec::new();
+        // The stages first, in decreasing levels: per staged launch `dW += dP^T
+        // V` and `dv (+)= dP W`, then the stage's pullback of `dv` (onto the
+        // lower projections' `dP`, the inputs' and the parameters' shares).
+        // `None`: stage `s`'s pullback, in the products' order.
+        let staged = &plan.cell.stages;
+        let mut stage_order: Vec<(usize, Option<usize>)> = Vec::new();
+        for (s, stage) in staged.stages.iter().enumerate().rev() {
+            let mut first = true;
+            for (j, launch) in staged.launches.iter().enumerate().filter(|(_, l)| l.stage == s) {
+                let (r, c, groups) = match launch.kind {
+                    ProjectionKind::Dense => (launch.product.rows, launch.depth, 1),
+                    ProjectionKind::Block { block } => (block, block, launch.product.rows / block),
+                };
+                let (r32, c32) = (r as u32, c as u32);
+                let dw = GemmLaunch::splitting_depth(
+                    GemmSizes {
+                        m: r32,
+                        n: c32,
+                        k: rows as u32,
+                        a_offset: launch.column as u32,
+                        a_row: 1,
+                        a_col: columns as u32,
+                        b_offset: stage.slot.offset as u32,
+                        b_row: staged.columns as u32,
+                        b_col: 1,
+                        c_row: c32,
+                        a_group: r32,
+                        b_group: c32,
+                        c_group: r32 * c32,
+                        ..GemmSizes::default()
+                    },
+                    groups,
+                );
+                let weights = Slot::WeightGrads(plan.cell.projections.len() + j);
+                let dw_words = (launch.product.rows * launch.depth).max(dw.output_words());
+                workspace.ensure(gpu, weights, dw_words as usize)?;
+                stage_order.push((s, Some(products.len())));
+                products.push((dw, Slot::Grads, Slot::Staged, Bound::whole(weights)));
+                let dv = GemmLaunch::new(
+                    GemmSizes {
+                        m: rows as u32,
+                        n: c32,
+                        k: r32,
+                        accumulate: u32::from(!first),
+                        a_offset: launch.column as u32,
+                        a_row: columns as u32,
+                        a_col: 1,
+                        b_offset: plan.cell.params[launch.product.param.index()].offset as u32,
+                        b_row: c32,
+                        b_col: 1,
+                        c_offset: stage.slot.offset as u32,
+                        c_row: staged.columns as u32,
+                        a_group: r32,
+                        b_group: r32 * c32,
+                        c_group: c32,
+                        ..GemmSizes::default()
+                    },
+                    groups,
+                );
+                first = false;
+                stage_order.push((s, Some(products.len())));
+                products.push((dv, Slot::Grads, Slot::Params, Bound::whole(Slot::StagedGrads)));
+            }
+            stage_order.push((s, None));
+        }
+        // The parameters' shares summed over the steps: ones^T P, the ones
+        // being the partials' last column (`wgsl::StagePartial`).
+        let partial_columns = self.kernels().stages.as_ref().map_or(0, |k| k.partial_columns);
+        if partial_columns > 0 {
+            let shares = partial_columns - 1;
+            let sum = GemmLaunch::splitting_depth(
+                GemmSizes {
+                    m: 1,
+                    n: shares as u32,
+                    k: rows as u32,
+                    a_offset: shares as u32,
+                    a_row: 0,
+                    a_col: partial_columns as u32,
+                    b_row: partial_columns as u32,
+                    b_col: 1,
+                    c_row: shares as u32,
+                    ..GemmSizes::default()
+                },
+                1,
+            );
+            workspace.ensure(gpu, Slot::StagePartialSums, shares.max(sum.output_words()) as usize)?;
+            stage_order.push((0, Some(products.len())));
+            products.push((sum, Slot::StagePartials, Slot::StagePartials, Bound::whole(Slot::StagePartialSums)));
+        }
+        let staged_products = products.len();
         let mut written: Vec<usize> = Vec::new();
         for (i, launch) in plan.cell.projections.iter().enumerate() {
             let input = launch.input.index();
@@ -480,8 +602,16 @@ impl GpuCell {
         workspace.ensure(gpu, Slot::GradientSizes, len)?;
         let mut words = vec![0u32; len];
         let (mut weights, mut inputs) = (Vec::new(), Vec::new());
+        let mut stage_dispatches: Vec<Vec<Dispatch<'_>>> = Vec::new();
         for (p, (product, a, b, c)) in products.into_iter().enumerate() {
-            let dispatches = if matches!(c.slot, Slot::WeightGrads(_)) { &mut weights } else { &mut inputs };
+            let dispatches = if p < staged_products {
+                stage_dispatches.push(Vec::new());
+                stage_dispatches.last_mut().expect("pushed")
+            } else if matches!(c.slot, Slot::WeightGrads(_)) {
+                &mut weights
+            } else {
+                &mut inputs
+            };
             let at = p as u64 * stride;
             words[at as usize..at as usize + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
             let record = Bound::range(Slot::GradientSizes, at, GemmSizes::WORDS as u64);
@@ -497,7 +627,21 @@ impl GpuCell {
             }
         }
         uploads.records(Slot::GradientSizes, 0, words);
-        Ok((weights, inputs))
+        // The stages' products and pullbacks before the input projections'
+        // weight gradients, which read the `dP` the pullbacks add to.
+        let mut ordered: Vec<Dispatch<'_>> = Vec::new();
+        let mut stage_products = stage_dispatches.into_iter();
+        for (s, product) in stage_order {
+            match product {
+                Some(_) => ordered.extend(stage_products.next().into_iter().flatten()),
+                None => {
+                    let items = rows * staged.stages[s].len;
+                    ordered.push(self.stage_dispatch(gpu, workspace, s, true, items)?);
+                }
+            }
+        }
+        ordered.extend(weights);
+        Ok((ordered, inputs))
     }
 
     /// Every word of one pass's per-thread accumulators (from the start of the

@@ -46,7 +46,17 @@ pub struct GpuCell {
     pub(super) transpose: Arc<Kernel>,
     pub(super) newton: Option<Arc<Kernel>>,
     pub(super) sequential: Arc<Kernel>,
+    /// The stage kernels, when the plan has stages.
+    pub(super) stage_kernels: Option<StagePipelines>,
     workspace: Mutex<Workspace>,
+}
+
+/// The compiled stage kernels, one of each per stage of the plan.
+pub(super) struct StagePipelines {
+    /// `stage_forward`.
+    pub(super) forward: Vec<Arc<Kernel>>,
+    /// `stage_backward`.
+    pub(super) backward: Vec<Arc<Kernel>>,
 }
 
 /// The environment variable that overrides the steps per Newton chunk (tuning).
@@ -130,6 +140,18 @@ impl GpuCell {
         };
         let sequential = gpu.kernel(&label, &kernels.recurrence, "sequential")?;
         let adjoint = wgsl::generate_adjoint(derived, dims, &kernels.plan, kernels.newton).map_err(|e| e.to_string());
+        let stage_kernels = match &kernels.stages {
+            Some(stages) => {
+                let label = format!("{} stage", derived.cell.name);
+                let forward = stages.forward.iter().map(|text| gpu.kernel(&label, text, "stage_forward"));
+                let backward = stages.backward.iter().map(|text| gpu.kernel(&label, text, "stage_backward"));
+                Some(StagePipelines {
+                    forward: forward.collect::<Result<_, _>>()?,
+                    backward: backward.collect::<Result<_, _>>()?,
+                })
+            }
+            None => None,
+        };
         Ok(GpuCell {
             id: NEXT_CELL.fetch_add(1, Ordering::Relaxed),
             kernels,
@@ -141,6 +163,7 @@ impl GpuCell {
             transpose,
             newton,
             sequential,
+            stage_kernels,
             workspace: Mutex::new(Workspace::default()),
         })
     }
@@ -196,11 +219,14 @@ impl GpuCell {
         let plan = &self.kernels.plan;
         let inputs = plan.cell.inputs.iter().sum::<u64>();
         // The backward pass's grads buffer holds the projections' and the inputs'
-        // cotangents side by side.
+        // cotangents side by side; the stages' buffers (staged values and their
+        // cotangents, parameter shares) hold a row per step too.
         let words_per_sequence = [
             plan.cell.projection_columns + inputs,
             plan.cell.outputs.iter().sum::<u64>(),
             plan.cell.states.iter().sum::<u64>(),
+            plan.cell.stages.columns,
+            self.kernels.stages.as_ref().map_or(0, |k| k.partial_columns),
         ]
         .into_iter()
         .max()

@@ -397,6 +397,29 @@ impl GpuCell {
                 row += product.rows;
             }
         }
+        // The staged launches' matrix gradients (in storage layout), and the
+        // stages' vector parameters' sums over the steps.
+        for (j, launch) in plan.cell.stages.launches.iter().enumerate() {
+            let param = launch.product.param.index();
+            sources[param] += 1;
+            let len = launch.product.rows * launch.depth;
+            let to = regions.param_grads()[param].offset as u64;
+            from_weights.push((plan.cell.projections.len() + j, 0, to, len));
+        }
+        let mut from_sums = Vec::new();
+        for partial in self.kernels().stages.iter().flat_map(|k| &k.partials) {
+            let param = partial.param.index();
+            sources[param] += 1;
+            let region = &regions.param_grads()[param];
+            if region.len() as u64 != partial.len {
+                let name = regions.params()[param].name.trim_start_matches("param.");
+                return Err(GpuError::Device(format!(
+                    "`scalar` parameter `{name}` is used beneath a staged product; a backward pass through an \
+                     exchange cannot sum its gradient yet (the host path can)"
+                )));
+            }
+            from_sums.push((partial.column, region.offset as u64, partial.len));
+        }
         if let Some(param) = sources.iter().position(|&n| n > 1) {
             let name = regions.params()[param].name.trim_start_matches("param.");
             return Err(GpuError::Device(format!(
@@ -407,7 +430,7 @@ impl GpuCell {
         let clears = regions.param_grads().iter().map(|r| (r.offset as u64, r.len() as u64)).collect();
         let sums = self.gradient_sums(gpu, exchange, layout, pass.batch, scan)?;
         let kernel = gpu.kernel("gather", &gather_text(), "main")?;
-        Ok(GradientAssembly { from_grads, clears, from_weights, sums, kernel })
+        Ok(GradientAssembly { from_grads, clears, from_weights, from_sums, sums, kernel })
     }
 
     /// The gathered sums of the accumulators into the parameters' gradient
@@ -450,15 +473,19 @@ pub(super) struct GradientAssembly {
     from_grads: Vec<(u64, u64, u64)>,
     /// The parameters' gradient regions, cleared first: `(word, words)`.
     clears: Vec<(u64, u64)>,
-    /// `(launch, word in its matrix gradient, word in the exchange, words)`.
+    /// `(launch, word in its matrix gradient, word in the exchange, words)`;
+    /// staged launches after the projection launches.
     from_weights: Vec<(usize, u64, u64, u64)>,
+    /// `(word in the stages' parameter sums, word in the exchange, words)`.
+    from_sums: Vec<(u64, u64, u64)>,
     sums: Arc<Gather>,
     kernel: Arc<Kernel>,
 }
 
 impl GradientAssembly {
-    /// After the backward recurrence, before the input gradients' products
-    /// (which add onto them): the elementwise gradients copied.
+    /// After the backward recurrence and the stages' pullbacks (which add to
+    /// the inputs' elementwise gradients), before the input gradients'
+    /// products (which add onto them): the elementwise gradients copied.
     pub(super) fn record_copies(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -480,6 +507,10 @@ impl GradientAssembly {
         for &(launch, from, to, len) in &self.from_weights {
             let weights = &workspace.get(Slot::WeightGrads(launch))?.buffer;
             recorder.encoder.copy_buffer_to_buffer(weights, from * 4, &exchange.buffer, to * 4, len * 4);
+        }
+        for &(from, to, len) in &self.from_sums {
+            let sums = &workspace.get(Slot::StagePartialSums)?.buffer;
+            recorder.encoder.copy_buffer_to_buffer(sums, from * 4, &exchange.buffer, to * 4, len * 4);
         }
         let dispatch = self.sums.dispatch(recorder.gpu(), &self.kernel, workspace.get(Slot::Grads)?, exchange)?;
         recorder.phase("parameter gradients", None, &[dispatch])

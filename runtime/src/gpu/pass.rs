@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use rnnc_compiler::analyse::ProjectionKind;
 use rnnc_compiler::backend::wgsl::{
-    Buffer, GemmLaunch, GemmSizes, NewtonShape, SEQUENTIAL_LANES, Settings, Stats, TransposeLaunch,
+    self, Buffer, GemmLaunch, GemmSizes, NewtonShape, SEQUENTIAL_LANES, STAGE_THREADS, Settings, Stats, TransposeLaunch,
 };
 
 use super::cell::{GpuCell, Outputs, Run};
@@ -105,6 +105,9 @@ impl GpuCell {
             Buffer::States => Slot::States,
             Buffer::Douts => Slot::Douts,
             Buffer::Grads => Slot::Grads,
+            Buffer::Staged => Slot::Staged,
+            Buffer::StagedGrads => Slot::StagedGrads,
+            Buffer::StagePartials => Slot::StagePartials,
         }
     }
 
@@ -166,6 +169,7 @@ impl GpuCell {
         let output_words = rows * words(&plan.cell.outputs);
         workspace.ensure(gpu, Slot::Outputs, output_words)?;
         workspace.ensure(gpu, Slot::States, if keep { rows * words(&plan.cell.states) } else { 1 })?;
+        workspace.ensure(gpu, Slot::Staged, (rows * plan.cell.stages.columns as usize).max(1))?;
         let groups_x = |per: u64| plan.lanes.div_ceil(per).max(1) as u32;
         let (kernel, grid, shape) = match (run.method, &self.newton, self.kernels().newton) {
             (Method::Newton | Method::Scan, Some(kernel), Some(shape)) => {
@@ -179,7 +183,6 @@ impl GpuCell {
         let mut uploads = Uploads::default();
         self.pass_uploads(&io, pass, io.uploads_inputs(), &mut uploads);
 
-        let projections = self.projection_dispatches(gpu, workspace, rows as u64, &mut uploads)?;
         let records: Vec<Settings> = windows(pass.steps, shape, plan.unknowns, gpu.is_cpu())
             .into_iter()
             .map(|window| self.settings(pass, newton, window, keep))
@@ -189,6 +192,8 @@ impl GpuCell {
             .into_iter()
             .map(|bind_group| Dispatch { kernel: kernel.as_ref(), bind_group, grid })
             .collect();
+        // After the settings records: the stage kernels read the first.
+        let projections = self.projection_dispatches(gpu, workspace, rows as u64, &mut uploads)?;
         let stats_bytes = (stats_words * 4) as u64;
         let read_outputs = io.reads_outputs();
         let output_words = if read_outputs { output_words } else { 0 };
@@ -286,8 +291,11 @@ impl GpuCell {
     ) -> Result<Vec<Dispatch<'_>>, GpuError> {
         let plan = &self.kernels().plan;
         let stride = record_stride(gpu, GemmSizes::WORDS);
-        // Two records a launch: its transpose's, then its product's.
-        let len = 2 * plan.cell.projections.len().max(1) * stride as usize;
+        // Two records a launch: its transpose's, then its product's (the
+        // input projections' launches, then the staged ones).
+        let staged = &plan.cell.stages;
+        let launches = plan.cell.projections.len() + staged.launches.len();
+        let len = 2 * launches.max(1) * stride as usize;
         workspace.ensure(gpu, Slot::LaunchSizes, len)?;
         let mut words = vec![0u32; len];
         let mut dispatches = Vec::new();
@@ -361,8 +369,108 @@ impl GpuCell {
             let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
             dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });
         }
+        // The stages in increasing levels: each stage's pass, then its products
+        // `P[., column ..] = V W^T`, each launch's matrices transposed first
+        // (as a projection's) so that the product reads `W^T` along `C`.
+        for (s, stage) in staged.stages.iter().enumerate() {
+            dispatches.push(self.stage_dispatch(gpu, workspace, s, false, rows * stage.len)?);
+            for (j, launch) in staged.launches.iter().enumerate().filter(|(_, l)| l.stage == s) {
+                let index = plan.cell.projections.len() + j;
+                let (r, groups) = match launch.kind {
+                    ProjectionKind::Dense => (launch.product.rows, 1),
+                    ProjectionKind::Block { block } => (block, launch.product.rows / block),
+                };
+                let c = launch.depth;
+                let transposed = Slot::ProjectionWeights(index);
+                workspace.ensure(gpu, transposed, (groups * r * c) as usize)?;
+                let transpose = TransposeLaunch::new(
+                    GemmSizes {
+                        m: c as u32,
+                        n: r as u32,
+                        a_offset: plan.cell.params[launch.product.param.index()].offset as u32,
+                        a_row: 1,
+                        a_col: c as u32,
+                        a_group: (r * c) as u32,
+                        c_row: r as u32,
+                        c_group: (r * c) as u32,
+                        ..GemmSizes::default()
+                    },
+                    groups,
+                );
+                let product = GemmLaunch::new(
+                    GemmSizes {
+                        m: rows as u32,
+                        n: r as u32,
+                        k: c as u32,
+                        a_offset: stage.slot.offset as u32,
+                        a_row: staged.columns as u32,
+                        a_col: 1,
+                        b_row: r as u32,
+                        b_col: 1,
+                        c_offset: launch.column as u32,
+                        c_row: plan.cell.projection_columns as u32,
+                        a_group: c as u32,
+                        b_group: (r * c) as u32,
+                        c_group: r as u32,
+                        ..GemmSizes::default()
+                    },
+                    groups,
+                );
+                let (at_transpose, at_product) = (2 * index * stride as usize, (2 * index + 1) * stride as usize);
+                words[at_transpose..at_transpose + GemmSizes::WORDS].copy_from_slice(&transpose.sizes.words());
+                words[at_product..at_product + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
+                let bound = [
+                    Bound::range(Slot::LaunchSizes, at_transpose as u64, GemmSizes::WORDS as u64),
+                    Bound::whole(Slot::Params),
+                    Bound::whole(transposed),
+                ];
+                let bind_group = workspace.bind_group(gpu, &self.transpose, &bound)?;
+                dispatches.push(Dispatch { kernel: self.transpose.as_ref(), bind_group, grid: transpose.grid });
+                let bound = [
+                    Bound::range(Slot::LaunchSizes, at_product as u64, GemmSizes::WORDS as u64),
+                    Bound::whole(Slot::Staged),
+                    Bound::whole(transposed),
+                    Bound::whole(Slot::Projections),
+                    Bound::whole(Slot::Staged),
+                    Bound::whole(transposed),
+                ];
+                let gemm = self.gemm_kernel(gpu, &product.sizes)?;
+                let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
+                dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });
+            }
+        }
         uploads.records(Slot::LaunchSizes, 0, words);
         Ok(dispatches)
+    }
+
+    /// The dispatch of stage `s`'s forward or backward kernel over `items`
+    /// (elements times steps), reading the first settings record.
+    pub(super) fn stage_dispatch(
+        &self,
+        gpu: &Gpu,
+        workspace: &mut Workspace,
+        s: usize,
+        backward: bool,
+        items: u64,
+    ) -> Result<Dispatch<'_>, GpuError> {
+        let (Some(stage_kernels), Some(kernels)) = (&self.kernels().stages, self.stage_kernels.as_ref()) else {
+            return Err(GpuError::Codegen("a stage without its kernels".to_owned()));
+        };
+        let (bindings, kernel) = if backward {
+            (&stage_kernels.backward_bindings, &kernels.backward[s])
+        } else {
+            (&stage_kernels.forward_bindings, &kernels.forward[s])
+        };
+        let bound: Vec<Bound> = bindings
+            .iter()
+            .map(|&buffer| match Self::slot_of(buffer, backward) {
+                slot @ (Slot::Settings | Slot::BackwardSettings) => Bound::range(slot, 0, Settings::WORDS as u64),
+                slot => Bound::whole(slot),
+            })
+            .collect();
+        let bind_group = workspace.bind_group(gpu, kernel, &bound)?;
+        let grid = wgsl::grid_in_rows(items, STAGE_THREADS, gpu.max_workgroups_per_dimension());
+        Ok(Dispatch { kernel: kernel.as_ref(), bind_group, grid })
     }
 }
 

@@ -57,6 +57,14 @@ pub(super) enum Slot {
     /// The exchange of the call in progress (`exchange.rs`): its tensors are
     /// copied from it and its results to it.
     Exchange,
+    /// The plan's staged operands, `[rows, plan.cell.stages.columns]`.
+    Staged,
+    /// Their cotangents (`dv = dP W`), laid out like `Staged`.
+    StagedGrads,
+    /// The vector parameters' per-step shares from the stages.
+    StagePartials,
+    /// Their sums over the steps.
+    StagePartialSums,
 }
 
 /// A binding of a kernel: a whole buffer, or a range of words of it.
@@ -83,7 +91,8 @@ type BindKey = (usize, Vec<(u64, Option<(u64, u64)>)>);
 
 /// The buffers of a forward pass that a backward pass reads: what a tape holds
 /// between them.
-pub(super) const PASS_SLOTS: [Slot; 5] = [Slot::Inputs, Slot::Init, Slot::Projections, Slot::Outputs, Slot::States];
+pub(super) const PASS_SLOTS: [Slot; 6] =
+    [Slot::Inputs, Slot::Init, Slot::Projections, Slot::Outputs, Slot::States, Slot::Staged];
 
 /// The resident buffers of one compiled cell.
 #[derive(Default)]

@@ -135,7 +135,7 @@ fn unsupported(derived: &Derived, param: Handle<Param>, reason: String) -> Error
 fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result<Vec<Accumulator>, Error> {
     let mut out = Vec::new();
     let mut offset = 0;
-    for (p, share) in derived.adjoint.params.iter().enumerate() {
+    for (p, share) in plan.adjoint(derived).params.iter().enumerate() {
         let param = Handle::from_index(p);
         let shape = derived.cell.params[param].shape;
         let kind_len = match (share, shape) {
@@ -204,7 +204,7 @@ impl Emitter<'_> {
         );
         self.line("var mu: array<f32, K>;");
         self.part_args = "lane, b, t, pre, prev, mu";
-        let roots = self.derived.adjoint.direct.clone();
+        let roots = self.plan.adjoint(self.derived).direct.clone();
         let needed = self.needed(roots.iter().copied());
         self.nodes(&needed);
         self.state_results(&roots, "g");
@@ -218,7 +218,7 @@ impl Emitter<'_> {
         );
         self.part_args = "lane, b, t, pre, prev, mu";
         let derived = self.derived;
-        let adjoint = &derived.adjoint;
+        let adjoint = self.plan.adjoint(derived);
         let mut roots: Vec<Handle<Node>> = adjoint.states.clone();
         roots.extend(adjoint.projections.iter().map(|p| p.adjoint));
         roots.extend(adjoint.inputs.iter().flatten().copied());
@@ -393,6 +393,6 @@ fn load_prev(b: u32, t: u32, lane: u32) -> array<f32, K> {
     text.push_str(SEQUENTIAL);
     validate(&derived.cell.name, &text)?;
     let projected = plan.raw.iter().filter(|(value, _)| matches!(value, RawValue::Projection { .. })).count();
-    let writes_every_projection = derived.adjoint.projections.len() == projected;
+    let writes_every_projection = plan.adjoint(derived).projections.len() == projected;
     Ok(AdjointKernels { text, bindings, scan, accumulators, accumulator_len, writes_every_projection })
 }

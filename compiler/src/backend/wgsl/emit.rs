@@ -52,6 +52,9 @@ pub(super) struct Emitter<'a> {
     /// `lane_params` (their offsets there), instead of from the params buffer
     /// at every use.
     pub(super) lane_params: Option<Vec<(Handle<crate::check::Param>, u64)>>,
+    /// A seed the stage kernels read from a buffer (a staged operand's
+    /// cotangent): its number and the WGSL reading element `e`.
+    pub(super) stage_seed: Option<(u32, String)>,
 }
 
 /// A function computing more nodes than this is cut into parts of at most this
@@ -87,6 +90,7 @@ impl<'a> Emitter<'a> {
             reads: plan.raw.iter().map(|&(value, width)| (value.node(), width)).collect(),
             pre_type: "Pre",
             lane_params: None,
+            stage_seed: None,
         }
     }
 
@@ -399,6 +403,11 @@ impl<'a> Emitter<'a> {
     /// A cotangent the adjoint functions are given: a state's (`mu`, an argument)
     /// or an output's (the `douts` buffer at step `t` of sequence `b`).
     fn seed(&self, name: &str, number: usize) -> String {
+        if let Some((seed, read)) = &self.stage_seed
+            && *seed as usize == number
+        {
+            return format!("{name}[e] = {read};");
+        }
         let plan = self.plan;
         if let Some(&(slot, _)) = plan.state_slots.get(number) {
             return format!("{name}[e] = mu[{slot}u + e];");

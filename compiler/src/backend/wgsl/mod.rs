@@ -1,7 +1,9 @@
 //! The WGSL back end: a cell's GPU kernels as WGSL text, validated by naga.
 //!
 //! A cell runs on the GPU as two kernels: the *projections* (matrix products
-//! computing every hoisted `W @ x` for all B x T steps, [`gemm`]) and the
+//! computing every hoisted `W @ x` for all B x T steps, [`gemm`], with the
+//! plan's *stages* between them: elementwise passes computing a computed
+//! operand `v` of a staged product `W2 @ v` for all steps, [`stage`]) and the
 //! *recurrence*, made of the cell's lane program ([`emit`]: how one lane
 //! loads its values, steps, linearises and stores) followed by the solver templates:
 //! `newton.wgsl` (the fused Newton kernel) and `sequential.wgsl`. The [`plan`] says
@@ -16,6 +18,7 @@ pub mod gemm;
 pub mod interface;
 mod lane;
 pub mod plan;
+pub mod stage;
 
 use crate::Derived;
 use crate::check::DimSizes;
@@ -34,6 +37,7 @@ pub use gather::{GatherTable, gather_text};
 pub use gemm::{GEMM_TILE, GemmAblation, GemmKernel, GemmLaunch, GemmLayout, TransposeLaunch};
 pub use interface::{GatherSizes, GemmSizes, Settings, Stats};
 pub use plan::{KernelPlan, LaneMode, RawValue};
+pub use stage::{STAGE_THREADS, StageKernels, StagePartial, generate_stages};
 
 /// What every recurrence and backward kernel binds first: the run's settings.
 fn settings_binding() -> String {
@@ -87,6 +91,13 @@ pub enum Buffer {
     Douts,
     /// What the backward kernels write, at the offsets of [`GradientLayout`].
     Grads,
+    /// The staged operands, `[B * T, plan.cell.stages.columns]` (stage kernels).
+    Staged,
+    /// Their cotangents, laid out like [`Buffer::Staged`] (stage kernels).
+    StagedGrads,
+    /// The vector parameters' per-step shares from the stages,
+    /// `[B * T, StageKernels::partial_columns]`.
+    StagePartials,
 }
 
 /// How the Newton kernel's workgroups are shaped.
@@ -129,6 +140,8 @@ pub struct GpuKernels {
     /// The matrix-product kernel's shape for the target (projections and their
     /// gradients).
     pub gemm: GemmKernel,
+    /// The stage kernels, when the plan has stages.
+    pub stages: Option<StageKernels>,
 }
 
 /// What the kernels may use of the device.
@@ -319,6 +332,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
         })
     };
     let newton = no_newton.is_none().then(|| newton_shape(&plan, target));
+    let stages = generate_stages(derived, dims, &plan)?;
     let mut emitter = emit::Emitter::new(derived, dims, &plan);
     emitter.lane_params(LANE_PARAM_WORDS);
     emitter.load_hoisted();
@@ -405,6 +419,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
         pipeline_group: group,
         gemm: GemmKernel::for_target(target),
         no_newton,
+        stages,
     })
 }
 

@@ -7,17 +7,20 @@
 //! independent lanes per sequence. A dense Jacobian, an output that reads
 //! across channels (`V @ h'` with a dense `V`; the kernels store outputs lane by
 //! lane), or a hoisted value that multiplies a computed vector by a matrix
-//! (`W2 @ tanh(W1 @ x)`: [`computed_product`]) makes one lane holding every
-//! state whole.
+//! that the plan does not stage (`W2 @ tanh(W1 @ x)` in a cell whose values
+//! move elements: [`computed_product`]) makes one lane holding every state
+//! whole. Staged products (the plan's stages) are raw values like projections.
 //!
 //! The forward kernels read the plan's hoisted values, each computed once per
-//! step by `load_pre` from the *raw* values (the projections and the inputs);
+//! step by `load_pre` from the *raw* values (the projections, staged products
+//! included, and the inputs);
 //! the backward kernels read the raw values and recompute what lies between:
 //! the derivatives of the hoisted values need the values under them.
 
 use crate::Derived;
 use crate::arena::Handle;
 use crate::check::{DimSizes, Input};
+use crate::derive::adjoint::Adjoint;
 use crate::error::{Error, ErrorKind};
 use crate::ir::{Node, Op};
 use crate::plan::{CellPlan, Device};
@@ -118,14 +121,10 @@ fn prefix(sizes: &[u64]) -> Vec<u64> {
 /// channels, and the cell runs in one lane holding every state whole.
 pub fn computed_product(derived: &Derived, cell_plan: &CellPlan) -> Option<Handle<crate::check::Param>> {
     let graph = &derived.ir.graph;
-    let is_raw = |node: Handle<Node>| {
-        matches!(graph.node(node).op, Op::Input(_))
-            || cell_plan.projections.iter().any(|l| l.products.iter().any(|p| p.node == node))
-    };
     let mut stack: Vec<Handle<Node>> = cell_plan.hoisted.iter().map(|h| h.node).collect();
     let mut seen = vec![false; graph.len()];
     while let Some(node) = stack.pop() {
-        if std::mem::replace(&mut seen[node.index()], true) || is_raw(node) {
+        if std::mem::replace(&mut seen[node.index()], true) || is_raw(derived, cell_plan, node) {
             continue;
         }
         let op = graph.node(node).op;
@@ -135,6 +134,34 @@ pub fn computed_product(derived: &Derived, cell_plan: &CellPlan) -> Option<Handl
         stack.extend(op.operands());
     }
     None
+}
+
+/// Whether `node` is read from the buffers rather than computed: an input, a
+/// projection or a staged product.
+fn is_raw(derived: &Derived, cell_plan: &CellPlan, node: Handle<Node>) -> bool {
+    matches!(derived.ir.graph.node(node).op, Op::Input(_))
+        || cell_plan.projections.iter().any(|l| l.products.iter().any(|p| p.node == node))
+        || cell_plan.staged_launch(node).is_some()
+}
+
+/// The raw values beneath the hoisted values: what the recurrence reads (with
+/// stages, the values only a stage reads are not among them).
+fn recurrence_raw(derived: &Derived, cell_plan: &CellPlan) -> Vec<bool> {
+    let graph = &derived.ir.graph;
+    let mut reached = vec![false; graph.len()];
+    let mut stack: Vec<Handle<Node>> = cell_plan.hoisted.iter().map(|h| h.node).collect();
+    let mut seen = vec![false; graph.len()];
+    while let Some(node) = stack.pop() {
+        if std::mem::replace(&mut seen[node.index()], true) {
+            continue;
+        }
+        if is_raw(derived, cell_plan, node) {
+            reached[node.index()] = true;
+        } else {
+            stack.extend(graph.node(node).op.operands());
+        }
+    }
+    reached
 }
 
 /// Plans the kernels of `derived` for the sizes `dims`.
@@ -181,14 +208,30 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
     };
     let len_of = |node: Handle<Node>| graph.node(node).size().map_or(1, |s| dims.of(s));
 
-    // The raw values: every projection, and the inputs used other than by one.
+    // The raw values: every projection, and the inputs used other than by one;
+    // with stages, only those the recurrence reads (the staged products, and
+    // what is not only beneath a stage).
+    let staged = !cell_plan.stages.stages.is_empty();
+    let reached = recurrence_raw(derived, &cell_plan);
+    let read = |node: Handle<Node>| !staged || reached[node.index()];
     let mut raw: Vec<(RawValue, u64)> = Vec::new();
     for launch in &cell_plan.projections {
         for (product, column) in launch.placed() {
-            raw.push((RawValue::Projection { node: product.node, column }, width_of(product.rows)));
+            if read(product.node) {
+                raw.push((RawValue::Projection { node: product.node, column }, width_of(product.rows)));
+            }
+        }
+    }
+    for launch in &cell_plan.stages.launches {
+        if read(launch.product.node) {
+            let (node, column) = (launch.product.node, launch.column);
+            raw.push((RawValue::Projection { node, column }, width_of(launch.product.rows)));
         }
     }
     for (handle, node) in graph.iter().take(derived.ir.step_len) {
+        if !read(handle) {
+            continue;
+        }
         if let Op::Input(input) = node.op {
             let used_directly = graph
                 .iter()
@@ -219,6 +262,16 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
 }
 
 impl KernelPlan {
+    /// The step's adjoint the backward recurrence evaluates: with stages, the
+    /// one stopping at the staged products too (their cotangents are raw
+    /// projection columns' `dP`), else the derivation's.
+    pub fn adjoint<'a>(&self, derived: &'a Derived) -> &'a Adjoint {
+        match &derived.staged {
+            Some(staged) if !self.cell.stages.stages.is_empty() => &staged.adjoint,
+            _ => &derived.adjoint,
+        }
+    }
+
     /// The width of a value of length `size` within a lane.
     pub fn width(&self, size: u64) -> u64 {
         match self.mode {

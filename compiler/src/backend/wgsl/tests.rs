@@ -80,22 +80,66 @@ fn an_output_that_mixes_channels_makes_the_state_one_whole_lane() {
     assert_eq!(generated.plan.whole.as_deref(), Some("an output reads across channels"));
 }
 
-/// A hoisted product of a computed vector (an MLP on the input) reads every
-/// channel: one whole lane, Newton's while it is small enough, and a reason
-/// naming the product beyond that.
+/// A hoisted product of a computed vector (an MLP on the input) is staged: the
+/// plan computes the vector for every step before the recurrence (one stage
+/// per layer, in order) and launches its product, so the cell keeps its lanes
+/// and its Newton kernel at any width; the stage kernels validate.
 #[test]
-fn a_product_of_a_computed_vector_makes_one_whole_lane_and_says_so() {
-    let source = "cell mlp { dim H; dim D; input x: [D]; state h: [H];
-        param W1: [H, D]; param W2: [H, H]; param a: [H];
-        h' = tanh(a * h + W2 @ tanh(W1 @ x)); output h; }";
-    let small = kernels(source, &[("H", 8), ("D", 3)]).expect("generates");
-    assert_eq!((small.plan.mode, small.plan.lanes, small.plan.unknowns), (LaneMode::Whole, 1, 8));
-    assert!(small.newton.is_some() && small.no_newton.is_none());
-    let large = kernels(source, &[("H", 32), ("D", 3)]).expect("generates");
-    let why = large.no_newton.expect("no Newton kernel for 32 unknowns");
-    assert!(why.contains("`W2` multiplies a computed vector that does not depend on the state"), "{why}");
-    assert!(why.contains("32 unknowns"), "{why}");
-    // The same product of an input stays lane by lane.
+fn a_product_of_a_computed_vector_is_staged_and_keeps_the_lanes() {
+    let source = "cell mlp { dim H; dim D; dim U; input x: [D]; state h: [H];
+        param W1: [U, D]; param b1: [U]; param W2: [U, U]; param W3: [H, U]; param a: [H];
+        h' = tanh(a * h + W3 @ tanh(W2 @ tanh(W1 @ x + b1))); output h; }";
+    for h in [8, 32] {
+        let generated = kernels(source, &[("H", h), ("D", 3), ("U", 5)]).expect("generates");
+        let plan = &generated.plan;
+        assert_eq!(
+            (plan.mode, plan.lanes, plan.unknowns, plan.whole.as_deref()),
+            (LaneMode::Blocks { width: 1 }, h, 1, None)
+        );
+        assert!(generated.newton.is_some() && generated.no_newton.is_none(), "H = {h}");
+        let stages = &plan.cell.stages;
+        let levels: Vec<(u32, u64)> = stages.stages.iter().map(|s| (s.level, s.len)).collect();
+        assert_eq!(levels, [(1, 5), (2, 5)], "two layers, two stages in order");
+        assert_eq!(stages.columns, 10);
+        let launches: Vec<(usize, u64)> = stages.launches.iter().map(|l| (l.stage, l.product.rows)).collect();
+        assert_eq!(launches, [(0, 5), (1, h)]);
+        // The input projection (5 columns), then the staged products'.
+        assert_eq!(plan.cell.projection_columns, 5 + 5 + h);
+        // The recurrence reads only the top product.
+        assert_eq!(plan.raw.len(), 1, "{:?}", plan.raw);
+        assert_eq!(plan.raw[0].0, RawValue::Projection { node: stages.launches[1].product.node, column: 10 });
+        let stage_kernels = generated.stages.as_ref().expect("stage kernels");
+        assert_eq!((stage_kernels.forward.len(), stage_kernels.backward.len()), (2, 2));
+        // `b1`'s gradient is a share of the first stage.
+        assert_eq!(stage_kernels.partials.len(), 1);
+        assert_eq!((stage_kernels.partials[0].stage, stage_kernels.partial_columns), (0, 6), "and the ones");
+        for text in stage_kernels.forward.iter().chain(&stage_kernels.backward) {
+            spirv("mlp", text).expect("valid");
+        }
+        let cell = crate::check_source(source).expect("checks").remove(0);
+        let sizes = cell
+            .bind_dims(|n| {
+                Some(match n {
+                    "H" => h,
+                    "D" => 3,
+                    _ => 5,
+                })
+            })
+            .expect("binds");
+        let derived = derive_cell(&cell).expect("derives");
+        let backward = generate_adjoint(&derived, &sizes, plan, generated.newton).expect("backward kernels");
+        assert!(backward.accumulators.iter().all(|a| a.kind == AccumulatorKind::Vector), "no matrix in the lanes");
+    }
+    // A block matrix times a computed vector of an input: staged too.
+    let block = kernels(
+        "cell b { dim H; input x: [H]; state h: [H]; param U: block[H, 4]; param V: block[H, 4]; param a: [H];
+            h' = tanh(a * h + U @ x + V @ sigmoid(U @ x)); output h; }",
+        &[("H", 8)],
+    )
+    .expect("generates");
+    assert_eq!((block.plan.mode, block.plan.whole), (LaneMode::Blocks { width: 4 }, None));
+    assert_eq!(block.plan.cell.stages.launches.len(), 1);
+    // The same product of an input stays lane by lane, with no stage.
     let projected = kernels(
         "cell p { dim H; input x: [H]; state h: [H]; param W2: [H, H]; param a: [H];
             h' = tanh(a * h + W2 @ x); output h; }",
@@ -103,6 +147,7 @@ fn a_product_of_a_computed_vector_makes_one_whole_lane_and_says_so() {
     )
     .expect("generates");
     assert_eq!((projected.plan.mode, projected.plan.whole), (LaneMode::Blocks { width: 1 }, None));
+    assert!(projected.stages.is_none() && projected.plan.cell.stages.stages.is_empty());
 }
 
 #[test]
