@@ -312,10 +312,47 @@ fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
     NewtonShape { lanes, chunks, chunk_len }
 }
 
+/// The most elements of one value a whole lane's thread holds. A whole lane
+/// (a dense Jacobian, or a value read across channels) is one thread a
+/// sequence holding every value of the step as an array: beyond this the
+/// kernels' private arrays outgrow what drivers compile in reasonable time
+/// (a dense GRU of H = 256: lavapipe over 4 minutes for B = 2, T = 2; the
+/// H200 failed at H = 256 and had not finished H = 1024 after 60 s: this
+/// session's runs, noted in docs/RELIABILITY.md), and one thread a sequence is
+/// slower than the CPU back end's kernels anyway.
+pub const WHOLE_LANE_VALUES: u64 = 64;
+
+/// Refuses a whole lane whose values are wider than [`WHOLE_LANE_VALUES`],
+/// saying why the state is one lane and where to run the cell instead.
+fn whole_lane_fits(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result<(), Error> {
+    if plan.mode != LaneMode::Whole {
+        return Ok(());
+    }
+    let graph = &derived.ir.graph;
+    let widest = graph.iter().filter_map(|(_, node)| node.size().map(|size| dims.of(size))).max().unwrap_or(1);
+    if widest <= WHOLE_LANE_VALUES {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::BackendUnsupported {
+            backend: "wgsl",
+            cell: derived.cell.name.clone(),
+            reason: format!(
+                "one thread a sequence would hold every state ({}), with values of {widest} elements, more than \
+                 the GPU kernels hold in one thread ({WHOLE_LANE_VALUES}); run this cell on the CPU (`--backend cpu`)",
+                plan.whole.as_deref().unwrap_or("one lane")
+            ),
+        },
+        derived.cell.span,
+        "this cell",
+    ))
+}
+
 /// Generates (and validates) the recurrence kernels of `derived` for `dims` and a
 /// device offering `target`.
 pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<GpuKernels, Error> {
     let plan = plan::plan(derived, dims)?;
+    whole_lane_fits(derived, dims, &plan)?;
     let no_newton = if !plan.newton {
         Some(format!(
             "one lane holds every state ({}), {} unknowns, more than Newton takes (at most {})",

@@ -177,3 +177,23 @@ fn newton_workgroups_follow_the_measured_shapes() {
     assert!("threads=300".parse::<NewtonKnobs>().is_err());
     assert!("depth=4".parse::<NewtonKnobs>().is_err());
 }
+
+/// A whole lane holds every value of the step in one thread: beyond
+/// `WHOLE_LANE_VALUES` elements the GPU back end refuses the cell, saying why
+/// its state is one lane and to run it on the CPU, instead of emitting a kernel
+/// drivers take minutes to compile (or fail on).
+#[test]
+fn whole_lanes_wider_than_a_thread_holds_are_refused() {
+    let generate_at = |name: &str, h: u64| {
+        let cell = crate::check_source(rnnc_stdlib::get(name).unwrap().source).expect("checks").remove(0);
+        let sizes = cell.bind_dims(|dim| Some(if dim == "H" { h } else { 4 })).expect("binds");
+        generate(&derive_cell(&cell).expect("derives"), &sizes, &Target::default())
+    };
+    assert!(generate_at("gru", super::WHOLE_LANE_VALUES).is_ok());
+    let refused = generate_at("gru", super::WHOLE_LANE_VALUES + 1).expect_err("refused");
+    let message = refused.to_string();
+    assert!(message.contains("the Jacobian is dense") && message.contains("--backend cpu"), "{message}");
+    assert!(message.contains(&format!("values of {} elements", super::WHOLE_LANE_VALUES + 1)), "{message}");
+    // Lanes of some channels are never limited.
+    assert!(generate_at("para_gru", 4096).is_ok());
+}
