@@ -300,7 +300,6 @@ impl GpuCell {
         let mut words = vec![0u32; len];
         let mut dispatches = Vec::new();
         for (i, launch) in plan.cell.projections.iter().enumerate() {
-            let input_len = plan.cell.inputs[launch.input.index()];
             // P[m, column + g r + j] = sum_q X[m, g c + q] W[g][j, q]: one group
             // of r = c = depth for a dense launch, one per K x K block for a block one.
             let (r, groups, weights, w_offset) = match launch.kind {
@@ -312,62 +311,18 @@ impl GpuCell {
                     plan.cell.params[launch.products[0].param.index()].offset,
                 ),
             };
-            let c = launch.depth;
-            // W^T[g][q, j] = W[g][j, q], c x r a group.
-            let transposed = Slot::ProjectionWeights(i);
-            workspace.ensure(gpu, transposed, (groups * r * c) as usize)?;
-            let transpose = TransposeLaunch::new(
-                GemmSizes {
-                    m: c as u32,
-                    n: r as u32,
-                    a_offset: w_offset as u32,
-                    a_row: 1,
-                    a_col: c as u32,
-                    a_group: (r * c) as u32,
-                    c_row: r as u32,
-                    c_group: (r * c) as u32,
-                    ..GemmSizes::default()
-                },
+            let product = LaunchOperands {
+                r,
                 groups,
-            );
-            let sizes = GemmSizes {
-                m: rows as u32,
-                n: r as u32,
-                k: c as u32,
-                a_offset: (rows * plan.input_prefix[launch.input.index()]) as u32,
-                a_row: input_len as u32,
-                a_col: 1,
-                b_row: r as u32,
-                b_col: 1,
-                c_offset: launch.column as u32,
-                c_row: plan.cell.projection_columns as u32,
-                a_group: c as u32,
-                b_group: (r * c) as u32,
-                c_group: r as u32,
-                ..GemmSizes::default()
+                depth: launch.depth,
+                weights,
+                w_offset,
+                operand: Slot::Inputs,
+                a_offset: rows * plan.input_prefix[launch.input.index()],
+                a_row: plan.cell.inputs[launch.input.index()],
+                column: launch.column,
             };
-            let product = GemmLaunch::new(sizes, groups);
-            let (at_transpose, at_product) = (2 * i * stride as usize, (2 * i + 1) * stride as usize);
-            words[at_transpose..at_transpose + GemmSizes::WORDS].copy_from_slice(&transpose.sizes.words());
-            words[at_product..at_product + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
-            let bound = [
-                Bound::range(Slot::LaunchSizes, at_transpose as u64, GemmSizes::WORDS as u64),
-                Bound::whole(weights),
-                Bound::whole(transposed),
-            ];
-            let bind_group = workspace.bind_group(gpu, &self.transpose, &bound)?;
-            dispatches.push(Dispatch { kernel: self.transpose.as_ref(), bind_group, grid: transpose.grid });
-            let bound = [
-                Bound::range(Slot::LaunchSizes, at_product as u64, GemmSizes::WORDS as u64),
-                Bound::whole(Slot::Inputs),
-                Bound::whole(transposed),
-                Bound::whole(Slot::Projections),
-                Bound::whole(Slot::Inputs),
-                Bound::whole(transposed),
-            ];
-            let gemm = self.gemm_kernel(gpu, &product.sizes)?;
-            let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
-            dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });
+            dispatches.extend(self.transposed_product(gpu, workspace, &mut words, i, rows, product)?);
         }
         // The stages in increasing levels: each stage's pass, then its products
         // `P[., column ..] = V W^T`, each launch's matrices transposed first
@@ -375,72 +330,101 @@ impl GpuCell {
         for (s, stage) in staged.stages.iter().enumerate() {
             dispatches.push(self.stage_dispatch(gpu, workspace, s, false, rows * stage.len)?);
             for (j, launch) in staged.launches.iter().enumerate().filter(|(_, l)| l.stage == s) {
-                let index = plan.cell.projections.len() + j;
                 let (r, groups) = match launch.kind {
                     ProjectionKind::Dense => (launch.product.rows, 1),
                     ProjectionKind::Block { block } => (block, launch.product.rows / block),
                 };
-                let c = launch.depth;
-                let transposed = Slot::ProjectionWeights(index);
-                workspace.ensure(gpu, transposed, (groups * r * c) as usize)?;
-                let transpose = TransposeLaunch::new(
-                    GemmSizes {
-                        m: c as u32,
-                        n: r as u32,
-                        a_offset: plan.cell.params[launch.product.param.index()].offset as u32,
-                        a_row: 1,
-                        a_col: c as u32,
-                        a_group: (r * c) as u32,
-                        c_row: r as u32,
-                        c_group: (r * c) as u32,
-                        ..GemmSizes::default()
-                    },
+                let product = LaunchOperands {
+                    r,
                     groups,
-                );
-                let product = GemmLaunch::new(
-                    GemmSizes {
-                        m: rows as u32,
-                        n: r as u32,
-                        k: c as u32,
-                        a_offset: stage.slot.offset as u32,
-                        a_row: staged.columns as u32,
-                        a_col: 1,
-                        b_row: r as u32,
-                        b_col: 1,
-                        c_offset: launch.column as u32,
-                        c_row: plan.cell.projection_columns as u32,
-                        a_group: c as u32,
-                        b_group: (r * c) as u32,
-                        c_group: r as u32,
-                        ..GemmSizes::default()
-                    },
-                    groups,
-                );
-                let (at_transpose, at_product) = (2 * index * stride as usize, (2 * index + 1) * stride as usize);
-                words[at_transpose..at_transpose + GemmSizes::WORDS].copy_from_slice(&transpose.sizes.words());
-                words[at_product..at_product + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
-                let bound = [
-                    Bound::range(Slot::LaunchSizes, at_transpose as u64, GemmSizes::WORDS as u64),
-                    Bound::whole(Slot::Params),
-                    Bound::whole(transposed),
-                ];
-                let bind_group = workspace.bind_group(gpu, &self.transpose, &bound)?;
-                dispatches.push(Dispatch { kernel: self.transpose.as_ref(), bind_group, grid: transpose.grid });
-                let bound = [
-                    Bound::range(Slot::LaunchSizes, at_product as u64, GemmSizes::WORDS as u64),
-                    Bound::whole(Slot::Staged),
-                    Bound::whole(transposed),
-                    Bound::whole(Slot::Projections),
-                    Bound::whole(Slot::Staged),
-                    Bound::whole(transposed),
-                ];
-                let gemm = self.gemm_kernel(gpu, &product.sizes)?;
-                let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
-                dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });
+                    depth: launch.depth,
+                    weights: Slot::Params,
+                    w_offset: plan.cell.params[launch.product.param.index()].offset,
+                    operand: Slot::Staged,
+                    a_offset: stage.slot.offset,
+                    a_row: staged.columns,
+                    column: launch.column,
+                };
+                let index = plan.cell.projections.len() + j;
+                dispatches.extend(self.transposed_product(gpu, workspace, &mut words, index, rows, product)?);
             }
         }
         uploads.records(Slot::LaunchSizes, 0, words);
         Ok(dispatches)
+    }
+
+    /// Launch `index`'s two dispatches over `rows` steps: its matrices
+    /// transposed (`W^T[g][q, j] = W[g][j, q]`, c x r a group, into their own
+    /// buffer), then the product `P[m, column + g r + j] = sum_q V[m, g c + q]
+    /// W[g][j, q]`, their size records written into `words` (two a launch).
+    fn transposed_product(
+        &self,
+        gpu: &Gpu,
+        workspace: &mut Workspace,
+        words: &mut [u32],
+        index: usize,
+        rows: u64,
+        launch: LaunchOperands,
+    ) -> Result<[Dispatch<'_>; 2], GpuError> {
+        let plan = &self.kernels().plan;
+        let stride = record_stride(gpu, GemmSizes::WORDS) as usize;
+        let LaunchOperands { r, groups, depth: c, weights, w_offset, operand, a_offset, a_row, column } = launch;
+        let transposed = Slot::ProjectionWeights(index);
+        workspace.ensure(gpu, transposed, (groups * r * c) as usize)?;
+        let transpose = TransposeLaunch::new(
+            GemmSizes {
+                m: c as u32,
+                n: r as u32,
+                a_offset: w_offset as u32,
+                a_row: 1,
+                a_col: c as u32,
+                a_group: (r * c) as u32,
+                c_row: r as u32,
+                c_group: (r * c) as u32,
+                ..GemmSizes::default()
+            },
+            groups,
+        );
+        let product = GemmLaunch::new(
+            GemmSizes {
+                m: rows as u32,
+                n: r as u32,
+                k: c as u32,
+                a_offset: a_offset as u32,
+                a_row: a_row as u32,
+                a_col: 1,
+                b_row: r as u32,
+                b_col: 1,
+                c_offset: column as u32,
+                c_row: plan.cell.projection_columns as u32,
+                a_group: c as u32,
+                b_group: (r * c) as u32,
+                c_group: r as u32,
+                ..GemmSizes::default()
+            },
+            groups,
+        );
+        let (at_transpose, at_product) = (2 * index * stride, (2 * index + 1) * stride);
+        words[at_transpose..at_transpose + GemmSizes::WORDS].copy_from_slice(&transpose.sizes.words());
+        words[at_product..at_product + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
+        let bound = [
+            Bound::range(Slot::LaunchSizes, at_transpose as u64, GemmSizes::WORDS as u64),
+            Bound::whole(weights),
+            Bound::whole(transposed),
+        ];
+        let bind_group = workspace.bind_group(gpu, &self.transpose, &bound)?;
+        let transposing = Dispatch { kernel: self.transpose.as_ref(), bind_group, grid: transpose.grid };
+        let bound = [
+            Bound::range(Slot::LaunchSizes, at_product as u64, GemmSizes::WORDS as u64),
+            Bound::whole(operand),
+            Bound::whole(transposed),
+            Bound::whole(Slot::Projections),
+            Bound::whole(operand),
+            Bound::whole(transposed),
+        ];
+        let gemm = self.gemm_kernel(gpu, &product.sizes)?;
+        let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
+        Ok([transposing, Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid }])
     }
 
     /// The dispatch of stage `s`'s forward or backward kernel over `items`
@@ -553,6 +537,22 @@ impl Pass {
     pub(super) fn rows(&self) -> usize {
         self.batch * self.steps
     }
+}
+
+/// One product of the projection launches as [`GpuCell::transposed_product`]
+/// runs it: `groups` groups of an `r x depth` matrix (`weights` at
+/// `w_offset`, row-major) times the operand's rows (`operand` at `a_offset`,
+/// `a_row` words apart), written at `column` of the projections' rows.
+struct LaunchOperands {
+    r: u64,
+    groups: u64,
+    depth: u64,
+    weights: Slot,
+    w_offset: u64,
+    operand: Slot,
+    a_offset: u64,
+    a_row: u64,
+    column: u64,
 }
 
 /// What one pass did, and the sum of several.
