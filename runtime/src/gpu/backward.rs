@@ -442,52 +442,15 @@ impl GpuCell {
                     ProjectionKind::Dense => (launch.product.rows, launch.depth, 1),
                     ProjectionKind::Block { block } => (block, block, launch.product.rows / block),
                 };
-                let (r32, c32) = (r as u32, c as u32);
-                let dw = GemmLaunch::splitting_depth(
-                    GemmSizes {
-                        m: r32,
-                        n: c32,
-                        k: rows as u32,
-                        a_offset: launch.column as u32,
-                        a_row: 1,
-                        a_col: columns as u32,
-                        b_offset: stage.slot.offset as u32,
-                        b_row: staged.columns as u32,
-                        b_col: 1,
-                        c_row: c32,
-                        a_group: r32,
-                        b_group: c32,
-                        c_group: r32 * c32,
-                        ..GemmSizes::default()
-                    },
-                    groups,
-                );
+                let geometry = ProductGradients { r, c, groups, rows, column: launch.column, columns };
+                let dw = geometry.weights(stage.slot.offset, staged.columns);
                 let weights = Slot::WeightGrads(plan.cell.projections.len() + j);
                 let dw_words = (launch.product.rows * launch.depth).max(dw.output_words());
                 workspace.ensure(gpu, weights, dw_words as usize)?;
                 stage_order.push((s, Some(products.len())));
                 products.push((dw, Slot::Grads, Slot::Staged, Bound::whole(weights)));
-                let dv = GemmLaunch::new(
-                    GemmSizes {
-                        m: rows as u32,
-                        n: c32,
-                        k: r32,
-                        accumulate: u32::from(!first),
-                        a_offset: launch.column as u32,
-                        a_row: columns as u32,
-                        a_col: 1,
-                        b_offset: plan.cell.params[launch.product.param.index()].offset as u32,
-                        b_row: c32,
-                        b_col: 1,
-                        c_offset: stage.slot.offset as u32,
-                        c_row: staged.columns as u32,
-                        a_group: r32,
-                        b_group: r32 * c32,
-                        c_group: c32,
-                        ..GemmSizes::default()
-                    },
-                    groups,
-                );
+                let w_offset = plan.cell.params[launch.product.param.index()].offset;
+                let dv = geometry.operand(w_offset, stage.slot.offset, staged.columns, !first);
                 first = false;
                 stage_order.push((s, Some(products.len())));
                 products.push((dv, Slot::Grads, Slot::Params, Bound::whole(Slot::StagedGrads)));
@@ -522,9 +485,8 @@ impl GpuCell {
         let mut written: Vec<usize> = Vec::new();
         for (i, launch) in plan.cell.projections.iter().enumerate() {
             let input = launch.input.index();
-            let x_offset = (rows * plan.input_prefix[input]) as u32;
             let x_len = plan.cell.inputs[input];
-            let accumulate = u32::from(written.contains(&input) || exchange.is_some());
+            let accumulate = written.contains(&input) || exchange.is_some();
             written.push(input);
             // With an exchange, its input gradient's region alone (the
             // exchange may be longer than one binding).
@@ -535,7 +497,6 @@ impl GpuCell {
                 }
                 None => Bound::whole(Slot::InputGrads(input)),
             };
-            let column = launch.column as u32;
             // Both kinds as `groups` products of an `r x c` matrix: a dense launch
             // one group (its stacked rows by the input's length, in its own
             // weights buffer), a block launch one group per `K x K` block (in the
@@ -550,51 +511,14 @@ impl GpuCell {
                     plan.cell.params[launch.products[0].param.index()].offset,
                 ),
             };
-            let (r32, c32) = (r as u32, c as u32);
+            let geometry = ProductGradients { r, c, groups, rows, column: launch.column, columns };
             // dW[g] = dP[., g r ..]^T X[., g c ..] over every step.
-            let dw = GemmLaunch::splitting_depth(
-                GemmSizes {
-                    m: r32,
-                    n: c32,
-                    k: rows as u32,
-                    a_offset: column,
-                    a_row: 1,
-                    a_col: columns as u32,
-                    b_offset: x_offset,
-                    b_row: x_len as u32,
-                    b_col: 1,
-                    c_row: c32,
-                    a_group: r32,
-                    b_group: c32,
-                    c_group: r32 * c32,
-                    ..GemmSizes::default()
-                },
-                groups,
-            );
+            let dw = geometry.weights(rows * plan.input_prefix[input], x_len);
             let dw_words = (launch.columns() * launch.depth).max(dw.output_words());
             workspace.ensure(gpu, Slot::WeightGrads(i), dw_words as usize)?;
             products.push((dw, Slot::Grads, Slot::Inputs, Bound::whole(Slot::WeightGrads(i))));
             // dx[., g c ..] (+)= dP[., g r ..] W[g].
-            let dx = GemmLaunch::new(
-                GemmSizes {
-                    m: rows as u32,
-                    n: c32,
-                    k: r32,
-                    accumulate,
-                    a_offset: column,
-                    a_row: columns as u32,
-                    a_col: 1,
-                    b_offset: w_offset as u32,
-                    b_row: c32,
-                    b_col: 1,
-                    c_row: x_len as u32,
-                    a_group: r32,
-                    b_group: r32 * c32,
-                    c_group: c32,
-                    ..GemmSizes::default()
-                },
-                groups,
-            );
+            let dx = geometry.operand(w_offset, 0, x_len, accumulate);
             products.push((dx, Slot::Grads, weights, dx_target));
         }
         let stride = record_stride(gpu, GemmSizes::WORDS);
@@ -753,4 +677,72 @@ pub(super) struct PassContext<'a> {
     pub(super) adjoint: &'a AdjointKernels,
     pub(super) scan: bool,
     pub(super) kernel: &'a Arc<Kernel>,
+}
+
+/// The two gradient products of one launch of `groups` products of an `r x c`
+/// matrix (`P[., column + g r + j] = sum_q V[., g c + q] W[g][j, q]`) over
+/// `rows` steps, `dP` in the gradients buffer's rows of `columns` words: the
+/// one rule for input projections and staged products alike.
+struct ProductGradients {
+    r: u64,
+    c: u64,
+    groups: u64,
+    rows: u64,
+    column: u64,
+    columns: u64,
+}
+
+impl ProductGradients {
+    /// `dW[g] = dP[., column + g r ..]^T V[., g c ..]`, `V` at `v_offset` in
+    /// rows `v_row` words apart; its depth (the steps) split where that pays.
+    fn weights(&self, v_offset: u64, v_row: u64) -> GemmLaunch {
+        let (r, c) = (self.r as u32, self.c as u32);
+        GemmLaunch::splitting_depth(
+            GemmSizes {
+                m: r,
+                n: c,
+                k: self.rows as u32,
+                a_offset: self.column as u32,
+                a_row: 1,
+                a_col: self.columns as u32,
+                b_offset: v_offset as u32,
+                b_row: v_row as u32,
+                b_col: 1,
+                c_row: c,
+                a_group: r,
+                b_group: c,
+                c_group: r * c,
+                ..GemmSizes::default()
+            },
+            self.groups,
+        )
+    }
+
+    /// `dV[., g c ..] (+)= dP[., column + g r ..] W[g]`, `W` at `w_offset`,
+    /// `dV` at `dv_offset` in rows `dv_row` words apart (added to what is
+    /// there when `accumulate`).
+    fn operand(&self, w_offset: u64, dv_offset: u64, dv_row: u64, accumulate: bool) -> GemmLaunch {
+        let (r, c) = (self.r as u32, self.c as u32);
+        GemmLaunch::new(
+            GemmSizes {
+                m: self.rows as u32,
+                n: c,
+                k: r,
+                accumulate: u32::from(accumulate),
+                a_offset: self.column as u32,
+                a_row: self.columns as u32,
+                a_col: 1,
+                b_offset: w_offset as u32,
+                b_row: c,
+                b_col: 1,
+                c_offset: dv_offset as u32,
+                c_row: dv_row as u32,
+                a_group: r,
+                b_group: r * c,
+                c_group: c,
+                ..GemmSizes::default()
+            },
+            self.groups,
+        )
+    }
 }
