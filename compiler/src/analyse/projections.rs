@@ -39,19 +39,34 @@ pub struct Projection {
 /// Every projection of the step (nodes `[0, step_len)` of `graph`), in graph
 /// order; `state_dependent` is indexed by step node.
 pub fn projections(cell: &Cell, graph: &Graph, step_len: usize, state_dependent: &[bool]) -> Vec<Projection> {
+    state_free_products(cell, graph, step_len, state_dependent)
+        .filter_map(|(node, param, operand, kind)| {
+            let Op::Input(input) = graph.node(operand).op else { return None };
+            Some(Projection { node, param, input, kind })
+        })
+        .collect()
+}
+
+/// Every product of a matrix parameter and a state-free vector among the step's
+/// nodes, in graph order, as (node, matrix, operand, kind): the one rule that
+/// input projections and staged products (`analyse::staged`) split between them.
+pub(crate) fn state_free_products<'a>(
+    cell: &'a Cell,
+    graph: &'a Graph,
+    step_len: usize,
+    state_dependent: &'a [bool],
+) -> impl Iterator<Item = (Handle<Node>, Handle<Param>, Handle<Node>, ProjectionKind)> + 'a {
     graph
         .iter()
         .take(step_len)
         .filter(|(node, _)| !state_dependent.get(node.index()).copied().unwrap_or(true))
         .filter_map(|(node, value)| {
             let Op::MatVec(param, operand) = value.op else { return None };
-            let Op::Input(input) = graph.node(operand).op else { return None };
             let kind = match cell.params[param].shape {
                 ParamShape::Matrix { .. } => ProjectionKind::Dense,
                 ParamShape::Block { block, .. } => ProjectionKind::Block { block },
                 ParamShape::Vector(_) => return None,
             };
-            Some(Projection { node, param, input, kind })
+            Some((node, param, operand, kind))
         })
-        .collect()
 }

@@ -8,7 +8,7 @@
 
 use super::projections::ProjectionKind;
 use crate::arena::Handle;
-use crate::check::{Cell, Param, ParamShape};
+use crate::check::{Cell, Param};
 use crate::ir::{Graph, Node, Op};
 
 /// One staged product `W @ v` of a computed state-free vector `v`.
@@ -28,21 +28,8 @@ pub struct StagedProduct {
 /// graph order (so a product's operand never reads a later one);
 /// `state_dependent` is indexed by step node.
 pub fn staged_products(cell: &Cell, graph: &Graph, step_len: usize, state_dependent: &[bool]) -> Vec<StagedProduct> {
-    graph
-        .iter()
-        .take(step_len)
-        .filter(|(node, _)| !state_dependent.get(node.index()).copied().unwrap_or(true))
-        .filter_map(|(node, value)| {
-            let Op::MatVec(param, operand) = value.op else { return None };
-            if matches!(graph.node(operand).op, Op::Input(_)) {
-                return None;
-            }
-            let kind = match cell.params[param].shape {
-                ParamShape::Matrix { .. } => ProjectionKind::Dense,
-                ParamShape::Block { block, .. } => ProjectionKind::Block { block },
-                ParamShape::Vector(_) => return None,
-            };
-            Some(StagedProduct { node, param, operand, kind })
-        })
+    super::projections::state_free_products(cell, graph, step_len, state_dependent)
+        .filter(|&(_, _, operand, _)| !matches!(graph.node(operand).op, Op::Input(_)))
+        .map(|(node, param, operand, kind)| StagedProduct { node, param, operand, kind })
         .collect()
 }
