@@ -1,14 +1,13 @@
 //! The backward pass on the GPU: from a forward pass's tape (its inputs,
 //! projections and every state, still on the device), the adjoint kernels (a
 //! reverse scan, or one step after another) and the projections' gradients as
-//! matrix products over every step, in one submission per pass, read back and
-//! summed over passes.
+//! matrix products over every step (`gradient_products.rs`), in one submission
+//! per pass, read back and summed over passes.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use rnnc_compiler::analyse::ProjectionKind;
-use rnnc_compiler::backend::wgsl::{AdjointKernels, GemmLaunch, GemmSizes, GradientLayout, SEQUENTIAL_LANES};
+use rnnc_compiler::backend::wgsl::{AdjointKernels, GradientLayout, SEQUENTIAL_LANES};
 
 use super::cell::ParamSource;
 use super::cell::{GpuCell, GpuTape, Outputs};
@@ -17,7 +16,7 @@ use super::exchange::Exchange;
 use super::kernel::{Dispatch, Kernel, Recorder};
 use super::pass::{Pass, PassIo, windows};
 use super::timing::{Phase, PhaseTimes};
-use super::workspace::{Bound, Slot, Uploads, Workspace, record_stride};
+use super::workspace::{Slot, Uploads, Workspace};
 use crate::data::BoundData;
 use crate::solve::{ForwardReport, GradientBuffers, Method, NewtonSettings};
 
@@ -411,163 +410,6 @@ impl GpuCell {
         Ok((out, times))
     }
 
-    /// The matrix products of the projections' gradients over `rows` steps: per
-    /// launch, `dW = dP^T X` (its depth, the steps, split when its tiles are few,
-    /// and the partial products summed) and `dx (+)= dP W`, grouped per block for
-    /// a block-diagonal launch; the matrices' dispatches, then the inputs'.
-    /// With an `exchange`, `dx` is added into its input gradients' regions
-    /// (which then hold the elementwise part: see [`GradientAssembly`]).
-    fn gradient_products(
-        &self,
-        gpu: &Gpu,
-        workspace: &mut Workspace,
-        rows: u64,
-        exchange: Option<&Exchange>,
-        uploads: &mut Uploads<'_>,
-    ) -> Result<(Vec<Dispatch<'_>>, Vec<Dispatch<'_>>), GpuError> {
-        let plan = &self.kernels().plan;
-        let columns = plan.cell.projection_columns;
-        // Each product: its launch, its operands' slots, its output's binding.
-        let mut products: Vec<(GemmLaunch, Slot, Slot, Bound)> = Vec::new();
-        // The stages first, in decreasing levels: per staged launch `dW += dP^T
-        // V` and `dv (+)= dP W`, then the stage's pullback of `dv` (onto the
-        // lower projections' `dP`, the inputs' and the parameters' shares).
-        // `None`: stage `s`'s pullback, in the products' order.
-        let staged = &plan.cell.stages;
-        let mut stage_order: Vec<(usize, Option<usize>)> = Vec::new();
-        for (s, stage) in staged.stages.iter().enumerate().rev() {
-            let mut first = true;
-            for (j, launch) in staged.launches.iter().enumerate().filter(|(_, l)| l.stage == s) {
-                let (r, c, groups) = match launch.kind {
-                    ProjectionKind::Dense => (launch.product.rows, launch.depth, 1),
-                    ProjectionKind::Block { block } => (block, block, launch.product.rows / block),
-                };
-                let geometry = ProductGradients { r, c, groups, rows, column: launch.column, columns };
-                let dw = geometry.weights(stage.slot.offset, staged.columns);
-                let weights = Slot::WeightGrads(plan.cell.projections.len() + j);
-                let dw_words = (launch.product.rows * launch.depth).max(dw.output_words());
-                workspace.ensure(gpu, weights, dw_words as usize)?;
-                stage_order.push((s, Some(products.len())));
-                products.push((dw, Slot::Grads, Slot::Staged, Bound::whole(weights)));
-                let w_offset = plan.cell.params[launch.product.param.index()].offset;
-                let dv = geometry.operand(w_offset, stage.slot.offset, staged.columns, !first);
-                first = false;
-                stage_order.push((s, Some(products.len())));
-                products.push((dv, Slot::Grads, Slot::Params, Bound::whole(Slot::StagedGrads)));
-            }
-            stage_order.push((s, None));
-        }
-        // The parameters' shares summed over the steps: ones^T P, the ones
-        // being the partials' last column (`wgsl::StagePartial`).
-        let partial_columns = self.kernels().stages.as_ref().map_or(0, |k| k.partial_columns);
-        if partial_columns > 0 {
-            let shares = partial_columns - 1;
-            let sum = GemmLaunch::splitting_depth(
-                GemmSizes {
-                    m: 1,
-                    n: shares as u32,
-                    k: rows as u32,
-                    a_offset: shares as u32,
-                    a_row: 0,
-                    a_col: partial_columns as u32,
-                    b_row: partial_columns as u32,
-                    b_col: 1,
-                    c_row: shares as u32,
-                    ..GemmSizes::default()
-                },
-                1,
-            );
-            workspace.ensure(gpu, Slot::StagePartialSums, shares.max(sum.output_words()) as usize)?;
-            stage_order.push((0, Some(products.len())));
-            products.push((sum, Slot::StagePartials, Slot::StagePartials, Bound::whole(Slot::StagePartialSums)));
-        }
-        let staged_products = products.len();
-        let mut written: Vec<usize> = Vec::new();
-        for (i, launch) in plan.cell.projections.iter().enumerate() {
-            let input = launch.input.index();
-            let x_len = plan.cell.inputs[input];
-            let accumulate = written.contains(&input) || exchange.is_some();
-            written.push(input);
-            // With an exchange, its input gradient's region alone (the
-            // exchange may be longer than one binding).
-            let dx_target = match exchange {
-                Some(exchange) => {
-                    let region = &exchange.layout().input_grads()[input];
-                    Bound::range(Slot::Exchange, region.offset as u64, region.len() as u64)
-                }
-                None => Bound::whole(Slot::InputGrads(input)),
-            };
-            // Both kinds as `groups` products of an `r x c` matrix: a dense launch
-            // one group (its stacked rows by the input's length, in its own
-            // weights buffer), a block launch one group per `K x K` block (in the
-            // parameters buffer).
-            let (r, c, groups, weights, w_offset) = match launch.kind {
-                ProjectionKind::Dense => (launch.columns(), launch.depth, 1, Slot::Weights(i), 0),
-                ProjectionKind::Block { block } => (
-                    block,
-                    block,
-                    launch.columns() / block,
-                    Slot::Params,
-                    plan.cell.params[launch.products[0].param.index()].offset,
-                ),
-            };
-            let geometry = ProductGradients { r, c, groups, rows, column: launch.column, columns };
-            // dW[g] = dP[., g r ..]^T X[., g c ..] over every step.
-            let dw = geometry.weights(rows * plan.input_prefix[input], x_len);
-            let dw_words = (launch.columns() * launch.depth).max(dw.output_words());
-            workspace.ensure(gpu, Slot::WeightGrads(i), dw_words as usize)?;
-            products.push((dw, Slot::Grads, Slot::Inputs, Bound::whole(Slot::WeightGrads(i))));
-            // dx[., g c ..] (+)= dP[., g r ..] W[g].
-            let dx = geometry.operand(w_offset, 0, x_len, accumulate);
-            products.push((dx, Slot::Grads, weights, dx_target));
-        }
-        let stride = record_stride(gpu, GemmSizes::WORDS);
-        let len = products.len().max(1) * stride as usize;
-        workspace.ensure(gpu, Slot::GradientSizes, len)?;
-        let mut words = vec![0u32; len];
-        let (mut weights, mut inputs) = (Vec::new(), Vec::new());
-        let mut stage_dispatches: Vec<Vec<Dispatch<'_>>> = Vec::new();
-        for (p, (product, a, b, c)) in products.into_iter().enumerate() {
-            let dispatches = if p < staged_products {
-                stage_dispatches.push(Vec::new());
-                stage_dispatches.last_mut().expect("pushed")
-            } else if matches!(c.slot, Slot::WeightGrads(_)) {
-                &mut weights
-            } else {
-                &mut inputs
-            };
-            let at = p as u64 * stride;
-            words[at as usize..at as usize + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
-            let record = Bound::range(Slot::GradientSizes, at, GemmSizes::WORDS as u64);
-            // The operands twice: as words, and as quads (`gemm.wgsl`).
-            let bound = [record, Bound::whole(a), Bound::whole(b), c, Bound::whole(a), Bound::whole(b)];
-            let gemm = self.gemm_kernel(gpu, &product.sizes)?;
-            let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
-            dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });
-            if product.is_split() {
-                let bind_group = workspace.bind_group(gpu, &self.sum_splits, &[record, c])?;
-                let grid = product.sum_grid(gpu.max_workgroups_per_dimension());
-                dispatches.push(Dispatch { kernel: self.sum_splits.as_ref(), bind_group, grid });
-            }
-        }
-        uploads.records(Slot::GradientSizes, 0, words);
-        // The stages' products and pullbacks before the input projections'
-        // weight gradients, which read the `dP` the pullbacks add to.
-        let mut ordered: Vec<Dispatch<'_>> = Vec::new();
-        let mut stage_products = stage_dispatches.into_iter();
-        for (s, product) in stage_order {
-            match product {
-                Some(_) => ordered.extend(stage_products.next().into_iter().flatten()),
-                None => {
-                    let items = rows * staged.stages[s].len;
-                    ordered.push(self.stage_dispatch(gpu, workspace, s, true, items)?);
-                }
-            }
-        }
-        ordered.extend(weights);
-        Ok((ordered, inputs))
-    }
-
     /// Every word of one pass's per-thread accumulators (from the start of the
     /// partial sums) with the parameter element it adds to: `(word, parameter,
     /// element)`, elements within the parameter as the kernels read it.
@@ -677,72 +519,4 @@ pub(super) struct PassContext<'a> {
     pub(super) adjoint: &'a AdjointKernels,
     pub(super) scan: bool,
     pub(super) kernel: &'a Arc<Kernel>,
-}
-
-/// The two gradient products of one launch of `groups` products of an `r x c`
-/// matrix (`P[., column + g r + j] = sum_q V[., g c + q] W[g][j, q]`) over
-/// `rows` steps, `dP` in the gradients buffer's rows of `columns` words: the
-/// one rule for input projections and staged products alike.
-struct ProductGradients {
-    r: u64,
-    c: u64,
-    groups: u64,
-    rows: u64,
-    column: u64,
-    columns: u64,
-}
-
-impl ProductGradients {
-    /// `dW[g] = dP[., column + g r ..]^T V[., g c ..]`, `V` at `v_offset` in
-    /// rows `v_row` words apart; its depth (the steps) split where that pays.
-    fn weights(&self, v_offset: u64, v_row: u64) -> GemmLaunch {
-        let (r, c) = (self.r as u32, self.c as u32);
-        GemmLaunch::splitting_depth(
-            GemmSizes {
-                m: r,
-                n: c,
-                k: self.rows as u32,
-                a_offset: self.column as u32,
-                a_row: 1,
-                a_col: self.columns as u32,
-                b_offset: v_offset as u32,
-                b_row: v_row as u32,
-                b_col: 1,
-                c_row: c,
-                a_group: r,
-                b_group: c,
-                c_group: r * c,
-                ..GemmSizes::default()
-            },
-            self.groups,
-        )
-    }
-
-    /// `dV[., g c ..] (+)= dP[., column + g r ..] W[g]`, `W` at `w_offset`,
-    /// `dV` at `dv_offset` in rows `dv_row` words apart (added to what is
-    /// there when `accumulate`).
-    fn operand(&self, w_offset: u64, dv_offset: u64, dv_row: u64, accumulate: bool) -> GemmLaunch {
-        let (r, c) = (self.r as u32, self.c as u32);
-        GemmLaunch::new(
-            GemmSizes {
-                m: self.rows as u32,
-                n: c,
-                k: r,
-                accumulate: u32::from(accumulate),
-                a_offset: self.column as u32,
-                a_row: self.columns as u32,
-                a_col: 1,
-                b_offset: w_offset as u32,
-                b_row: c,
-                b_col: 1,
-                c_offset: dv_offset as u32,
-                c_row: dv_row as u32,
-                a_group: r,
-                b_group: r * c,
-                c_group: c,
-                ..GemmSizes::default()
-            },
-            self.groups,
-        )
-    }
 }

@@ -6,6 +6,7 @@ mod backward;
 mod cell;
 mod device;
 mod exchange;
+mod gradient_products;
 mod interop;
 mod kernel;
 mod memory;

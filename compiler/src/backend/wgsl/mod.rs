@@ -317,9 +317,9 @@ fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
 /// sequence holding every value of the step as an array: beyond this the
 /// kernels' private arrays outgrow what drivers compile in reasonable time
 /// (a dense GRU of H = 256: lavapipe over 4 minutes for B = 2, T = 2; the
-/// H200 failed at H = 256 and had not finished H = 1024 after 60 s: this
-/// session's runs, noted in docs/RELIABILITY.md), and one thread a sequence is
-/// slower than the CPU back end's kernels anyway.
+/// H200 failed at H = 256 and had not finished H = 1024 after 60 s:
+/// docs/measurements/h200-run58-probe.sh, docs/RELIABILITY.md), and one thread
+/// a sequence is slower than the CPU back end's kernels anyway.
 pub const WHOLE_LANE_VALUES: u64 = 64;
 
 /// Refuses a whole lane whose values are wider than [`WHOLE_LANE_VALUES`],
