@@ -52,7 +52,7 @@ fn run(
     c: &[f32],
     max_rows: u32,
 ) -> Vec<f32> {
-    run_layout(gpu, kernel, GemmLayout::of(&launch.sizes, kernel.quads), launch, a, b, c, max_rows)
+    run_layout(gpu, kernel, GemmLayout::of(&launch.sizes, kernel), launch, a, b, c, max_rows)
 }
 
 /// [`run`] with the kernel of `layout`.
@@ -167,7 +167,7 @@ fn weight_gradient_layout_with_its_depth_split_and_summed() {
         c_group: r * c,
         ..GemmSizes::default()
     };
-    let launch = GemmLaunch::splitting_depth(sizes, u64::from(groups));
+    let launch = GemmLaunch::splitting_depth(sizes, u64::from(groups), 512);
     assert!(launch.is_split(), "the test asks for a split product");
     assert!(launch.sizes.splits >= 5);
     let a = values((1 + steps * (2 * r + 1)) as usize, 4);
@@ -284,7 +284,7 @@ fn aligned_operands_read_as_quads_with_partial_quads_at_the_edges() {
         [("projection", projection, 4 + m * 84, 8 + k * 204), ("gradient", gradient, 4 + k * 304, 8 + k * 204)]
     {
         let launch = GemmLaunch::new(sizes, 1);
-        let layout = GemmLayout::of(&launch.sizes, kernel.quads);
+        let layout = GemmLayout::of(&launch.sizes, &kernel);
         // Quads only where no operand is read along its depth (measured faster there).
         assert_eq!(layout.quads, name == "gradient", "{name}: {layout:?}");
         // Either way, the quad kernel of this layout computes the product right.
@@ -296,6 +296,70 @@ fn aligned_operands_read_as_quads_with_partial_quads_at_the_edges() {
         check(name, &run(&gpu, &kernel, &launch, &a, &b, &c, 65535), &want, &scale);
         // Misaligned by one word: no quads.
         let shifted = GemmSizes { a_offset: sizes.a_offset + 1, ..sizes };
-        assert!(!GemmLayout::of(&shifted, kernel.quads).quads);
+        assert!(!GemmLayout::of(&shifted, &kernel).quads);
     }
+}
+
+#[test]
+fn whole_tile_products_take_the_kernel_without_bounds_tests() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).expect("a GPU adapter");
+    let device = shapes(&gpu)[0];
+    let inexact: GemmKernel = "8x32:inexact".parse().expect("parses");
+    let depth_words: GemmKernel = "8x32:depthwords".parse().expect("parses");
+    // A grouped projection X W^T (A along its depth, B along C as after the
+    // transpose): 2 products of 256 x 64 by 64 x 128, the operands after 4 and
+    // 8 words; a weight gradient dP^T X (both along C), its 2048-deep product
+    // split; the projection again, accumulated into C, as the input gradient.
+    let (m, n, k) = (256u32, 128u32, 64u32);
+    let projection = GemmSizes {
+        m,
+        n,
+        k,
+        a_offset: 4,
+        a_row: 2 * k,
+        a_col: 1,
+        b_offset: 8,
+        b_row: 2 * n,
+        b_col: 1,
+        c_row: 2 * n,
+        a_group: k,
+        b_group: n,
+        c_group: n,
+        ..GemmSizes::default()
+    };
+    let steps = 2048u32;
+    let gradient = GemmSizes {
+        m: 128,
+        n: 128,
+        k: steps,
+        a_row: 1,
+        a_col: 128,
+        b_row: 128,
+        b_col: 1,
+        c_row: 128,
+        ..GemmSizes::default()
+    };
+    let accumulated = GemmSizes { accumulate: 1, ..projection };
+    for (name, launch, groups, a_len, b_len, c_len) in [
+        ("projection", GemmLaunch::new(projection, 2), 2, 4 + m * 2 * k, 8 + k * 2 * n, m * 2 * n),
+        ("gradient", GemmLaunch::splitting_depth(gradient, 1, 512), 1, steps * 128, steps * 128, 128 * 128),
+        ("accumulated", GemmLaunch::new(accumulated, 2), 2, 4 + m * 2 * k, 8 + k * 2 * n, m * 2 * n),
+    ] {
+        let layout = GemmLayout::of(&launch.sizes, &device);
+        assert!(layout.exact && layout.quads, "{name}: {layout:?}");
+        assert!(!GemmLayout::of(&launch.sizes, &inexact).exact, "{name}");
+        assert!(!GemmLayout::of(&launch.sizes, &depth_words).quads || name == "gradient", "{name}");
+        let (a, b) = (values(a_len as usize, 9), values(b_len as usize, 10));
+        let c = values(c_len as usize, 11);
+        let (want, scale) = reference(&launch.sizes, groups, &a, &b, &c);
+        for kernel in [device, inexact, depth_words] {
+            let got = run(&gpu, &kernel, &launch, &a, &b, &c, 65535);
+            check(&format!("{name}, {kernel:?}"), &got, &want, &scale);
+        }
+    }
+    assert!(GemmLaunch::splitting_depth(gradient, 1, 512).is_split());
+    // One row short of a whole tile, or a depth not of whole slices: bounds tested.
+    assert!(!GemmLayout::of(&GemmSizes { m: m - 1, ..projection }, &device).exact);
+    assert!(!GemmLayout::of(&GemmSizes { k: k - 4, ..projection }, &device).exact);
 }

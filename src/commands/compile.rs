@@ -103,7 +103,7 @@ fn wgsl(derived: &Derived, sizes: &DimSizes) -> Result<String, rnnc::Error> {
         "// rnnc: GPU kernels of cell `{}` for {}\n\n// ---- matrix-product kernel: projections `X (W^T)`, `W` transposed first (entry point `main`) ----\n{}\n// ---- recurrence kernels ----\n{}",
         derived.cell.name,
         if dims.is_empty() { "fixed sizes".to_owned() } else { dims.join(", ") },
-        kernels.gemm.text(backend::wgsl::GemmLayout { a_along_depth: true, b_along_depth: false, quads: false }),
+        kernels.gemm.text(backend::wgsl::GemmLayout { a_along_depth: true, ..Default::default() }),
         kernels.recurrence
     ))
 }

@@ -39,7 +39,7 @@ pub struct GpuCell {
     pub(super) damps: bool,
     /// The matrix products (projections and their gradients), one kernel per
     /// operand layout (`wgsl::GemmLayout::index`), compiled on first use.
-    gemm: [OnceLock<Arc<Kernel>>; 8],
+    gemm: [OnceLock<Arc<Kernel>>; wgsl::GemmLayout::COUNT],
     /// Adds a split product's partial products.
     pub(super) sum_splits: Arc<Kernel>,
     /// Transposes a projection's matrices before its product.
@@ -171,7 +171,7 @@ impl GpuCell {
     /// The matrix-product kernel for a product of `sizes` (its operands'
     /// layout), compiled on first use.
     pub(super) fn gemm_kernel(&self, gpu: &Gpu, sizes: &GemmSizes) -> Result<&Arc<Kernel>, GpuError> {
-        let layout = wgsl::GemmLayout::of(sizes, self.kernels.gemm.quads);
+        let layout = wgsl::GemmLayout::of(sizes, &self.kernels.gemm);
         let slot = &self.gemm[layout.index()];
         if let Some(kernel) = slot.get() {
             return Ok(kernel);

@@ -29,6 +29,7 @@ impl GpuCell {
     ) -> Result<(Vec<Dispatch<'_>>, Vec<Dispatch<'_>>), GpuError> {
         let plan = &self.kernels().plan;
         let columns = plan.cell.projection_columns;
+        let split_workgroups = self.kernels().gemm.split_workgroups;
         // Each product: its launch, its operands' slots, its output's binding.
         let mut products: Vec<(GemmLaunch, Slot, Slot, Bound)> = Vec::new();
         // The stages first, in decreasing levels: per staged launch `dW += dP^T
@@ -44,7 +45,8 @@ impl GpuCell {
                     ProjectionKind::Dense => (launch.product.rows, launch.depth, 1),
                     ProjectionKind::Block { block } => (block, block, launch.product.rows / block),
                 };
-                let geometry = ProductGradients { r, c, groups, rows, column: launch.column, columns };
+                let geometry =
+                    ProductGradients { r, c, groups, rows, column: launch.column, columns, split_workgroups };
                 let dw = geometry.weights(stage.slot.offset, staged.columns);
                 let weights = Slot::WeightGrads(plan.cell.projections.len() + j);
                 let dw_words = (launch.product.rows * launch.depth).max(dw.output_words());
@@ -78,6 +80,7 @@ impl GpuCell {
                     ..GemmSizes::default()
                 },
                 1,
+                split_workgroups,
             );
             workspace.ensure(gpu, Slot::StagePartialSums, shares.max(sum.output_words()) as usize)?;
             stage_order.push((0, Some(products.len())));
@@ -113,7 +116,7 @@ impl GpuCell {
                     plan.cell.params[launch.products[0].param.index()].offset,
                 ),
             };
-            let geometry = ProductGradients { r, c, groups, rows, column: launch.column, columns };
+            let geometry = ProductGradients { r, c, groups, rows, column: launch.column, columns, split_workgroups };
             // dW[g] = dP[., g r ..]^T X[., g c ..] over every step.
             let dw = geometry.weights(rows * plan.input_prefix[input], x_len);
             let dw_words = (launch.columns() * launch.depth).max(dw.output_words());
@@ -182,6 +185,8 @@ struct ProductGradients {
     rows: u64,
     column: u64,
     columns: u64,
+    /// The workgroups a long weight gradient is split towards.
+    split_workgroups: u64,
 }
 
 impl ProductGradients {
@@ -207,6 +212,7 @@ impl ProductGradients {
                 ..GemmSizes::default()
             },
             self.groups,
+            self.split_workgroups,
         )
     }
 

@@ -17,9 +17,15 @@ pub const GEMM_TILE: u64 = 128;
 const THREADS: u64 = 256;
 const _: () = assert!(THREADS * 8 * 8 == GEMM_TILE * GEMM_TILE);
 
-/// Output tiles below which a product's depth is split: about four workgroups
-/// per multiprocessor of a large GPU.
-const SPLIT_TARGET_WORKGROUPS: u64 = 512;
+/// Workgroups a product's depth is split towards, when its output tiles are
+/// fewer ([`GemmKernel::split_workgroups`]'s default): enough waves of a
+/// large GPU that the last one's idle multiprocessors cost little. H200,
+/// docs/measurements/h200-run60 (weight gradients over 65,536 steps, 412 and
+/// 206 GFLOP): towards 512 workgroups ParaGRU's dense 3072 x 1024 product
+/// took 11.80 ms (3 splits), towards 2048 10.02 (11 splits); para_gru_mh's
+/// two 1536 x 512 blocks 5.24 against 5.32 ms (6 and 22 splits: the partial
+/// products' sum costs more than the fuller waves save).
+const SPLIT_TARGET_WORKGROUPS: u64 = 2048;
 
 /// The shortest depth one split takes.
 const SPLIT_MIN_DEPTH: u64 = 512;
@@ -51,6 +57,16 @@ pub struct GemmKernel {
     /// one 16-byte load (`GemmLayout::quads`). Off only for measurements
     /// (`:scalar`).
     pub quads: bool,
+    /// Whether products that cover `C` in whole tiles and their depth in
+    /// whole slices take a kernel without bounds tests (`GemmLayout::exact`).
+    /// Off only for measurements (`:inexact`).
+    pub exact: bool,
+    /// Whether exact products read operands along their depth in quads too
+    /// (`GemmLayout::of`). Off only for measurements (`:depthwords`).
+    pub depth_quads: bool,
+    /// Workgroups that a product of few output tiles and a long depth is
+    /// split towards ([`GemmLaunch::splitting_depth`]; `:splitN`).
+    pub split_workgroups: u64,
 }
 
 /// Which way each operand of a product is loaded: along the depth (its depth
@@ -60,8 +76,9 @@ pub struct GemmKernel {
 /// strides); the one that matches the strides reads neighbouring words with
 /// neighbouring threads. Quads need the layout to match, the contiguous
 /// stride to be 1 and every other stride and offset a multiple of 4
-/// ([`GemmLayout::of`] says when). Fixed at compile time, the load path has no
-/// run-time branches and needs fewer registers.
+/// ([`GemmLayout::of`] says when). An exact layout's product has no partial
+/// tile or slice, so its kernel tests no bounds. Fixed at compile time, the
+/// load path has no run-time branches and needs fewer registers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct GemmLayout {
     /// `A`'s depth index is contiguous (`a_col = 1`).
@@ -70,27 +87,45 @@ pub struct GemmLayout {
     pub b_along_depth: bool,
     /// Whole quads of words inside the operands are read as one `vec4`.
     pub quads: bool,
+    /// `C`'s rows and columns are whole tiles and every split's depth whole
+    /// slices: no load or store is tested against the operands' bounds.
+    pub exact: bool,
 }
 
 impl GemmLayout {
     /// Every layout without quads (each computes any product right).
     pub const ALL: [GemmLayout; 4] = [
-        GemmLayout { a_along_depth: false, b_along_depth: false, quads: false },
-        GemmLayout { a_along_depth: false, b_along_depth: true, quads: false },
-        GemmLayout { a_along_depth: true, b_along_depth: false, quads: false },
-        GemmLayout { a_along_depth: true, b_along_depth: true, quads: false },
+        GemmLayout { a_along_depth: false, b_along_depth: false, quads: false, exact: false },
+        GemmLayout { a_along_depth: false, b_along_depth: true, quads: false, exact: false },
+        GemmLayout { a_along_depth: true, b_along_depth: false, quads: false, exact: false },
+        GemmLayout { a_along_depth: true, b_along_depth: true, quads: false, exact: false },
     ];
 
-    /// The layout that matches a product's strides, with quads where
-    /// `allow_quads`, the strides permit them and neither operand is read
-    /// along its depth. H200, docs/measurements/h200-run38 (ParaGRU's dense
-    /// products, 412 GFLOP each, quads against words): the weight gradients,
-    /// both operands along `C`, 11.86 against 12.21 ms; the projection and
-    /// the input gradients, `A` along its depth, 12.65 against 11.73 and 12.72
+    /// Kernels per device: every layout, with and without quads, exact or not.
+    pub const COUNT: usize = 16;
+
+    /// The layout that matches a product's strides for `kernel`: exact where
+    /// the product has no partial tile or slice; quads where the kernel allows
+    /// them, the strides permit them, and either the product is exact or
+    /// neither operand is read along its depth. H200,
+    /// docs/measurements/h200-run38 (ParaGRU's dense products, 412 GFLOP each,
+    /// quads against words, bounds tested): the weight gradients, both
+    /// operands along `C`, 11.86 against 12.21 ms; the projection and the
+    /// input gradients, `A` along its depth, 12.65 against 11.73 and 12.72
     /// against 11.51 (slower).
-    pub fn of(sizes: &GemmSizes, allow_quads: bool) -> GemmLayout {
+    pub fn of(sizes: &GemmSizes, kernel: &GemmKernel) -> GemmLayout {
         let (a_along_depth, b_along_depth) = (sizes.a_col == 1, sizes.b_row == 1);
-        let allow_quads = allow_quads && !a_along_depth && !b_along_depth;
+        let depth = kernel.depth as u32;
+        let whole = |len: u32, unit: u32| len.is_multiple_of(unit);
+        let tile = GEMM_TILE as u32;
+        let exact = kernel.exact
+            && kernel.specialised
+            && whole(sizes.m, tile)
+            && whole(sizes.n, tile)
+            && whole(sizes.k, depth)
+            && (sizes.splits <= 1 || whole(sizes.k_split, depth));
+        let along_depth = a_along_depth || b_along_depth;
+        let allow_quads = kernel.quads && (!along_depth || (exact && kernel.depth_quads));
         // Each operand's (contiguous stride, other stride, offset, group stride).
         let a = if a_along_depth { (sizes.a_col, sizes.a_row) } else { (sizes.a_row, sizes.a_col) };
         let b = if b_along_depth { (sizes.b_row, sizes.b_col) } else { (sizes.b_col, sizes.b_row) };
@@ -101,12 +136,15 @@ impl GemmLayout {
             && [a.1, b.1, sizes.a_offset, sizes.b_offset, sizes.a_group, sizes.b_group]
                 .iter()
                 .all(|v| v.is_multiple_of(4));
-        GemmLayout { a_along_depth, b_along_depth, quads }
+        GemmLayout { a_along_depth, b_along_depth, quads, exact }
     }
 
-    /// The layout's place among the eight.
+    /// The layout's place among the [`GemmLayout::COUNT`].
     pub fn index(self) -> usize {
-        4 * usize::from(self.quads) + 2 * usize::from(self.a_along_depth) + usize::from(self.b_along_depth)
+        8 * usize::from(self.exact)
+            + 4 * usize::from(self.quads)
+            + 2 * usize::from(self.a_along_depth)
+            + usize::from(self.b_along_depth)
     }
 }
 
@@ -128,21 +166,31 @@ impl std::str::FromStr for GemmKernel {
     type Err = String;
 
     /// `DEPTHxROW`, then optionally `:noloads` or `:nomath`, `:generic`,
-    /// `:behind` and `:scalar`: `8x33`, `16x32:nomath`, `8x33:generic:behind`.
+    /// `:behind`, `:scalar`, `:inexact`, `:depthwords` and `:splitN`
+    /// (workgroups to split long products towards): `8x33`, `16x32:nomath`,
+    /// `8x33:generic:behind`, `8x32:split2048`.
     fn from_str(text: &str) -> Result<GemmKernel, String> {
         let mut parts = text.split(':');
         let shape = parts.next().unwrap_or_default();
-        let (mut ablation, mut specialised, mut ahead, mut quads) = (GemmAblation::None, true, true, true);
+        let mut kernel = GemmKernel::plain(8, 32);
         for option in parts {
             match option {
-                "noloads" => ablation = GemmAblation::NoLoads,
-                "nomath" => ablation = GemmAblation::NoMath,
-                "generic" => specialised = false,
-                "behind" => ahead = false,
-                "scalar" => quads = false,
-                other => {
-                    return Err(format!("unknown GEMM option `{other}` (noloads, nomath, generic, behind, scalar)"));
-                }
+                "noloads" => kernel.ablation = GemmAblation::NoLoads,
+                "nomath" => kernel.ablation = GemmAblation::NoMath,
+                "generic" => kernel.specialised = false,
+                "behind" => kernel.ahead = false,
+                "scalar" => kernel.quads = false,
+                "inexact" => kernel.exact = false,
+                "depthwords" => kernel.depth_quads = false,
+                other => match other.strip_prefix("split").map(str::parse::<u64>) {
+                    Some(Ok(workgroups)) if workgroups > 0 => kernel.split_workgroups = workgroups,
+                    _ => {
+                        return Err(format!(
+                            "unknown GEMM option `{other}` (noloads, nomath, generic, behind, scalar, inexact, \
+                             depthwords, splitN)"
+                        ));
+                    }
+                },
             }
         }
         let parse = |t: &str| t.trim().parse::<u64>().map_err(|_| format!("`{text}` is not DEPTHxROW, e.g. 16x33"));
@@ -151,7 +199,7 @@ impl std::str::FromStr for GemmKernel {
         if !matches!(depth, 8 | 16) || !matches!(row, 32 | 33) {
             return Err(format!("`{text}`: the depth is 8 or 16 and the row 32 or 33"));
         }
-        Ok(GemmKernel { depth, row, ablation, specialised, ahead, quads })
+        Ok(GemmKernel { depth, row, ..kernel })
     }
 }
 
@@ -171,7 +219,17 @@ impl GemmKernel {
 
     /// The shape `depth x row` without options.
     pub fn plain(depth: u64, row: u64) -> GemmKernel {
-        GemmKernel { depth, row, ablation: GemmAblation::None, specialised: true, ahead: true, quads: true }
+        GemmKernel {
+            depth,
+            row,
+            ablation: GemmAblation::None,
+            specialised: true,
+            ahead: true,
+            quads: true,
+            exact: true,
+            depth_quads: true,
+            split_workgroups: SPLIT_TARGET_WORKGROUPS,
+        }
     }
 
     /// Workgroup memory: two stages of both operands, `depth x row` vec4s each.
@@ -194,7 +252,7 @@ impl GemmKernel {
         };
         format!(
             "{}const DEPTH: u32 = {}u;\nconst ROW: u32 = {}u;\nconst ABLATION: u32 = {}u;\nconst AHEAD: u32 = {}u;\n\
-             const A_LAYOUT: u32 = {}u;\nconst B_LAYOUT: u32 = {}u;\nconst QUADS: u32 = {}u;\n\n{}",
+             const A_LAYOUT: u32 = {}u;\nconst B_LAYOUT: u32 = {}u;\nconst QUADS: u32 = {}u;\nconst EXACT: u32 = {}u;\n\n{}",
             GemmSizes::wgsl(),
             self.depth,
             self.row,
@@ -203,6 +261,7 @@ impl GemmKernel {
             code(layout.a_along_depth),
             code(layout.b_along_depth),
             u32::from(layout.quads && self.quads && self.specialised),
+            u32::from(layout.exact && self.specialised),
             include_str!("gemm.wgsl")
         )
     }
@@ -257,17 +316,18 @@ impl GemmLaunch {
         GemmLaunch::with_splits(sizes, groups, 1)
     }
 
-    /// Like [`GemmLaunch::new`], with the depth split when the product's tiles
-    /// are few, the depth long, and `C` contiguous (`c_row = n` and, for several
+    /// Like [`GemmLaunch::new`], with the depth split (towards
+    /// `target_workgroups` workgroups in all) when the product's tiles are
+    /// fewer, the depth long, and `C` contiguous (`c_row = n` and, for several
     /// groups, `c_group = m n`) and not accumulated into. A split product needs
     /// [`GemmLaunch::output_words`] words of output from `c_offset`, and the
     /// `sum_splits` kernel after it.
-    pub fn splitting_depth(sizes: GemmSizes, groups: u64) -> GemmLaunch {
+    pub fn splitting_depth(sizes: GemmSizes, groups: u64, target_workgroups: u64) -> GemmLaunch {
         let (m, n, k) = (u64::from(sizes.m), u64::from(sizes.n), u64::from(sizes.k));
         let tiles = m.div_ceil(GEMM_TILE) * n.div_ceil(GEMM_TILE) * groups;
         let contiguous =
             u64::from(sizes.c_row) == n && (groups == 1 || u64::from(sizes.c_group) == m * n) && sizes.accumulate == 0;
-        let wanted = SPLIT_TARGET_WORKGROUPS.div_ceil(tiles.max(1)).min(k / SPLIT_MIN_DEPTH).max(1);
+        let wanted = target_workgroups.div_ceil(tiles.max(1)).min(k / SPLIT_MIN_DEPTH).max(1);
         GemmLaunch::with_splits(sizes, groups, if contiguous { wanted } else { 1 })
     }
 
@@ -319,7 +379,7 @@ mod tests {
     #[test]
     fn few_tiles_and_a_long_depth_split_the_depth() {
         // A weight gradient of a 512 x 512 block: 16 tiles, 65536 deep.
-        let launch = GemmLaunch::splitting_depth(product(512, 512, 65536), 1);
+        let launch = GemmLaunch::splitting_depth(product(512, 512, 65536), 1, 512);
         assert!(launch.is_split());
         let s = launch.sizes;
         assert_eq!(s.splits, 32);
@@ -333,12 +393,12 @@ mod tests {
 
     #[test]
     fn many_tiles_short_depths_and_accumulation_do_not_split() {
-        assert!(!GemmLaunch::splitting_depth(product(65536, 3072, 1024), 1).is_split());
-        assert!(!GemmLaunch::splitting_depth(product(64, 64, 300), 1).is_split());
+        assert!(!GemmLaunch::splitting_depth(product(65536, 3072, 1024), 1, 512).is_split());
+        assert!(!GemmLaunch::splitting_depth(product(64, 64, 300), 1, 512).is_split());
         let accumulated = GemmSizes { accumulate: 1, ..product(512, 512, 65536) };
-        assert!(!GemmLaunch::splitting_depth(accumulated, 1).is_split());
+        assert!(!GemmLaunch::splitting_depth(accumulated, 1, 512).is_split());
         let strided = GemmSizes { c_row: 1024, ..product(512, 512, 65536) };
-        assert!(!GemmLaunch::splitting_depth(strided, 1).is_split());
+        assert!(!GemmLaunch::splitting_depth(strided, 1, 512).is_split());
         assert!(!GemmLaunch::new(product(512, 512, 65536), 1).is_split());
     }
 
@@ -368,7 +428,12 @@ mod tests {
                 super::super::validate("gemm", &kernel.text(layout)).expect("valid");
             }
         }
-        for bad in ["16", "12x33", "32x33", "16x40", "16x33:fast", "ax33"] {
+        let split: GemmKernel = "8x32:split4096:depthwords".parse().expect("parses");
+        let want = GemmKernel { split_workgroups: 4096, depth_quads: false, ..GemmKernel::plain(8, 32) };
+        assert_eq!(split, want);
+        let few = GemmLaunch::splitting_depth(product(512, 512, 65536), 1, split.split_workgroups);
+        assert_eq!(few.sizes.splits, 128, "4096 / 16 tiles, at most 65536 / 512");
+        for bad in ["16", "12x33", "32x33", "16x40", "16x33:fast", "ax33", "8x32:split0", "8x32:splitx"] {
             assert!(bad.parse::<GemmKernel>().is_err(), "{bad}");
         }
         let chosen = Target { gemm: Some(kernel), ..Target::default() };
@@ -377,7 +442,7 @@ mod tests {
 
     #[test]
     fn the_sum_covers_every_word() {
-        let launch = GemmLaunch::splitting_depth(product(512, 512, 65536), 1);
+        let launch = GemmLaunch::splitting_depth(product(512, 512, 65536), 1, 512);
         let [x, y, _] = launch.sum_grid(65535);
         assert!(u64::from(x) * u64::from(y) * SUM_THREADS >= 512 * 512);
         let [x, y, _] = launch.sum_grid(100);

@@ -89,6 +89,22 @@ fn load_place(operand: Operand, thread: u32, l: u32) -> vec2<u32> {
 // outside the operand and past depth `k_end`.
 fn load(operand: Operand, f0: u32, k0: u32, k_end: u32, thread: u32, l: u32) -> vec4<f32> {
     let place = load_place(operand, thread, l);
+    if EXACT == 1u {
+        // Every tile and slice lies inside the operands: no tests.
+        let at = operand.offset + (f0 + place.x) * operand.free + (k0 + place.y) * operand.depth;
+        if QUADS == 1u {
+            if operand.which == 0u {
+                return a4[at / 4u];
+            }
+            return b4[at / 4u];
+        }
+        var step = operand.free;
+        if along_depth(operand) {
+            step = operand.depth;
+        }
+        return vec4<f32>(element(operand, at), element(operand, at + step), element(operand, at + 2u * step),
+                         element(operand, at + 3u * step));
+    }
     if QUADS == 1u {
         let f = f0 + place.x;
         let d = k0 + place.y;
@@ -134,12 +150,12 @@ fn stage(operand: Operand, base: u32, thread: u32, l: u32, value: vec4<f32>) {
 
 // Four columns j.. of row i of C (those inside it).
 fn store4(base: u32, i: u32, j: u32, value: vec4<f32>) {
-    if i >= sizes.m {
+    if i >= sizes.m && EXACT == 0u {
         return;
     }
     let at = base + i * sizes.c_row + j;
     for (var q = 0u; q < 4u; q++) {
-        if j + q < sizes.n {
+        if j + q < sizes.n || EXACT == 1u {
             var v = value[q];
             if sizes.accumulate == 1u {
                 v += c[at + q];
