@@ -24,7 +24,8 @@ use crate::Error as CompileError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// The best GPU adapter, or the CPU when there is none (the engine then says
-    /// why in [`Engine::notice`]).
+    /// why in [`Engine::notice`]); on a GPU, a cell its back end cannot run
+    /// runs on the CPU (the report's `backend_reason` says why).
     Auto,
     /// A GPU, through wgpu.
     Gpu,
@@ -53,8 +54,12 @@ pub enum RunError {
     /// A cell compiled on one engine was run on another.
     #[error("this cell's kernels were compiled for another engine; compile it again on this one")]
     WrongEngine,
-    /// Tensors on the device ([`DeviceExchange`]) need a GPU engine.
-    #[error("an exchange of tensors on the device needs a GPU engine; this engine runs on the CPU")]
+    /// Tensors on the device ([`DeviceExchange`]) need a GPU engine, and a
+    /// cell that runs on its GPU.
+    #[error(
+        "an exchange of tensors on the device needs a GPU engine and a cell its GPU back end runs; this one runs \
+         on the CPU"
+    )]
     NeedsGpu,
     /// Sequence parallel solving cannot run this cell (`crate::parallel`).
     #[error("{0}")]
@@ -73,6 +78,8 @@ enum Device {
 pub struct Engine {
     device: Device,
     notice: Option<String>,
+    /// Opened with [`Backend::Auto`]: cells the GPU cannot run go to the CPU.
+    auto: bool,
 }
 
 impl Engine {
@@ -92,7 +99,7 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             },
         };
-        Ok(Engine { device, notice })
+        Ok(Engine { device, notice, auto: backend == Backend::Auto })
     }
 
     /// Why an engine asked for with [`Backend::Auto`] runs on the CPU, if it does.
@@ -164,7 +171,25 @@ fn first_clause(error: &GpuError) -> String {
 
 enum Kernels {
     Gpu(Box<GpuCell>),
-    Cpu(Box<rnnc_runtime::cpu::CpuCell>),
+    /// The CPU's kernels: on a CPU engine (no reason), or on a GPU engine
+    /// opened with [`Backend::Auto`] for a cell its GPU cannot run (why).
+    Cpu(Box<rnnc_runtime::cpu::CpuCell>, Option<String>),
+}
+
+impl Kernels {
+    /// The CPU's kernels for `derived` at `dims`.
+    fn cpu(derived: &Derived, dims: &DimSizes, why: Option<String>) -> Result<Kernels, RunError> {
+        let cell = rnnc_runtime::cpu::CpuCell::compile(derived, dims).map_err(|e| RunError::Cpu(e.to_string()))?;
+        Ok(Kernels::Cpu(Box::new(cell), why))
+    }
+
+    /// Says in `report` why it ran on the CPU, when these kernels were a GPU
+    /// engine's fallback.
+    fn explain(&self, report: &mut ForwardReport) {
+        if let Kernels::Cpu(_, Some(why)) = self {
+            report.backend_reason = Some(why.clone());
+        }
+    }
 }
 
 /// A checked and derived cell; kernels are compiled per set of sizes on first use,
@@ -284,10 +309,15 @@ impl CompiledCell {
             return Ok(kernels.clone());
         }
         let kernels = std::sync::Arc::new(match &engine.device {
-            Device::Gpu(gpu) => Kernels::Gpu(Box::new(GpuCell::compile(gpu, &self.derived, dims)?)),
-            Device::Cpu => Kernels::Cpu(Box::new(
-                rnnc_runtime::cpu::CpuCell::compile(&self.derived, dims).map_err(|e| RunError::Cpu(e.to_string()))?,
-            )),
+            Device::Gpu(gpu) => match GpuCell::compile(gpu, &self.derived, dims) {
+                Ok(cell) => Kernels::Gpu(Box::new(cell)),
+                Err(GpuError::Unsupported(error)) if engine.auto => {
+                    let why = format!("{}; ran on the CPU instead (`--backend auto`)", error.kind);
+                    Kernels::cpu(&self.derived, dims, Some(why))?
+                }
+                Err(error) => return Err(error.into()),
+            },
+            Device::Cpu => Kernels::cpu(&self.derived, dims, None)?,
         });
         cache.insert(key, kernels.clone());
         Ok(kernels)
@@ -296,13 +326,14 @@ impl CompiledCell {
     /// Runs the cell forward over bound data on `engine`.
     pub fn forward(&self, engine: &Engine, data: &BoundData, options: &RunOptions) -> Result<Forward, RunError> {
         let kernels = self.kernels(engine, data.dims())?;
-        let (buffers, report) = match (&*kernels, &engine.device) {
+        let (buffers, mut report) = match (&*kernels, &engine.device) {
             (Kernels::Gpu(cell), Device::Gpu(gpu)) => cell.forward(gpu, data, options.method, &options.newton)?,
-            (Kernels::Cpu(cell), Device::Cpu) => {
+            (Kernels::Cpu(cell, _), _) => {
                 cell.forward(data, options.method, &options.newton).map_err(|e| RunError::Cpu(e.to_string()))?
             }
             _ => return Err(RunError::WrongEngine),
         };
+        kernels.explain(&mut report);
         let outputs = data.output_tensors(&self.derived.cell, buffers)?;
         Ok(Forward { outputs, report })
     }
@@ -326,7 +357,7 @@ impl CompiledCell {
             (Kernels::Gpu(cell), Device::Gpu(gpu)) => {
                 Ok(cell.forward_on_device(gpu, data, options.method, &options.newton, reuse_inputs)?)
             }
-            (Kernels::Cpu(_), Device::Cpu) => Ok(self.forward(engine, data, options)?.report),
+            (Kernels::Cpu(..), _) => Ok(self.forward(engine, data, options)?.report),
             _ => Err(RunError::WrongEngine),
         }
     }
@@ -342,12 +373,12 @@ impl CompiledCell {
         options: &RunOptions,
     ) -> Result<(Forward, Tape), RunError> {
         let kernels = self.kernels(engine, data.dims())?;
-        let (buffers, report, tape) = match (&*kernels, &engine.device) {
+        let (buffers, mut report, tape) = match (&*kernels, &engine.device) {
             (Kernels::Gpu(cell), Device::Gpu(gpu)) => {
                 let (outputs, report, tape) = cell.forward_tape(gpu, data, options.method, &options.newton)?;
                 (outputs, report, TapeInner::Gpu(tape))
             }
-            (Kernels::Cpu(cell), Device::Cpu) => {
+            (Kernels::Cpu(cell, _), _) => {
                 let (outputs, report, tape) = cell
                     .forward_tape(data, options.method, &options.newton)
                     .map_err(|e| RunError::Cpu(e.to_string()))?;
@@ -355,6 +386,7 @@ impl CompiledCell {
             }
             _ => return Err(RunError::WrongEngine),
         };
+        kernels.explain(&mut report);
         let outputs = data.output_tensors(&self.derived.cell, buffers)?;
         let tape = Tape { inner: tape, kernels, report: report.clone(), settings: options.newton };
         Ok((Forward { outputs, report }, tape))
@@ -380,7 +412,7 @@ impl CompiledCell {
                 times.add_to(&mut report);
                 gradients
             }
-            (TapeInner::Cpu(inner), Kernels::Cpu(compiled), Device::Cpu) => {
+            (TapeInner::Cpu(inner), Kernels::Cpu(compiled, _), _) => {
                 let (gradients, ms) =
                     compiled.backward_tape(data, &douts, *inner).map_err(|e| RunError::Cpu(e.to_string()))?;
                 report.backward_ms = Some(ms);
@@ -419,7 +451,7 @@ impl CompiledCell {
                 };
                 Ok(cell.backward_on_device(gpu, data, douts.as_deref(), options.method, &options.newton)?)
             }
-            (Kernels::Cpu(_), Device::Cpu) => Ok(self.backward(engine, data, douts.to_vec(), options)?.report),
+            (Kernels::Cpu(..), _) => Ok(self.backward(engine, data, douts.to_vec(), options)?.report),
             _ => Err(RunError::WrongEngine),
         }
     }
@@ -442,7 +474,7 @@ impl CompiledCell {
                 let inner = cell.exchange(gpu, layout, export)?;
                 Ok(DeviceExchange { inner, kernels })
             }
-            (Kernels::Cpu(_), Device::Cpu) => Err(RunError::NeedsGpu),
+            (Kernels::Cpu(..), _) => Err(RunError::NeedsGpu),
             _ => Err(RunError::WrongEngine),
         }
     }

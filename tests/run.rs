@@ -204,6 +204,55 @@ fn without_a_gpu_the_cpu_runs_and_says_so() {
     assert!(stderr(&output).contains("no GPU adapter"), "{}", stderr(&output));
 }
 
+/// A cell the GPU back end cannot run (a dense GRU of 72 channels: one lane
+/// wider than a GPU thread holds) runs on the CPU without `--backend`, the
+/// report and stderr saying why; with `--backend gpu` it is an error at the
+/// state's declaration. The outputs match the CPU back end's own.
+#[test]
+fn a_cell_the_gpu_cannot_run_runs_on_the_cpu_under_auto() {
+    let dir = workdir("fallback");
+    write_data(&dir, "gru", &[("H", 72), ("D", 4)], 1, 6);
+    let params = path(&dir, "params.safetensors");
+    let x = format!("x={}", path(&dir, "x.npy"));
+    let run = |backend: Option<&str>, out: &str| {
+        let (out, report) = (path(&dir, out), path(&dir, &format!("{out}.json")));
+        let mut args =
+            vec!["run", "stdlib:gru", "--params", &params, "--input", &x, "--out", &out, "--report", &report];
+        args.extend(backend.map(|b| ["--backend", b]).into_iter().flatten());
+        let output = rnnc(&args);
+        let json = std::fs::read_to_string(&report).ok().map(|text| {
+            let json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            json
+        });
+        (output, json, read_npy(Path::new(&out)).ok())
+    };
+    let (output, report, auto) = run(None, "auto.npy");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = report.expect("a report");
+    assert_eq!(report["backend"], "cpu", "{report}");
+    let why = report["backend_reason"].as_str().expect("a reason");
+    assert!(why.contains("more than the GPU kernels hold in one thread") && why.contains("ran on the CPU"), "{why}");
+    let text = stderr(&output);
+    let notes: Vec<&str> = text.lines().filter(|l| l.starts_with("note: ")).collect();
+    assert_eq!(notes, [format!("note: {why}")], "{text}");
+
+    let (output, report, cpu) = run(Some("cpu"), "cpu.npy");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = report.expect("a report");
+    assert!(report.get("backend_reason").is_none(), "{report}");
+    assert_eq!(auto.expect("outputs").data(), cpu.expect("outputs").data());
+
+    let (output, report, written) = run(Some("gpu"), "gpu.npy");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    for wanted in
+        ["--> stdlib:gru:", "state h: [H];", "one lane with every state", "help: the CPU back end runs this cell"]
+    {
+        assert!(text.contains(wanted), "{wanted:?} not in:\n{text}");
+    }
+    assert!(report.is_none() && written.is_none(), "nothing is written");
+}
+
 #[test]
 fn the_cpu_backend_gives_the_gpu_backend_s_outputs_and_report_format() {
     let dir = workdir("cpu");

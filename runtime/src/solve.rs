@@ -201,6 +201,11 @@ pub struct ForwardReport {
     pub method: String,
     /// Why that method (for `auto`, the cost model's choice; otherwise "requested").
     pub method_reason: String,
+    /// Why this back end, when it is not the one the engine was opened on:
+    /// `--backend auto` (the default) runs a cell the GPU back end cannot run
+    /// on the CPU, and says why here. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_reason: Option<String>,
     /// The most iterations any segment took: Newton's (1 for `scan` and for the
     /// sequential method). A segment that fell back counts the iterations
     /// Newton took before it gave up.

@@ -11,7 +11,7 @@ use rnnc::{ForwardReport, Method, RunOptions};
 use serde_json::json;
 
 use super::compile::default_dims;
-use super::run::{MethodArg, SolverArgs, warn_about_fallbacks};
+use super::run::{MethodArg, SolverArgs, note_backend, warn_about_fallbacks};
 use super::stdio::{errln, outln};
 use super::{DimList, Failure, bind_dims, load_and_check, parse_dims, select_cell};
 
@@ -142,17 +142,22 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         let resident = args.resident && !reference;
         let options = RunOptions { method: method.into(), newton: args.solver.newton() };
         Ok(if args.backward && resident {
-            let report =
-                compiled.backward_on_device(&engine, &data, &douts, &options, true).map_err(|e| failure(&e))?;
+            let report = compiled
+                .backward_on_device(&engine, &data, &douts, &options, true)
+                .map_err(|e| super::report_run_error(&source, e))?;
             rnnc::Forward { outputs: Vec::new(), report }
         } else if args.backward {
-            let backward = compiled.backward(&engine, &data, douts.clone(), &options).map_err(|e| failure(&e))?;
+            let backward = compiled
+                .backward(&engine, &data, douts.clone(), &options)
+                .map_err(|e| super::report_run_error(&source, e))?;
             rnnc::Forward { outputs: backward.outputs, report: backward.report }
         } else if resident {
-            let report = compiled.forward_on_device(&engine, &data, &options, true).map_err(|e| failure(&e))?;
+            let report = compiled
+                .forward_on_device(&engine, &data, &options, true)
+                .map_err(|e| super::report_run_error(&source, e))?;
             rnnc::Forward { outputs: Vec::new(), report }
         } else {
-            compiled.forward(&engine, &data, &options).map_err(|e| failure(&e))?
+            compiled.forward(&engine, &data, &options).map_err(|e| super::report_run_error(&source, e))?
         })
     };
     for (m, &method) in methods.iter().enumerate() {
@@ -180,11 +185,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let reference = outputs[0].clone();
     let dims_text: Vec<String> = dims.0.iter().map(|(n, s)| format!("{n}={s}")).collect();
     let report0 = samples[0].median_report();
+    note_backend(report0);
     if !args.json {
         outln!(
             "rnnc bench: {} on {} ({}, {} timing{}), B={} T={} {}, {} rounds",
             cell.name,
-            engine.device(),
+            report0.device,
             report0.backend,
             report0.timing,
             if args.resident { ", data resident on the device" } else { "" },

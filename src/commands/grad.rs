@@ -12,8 +12,8 @@ use super::Failure;
 use super::paths::{Named, check_outputs};
 use super::results::NonFinite;
 use super::run::{
-    DataArgs, MethodArg, SolverArgs, check_solver_args, data_error, named_path, output_files, read_named, stage_report,
-    warn_about_fallbacks,
+    DataArgs, MethodArg, SolverArgs, check_solver_args, data_error, named_path, note_backend, output_files, read_named,
+    stage_report, warn_about_fallbacks,
 };
 
 /// Arguments of `rnnc grad`.
@@ -62,7 +62,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let douts = read_named(&args.douts)?;
     let (engine, compiled, data) = args.data.bind(&source, &cell, || args.solver.engine())?;
     let options = RunOptions { method: args.method.into(), newton: args.solver.newton() };
-    let backward = compiled.backward(&engine, &data, douts, &options).map_err(data_error)?;
+    let backward =
+        compiled.backward(&engine, &data, douts, &options).map_err(|e| super::report_run_error(&source, e))?;
     let keyed = backward.gradients.keyed();
     let non_finite = NonFinite {
         outputs: NonFiniteOutputs::of(&backward.outputs),
@@ -77,6 +78,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     files.commit().map_err(data_error)?;
     non_finite.warn();
+    note_backend(&backward.report);
     warn_about_fallbacks(&backward.report);
     Ok(())
 }

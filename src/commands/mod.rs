@@ -59,6 +59,16 @@ pub fn report_compile_error(source: &Source, error: rnnc::Error) -> Failure {
     Failure::Reported
 }
 
+/// Reports a failed run: a cell the GPU back end cannot run is rendered at the
+/// span of what it cannot run, like a compile error; any other failure in one
+/// line.
+pub fn report_run_error(source: &Source, error: rnnc::RunError) -> Failure {
+    match error {
+        rnnc::RunError::Gpu(rnnc::runtime::gpu::GpuError::Unsupported(error)) => report_compile_error(source, *error),
+        other => Failure::User(other.to_string()),
+    }
+}
+
 /// The cell to work on: the one named by `--cell`, or the file's only cell.
 pub fn select_cell(source: &Source, cells: Vec<Cell>, wanted: Option<&str>) -> Result<Cell, Failure> {
     let names = || cells.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");

@@ -217,7 +217,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     OutputFormat::for_path(&args.out, &cell).map_err(data_error)?;
     let (engine, compiled, data) = args.data.bind(&source, &cell, || args.solver.engine())?;
     let options = RunOptions { method: args.method.into(), newton: args.solver.newton() };
-    let forward = compiled.forward(&engine, &data, &options).map_err(data_error)?;
+    let forward = compiled.forward(&engine, &data, &options).map_err(|e| super::report_run_error(&source, e))?;
     let non_finite = NonFinite { outputs: NonFiniteOutputs::of(&forward.outputs), gradients: None };
     non_finite.check_strict(args.strict)?;
     // Every file is written in full before any is put in place.
@@ -228,6 +228,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     files.commit().map_err(data_error)?;
     non_finite.warn();
+    note_backend(&forward.report);
     warn_about_fallbacks(&forward.report);
     Ok(())
 }
@@ -243,6 +244,14 @@ pub fn output_files<'a>(out: &'a Path, report: Option<&'a Path>) -> Vec<Named<'a
 pub fn stage_report(files: &mut StagedFiles, path: &Path, report: &serde_json::Value) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(report).map_err(|e| Failure::User(e.to_string()))?;
     files.bytes(path, (text + "\n").as_bytes()).map_err(data_error)
+}
+
+/// Says on stderr why the cell ran on the CPU of a GPU engine, when it did
+/// (the report's `backend_reason`).
+pub fn note_backend(report: &rnnc::ForwardReport) {
+    if let Some(why) = &report.backend_reason {
+        errln!("note: {why}");
+    }
 }
 
 /// Says on stderr when Newton handed segments to the sequential method, in
@@ -291,6 +300,7 @@ mod tests {
             device: "test".into(),
             method: "newton".into(),
             method_reason: "requested".into(),
+            backend_reason: None,
             iterations: 32,
             converged: fallback_segments == 0,
             residual: 0.0,

@@ -15,11 +15,12 @@ use super::node::{BinaryOp, Node, Op, ReduceOp, Shape};
 use crate::arena::Handle;
 use crate::check::{Cell, Expr, ExprKind, OutputValue, ParamShape, Reduction, Size};
 use crate::error::{Error, ErrorKind};
+use crate::span::Span;
 
 /// Lowers `cell` to its step IR. Fails only on a [`Cell`] that breaks its
 /// documented invariants (which the checker never produces).
 pub fn lower(cell: &Cell) -> Result<Ir, Error> {
-    let mut lowering = Lowering { cell, graph: Graph::new(), depends_on_state: Vec::new() };
+    let mut lowering = Lowering { cell, graph: Graph::new(), depends_on_state: Vec::new(), spans: Vec::new() };
     let lowered = lowering.expressions()?;
     let get = |expr: Handle<Expr>, what: &str| -> Result<Handle<Node>, Error> {
         lowered
@@ -55,7 +56,13 @@ pub fn lower(cell: &Cell) -> Result<Ir, Error> {
     let updates = updates.into_iter().map(remap).collect();
     let outputs = outputs.into_iter().map(remap).collect();
     let step_len = graph.len();
-    Ok(Ir { graph, updates, outputs, step_len })
+    let mut spans = vec![None; step_len];
+    for (old, span) in lowering.spans.iter().enumerate() {
+        if let (Some(Some(new)), Some(span)) = (map.get(old), span) {
+            spans[new.index()] = Some(*span);
+        }
+    }
+    Ok(Ir { graph, updates, outputs, step_len, spans })
 }
 
 fn malformed(cell: &Cell, reason: String) -> Error {
@@ -67,6 +74,8 @@ struct Lowering<'a> {
     graph: Graph,
     /// Whether each node of `graph` depends on a state's previous value.
     depends_on_state: Vec<bool>,
+    /// Where each node of `graph` is first written, if it is an expression's.
+    spans: Vec<Option<Span>>,
 }
 
 impl Lowering<'_> {
@@ -170,6 +179,10 @@ impl Lowering<'_> {
                 }
             };
             self.note_new_nodes();
+            if self.spans.len() <= node.index() {
+                self.spans.resize(node.index() + 1, None);
+            }
+            self.spans[node.index()].get_or_insert(expr.span);
             lowered.push(node);
         }
         Ok(lowered)
@@ -248,6 +261,22 @@ mod tests {
         let Op::Binary(BinaryOp::Add, projection, product) = update.op else { panic!("{text}") };
         assert!(matches!(ir.graph.node(projection).op, Op::Binary(BinaryOp::Sub, ..)), "{text}");
         assert!(matches!(ir.graph.node(product).op, Op::Binary(BinaryOp::Mul, ..)), "{text}");
+    }
+
+    #[test]
+    fn step_nodes_know_where_they_are_written() {
+        let source = "cell c { dim H; input x: [H]; state h: [H]; param W: [H, H]; param a: [H];
+             let p = W @ x;
+             h' = tanh(a * h + p); output h; }";
+        let (_, ir) = lowered(source);
+        let text = |node: Handle<Node>| ir.span(node).map(|span| &source[span.start as usize..span.end as usize]);
+        let product = ir.graph.iter().find(|(_, n)| matches!(n.op, Op::MatVec(..))).expect("a product").0;
+        assert_eq!(text(product), Some("W @ x"));
+        let tanh = ir.updates[0];
+        assert_eq!(text(tanh), Some("tanh(a * h + p)"));
+        // Derivative expressions (beyond the step) have no place.
+        assert_eq!(ir.spans.len(), ir.step_len);
+        assert_eq!(ir.span(Handle::from_index(ir.step_len)), None);
     }
 
     #[test]

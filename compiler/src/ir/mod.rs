@@ -45,6 +45,7 @@ pub use node::{Along, BinaryOp, Literal, Node, Op, ReduceOp, Shape, UnaryOp, bin
 
 use crate::arena::Handle;
 use crate::check::Cell;
+use crate::span::Span;
 
 /// The IR of one step of a cell. See the [module documentation](self).
 #[derive(Clone, Debug)]
@@ -58,12 +59,21 @@ pub struct Ir {
     pub outputs: Vec<Handle<Node>>,
     /// How many nodes, from the first, compute the step.
     pub step_len: usize,
+    /// Where each step node is first written in the cell's source (`None`
+    /// for nodes no expression is: the parts of a reassociated sum, splats).
+    pub spans: Vec<Option<Span>>,
 }
 
 impl Ir {
     /// The step's results: every update, then every output.
     pub fn roots(&self) -> impl Iterator<Item = Handle<Node>> + '_ {
         self.updates.iter().chain(&self.outputs).copied()
+    }
+
+    /// Where `node` is written in the cell's source: a step node that is an
+    /// expression's; derivative expressions have no place.
+    pub fn span(&self, node: Handle<Node>) -> Option<Span> {
+        self.spans.get(node.index()).copied().flatten()
     }
 
     /// Whether `node` is part of the step (rather than a derivative expression).

@@ -398,6 +398,7 @@ impl CpuCell {
             device: self.device(),
             method: solved.method.name().to_owned(),
             method_reason: solved.reason.clone(),
+            backend_reason: None,
             iterations: stats.iterations,
             converged: stats.fallbacks == 0,
             residual: stats.residual,

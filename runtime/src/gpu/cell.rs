@@ -102,6 +102,39 @@ impl GpuTape {
 
 static NEXT_CELL: AtomicU64 = AtomicU64::new(1);
 
+/// Refuses a cell whose parameters, or one dense projection's matrices, need
+/// more than `limit` bytes (what the device binds at once): each lives in one
+/// buffer, whatever
+/// the batch (the per-step buffers are split by [`GpuCell::batch_chunk`]). The
+/// error points at the largest parameter concerned (the CPU back end runs it).
+fn fixed_buffers_fit(limit: u64, derived: &Derived, kernels: &GpuKernels) -> Result<(), GpuError> {
+    let plan = &kernels.plan.cell;
+    let bytes = |words: u64| 4 * words.next_multiple_of(4);
+    let params = derived.cell.params.iter().map(|(handle, _)| handle);
+    let mut buffers = vec![("the parameters, packed in one buffer,", plan.params_len, params.collect::<Vec<_>>())];
+    for launch in plan.projections.iter().filter(|l| l.kind == ProjectionKind::Dense) {
+        let matrices = launch.products.iter().map(|p| p.param).collect();
+        buffers.push(("the matrices of one input's projection", launch.columns() * launch.depth, matrices));
+    }
+    let Some((what, words, params)) = buffers.into_iter().find(|(_, words, _)| bytes(*words) > limit) else {
+        return Ok(());
+    };
+    // The first of the largest.
+    let largest = params.iter().rev().copied().max_by_key(|p| plan.params[p.index()].len);
+    let reason = format!("{what} need {} bytes; the device binds at most {limit} bytes at once", bytes(words));
+    let kind =
+        rnnc_compiler::ErrorKind::BackendUnsupported { backend: "wgsl", cell: derived.cell.name.clone(), reason };
+    let error = match largest {
+        Some(param) => {
+            let declared = &derived.cell.params[param];
+            let size = bytes(plan.params[param.index()].len);
+            rnnc_compiler::Error::new(kind, declared.span, format!("`{}`: {size} bytes", declared.name))
+        }
+        None => rnnc_compiler::Error::new(kind, derived.cell.span, "this cell"),
+    };
+    Err(GpuError::Unsupported(Box::new(error.with_hint(wgsl::CPU_RUNS_IT))))
+}
+
 impl GpuCell {
     /// Generates the cell's kernels for `dims` and compiles them on `gpu`.
     pub fn compile(gpu: &Gpu, derived: &Derived, dims: &DimSizes) -> Result<GpuCell, GpuError> {
@@ -130,7 +163,11 @@ impl GpuCell {
                 Err(_) => wgsl::NewtonKnobs::default(),
             },
         };
-        let kernels = wgsl::generate(derived, dims, &target).map_err(|e| GpuError::Codegen(e.to_string()))?;
+        let kernels = wgsl::generate(derived, dims, &target).map_err(|e| match e.kind {
+            rnnc_compiler::ErrorKind::BackendUnsupported { .. } => GpuError::Unsupported(Box::new(e)),
+            _ => GpuError::Codegen(e.to_string()),
+        })?;
+        fixed_buffers_fit(gpu.max_binding_bytes(), derived, &kernels)?;
         let label = format!("{} recurrence", derived.cell.name);
         let sum_splits = gpu.kernel("sum_splits", &wgsl::GemmKernel::sum_splits_text(), "main")?;
         let transpose = gpu.kernel("transpose", &wgsl::TransposeLaunch::text(), "main")?;
@@ -447,6 +484,7 @@ impl Run {
             device: gpu.describe(),
             method: self.method.name().to_owned(),
             method_reason: self.reason.clone(),
+            backend_reason: None,
             iterations: total.iterations,
             converged: total.fallbacks == 0,
             residual: total.residual,
@@ -544,6 +582,31 @@ mod tests {
         let derived = rnnc_compiler::derive_cell(&cell).expect("derives");
         wgsl::generate(&derived, &dims, &Target { workgroup_bytes: 48 * 1024, max_threads: 1024, ..Target::default() })
             .expect("generates")
+    }
+
+    /// Parameters beyond one binding are refused at the first of the largest
+    /// (ParaGRU's three matrices of H x D words), with the CPU as the way out;
+    /// the packed parameters of para_gru_mh (blocks) likewise; within the
+    /// limit, nothing is refused.
+    #[test]
+    fn parameters_beyond_one_binding_are_refused_at_the_largest() {
+        for (name, first) in [("para_gru", "Bz"), ("para_gru_mh", "Bz")] {
+            let source = rnnc_stdlib::get(name).expect("shipped").source;
+            let cell = rnnc_compiler::check_source(source).expect("checks").remove(0);
+            let size = if name == "para_gru" { 64 } else { 1024 };
+            let dims = cell.bind_dims(|_| Some(size)).expect("binds");
+            let derived = rnnc_compiler::derive_cell(&cell).expect("derives");
+            let kernels = wgsl::generate(&derived, &dims, &Target::default()).expect("generates");
+            let words = kernels.plan.cell.params_len;
+            assert!(fixed_buffers_fit(4 * words.next_multiple_of(4), &derived, &kernels).is_ok());
+            let Err(GpuError::Unsupported(error)) = fixed_buffers_fit(4 * words - 4, &derived, &kernels) else {
+                panic!("{name}: not refused");
+            };
+            let param = cell.params.values().find(|p| p.name == first).expect("declared");
+            assert_eq!(error.span, param.span, "{name}: {error:?}");
+            assert!(error.to_string().contains("the parameters, packed in one buffer,"), "{error}");
+            assert!(error.notes.iter().any(|n| n.message == wgsl::CPU_RUNS_IT), "{error:?}");
+        }
     }
 
     /// A linear cell's scan is one iteration: `auto` estimates it at a quarter

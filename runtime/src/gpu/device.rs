@@ -55,6 +55,10 @@ pub enum GpuError {
     /// The cell's kernels could not be generated.
     #[error("{0}")]
     Codegen(String),
+    /// The GPU back end cannot run this cell (`ErrorKind::BackendUnsupported`,
+    /// with the span of what it cannot run); the CPU back end can.
+    #[error("{}", .0.kind)]
+    Unsupported(Box<rnnc_compiler::Error>),
     /// Newton's settings are not usable (see `NewtonSettings::validate`).
     #[error("{0}")]
     Settings(String),

@@ -19,7 +19,7 @@ use crate::Derived;
 use crate::arena::Handle;
 use crate::check::{DimSizes, Param, ParamShape};
 use crate::derive::adjoint::ParamAdjoint;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::ir::Node;
 
 const SCAN: &str = include_str!("adjoint_scan.wgsl");
@@ -120,16 +120,6 @@ pub struct AdjointKernels {
     pub writes_every_projection: bool,
 }
 
-/// What the backward kernels cannot do for parameter `param`, pointing at its
-/// declaration.
-fn unsupported(derived: &Derived, param: Handle<Param>, reason: String) -> Error {
-    Error::new(
-        ErrorKind::BackendUnsupported { backend: "wgsl", cell: derived.cell.name.clone(), reason },
-        derived.cell.params[param].span,
-        "this parameter",
-    )
-}
-
 /// Lays out the accumulators: one per parameter with a share in the step
 /// (projections' matrices excluded: their gradients are matrix products).
 fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result<Vec<Accumulator>, Error> {
@@ -138,6 +128,10 @@ fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result
     for (p, share) in plan.adjoint(derived).params.iter().enumerate() {
         let param = Handle::from_index(p);
         let shape = derived.cell.params[param].shape;
+        let uses = || match share {
+            ParamAdjoint::Matrix(uses) => uses.iter().map(|u| u.product).collect(),
+            ParamAdjoint::Vector(_) => Vec::new(),
+        };
         let kind_len = match (share, shape) {
             (ParamAdjoint::Vector(None), _) => continue,
             (ParamAdjoint::Matrix(uses), _) if uses.is_empty() => continue,
@@ -147,9 +141,10 @@ fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result
             (ParamAdjoint::Matrix(_), ParamShape::Block { size, block }) => {
                 let width = plan.width(dims.of(size));
                 if !width.is_multiple_of(block) {
-                    return Err(unsupported(
+                    return Err(super::refusal::of_param(
                         derived,
                         param,
+                        uses(),
                         format!("the blocks of `{}` cross the lanes", derived.cell.params[param].name),
                     ));
                 }
@@ -159,9 +154,10 @@ fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result
                 (AccumulatorKind::Dense, dims.of(rows) * dims.of(cols))
             }
             _ => {
-                return Err(unsupported(
+                return Err(super::refusal::of_param(
                     derived,
                     param,
+                    uses(),
                     format!("the gradient of `{}` needs products across lanes", derived.cell.params[param].name),
                 ));
             }

@@ -18,6 +18,7 @@ pub mod gemm;
 pub mod interface;
 mod lane;
 pub mod plan;
+mod refusal;
 pub mod stage;
 
 use crate::Derived;
@@ -322,6 +323,10 @@ fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
 /// a sequence is slower than the CPU back end's kernels anyway.
 pub const WHOLE_LANE_VALUES: u64 = 64;
 
+/// The hint under every refusal of a cell that the CPU back end runs.
+pub const CPU_RUNS_IT: &str =
+    "the CPU back end runs this cell (`--backend cpu`; `--backend auto`, the default, picks it)";
+
 /// Refuses a whole lane whose values are wider than [`WHOLE_LANE_VALUES`],
 /// saying why the state is one lane and where to run the cell instead.
 fn whole_lane_fits(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result<(), Error> {
@@ -333,19 +338,23 @@ fn whole_lane_fits(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Res
     if widest <= WHOLE_LANE_VALUES {
         return Ok(());
     }
-    Err(Error::new(
-        ErrorKind::BackendUnsupported {
-            backend: "wgsl",
-            cell: derived.cell.name.clone(),
-            reason: format!(
-                "one thread a sequence would hold every state ({}), with values of {widest} elements, more than \
-                 the GPU kernels hold in one thread ({WHOLE_LANE_VALUES}); run this cell on the CPU (`--backend cpu`)",
-                plan.whole.as_deref().unwrap_or("one lane")
-            ),
-        },
-        derived.cell.span,
-        "this cell",
-    ))
+    let kind = refusal::kind(
+        derived,
+        format!(
+            "one thread a sequence would hold every state ({}), with values of {widest} elements, more than the \
+             GPU kernels hold in one thread ({WHOLE_LANE_VALUES})",
+            plan.whole.as_deref().unwrap_or("one lane")
+        ),
+    );
+    // At the states (the lane), else the cell.
+    let mut states = derived.cell.states.values().map(|state| state.span);
+    let error = match states.next() {
+        Some(first) => states.fold(Error::new(kind, first, "one lane with every state"), |error, span| {
+            error.with_related(span, "in the same lane")
+        }),
+        None => Error::new(kind, derived.cell.span, "this cell"),
+    };
+    Err(error.with_hint(CPU_RUNS_IT))
 }
 
 /// Generates (and validates) the recurrence kernels of `derived` for `dims` and a

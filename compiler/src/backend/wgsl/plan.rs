@@ -21,7 +21,7 @@ use crate::Derived;
 use crate::arena::Handle;
 use crate::check::{DimSizes, Input};
 use crate::derive::adjoint::Adjoint;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::ir::{Node, Op};
 use crate::plan::{CellPlan, Device};
 
@@ -99,14 +99,6 @@ pub struct KernelPlan {
     /// unknowns than [`Device::Gpu`] allows only has the sequential one); a
     /// device may still refuse it (`Target::newton_unknowns`, `GpuKernels::no_newton`).
     pub newton: bool,
-}
-
-fn unsupported(derived: &Derived, why: String) -> Error {
-    Error::new(
-        ErrorKind::BackendUnsupported { backend: "wgsl", cell: derived.cell.name.clone(), reason: why },
-        derived.cell.span,
-        "this cell",
-    )
 }
 
 fn prefix(sizes: &[u64]) -> Vec<u64> {
@@ -193,7 +185,10 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
     let (lanes, state_slots) = match mode {
         LaneMode::Blocks { width } => {
             if channels % width != 0 {
-                return Err(unsupported(derived, format!("{channels} channels are not a multiple of {width}")));
+                return Err(super::refusal::of_cell(
+                    derived,
+                    format!("{channels} channels are not a multiple of {width}"),
+                ));
             }
             (channels / width, (0..states.len() as u64).map(|s| (s * width, width)).collect::<Vec<_>>())
         }

@@ -12,12 +12,12 @@
 
 use super::emit::{Emitter, FUNCTIONS, write_prelude};
 use super::plan::{KernelPlan, LaneMode, RawValue};
-use super::{Buffer, settings_binding, validate};
+use super::{Buffer, refusal, settings_binding, validate};
 use crate::Derived;
 use crate::arena::Handle;
 use crate::check::{DimSizes, Param};
 use crate::derive::adjoint::ParamAdjoint;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::ir::{Node, Op};
 use crate::plan::Stage;
 
@@ -56,24 +56,6 @@ pub struct StageKernels {
     /// Words per row of stage partials: the shares' columns, then (when
     /// there are shares) the column of ones.
     pub partial_columns: u64,
-}
-
-fn unsupported(derived: &Derived, reason: String) -> Error {
-    Error::new(
-        ErrorKind::BackendUnsupported { backend: "wgsl", cell: derived.cell.name.clone(), reason },
-        derived.cell.span,
-        "this cell",
-    )
-}
-
-/// What the stage kernels cannot do for parameter `param`, pointing at its
-/// declaration.
-fn unsupported_param(derived: &Derived, param: Handle<Param>, reason: String) -> Error {
-    Error::new(
-        ErrorKind::BackendUnsupported { backend: "wgsl", cell: derived.cell.name.clone(), reason },
-        derived.cell.params[param].span,
-        "this parameter",
-    )
 }
 
 /// The plan a stage's kernels are printed over: lanes of one channel of the
@@ -213,7 +195,7 @@ fn backward(
     let stage = &plan.cell.stages.stages[s];
     let Some(operand) = derived.staged.as_ref().and_then(|st| st.operands.iter().find(|o| o.node == stage.operand))
     else {
-        return Err(unsupported(derived, "a stage without its pullback".to_owned()));
+        return Err(refusal::of_cell(derived, "a stage without its pullback".to_owned()));
     };
     let adjoint = &operand.adjoint;
     let ones = partials.iter().map(|p| p.column + p.len).max().unwrap_or(0);
@@ -239,10 +221,16 @@ fn backward(
         match share {
             ParamAdjoint::Vector(node) => roots.extend(node),
             ParamAdjoint::Matrix(uses) if uses.is_empty() => {}
-            ParamAdjoint::Matrix(_) => {
+            ParamAdjoint::Matrix(uses) => {
                 let param = Handle::from_index(p);
                 let name = &derived.cell.params[param].name;
-                return Err(unsupported_param(derived, param, format!("`{name}` is used inside a staged operand")));
+                let products = uses.iter().map(|u| u.product);
+                return Err(refusal::of_param(
+                    derived,
+                    param,
+                    products,
+                    format!("`{name}` is used inside a staged operand"),
+                ));
             }
         }
     }
@@ -254,7 +242,9 @@ fn backward(
             Some((_, column)) => column,
             None => match plan.cell.staged_launch(projection.node) {
                 Some(launch) => launch.column,
-                None => return Err(unsupported(derived, "a product beneath a stage that is not launched".to_owned())),
+                None => {
+                    return Err(refusal::of_cell(derived, "a product beneath a stage that is not launched".to_owned()));
+                }
             },
         };
         let value = emitter.element(projection.adjoint);
@@ -314,9 +304,10 @@ pub fn generate_stages(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) ->
                 let param = Handle::from_index(p);
                 if plan.cell.params[p].len != stage.len {
                     let name = &derived.cell.params[param].name;
-                    return Err(unsupported_param(
+                    return Err(refusal::of_param(
                         derived,
                         param,
+                        [],
                         format!("`{name}` is not as long as the staged vector it is used in"),
                     ));
                 }

@@ -192,8 +192,32 @@ fn whole_lanes_wider_than_a_thread_holds_are_refused() {
     assert!(generate_at("gru", super::WHOLE_LANE_VALUES).is_ok());
     let refused = generate_at("gru", super::WHOLE_LANE_VALUES + 1).expect_err("refused");
     let message = refused.to_string();
-    assert!(message.contains("the Jacobian is dense") && message.contains("--backend cpu"), "{message}");
+    assert!(message.contains("the Jacobian is dense"), "{message}");
+    // At the state's declaration, with the way out as a hint.
+    let cell = crate::check_source(rnnc_stdlib::get("gru").unwrap().source).expect("checks").remove(0);
+    assert_eq!(refused.span, cell.states.values().next().expect("a state").span);
+    assert!(refused.notes.iter().any(|n| n.span.is_none() && n.message.contains("--backend cpu")), "{refused:?}");
     assert!(message.contains(&format!("values of {} elements", super::WHOLE_LANE_VALUES + 1)), "{message}");
     // Lanes of some channels are never limited.
     assert!(generate_at("para_gru", 4096).is_ok());
+}
+
+/// A refusal about a parameter points at its product where one is written,
+/// else at its declaration.
+#[test]
+fn refusals_point_at_the_product_or_the_declaration() {
+    let source = rnnc_stdlib::get("para_gru").unwrap().source;
+    let cell = crate::check_source(source).expect("checks").remove(0);
+    let derived = derive_cell(&cell).expect("derives");
+    let (bz, _) = cell.params.iter().find(|(_, p)| p.name == "Bz").expect("declared");
+    let graph = &derived.ir.graph;
+    let products: Vec<_> =
+        graph.iter().filter(|(_, n)| matches!(n.op, crate::ir::Op::MatVec(p, _) if p == bz)).map(|(h, _)| h).collect();
+    let text = |span: crate::Span| &source[span.start as usize..span.end as usize];
+    let at_product = super::refusal::of_param(&derived, bz, products, "why".into());
+    assert_eq!(text(at_product.span), "Bz @ x");
+    assert_eq!(at_product.notes[0].span, Some(cell.params[bz].span));
+    let at_declaration = super::refusal::of_param(&derived, bz, [], "why".into());
+    assert_eq!(at_declaration.span, cell.params[bz].span);
+    assert!(at_declaration.to_string().contains("the wgsl back end cannot compile cell `para_gru`: why"));
 }
