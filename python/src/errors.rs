@@ -50,6 +50,10 @@ impl Failure {
             RunError::NoSuchCell(message) => Failure::Compile(format!("{file}: {message}")),
             RunError::Data(e) => Failure::Data(e.to_string()),
             RunError::NotSliceable(message) => Failure::Usage(message),
+            // What the GPU back end cannot run, at its place in the source.
+            RunError::Gpu(rnnc::runtime::gpu::GpuError::Unsupported(e)) => {
+                Failure::Compile(rnnc::render_errors(file, text, &[*e]))
+            }
             e @ (RunError::Gpu(_)
             | RunError::Cpu(_)
             | RunError::WrongEngine

@@ -111,3 +111,20 @@ def test_bad_arguments_are_value_errors(para_gru):
 def test_exceptions_form_one_family():
     for kind in [rnnc.CompileError, rnnc.DataError, rnnc.DeviceError]:
         assert issubclass(kind, rnnc.Error) and issubclass(kind, Exception)
+
+
+def test_a_cell_the_gpu_cannot_run_is_located_or_runs_on_the_cpu():
+    # A dense GRU of 72 channels: one lane wider than a GPU thread holds.
+    dims = {"H": 72, "D": 4}
+    gpu = rnnc.stdlib("gru", backend="gpu")
+    params, inputs, _ = random_data(gpu, dims, batch=1, steps=3)
+    with pytest.raises(rnnc.CompileError) as caught:
+        gpu.forward(params, inputs)
+    message = str(caught.value)
+    assert re.search(r"stdlib:gru:\d+:\d+", message) and "one lane with every state" in message, message
+    auto = rnnc.stdlib("gru")
+    outputs, report = auto.forward(params, inputs)
+    assert report["backend"] == "cpu", report
+    assert "ran on the CPU instead" in report["backend_reason"], report
+    want, _ = rnnc.stdlib("gru", backend="cpu").forward(params, inputs)
+    np.testing.assert_array_equal(outputs["h"], want["h"])
