@@ -628,9 +628,10 @@ mod tests {
     }
 
     /// `auto`'s choice lands within 10% of the faster method on every row
-    /// measured on an H200 (docs/measurements/h200-run33.jsonl, and the rows
-    /// after the Newton workgroups were chosen by lanes, h200-run55.jsonl;
-    /// medians of 5 to 7, resident): the recurrence alone for a forward, the
+    /// measured on an H200 (docs/measurements/h200-run33.jsonl, the rows
+    /// after the Newton workgroups were chosen by lanes, h200-run55.jsonl, and
+    /// after the faster products, h200-run63.jsonl; medians of 5 to 7,
+    /// resident): the recurrence alone for a forward, the
     /// whole forward and backward otherwise. Rows: (cell, size, batch, steps,
     /// backward, sequential ms, Newton ms).
     #[test]
@@ -653,6 +654,17 @@ mod tests {
             ("block_elman", 256, 1, 65536, false, 39.65, 3.00),
             ("para_lstm_cifg_mh", 512, 1, 65536, false, 13.23, 1.557),
             ("block_elman", 1024, 8, 8192, false, 5.150, 5.270),
+            // Run 63.
+            ("para_gru_mh", 1024, 8, 8192, false, 1.391, 1.134),
+            ("para_gru_mh", 1024, 8, 512, true, 1.610, 1.330),
+            ("para_gru_mh", 1024, 8, 8192, true, 22.735, 18.388),
+            ("para_lstm_cifg_mh", 1024, 8, 512, false, 0.130, 0.125),
+            ("para_lstm_cifg_mh", 1024, 8, 8192, false, 1.701, 1.764),
+            ("para_lstm_cifg_mh", 1024, 8, 2048, true, 7.624, 5.187),
+            ("para_lstm_cifg_mh", 1024, 8, 8192, true, 29.478, 19.760),
+            ("para_gru", 256, 1, 65536, false, 10.770, 0.637),
+            ("block_elman", 256, 1, 65536, false, 40.647, 3.012),
+            ("block_elman", 1024, 8, 8192, false, 5.251, 5.294),
         ];
         for (name, size, batch, steps, backward, sequential_ms, newton_ms) in rows {
             let kernels = kernels(name, size);
