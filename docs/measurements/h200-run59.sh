@@ -25,13 +25,4 @@ for g in 8x32:noloads 8x32:nomath 16x32:noloads 16x32:nomath; do
   RNNC_GEMM=$g timeout 90 $B bench $dense --methods newton --repeat 5 --backward --resident --json | tag "dense $g" >> $J
 done
 kill $SMI
-python3 - "$J" <<'PY'
-import collections, json, sys
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    rows[d["variant"]].append(d)
-for v, ds in rows.items():
-    f = lambda k: " ".join(f"{d[k]:.3f}" for d in ds)
-    print(f"{v:26s} proj {f('projection_ms')}  wgrad {f('weight_gradients_ms')}  igrad {f('input_gradients_ms')}  rec {f('recurrence_ms')}")
-PY
+python3 docs/measurements/summary_products.py "$J"

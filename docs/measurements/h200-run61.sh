@@ -21,13 +21,4 @@ for round in 1 2; do
   done
 done
 kill $SMI
-python3 - "$J" <<'PY'
-import collections, json, sys
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    rows[d["variant"]].append(d)
-for v, ds in sorted(rows.items()):
-    f = lambda k: " ".join(f"{d[k]:.3f}" for d in ds)
-    print(f"{v:30s} proj {f('projection_ms')}  wgrad {f('weight_gradients_ms')}  igrad {f('input_gradients_ms')}  fwdbwd {f('fwd_bwd_ms')}")
-PY
+python3 docs/measurements/summary_products.py "$J"

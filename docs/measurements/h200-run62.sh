@@ -17,13 +17,4 @@ for round in 1 2; do
   done
   timeout 90 $B bench stdlib:para_gru_mh --dims H=1024 --batch 8 --seq 8192 --methods newton --repeat 5 --backward --resident --json | tag "heads H=1024" >> $J
 done
-python3 - "$J" <<'PY'
-import collections, json, sys
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    rows[d["variant"]].append(d)
-for v, ds in sorted(rows.items()):
-    f = lambda k: " ".join(f"{d[k]:.3f}" for d in ds)
-    print(f"{v:22s} proj {f('projection_ms')}  wgrad {f('weight_gradients_ms')}  igrad {f('input_gradients_ms')}")
-PY
+python3 docs/measurements/summary_products.py "$J"

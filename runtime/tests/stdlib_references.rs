@@ -11,7 +11,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use rnnc_compiler::backend::wgsl::LaneMode;
+use rnnc_compiler::backend::wgsl::{LaneMode, Target};
 use rnnc_compiler::{Derived, check_source, derive_cell};
 use rnnc_runtime::cpu::CpuCell;
 use rnnc_runtime::data::random::{SplitMix64, random_inputs, random_params, random_tensor};
@@ -621,16 +621,29 @@ fn slstm_converges_in_parallel_with_damping() {
             let want = reference(&case.point, case.batch, case.steps, &case.sizes);
             let mut cpu = CpuCell::compile(&case.derived, case.data.dims()).expect("compiles");
             cpu.set_threads(2);
-            let gpu_cell = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+            // The GPU kernel's initial guess from the segment's start state,
+            // as the CPU's, on which plain Newton fails here (the chained
+            // guess, the default, makes plain Newton converge on some of these
+            // cases on an H200: docs/measurements/h200-run65).
+            let from_start = |target: &mut Target| target.newton_knobs.chained = false;
+            let gpu_cell = GpuCell::compile_with(&gpu, &case.derived, case.data.dims(), from_start).expect("compiles");
+            let chained = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
             let settings = NewtonSettings::default();
             let runs = [
                 ("CPU", cpu.forward(&case.data, Method::Newton, &settings).expect("runs")),
                 ("GPU", gpu_cell.forward(&gpu, &case.data, Method::Newton, &settings).expect("runs")),
+                ("GPU, chained guess", chained.forward(&gpu, &case.data, Method::Newton, &settings).expect("runs")),
             ];
             for (backend, (outputs, report)) in runs {
                 let label = format!("sLSTM heads of {head} {backend} T={steps}");
                 assert_eq!(report.method, "newton", "{label}: {report:?}");
-                if backend == "GPU" && gpu.is_cpu() {
+                if backend == "GPU, chained guess" {
+                    // Solved in parallel, damped or not (on a CPU device, where
+                    // nothing damps, a failing segment falls back, exactly).
+                    if !gpu.is_cpu() {
+                        assert!(report.converged && report.fallback_segments == 0, "{label}: {report:?}");
+                    }
+                } else if backend == "GPU" && gpu.is_cpu() {
                     // No damping on a CPU device (`GpuCell::damps`): a failing
                     // segment falls back, exactly (the outputs are checked below).
                     assert_eq!(report.damped_iterations, 0, "{label}: {report:?}");

@@ -138,7 +138,18 @@ fn fixed_buffers_fit(limit: u64, derived: &Derived, kernels: &GpuKernels) -> Res
 impl GpuCell {
     /// Generates the cell's kernels for `dims` and compiles them on `gpu`.
     pub fn compile(gpu: &Gpu, derived: &Derived, dims: &DimSizes) -> Result<GpuCell, GpuError> {
-        let target = Target {
+        GpuCell::compile_with(gpu, derived, dims, |_| {})
+    }
+
+    /// [`GpuCell::compile`] with the device's target adjusted by `adjust`
+    /// first (tests and measurements: a Newton knob, a GEMM shape).
+    pub fn compile_with(
+        gpu: &Gpu,
+        derived: &Derived,
+        dims: &DimSizes,
+        adjust: impl FnOnce(&mut Target),
+    ) -> Result<GpuCell, GpuError> {
+        let mut target = Target {
             max_threads: gpu.max_threads_per_workgroup(),
             workgroup_bytes: gpu.max_workgroup_bytes(),
             chunk_len: std::env::var(CHUNK_ENV).ok().and_then(|v| v.parse().ok()),
@@ -159,10 +170,12 @@ impl GpuCell {
                 Err(_) if gpu.is_cpu() => wgsl::NewtonKnobs {
                     threads: Some(gpu.max_threads_per_workgroup()),
                     lanes: Some(wgsl::NEWTON_LANES),
+                    ..wgsl::NewtonKnobs::default()
                 },
                 Err(_) => wgsl::NewtonKnobs::default(),
             },
         };
+        adjust(&mut target);
         let kernels = wgsl::generate(derived, dims, &target).map_err(|e| match e.kind {
             rnnc_compiler::ErrorKind::BackendUnsupported { .. } => GpuError::Unsupported(Box::new(e)),
             _ => GpuError::Codegen(e.to_string()),

@@ -169,14 +169,28 @@ pub struct Target {
     pub newton_knobs: NewtonKnobs,
 }
 
-/// The Newton kernel's workgroup shape, if not the measured default (tuning
-/// and measurements; `RNNC_NEWTON`, e.g. `threads=512,lanes=2`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The Newton kernel's workgroup shape, if not the measured default, and its
+/// initial guess (tuning and measurements; `RNNC_NEWTON`, e.g.
+/// `threads=512,lanes=2`, `chained=0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NewtonKnobs {
     /// Threads per workgroup (a power of two).
     pub threads: Option<u64>,
     /// Lanes per workgroup (a power of two).
     pub lanes: Option<u64>,
+    /// Whether Newton's initial guess chains each chunk's steps from the
+    /// segment's start state (the default) rather than taking every step
+    /// from it (`chained=0`). H200, docs/measurements/h200-run64 (B = 1,
+    /// N = 256, T = 65536): ParaLSTM 0.970 -> 0.880 ms (4 -> 3 iterations),
+    /// ParaGRU 0.644 -> 0.634 (4 -> 3), block_elman 2.996 -> 2.961 (6 -> 5);
+    /// at B = 8, N = 1024, T = 8192 no change (1.130 / 1.134, 1.761 / 1.763).
+    pub chained: bool,
+}
+
+impl Default for NewtonKnobs {
+    fn default() -> Self {
+        NewtonKnobs { threads: None, lanes: None, chained: true }
+    }
 }
 
 impl std::str::FromStr for NewtonKnobs {
@@ -186,6 +200,14 @@ impl std::str::FromStr for NewtonKnobs {
         let mut knobs = NewtonKnobs::default();
         for part in text.split(',').filter(|p| !p.trim().is_empty()) {
             let (key, value) = part.split_once('=').ok_or_else(|| format!("`{part}` is not KEY=VALUE"))?;
+            if key.trim() == "chained" {
+                knobs.chained = match value.trim() {
+                    "0" => false,
+                    "1" => true,
+                    other => return Err(format!("`chained={other}`: 0 or 1")),
+                };
+                continue;
+            }
             let count = value
                 .trim()
                 .parse::<u64>()
@@ -195,7 +217,7 @@ impl std::str::FromStr for NewtonKnobs {
             match key.trim() {
                 "threads" => knobs.threads = Some(count),
                 "lanes" => knobs.lanes = Some(count),
-                _ => return Err(format!("unknown Newton knob `{key}` (threads, lanes)")),
+                _ => return Err(format!("unknown Newton knob `{key}` (threads, lanes, chained)")),
             }
         }
         Ok(knobs)
@@ -436,6 +458,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
             ("N", shape.chunk_len),
             ("CACHED", cached),
             ("LINEAR", u64::from(plan.cell.linear)),
+            ("CHAINED_GUESS", u64::from(target.newton_knobs.chained)),
             ("G", pipeline_group(&plan, target)),
         ],
         &[("Raw", plan.raw_len()), ("Pre", plan.hoisted_len())],

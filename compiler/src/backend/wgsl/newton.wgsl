@@ -74,7 +74,8 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
     workgroupBarrier();
     for (var t0 = settings.first; t0 < settings.last; t0 += S * N) {
         let first = t0 + place.s * N;
-        // The initial guess: every step from the segment's start state.
+        // The initial guess: every step from the segment's start state, or
+        // each chunk's steps chained from it (CHAINED_GUESS).
         let start = segment_start[place.c];
         // Every step's raw values are loaded before any is hoisted and stepped,
         // so the loads overlap (4-7% on an H200: docs/measurements/h200-run19).
@@ -83,14 +84,19 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             let t = first + j;
             if place.live && t < settings.steps { raw[j] = load_raw(place.b, t, place.lane); }
         }
+        // With CHAINED_GUESS (`NewtonKnobs::chained`), each chunk's steps one
+        // after another from the segment's start state (fewer iterations on
+        // long segments: docs/measurements/h200-run64).
+        var guess_prev = start;
         for (var j = 0u; j < N; j++) {
             let t = first + j;
             if place.live && t < settings.steps {
                 pre[j] = hoist(raw[j], place.lane);
-                h[j] = step(place.lane, pre[j], start);
+                h[j] = step(place.lane, pre[j], guess_prev);
             } else {
-                h[j] = start;
+                h[j] = guess_prev;
             }
+            if CHAINED_GUESS == 1u { guess_prev = h[j]; }
         }
         var iterations = 0u;
         var fell_back = false;
@@ -263,13 +269,15 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             if restart {
                 // Damping starts (or a damped update was not finite): again
                 // from the initial guess.
+                var restart_prev = start;
                 for (var j = 0u; j < N; j++) {
                     let t = first + j;
                     if place.live && t < settings.steps {
-                        h[j] = step(place.lane, pre[j], start);
+                        h[j] = step(place.lane, pre[j], restart_prev);
                     } else {
-                        h[j] = start;
+                        h[j] = restart_prev;
                     }
+                    if CHAINED_GUESS == 1u { restart_prev = h[j]; }
                 }
             }
             workgroupBarrier();
