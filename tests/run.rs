@@ -207,7 +207,8 @@ fn without_a_gpu_the_cpu_runs_and_says_so() {
 /// A cell the GPU back end cannot run (a dense GRU of 72 channels: one lane
 /// wider than a GPU thread holds) runs on the CPU without `--backend`, the
 /// report and stderr saying why; with `--backend gpu` it is an error at the
-/// state's declaration. The outputs match the CPU back end's own.
+/// product that couples the state's channels. The outputs match the CPU back
+/// end's own.
 #[test]
 fn a_cell_the_gpu_cannot_run_runs_on_the_cpu_under_auto() {
     let dir = workdir("fallback");
@@ -245,9 +246,15 @@ fn a_cell_the_gpu_cannot_run_runs_on_the_cpu_under_auto() {
     let (output, report, written) = run(Some("gpu"), "gpu.npy");
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stderr(&output);
-    for wanted in
-        ["--> stdlib:gru:", "state h: [H];", "one lane with every state", "help: the CPU back end runs this cell"]
-    {
+    let wanted = [
+        "--> stdlib:gru:",
+        "W_hr @ h",
+        "this product couples every channel of the state",
+        "state h: [H];",
+        "one lane holds this state",
+        "help: the CPU back end runs this cell",
+    ];
+    for wanted in wanted {
         assert!(text.contains(wanted), "{wanted:?} not in:\n{text}");
     }
     assert!(report.is_none() && written.is_none(), "nothing is written");

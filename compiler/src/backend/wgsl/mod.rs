@@ -368,13 +368,18 @@ fn whole_lane_fits(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Res
             plan.whole.as_deref().unwrap_or("one lane")
         ),
     );
-    // At the states (the lane), else the cell.
-    let mut states = derived.cell.states.values().map(|state| state.span);
-    let error = match states.next() {
-        Some(first) => states.fold(Error::new(kind, first, "one lane with every state"), |error, span| {
-            error.with_related(span, "in the same lane")
-        }),
-        None => Error::new(kind, derived.cell.span, "this cell"),
+    // At what makes the lane whole, with the states (the lane); else at the
+    // states; else the cell.
+    let states = derived.cell.states.values().map(|state| state.span);
+    let error = match (refusal::whole_lane_cause(derived), states.clone().next()) {
+        (Some((cause, label)), _) => states
+            .fold(Error::new(kind, cause, label), |error, span| error.with_related(span, "one lane holds this state")),
+        (None, Some(first)) => {
+            states.skip(1).fold(Error::new(kind, first, "one lane with every state"), |error, span| {
+                error.with_related(span, "in the same lane")
+            })
+        }
+        (None, None) => Error::new(kind, derived.cell.span, "this cell"),
     };
     Err(error.with_hint(CPU_RUNS_IT))
 }

@@ -3,10 +3,12 @@
 //! parameter's declaration when no product is written there, or the cell.
 
 use crate::Derived;
+use crate::analyse::Dependence;
 use crate::arena::Handle;
-use crate::check::Param;
+use crate::check::{Param, ParamShape};
 use crate::error::{Error, ErrorKind};
-use crate::ir::Node;
+use crate::ir::{Node, Op};
+use crate::span::Span;
 
 /// The error kind of every refusal.
 pub(super) fn kind(derived: &Derived, reason: String) -> ErrorKind {
@@ -32,4 +34,28 @@ pub(super) fn of_param(
             .with_related(declared, "the parameter is declared here"),
         None => Error::new(kind(derived, reason), declared, "this parameter"),
     }
+}
+
+/// What makes a cell's state one whole lane, where the source writes it: the
+/// first product of a dense matrix and a state-dependent vector (it couples
+/// every channel), else the first value read across channels (a reduction,
+/// slice, padding, spread or fold); `None` when no such node has a place.
+pub(super) fn whole_lane_cause(derived: &Derived) -> Option<(Span, &'static str)> {
+    let graph = &derived.ir.graph;
+    let dependence = Dependence::of(graph);
+    let step = || graph.iter().take(derived.ir.step_len);
+    let coupling = step().find_map(|(handle, node)| match node.op {
+        Op::MatVec(param, _) | Op::MatVecT(param, _)
+            if dependence.varying[handle.index()]
+                && matches!(derived.cell.params[param].shape, ParamShape::Matrix { .. }) =>
+        {
+            derived.ir.span(handle).map(|span| (span, "this product couples every channel of the state"))
+        }
+        _ => None,
+    });
+    coupling.or_else(|| {
+        step()
+            .filter(|(_, node)| node.moves_elements())
+            .find_map(|(handle, _)| derived.ir.span(handle).map(|span| (span, "this reads across channels")))
+    })
 }

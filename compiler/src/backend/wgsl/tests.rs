@@ -193,9 +193,14 @@ fn whole_lanes_wider_than_a_thread_holds_are_refused() {
     let refused = generate_at("gru", super::WHOLE_LANE_VALUES + 1).expect_err("refused");
     let message = refused.to_string();
     assert!(message.contains("the Jacobian is dense"), "{message}");
-    // At the state's declaration, with the way out as a hint.
-    let cell = crate::check_source(rnnc_stdlib::get("gru").unwrap().source).expect("checks").remove(0);
-    assert_eq!(refused.span, cell.states.values().next().expect("a state").span);
+    // At the product that couples the channels, the state as a related
+    // place, and the way out as a hint.
+    let source = rnnc_stdlib::get("gru").unwrap().source;
+    let cell = crate::check_source(source).expect("checks").remove(0);
+    assert_eq!(&source[refused.span.start as usize..refused.span.end as usize], "W_hr @ h");
+    assert_eq!(refused.label, "this product couples every channel of the state");
+    let state = cell.states.values().next().expect("a state").span;
+    assert!(refused.notes.iter().any(|n| n.span == Some(state)), "{refused:?}");
     assert!(refused.notes.iter().any(|n| n.span.is_none() && n.message.contains("--backend cpu")), "{refused:?}");
     assert!(message.contains(&format!("values of {} elements", super::WHOLE_LANE_VALUES + 1)), "{message}");
     // Lanes of some channels are never limited.
