@@ -122,8 +122,7 @@ fn fixed_buffers_fit(limit: u64, derived: &Derived, kernels: &GpuKernels) -> Res
     // The first of the largest.
     let largest = params.iter().rev().copied().max_by_key(|p| plan.params[p.index()].len);
     let reason = format!("{what} need {} bytes; the device binds at most {limit} bytes at once", bytes(words));
-    let kind =
-        rnnc_compiler::ErrorKind::BackendUnsupported { backend: "wgsl", cell: derived.cell.name.clone(), reason };
+    let kind = wgsl::refusal::kind(derived, reason);
     let error = match largest {
         Some(param) => {
             let declared = &derived.cell.params[param];

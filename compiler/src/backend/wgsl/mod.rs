@@ -18,7 +18,7 @@ pub mod gemm;
 pub mod interface;
 mod lane;
 pub mod plan;
-mod refusal;
+pub mod refusal;
 pub mod stage;
 
 use crate::Derived;
@@ -360,28 +360,12 @@ fn whole_lane_fits(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Res
     if widest <= WHOLE_LANE_VALUES {
         return Ok(());
     }
-    let kind = refusal::kind(
-        derived,
-        format!(
-            "one thread a sequence would hold every state ({}), with values of {widest} elements, more than the \
-             GPU kernels hold in one thread ({WHOLE_LANE_VALUES})",
-            plan.whole.as_deref().unwrap_or("one lane")
-        ),
+    let reason = format!(
+        "one thread a sequence would hold every state ({}), with values of {widest} elements, more than the GPU \
+         kernels hold in one thread ({WHOLE_LANE_VALUES})",
+        plan.whole.as_deref().unwrap_or("one lane")
     );
-    // At what makes the lane whole, with the states (the lane); else at the
-    // states; else the cell.
-    let states = derived.cell.states.values().map(|state| state.span);
-    let error = match (refusal::whole_lane_cause(derived), states.clone().next()) {
-        (Some((cause, label)), _) => states
-            .fold(Error::new(kind, cause, label), |error, span| error.with_related(span, "one lane holds this state")),
-        (None, Some(first)) => {
-            states.skip(1).fold(Error::new(kind, first, "one lane with every state"), |error, span| {
-                error.with_related(span, "in the same lane")
-            })
-        }
-        (None, None) => Error::new(kind, derived.cell.span, "this cell"),
-    };
-    Err(error.with_hint(CPU_RUNS_IT))
+    Err(refusal::of_whole_lane(derived, reason).with_hint(CPU_RUNS_IT))
 }
 
 /// Generates (and validates) the recurrence kernels of `derived` for `dims` and a
