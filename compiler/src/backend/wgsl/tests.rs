@@ -178,6 +178,25 @@ fn newton_workgroups_follow_the_measured_shapes() {
     assert!("depth=4".parse::<NewtonKnobs>().is_err());
 }
 
+/// Newton's initial guess chains each chunk's steps by default; `chained=0`
+/// takes every step from the segment's start state (the kernel's constant
+/// says which ran).
+#[test]
+fn the_initial_guess_is_chained_unless_asked_otherwise() {
+    let source = rnnc_stdlib::get("para_gru").unwrap().source;
+    let generate_with = |knobs: NewtonKnobs| {
+        let cell = crate::check_source(source).expect("checks").remove(0);
+        let sizes = cell.bind_dims(|_| Some(64)).expect("binds");
+        let target = Target { newton_knobs: knobs, ..Target::default() };
+        generate(&derive_cell(&cell).expect("derives"), &sizes, &target).expect("generates").recurrence
+    };
+    assert!(generate_with(NewtonKnobs::default()).contains("const CHAINED_GUESS: u32 = 1u;"));
+    let from_start: NewtonKnobs = "chained=0".parse().expect("parses");
+    assert!(!from_start.chained);
+    assert!(generate_with(from_start).contains("const CHAINED_GUESS: u32 = 0u;"));
+    assert!("chained=2".parse::<NewtonKnobs>().is_err());
+}
+
 /// A whole lane holds every value of the step in one thread: beyond
 /// `WHOLE_LANE_VALUES` elements the GPU back end refuses the cell, saying why
 /// its state is one lane and to run it on the CPU, instead of emitting a kernel
