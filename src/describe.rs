@@ -1,10 +1,12 @@
 //! The JSON the command line prints and the Python package returns, built in one
-//! place: `rnnc inspect --json`'s description of a cell ([`inspect_json`]) and the
+//! place: `rnnc inspect --json`'s description of a cell ([`inspect_json`], with
+//! what each back end makes of it at bound sizes: [`backend_plans`]) and the
 //! `--report` of `rnnc run` and `rnnc grad` ([`report_json`]); and the stored
 //! shape of every parameter for bound dims ([`param_shapes`]).
 
-use rnnc_compiler::Derived;
+use rnnc_compiler::backend::{clif, wgsl};
 use rnnc_compiler::check::{DimSizes, OutputValue, Param, ParamShape, Size};
+use rnnc_compiler::{Derived, Error};
 use rnnc_runtime::ForwardReport;
 use rnnc_runtime::data::layout::{shape_of, stored_axes};
 use rnnc_runtime::data::{DataError, NonFiniteOutputs, NonFiniteTensors};
@@ -17,7 +19,9 @@ use crate::Cell;
 /// `inputs`, `states`, `params`, `outputs` (each `{"name", "shape"}`), the
 /// proved `jacobian` structure, the number of `hoisted` values, whether the cell
 /// is `linear` in its states (solved by one scan) and its `linear_states` (the
-/// states whose updates are affine in the states).
+/// states whose updates are affine in the states); with `sizes`, `backends`:
+/// [`backend_plans`] as `{"gpu": {"runs": true, "lanes", "unknowns", "whole",
+/// "methods", "no_newton"} or {"runs": false, "reason"}, "cpu": {...}}`.
 pub fn inspect_json(derived: &Derived, sizes: Option<&DimSizes>) -> Value {
     let cell = &derived.cell;
     let structure = derived.structure();
@@ -57,7 +61,95 @@ pub fn inspect_json(derived: &Derived, sizes: Option<&DimSizes>) -> Value {
             .filter(|&(_, &linear)| linear)
             .map(|(state, _)| state.name.as_str())
             .collect::<Vec<_>>(),
+        "backends": sizes.map(|sizes| backends_json(&backend_plans(derived, sizes))),
     })
+}
+
+/// The methods a back end has for a cell: Newton (the scan, for a cell linear
+/// in its states) unless `no_newton` says why not, and always the sequential
+/// method.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Methods {
+    /// Whether the cell is linear in its states (Newton's kernel is one scan).
+    pub linear: bool,
+    /// Why there is no Newton kernel, if there is none.
+    pub no_newton: Option<String>,
+}
+
+impl Methods {
+    /// The methods' names, as `--method` takes them and reports name them.
+    pub fn names(&self) -> Vec<&'static str> {
+        match (&self.no_newton, self.linear) {
+            (Some(_), _) => vec!["sequential"],
+            (None, true) => vec!["scan", "sequential"],
+            (None, false) => vec!["newton", "sequential"],
+        }
+    }
+}
+
+/// How the GPU back end cuts a cell's state and solves it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GpuPlan {
+    /// Independent lanes per sequence (one thread's unknowns each).
+    pub lanes: u64,
+    /// Unknowns per lane.
+    pub unknowns: u64,
+    /// Why the state is one lane, when it is.
+    pub whole: Option<String>,
+    /// Its methods.
+    pub methods: Methods,
+}
+
+/// What each back end makes of a cell at bound sizes: the GPU back end's lanes
+/// and methods for a device with WebGPU's default limits (a device may still
+/// refuse parameters beyond its binding size, when the kernels are compiled
+/// on it), or the located reason it cannot run the cell (`--backend auto`, the
+/// default, runs such a cell on the CPU); the CPU back end's methods.
+#[derive(Clone, Debug)]
+pub struct BackendPlans {
+    /// The GPU back end's plan, or why it cannot run the cell.
+    pub gpu: Result<GpuPlan, Error>,
+    /// The CPU back end's methods, or why it cannot run the cell.
+    pub cpu: Result<Methods, Error>,
+}
+
+/// [`BackendPlans`] of `derived` at `sizes`, from the back ends' own planning
+/// (the kernels they would generate, and their reasons).
+pub fn backend_plans(derived: &Derived, sizes: &DimSizes) -> BackendPlans {
+    let linear = derived.is_linear();
+    let gpu = wgsl::generate(derived, sizes, &wgsl::Target::default()).map(|kernels| GpuPlan {
+        lanes: kernels.plan.lanes,
+        unknowns: kernels.plan.unknowns,
+        whole: kernels.plan.whole.clone(),
+        methods: Methods { linear, no_newton: kernels.no_newton.clone() },
+    });
+    let cpu = clif::no_newton(derived, sizes).map(|why| Methods { linear, no_newton: why.map(str::to_owned) });
+    BackendPlans { gpu, cpu }
+}
+
+fn backends_json(plans: &BackendPlans) -> Value {
+    let methods = |m: &Methods| json!({ "methods": m.names(), "no_newton": m.no_newton });
+    let refused = |e: &Error| json!({ "runs": false, "reason": e.to_string() });
+    let gpu = match &plans.gpu {
+        Ok(plan) => {
+            let mut value = methods(&plan.methods);
+            value["runs"] = json!(true);
+            value["lanes"] = json!(plan.lanes);
+            value["unknowns"] = json!(plan.unknowns);
+            value["whole"] = json!(plan.whole);
+            value
+        }
+        Err(e) => refused(e),
+    };
+    let cpu = match &plans.cpu {
+        Ok(m) => {
+            let mut value = methods(m);
+            value["runs"] = json!(true);
+            value
+        }
+        Err(e) => refused(e),
+    };
+    json!({ "gpu": gpu, "cpu": cpu })
 }
 
 fn named(name: &str, shape: Vec<Value>) -> Value {

@@ -41,7 +41,7 @@ pub mod parallel;
 mod render;
 mod source;
 
-pub use describe::{inspect_json, param_shapes, report_json};
+pub use describe::{BackendPlans, GpuPlan, Methods, backend_plans, inspect_json, param_shapes, report_json};
 pub use engine::{Backend, Backward, CompiledCell, DeviceExchange, Engine, Forward, RunError, RunOptions, Tape};
 pub use render::render_errors;
 pub use rnnc_compiler as compiler;

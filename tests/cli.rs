@@ -107,6 +107,43 @@ fn inspect_shows_block_params_and_bound_dims() {
     assert!(text.contains("dims     H = 8, D = 3"), "{text}");
 }
 
+/// With bound dims, `inspect` says what each back end makes of the cell: the
+/// GPU's lanes and methods, or why it cannot run it (located), and the CPU's
+/// methods; without dims it says nothing of them.
+#[test]
+fn inspect_with_dims_says_what_each_back_end_does() {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let output = rnnc(args);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        serde_json::from_slice(&output.stdout).expect("valid JSON")
+    };
+    let gru = json(&["inspect", "stdlib:para_gru", "--json", "--dims", "H=1024,D=1024"])["backends"].clone();
+    assert_eq!(gru["gpu"]["runs"], true, "{gru}");
+    assert_eq!((gru["gpu"]["lanes"].as_u64(), gru["gpu"]["unknowns"].as_u64()), (Some(1024), Some(1)), "{gru}");
+    assert_eq!(gru["gpu"]["whole"], serde_json::Value::Null);
+    assert_eq!(gru["gpu"]["methods"], serde_json::json!(["newton", "sequential"]));
+    assert_eq!(gru["cpu"]["methods"], serde_json::json!(["newton", "sequential"]));
+
+    let linear = json(&["inspect", "stdlib:minlstm", "--json", "--dims", "H=64,D=64"])["backends"].clone();
+    assert_eq!(linear["gpu"]["methods"], serde_json::json!(["scan", "sequential"]), "{linear}");
+    let small_dense = json(&["inspect", "stdlib:gru", "--json", "--dims", "H=8,D=8"])["backends"].clone();
+    assert_eq!(small_dense["gpu"]["whole"], "the Jacobian is dense", "{small_dense}");
+    assert_eq!((small_dense["gpu"]["lanes"].as_u64(), small_dense["gpu"]["unknowns"].as_u64()), (Some(1), Some(8)));
+
+    let wide = json(&["inspect", "stdlib:gru", "--json", "--dims", "H=256,D=256"])["backends"].clone();
+    assert_eq!(wide["gpu"]["runs"], false, "{wide}");
+    let reason = wide["gpu"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("one thread a sequence would hold every state"), "{reason}");
+    assert_eq!(wide["cpu"]["methods"], serde_json::json!(["sequential"]), "{wide}");
+    assert!(wide["cpu"]["no_newton"].as_str().is_some_and(|why| why.contains("Newton solves on the CPU")));
+    let text = stdout(&rnnc(&["inspect", "stdlib:gru", "--dims", "H=256,D=256"]));
+    assert!(text.contains("gpu      does not run it (stdlib:gru:21:39): the wgsl back end cannot compile"), "{text}");
+    assert!(text.contains("without --backend the CPU runs the cell\ncpu      sequential (no Newton: "), "{text}");
+
+    assert_eq!(json(&["inspect", "stdlib:para_gru", "--json"])["backends"], serde_json::Value::Null);
+    assert!(!stdout(&rnnc(&["inspect", "stdlib:para_gru"])).contains("gpu "));
+}
+
 #[test]
 fn binding_dims_checks_block_sizes_and_names() {
     let output = rnnc(&["check", "stdlib:block_elman", "--dims", "H=6,D=3"]);

@@ -131,7 +131,9 @@ class Cell:
     ) -> dict[str, Array]:
         """Gradients of sum(douts[o] * o), keyed param.NAME, input.NAME, init.NAME."""
     def inspect(self, dims: Optional[Mapping[str, int]] = None) -> dict[str, Any]:
-        """The dict of `rnnc inspect --json`."""
+        """The dict of `rnnc inspect --json`; with `dims`, each dim's size and
+        `backends` (the GPU's lanes and methods or why it cannot run the cell,
+        the CPU's methods)."""
     def forward_slice(
         self,
         params: Mapping[str, Array],

@@ -200,7 +200,9 @@ impl Cell {
     }
 
     /// What the compiler derived, as `rnnc inspect --json` prints it; with
-    /// `dims` (a dict name -> size), each dim's `size` too.
+    /// `dims` (a dict name -> size), each dim's `size` too and `backends`: how
+    /// the GPU and CPU back ends solve the cell at those sizes, or why one
+    /// cannot.
     #[pyo3(signature = (dims=None))]
     fn inspect<'py>(&self, py: Python<'py>, dims: Option<BTreeMap<String, u64>>) -> PyResult<Bound<'py, PyAny>> {
         let sizes = match dims {

@@ -124,6 +124,16 @@ def test_inspect_is_the_command_lines_json(root, name):
     assert rnnc.stdlib(name, backend="cpu").inspect() == json.loads(printed)
 
 
+def test_inspect_with_dims_says_what_each_back_end_does():
+    backends = rnnc.stdlib("gru", backend="cpu").inspect({"H": 256, "D": 256})["backends"]
+    assert backends["gpu"]["runs"] is False
+    assert "one thread a sequence would hold every state" in backends["gpu"]["reason"]
+    assert backends["cpu"] == {"runs": True, "methods": ["sequential"], "no_newton": backends["cpu"]["no_newton"]}
+    plan = rnnc.stdlib("para_gru", backend="cpu").inspect({"H": 64, "D": 64})["backends"]["gpu"]
+    assert (plan["lanes"], plan["unknowns"], plan["methods"]) == (64, 1, ["newton", "sequential"])
+    assert rnnc.stdlib("para_gru", backend="cpu").inspect()["backends"] is None
+
+
 def test_inspect_states_the_jacobian_structure():
     structures = {
         name: rnnc.stdlib(name, backend="cpu").inspect()["jacobian"] for name in ["para_gru", "elman", "para_lstm"]

@@ -1,4 +1,5 @@
-//! `rnnc inspect FILE [--cell NAME] [--json]`: what the compiler knows of a cell.
+//! `rnnc inspect FILE [--cell NAME] [--json] [--dims ...]`: what the compiler knows
+//! of a cell, and with bound dims what each back end makes of it.
 
 use rnnc::Cell;
 use rnnc::compiler::check::OutputValue;
@@ -48,8 +49,39 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             outln!("linear   in states: {linear} (the cell is solved by Newton's method)")?;
         }
         outln!("hoisted  {} state-independent value(s) computed before the recurrence", derived.hoisting.nodes.len())?;
+        if let Some(sizes) = &sizes {
+            out(&backend_lines(&source, &rnnc::backend_plans(&derived, sizes)))?;
+        }
     }
     Ok(())
+}
+
+/// The `gpu` and `cpu` lines of a cell at bound sizes: how each back end
+/// solves it, or why it cannot (located in the source).
+fn backend_lines(source: &rnnc::Source, plans: &rnnc::BackendPlans) -> String {
+    let methods = |m: &rnnc::Methods| {
+        let names = m.names().join(", ");
+        match &m.no_newton {
+            Some(why) => format!("{names} (no Newton: {why})"),
+            None => names,
+        }
+    };
+    let refused = |e: &rnnc::Error| {
+        let at = rnnc::compiler::LineCol::of(&source.display_text(), e.span.start);
+        format!("does not run it ({}:{}:{}): {e}", source.name, at.line, at.column)
+    };
+    let gpu = match &plans.gpu {
+        Ok(plan) => {
+            let cut = match &plan.whole {
+                Some(why) => format!("one lane a sequence holding every state ({why})"),
+                None => format!("{} lanes a sequence", plan.lanes),
+            };
+            format!("{cut}, {} unknown(s) a lane; {}", plan.unknowns, methods(&plan.methods))
+        }
+        Err(e) => format!("{}; without --backend the CPU runs the cell", refused(e)),
+    };
+    let cpu = plans.cpu.as_ref().map_or_else(refused, methods);
+    format!("gpu      {gpu}\ncpu      {cpu}\n")
 }
 
 fn text_report(

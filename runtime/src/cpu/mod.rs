@@ -52,6 +52,7 @@ use std::time::{Duration, Instant};
 pub use error::CpuError;
 use rnnc_compiler::Derived;
 pub use rnnc_compiler::backend::clif::CpuLayout;
+use rnnc_compiler::backend::clif::NO_NEWTON;
 use rnnc_compiler::check::DimSizes;
 
 use crate::data::BoundData;
@@ -64,12 +65,6 @@ use parallel::channel_ranges;
 pub const AUTO_NEWTON_THREADS_PER_UNIT: usize = 16;
 /// `Method::Auto` picks Newton only for sequences at least this long.
 pub const AUTO_NEWTON_MIN_STEPS: usize = 4096;
-
-/// Why a cell has no Newton kernel on the CPU: its states are one lane (a dense
-/// Jacobian, or a reduction, slice, spread or fold reading across channels)
-/// of more unknowns than `Device::Cpu.dense_newton_unknowns()`.
-const NO_NEWTON: &str = "the state is one lane of more unknowns than Newton solves on the CPU (a dense Jacobian, or \
-                         values read across channels)";
 
 /// A cell compiled for the CPU, for one set of dim sizes. See the [module
 /// documentation](self).

@@ -130,6 +130,20 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &TargetFrontendConfi
     Ok(ClifCell { layout: plans.layout, kernels: generated })
 }
 
+/// Why a cell has no Newton kernel on the CPU: its states are one lane (a dense
+/// Jacobian, or a reduction, slice, spread or fold reading across channels)
+/// of more unknowns than `Device::Cpu.dense_newton_unknowns()`.
+pub const NO_NEWTON: &str = "the state is one lane of more unknowns than Newton solves on the CPU (a dense Jacobian, \
+                             or values read across channels)";
+
+/// Why the CPU back end has no Newton kernel for `derived` at the sizes `dims`
+/// ([`NO_NEWTON`]), if it has none: the kernels [`generate`] plans, without
+/// generating them.
+pub fn no_newton(derived: &Derived, dims: &DimSizes) -> Result<Option<&'static str>, Error> {
+    let plans = kernels::plan_kernels(derived, dims)?;
+    Ok((!plans.kernels.iter().any(|k| k.kind == KernelKind::Linearize)).then_some(NO_NEWTON))
+}
+
 /// The kernels as CLIF text (`rnnc compile --emit clif`), for [`default_target`],
 /// each verified by cranelift's verifier and preceded by a comment line.
 pub fn clif_text(derived: &Derived, dims: &DimSizes) -> Result<String, Error> {
