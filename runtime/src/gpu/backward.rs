@@ -11,6 +11,7 @@ use rnnc_compiler::backend::wgsl::{AdjointKernels, GradientLayout, SEQUENTIAL_LA
 
 use super::cell::ParamSource;
 use super::cell::{GpuCell, GpuTape, Outputs};
+use super::copy::Copies;
 use super::device::{Gpu, GpuError};
 use super::exchange::Exchange;
 use super::kernel::{Dispatch, Kernel, Recorder};
@@ -299,8 +300,11 @@ impl GpuCell {
         let total_bytes: u64 = reads.iter().map(|&(_, _, len)| len as u64 * 4).sum();
         let readback = workspace.readback(gpu, total_bytes.max(4))?;
         workspace.ensure_timer(gpu)?;
+        let copies_in = Copies::plan(gpu, workspace, uploads.exchange_copies())?;
+        let gradients_out = Copies::plan(gpu, workspace, assembly.iter().flat_map(|a| a.elementwise_copies()))?;
         let mut recorder = Recorder::new(gpu, "backward");
         workspace.stage(gpu, &uploads, &mut recorder.encoder)?;
+        copies_in.record(&mut recorder, workspace)?;
         let workspace = &*workspace;
         let timer = workspace.timer();
         // Only what accumulates is cleared: the inputs' elementwise cotangents,
@@ -312,9 +316,7 @@ impl GpuCell {
         recorder.encoder.clear_buffer(grads, clear_from * 4, Some((layout.len - clear_from) * 4));
         recorder.phase("backward recurrence", timer.map(|t| (t, Phase::BackwardScan)), &recurrence)?;
         recorder.phase("weight gradients", timer.map(|t| (t, Phase::WeightGradients)), &weight_products)?;
-        if let Some(assembly) = &assembly {
-            assembly.record_copies(&mut recorder.encoder, workspace)?;
-        }
+        gradients_out.record(&mut recorder, workspace)?;
         recorder.phase("input gradients", timer.map(|t| (t, Phase::InputGradients)), &input_products)?;
         if let Some(assembly) = &assembly {
             assembly.record_sums(&mut recorder, workspace)?;

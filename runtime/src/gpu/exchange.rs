@@ -19,6 +19,7 @@ use rnnc_compiler::backend::wgsl::{GatherTable, GradientLayout, gather_text};
 
 use super::backward::{BackwardIo, BackwardTimes, PassContext};
 use super::cell::{GpuCell, GpuTape, ParamSource};
+use super::copy::WordCopy;
 use super::device::{Gpu, GpuError};
 use super::interop::ExportedMemory;
 use super::kernel::{Dispatch, Kernel, Recorder};
@@ -485,17 +486,9 @@ pub(super) struct GradientAssembly {
 impl GradientAssembly {
     /// After the backward recurrence and the stages' pullbacks (which add to
     /// the inputs' elementwise gradients), before the input gradients'
-    /// products (which add onto them): the elementwise gradients copied.
-    pub(super) fn record_copies(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        workspace: &Workspace,
-    ) -> Result<(), GpuError> {
-        let (grads, exchange) = (&workspace.get(Slot::Grads)?.buffer, &workspace.get(Slot::Exchange)?.buffer);
-        for &(from, to, len) in &self.from_grads {
-            encoder.copy_buffer_to_buffer(grads, from * 4, exchange, to * 4, len * 4);
-        }
-        Ok(())
+    /// products (which add onto them): the elementwise gradients' copies.
+    pub(super) fn elementwise_copies(&self) -> impl Iterator<Item = WordCopy> + '_ {
+        self.from_grads.iter().map(|&(from, to, len)| WordCopy { src: Slot::Grads, from, dst: Slot::Exchange, to, len })
     }
 
     /// After the gradient products: the parameters' gradients.

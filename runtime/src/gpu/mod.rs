@@ -4,6 +4,7 @@
 
 mod backward;
 mod cell;
+mod copy;
 mod device;
 mod exchange;
 mod gradient_products;

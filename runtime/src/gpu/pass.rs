@@ -14,6 +14,7 @@ use rnnc_compiler::backend::wgsl::{
 };
 
 use super::cell::{GpuCell, Outputs, Run};
+use super::copy::{Copies, WordCopy};
 use super::device::{Gpu, GpuError};
 use super::exchange::Exchange;
 use super::kernel::{Dispatch, Kernel, Recorder};
@@ -199,19 +200,32 @@ impl GpuCell {
         let output_words = if read_outputs { output_words } else { 0 };
         let readback = workspace.readback(gpu, (output_words * 4) as u64 + stats_bytes)?;
         workspace.ensure_timer(gpu)?;
+        let copies_in = Copies::plan(gpu, workspace, uploads.exchange_copies())?;
+        let outputs_out: Vec<WordCopy> = match io {
+            PassIo::Exchange(exchange) => exchange
+                .layout()
+                .outputs()
+                .iter()
+                .zip(&plan.output_prefix)
+                .map(|(region, &prefix)| WordCopy {
+                    src: Slot::Outputs,
+                    from: rows as u64 * prefix,
+                    dst: Slot::Exchange,
+                    to: region.offset as u64,
+                    len: region.len() as u64,
+                })
+                .collect(),
+            PassIo::Host { .. } => Vec::new(),
+        };
+        let copies_out = Copies::plan(gpu, workspace, outputs_out)?;
         let mut recorder = Recorder::new(gpu, "forward");
         workspace.stage(gpu, &uploads, &mut recorder.encoder)?;
+        copies_in.record(&mut recorder, workspace)?;
         let timer = workspace.timer();
         recorder.encoder.clear_buffer(&workspace.get(Slot::Stats)?.buffer, 0, Some(stats_bytes));
         recorder.phase("projection", timer.map(|t| (t, Phase::Projection)), &projections)?;
         recorder.phase("recurrence", timer.map(|t| (t, Phase::Recurrence)), &recurrence)?;
-        if let PassIo::Exchange(exchange) = io {
-            let (outputs, target) = (&workspace.get(Slot::Outputs)?.buffer, &workspace.get(Slot::Exchange)?.buffer);
-            for (region, &prefix) in exchange.layout().outputs().iter().zip(&plan.output_prefix) {
-                let (from, to, bytes) = (rows as u64 * prefix * 4, region.offset as u64 * 4, region.len() as u64 * 4);
-                recorder.encoder.copy_buffer_to_buffer(outputs, from, target, to, bytes);
-            }
-        }
+        copies_out.record(&mut recorder, workspace)?;
         let output_bytes = (output_words * 4) as u64;
         if output_bytes > 0 {
             recorder.encoder.copy_buffer_to_buffer(

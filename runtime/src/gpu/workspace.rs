@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::copy::WordCopy;
 use super::device::{Gpu, GpuError};
 use super::kernel::Kernel;
 use super::memory::GpuBuffer;
@@ -210,22 +211,16 @@ impl Workspace {
         Ok(buffer)
     }
 
-    /// Writes `uploads` into the resident upload buffer and records their copies
-    /// into their buffers at the start of `encoder` (so a call's host data costs
-    /// one copy on the host and allocates nothing).
+    /// Writes `uploads`' host data into the resident upload buffer and records
+    /// their copies into their buffers at the start of `encoder` (so a call's
+    /// host data costs one copy on the host and allocates nothing); the copies
+    /// from the exchange are the caller's (`Uploads::exchange_copies`).
     pub(super) fn stage(
         &mut self,
         gpu: &Gpu,
         uploads: &Uploads<'_>,
         encoder: &mut wgpu::CommandEncoder,
     ) -> Result<(), GpuError> {
-        for &(slot, offset, from, len) in &uploads.copies {
-            let (source, target) = (self.get(Slot::Exchange)?, self.get(slot)?);
-            if from + len > source.len() as u64 || offset + len > target.len() as u64 {
-                return Err(GpuError::Device(format!("internal: a copy overruns the exchange or the {slot:?} buffer")));
-            }
-            encoder.copy_buffer_to_buffer(&source.buffer, from * 4, &target.buffer, offset * 4, len * 4);
-        }
         let total: u64 = uploads.writes.iter().map(|(_, _, words)| words.len() as u64 * 4).sum();
         if total == 0 {
             return Ok(());
@@ -302,11 +297,17 @@ impl<'a> Uploads<'a> {
         }
     }
 
-    /// Words `from..from + len` of the exchange, copied on the device.
+    /// Words `from..from + len` of the exchange, copied on the device (by
+    /// [`super::copy::Copies`], from [`Uploads::exchange_copies`]).
     pub(super) fn copy_from_exchange(&mut self, slot: Slot, offset: u64, from: u64, len: u64) {
         if len > 0 {
             self.copies.push((slot, offset, from, len));
         }
+    }
+
+    /// The copies from the exchange.
+    pub(super) fn exchange_copies(&self) -> impl Iterator<Item = WordCopy> + '_ {
+        self.copies.iter().map(|&(dst, to, from, len)| WordCopy { src: Slot::Exchange, from, dst, to, len })
     }
 
     /// Interface records (settings, sizes) made for this call.

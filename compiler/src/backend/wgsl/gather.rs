@@ -2,7 +2,8 @@
 //! indices into words of another. The runtime uses it where results are
 //! assembled on the device rather than on the host: the parameters' gradients
 //! from the backward kernels' per-thread accumulators, and a `scalar`
-//! parameter's number repeated to the length the kernels read.
+//! parameter's number repeated to the length the kernels read. And the quad
+//! copy (`copy.wgsl`), words moved between two buffers by a kernel.
 
 use super::interface::GatherSizes;
 
@@ -13,6 +14,15 @@ const THREADS: u64 = 256;
 /// source, the destination).
 pub fn gather_text() -> String {
     format!("{}{}", GatherSizes::wgsl(), include_str!("gather.wgsl"))
+}
+
+/// Threads per workgroup of the quad copy (`copy.wgsl`), each copying one quad.
+pub const COPY_THREADS: u64 = 256;
+
+/// The quad copy's text (entry point `main`; bindings: the source and the
+/// destination, ranges of the same length in whole quads).
+pub fn copy_text() -> &'static str {
+    include_str!("copy.wgsl")
 }
 
 /// A planned gather: the table the kernel reads and the record that describes it.
@@ -67,5 +77,6 @@ mod tests {
     #[test]
     fn the_kernel_validates() {
         super::super::validate("gather", &gather_text()).expect("valid");
+        super::super::validate("copy", copy_text()).expect("valid");
     }
 }

@@ -34,7 +34,7 @@ pub fn grid_in_rows(items: u64, threads: u64, max_per_dimension: u32) -> [u32; 3
 }
 
 pub use adjoint::{Accumulator, AccumulatorKind, AdjointKernels, GradientLayout, generate_adjoint};
-pub use gather::{GatherTable, gather_text};
+pub use gather::{COPY_THREADS, GatherTable, copy_text, gather_text};
 pub use gemm::{GEMM_TILE, GemmAblation, GemmKernel, GemmLaunch, GemmLayout, TransposeLaunch};
 pub use interface::{GatherSizes, GemmSizes, Settings, Stats};
 pub use plan::{KernelPlan, LaneMode, RawValue};
