@@ -182,12 +182,43 @@ class _Slot:
         self.pending = False
 
 
-def _fill(view: torch.Tensor, tensor: Optional[torch.Tensor]) -> None:
-    """Writes `tensor` (any float dtype, same device) into `view`; zero for none."""
-    if tensor is None:
-        view.zero_()
+def _batched_copies() -> bool:
+    """Whether torch copies lists of tensors in one call (`torch._foreach_copy_`):
+    the device path's tensors then go in and out in a few launches instead of
+    one each (H200: docs/PERFORMANCE.md, run 73)."""
+    return hasattr(torch, "_foreach_copy_") and os.environ.get("RNNC_TORCH_BATCHED", "1") != "0"
+
+
+def _fill_all(pairs) -> None:
+    """Writes each `(view, tensor)`'s tensor (any float dtype, on the view's
+    device) into its view, zeros where the tensor is None: the copies in one
+    batched call where torch has it."""
+    views, sources = [], []
+    for view, tensor in pairs:
+        if tensor is None:
+            view.zero_()
+        else:
+            views.append(view)
+            sources.append(tensor.detach().reshape(view.shape))
+    if views and _batched_copies():
+        torch._foreach_copy_(views, sources)
     else:
-        view.copy_(tensor.detach().reshape(view.shape))
+        for view, source in zip(views, sources):
+            view.copy_(source)
+
+
+def _copies_out(tensors, kinds):
+    """New tensors holding `tensors` (device views), each on the device and in
+    the dtype of its `(device, dtype)`, or None where the kind is None: in one
+    batched copy where torch has it."""
+    wanted = [(t, kind) for t, kind in zip(tensors, kinds) if kind is not None]
+    if not (wanted and _batched_copies() and all(t.device == device for t, (device, _) in wanted)):
+        outs = [t.to(device=device, dtype=dtype, copy=True) for t, (device, dtype) in wanted]
+    else:
+        outs = [torch.empty(t.shape, device=device, dtype=dtype) for t, (device, dtype) in wanted]
+        torch._foreach_copy_(outs, [t for t, _ in wanted])
+    given = iter(outs)
+    return [next(given) if kind is not None else None for kind in kinds]
 
 
 class _ExchangeFunction(torch.autograd.Function):
@@ -199,11 +230,10 @@ class _ExchangeFunction(torch.autograd.Function):
     def forward(ctx, run: _Run, slot: _Slot, keep: bool, *tensors: torch.Tensor):
         ex = slot.cuda
         params, inputs, inits = run.split(tensors)
-        for group, prefix in ((params, "param"), (inputs, "input")):
-            for name, tensor in group.items():
-                _fill(ex.tensor(f"{prefix}.{name}"), tensor)
-        for name in run.layer.cell.states:
-            _fill(ex.tensor(f"init.{name}"), inits.get(name))
+        pairs = [(ex.tensor(f"param.{name}"), tensor) for name, tensor in params.items()]
+        pairs += [(ex.tensor(f"input.{name}"), tensor) for name, tensor in inputs.items()]
+        pairs += [(ex.tensor(f"init.{name}"), inits.get(name)) for name in run.layer.cell.states]
+        _fill_all(pairs)
         report = ex.run(lambda: ex.exchange.forward(keep=keep, **run.options))
         run.layer._record(report)
         slot.generation += 1
@@ -220,8 +250,7 @@ class _ExchangeFunction(torch.autograd.Function):
         run, slot = ctx.run, ctx.slot
         ex = slot.cuda
         if slot.pending and slot.generation == ctx.generation:
-            for name, grad in zip(run.output_names, grads):
-                _fill(ex.tensor(f"dout.{name}"), grad)
+            _fill_all((ex.tensor(f"dout.{name}"), grad) for name, grad in zip(run.output_names, grads))
             slot.pending = False
             report = ex.run(ex.exchange.backward)
             run.layer._record(report)
@@ -235,10 +264,8 @@ class _ExchangeFunction(torch.autograd.Function):
             douts = {name: _host(g) for name, g in zip(run.output_names, grads) if g is not None}
             host = run.cell.backward(params, inputs, douts, inits or None, **run.options)
             gradients = {key: torch.from_numpy(value) for key, value in host.items()}
-        results = [
-            gradients[key].to(device=device, dtype=dtype, copy=True) if needed else None
-            for key, (device, dtype), needed in zip(run.keys(), ctx.kinds, ctx.needs_input_grad[3:])
-        ]
+        kinds = [kind if needed else None for kind, needed in zip(ctx.kinds, ctx.needs_input_grad[3:])]
+        results = _copies_out([gradients[key] for key in run.keys()], kinds)
         return (None, None, None, *results)
 
 

@@ -119,3 +119,21 @@ def test_the_layers_device_path_matches_its_host_path():
     torch.testing.assert_close(x_d, x_h, rtol=1e-4, atol=1e-7)
     for name in p_h:
         torch.testing.assert_close(p_d[name], p_h[name], rtol=1e-4, atol=1e-6, msg=name)
+
+@pytest.mark.parametrize("batched", ["1", "0"])
+def test_the_device_paths_copies_in_and_out_are_exact(monkeypatch, batched):
+    import rnnc.torch as rt
+
+    monkeypatch.setenv("RNNC_TORCH_BATCHED", batched)
+    assert rt._batched_copies() == (batched == "1"), "this torch batches copies (torch._foreach_copy_)"
+    a = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    b = torch.tensor([-0.0, float("inf"), 1e-38, -2.5])
+    outs = rt._copies_out([a, b, a], [(a.device, torch.float32), None, (a.device, torch.float64)])
+    assert outs[1] is None
+    assert outs[0].dtype == torch.float32 and outs[2].dtype == torch.float64
+    assert torch.equal(outs[0], a) and outs[0].data_ptr() != a.data_ptr()
+    assert torch.equal(outs[2], a.double())
+    views = [torch.empty(2, 3), torch.empty(4), torch.ones(5)]
+    rt._fill_all([(views[0], a.reshape(6)), (views[1], b.double()), (views[2], None)])
+    assert torch.equal(views[0], a) and torch.equal(views[2], torch.zeros(5))
+    assert views[1].tolist() == b.tolist() and torch.signbit(views[1][0])
