@@ -31,7 +31,9 @@ pub(super) struct WordCopy {
 /// groups made, and cached, while the workspace is borrowed mutably) and the
 /// copies left to the copy command.
 pub(super) struct Copies {
-    kernel: Arc<Kernel>,
+    /// The copy kernel, fetched only when some copy takes it (a host-path
+    /// pass, with no copies, compiles nothing).
+    kernel: Option<Arc<Kernel>>,
     dispatches: Vec<(wgpu::BindGroup, [u32; 3])>,
     commands: Vec<WordCopy>,
 }
@@ -60,7 +62,7 @@ impl Copies {
         copies: impl IntoIterator<Item = WordCopy>,
         part: u64,
     ) -> Result<Copies, GpuError> {
-        let kernel = gpu.kernel("copy", copy_text(), "main")?;
+        let mut kernel = None;
         let align = (gpu.binding_alignment() / 4).max(4);
         let part = part / align * align;
         let kernel_copies = part > 0;
@@ -82,7 +84,11 @@ impl Copies {
                 let len = part.min(copy.len - start);
                 let bound =
                     [Bound::range(copy.src, copy.from + start, len), Bound::range(copy.dst, copy.to + start, len)];
-                let group = workspace.bind_group(gpu, &kernel, &bound)?;
+                if kernel.is_none() {
+                    kernel = Some(gpu.kernel("copy", copy_text(), "main")?);
+                }
+                let Some(copy_kernel) = &kernel else { continue };
+                let group = workspace.bind_group(gpu, copy_kernel, &bound)?;
                 dispatches.push((group, grid_in_rows(len / 4, COPY_THREADS, gpu.max_workgroups_per_dimension())));
             }
         }
@@ -95,13 +101,11 @@ impl Copies {
             let (src, dst) = (&workspace.get(copy.src)?.buffer, &workspace.get(copy.dst)?.buffer);
             recorder.encoder.copy_buffer_to_buffer(src, copy.from * 4, dst, copy.to * 4, copy.len * 4);
         }
-        if self.dispatches.is_empty() {
-            return Ok(());
-        }
+        let Some(kernel) = &self.kernel else { return Ok(()) };
         let dispatches: Vec<Dispatch<'_>> = self
             .dispatches
             .iter()
-            .map(|(bind_group, grid)| Dispatch { kernel: &self.kernel, bind_group: bind_group.clone(), grid: *grid })
+            .map(|(bind_group, grid)| Dispatch { kernel, bind_group: bind_group.clone(), grid: *grid })
             .collect();
         recorder.phase("copies", None, &dispatches)
     }
@@ -142,6 +146,7 @@ mod tests {
         assert_eq!(copied, want);
         let every = Copies::plan_in_parts(&gpu, &mut workspace, [aligned], 0).expect("plans");
         assert_eq!((every.dispatches.len(), every.commands.len()), (0, 1), "part 0: the copy command");
+        assert!(every.kernel.is_none() && Copies::plan(&gpu, &mut workspace, []).expect("plans").kernel.is_none());
         let overrun = WordCopy { len: n as u64, ..aligned };
         assert!(Copies::plan(&gpu, &mut workspace, [overrun]).is_err());
     }
