@@ -128,28 +128,16 @@ pub fn backend_plans(derived: &Derived, sizes: &DimSizes) -> BackendPlans {
 }
 
 fn backends_json(plans: &BackendPlans) -> Value {
-    let methods = |m: &Methods| json!({ "methods": m.names(), "no_newton": m.no_newton });
+    let runs = |m: &Methods| json!({ "runs": true, "methods": m.names(), "no_newton": m.no_newton });
     let refused = |e: &Error| json!({ "runs": false, "reason": e.to_string() });
-    let gpu = match &plans.gpu {
-        Ok(plan) => {
-            let mut value = methods(&plan.methods);
-            value["runs"] = json!(true);
-            value["lanes"] = json!(plan.lanes);
-            value["unknowns"] = json!(plan.unknowns);
-            value["whole"] = json!(plan.whole);
-            value
-        }
-        Err(e) => refused(e),
-    };
-    let cpu = match &plans.cpu {
-        Ok(m) => {
-            let mut value = methods(m);
-            value["runs"] = json!(true);
-            value
-        }
-        Err(e) => refused(e),
-    };
-    json!({ "gpu": gpu, "cpu": cpu })
+    let gpu = plans.gpu.as_ref().map_or_else(refused, |plan| {
+        let mut value = runs(&plan.methods);
+        value["lanes"] = json!(plan.lanes);
+        value["unknowns"] = json!(plan.unknowns);
+        value["whole"] = json!(plan.whole);
+        value
+    });
+    json!({ "gpu": gpu, "cpu": plans.cpu.as_ref().map_or_else(refused, runs) })
 }
 
 fn named(name: &str, shape: Vec<Value>) -> Value {

@@ -62,11 +62,10 @@ impl Copies {
         copies: impl IntoIterator<Item = WordCopy>,
         part: u64,
     ) -> Result<Copies, GpuError> {
-        let mut kernel = None;
         let align = (gpu.binding_alignment() / 4).max(4);
         let part = part / align * align;
-        let kernel_copies = part > 0;
-        let (mut dispatches, mut commands) = (Vec::new(), Vec::new());
+        // Each copy checked, then to the command, or to the kernel in parts.
+        let (mut parts, mut commands) = (Vec::new(), Vec::new());
         for copy in copies.into_iter().filter(|c| c.len > 0) {
             let (src_len, dst_len) = (workspace.get(copy.src)?.len() as u64, workspace.get(copy.dst)?.len() as u64);
             if copy.from + copy.len > src_len || copy.to + copy.len > dst_len {
@@ -76,20 +75,23 @@ impl Copies {
                 )));
             }
             let aligned = copy.from % align == 0 && copy.to % align == 0 && copy.len % 4 == 0;
-            if !(kernel_copies && aligned) {
+            if part == 0 || !aligned {
                 commands.push(copy);
                 continue;
             }
             for start in (0..copy.len).step_by(part as usize) {
                 let len = part.min(copy.len - start);
-                let bound =
-                    [Bound::range(copy.src, copy.from + start, len), Bound::range(copy.dst, copy.to + start, len)];
-                if kernel.is_none() {
-                    kernel = Some(gpu.kernel("copy", copy_text(), "main")?);
-                }
-                let Some(copy_kernel) = &kernel else { continue };
-                let group = workspace.bind_group(gpu, copy_kernel, &bound)?;
-                dispatches.push((group, grid_in_rows(len / 4, COPY_THREADS, gpu.max_workgroups_per_dimension())));
+                parts.push(WordCopy { from: copy.from + start, to: copy.to + start, len, ..copy });
+            }
+        }
+        // The kernel, and its bind groups, only where some part takes it.
+        let kernel = if parts.is_empty() { None } else { Some(gpu.kernel("copy", copy_text(), "main")?) };
+        let mut dispatches = Vec::with_capacity(parts.len());
+        if let Some(kernel) = &kernel {
+            for part in &parts {
+                let bound = [Bound::range(part.src, part.from, part.len), Bound::range(part.dst, part.to, part.len)];
+                let group = workspace.bind_group(gpu, kernel, &bound)?;
+                dispatches.push((group, grid_in_rows(part.len / 4, COPY_THREADS, gpu.max_workgroups_per_dimension())));
             }
         }
         Ok(Copies { kernel, dispatches, commands })

@@ -375,11 +375,18 @@ impl GpuCell {
         let regions = exchange.layout();
         let (rows, batch) = (pass.rows() as u64, pass.batch as u64);
         let mut from_grads = Vec::new();
+        let to_exchange = |from: u64, region: &Region| WordCopy {
+            src: Slot::Grads,
+            from,
+            dst: Slot::Exchange,
+            to: region.offset as u64,
+            len: region.len() as u64,
+        };
         for (region, &prefix) in regions.input_grads().iter().zip(&plan.input_prefix) {
-            from_grads.push((layout.inputs + rows * prefix, region.offset as u64, region.len() as u64));
+            from_grads.push(to_exchange(layout.inputs + rows * prefix, region));
         }
         for (region, &prefix) in regions.init_grads().iter().zip(&plan.state_prefix) {
-            from_grads.push((layout.inits + batch * prefix, region.offset as u64, region.len() as u64));
+            from_grads.push(to_exchange(layout.inits + batch * prefix, region));
         }
         // Each parameter's gradient comes from one place: its projection's
         // matrix gradient, or the accumulators.
@@ -469,9 +476,9 @@ impl GpuCell {
 /// How a backward pass's gradients are written into an exchange (recorded
 /// into its submission around the gradient products).
 pub(super) struct GradientAssembly {
-    /// `(word in the backward's gradients, word in the exchange, words)`: the
-    /// inputs' elementwise gradients and the initial states' gradients.
-    from_grads: Vec<(u64, u64, u64)>,
+    /// From the backward's gradients to the exchange: the inputs' elementwise
+    /// gradients and the initial states' gradients.
+    from_grads: Vec<WordCopy>,
     /// The parameters' gradient regions, cleared first: `(word, words)`.
     clears: Vec<(u64, u64)>,
     /// `(launch, word in its matrix gradient, word in the exchange, words)`;
@@ -488,7 +495,7 @@ impl GradientAssembly {
     /// the inputs' elementwise gradients), before the input gradients'
     /// products (which add onto them): the elementwise gradients' copies.
     pub(super) fn elementwise_copies(&self) -> impl Iterator<Item = WordCopy> + '_ {
-        self.from_grads.iter().map(|&(from, to, len)| WordCopy { src: Slot::Grads, from, dst: Slot::Exchange, to, len })
+        self.from_grads.iter().copied()
     }
 
     /// After the gradient products: the parameters' gradients.

@@ -285,8 +285,8 @@ impl Workspace {
 #[derive(Default)]
 pub(super) struct Uploads<'a> {
     writes: Vec<(Slot, u64, Cow<'a, [u32]>)>,
-    /// `(slot, offset, offset in the exchange, words)`.
-    copies: Vec<(Slot, u64, u64, u64)>,
+    /// Copies from the exchange.
+    copies: Vec<WordCopy>,
 }
 
 impl<'a> Uploads<'a> {
@@ -301,13 +301,13 @@ impl<'a> Uploads<'a> {
     /// [`super::copy::Copies`], from [`Uploads::exchange_copies`]).
     pub(super) fn copy_from_exchange(&mut self, slot: Slot, offset: u64, from: u64, len: u64) {
         if len > 0 {
-            self.copies.push((slot, offset, from, len));
+            self.copies.push(WordCopy { src: Slot::Exchange, from, dst: slot, to: offset, len });
         }
     }
 
     /// The copies from the exchange.
     pub(super) fn exchange_copies(&self) -> impl Iterator<Item = WordCopy> + '_ {
-        self.copies.iter().map(|&(dst, to, from, len)| WordCopy { src: Slot::Exchange, from, dst, to, len })
+        self.copies.iter().copied()
     }
 
     /// Interface records (settings, sizes) made for this call.
