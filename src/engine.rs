@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use rnnc_compiler::check::DimSizes;
 use rnnc_compiler::{Derived, derive_cell};
 use rnnc_runtime::data::{BoundData, DataError, ExchangeLayout, Gradients, Tensor};
-use rnnc_runtime::gpu::{Exchange, Gpu, GpuCell, GpuError};
+use rnnc_runtime::gpu::{Exchange, Gpu, GpuCell, GpuError, TimelinePoints};
 use rnnc_runtime::{ForwardReport, Method, NewtonSettings};
 
 use crate::Error as CompileError;
@@ -214,8 +214,19 @@ pub struct Tape {
     inner: TapeInner,
     /// The kernels the forward ran (a backward pass on other kernels is refused).
     kernels: std::sync::Arc<Kernels>,
-    report: ForwardReport,
+    /// The forward's report (`None` for a forward ordered by a timeline, whose
+    /// report its exchange gives: [`CompiledCell::take_exchange_report`]).
+    report: Option<ForwardReport>,
     settings: NewtonSettings,
+}
+
+/// The report a backward pass starts from: the tape's, else its exchange's.
+fn forward_report_of(report: Option<ForwardReport>) -> Result<ForwardReport, RunError> {
+    report.ok_or_else(|| {
+        RunError::Gpu(GpuError::Tape(
+            "the forward that made this tape was ordered by a timeline: its report comes from the exchange".into(),
+        ))
+    })
 }
 
 enum TapeInner {
@@ -388,7 +399,7 @@ impl CompiledCell {
         };
         kernels.explain(&mut report);
         let outputs = data.output_tensors(&self.derived.cell, buffers)?;
-        let tape = Tape { inner: tape, kernels, report: report.clone(), settings: options.newton };
+        let tape = Tape { inner: tape, kernels, report: Some(report.clone()), settings: options.newton };
         Ok((Forward { outputs, report }, tape))
     }
 
@@ -405,7 +416,7 @@ impl CompiledCell {
     ) -> Result<(Gradients, ForwardReport), RunError> {
         let cell = &self.derived.cell;
         let douts = data.bind_douts(cell, douts)?;
-        let mut report = tape.report;
+        let mut report = forward_report_of(tape.report)?;
         let gradients = match (tape.inner, &*tape.kernels, &engine.device) {
             (TapeInner::Gpu(inner), Kernels::Gpu(compiled), Device::Gpu(gpu)) => {
                 let (gradients, times) = compiled.backward_tape(gpu, data, &douts, inner, &tape.settings)?;
@@ -496,10 +507,70 @@ impl CompiledCell {
                 let tape = tape.map(|inner| Tape {
                     inner: TapeInner::Gpu(inner),
                     kernels: exchange.kernels.clone(),
-                    report: report.clone(),
+                    report: Some(report.clone()),
                     settings: options.newton,
                 });
                 Ok((report, tape))
+            }
+            _ => Err(RunError::WrongEngine),
+        }
+    }
+
+    /// [`CompiledCell::forward_exchange`] ordered on the device by `points`
+    /// on the exchange's shared timeline instead of by the host (for another
+    /// API's stream that signals `points.wait` once the exchange's inputs are
+    /// written and waits for `points.signal` before it reads the outputs):
+    /// returns once the work is submitted. The report, untimed, comes from
+    /// [`CompiledCell::take_exchange_report`].
+    pub fn forward_exchange_after(
+        &self,
+        engine: &Engine,
+        exchange: &DeviceExchange,
+        options: &RunOptions,
+        keep: bool,
+        points: TimelinePoints,
+    ) -> Result<Option<Tape>, RunError> {
+        match (&*exchange.kernels, &engine.device) {
+            (Kernels::Gpu(cell), Device::Gpu(gpu)) => {
+                let tape =
+                    cell.forward_exchange_after(gpu, &exchange.inner, options.method, &options.newton, keep, points)?;
+                Ok(tape.map(|inner| Tape {
+                    inner: TapeInner::Gpu(inner),
+                    kernels: exchange.kernels.clone(),
+                    report: None,
+                    settings: options.newton,
+                }))
+            }
+            _ => Err(RunError::WrongEngine),
+        }
+    }
+
+    /// The report of the last [`CompiledCell::forward_exchange_after`] through
+    /// `exchange` (waiting for its work if it is not done), once.
+    pub fn take_exchange_report(
+        &self,
+        engine: &Engine,
+        exchange: &DeviceExchange,
+    ) -> Result<Option<ForwardReport>, RunError> {
+        Ok(exchange.inner.take_report(engine.gpu()?)?)
+    }
+
+    /// [`CompiledCell::backward_exchange`] ordered on the device by `points`
+    /// (as [`CompiledCell::forward_exchange_after`]): returns once the work is
+    /// submitted, with no report.
+    pub fn backward_exchange_after(
+        &self,
+        engine: &Engine,
+        exchange: &DeviceExchange,
+        tape: Tape,
+        points: TimelinePoints,
+    ) -> Result<(), RunError> {
+        if !std::sync::Arc::ptr_eq(&tape.kernels, &exchange.kernels) {
+            return Err(RunError::WrongEngine);
+        }
+        match (tape.inner, &*exchange.kernels, &engine.device) {
+            (TapeInner::Gpu(inner), Kernels::Gpu(cell), Device::Gpu(gpu)) => {
+                Ok(cell.backward_exchange_after(gpu, &exchange.inner, inner, points)?)
             }
             _ => Err(RunError::WrongEngine),
         }
@@ -520,8 +591,12 @@ impl CompiledCell {
         }
         match (tape.inner, &*exchange.kernels, &engine.device) {
             (TapeInner::Gpu(inner), Kernels::Gpu(cell), Device::Gpu(gpu)) => {
+                let forward = match tape.report {
+                    Some(report) => Some(report),
+                    None => exchange.inner.take_report(gpu)?,
+                };
                 let times = cell.backward_exchange(gpu, &exchange.inner, inner)?;
-                let mut report = tape.report;
+                let mut report = forward_report_of(forward)?;
                 times.add_to(&mut report);
                 Ok(report)
             }

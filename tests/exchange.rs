@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use rnnc::runtime::data::random::{random_inputs, random_params, random_tensor};
+use rnnc::runtime::gpu::TimelinePoints;
 use rnnc::{Backend, CompiledCell, Engine, Method, RunOptions, Tensor};
 
 /// A cell with a dense and a block-diagonal projection of two inputs (one of
@@ -180,6 +181,72 @@ fn exported_memory_works_like_the_devices_own() {
         let got = exchange.read(&engine, &format!("output.{name}")).expect("reads");
         assert!(relative_error(name, &got, tensor.data()) <= 1e-6, "{name}");
     }
+}
+
+/// A forward and a backward ordered by the exchange's shared timeline (as a
+/// CUDA stream orders them) return before their work is done, wait on the
+/// device for the value signalled before them, and give the host path's
+/// outputs, gradients and report.
+#[test]
+fn calls_ordered_by_a_shared_timeline_wait_on_the_device_and_give_the_host_paths_results() {
+    let Case { engine, compiled, params, inputs, inits, douts } = case(MIXED, 2, 10);
+    let data = compiled.bind(params.clone(), inputs.clone(), inits.clone()).expect("binds");
+    let options = RunOptions { method: Method::Newton, ..RunOptions::default() };
+    let host = compiled.backward(&engine, &data, douts.clone(), &options).expect("the host path runs");
+    let exchange = compiled.exchange(&engine, data.dims(), 2, 10, true).expect("exported memory");
+    let first = TimelinePoints { wait: 1, signal: 2 };
+    let Some(timeline) = exchange.inner().timeline() else {
+        // NVIDIA's driver exports timeline semaphores; CI's lavapipe (Mesa
+        // 22) has no `VK_KHR_external_semaphore_fd`, and such calls are refused.
+        let gpu = rnnc::runtime::gpu::Gpu::open(None).expect("a GPU");
+        assert!(gpu.is_cpu() && !gpu.shares_semaphores(), "{} shares no semaphores", gpu.describe());
+        let error = compiled.forward_exchange_after(&engine, &exchange, &options, false, first).err().expect("refused");
+        assert!(error.to_string().contains("no shared timeline"), "{error}");
+        return;
+    };
+    drop(timeline.descriptor().expect("a descriptor"));
+    for (name, tensor) in &params {
+        exchange.write(&engine, &format!("param.{name}"), tensor.data()).expect("writes");
+    }
+    for (role, tensors) in [("input", &inputs), ("init", &inits), ("dout", &douts)] {
+        for (name, tensor) in tensors {
+            exchange.write(&engine, &format!("{role}.{name}"), tensor.data()).expect("writes");
+        }
+    }
+    let tape = compiled.forward_exchange_after(&engine, &exchange, &options, true, first).expect("submits");
+    // Nothing has signalled 1 yet: the forward cannot have run.
+    assert_eq!(timeline.value().expect("a value"), 0);
+    timeline.signal_from_host(1).expect("signals");
+    let report = compiled.take_exchange_report(&engine, &exchange).expect("reads").expect("a report");
+    assert_eq!((report.method.as_str(), report.converged), ("newton", true), "{report:?}");
+    assert_eq!(report.iterations, host.report.iterations, "{report:?}");
+    assert!(compiled.take_exchange_report(&engine, &exchange).expect("reads").is_none(), "a report is given once");
+    assert!(timeline.value().expect("a value") >= 2);
+    let second = TimelinePoints { wait: 2, signal: 3 };
+    compiled.backward_exchange_after(&engine, &exchange, tape.expect("a tape"), second).expect("submits");
+    for (name, tensor) in &host.outputs {
+        let got = exchange.read(&engine, &format!("output.{name}")).expect("reads");
+        assert!(relative_error(name, &got, tensor.data()) <= 1e-6, "{name}");
+    }
+    for (key, tensor) in host.gradients.keyed() {
+        let got = exchange.read(&engine, &format!("grad.{key}")).expect("reads");
+        assert!(relative_error(&key, &got, tensor.data()) <= 1e-5, "gradient {key}");
+    }
+    assert_eq!(timeline.value().expect("a value"), 3);
+    // A backward waited for by the host after an ordered forward reports that forward.
+    let third = TimelinePoints { wait: 3, signal: 4 };
+    let tape = compiled.forward_exchange_after(&engine, &exchange, &options, true, third).expect("submits");
+    let report = compiled.backward_exchange(&engine, &exchange, tape.expect("a tape")).expect("runs");
+    assert_eq!((report.method.as_str(), report.converged), ("newton", true), "{report:?}");
+    assert!(report.backward_ms.is_some(), "{report:?}");
+    assert_eq!(timeline.value().expect("a value"), 4);
+    let backwards = TimelinePoints { wait: 5, signal: 4 };
+    let error = compiled.forward_exchange_after(&engine, &exchange, &options, false, backwards).err().expect("refused");
+    assert!(error.to_string().contains("later value"), "{error}");
+    let unshared = compiled.exchange(&engine, data.dims(), 2, 10, false).expect("an exchange");
+    assert!(unshared.inner().timeline().is_none());
+    let error = compiled.forward_exchange_after(&engine, &unshared, &options, false, first).err().expect("refused");
+    assert!(error.to_string().contains("no shared timeline"), "{error}");
 }
 
 #[test]

@@ -55,10 +55,16 @@ class Exchange:
         rtol: Optional[float] = None,
         max_iterations: Optional[int] = None,
         keep: bool = False,
-    ) -> dict[str, Any]:
-        """Runs the cell over the exchange's tensors, outputs written to it; `keep`: keep the tape for `backward`."""
-    def backward(self) -> dict[str, Any]:
-        """The backward of the last `forward(keep=True)`: `dout.*` in, `grad.*` out."""
+        after: Optional[int] = None,
+    ) -> Optional[dict[str, Any]]:
+        """Runs the cell over the exchange's tensors, outputs written to it; `keep`: keep the tape for `backward`.
+        With `after=v`: ordered on the device by the shared timeline (waits for `v`, signals `v + 1`), returns None; `report()` gives the report."""
+    def backward(self, after: Optional[int] = None) -> Optional[dict[str, Any]]:
+        """The backward of the last `forward(keep=True)`: `dout.*` in, `grad.*` out (`after` as in `forward`)."""
+    def report(self) -> Optional[dict[str, Any]]:
+        """The report of the last `forward(after=...)`, once (waits for its work), untimed."""
+    def timeline_descriptor(self) -> Optional[int]:
+        """A new file descriptor of the shared timeline semaphore, or None where the exchange has none."""
 
 class Slice:
     """One rank's slice of a sequence solved across ranks (`Cell.forward_slice`, `rnnc.parallel`)."""

@@ -8,9 +8,12 @@ each region as a torch tensor viewing it in place: a CUDA tensor reaches rnnc's
 kernels by one device-to-device copy (`view.copy_(tensor)`), and results come
 back the same way.
 
-Synchronisation is by the host: `CudaExchange.run` waits for the CUDA stream's
-work before rnnc's kernels run, and rnnc's calls return once its kernels are
-done.
+Synchronisation is by the host (`CudaExchange.run` waits for the CUDA
+stream's work before rnnc's kernels run, and rnnc's calls return once its
+kernels are done), or, where the exchange shares a timeline semaphore with
+CUDA (`CudaExchange.ordered`: NVIDIA's Vulkan driver), on the device
+(`CudaExchange.run_ordered`): the stream and rnnc's queue wait for each
+other's values and the host waits for neither.
 
     ex = rnnc.cuda.CudaExchange(cell.exchange(dims, B, T, export=True), device=0)
     ex.tensor("input.x").copy_(x)            # x: a CUDA tensor [B, T, D]
@@ -66,6 +69,62 @@ class _BufferDesc(ctypes.Structure):
 
 
 assert ctypes.sizeof(_MemoryHandleDesc) == 104 and ctypes.sizeof(_BufferDesc) == 88
+
+_TIMELINE_FD = 9  # CU_EXTERNAL_SEMAPHORE_HANDLE_TYPE_TIMELINE_SEMAPHORE_FD
+
+
+class _SemaphoreHandleDesc(ctypes.Structure):
+    """CUDA_EXTERNAL_SEMAPHORE_HANDLE_DESC (96 bytes)."""
+
+    _fields_ = [("type", ctypes.c_int), ("handle", _Handle), ("flags", ctypes.c_uint), ("reserved", ctypes.c_uint * 16)]
+
+
+class _Fence(ctypes.Structure):
+    _fields_ = [("value", ctypes.c_ulonglong)]
+
+
+class _NvSciSync(ctypes.Union):
+    _fields_ = [("fence", ctypes.c_void_p), ("reserved", ctypes.c_ulonglong)]
+
+
+class _SignalKeyedMutex(ctypes.Structure):
+    _fields_ = [("key", ctypes.c_ulonglong)]
+
+
+class _WaitKeyedMutex(ctypes.Structure):
+    _fields_ = [("key", ctypes.c_ulonglong), ("timeout_ms", ctypes.c_uint)]
+
+
+class _SignalParams(ctypes.Structure):
+    """CUDA_EXTERNAL_SEMAPHORE_SIGNAL_PARAMS (144 bytes)."""
+
+    class _Params(ctypes.Structure):
+        _fields_ = [
+            ("fence", _Fence),
+            ("nv_sci_sync", _NvSciSync),
+            ("keyed_mutex", _SignalKeyedMutex),
+            ("reserved", ctypes.c_uint * 12),
+        ]
+
+    _fields_ = [("params", _Params), ("flags", ctypes.c_uint), ("reserved", ctypes.c_uint * 16)]
+
+
+class _WaitParams(ctypes.Structure):
+    """CUDA_EXTERNAL_SEMAPHORE_WAIT_PARAMS (144 bytes)."""
+
+    class _Params(ctypes.Structure):
+        _fields_ = [
+            ("fence", _Fence),
+            ("nv_sci_sync", _NvSciSync),
+            ("keyed_mutex", _WaitKeyedMutex),
+            ("reserved", ctypes.c_uint * 10),
+        ]
+
+    _fields_ = [("params", _Params), ("flags", ctypes.c_uint), ("reserved", ctypes.c_uint * 16)]
+
+
+assert ctypes.sizeof(_SemaphoreHandleDesc) == 96
+assert ctypes.sizeof(_SignalParams) == 144 and ctypes.sizeof(_WaitParams) == 144
 
 _driver: Optional[ctypes.CDLL] = None
 
@@ -169,10 +228,34 @@ class CudaExchange:
                 "cuExternalMemoryGetMappedBuffer",
             )
             self._address = address.value
+            self._semaphore = self._import_timeline(driver)
         finally:
             popped = ctypes.c_void_p()
             driver.cuCtxPopCurrent_v2(ctypes.byref(popped))
         self._views: Dict[str, "torch.Tensor"] = {}
+        self._timeline = 0
+
+    def _import_timeline(self, driver: ctypes.CDLL) -> Optional[ctypes.c_void_p]:
+        """The exchange's shared timeline semaphore imported into CUDA, or
+        None where the exchange has none."""
+        fd = self.exchange.timeline_descriptor()
+        if fd is None:
+            return None
+        desc = _SemaphoreHandleDesc()
+        desc.type = _TIMELINE_FD
+        desc.handle.fd = fd
+        semaphore = ctypes.c_void_p()
+        status = driver.cuImportExternalSemaphore(ctypes.byref(semaphore), ctypes.byref(desc))
+        if status != 0:
+            os.close(fd)  # on success CUDA owns the descriptor
+            _check(driver, status, "cuImportExternalSemaphore")
+        return semaphore
+
+    @property
+    def ordered(self) -> bool:
+        """Whether calls can be ordered on the device (`run_ordered`): the
+        exchange shares a timeline semaphore with CUDA."""
+        return self._semaphore is not None
 
     def tensor(self, name: str) -> "torch.Tensor":
         """A float32 CUDA tensor viewing region `name` in place (see
@@ -197,12 +280,43 @@ class CudaExchange:
         torch.cuda.current_stream(self.index).synchronize()
         return work()
 
+    def run_ordered(self, work: Callable[[int], T]) -> T:
+        """Runs `work(after)` (a call of the exchange's with `after=after`)
+        ordered on the device, the host waiting for neither side: the current
+        CUDA stream signals `after` on the shared timeline once its work so
+        far (which writes the exchange) is done, rnnc's work waits for it and
+        signals `after + 1`, and the stream waits for that before its later
+        work (which reads the results). Needs `ordered`."""
+        import torch
+
+        if self._semaphore is None:
+            raise rnnc.DeviceError("this exchange shares no timeline with CUDA (see CudaExchange.ordered)")
+        driver = _cuda()
+        stream = ctypes.c_void_p(torch.cuda.current_stream(self.index).cuda_stream)
+        after = self._timeline + 1
+        self._timeline = after + 1
+        signal = _SignalParams()
+        signal.params.fence.value = after
+        status = driver.cuSignalExternalSemaphoresAsync(ctypes.byref(self._semaphore), ctypes.byref(signal), 1, stream)
+        _check(driver, status, "cuSignalExternalSemaphoresAsync")
+        result = work(after)
+        wait = _WaitParams()
+        wait.params.fence.value = after + 1
+        status = driver.cuWaitExternalSemaphoresAsync(ctypes.byref(self._semaphore), ctypes.byref(wait), 1, stream)
+        _check(driver, status, "cuWaitExternalSemaphoresAsync")
+        return result
+
     def close(self) -> None:
         """Unmaps the memory (the views become invalid)."""
         if getattr(self, "_address", None) is None:
             return
         driver = _cuda()
         self._views.clear()
+        if self._semaphore is not None:
+            torch_sync = __import__("torch").cuda.synchronize
+            torch_sync(self.index)
+            driver.cuDestroyExternalSemaphore(self._semaphore)
+            self._semaphore = None
         driver.cuMemFree_v2(ctypes.c_ulonglong(self._address))
         driver.cuDestroyExternalMemory(self._memory)
         driver.cuDevicePrimaryCtxRelease_v2(_device(self.index))

@@ -189,6 +189,13 @@ def _batched_copies() -> bool:
     return hasattr(torch, "_foreach_copy_") and os.environ.get("RNNC_TORCH_BATCHED", "1") != "0"
 
 
+def _ordered_calls() -> bool:
+    """Whether the device path orders rnnc's calls and CUDA's stream on the
+    device (`CudaExchange.run_ordered`, where the exchange shares a timeline
+    semaphore) instead of through the host (`RNNC_TORCH_ORDERED=0`)."""
+    return os.environ.get("RNNC_TORCH_ORDERED", "1") != "0"
+
+
 def _fill_all(pairs) -> None:
     """Writes each `(view, tensor)`'s tensor (any float dtype, on the view's
     device) into its view, zeros where the tensor is None: the copies in one
@@ -234,8 +241,12 @@ class _ExchangeFunction(torch.autograd.Function):
         pairs += [(ex.tensor(f"input.{name}"), tensor) for name, tensor in inputs.items()]
         pairs += [(ex.tensor(f"init.{name}"), inits.get(name)) for name in run.layer.cell.states]
         _fill_all(pairs)
-        report = ex.run(lambda: ex.exchange.forward(keep=keep, **run.options))
-        run.layer._record(report)
+        run.layer._settle()
+        if ex.ordered and _ordered_calls():
+            ex.run_ordered(lambda after: ex.exchange.forward(keep=keep, after=after, **run.options))
+            run.layer._pending = ex.exchange
+        else:
+            run.layer._record(ex.run(lambda: ex.exchange.forward(keep=keep, **run.options)))
         slot.generation += 1
         slot.pending = keep
         ctx.run, ctx.slot, ctx.generation = run, slot, slot.generation
@@ -252,8 +263,10 @@ class _ExchangeFunction(torch.autograd.Function):
         if slot.pending and slot.generation == ctx.generation:
             _fill_all((ex.tensor(f"dout.{name}"), grad) for name, grad in zip(run.output_names, grads))
             slot.pending = False
-            report = ex.run(ex.exchange.backward)
-            run.layer._record(report)
+            if ex.ordered and _ordered_calls():
+                ex.run_ordered(lambda after: ex.exchange.backward(after=after))
+            else:
+                run.layer._record(ex.run(ex.exchange.backward))
             gradients = {key: ex.tensor(f"grad.{key}") for key in run.keys()}
         else:
             # The exchange has served another forward since (or this graph's
@@ -344,7 +357,10 @@ class Recurrent(nn.Module):
         for key, value in (("atol", atol), ("rtol", rtol), ("max_iterations", max_iterations)):
             if value is not None:
                 self.solver_options[key] = value
-        self.last_report: Optional[dict] = None
+        self._last_report: Optional[dict] = None
+        # The exchange whose last forward's report is still to be read (a
+        # call ordered on the device returns before its work is done).
+        self._pending = None
         for name, shape in self.cell.param_shapes(self.dims).items():
             if hasattr(self, name):
                 raise ValueError(
@@ -360,8 +376,23 @@ class Recurrent(nn.Module):
             for name in self.cell.params:
                 self.init(name, getattr(self, name))
 
+    @property
+    def last_report(self) -> Optional[dict]:
+        """The report of the last call (for a call ordered on the device, read
+        now, waiting for its work if it is not done; untimed)."""
+        self._settle()
+        return self._last_report
+
+    def _settle(self) -> None:
+        """Reads the pending report of a call ordered on the device, if any."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            report = pending.report()
+            if report is not None:
+                self._record(report)
+
     def _record(self, report: dict) -> None:
-        self.last_report = report
+        self._last_report = report
         if not report.get("converged", True):
             warnings.warn(
                 f"rnnc: cell `{self.cell.name}` did not converge or gave non-finite values "

@@ -118,11 +118,35 @@ impl Exchange {
         Ok(numpy::PyArray1::from_vec(py, values).reshape(shape)?.into_any())
     }
 
+    /// A new file descriptor of the exchange's shared timeline semaphore
+    /// (owned by the caller; CUDA imports it as a timeline semaphore), or
+    /// `None` where the exchange has none (not exported, or a device without
+    /// `VK_KHR_external_semaphore_fd`).
+    fn timeline_descriptor(&self) -> PyResult<Option<i32>> {
+        let Some(timeline) = self.inner.inner().timeline() else { return Ok(None) };
+        let fd = timeline.descriptor().map_err(|e| Failure::Device(format!("duplicating the descriptor: {e}")))?;
+        Ok(Some(fd.into_raw_fd()))
+    }
+
+    /// The report of the last `forward(after=...)` (waiting for its work if
+    /// it is not done), once; `None` when there is none. Untimed.
+    fn report<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let compiled = &*self.compiled;
+        let report = detached(py, || {
+            compiled.cell.take_exchange_report(&compiled.engine, &self.inner).map_err(|e| compiled.failure(e))
+        })?;
+        report.map(|report| forward_report(py, &report, &NonFiniteOutputs::of(&[]), None)).transpose()
+    }
+
     /// Runs the cell forward over the tensors in the exchange, writing its
     /// outputs there: the report (as `Cell.forward`'s; the outputs are not
     /// read, so `non_finite` counts nothing). With `keep`, the tape is kept
-    /// for `backward`.
-    #[pyo3(signature = (method="auto", atol=None, rtol=None, max_iterations=None, keep=false))]
+    /// for `backward`. With `after=v`, the call is ordered on the device by
+    /// the exchange's shared timeline instead of by the host: its work waits
+    /// for the value `v` and signals `v + 1` when done; it returns `None` once
+    /// submitted, and `report()` gives the report.
+    #[pyo3(signature = (method="auto", atol=None, rtol=None, max_iterations=None, keep=false, after=None))]
+    #[allow(clippy::too_many_arguments)]
     fn forward<'py>(
         &self,
         py: Python<'py>,
@@ -131,9 +155,21 @@ impl Exchange {
         rtol: Option<f32>,
         max_iterations: Option<u32>,
         keep: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
+        after: Option<u64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let options = run_options(method, atol, rtol, max_iterations)?;
         let compiled = &*self.compiled;
+        if let Some(wait) = after {
+            let points = rnnc::runtime::gpu::TimelinePoints { wait, signal: wait + 1 };
+            let tape = detached(py, || {
+                compiled
+                    .cell
+                    .forward_exchange_after(&compiled.engine, &self.inner, &options, keep, points)
+                    .map_err(|e| compiled.failure(e))
+            })?;
+            *self.tape.lock().unwrap_or_else(PoisonError::into_inner) = tape;
+            return Ok(None);
+        }
         let (report, tape) = detached(py, || {
             compiled
                 .cell
@@ -141,22 +177,35 @@ impl Exchange {
                 .map_err(|e| compiled.failure(e))
         })?;
         *self.tape.lock().unwrap_or_else(PoisonError::into_inner) = tape;
-        forward_report(py, &report, &NonFiniteOutputs::of(&[]), None)
+        forward_report(py, &report, &NonFiniteOutputs::of(&[]), None).map(Some)
     }
 
     /// The backward pass of the last `forward(keep=True)`: the cotangents read
     /// from the `dout.*` regions, every gradient written to the `grad.*`
     /// regions; the report with the backward's times. Raises `RuntimeError`
-    /// without such a forward (a tape serves one backward pass).
-    fn backward<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// without such a forward (a tape serves one backward pass). With
+    /// `after=v`, ordered by the shared timeline as `forward(after=v)`:
+    /// returns `None` once submitted.
+    #[pyo3(signature = (after=None))]
+    fn backward<'py>(&self, py: Python<'py>, after: Option<u64>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let tape = self.tape.lock().unwrap_or_else(PoisonError::into_inner).take().ok_or_else(|| {
             Failure::State("no forward(keep=True) to go back through (a tape serves one backward pass)".to_owned())
         })?;
         let compiled = &*self.compiled;
+        if let Some(wait) = after {
+            let points = rnnc::runtime::gpu::TimelinePoints { wait, signal: wait + 1 };
+            detached(py, || {
+                compiled
+                    .cell
+                    .backward_exchange_after(&compiled.engine, &self.inner, tape, points)
+                    .map_err(|e| compiled.failure(e))
+            })?;
+            return Ok(None);
+        }
         let report = detached(py, || {
             compiled.cell.backward_exchange(&compiled.engine, &self.inner, tape).map_err(|e| compiled.failure(e))
         })?;
-        forward_report(py, &report, &NonFiniteOutputs::of(&[]), None)
+        forward_report(py, &report, &NonFiniteOutputs::of(&[]), None).map(Some)
     }
 
     fn __repr__(&self) -> String {

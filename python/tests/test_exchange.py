@@ -94,11 +94,15 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 
 
 @needs_cuda
-def test_the_layers_device_path_matches_its_host_path():
+@pytest.mark.parametrize("ordered", ["1", "0"])
+def test_the_layers_device_path_matches_its_host_path(monkeypatch, ordered):
     import warnings
 
     import rnnc.torch as rt
 
+    # "1": calls ordered on the device by the exchange's shared timeline
+    # (NVIDIA's driver exports timeline semaphores); "0": through the host.
+    monkeypatch.setenv("RNNC_TORCH_ORDERED", ordered)
     torch.manual_seed(0)
     dims = {"H": 64, "D": 16}
     device_layer = rt.Recurrent("para_gru", dims, backend="gpu", device_path=True).cuda()
@@ -114,6 +118,12 @@ def test_the_layers_device_path_matches_its_host_path():
         h.pow(2).mean().backward()
         results.append((h.detach(), xi.grad, {n: p.grad for n, p in layer.named_parameters()}))
     assert device_layer.device_path_active and not host_layer.device_path_active
+    slots = [slot for pool in device_layer._exchanges.values() for slot in pool]
+    assert slots and all(slot.cuda.ordered for slot in slots), "the exchanges share a timeline with CUDA"
+    report = device_layer.last_report
+    assert report["method"] in ("newton", "sequential") and report["converged"] is True, report
+    # An ordered call's report is read after its work, untimed; a host-ordered one is timed.
+    assert (report["time_ms"] == 0.0) == (ordered == "1"), report
     (h_d, x_d, p_d), (h_h, x_h, p_h) = results
     torch.testing.assert_close(h_d, h_h, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(x_d, x_h, rtol=1e-4, atol=1e-7)

@@ -230,7 +230,7 @@ impl GpuCell {
                 }
                 self.pass_uploads(&PassIo::host(data), pass, false, &mut uploads);
             }
-            BackwardIo::Exchange(exchange) => {
+            BackwardIo::Exchange { exchange, .. } => {
                 for (region, &prefix) in exchange.layout().douts().iter().zip(&plan.output_prefix) {
                     uploads.copy_from_exchange(
                         Slot::Douts,
@@ -239,11 +239,11 @@ impl GpuCell {
                         region.len() as u64,
                     );
                 }
-                self.pass_uploads(&PassIo::Exchange(exchange), pass, false, &mut uploads);
+                self.pass_uploads(&PassIo::Exchange { exchange, deferred: false }, pass, false, &mut uploads);
             }
         }
         let exchange = match io {
-            BackwardIo::Exchange(exchange) => Some(exchange),
+            BackwardIo::Exchange { exchange, .. } => Some(exchange),
             BackwardIo::Host { .. } => None,
         };
 
@@ -306,7 +306,8 @@ impl GpuCell {
         workspace.stage(gpu, &uploads, &mut recorder.encoder)?;
         copies_in.record(&mut recorder, workspace)?;
         let workspace = &*workspace;
-        let timer = workspace.timer();
+        let unwaited = matches!(io, BackwardIo::Exchange { unwaited: true, .. });
+        let timer = workspace.timer().filter(|_| !unwaited);
         // Only what accumulates is cleared: the inputs' elementwise cotangents,
         // the initial states' and the accumulators; the projections' cotangents
         // too when some projection has none (it is then never written).
@@ -337,6 +338,8 @@ impl GpuCell {
         recorder.submit()?;
         let words: Vec<f32> = if read_gradients {
             gpu.map_read(&readback, total_bytes)?
+        } else if unwaited {
+            Vec::new()
         } else {
             gpu.finish_submitted()?;
             Vec::new()
@@ -503,8 +506,9 @@ pub(super) enum BackwardIo<'a> {
     /// the host when `read_gradients` (else they stay on the device).
     Host { data: &'a BoundData, douts: &'a [Vec<f32>], upload_douts: bool, read_gradients: bool },
     /// An exchange: the cotangents copied from it, the gradients assembled
-    /// into it on the device.
-    Exchange(&'a Exchange),
+    /// into it on the device; when `unwaited`, the pass is submitted and not
+    /// waited for (nor timed).
+    Exchange { exchange: &'a Exchange, unwaited: bool },
 }
 
 impl<'a> BackwardIo<'a> {

@@ -466,6 +466,7 @@ pub(super) enum ParamSource<'a> {
 }
 
 /// What every pass of a run shares.
+#[derive(Clone)]
 pub(super) struct Run {
     pub(super) method: Method,
     reason: String,

@@ -90,6 +90,8 @@ pub struct Gpu {
     subgroups: bool,
     timestamps: bool,
     shader_checks: bool,
+    /// Whether the device was opened with `VK_KHR_external_semaphore_fd`.
+    semaphores: bool,
     /// Device buffers created so far (also each buffer's identity).
     pub(super) allocations: AtomicU64,
     kernels: Mutex<HashMap<(String, String), Arc<Kernel>>>,
@@ -183,7 +185,7 @@ impl Gpu {
             required_limits: supported.clone(),
             ..Default::default()
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&descriptor))
+        let (device, queue, semaphores) = super::timeline::open_device(&adapter, &descriptor)
             .map_err(|e| GpuError::RequestDevice { adapter: info.name.clone(), reason: e.to_string() })?;
         device.on_uncaptured_error(Arc::new(|error: wgpu::Error| {
             use std::io::Write as _;
@@ -199,6 +201,7 @@ impl Gpu {
             subgroups,
             timestamps,
             shader_checks,
+            semaphores,
             allocations: AtomicU64::new(0),
             kernels: Mutex::new(HashMap::new()),
         })
@@ -212,6 +215,12 @@ impl Gpu {
     /// Whether the device runs on the CPU (lavapipe, WARP, ...).
     pub fn is_cpu(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// Whether the device shares timeline semaphores with other APIs
+    /// ([`Gpu::shared_timeline`]).
+    pub fn shares_semaphores(&self) -> bool {
+        self.semaphores
     }
 
     /// Whether kernels may use subgroup operations.

@@ -20,11 +20,13 @@ use rnnc_compiler::backend::wgsl::{GatherTable, GradientLayout, gather_text};
 use super::backward::{BackwardIo, BackwardTimes, PassContext};
 use super::cell::{GpuCell, GpuTape, ParamSource};
 use super::copy::WordCopy;
+use super::deferred::DeferredReport;
 use super::device::{Gpu, GpuError};
 use super::interop::ExportedMemory;
 use super::kernel::{Dispatch, Kernel, Recorder};
 use super::memory::GpuBuffer;
-use super::pass::{Pass, PassIo};
+use super::pass::{Pass, PassIo, StatsSummary};
+use super::timeline::{SharedTimeline, TimelinePoints};
 use super::workspace::{PASS_SLOTS, Slot, Workspace};
 use crate::data::{ExchangeLayout, Region};
 use crate::solve::{ForwardReport, Method, NewtonSettings};
@@ -45,6 +47,11 @@ pub struct Exchange {
     /// Forward passes run through it so far: a tape names the one that made
     /// it, whose tensors the exchange must still hold for the backward pass.
     forwards: AtomicU64,
+    /// The timeline semaphore that orders calls with another API's work (an
+    /// exported exchange on a device that shares semaphores).
+    timeline: Option<SharedTimeline>,
+    /// The report of the last forward that nothing waited for.
+    deferred: DeferredReport,
 }
 
 /// A planned gathered sum on the device: its table and its record, and the
@@ -140,6 +147,62 @@ impl Exchange {
         gpu.write(&self.buffer, region.offset, values)
     }
 
+    /// The timeline semaphore shared with another API, if the exchange has one
+    /// (exported, on a device that shares semaphores): calls given
+    /// [`TimelinePoints`] wait for and signal its values.
+    pub fn timeline(&self) -> Option<&SharedTimeline> {
+        self.timeline.as_ref()
+    }
+
+    /// The report of the last forward given [`TimelinePoints`] (waiting for
+    /// its work if it is not done), once; `None` when there is none.
+    pub fn take_report(&self, gpu: &Gpu) -> Result<Option<ForwardReport>, GpuError> {
+        self.deferred.take(gpu)
+    }
+
+    pub(super) fn stats_readback(&self, gpu: &Gpu, bytes: u64) -> Result<wgpu::Buffer, GpuError> {
+        self.deferred.readback(gpu, bytes)
+    }
+
+    pub(super) fn defer_report(
+        &self,
+        readback: wgpu::Buffer,
+        bytes: u64,
+        submission: wgpu::SubmissionIndex,
+        summary: StatsSummary,
+        run: super::cell::Run,
+    ) {
+        self.deferred.defer(readback, bytes, submission, summary, run);
+    }
+
+    /// Runs `call` ordered by `points` on the exchange's timeline: the
+    /// call's first submission waits for `points.wait`, and `points.signal`
+    /// is signalled after its last one, also when it fails (the other API
+    /// must not wait forever). Without points, `call` runs as it is.
+    fn ordered<R>(
+        &self,
+        gpu: &Gpu,
+        points: Option<TimelinePoints>,
+        call: impl FnOnce() -> Result<R, GpuError>,
+    ) -> Result<R, GpuError> {
+        let Some(points) = points else { return call() };
+        let timeline = self.timeline.as_ref().ok_or_else(|| {
+            GpuError::Device(
+                "this exchange has no shared timeline (export it on a device that shares semaphores)".into(),
+            )
+        })?;
+        if points.signal <= points.wait {
+            return Err(GpuError::Device(format!(
+                "a call must signal a later value than it waits for ({} after {})",
+                points.signal, points.wait
+            )));
+        }
+        gpu.wait_on_next_submission(timeline, points.wait)?;
+        let result = call();
+        gpu.signal_after_submitted(timeline, points.signal)?;
+        result
+    }
+
     /// Reads region `name` back to the host (after all submitted work).
     pub fn read(&self, gpu: &Gpu, name: &str) -> Result<Vec<f32>, GpuError> {
         let region = self.region(name)?;
@@ -223,6 +286,7 @@ impl GpuCell {
         } else {
             Some(Gather::upload(gpu, &GatherTable::new(&lists), false, Some(params), None)?)
         };
+        let timeline = if export && gpu.shares_semaphores() { Some(gpu.shared_timeline()?) } else { None };
         Ok(Exchange {
             buffer,
             exported,
@@ -231,6 +295,8 @@ impl GpuCell {
             expansion,
             gradient_sums: Mutex::default(),
             forwards: AtomicU64::new(0),
+            timeline,
+            deferred: DeferredReport::default(),
         })
     }
 
@@ -291,16 +357,49 @@ impl GpuCell {
         settings: &NewtonSettings,
         keep: bool,
     ) -> Result<(ForwardReport, Option<GpuTape>), GpuError> {
+        let wall = Instant::now();
+        let (stats, run, tape) = self.forward_through(gpu, exchange, method, settings, keep, false)?;
+        let mut report = run.report(gpu, &stats);
+        report.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
+        Ok((report, tape))
+    }
+
+    /// [`GpuCell::forward_exchange`] ordered by `points` on the exchange's
+    /// timeline ([`Exchange::timeline`]) instead of by the host: it returns
+    /// once its work is submitted, and its report, untimed, comes from
+    /// [`Exchange::take_report`].
+    pub fn forward_exchange_after(
+        &self,
+        gpu: &Gpu,
+        exchange: &Exchange,
+        method: Method,
+        settings: &NewtonSettings,
+        keep: bool,
+        points: TimelinePoints,
+    ) -> Result<Option<GpuTape>, GpuError> {
+        exchange
+            .ordered(gpu, Some(points), || self.forward_through(gpu, exchange, method, settings, keep, true))
+            .map(|(_, _, tape)| tape)
+    }
+
+    fn forward_through(
+        &self,
+        gpu: &Gpu,
+        exchange: &Exchange,
+        method: Method,
+        settings: &NewtonSettings,
+        keep: bool,
+        deferred: bool,
+    ) -> Result<(super::pass::PassStats, super::cell::Run, Option<GpuTape>), GpuError> {
         settings.validate().map_err(|e| GpuError::Settings(e.to_string()))?;
         exchange.check_cell(self)?;
-        let wall = Instant::now();
         let mut workspace = self.workspace();
         workspace.attach(Slot::Exchange, exchange.buffer.share());
         let shape = exchange.shape();
         let run = self.prepare(gpu, &mut workspace, shape, ParamSource::Exchange(exchange), method, keep)?;
         let pass = run.whole_batch(shape, "a forward through an exchange")?;
-        let (stats, _) =
-            self.solve_pass(gpu, &mut workspace, &run, PassIo::Exchange(exchange), &pass, settings, keep)?;
+        let io = PassIo::Exchange { exchange, deferred };
+        let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, io, &pass, settings, keep)?;
         workspace.resident_inputs = Some(shape);
         let forward = exchange.forwards.fetch_add(1, Ordering::Relaxed) + 1;
         let tape = keep.then(|| GpuTape {
@@ -312,9 +411,7 @@ impl GpuCell {
             exchange: Some((exchange.buffer.id, forward)),
             buffers: PASS_SLOTS.iter().filter_map(|&slot| workspace.take(slot).map(|b| (slot, b))).collect(),
         });
-        let mut report = run.report(gpu, &stats);
-        report.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
-        Ok((report, tape))
+        Ok((stats, run, tape))
     }
 
     /// The backward pass of the forward through `exchange` that made `tape`
@@ -323,6 +420,29 @@ impl GpuCell {
     /// returns the times. The parameters are the exchange's again where
     /// another call changed those on the device meanwhile.
     pub fn backward_exchange(&self, gpu: &Gpu, exchange: &Exchange, tape: GpuTape) -> Result<BackwardTimes, GpuError> {
+        self.backward_through(gpu, exchange, tape, false)
+    }
+
+    /// [`GpuCell::backward_exchange`] ordered by `points` on the exchange's
+    /// timeline instead of by the host: it returns once its work is
+    /// submitted, untimed.
+    pub fn backward_exchange_after(
+        &self,
+        gpu: &Gpu,
+        exchange: &Exchange,
+        tape: GpuTape,
+        points: TimelinePoints,
+    ) -> Result<(), GpuError> {
+        exchange.ordered(gpu, Some(points), || self.backward_through(gpu, exchange, tape, true)).map(drop)
+    }
+
+    fn backward_through(
+        &self,
+        gpu: &Gpu,
+        exchange: &Exchange,
+        tape: GpuTape,
+        unwaited: bool,
+    ) -> Result<BackwardTimes, GpuError> {
         let wall = Instant::now();
         exchange.check_cell(self)?;
         let shape = exchange.shape();
@@ -355,7 +475,8 @@ impl GpuCell {
         let pass = run.whole_batch(shape, "a backward through an exchange")?;
         let (scan, kernel) = self.adjoint_kernel(gpu, adjoint, run.method)?;
         let context = PassContext { pass: &pass, adjoint, scan, kernel: &kernel };
-        let (_, mut times) = self.backward_pass(gpu, &mut workspace, &context, BackwardIo::Exchange(exchange))?;
+        let io = BackwardIo::Exchange { exchange, unwaited };
+        let (_, mut times) = self.backward_pass(gpu, &mut workspace, &context, io)?;
         times.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
         Ok(times)
     }

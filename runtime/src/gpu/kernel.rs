@@ -136,13 +136,13 @@ impl<'g> Recorder<'g> {
     }
 
     /// Submits the recorded commands (validation errors come back as values).
-    pub(super) fn submit(self) -> Result<(), GpuError> {
+    pub(super) fn submit(self) -> Result<wgpu::SubmissionIndex, GpuError> {
         let scope = self.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        self.gpu.queue.submit([self.encoder.finish()]);
+        let submission = self.gpu.queue.submit([self.encoder.finish()]);
         if let Some(error) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Device(error.to_string()));
         }
-        Ok(())
+        Ok(submission)
     }
 }
 
@@ -155,6 +155,6 @@ impl Gpu {
         let bind_group = kernel.bind_group(self, &entries)?;
         let mut recorder = Recorder::new(self, kernel.label());
         recorder.phase(kernel.label(), None, &[Dispatch { kernel, bind_group, grid: workgroups }])?;
-        recorder.submit()
+        recorder.submit().map(drop)
     }
 }

@@ -184,11 +184,23 @@ impl Gpu {
 
     /// Maps `slice` for `mode` once the submitted work is done.
     pub(super) fn map(&self, slice: &wgpu::BufferSlice<'_>, mode: wgpu::MapMode) -> Result<(), GpuError> {
+        self.map_after(slice, mode, None)
+    }
+
+    /// Maps `slice` once `submission` (`None`: all submitted work) is done.
+    fn map_after(
+        &self,
+        slice: &wgpu::BufferSlice<'_>,
+        mode: wgpu::MapMode,
+        submission: Option<wgpu::SubmissionIndex>,
+    ) -> Result<(), GpuError> {
         let (sender, receiver) = std::sync::mpsc::channel();
         slice.map_async(mode, move |result| {
             let _ = sender.send(result);
         });
-        self.finish_submitted()?;
+        self.device
+            .poll(wgpu::PollType::Wait { submission_index: submission, timeout: None })
+            .map_err(|e| GpuError::Device(e.to_string()))?;
         receiver.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))
     }
 
@@ -206,11 +218,32 @@ impl Gpu {
         bytes: u64,
         read: impl FnOnce(&[T]) -> R,
     ) -> Result<R, GpuError> {
+        self.read_mapped(staging, bytes, None, read)
+    }
+
+    /// [`Gpu::with_mapped`] once `submission` is done (later work may run on).
+    pub(super) fn with_mapped_after<T: bytemuck::Pod, R>(
+        &self,
+        staging: &wgpu::Buffer,
+        bytes: u64,
+        submission: wgpu::SubmissionIndex,
+        read: impl FnOnce(&[T]) -> R,
+    ) -> Result<R, GpuError> {
+        self.read_mapped(staging, bytes, Some(submission), read)
+    }
+
+    fn read_mapped<T: bytemuck::Pod, R>(
+        &self,
+        staging: &wgpu::Buffer,
+        bytes: u64,
+        submission: Option<wgpu::SubmissionIndex>,
+        read: impl FnOnce(&[T]) -> R,
+    ) -> Result<R, GpuError> {
         if bytes == 0 {
             return Ok(read(&[]));
         }
         let slice = staging.slice(..bytes);
-        self.map(&slice, wgpu::MapMode::Read)?;
+        self.map_after(&slice, wgpu::MapMode::Read, submission)?;
         let data = slice.get_mapped_range().map_err(|e| GpuError::Device(e.to_string()))?;
         // Mapped ranges are aligned far beyond 4 bytes; copy only if one is not.
         let result = match bytemuck::try_cast_slice(&data) {

@@ -5,6 +5,7 @@
 mod backward;
 mod cell;
 mod copy;
+mod deferred;
 mod device;
 mod exchange;
 mod gradient_products;
@@ -12,6 +13,7 @@ mod interop;
 mod kernel;
 mod memory;
 mod pass;
+mod timeline;
 mod timing;
 mod workspace;
 
@@ -22,3 +24,4 @@ pub use exchange::Exchange;
 pub use interop::{ExportedMemory, uuid_hex};
 pub use kernel::{Binding, Kernel};
 pub use memory::GpuBuffer;
+pub use timeline::{SharedTimeline, TimelinePoints};

@@ -53,7 +53,7 @@ impl GpuCell {
                     uploads.data(Slot::Init, batch * prefix, part);
                 }
             }
-            PassIo::Exchange(exchange) => {
+            PassIo::Exchange { exchange, .. } => {
                 let layout = exchange.layout();
                 for (region, &prefix) in layout.inputs().iter().zip(&plan.input_prefix) {
                     if inputs {
@@ -198,11 +198,18 @@ impl GpuCell {
         let stats_bytes = (stats_words * 4) as u64;
         let read_outputs = io.reads_outputs();
         let output_words = if read_outputs { output_words } else { 0 };
-        let readback = workspace.readback(gpu, (output_words * 4) as u64 + stats_bytes)?;
+        let deferred = match io {
+            PassIo::Exchange { exchange, deferred: true } => Some(exchange),
+            _ => None,
+        };
+        let readback = match deferred {
+            Some(exchange) => exchange.stats_readback(gpu, stats_bytes)?,
+            None => workspace.readback(gpu, (output_words * 4) as u64 + stats_bytes)?,
+        };
         workspace.ensure_timer(gpu)?;
         let copies_in = Copies::plan(gpu, workspace, uploads.exchange_copies())?;
         let outputs_out: Vec<WordCopy> = match io {
-            PassIo::Exchange(exchange) => exchange
+            PassIo::Exchange { exchange, .. } => exchange
                 .layout()
                 .outputs()
                 .iter()
@@ -221,7 +228,7 @@ impl GpuCell {
         let mut recorder = Recorder::new(gpu, "forward");
         workspace.stage(gpu, &uploads, &mut recorder.encoder)?;
         copies_in.record(&mut recorder, workspace)?;
-        let timer = workspace.timer();
+        let timer = workspace.timer().filter(|_| deferred.is_none());
         recorder.encoder.clear_buffer(&workspace.get(Slot::Stats)?.buffer, 0, Some(stats_bytes));
         recorder.phase("projection", timer.map(|t| (t, Phase::Projection)), &projections)?;
         recorder.phase("recurrence", timer.map(|t| (t, Phase::Recurrence)), &recurrence)?;
@@ -247,8 +254,13 @@ impl GpuCell {
         if let Some(timer) = timer {
             timer.resolve(&mut recorder.encoder, &phases);
         }
+        let summary = StatsSummary { groups, segment: shape.map(|shape| shape.segment()), steps: pass.steps };
         let start = Instant::now();
-        recorder.submit()?;
+        let submission = recorder.submit()?;
+        if let Some(exchange) = deferred {
+            exchange.defer_report(readback, stats_bytes, submission, summary, run.clone());
+            return Ok((PassStats::default(), Vec::new()));
+        }
         let (records, outputs) = gpu.with_mapped(&readback, output_bytes + stats_bytes, |words: &[u32]| {
             let records: Vec<Stats> = words[output_words..].chunks(Stats::WORDS).map(Stats::from_words).collect();
             let values: &[f32] = bytemuck::cast_slice(&words[..output_words]);
@@ -266,24 +278,7 @@ impl GpuCell {
             Some(timer) => timer.read(gpu, &phases)?,
             None => PhaseTimes::default(),
         };
-
-        let mut stats = PassStats::timed(times, wall_ms);
-        match shape {
-            Some(shape) => {
-                for record in records.iter().take(groups) {
-                    stats.iterations = stats.iterations.max(record.most_iterations);
-                    stats.fallbacks += u64::from(record.fallbacks);
-                    stats.damped_iterations += u64::from(record.damped_iterations);
-                    stats.residual = stats.residual.max(record.last_update);
-                }
-                stats.segments = (pass.steps as u64).div_ceil(shape.segment()).max(1) * groups as u64;
-            }
-            None => {
-                stats.iterations = 1;
-                stats.segments = groups as u64;
-            }
-        }
-        Ok((stats, outputs))
+        Ok((summary.of(&records, PassStats::timed(times, wall_ms)), outputs))
     }
 
     /// The projection launches of a pass of `rows` steps, each one matrix
@@ -515,8 +510,10 @@ pub(super) enum PassIo<'a> {
     /// outputs read back when `read_outputs` (else they stay on the device).
     Host { data: &'a BoundData, upload_inputs: bool, read_outputs: bool },
     /// An exchange on the device: inputs and initial states copied from it,
-    /// outputs copied to it.
-    Exchange(&'a Exchange),
+    /// outputs copied to it; with `deferred`, the statistics too, read when
+    /// the exchange's report is asked for ([`Exchange::take_report`]), and
+    /// the pass is not timed (nothing waits for it).
+    Exchange { exchange: &'a Exchange, deferred: bool },
 }
 
 impl<'a> PassIo<'a> {
@@ -528,12 +525,44 @@ impl<'a> PassIo<'a> {
     fn uploads_inputs(&self) -> bool {
         match self {
             PassIo::Host { upload_inputs, .. } => *upload_inputs,
-            PassIo::Exchange(_) => true,
+            PassIo::Exchange { .. } => true,
         }
     }
 
     fn reads_outputs(&self) -> bool {
         matches!(self, PassIo::Host { read_outputs: true, .. })
+    }
+}
+
+/// How a pass's statistics records add up to its [`PassStats`]: its
+/// workgroups' records, and its Newton segments (none for the sequential kernel).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct StatsSummary {
+    groups: usize,
+    segment: Option<u64>,
+    steps: usize,
+}
+
+impl StatsSummary {
+    /// The statistics of `records` (the pass's, at least `groups` of them)
+    /// added to `stats` (its times).
+    pub(super) fn of(&self, records: &[Stats], mut stats: PassStats) -> PassStats {
+        match self.segment {
+            Some(segment) => {
+                for record in records.iter().take(self.groups) {
+                    stats.iterations = stats.iterations.max(record.most_iterations);
+                    stats.fallbacks += u64::from(record.fallbacks);
+                    stats.damped_iterations += u64::from(record.damped_iterations);
+                    stats.residual = stats.residual.max(record.last_update);
+                }
+                stats.segments = (self.steps as u64).div_ceil(segment).max(1) * self.groups as u64;
+            }
+            None => {
+                stats.iterations = 1;
+                stats.segments = self.groups as u64;
+            }
+        }
+        stats
     }
 }
 
@@ -585,7 +614,7 @@ pub(super) struct PassStats {
 impl PassStats {
     /// Timed by the device's phase `times`, or by the host's `wall_ms` around the
     /// submission where the device has no timestamps.
-    fn timed(times: PhaseTimes, wall_ms: f64) -> PassStats {
+    pub(super) fn timed(times: PhaseTimes, wall_ms: f64) -> PassStats {
         let (projection, recurrence) = (times[Phase::Projection as usize], times[Phase::Recurrence as usize]);
         let time_ms = match (projection, recurrence) {
             (Some(p), Some(r)) => p + r,
