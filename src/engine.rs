@@ -266,6 +266,12 @@ impl DeviceExchange {
     pub fn read(&self, engine: &Engine, name: &str) -> Result<Vec<f32>, RunError> {
         Ok(self.inner.read(engine.gpu()?, name)?)
     }
+
+    /// An ordered call with no work (`Exchange::handoff`): what ordering by
+    /// the shared timeline alone costs.
+    pub fn handoff(&self, engine: &Engine, points: TimelinePoints) -> Result<(), RunError> {
+        Ok(self.inner.handoff(engine.gpu()?, points)?)
+    }
 }
 
 /// What a backward pass gives: the forward's outputs, the gradients, and the

@@ -240,6 +240,10 @@ fn calls_ordered_by_a_shared_timeline_wait_on_the_device_and_give_the_host_paths
     assert_eq!((report.method.as_str(), report.converged), ("newton", true), "{report:?}");
     assert!(report.backward_ms.is_some(), "{report:?}");
     assert_eq!(timeline.value().expect("a value"), 4);
+    // An ordered call with no work waits and signals all the same.
+    exchange.handoff(&engine, TimelinePoints { wait: 4, signal: 5 }).expect("submits");
+    exchange.read(&engine, "output.h").expect("waits for the device");
+    assert_eq!(timeline.value().expect("a value"), 5);
     let backwards = TimelinePoints { wait: 5, signal: 4 };
     let error = compiled.forward_exchange_after(&engine, &exchange, &options, false, backwards).err().expect("refused");
     assert!(error.to_string().contains("later value"), "{error}");

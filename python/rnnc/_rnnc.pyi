@@ -63,6 +63,8 @@ class Exchange:
         """The backward of the last `forward(keep=True)`: `dout.*` in, `grad.*` out (`after` as in `forward`)."""
     def report(self) -> Optional[dict[str, Any]]:
         """The report of the last `forward(after=...)`, once (waits for its work), untimed."""
+    def handoff(self, after: int) -> None:
+        """An ordered call with no work: waits for `after` on the shared timeline, signals `after + 1`."""
     def timeline_descriptor(self) -> Optional[int]:
         """A new file descriptor of the shared timeline semaphore, or None where the exchange has none."""
 

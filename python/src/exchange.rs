@@ -128,6 +128,14 @@ impl Exchange {
         Ok(Some(fd.into_raw_fd()))
     }
 
+    /// An ordered call with no work: waits for the value `after` on the
+    /// shared timeline and signals `after + 1` (what ordering alone costs).
+    fn handoff(&self, py: Python<'_>, after: u64) -> PyResult<()> {
+        let compiled = &*self.compiled;
+        let points = rnnc::runtime::gpu::TimelinePoints { wait: after, signal: after + 1 };
+        detached(py, || self.inner.handoff(&compiled.engine, points).map_err(|e| compiled.failure(e)))
+    }
+
     /// The report of the last `forward(after=...)` (waiting for its work if
     /// it is not done), once; `None` when there is none. Untimed.
     fn report<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {

@@ -305,6 +305,7 @@ impl GpuCell {
         let mut recorder = Recorder::new(gpu, "backward");
         workspace.stage(gpu, &uploads, &mut recorder.encoder)?;
         copies_in.record(&mut recorder, workspace)?;
+        let params_copies = workspace.take_deferred();
         let workspace = &*workspace;
         let unwaited = matches!(io, BackwardIo::Exchange { unwaited: true, .. });
         let timer = workspace.timer().filter(|_| !unwaited);
@@ -334,8 +335,11 @@ impl GpuCell {
         if let Some(timer) = timer {
             timer.resolve(&mut recorder.encoder, &phases);
         }
+        if let (true, Some(exchange)) = (unwaited, exchange) {
+            exchange.stage_signal(gpu)?;
+        }
         let start = Instant::now();
-        recorder.submit()?;
+        recorder.submit_after(params_copies)?;
         let words: Vec<f32> = if read_gradients {
             gpu.map_read(&readback, total_bytes)?
         } else if unwaited {

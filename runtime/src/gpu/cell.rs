@@ -409,6 +409,8 @@ impl GpuCell {
         let (method, reason) = method.resolve(self.kernels.no_newton.as_deref(), self.kernels.plan.cell.linear, || {
             self.choose_method(gpu, batch, steps, backward)
         });
+        // Commands a failed call left unsubmitted are dropped.
+        drop(workspace.take_deferred());
         workspace.ensure(gpu, Slot::Params, plan.cell.params_len as usize)?;
         for (i, launch) in self.dense_launches() {
             workspace.ensure(gpu, Slot::Weights(i), (launch.columns() * launch.depth) as usize)?;

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use rnnc_compiler::backend::wgsl::{GatherTable, GradientLayout, gather_text};
@@ -52,6 +52,9 @@ pub struct Exchange {
     timeline: Option<SharedTimeline>,
     /// The report of the last forward that nothing waited for.
     deferred: DeferredReport,
+    /// The value the current ordered call signals with its pass's submission
+    /// ([`Exchange::stage_signal`]).
+    signal: Mutex<Option<u64>>,
 }
 
 /// A planned gathered sum on the device: its table and its record, and the
@@ -197,10 +200,31 @@ impl Exchange {
                 points.signal, points.wait
             )));
         }
+        *self.signal.lock().unwrap_or_else(PoisonError::into_inner) = Some(points.signal);
         gpu.wait_on_next_submission(timeline, points.wait)?;
         let result = call();
-        gpu.signal_after_submitted(timeline, points.signal)?;
+        // A call that failed before its pass's submission signals here.
+        if let Some(value) = self.signal.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            gpu.signal_after_submitted(timeline, value)?;
+        }
         result
+    }
+
+    /// An ordered call with no work: its (empty) submission waits for
+    /// `points.wait` and signals `points.signal`; what ordering alone costs
+    /// on a device (docs/PERFORMANCE.md, run 82).
+    pub fn handoff(&self, gpu: &Gpu, points: TimelinePoints) -> Result<(), GpuError> {
+        self.ordered(gpu, Some(points), || Ok(()))
+    }
+
+    /// Stages the current ordered call's signal on the next submission: the
+    /// pass's, the call's last (nothing when the call is not ordered).
+    pub(super) fn stage_signal(&self, gpu: &Gpu) -> Result<(), GpuError> {
+        let value = self.signal.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match (value, &self.timeline) {
+            (Some(value), Some(timeline)) => gpu.signal_on_next_submission(timeline, value),
+            _ => Ok(()),
+        }
     }
 
     /// Reads region `name` back to the host (after all submitted work).
@@ -297,13 +321,20 @@ impl GpuCell {
             forwards: AtomicU64::new(0),
             timeline,
             deferred: DeferredReport::default(),
+            signal: Mutex::default(),
         })
     }
 
-    /// Copies the parameters from `exchange` into the workspace on the device
-    /// (the dense launches' stacked matrices too); returns the mark that
-    /// stands for their fingerprint.
-    pub(super) fn copy_params(&self, gpu: &Gpu, workspace: &Workspace, exchange: &Exchange) -> Result<u64, GpuError> {
+    /// Records the parameters' copies from `exchange` into the workspace on
+    /// the device (the dense launches' stacked matrices too), submitted with
+    /// the pass ([`Workspace::defer`]); returns the mark that stands for their
+    /// fingerprint.
+    pub(super) fn copy_params(
+        &self,
+        gpu: &Gpu,
+        workspace: &mut Workspace,
+        exchange: &Exchange,
+    ) -> Result<u64, GpuError> {
         let plan = &self.kernels().plan;
         let layout = exchange.layout();
         let source = &exchange.buffer;
@@ -342,7 +373,8 @@ impl GpuCell {
             let dispatch = expansion.dispatch(gpu, &kernel, source, params)?;
             recorder.phase("scalar parameters", None, &[dispatch])?;
         }
-        recorder.submit()?;
+        // Submitted with the pass, first.
+        workspace.defer(recorder.encoder);
         Ok(0xa5a5_0000_0000_0000 ^ EXCHANGE_PARAMS.fetch_add(1, Ordering::Relaxed))
     }
 

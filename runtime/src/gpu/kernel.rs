@@ -137,8 +137,15 @@ impl<'g> Recorder<'g> {
 
     /// Submits the recorded commands (validation errors come back as values).
     pub(super) fn submit(self) -> Result<wgpu::SubmissionIndex, GpuError> {
+        self.submit_after(Vec::new())
+    }
+
+    /// Submits `earlier` (recorders' encoders not submitted yet: `Workspace::defer`)
+    /// and then the recorded commands, in one submission.
+    pub(super) fn submit_after(self, earlier: Vec<wgpu::CommandEncoder>) -> Result<wgpu::SubmissionIndex, GpuError> {
         let scope = self.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let submission = self.gpu.queue.submit([self.encoder.finish()]);
+        let buffers = earlier.into_iter().chain([self.encoder]).map(wgpu::CommandEncoder::finish);
+        let submission = self.gpu.queue.submit(buffers);
         if let Some(error) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Device(error.to_string()));
         }

@@ -225,6 +225,7 @@ impl GpuCell {
             PassIo::Host { .. } => Vec::new(),
         };
         let copies_out = Copies::plan(gpu, workspace, outputs_out)?;
+        let params_copies = workspace.take_deferred();
         let mut recorder = Recorder::new(gpu, "forward");
         workspace.stage(gpu, &uploads, &mut recorder.encoder)?;
         copies_in.record(&mut recorder, workspace)?;
@@ -256,7 +257,10 @@ impl GpuCell {
         }
         let summary = StatsSummary { groups, segment: shape.map(|shape| shape.segment()), steps: pass.steps };
         let start = Instant::now();
-        let submission = recorder.submit()?;
+        if let Some(exchange) = deferred {
+            exchange.stage_signal(gpu)?;
+        }
+        let submission = recorder.submit_after(params_copies)?;
         if let Some(exchange) = deferred {
             exchange.defer_report(readback, stats_bytes, submission, summary, run.clone());
             return Ok((PassStats::default(), Vec::new()));

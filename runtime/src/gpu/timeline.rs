@@ -165,15 +165,19 @@ impl Gpu {
         Ok(())
     }
 
+    /// Makes the next submission signal `value` on `timeline` when it is done.
+    pub(super) fn signal_on_next_submission(&self, timeline: &SharedTimeline, value: u64) -> Result<(), GpuError> {
+        // SAFETY: as in `wait_on_next_submission`.
+        let queue = unsafe { self.queue.as_hal::<Vulkan>() }
+            .ok_or_else(|| GpuError::Device("the queue is not a Vulkan one".into()))?;
+        queue.add_signal_semaphore(timeline.semaphore, Some(value));
+        Ok(())
+    }
+
     /// Signals `value` on `timeline` once everything submitted so far is
     /// done (by an empty submission that signals it).
     pub(super) fn signal_after_submitted(&self, timeline: &SharedTimeline, value: u64) -> Result<(), GpuError> {
-        {
-            // SAFETY: as in `wait_on_next_submission`.
-            let queue = unsafe { self.queue.as_hal::<Vulkan>() }
-                .ok_or_else(|| GpuError::Device("the queue is not a Vulkan one".into()))?;
-            queue.add_signal_semaphore(timeline.semaphore, Some(value));
-        }
+        self.signal_on_next_submission(timeline, value)?;
         self.queue.submit([]);
         Ok(())
     }

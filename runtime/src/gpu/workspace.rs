@@ -112,6 +112,9 @@ pub(super) struct Workspace {
     /// The same for the outputs' cotangents last uploaded whole into `Douts`.
     pub(super) resident_douts: Option<(usize, usize)>,
     timer: Option<Option<Timer>>,
+    /// Recorded commands that the pass's submission submits first (the
+    /// parameters' copies from an exchange: one submission a call).
+    deferred: Vec<wgpu::CommandEncoder>,
 }
 
 impl Workspace {
@@ -119,6 +122,16 @@ impl Workspace {
     /// steps) pass are both in place from the last call.
     pub(super) fn holds_pass_data(&self, shape: (usize, usize)) -> bool {
         self.resident_inputs == Some(shape) && self.resident_douts == Some(shape)
+    }
+
+    /// Keeps `encoder`'s commands for the next pass's submission, before its own.
+    pub(super) fn defer(&mut self, encoder: wgpu::CommandEncoder) {
+        self.deferred.push(encoder);
+    }
+
+    /// The commands kept by [`Workspace::defer`], for the pass's submission.
+    pub(super) fn take_deferred(&mut self) -> Vec<wgpu::CommandEncoder> {
+        std::mem::take(&mut self.deferred)
     }
 
     /// Makes `slot` hold at least `len` words, allocating only when it does not.
