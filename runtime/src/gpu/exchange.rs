@@ -179,16 +179,15 @@ impl Exchange {
     }
 
     /// Runs `call` ordered by `points` on the exchange's timeline: the
-    /// call's first submission waits for `points.wait`, and `points.signal`
-    /// is signalled after its last one, also when it fails (the other API
-    /// must not wait forever). Without points, `call` runs as it is.
+    /// call's submission waits for `points.wait` and signals `points.signal`
+    /// (`stage_signal`), also when the call fails (the other API must not
+    /// wait forever).
     fn ordered<R>(
         &self,
         gpu: &Gpu,
-        points: Option<TimelinePoints>,
+        points: TimelinePoints,
         call: impl FnOnce() -> Result<R, GpuError>,
     ) -> Result<R, GpuError> {
-        let Some(points) = points else { return call() };
         let timeline = self.timeline.as_ref().ok_or_else(|| {
             GpuError::Device(
                 "this exchange has no shared timeline (export it on a device that shares semaphores)".into(),
@@ -214,7 +213,7 @@ impl Exchange {
     /// `points.wait` and signals `points.signal`; what ordering alone costs
     /// on a device (docs/PERFORMANCE.md, run 82).
     pub fn handoff(&self, gpu: &Gpu, points: TimelinePoints) -> Result<(), GpuError> {
-        self.ordered(gpu, Some(points), || Ok(()))
+        self.ordered(gpu, points, || Ok(()))
     }
 
     /// Stages the current ordered call's signal on the next submission: the
@@ -410,7 +409,7 @@ impl GpuCell {
         points: TimelinePoints,
     ) -> Result<Option<GpuTape>, GpuError> {
         exchange
-            .ordered(gpu, Some(points), || self.forward_through(gpu, exchange, method, settings, keep, true))
+            .ordered(gpu, points, || self.forward_through(gpu, exchange, method, settings, keep, true))
             .map(|(_, _, tape)| tape)
     }
 
@@ -465,7 +464,7 @@ impl GpuCell {
         tape: GpuTape,
         points: TimelinePoints,
     ) -> Result<(), GpuError> {
-        exchange.ordered(gpu, Some(points), || self.backward_through(gpu, exchange, tape, true)).map(drop)
+        exchange.ordered(gpu, points, || self.backward_through(gpu, exchange, tape, true)).map(drop)
     }
 
     fn backward_through(
