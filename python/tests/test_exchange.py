@@ -136,6 +136,9 @@ def test_the_device_paths_copies_in_and_out_are_exact(monkeypatch, batched):
 
     monkeypatch.setenv("RNNC_TORCH_BATCHED", batched)
     assert rt._batched_copies() == (batched == "1"), "this torch batches copies (torch._foreach_copy_)"
+    batched_calls = []
+    foreach_copy = torch._foreach_copy_
+    monkeypatch.setattr(torch, "_foreach_copy_", lambda *a: batched_calls.append(1) or foreach_copy(*a))
     a = torch.arange(6, dtype=torch.float32).reshape(2, 3)
     b = torch.tensor([-0.0, float("inf"), 1e-38, -2.5])
     outs = rt._copies_out([a, b, a], [(a.device, torch.float32), None, (a.device, torch.float64)])
@@ -147,3 +150,5 @@ def test_the_device_paths_copies_in_and_out_are_exact(monkeypatch, batched):
     rt._fill_all([(views[0], a.reshape(6)), (views[1], b.double()), (views[2], None)])
     assert torch.equal(views[0], a) and torch.equal(views[2], torch.zeros(5))
     assert views[1].tolist() == b.tolist() and torch.signbit(views[1][0])
+    # Batched: one torch._foreach_copy_ each way; one by one: none.
+    assert len(batched_calls) == (2 if batched == "1" else 0), batched_calls
