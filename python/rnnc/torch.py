@@ -316,7 +316,10 @@ class Recurrent(nn.Module):
 
     The cell's parameters are the module's, under the cell's names
     (`layer.Bz`, and `Bz` in `state_dict()`). `last_report` holds the report
-    of the latest forward or backward pass.
+    of the latest forward or backward pass; on the device path with calls
+    ordered on the device (NVIDIA; `RNNC_TORCH_ORDERED=0` turns it off) the
+    forward's report is read when asked for (waiting for that forward's
+    work), untimed, and a backward adds none.
     """
 
     def __init__(
