@@ -244,6 +244,19 @@ fn calls_ordered_by_a_shared_timeline_wait_on_the_device_and_give_the_host_paths
     exchange.handoff(&engine, TimelinePoints { wait: 4, signal: 5 }).expect("submits");
     exchange.read(&engine, "output.h").expect("waits for the device");
     assert_eq!(timeline.value().expect("a value"), 5);
+    // A call that fails after its wait is staged (a stale tape) signals all the same.
+    let stale = compiled
+        .forward_exchange_after(&engine, &exchange, &options, true, TimelinePoints { wait: 5, signal: 6 })
+        .expect("submits");
+    compiled
+        .forward_exchange_after(&engine, &exchange, &options, false, TimelinePoints { wait: 6, signal: 7 })
+        .expect("submits");
+    let points = TimelinePoints { wait: 7, signal: 8 };
+    let error =
+        compiled.backward_exchange_after(&engine, &exchange, stale.expect("a tape"), points).expect_err("stale");
+    assert!(error.to_string().contains("another forward"), "{error}");
+    exchange.read(&engine, "output.h").expect("waits for the device");
+    assert_eq!(timeline.value().expect("a value"), 8);
     let backwards = TimelinePoints { wait: 5, signal: 4 };
     let error = compiled.forward_exchange_after(&engine, &exchange, &options, false, backwards).err().expect("refused");
     assert!(error.to_string().contains("later value"), "{error}");
