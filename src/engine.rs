@@ -215,7 +215,7 @@ pub struct Tape {
     /// The kernels the forward ran (a backward pass on other kernels is refused).
     kernels: std::sync::Arc<Kernels>,
     /// The forward's report (`None` for a forward ordered by a timeline, whose
-    /// report its exchange gives: [`CompiledCell::take_exchange_report`]).
+    /// report its exchange gives: [`DeviceExchange::take_report`]).
     report: Option<ForwardReport>,
     settings: NewtonSettings,
 }
@@ -265,6 +265,12 @@ impl DeviceExchange {
     /// Reads region `name` back to the host.
     pub fn read(&self, engine: &Engine, name: &str) -> Result<Vec<f32>, RunError> {
         Ok(self.inner.read(engine.gpu()?, name)?)
+    }
+
+    /// The report of the last [`CompiledCell::forward_exchange_after`] through
+    /// it (waiting for its work if it is not done), once.
+    pub fn take_report(&self, engine: &Engine) -> Result<Option<ForwardReport>, RunError> {
+        Ok(self.inner.take_report(engine.gpu()?)?)
     }
 
     /// An ordered call with no work (`Exchange::handoff`): what ordering by
@@ -527,7 +533,7 @@ impl CompiledCell {
     /// API's stream that signals `points.wait` once the exchange's inputs are
     /// written and waits for `points.signal` before it reads the outputs):
     /// returns once the work is submitted. The report, untimed, comes from
-    /// [`CompiledCell::take_exchange_report`].
+    /// [`DeviceExchange::take_report`].
     pub fn forward_exchange_after(
         &self,
         engine: &Engine,
@@ -549,16 +555,6 @@ impl CompiledCell {
             }
             _ => Err(RunError::WrongEngine),
         }
-    }
-
-    /// The report of the last [`CompiledCell::forward_exchange_after`] through
-    /// `exchange` (waiting for its work if it is not done), once.
-    pub fn take_exchange_report(
-        &self,
-        engine: &Engine,
-        exchange: &DeviceExchange,
-    ) -> Result<Option<ForwardReport>, RunError> {
-        Ok(exchange.inner.take_report(engine.gpu()?)?)
     }
 
     /// [`CompiledCell::backward_exchange`] ordered on the device by `points`
@@ -597,12 +593,11 @@ impl CompiledCell {
         }
         match (tape.inner, &*exchange.kernels, &engine.device) {
             (TapeInner::Gpu(inner), Kernels::Gpu(cell), Device::Gpu(gpu)) => {
-                let forward = match tape.report {
-                    Some(report) => Some(report),
-                    None => exchange.inner.take_report(gpu)?,
+                let mut report = match tape.report {
+                    Some(report) => report,
+                    None => forward_report_of(exchange.inner.take_report(gpu)?)?,
                 };
                 let times = cell.backward_exchange(gpu, &exchange.inner, inner)?;
-                let mut report = forward_report_of(forward)?;
                 times.add_to(&mut report);
                 Ok(report)
             }

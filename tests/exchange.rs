@@ -217,10 +217,10 @@ fn calls_ordered_by_a_shared_timeline_wait_on_the_device_and_give_the_host_paths
     // Nothing has signalled 1 yet: the forward cannot have run.
     assert_eq!(timeline.value().expect("a value"), 0);
     timeline.signal_from_host(1).expect("signals");
-    let report = compiled.take_exchange_report(&engine, &exchange).expect("reads").expect("a report");
+    let report = exchange.take_report(&engine).expect("reads").expect("a report");
     assert_eq!((report.method.as_str(), report.converged), ("newton", true), "{report:?}");
     assert_eq!(report.iterations, host.report.iterations, "{report:?}");
-    assert!(compiled.take_exchange_report(&engine, &exchange).expect("reads").is_none(), "a report is given once");
+    assert!(exchange.take_report(&engine).expect("reads").is_none(), "a report is given once");
     assert!(timeline.value().expect("a value") >= 2);
     let second = TimelinePoints { wait: 2, signal: 3 };
     compiled.backward_exchange_after(&engine, &exchange, tape.expect("a tape"), second).expect("submits");

@@ -189,11 +189,12 @@ def _batched_copies() -> bool:
     return hasattr(torch, "_foreach_copy_") and os.environ.get("RNNC_TORCH_BATCHED", "1") != "0"
 
 
-def _ordered_calls() -> bool:
-    """Whether the device path orders rnnc's calls and CUDA's stream on the
-    device (`CudaExchange.run_ordered`, where the exchange shares a timeline
-    semaphore) instead of through the host (`RNNC_TORCH_ORDERED=0`)."""
-    return os.environ.get("RNNC_TORCH_ORDERED", "1") != "0"
+def _ordered_calls(ex) -> bool:
+    """Whether the device path orders rnnc's calls through `ex` and CUDA's
+    stream on the device (`CudaExchange.run_ordered`, where the exchange
+    shares a timeline semaphore) instead of through the host
+    (`RNNC_TORCH_ORDERED=0`)."""
+    return ex.ordered and os.environ.get("RNNC_TORCH_ORDERED", "1") != "0"
 
 
 def _fill_all(pairs) -> None:
@@ -242,7 +243,7 @@ class _ExchangeFunction(torch.autograd.Function):
         pairs += [(ex.tensor(f"init.{name}"), inits.get(name)) for name in run.layer.cell.states]
         _fill_all(pairs)
         run.layer._settle()
-        if ex.ordered and _ordered_calls():
+        if _ordered_calls(ex):
             ex.run_ordered(lambda after: ex.exchange.forward(keep=keep, after=after, **run.options))
             run.layer._pending = ex.exchange
         else:
@@ -263,7 +264,7 @@ class _ExchangeFunction(torch.autograd.Function):
         if slot.pending and slot.generation == ctx.generation:
             _fill_all((ex.tensor(f"dout.{name}"), grad) for name, grad in zip(run.output_names, grads))
             slot.pending = False
-            if ex.ordered and _ordered_calls():
+            if _ordered_calls(ex):
                 ex.run_ordered(lambda after: ex.exchange.backward(after=after))
             else:
                 run.layer._record(ex.run(ex.exchange.backward))

@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use rnnc::DeviceExchange;
 use rnnc::runtime::data::NonFiniteOutputs;
+use rnnc::runtime::gpu::TimelinePoints;
 
 use crate::cell::{Cell, Compiled, forward_report};
 use crate::convert::{run_options, tensors};
@@ -132,7 +133,7 @@ impl Exchange {
     /// shared timeline and signals `after + 1` (what ordering alone costs).
     fn handoff(&self, py: Python<'_>, after: u64) -> PyResult<()> {
         let compiled = &*self.compiled;
-        let points = rnnc::runtime::gpu::TimelinePoints { wait: after, signal: after + 1 };
+        let points = TimelinePoints::after(after);
         detached(py, || self.inner.handoff(&compiled.engine, points).map_err(|e| compiled.failure(e)))
     }
 
@@ -140,9 +141,7 @@ impl Exchange {
     /// it is not done), once; `None` when there is none. Untimed.
     fn report<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let compiled = &*self.compiled;
-        let report = detached(py, || {
-            compiled.cell.take_exchange_report(&compiled.engine, &self.inner).map_err(|e| compiled.failure(e))
-        })?;
+        let report = detached(py, || self.inner.take_report(&compiled.engine).map_err(|e| compiled.failure(e)))?;
         report.map(|report| forward_report(py, &report, &NonFiniteOutputs::of(&[]), None)).transpose()
     }
 
@@ -168,7 +167,7 @@ impl Exchange {
         let options = run_options(method, atol, rtol, max_iterations)?;
         let compiled = &*self.compiled;
         if let Some(wait) = after {
-            let points = rnnc::runtime::gpu::TimelinePoints { wait, signal: wait + 1 };
+            let points = TimelinePoints::after(wait);
             let tape = detached(py, || {
                 compiled
                     .cell
@@ -201,7 +200,7 @@ impl Exchange {
         })?;
         let compiled = &*self.compiled;
         if let Some(wait) = after {
-            let points = rnnc::runtime::gpu::TimelinePoints { wait, signal: wait + 1 };
+            let points = TimelinePoints::after(wait);
             detached(py, || {
                 compiled
                     .cell

@@ -239,7 +239,7 @@ impl GpuCell {
                         region.len() as u64,
                     );
                 }
-                self.pass_uploads(&PassIo::Exchange { exchange, deferred: false }, pass, false, &mut uploads);
+                self.pass_uploads(&PassIo::Exchange { exchange, ordered: false }, pass, false, &mut uploads);
             }
         }
         let exchange = match io {
@@ -307,8 +307,8 @@ impl GpuCell {
         copies_in.record(&mut recorder, workspace)?;
         let params_copies = workspace.take_deferred();
         let workspace = &*workspace;
-        let unwaited = matches!(io, BackwardIo::Exchange { unwaited: true, .. });
-        let timer = workspace.timer().filter(|_| !unwaited);
+        let ordered = matches!(io, BackwardIo::Exchange { ordered: true, .. });
+        let timer = workspace.timer().filter(|_| !ordered);
         // Only what accumulates is cleared: the inputs' elementwise cotangents,
         // the initial states' and the accumulators; the projections' cotangents
         // too when some projection has none (it is then never written).
@@ -335,14 +335,14 @@ impl GpuCell {
         if let Some(timer) = timer {
             timer.resolve(&mut recorder.encoder, &phases);
         }
-        if let (true, Some(exchange)) = (unwaited, exchange) {
+        if let (true, Some(exchange)) = (ordered, exchange) {
             exchange.stage_signal(gpu)?;
         }
         let start = Instant::now();
         recorder.submit_after(params_copies)?;
         let words: Vec<f32> = if read_gradients {
             gpu.map_read(&readback, total_bytes)?
-        } else if unwaited {
+        } else if ordered {
             Vec::new()
         } else {
             gpu.finish_submitted()?;
@@ -510,9 +510,9 @@ pub(super) enum BackwardIo<'a> {
     /// the host when `read_gradients` (else they stay on the device).
     Host { data: &'a BoundData, douts: &'a [Vec<f32>], upload_douts: bool, read_gradients: bool },
     /// An exchange: the cotangents copied from it, the gradients assembled
-    /// into it on the device; when `unwaited`, the pass is submitted and not
-    /// waited for (nor timed).
-    Exchange { exchange: &'a Exchange, unwaited: bool },
+    /// into it on the device; when `ordered` (by the exchange's shared
+    /// timeline), the pass is submitted and not waited for (nor timed).
+    Exchange { exchange: &'a Exchange, ordered: bool },
 }
 
 impl<'a> BackwardIo<'a> {

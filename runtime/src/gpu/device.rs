@@ -295,8 +295,13 @@ impl Gpu {
     /// queue's pending writes, as [`Gpu::wait`] does: no extra round trip
     /// through the device when the last submission already ended).
     pub(super) fn finish_submitted(&self) -> Result<(), GpuError> {
+        self.finish_through(None)
+    }
+
+    /// Waits until `submission` (`None`: all submitted work) is done.
+    pub(super) fn finish_through(&self, submission: Option<wgpu::SubmissionIndex>) -> Result<(), GpuError> {
         self.device
-            .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
+            .poll(wgpu::PollType::Wait { submission_index: submission, timeout: None })
             .map(|_| ())
             .map_err(|e| GpuError::Device(e.to_string()))
     }

@@ -25,7 +25,7 @@ use super::device::{Gpu, GpuError};
 use super::interop::ExportedMemory;
 use super::kernel::{Dispatch, Kernel, Recorder};
 use super::memory::GpuBuffer;
-use super::pass::{Pass, PassIo, StatsSummary};
+use super::pass::{Pass, PassIo};
 use super::timeline::{SharedTimeline, TimelinePoints};
 use super::workspace::{PASS_SLOTS, Slot, Workspace};
 use crate::data::{ExchangeLayout, Region};
@@ -51,7 +51,7 @@ pub struct Exchange {
     /// exported exchange on a device that shares semaphores).
     timeline: Option<SharedTimeline>,
     /// The report of the last forward that nothing waited for.
-    deferred: DeferredReport,
+    pub(super) deferred: DeferredReport,
     /// The value the current ordered call signals with its pass's submission
     /// ([`Exchange::stage_signal`]).
     signal: Mutex<Option<u64>>,
@@ -161,21 +161,6 @@ impl Exchange {
     /// its work if it is not done), once; `None` when there is none.
     pub fn take_report(&self, gpu: &Gpu) -> Result<Option<ForwardReport>, GpuError> {
         self.deferred.take(gpu)
-    }
-
-    pub(super) fn stats_readback(&self, gpu: &Gpu, bytes: u64) -> Result<wgpu::Buffer, GpuError> {
-        self.deferred.readback(gpu, bytes)
-    }
-
-    pub(super) fn defer_report(
-        &self,
-        readback: wgpu::Buffer,
-        bytes: u64,
-        submission: wgpu::SubmissionIndex,
-        summary: StatsSummary,
-        run: super::cell::Run,
-    ) {
-        self.deferred.defer(readback, bytes, submission, summary, run);
     }
 
     /// Runs `call` ordered by `points` on the exchange's timeline: the
@@ -420,7 +405,7 @@ impl GpuCell {
         method: Method,
         settings: &NewtonSettings,
         keep: bool,
-        deferred: bool,
+        ordered: bool,
     ) -> Result<(super::pass::PassStats, super::cell::Run, Option<GpuTape>), GpuError> {
         settings.validate().map_err(|e| GpuError::Settings(e.to_string()))?;
         exchange.check_cell(self)?;
@@ -429,7 +414,7 @@ impl GpuCell {
         let shape = exchange.shape();
         let run = self.prepare(gpu, &mut workspace, shape, ParamSource::Exchange(exchange), method, keep)?;
         let pass = run.whole_batch(shape, "a forward through an exchange")?;
-        let io = PassIo::Exchange { exchange, deferred };
+        let io = PassIo::Exchange { exchange, ordered };
         let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, io, &pass, settings, keep)?;
         workspace.resident_inputs = Some(shape);
         let forward = exchange.forwards.fetch_add(1, Ordering::Relaxed) + 1;
@@ -472,7 +457,7 @@ impl GpuCell {
         gpu: &Gpu,
         exchange: &Exchange,
         tape: GpuTape,
-        unwaited: bool,
+        ordered: bool,
     ) -> Result<BackwardTimes, GpuError> {
         let wall = Instant::now();
         exchange.check_cell(self)?;
@@ -506,7 +491,7 @@ impl GpuCell {
         let pass = run.whole_batch(shape, "a backward through an exchange")?;
         let (scan, kernel) = self.adjoint_kernel(gpu, adjoint, run.method)?;
         let context = PassContext { pass: &pass, adjoint, scan, kernel: &kernel };
-        let io = BackwardIo::Exchange { exchange, unwaited };
+        let io = BackwardIo::Exchange { exchange, ordered };
         let (_, mut times) = self.backward_pass(gpu, &mut workspace, &context, io)?;
         times.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
         Ok(times)

@@ -198,9 +198,7 @@ impl Gpu {
         slice.map_async(mode, move |result| {
             let _ = sender.send(result);
         });
-        self.device
-            .poll(wgpu::PollType::Wait { submission_index: submission, timeout: None })
-            .map_err(|e| GpuError::Device(e.to_string()))?;
+        self.finish_through(submission)?;
         receiver.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))
     }
 

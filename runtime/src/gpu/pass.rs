@@ -198,12 +198,12 @@ impl GpuCell {
         let stats_bytes = (stats_words * 4) as u64;
         let read_outputs = io.reads_outputs();
         let output_words = if read_outputs { output_words } else { 0 };
-        let deferred = match io {
-            PassIo::Exchange { exchange, deferred: true } => Some(exchange),
+        let ordered = match io {
+            PassIo::Exchange { exchange, ordered: true } => Some(exchange),
             _ => None,
         };
-        let readback = match deferred {
-            Some(exchange) => exchange.stats_readback(gpu, stats_bytes)?,
+        let readback = match ordered {
+            Some(exchange) => exchange.deferred.readback(gpu, stats_bytes)?,
             None => workspace.readback(gpu, (output_words * 4) as u64 + stats_bytes)?,
         };
         workspace.ensure_timer(gpu)?;
@@ -229,7 +229,7 @@ impl GpuCell {
         let mut recorder = Recorder::new(gpu, "forward");
         workspace.stage(gpu, &uploads, &mut recorder.encoder)?;
         copies_in.record(&mut recorder, workspace)?;
-        let timer = workspace.timer().filter(|_| deferred.is_none());
+        let timer = workspace.timer().filter(|_| ordered.is_none());
         recorder.encoder.clear_buffer(&workspace.get(Slot::Stats)?.buffer, 0, Some(stats_bytes));
         recorder.phase("projection", timer.map(|t| (t, Phase::Projection)), &projections)?;
         recorder.phase("recurrence", timer.map(|t| (t, Phase::Recurrence)), &recurrence)?;
@@ -257,12 +257,12 @@ impl GpuCell {
         }
         let summary = StatsSummary { groups, segment: shape.map(|shape| shape.segment()), steps: pass.steps };
         let start = Instant::now();
-        if let Some(exchange) = deferred {
+        if let Some(exchange) = ordered {
             exchange.stage_signal(gpu)?;
         }
         let submission = recorder.submit_after(params_copies)?;
-        if let Some(exchange) = deferred {
-            exchange.defer_report(readback, stats_bytes, submission, summary, run.clone());
+        if let Some(exchange) = ordered {
+            exchange.deferred.defer(readback, stats_bytes, submission, summary, run.clone());
             return Ok((PassStats::default(), Vec::new()));
         }
         let (records, outputs) = gpu.with_mapped(&readback, output_bytes + stats_bytes, |words: &[u32]| {
@@ -514,10 +514,11 @@ pub(super) enum PassIo<'a> {
     /// outputs read back when `read_outputs` (else they stay on the device).
     Host { data: &'a BoundData, upload_inputs: bool, read_outputs: bool },
     /// An exchange on the device: inputs and initial states copied from it,
-    /// outputs copied to it; with `deferred`, the statistics too, read when
-    /// the exchange's report is asked for ([`Exchange::take_report`]), and
-    /// the pass is not timed (nothing waits for it).
-    Exchange { exchange: &'a Exchange, deferred: bool },
+    /// outputs copied to it; when `ordered` (by the exchange's shared
+    /// timeline), the statistics too, read when the exchange's report is
+    /// asked for ([`Exchange::take_report`]), and the pass is not timed
+    /// (nothing waits for it).
+    Exchange { exchange: &'a Exchange, ordered: bool },
 }
 
 impl<'a> PassIo<'a> {

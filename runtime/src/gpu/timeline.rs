@@ -28,6 +28,13 @@ pub struct TimelinePoints {
     pub signal: u64,
 }
 
+impl TimelinePoints {
+    /// Waits for `wait`, signals the next value.
+    pub fn after(wait: u64) -> TimelinePoints {
+        TimelinePoints { wait, signal: wait + 1 }
+    }
+}
+
 /// A timeline semaphore whose payload another API imports.
 pub struct SharedTimeline {
     semaphore: vk::Semaphore,
