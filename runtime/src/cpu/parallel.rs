@@ -62,7 +62,11 @@ where
 
 /// Runs `task(workspace, i)` for every `i < tasks` on up to `threads` threads,
 /// each with a workspace made by `init`, and returns the workspaces (one per
-/// thread that ran): for tasks that accumulate into their thread's workspace.
+/// thread, in thread order): for tasks that accumulate into their thread's
+/// workspace. Worker `w` runs tasks `w, w + workers, ...` in increasing order,
+/// so what each workspace accumulates, and in what order, depends only on
+/// `tasks` and `threads`, never on scheduling: sums of the workspaces are
+/// reproducible bit for bit run after run.
 pub(crate) fn run_workers<W: Send>(
     tasks: usize,
     threads: usize,
@@ -70,13 +74,11 @@ pub(crate) fn run_workers<W: Send>(
     task: &(dyn Fn(&mut W, usize) -> Result<(), CpuError> + Sync),
 ) -> Result<Vec<W>, CpuError> {
     let workers = threads.clamp(1, tasks.max(1));
-    let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let work = || -> Result<W, CpuError> {
+    let work = |first: usize| -> Result<W, CpuError> {
         let mut workspace = init()?;
-        while !failed.load(Ordering::Relaxed) {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= tasks {
+        for i in (first..tasks).step_by(workers) {
+            if failed.load(Ordering::Relaxed) {
                 break;
             }
             if let Err(error) = task(&mut workspace, i) {
@@ -87,10 +89,10 @@ pub(crate) fn run_workers<W: Send>(
         Ok(workspace)
     };
     if workers == 1 {
-        return Ok(vec![work()?]);
+        return Ok(vec![work(0)?]);
     }
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+        let handles: Vec<_> = (0..workers).map(|w| scope.spawn(move || work(w))).collect();
         handles
             .into_iter()
             .map(|handle| handle.join().unwrap_or_else(|panic| Err(CpuError::Worker(panic_message(&panic)))))
