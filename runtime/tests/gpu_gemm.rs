@@ -17,6 +17,12 @@ fn values(len: usize, seed: usize) -> Vec<f32> {
     (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0).collect()
 }
 
+/// Group `g`'s operand index where the operand's groups repeat every `cycle`
+/// (0: never).
+fn cycled(g: u32, cycle: u32) -> u32 {
+    if cycle == 0 { g } else { g % cycle }
+}
+
 /// `groups` products `C[g] = A[g] B[g]` read through `sizes`' strides, and the
 /// scale of each entry's rounding (`sum |A| |B|`), in float64.
 fn reference(sizes: &GemmSizes, groups: u32, a: &[f32], b: &[f32], c: &[f32]) -> (Vec<f64>, Vec<f64>) {
@@ -27,8 +33,11 @@ fn reference(sizes: &GemmSizes, groups: u32, a: &[f32], b: &[f32], c: &[f32]) ->
             for j in 0..sizes.n {
                 let (mut sum, mut abs) = (0.0f64, 0.0f64);
                 for k in 0..sizes.k {
-                    let x = a[(sizes.a_offset + g * sizes.a_group + i * sizes.a_row + k * sizes.a_col) as usize] as f64;
-                    let y = b[(sizes.b_offset + g * sizes.b_group + k * sizes.b_row + j * sizes.b_col) as usize] as f64;
+                    let (ga, gb) = (cycled(g, sizes.a_cycle), cycled(g, sizes.b_cycle));
+                    let x =
+                        a[(sizes.a_offset + ga * sizes.a_group + i * sizes.a_row + k * sizes.a_col) as usize] as f64;
+                    let y =
+                        b[(sizes.b_offset + gb * sizes.b_group + k * sizes.b_row + j * sizes.b_col) as usize] as f64;
                     sum += x * y;
                     abs += (x * y).abs();
                 }
@@ -144,6 +153,70 @@ fn projection_layout_x_times_w_transposed_with_partial_tiles() {
     let generic: GemmKernel = "8x32:generic".parse().expect("parses");
     assert!(!generic.specialised);
     check("generic", &run(&gpu, &generic, &launch, &a, &b, &c, 65535), &want, &scale);
+}
+
+#[test]
+fn several_block_matrices_by_one_input_cycle_through_its_blocks() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).expect("a GPU adapter");
+    // Three block-diagonal matrices of 2 blocks (r x c = 40 x 36) by one input
+    // of 2 x 36 channels over 1200 steps, one launch of 6 groups: the input's
+    // block is group % 2; the projection P[., z r ..] = X[., (z % 2) c ..] W^T[z]
+    // and the weight gradient dW[z] = dP[., z r ..]^T X[., (z % 2) c ..], its
+    // depth split.
+    let (r, c, steps, matrices, blocks) = (40u32, 36u32, 1200u32, 3u32, 2u32);
+    let groups = matrices * blocks;
+    let x = values((steps * blocks * c) as usize, 11);
+    let projection = GemmSizes {
+        m: steps,
+        n: r,
+        k: c,
+        a_row: blocks * c,
+        a_col: 1,
+        b_row: r,
+        b_col: 1,
+        c_row: groups * r,
+        a_group: c,
+        a_cycle: blocks,
+        b_group: r * c,
+        c_group: r,
+        ..GemmSizes::default()
+    };
+    let weights = values((groups * r * c) as usize, 12);
+    let launch = GemmLaunch::new(projection, u64::from(groups));
+    let out = vec![0.0f32; (steps * groups * r) as usize];
+    let (want, scale) = reference(&launch.sizes, groups, &x, &weights, &out);
+    let gradient = GemmSizes {
+        m: r,
+        n: c,
+        k: steps,
+        a_row: 1,
+        a_col: groups * r,
+        b_row: blocks * c,
+        b_col: 1,
+        c_row: c,
+        a_group: r,
+        b_group: c,
+        b_cycle: blocks,
+        c_group: r * c,
+        ..GemmSizes::default()
+    };
+    let split = GemmLaunch::splitting_depth(gradient, u64::from(groups), 64);
+    assert!(split.is_split(), "the test asks for a split product");
+    let dp = values((steps * groups * r) as usize, 13);
+    let dw = vec![0.0f32; split.output_words() as usize];
+    let (want_dw, scale_dw) = reference(&split.sizes, groups, &dp, &x, &dw);
+    for kernel in shapes(&gpu) {
+        check(
+            &format!("projection, {kernel:?}"),
+            &run(&gpu, &kernel, &launch, &x, &weights, &out, 65535),
+            &want,
+            &scale,
+        );
+        let got = run(&gpu, &kernel, &split, &dp, &x, &dw, 65535);
+        let words = (groups * r * c) as usize;
+        check(&format!("weight gradient, {kernel:?}"), &got[..words], &want_dw[..words], &scale_dw[..words]);
+    }
 }
 
 #[test]

@@ -6,9 +6,9 @@
 //! - each parameter's place in the packed parameters (as declared, row-major;
 //!   `block[H, K]` as `[H/K, K, K]`);
 //! - the input projections as *launches*, matrix products over every `B x T`
-//!   step (the dense projections of one input stacked into one product; each
-//!   block-diagonal one a grouped product), and the columns of their results in
-//!   a row of projections;
+//!   step (the dense projections of one input stacked into one product; its
+//!   block-diagonal ones of one block size into one grouped product), and the
+//!   columns of their results in a row of projections;
 //! - the *hoisted values* the recurrence reads per step:
 //!   [`crate::analyse::frontier`] of everything the recurrence evaluates (the
 //!   step's results and the diagonals of its state Jacobian), each computed once
@@ -87,8 +87,11 @@ pub fn slots(lens: impl IntoIterator<Item = u64>) -> (Vec<Slot>, u64) {
 }
 
 /// One launch of the projection products before the recurrence: the dense
-/// projections of one input, their matrices stacked (one matrix product), or one
-/// block-diagonal projection (a grouped product, one group per block).
+/// projections of one input, their matrices stacked (one matrix product), or
+/// the block-diagonal projections of one input with one block size `K` (a
+/// grouped product: one group per block of each product; every product
+/// covers the input's length, so their blocks take the input's channels in
+/// the same groups, and a product of more groups fills more of a device).
 ///
 /// Row `i` of a launch's matrix `p` starts at word `i * depth` of `p` for both
 /// kinds, and multiplies the input's channels `0..depth` (dense) or
@@ -257,14 +260,14 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> CellPlan {
     let states: Vec<u64> = cell.states.values().map(|s| dims.of(s.size)).collect();
     let outputs: Vec<u64> = cell.outputs.values().map(|o| dims.of(o.size)).collect();
 
-    // Launches: the dense projections of one input stacked, each block one alone.
+    // Launches: the projections of one input of one kind stacked (dense ones
+    // into one product, block ones of the same block size into one grouped
+    // product, whose products each cover the input's length).
     let mut projections: Vec<ProjectionLaunch> = Vec::new();
     for projection in &derived.projections {
         let rows = value_len(derived, dims, projection.node);
         let product = LaunchProduct { node: projection.node, param: projection.param, rows };
-        let stacked = projections.iter_mut().find(|l| {
-            projection.kind == ProjectionKind::Dense && l.kind == ProjectionKind::Dense && l.input == projection.input
-        });
+        let stacked = projections.iter_mut().find(|l| l.kind == projection.kind && l.input == projection.input);
         match stacked {
             Some(launch) => launch.products.push(product),
             None => projections.push(ProjectionLaunch {

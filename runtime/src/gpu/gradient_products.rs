@@ -45,8 +45,16 @@ impl GpuCell {
                     ProjectionKind::Dense => (launch.product.rows, launch.depth, 1),
                     ProjectionKind::Block { block } => (block, block, launch.product.rows / block),
                 };
-                let geometry =
-                    ProductGradients { r, c, groups, rows, column: launch.column, columns, split_workgroups };
+                let geometry = ProductGradients {
+                    r,
+                    c,
+                    groups,
+                    cycle: groups,
+                    rows,
+                    column: launch.column,
+                    columns,
+                    split_workgroups,
+                };
                 let dw = geometry.weights(stage.slot.offset, staged.columns);
                 let weights = Slot::WeightGrads(plan.cell.projections.len() + j);
                 let dw_words = (launch.product.rows * launch.depth).max(dw.output_words());
@@ -102,29 +110,44 @@ impl GpuCell {
                 }
                 None => Bound::whole(Slot::InputGrads(input)),
             };
-            // Both kinds as `groups` products of an `r x c` matrix: a dense launch
-            // one group (its stacked rows by the input's length, in its own
-            // weights buffer), a block launch one group per `K x K` block (in the
-            // parameters buffer).
-            let (r, c, groups, weights, w_offset) = match launch.kind {
-                ProjectionKind::Dense => (launch.columns(), launch.depth, 1, Slot::Weights(i), 0),
-                ProjectionKind::Block { block } => (
-                    block,
-                    block,
-                    launch.columns() / block,
-                    Slot::Params,
-                    plan.cell.params[launch.products[0].param.index()].offset,
-                ),
+            // Both kinds as groups of an `r x c` matrix: a dense launch one
+            // group (its stacked rows by the input's length, in its own weights
+            // buffer), a block launch one group per `K x K` block of each of
+            // its matrices (in the parameters buffer), `G` a matrix.
+            let (r, c, matrix_groups, weights) = match launch.kind {
+                ProjectionKind::Dense => (launch.columns(), launch.depth, 1, Slot::Weights(i)),
+                ProjectionKind::Block { block } => (block, block, x_len / block, Slot::Params),
             };
-            let geometry = ProductGradients { r, c, groups, rows, column: launch.column, columns, split_workgroups };
-            // dW[g] = dP[., g r ..]^T X[., g c ..] over every step.
-            let dw = geometry.weights(rows * plan.input_prefix[input], x_len);
+            let all = ProductGradients {
+                r,
+                c,
+                groups: launch.columns() / r,
+                cycle: matrix_groups,
+                rows,
+                column: launch.column,
+                columns,
+                split_workgroups,
+            };
+            // dW_p[g] = dP[., column_p + g r ..]^T X[., g c ..] over every step,
+            // every block of every matrix in one product.
+            let dw = all.weights(rows * plan.input_prefix[input], x_len);
             let dw_words = (launch.columns() * launch.depth).max(dw.output_words());
             workspace.ensure(gpu, Slot::WeightGrads(i), dw_words as usize)?;
             products.push((dw, Slot::Grads, Slot::Inputs, Bound::whole(Slot::WeightGrads(i))));
-            // dx[., g c ..] (+)= dP[., g r ..] W[g].
-            let dx = geometry.operand(w_offset, 0, x_len, accumulate);
-            products.push((dx, Slot::Grads, weights, dx_target));
+            // dx[., g c ..] (+)= dP[., column_p + g r ..] W_p[g], matrix after
+            // matrix (each adds to what the one before wrote).
+            let matrices: Vec<(u64, u64)> = match launch.kind {
+                ProjectionKind::Dense => vec![(0, launch.column)],
+                ProjectionKind::Block { .. } => launch
+                    .placed()
+                    .map(|(product, column)| (plan.cell.params[product.param.index()].offset, column))
+                    .collect(),
+            };
+            for (p, (w_offset, column)) in matrices.into_iter().enumerate() {
+                let one = ProductGradients { groups: matrix_groups, column, ..all };
+                let dx = one.operand(w_offset, 0, x_len, accumulate || p > 0);
+                products.push((dx, Slot::Grads, weights, dx_target));
+            }
         }
         let stride = record_stride(gpu, GemmSizes::WORDS);
         let len = products.len().max(1) * stride as usize;
@@ -175,13 +198,17 @@ impl GpuCell {
 }
 
 /// The two gradient products of one launch of `groups` products of an `r x c`
-/// matrix (`P[., column + g r + j] = sum_q V[., g c + q] W[g][j, q]`) over
-/// `rows` steps, `dP` in the gradients buffer's rows of `columns` words: the
-/// one rule for input projections and staged products alike.
+/// matrix (`P[., column + g r + j] = sum_q V[., (g % cycle) c + q] W[g][j, q]`)
+/// over `rows` steps, `dP` in the gradients buffer's rows of `columns` words:
+/// the one rule for input projections and staged products alike.
+#[derive(Clone, Copy)]
 struct ProductGradients {
     r: u64,
     c: u64,
     groups: u64,
+    /// The groups after which `V`'s blocks repeat (several matrices by one
+    /// operand).
+    cycle: u64,
     rows: u64,
     column: u64,
     columns: u64,
@@ -190,7 +217,7 @@ struct ProductGradients {
 }
 
 impl ProductGradients {
-    /// `dW[g] = dP[., column + g r ..]^T V[., g c ..]`, `V` at `v_offset` in
+    /// `dW[g] = dP[., column + g r ..]^T V[., (g % cycle) c ..]`, `V` at `v_offset` in
     /// rows `v_row` words apart; its depth (the steps) split where that pays.
     fn weights(&self, v_offset: u64, v_row: u64) -> GemmLaunch {
         let (r, c) = (self.r as u32, self.c as u32);
@@ -208,6 +235,7 @@ impl ProductGradients {
                 c_row: c,
                 a_group: r,
                 b_group: c,
+                b_cycle: self.cycle as u32,
                 c_group: r * c,
                 ..GemmSizes::default()
             },

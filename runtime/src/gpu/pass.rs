@@ -288,13 +288,14 @@ impl GpuCell {
     /// The projection launches of a pass of `rows` steps, each one matrix
     /// product `P[., column ..] = X W^T`: a dense launch's stacked matrices (in
     /// their own buffer) by the input, a block-diagonal one's blocks (in the
-    /// parameters) as a grouped product, block `g` by the input's channels
-    /// `g K .. (g + 1) K`. Each launch's matrices are transposed first (into
-    /// their own buffer, at every pass; not timed apart from the product, whose
-    /// phase includes it), so that the product reads `W^T` along `C`: on an
-    /// H200 the projection then took 12.97 ms against 14.60 before, at 412
-    /// GFLOP (two runs, docs/measurements/h200-run34 and -run35; runs of the
-    /// same kernel differ by up to 3%).
+    /// parameters; every block of each of its matrices) as one grouped product,
+    /// block `g` of each matrix by the input's channels `g K .. (g + 1) K`.
+    /// Each launch's matrices are transposed first (into their own buffer, at
+    /// every pass; not timed apart from the product, whose phase includes it),
+    /// so that the product reads `W^T` along `C`: on an H200 the projection
+    /// then took 12.97 ms against 14.60 before, at 412 GFLOP (two runs,
+    /// docs/measurements/h200-run34 and -run35; runs of the same kernel differ
+    /// by up to 3%).
     fn projection_dispatches(
         &self,
         gpu: &Gpu,
@@ -304,24 +305,27 @@ impl GpuCell {
     ) -> Result<Vec<Dispatch<'_>>, GpuError> {
         let plan = &self.kernels().plan;
         let stride = record_stride(gpu, GemmSizes::WORDS);
-        // Two records a launch: its transpose's, then its product's (the
-        // input projections' launches, then the staged ones).
+        // A record per transpose and per product (the input projections'
+        // launches, then the staged ones).
         let staged = &plan.cell.stages;
-        let launches = plan.cell.projections.len() + staged.launches.len();
-        let len = 2 * launches.max(1) * stride as usize;
+        let records =
+            plan.cell.projections.iter().map(|l| l.products.len() + 1).sum::<usize>() + 2 * staged.launches.len();
+        let len = records.max(1) * stride as usize;
         workspace.ensure(gpu, Slot::LaunchSizes, len)?;
-        let mut words = vec![0u32; len];
+        let mut records = Records { words: vec![0u32; len], stride: stride as usize, next: 0 };
         let mut dispatches = Vec::new();
         for (i, launch) in plan.cell.projections.iter().enumerate() {
             // P[m, column + g r + j] = sum_q X[m, g c + q] W[g][j, q]: one group
-            // of r = c = depth for a dense launch, one per K x K block for a block one.
-            let (r, groups, weights, w_offset) = match launch.kind {
-                ProjectionKind::Dense => (launch.columns(), 1, Slot::Weights(i), 0),
+            // of r = c = depth for a dense launch (its matrices stacked in their
+            // own buffer), one per K x K block of each matrix for a block one.
+            let input_len = plan.cell.inputs[launch.input.index()];
+            let (r, groups, weights, matrices) = match launch.kind {
+                ProjectionKind::Dense => (launch.columns(), 1, Slot::Weights(i), vec![0]),
                 ProjectionKind::Block { block } => (
                     block,
-                    launch.columns() / block,
+                    input_len / block,
                     Slot::Params,
-                    plan.cell.params[launch.products[0].param.index()].offset,
+                    launch.products.iter().map(|p| plan.cell.params[p.param.index()].offset).collect(),
                 ),
             };
             let product = LaunchOperands {
@@ -329,13 +333,13 @@ impl GpuCell {
                 groups,
                 depth: launch.depth,
                 weights,
-                w_offset,
+                matrices,
                 operand: Slot::Inputs,
                 a_offset: rows * plan.input_prefix[launch.input.index()],
-                a_row: plan.cell.inputs[launch.input.index()],
+                a_row: input_len,
                 column: launch.column,
             };
-            dispatches.extend(self.transposed_product(gpu, workspace, &mut words, i, rows, product)?);
+            dispatches.extend(self.transposed_product(gpu, workspace, &mut records, i, rows, product)?);
         }
         // The stages in increasing levels: each stage's pass, then its products
         // `P[., column ..] = V W^T`, each launch's matrices transposed first
@@ -352,52 +356,63 @@ impl GpuCell {
                     groups,
                     depth: launch.depth,
                     weights: Slot::Params,
-                    w_offset: plan.cell.params[launch.product.param.index()].offset,
+                    matrices: vec![plan.cell.params[launch.product.param.index()].offset],
                     operand: Slot::Staged,
                     a_offset: stage.slot.offset,
                     a_row: staged.columns,
                     column: launch.column,
                 };
                 let index = plan.cell.projections.len() + j;
-                dispatches.extend(self.transposed_product(gpu, workspace, &mut words, index, rows, product)?);
+                dispatches.extend(self.transposed_product(gpu, workspace, &mut records, index, rows, product)?);
             }
         }
-        uploads.records(Slot::LaunchSizes, 0, words);
+        uploads.records(Slot::LaunchSizes, 0, records.words);
         Ok(dispatches)
     }
 
-    /// Launch `index`'s two dispatches over `rows` steps: its matrices
-    /// transposed (`W^T[g][q, j] = W[g][j, q]`, c x r a group, into their own
-    /// buffer), then the product `P[m, column + g r + j] = sum_q V[m, g c + q]
-    /// W[g][j, q]`, their size records written into `words` (two a launch).
+    /// Launch `index`'s dispatches over `rows` steps: each of its matrices'
+    /// blocks transposed (`W_p^T[g][q, j] = W_p[g][j, q]`, c x r a block, into
+    /// the launch's own buffer, matrix after matrix), then one product of every
+    /// block of every matrix, `P[m, column + (p G + g) r + j] = sum_q V[m, g c +
+    /// q] W_p[g][j, q]` (`G` groups a matrix; the operand's group offsets cycle
+    /// every `G` groups), their size records written into `records`.
     fn transposed_product(
         &self,
         gpu: &Gpu,
         workspace: &mut Workspace,
-        words: &mut [u32],
+        records: &mut Records,
         index: usize,
         rows: u64,
         launch: LaunchOperands,
-    ) -> Result<[Dispatch<'_>; 2], GpuError> {
+    ) -> Result<Vec<Dispatch<'_>>, GpuError> {
         let plan = &self.kernels().plan;
-        let stride = record_stride(gpu, GemmSizes::WORDS) as usize;
-        let LaunchOperands { r, groups, depth: c, weights, w_offset, operand, a_offset, a_row, column } = launch;
+        let LaunchOperands { r, groups, depth: c, weights, matrices, operand, a_offset, a_row, column } = launch;
+        let (groups, block) = (groups.max(1), r * c);
         let transposed = Slot::ProjectionWeights(index);
-        workspace.ensure(gpu, transposed, (groups * r * c) as usize)?;
-        let transpose = TransposeLaunch::new(
-            GemmSizes {
-                m: c as u32,
-                n: r as u32,
-                a_offset: w_offset as u32,
-                a_row: 1,
-                a_col: c as u32,
-                a_group: (r * c) as u32,
-                c_row: r as u32,
-                c_group: (r * c) as u32,
-                ..GemmSizes::default()
-            },
-            groups,
-        );
+        let all_groups = groups * matrices.len() as u64;
+        workspace.ensure(gpu, transposed, (all_groups * block) as usize)?;
+        let mut dispatches = Vec::new();
+        for (p, &w_offset) in matrices.iter().enumerate() {
+            let transpose = TransposeLaunch::new(
+                GemmSizes {
+                    m: c as u32,
+                    n: r as u32,
+                    a_offset: w_offset as u32,
+                    a_row: 1,
+                    a_col: c as u32,
+                    a_group: block as u32,
+                    c_offset: (p as u64 * groups * block) as u32,
+                    c_row: r as u32,
+                    c_group: block as u32,
+                    ..GemmSizes::default()
+                },
+                groups,
+            );
+            let record = records.push(&transpose.sizes);
+            let bound = [record, Bound::whole(weights), Bound::whole(transposed)];
+            let bind_group = workspace.bind_group(gpu, &self.transpose, &bound)?;
+            dispatches.push(Dispatch { kernel: self.transpose.as_ref(), bind_group, grid: transpose.grid });
+        }
         let product = GemmLaunch::new(
             GemmSizes {
                 m: rows as u32,
@@ -411,24 +426,16 @@ impl GpuCell {
                 c_offset: column as u32,
                 c_row: plan.cell.projection_columns as u32,
                 a_group: c as u32,
-                b_group: (r * c) as u32,
+                a_cycle: groups as u32,
+                b_group: block as u32,
                 c_group: r as u32,
                 ..GemmSizes::default()
             },
-            groups,
+            all_groups,
         );
-        let (at_transpose, at_product) = (2 * index * stride, (2 * index + 1) * stride);
-        words[at_transpose..at_transpose + GemmSizes::WORDS].copy_from_slice(&transpose.sizes.words());
-        words[at_product..at_product + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
+        let record = records.push(&product.sizes);
         let bound = [
-            Bound::range(Slot::LaunchSizes, at_transpose as u64, GemmSizes::WORDS as u64),
-            Bound::whole(weights),
-            Bound::whole(transposed),
-        ];
-        let bind_group = workspace.bind_group(gpu, &self.transpose, &bound)?;
-        let transposing = Dispatch { kernel: self.transpose.as_ref(), bind_group, grid: transpose.grid };
-        let bound = [
-            Bound::range(Slot::LaunchSizes, at_product as u64, GemmSizes::WORDS as u64),
+            record,
             Bound::whole(operand),
             Bound::whole(transposed),
             Bound::whole(Slot::Projections),
@@ -437,7 +444,8 @@ impl GpuCell {
         ];
         let gemm = self.gemm_kernel(gpu, &product.sizes)?;
         let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
-        Ok([transposing, Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid }])
+        dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });
+        Ok(dispatches)
     }
 
     /// The dispatch of stage `s`'s forward or backward kernel over `items`
@@ -587,20 +595,38 @@ impl Pass {
     }
 }
 
-/// One product of the projection launches as [`GpuCell::transposed_product`]
-/// runs it: `groups` groups of an `r x depth` matrix (`weights` at
-/// `w_offset`, row-major) times the operand's rows (`operand` at `a_offset`,
-/// `a_row` words apart), written at `column` of the projections' rows.
+/// One launch of the projection products as [`GpuCell::transposed_product`]
+/// runs it: each of its `matrices` (`weights` at each offset, row-major) is
+/// `groups` groups of an `r x depth` block, all of them times the operand's
+/// rows (`operand` at `a_offset`, `a_row` words apart), written from `column`
+/// of the projections' rows, matrix after matrix.
 struct LaunchOperands {
     r: u64,
     groups: u64,
     depth: u64,
     weights: Slot,
-    w_offset: u64,
+    matrices: Vec<u64>,
     operand: Slot,
     a_offset: u64,
     a_row: u64,
     column: u64,
+}
+
+/// Size records written one after another, `stride` words apart.
+struct Records {
+    words: Vec<u32>,
+    stride: usize,
+    next: usize,
+}
+
+impl Records {
+    /// Writes `sizes` as the next record; its binding.
+    fn push(&mut self, sizes: &GemmSizes) -> Bound {
+        let at = self.next * self.stride;
+        self.words[at..at + GemmSizes::WORDS].copy_from_slice(&sizes.words());
+        self.next += 1;
+        Bound::range(Slot::LaunchSizes, at as u64, GemmSizes::WORDS as u64)
+    }
 }
 
 /// What one pass did, and the sum of several.

@@ -18,8 +18,10 @@
 //
 // The z axis of the dispatch runs `groups x splits` products: group z / splits
 // shifts each operand by its group stride (the blocks of a block-diagonal
-// matrix); split z % splits takes depths [s k_split, (s + 1) k_split) and writes
-// its partial product at c_offset + s c_split, to be summed by `sum_splits`.
+// matrix), or by its stride times the group modulo the operand's cycle (the
+// input's blocks, shared by several block-diagonal matrices); split z % splits
+// takes depths [s k_split, (s + 1) k_split) and writes its partial product at
+// c_offset + s c_split, to be summed by `sum_splits`.
 // `GemmSizes`, DEPTH, ROW, ABLATION, AHEAD, QUADS and each operand's layout
 // (A_LAYOUT, B_LAYOUT: `GemmLayout`, fixed at compile time unless 0) are
 // declared before this text (`gemm.rs`). With QUADS (aligned operands: every
@@ -165,6 +167,12 @@ fn store4(base: u32, i: u32, j: u32, value: vec4<f32>) {
     }
 }
 
+// An operand's group index for group `z`: `z`, or `z % cycle` where its
+// group offsets repeat every `cycle` groups (0: never).
+fn cycled(z: u32, cycle: u32) -> u32 {
+    return select(z, z % max(cycle, 1u), cycle != 0u);
+}
+
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>,
         @builtin(local_invocation_index) thread: u32) {
@@ -174,8 +182,10 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
     let split = group.z % sizes.splits;
     let k_begin = split * sizes.k_split;
     let k_end = min(sizes.k, k_begin + sizes.k_split);
-    let a_op = Operand(sizes.a_offset + product * sizes.a_group, sizes.a_row, sizes.a_col, sizes.m, 0u);
-    let b_op = Operand(sizes.b_offset + product * sizes.b_group, sizes.b_col, sizes.b_row, sizes.n, 1u);
+    let a_op = Operand(sizes.a_offset + cycled(product, sizes.a_cycle) * sizes.a_group, sizes.a_row, sizes.a_col,
+                       sizes.m, 0u);
+    let b_op = Operand(sizes.b_offset + cycled(product, sizes.b_cycle) * sizes.b_group, sizes.b_col, sizes.b_row,
+                       sizes.n, 1u);
     let c_base = sizes.c_offset + product * sizes.c_group + split * sizes.c_split;
     let tx = local.x;
     let ty = local.y;

@@ -167,6 +167,11 @@ interface_struct! {
         k_split: u32,
         /// Per split, added to `c_offset` (the words of every group's `C`).
         c_split: u32,
+        /// 0, or the groups after which `A`'s group offsets repeat: group `z`
+        /// adds `(z % a_cycle) a_group` (several products of one operand).
+        a_cycle: u32,
+        /// The same for `B`.
+        b_cycle: u32,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Every shipped cell's kernels generate and pass naga's validator.
 
 use super::*;
+use crate::analyse::ProjectionKind;
 use crate::derive_cell;
 
 fn kernels(source: &str, dims: &[(&str, u64)]) -> Result<GpuKernels, Error> {
@@ -44,6 +45,17 @@ fn lanes_follow_the_jacobian_structure() {
     let gru = plan("para_gru");
     assert_eq!(gru.cell.projections.len(), 1);
     assert_eq!(gru.cell.projection_columns, 24);
+}
+
+#[test]
+fn the_block_projections_of_one_input_are_one_grouped_launch() {
+    let source = rnnc_stdlib::get("para_gru_mh").unwrap().source;
+    let plan = kernels(source, &[("H", 1024)]).expect("generates").plan.cell;
+    let [launch] = plan.projections.as_slice() else { panic!("{:?}", plan.projections) };
+    assert_eq!(launch.kind, ProjectionKind::Block { block: 512 });
+    assert_eq!((launch.products.len(), launch.columns(), launch.depth), (3, 3 * 1024, 512));
+    let columns: Vec<u64> = launch.placed().map(|(_, column)| column).collect();
+    assert_eq!(columns, [0, 1024, 2048]);
 }
 
 #[test]
