@@ -217,8 +217,9 @@ struct ProductGradients {
 }
 
 impl ProductGradients {
-    /// `dW[g] = dP[., column + g r ..]^T V[., (g % cycle) c ..]`, `V` at `v_offset` in
-    /// rows `v_row` words apart; its depth (the steps) split where that pays.
+    /// `dW[g] = dP[., column + g r ..]^T V[., (g % cycle) c ..]`, `V` at
+    /// `v_offset` in rows `v_row` words apart; its depth (the steps) split
+    /// where that pays.
     fn weights(&self, v_offset: u64, v_row: u64) -> GemmLaunch {
         let (r, c) = (self.r as u32, self.c as u32);
         GemmLaunch::splitting_depth(
