@@ -201,6 +201,12 @@ impl CellPlan {
             .find_map(|launch| launch.placed().find(|(p, _)| p.node == node).map(|(_, column)| (launch, column)))
     }
 
+    /// Each matrix of a block launch: its offset in the packed parameters and
+    /// its first column in a row of projections, in the launch's order.
+    pub fn block_matrices<'a>(&'a self, launch: &'a ProjectionLaunch) -> impl Iterator<Item = (u64, u64)> + 'a {
+        launch.placed().map(|(product, column)| (self.params[product.param.index()].offset, column))
+    }
+
     /// The staged launch of staged product node `node`.
     pub fn staged_launch(&self, node: Handle<Node>) -> Option<&StagedLaunch> {
         self.stages.launches.iter().find(|l| l.product.node == node)

@@ -138,10 +138,7 @@ impl GpuCell {
             // matrix (each adds to what the one before wrote).
             let matrices: Vec<(u64, u64)> = match launch.kind {
                 ProjectionKind::Dense => vec![(0, launch.column)],
-                ProjectionKind::Block { .. } => launch
-                    .placed()
-                    .map(|(product, column)| (plan.cell.params[product.param.index()].offset, column))
-                    .collect(),
+                ProjectionKind::Block { .. } => plan.cell.block_matrices(launch).collect(),
             };
             for (p, (w_offset, column)) in matrices.into_iter().enumerate() {
                 let one = ProductGradients { groups: matrix_groups, column, ..all };

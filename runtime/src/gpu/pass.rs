@@ -325,7 +325,7 @@ impl GpuCell {
                     block,
                     input_len / block,
                     Slot::Params,
-                    launch.products.iter().map(|p| plan.cell.params[p.param.index()].offset).collect(),
+                    plan.cell.block_matrices(launch).map(|(offset, _)| offset).collect(),
                 ),
             };
             let product = LaunchOperands {
