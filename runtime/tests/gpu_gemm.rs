@@ -32,12 +32,16 @@ fn reference(sizes: &GemmSizes, groups: u32, a: &[f32], b: &[f32], c: &[f32]) ->
         for i in 0..sizes.m {
             for j in 0..sizes.n {
                 let (mut sum, mut abs) = (0.0f64, 0.0f64);
-                for k in 0..sizes.k {
+                for depth in 0..sizes.k {
                     let (ga, gb) = (cycled(g, sizes.a_cycle), cycled(g, sizes.b_cycle));
-                    let x =
-                        a[(sizes.a_offset + ga * sizes.a_group + i * sizes.a_row + k * sizes.a_col) as usize] as f64;
-                    let y =
-                        b[(sizes.b_offset + gb * sizes.b_group + k * sizes.b_row + j * sizes.b_col) as usize] as f64;
+                    // Depth `depth` is depth `k` of segment `s`.
+                    let s = depth.checked_div(sizes.segment).unwrap_or(0);
+                    let k = depth - s * sizes.segment;
+                    let a_at =
+                        sizes.a_offset + ga * sizes.a_group + s * sizes.a_segment + i * sizes.a_row + k * sizes.a_col;
+                    let b_at =
+                        sizes.b_offset + gb * sizes.b_group + s * sizes.b_segment + k * sizes.b_row + j * sizes.b_col;
+                    let (x, y) = (a[a_at as usize] as f64, b[b_at as usize] as f64);
                     sum += x * y;
                     abs += (x * y).abs();
                 }
@@ -286,6 +290,53 @@ fn input_gradient_layout_accumulated_in_groups() {
     for kernel in shapes(&gpu) {
         let got = run(&gpu, &kernel, &launch, &a, &b, &out, 65535);
         check(&format!("{kernel:?}"), &got, &want, &scale);
+    }
+}
+
+/// The input gradient of a block launch of evenly spaced matrices, one product
+/// whose depth runs through them: dx[:, g c ..] (+)= sum_p dP[:, p cs + g r ..]
+/// W_p[g], the matrices `ws` words apart, in depth segments of `r`; with partial
+/// tiles and with whole ones (the exact kernel), its strides aligned for quads
+/// or not.
+#[test]
+fn summed_matrices_are_one_product_in_depth_segments() {
+    let _one = support::one_at_a_time();
+    let gpu = Gpu::open(None).expect("a GPU adapter");
+    let device = shapes(&gpu)[0];
+    let (matrices, groups, r) = (3u32, 2u32, 32u32);
+    for (steps, c, gap, exact) in [(300u32, 36u32, 5u32, false), (256, 128, 8, true)] {
+        let (cs, ws) = (groups * r + 4, groups * r * c + gap);
+        let sizes = GemmSizes {
+            m: steps,
+            n: c,
+            k: matrices * r,
+            accumulate: 1,
+            a_offset: 4,
+            a_row: matrices * cs,
+            a_col: 1,
+            b_offset: 8,
+            b_row: c,
+            b_col: 1,
+            c_row: groups * c,
+            a_group: r,
+            b_group: r * c,
+            c_group: c,
+            segment: r,
+            a_segment: cs,
+            b_segment: ws,
+            ..GemmSizes::default()
+        };
+        let launch = GemmLaunch::new(sizes, u64::from(groups));
+        let layout = GemmLayout::of(&launch.sizes, &device);
+        assert_eq!((layout.exact, layout.quads, layout.segmented), (exact, exact, true), "{layout:?}");
+        let a = values((4 + steps * matrices * cs) as usize, 16);
+        let b = values((8 + matrices * ws) as usize, 17);
+        let out = values((steps * groups * c) as usize, 18);
+        let (want, scale) = reference(&launch.sizes, groups, &a, &b, &out);
+        for kernel in shapes(&gpu) {
+            let got = run(&gpu, &kernel, &launch, &a, &b, &out, 65535);
+            check(&format!("{steps} steps, {kernel:?}"), &got, &want, &scale);
+        }
     }
 }
 

@@ -207,6 +207,20 @@ impl CellPlan {
         launch.placed().map(|(product, column)| (self.params[product.param.index()].offset, column))
     }
 
+    /// Where a block launch has several matrices evenly spaced, each the same
+    /// number of words after the one before in the parameters (and, of one
+    /// length, the same number of columns after it in a row of projections):
+    /// those two strides. The input's gradient, `sum_p dP_p W_p`, is then one
+    /// product whose depth runs through the matrices in turn.
+    pub fn block_strides(&self, launch: &ProjectionLaunch) -> Option<(u64, u64)> {
+        let matrices: Vec<(u64, u64)> = self.block_matrices(launch).collect();
+        let strides = |(w0, c0): (u64, u64), (w1, c1): (u64, u64)| Some((w1.checked_sub(w0)?, c1.checked_sub(c0)?));
+        let first = strides(*matrices.first()?, *matrices.get(1)?)?;
+        let even = matrices.windows(2).all(|pair| strides(pair[0], pair[1]) == Some(first));
+        let one_length = launch.products.iter().all(|p| p.rows == launch.products[0].rows);
+        (matches!(launch.kind, ProjectionKind::Block { .. }) && even && one_length).then_some(first)
+    }
+
     /// The staged launch of staged product node `node`.
     pub fn staged_launch(&self, node: Handle<Node>) -> Option<&StagedLaunch> {
         self.stages.launches.iter().find(|l| l.product.node == node)
@@ -290,6 +304,11 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> CellPlan {
     }
     let mut projection_columns = 0;
     for launch in &mut projections {
+        // A block launch's matrices in declaration order: matrices declared
+        // alike are then evenly spaced (`CellPlan::block_strides`).
+        if matches!(launch.kind, ProjectionKind::Block { .. }) {
+            launch.products.sort_by_key(|p| p.param.index());
+        }
         launch.column = projection_columns;
         projection_columns += launch.columns();
     }

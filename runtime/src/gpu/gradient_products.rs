@@ -4,7 +4,7 @@
 //! pullbacks between them, in the order the backward pass records them.
 
 use rnnc_compiler::analyse::ProjectionKind;
-use rnnc_compiler::backend::wgsl::{GemmLaunch, GemmSizes};
+use rnnc_compiler::backend::wgsl::{GEMM_SEGMENT_MULTIPLE, GemmLaunch, GemmSizes};
 
 use super::cell::GpuCell;
 use super::device::{Gpu, GpuError};
@@ -62,7 +62,7 @@ impl GpuCell {
                 stage_order.push((s, Some(products.len())));
                 products.push((dw, Slot::Grads, Slot::Staged, Bound::whole(weights)));
                 let w_offset = plan.cell.params[launch.product.param.index()].offset;
-                let dv = geometry.operand(w_offset, stage.slot.offset, staged.columns, !first);
+                let dv = geometry.operand(Summed::one(w_offset), stage.slot.offset, staged.columns, !first);
                 first = false;
                 stage_order.push((s, Some(products.len())));
                 products.push((dv, Slot::Grads, Slot::Params, Bound::whole(Slot::StagedGrads)));
@@ -134,15 +134,23 @@ impl GpuCell {
             let dw_words = (launch.columns() * launch.depth).max(dw.output_words());
             workspace.ensure(gpu, Slot::WeightGrads(i), dw_words as usize)?;
             products.push((dw, Slot::Grads, Slot::Inputs, Bound::whole(Slot::WeightGrads(i))));
-            // dx[., g c ..] (+)= dP[., column_p + g r ..] W_p[g], matrix after
-            // matrix (each adds to what the one before wrote).
-            let matrices: Vec<(u64, u64)> = match launch.kind {
-                ProjectionKind::Dense => vec![(0, launch.column)],
-                ProjectionKind::Block { .. } => plan.cell.block_matrices(launch).collect(),
+            // dx[., g c ..] (+)= sum_p dP[., column_p + g r ..] W_p[g]: one
+            // product through evenly spaced matrices, else matrix after matrix
+            // (each adding to what the one before wrote).
+            let summed = match launch.kind {
+                ProjectionKind::Dense => vec![(launch.column, Summed::one(0))],
+                ProjectionKind::Block { .. } => match plan.cell.block_strides(launch) {
+                    Some((w_stride, column_stride)) if r.is_multiple_of(GEMM_SEGMENT_MULTIPLE) => {
+                        let (w_offset, column) = plan.cell.block_matrices(launch).next().expect("matrices");
+                        let count = launch.products.len() as u64;
+                        vec![(column, Summed { w_offset, count, w_stride, column_stride })]
+                    }
+                    _ => plan.cell.block_matrices(launch).map(|(w, column)| (column, Summed::one(w))).collect(),
+                },
             };
-            for (p, (w_offset, column)) in matrices.into_iter().enumerate() {
+            for (p, (column, matrices)) in summed.into_iter().enumerate() {
                 let one = ProductGradients { groups: matrix_groups, column, ..all };
-                let dx = one.operand(w_offset, 0, x_len, accumulate || p > 0);
+                let dx = one.operand(matrices, 0, x_len, accumulate || p > 0);
                 products.push((dx, Slot::Grads, weights, dx_target));
             }
         }
@@ -242,21 +250,23 @@ impl ProductGradients {
         )
     }
 
-    /// `dV[., g c ..] (+)= dP[., column + g r ..] W[g]`, `W` at `w_offset`,
-    /// `dV` at `dv_offset` in rows `dv_row` words apart (added to what is
-    /// there when `accumulate`).
-    fn operand(&self, w_offset: u64, dv_offset: u64, dv_row: u64, accumulate: bool) -> GemmLaunch {
+    /// `dV[., g c ..] (+)= sum_p dP[., column + p column_stride + g r ..]
+    /// W_p[g]` over `matrices`, `dV` at `dv_offset` in rows `dv_row` words
+    /// apart (added to what is there when `accumulate`); several matrices
+    /// are the product's depth segments.
+    fn operand(&self, matrices: Summed, dv_offset: u64, dv_row: u64, accumulate: bool) -> GemmLaunch {
         let (r, c) = (self.r as u32, self.c as u32);
+        let segmented = matrices.count > 1;
         GemmLaunch::new(
             GemmSizes {
                 m: self.rows as u32,
                 n: c,
-                k: r,
+                k: r * matrices.count as u32,
                 accumulate: u32::from(accumulate),
                 a_offset: self.column as u32,
                 a_row: self.columns as u32,
                 a_col: 1,
-                b_offset: w_offset as u32,
+                b_offset: matrices.w_offset as u32,
                 b_row: c,
                 b_col: 1,
                 c_offset: dv_offset as u32,
@@ -264,9 +274,30 @@ impl ProductGradients {
                 a_group: r,
                 b_group: r * c,
                 c_group: c,
+                segment: if segmented { r } else { 0 },
+                a_segment: matrices.column_stride as u32,
+                b_segment: matrices.w_stride as u32,
                 ..GemmSizes::default()
             },
             self.groups,
         )
+    }
+}
+
+/// The matrices one input-gradient product sums over: `count` of them, the
+/// first at `w_offset` in the parameters, each next `w_stride` words and
+/// `column_stride` columns of `dP` after the one before.
+#[derive(Clone, Copy)]
+struct Summed {
+    w_offset: u64,
+    count: u64,
+    w_stride: u64,
+    column_stride: u64,
+}
+
+impl Summed {
+    /// The matrix at `w_offset` alone.
+    fn one(w_offset: u64) -> Summed {
+        Summed { w_offset, count: 1, w_stride: 0, column_stride: 0 }
     }
 }

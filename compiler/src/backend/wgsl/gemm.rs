@@ -30,6 +30,10 @@ const SPLIT_TARGET_WORKGROUPS: u64 = 2048;
 /// The shortest depth one split takes.
 const SPLIT_MIN_DEPTH: u64 = 512;
 
+/// What a product's depth segments ([`GemmSizes::segment`]) are a multiple
+/// of: every slice depth a kernel takes, so that no slice straddles two.
+pub const GEMM_SEGMENT_MULTIPLE: u64 = 16;
+
 /// Threads per workgroup of the `sum_splits` kernel.
 const SUM_THREADS: u64 = 256;
 
@@ -90,19 +94,22 @@ pub struct GemmLayout {
     /// `C`'s rows and columns are whole tiles and every split's depth whole
     /// slices: no load or store is tested against the operands' bounds.
     pub exact: bool,
+    /// The depth runs through segments ([`GemmSizes::segment`] > 0).
+    pub segmented: bool,
 }
 
 impl GemmLayout {
     /// Every layout without quads (each computes any product right).
     pub const ALL: [GemmLayout; 4] = [
-        GemmLayout { a_along_depth: false, b_along_depth: false, quads: false, exact: false },
-        GemmLayout { a_along_depth: false, b_along_depth: true, quads: false, exact: false },
-        GemmLayout { a_along_depth: true, b_along_depth: false, quads: false, exact: false },
-        GemmLayout { a_along_depth: true, b_along_depth: true, quads: false, exact: false },
+        GemmLayout { a_along_depth: false, b_along_depth: false, quads: false, exact: false, segmented: false },
+        GemmLayout { a_along_depth: false, b_along_depth: true, quads: false, exact: false, segmented: false },
+        GemmLayout { a_along_depth: true, b_along_depth: false, quads: false, exact: false, segmented: false },
+        GemmLayout { a_along_depth: true, b_along_depth: true, quads: false, exact: false, segmented: false },
     ];
 
-    /// Kernels per device: every layout, with and without quads, exact or not.
-    pub const COUNT: usize = 16;
+    /// Kernels per device: every layout, with and without quads, exact or
+    /// not, in depth segments or not.
+    pub const COUNT: usize = 32;
 
     /// The layout that matches a product's strides for `kernel`: exact where
     /// the product has no partial tile or slice; quads where the kernel allows
@@ -133,15 +140,17 @@ impl GemmLayout {
             && a.0 == 1
             && b.0 == 1
             && (sizes.splits <= 1 || sizes.k_split.is_multiple_of(4))
-            && [a.1, b.1, sizes.a_offset, sizes.b_offset, sizes.a_group, sizes.b_group]
+            && [a.1, b.1, sizes.a_offset, sizes.b_offset, sizes.a_group, sizes.b_group, sizes.segment]
                 .iter()
+                .chain([sizes.a_segment, sizes.b_segment].iter())
                 .all(|v| v.is_multiple_of(4));
-        GemmLayout { a_along_depth, b_along_depth, quads, exact }
+        GemmLayout { a_along_depth, b_along_depth, quads, exact, segmented: sizes.segment > 0 }
     }
 
     /// The layout's place among the [`GemmLayout::COUNT`].
     pub fn index(self) -> usize {
-        8 * usize::from(self.exact)
+        16 * usize::from(self.segmented)
+            + 8 * usize::from(self.exact)
             + 4 * usize::from(self.quads)
             + 2 * usize::from(self.a_along_depth)
             + usize::from(self.b_along_depth)
@@ -252,7 +261,8 @@ impl GemmKernel {
         };
         format!(
             "{}const DEPTH: u32 = {}u;\nconst ROW: u32 = {}u;\nconst ABLATION: u32 = {}u;\nconst AHEAD: u32 = {}u;\n\
-             const A_LAYOUT: u32 = {}u;\nconst B_LAYOUT: u32 = {}u;\nconst QUADS: u32 = {}u;\nconst EXACT: u32 = {}u;\n\n{}",
+             const A_LAYOUT: u32 = {}u;\nconst B_LAYOUT: u32 = {}u;\nconst QUADS: u32 = {}u;\nconst EXACT: u32 = {}u;\n\
+             const SEGMENTED: u32 = {}u;\n\n{}",
             GemmSizes::wgsl(),
             self.depth,
             self.row,
@@ -262,6 +272,7 @@ impl GemmKernel {
             code(layout.b_along_depth),
             u32::from(layout.quads && self.quads && self.specialised),
             u32::from(layout.exact && self.specialised),
+            u32::from(layout.segmented),
             include_str!("gemm.wgsl")
         )
     }
@@ -318,21 +329,28 @@ impl GemmLaunch {
 
     /// Like [`GemmLaunch::new`], with the depth split (towards
     /// `target_workgroups` workgroups in all) when the product's tiles are
-    /// fewer, the depth long, and `C` contiguous (`c_row = n` and, for several
-    /// groups, `c_group = m n`) and not accumulated into. A split product needs
-    /// [`GemmLaunch::output_words`] words of output from `c_offset`, and the
-    /// `sum_splits` kernel after it.
+    /// fewer, the depth long and in one segment, and `C` contiguous (`c_row =
+    /// n` and, for several groups, `c_group = m n`) and not accumulated into.
+    /// A split product needs [`GemmLaunch::output_words`] words of output from
+    /// `c_offset`, and the `sum_splits` kernel after it.
     pub fn splitting_depth(sizes: GemmSizes, groups: u64, target_workgroups: u64) -> GemmLaunch {
         let (m, n, k) = (u64::from(sizes.m), u64::from(sizes.n), u64::from(sizes.k));
         let tiles = m.div_ceil(GEMM_TILE) * n.div_ceil(GEMM_TILE) * groups;
-        let contiguous =
-            u64::from(sizes.c_row) == n && (groups == 1 || u64::from(sizes.c_group) == m * n) && sizes.accumulate == 0;
+        let contiguous = u64::from(sizes.c_row) == n
+            && (groups == 1 || u64::from(sizes.c_group) == m * n)
+            && sizes.accumulate == 0
+            && sizes.segment == 0;
         let wanted = target_workgroups.div_ceil(tiles.max(1)).min(k / SPLIT_MIN_DEPTH).max(1);
         GemmLaunch::with_splits(sizes, groups, if contiguous { wanted } else { 1 })
     }
 
     fn with_splits(sizes: GemmSizes, groups: u64, wanted: u64) -> GemmLaunch {
         let (m, n, k) = (u64::from(sizes.m), u64::from(sizes.n), u64::from(sizes.k));
+        let segment = u64::from(sizes.segment);
+        assert!(
+            segment == 0 || (wanted == 1 && segment.is_multiple_of(GEMM_SEGMENT_MULTIPLE)),
+            "a product in depth segments is unsplit, its segments a multiple of {GEMM_SEGMENT_MULTIPLE} deep"
+        );
         let (splits, k_split) = if wanted > 1 {
             // Whole 8-deep slices per split, and no empty split.
             let k_split = k.div_ceil(wanted).next_multiple_of(8);

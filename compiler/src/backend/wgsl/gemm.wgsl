@@ -22,11 +22,17 @@
 // input's blocks, shared by several block-diagonal matrices); split z % splits
 // takes depths [s k_split, (s + 1) k_split) and writes its partial product at
 // c_offset + s c_split, to be summed by `sum_splits`.
-// `GemmSizes`, DEPTH, ROW, ABLATION, AHEAD, QUADS and each operand's layout
-// (A_LAYOUT, B_LAYOUT: `GemmLayout`, fixed at compile time unless 0) are
-// declared before this text (`gemm.rs`). With QUADS (aligned operands: every
-// offset and non-unit stride a multiple of 4), a load whose four words lie
-// inside the operand is one 16-byte read.
+// With depth segments (SEGMENTED, `segment` > 0: the depth runs through several
+// products in turn, summing them), each slice of the depth lies inside one
+// segment, and its operands are read shifted by the segment's strides
+// (`for_slice`). Each slice's operands are `let`s, its segment found by a
+// division: H200, docs/measurements/h200-run93, operands kept in `var`s and
+// moved at each segment's end made every product 2-3% slower, segmented or not.
+// `GemmSizes`, DEPTH, ROW, ABLATION, AHEAD, QUADS, EXACT, SEGMENTED and each
+// operand's layout (A_LAYOUT, B_LAYOUT: `GemmLayout`, fixed at compile time
+// unless 0) are declared before this text (`gemm.rs`). With QUADS (aligned
+// operands: every offset and non-unit stride a multiple of 4), a load whose
+// four words lie inside the operand is one 16-byte read.
 
 @group(0) @binding(0) var<storage, read> sizes: GemmSizes;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -57,6 +63,8 @@ struct Operand {
     extent: u32,
     // 0: A, 1: B.
     which: u32,
+    // Words from one depth segment to the next.
+    segment: u32,
 }
 
 // Whether an operand is loaded along its depth: fixed by its layout code (1:
@@ -167,6 +175,24 @@ fn store4(base: u32, i: u32, j: u32, value: vec4<f32>) {
     }
 }
 
+// How far an operand's offset moves from one depth segment to the next, so that
+// the slice's depth d reads depth d % segment of segment d / segment. It may be
+// negative: u32 arithmetic wraps, and each sum is in range.
+fn segment_step(operand: Operand) -> u32 {
+    return operand.segment - sizes.segment * operand.depth;
+}
+
+// The operand as the depth slice at k0 reads it: with depth segments, shifted to
+// segment k0 / segment.
+fn for_slice(operand: Operand, k0: u32) -> Operand {
+    if SEGMENTED == 0u {
+        return operand;
+    }
+    var shifted = operand;
+    shifted.offset = operand.offset + (k0 / sizes.segment) * segment_step(operand);
+    return shifted;
+}
+
 // An operand's group index for group `z`: `z`, or `z % cycle` where its
 // group offsets repeat every `cycle` groups (0: never).
 fn cycled(z: u32, cycle: u32) -> u32 {
@@ -183,9 +209,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
     let k_begin = split * sizes.k_split;
     let k_end = min(sizes.k, k_begin + sizes.k_split);
     let a_op = Operand(sizes.a_offset + cycled(product, sizes.a_cycle) * sizes.a_group, sizes.a_row, sizes.a_col,
-                       sizes.m, 0u);
+                       sizes.m, 0u, sizes.a_segment);
     let b_op = Operand(sizes.b_offset + cycled(product, sizes.b_cycle) * sizes.b_group, sizes.b_col, sizes.b_row,
-                       sizes.n, 1u);
+                       sizes.n, 1u, sizes.b_segment);
     let c_base = sizes.c_offset + product * sizes.c_group + split * sizes.c_split;
     let tx = local.x;
     let ty = local.y;
@@ -213,9 +239,11 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
     // The first slice, staged in buffer 0.
     var a_next: array<vec4<f32>, LOADS>;
     var b_next: array<vec4<f32>, LOADS>;
+    let a_first = for_slice(a_op, k_begin);
+    let b_first = for_slice(b_op, k_begin);
     for (var l = 0u; l < LOADS; l++) {
-        stage(a_op, 0u, thread, l, load(a_op, i0, k_begin, k_end, thread, l));
-        stage(b_op, 2u * STAGE, thread, l, load(b_op, j0, k_begin, k_end, thread, l));
+        stage(a_op, 0u, thread, l, load(a_first, i0, k_begin, k_end, thread, l));
+        stage(b_op, 2u * STAGE, thread, l, load(b_first, j0, k_begin, k_end, thread, l));
     }
     workgroupBarrier();
 
@@ -224,9 +252,11 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
         // ABLATION (measurements only): 1 loads only the first slice, 2 multiplies none.
         let more = k0 + DEPTH < k_end && ABLATION != 1u;
         if more {
+            let a_slice = for_slice(a_op, k0 + DEPTH);
+            let b_slice = for_slice(b_op, k0 + DEPTH);
             for (var l = 0u; l < LOADS; l++) {
-                a_next[l] = load(a_op, i0, k0 + DEPTH, k_end, thread, l);
-                b_next[l] = load(b_op, j0, k0 + DEPTH, k_end, thread, l);
+                a_next[l] = load(a_slice, i0, k0 + DEPTH, k_end, thread, l);
+                b_next[l] = load(b_slice, j0, k0 + DEPTH, k_end, thread, l);
             }
         }
         let a_base = current * STAGE;

@@ -172,6 +172,15 @@ interface_struct! {
         a_cycle: u32,
         /// The same for `B`.
         b_cycle: u32,
+        /// 0, or the depths per segment where the depth runs through several
+        /// products in turn (their sum, e.g. `dx = sum_p dP_p W_p`): depth `k`
+        /// is depth `k % segment` of segment `k / segment`, whose `A` starts
+        /// `(k / segment) a_segment` words on and `B` `(k / segment) b_segment`.
+        segment: u32,
+        /// See `segment`.
+        a_segment: u32,
+        /// See `segment`.
+        b_segment: u32,
     }
 }
 

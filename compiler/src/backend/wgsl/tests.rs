@@ -56,6 +56,23 @@ fn the_block_projections_of_one_input_are_one_grouped_launch() {
     assert_eq!((launch.products.len(), launch.columns(), launch.depth), (3, 3 * 1024, 512));
     let columns: Vec<u64> = launch.placed().map(|(_, column)| column).collect();
     assert_eq!(columns, [0, 1024, 2048]);
+    // Bz, Br, Bh each followed by two vectors: evenly spaced, so the input's
+    // gradient is one product through the three.
+    assert_eq!(plan.block_strides(launch), Some((2 * 512 * 512 + 2 * 1024, 1024)));
+    // The CIFG LSTM uses Bf, Bc, Bo in that order; the launch holds them in
+    // declaration order (Bf, Bo, Bc), each followed by three vectors but Bc.
+    let source = rnnc_stdlib::get("para_lstm_cifg_mh").unwrap().source;
+    let plan = kernels(source, &[("H", 1024)]).expect("generates").plan.cell;
+    let [launch] = plan.projections.as_slice() else { panic!("{:?}", plan.projections) };
+    let params: Vec<usize> = launch.products.iter().map(|p| p.param.index()).collect();
+    assert!(params.is_sorted(), "{params:?}");
+    assert_eq!(plan.block_strides(launch), Some((2 * 512 * 512 + 3 * 1024, 1024)));
+    // Unevenly spaced matrices: none.
+    let uneven = "cell u { dim H; input x: [H]; state h: [H]; param A: block[H, 4]; param v: [H]; \
+                  param B: block[H, 4]; param C: block[H, 4]; h' = tanh(A @ x + B @ x + C @ x + v * h); output h; }";
+    let plan = kernels(uneven, &[("H", 8)]).expect("generates").plan.cell;
+    let [launch] = plan.projections.as_slice() else { panic!("{:?}", plan.projections) };
+    assert_eq!(plan.block_strides(launch), None);
 }
 
 #[test]
