@@ -151,7 +151,10 @@ impl GpuCell {
         let mut target = Target {
             max_threads: gpu.max_threads_per_workgroup(),
             workgroup_bytes: gpu.max_workgroup_bytes(),
-            chunk_len: std::env::var(CHUNK_ENV).ok().and_then(|v| v.parse().ok()),
+            chunk_len: std::env::var(CHUNK_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .or(gpu.is_cpu().then_some(wgsl::LLVMPIPE_CHUNK_LEN)),
             // On a CPU device a short pipeline keeps its code path tested without
             // llvmpipe's compile time for long ones (3.5 s against 0.2 s a cell).
             pipeline_group: if gpu.is_cpu() { 2 } else { 32 },

@@ -152,7 +152,8 @@ pub struct Target {
     pub max_threads: u64,
     /// Workgroup memory, in bytes.
     pub workgroup_bytes: u64,
-    /// Steps per Newton chunk, if not the default for the cell's `K` (a tuning knob).
+    /// Steps per Newton chunk, if not the default for the cell's `K` (a tuning
+    /// knob, or a CPU device's [`LLVMPIPE_CHUNK_LEN`]).
     pub chunk_len: Option<u64>,
     /// The longest group of the sequential kernel's software pipeline (see
     /// `pipeline_group`): 32 on GPUs; small on CPU devices (lavapipe), whose
@@ -232,6 +233,14 @@ impl std::str::FromStr for NewtonKnobs {
 /// segments while reporting convergence; 12 unknowns on lavapipe, and 16 on an
 /// H200, match the sequential method to 2e-7).
 pub const LLVMPIPE_NEWTON_UNKNOWNS: u64 = 12;
+
+/// Steps per Newton chunk on a CPU device (llvmpipe): two keep the loops over a
+/// chunk's steps tested, while llvmpipe's shader compiler takes super-linear
+/// time in the steps it unrolls. A dense GRU of H = 4 (one lane of 4 unknowns),
+/// its `gpu_backward` test with an empty shader cache: 266 s at 16 steps (its
+/// default), 41 at 4, 19 at 2; an Elman cell 103 / 29 / 12 s; an LSTM (8
+/// unknowns) 112 s at 4 steps (its default), 42 at 2.
+pub const LLVMPIPE_CHUNK_LEN: u64 = 2;
 
 impl Default for Target {
     /// What every WebGPU device offers.
