@@ -207,18 +207,20 @@ impl CellPlan {
         launch.placed().map(|(product, column)| (self.params[product.param.index()].offset, column))
     }
 
-    /// Where a block launch has several matrices evenly spaced, each the same
-    /// number of words after the one before in the parameters (and, of one
-    /// length, the same number of columns after it in a row of projections):
-    /// those two strides. The input's gradient, `sum_p dP_p W_p`, is then one
-    /// product whose depth runs through the matrices in turn.
+    /// Where a block launch has several matrices evenly spaced in the
+    /// parameters (each the same number of words after the one before): that
+    /// stride, and the columns each matrix takes in a row of projections (the
+    /// input's length: a block launch's matrices lie side by side). The input's
+    /// gradient, `sum_p dP_p W_p`, is then one product whose depth runs through
+    /// the matrices in turn.
     pub fn block_strides(&self, launch: &ProjectionLaunch) -> Option<(u64, u64)> {
-        let matrices: Vec<(u64, u64)> = self.block_matrices(launch).collect();
-        let strides = |(w0, c0): (u64, u64), (w1, c1): (u64, u64)| Some((w1.checked_sub(w0)?, c1.checked_sub(c0)?));
-        let first = strides(*matrices.first()?, *matrices.get(1)?)?;
-        let even = matrices.windows(2).all(|pair| strides(pair[0], pair[1]) == Some(first));
-        let one_length = launch.products.iter().all(|p| p.rows == launch.products[0].rows);
-        (matches!(launch.kind, ProjectionKind::Block { .. }) && even && one_length).then_some(first)
+        if !matches!(launch.kind, ProjectionKind::Block { .. }) {
+            return None;
+        }
+        let offsets: Vec<u64> = self.block_matrices(launch).map(|(offset, _)| offset).collect();
+        let stride = offsets.get(1)?.checked_sub(offsets[0])?;
+        let even = offsets.windows(2).all(|pair| pair[1].checked_sub(pair[0]) == Some(stride));
+        even.then_some((stride, launch.products[0].rows))
     }
 
     /// The staged launch of staged product node `node`.

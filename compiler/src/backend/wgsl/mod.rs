@@ -236,10 +236,11 @@ pub const LLVMPIPE_NEWTON_UNKNOWNS: u64 = 12;
 
 /// Steps per Newton chunk on a CPU device (llvmpipe): two keep the loops over a
 /// chunk's steps tested, while llvmpipe's shader compiler takes super-linear
-/// time in the steps it unrolls. A dense GRU of H = 4 (one lane of 4 unknowns),
-/// its `gpu_backward` test with an empty shader cache: 266 s at 16 steps (its
-/// default), 41 at 4, 19 at 2; an Elman cell 103 / 29 / 12 s; an LSTM (8
-/// unknowns) 112 s at 4 steps (its default), 42 at 2.
+/// time in the steps it unrolls. `gpu_backward` on one cell with an empty
+/// shader cache (`RNNC_NEWTON_CHUNK=N RNNC_TEST_CELL=gru
+/// MESA_SHADER_CACHE_DIR=<empty dir>`, 2 cores): a dense GRU of H = 4 (one lane
+/// of 4 unknowns) 266 s at 16 steps (its default), 41 at 4, 19 at 2; an LSTM
+/// (8 unknowns) 83 s at 4 steps (its default), 42 at 2.
 pub const LLVMPIPE_CHUNK_LEN: u64 = 2;
 
 impl Default for Target {
