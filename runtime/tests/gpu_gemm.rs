@@ -86,7 +86,7 @@ fn run_layout(
     let mut out = c.to_vec();
     out.resize(c.len().max(launch.sizes.c_offset as usize + launch.output_words() as usize), 0.0);
     let out = gpu.upload("c", &out).expect("upload");
-    let bindings = [Binding(&sizes), Binding(&a), Binding(&b), Binding(&out), Binding(&a), Binding(&b)];
+    let bindings = [Binding(&sizes), Binding(&a), Binding(&b), Binding(&out), Binding(&a), Binding(&b), Binding(&out)];
     gpu.dispatch(&product, &bindings, launch.grid).expect("runs");
     if launch.is_split() {
         let sum = gpu.kernel("sum_splits", &GemmKernel::sum_splits_text(), "main").expect("compiles");
@@ -399,8 +399,8 @@ fn aligned_operands_read_as_quads_with_partial_quads_at_the_edges() {
         b_offset: 8,
         b_row: 204,
         b_col: 1,
-        c_offset: 5,
-        c_row: 310,
+        c_offset: 8,
+        c_row: 312,
         ..GemmSizes::default()
     };
     let gradient = GemmSizes { a_row: 1, a_col: 304, b_row: 204, b_col: 1, a_offset: 4, b_offset: 8, ..projection };
@@ -413,14 +413,17 @@ fn aligned_operands_read_as_quads_with_partial_quads_at_the_edges() {
         assert_eq!(layout.quads, name == "gradient", "{name}: {layout:?}");
         // Either way, the quad kernel of this layout computes the product right.
         let quads = GemmLayout { quads: true, ..layout };
-        let (a, b, c) = (values(a_len as usize, 6), values(b_len as usize, 7), values((m * 310) as usize, 8));
+        let (a, b, c) = (values(a_len as usize, 6), values(b_len as usize, 7), values((8 + m * 312) as usize, 8));
         let (want, scale) = reference(&launch.sizes, 1, &a, &b, &c);
         let got = run_layout(&gpu, &kernel, quads, &launch, &a, &b, &c, 65535);
         check(&format!("{name} with quads"), &got, &want, &scale);
         check(name, &run(&gpu, &kernel, &launch, &a, &b, &c, 65535), &want, &scale);
-        // Misaligned by one word: no quads.
-        let shifted = GemmSizes { a_offset: sizes.a_offset + 1, ..sizes };
-        assert!(!GemmLayout::of(&shifted, &kernel).quads);
+        // An operand, or the output, misaligned by one word: no quads.
+        for shifted in
+            [GemmSizes { a_offset: sizes.a_offset + 1, ..sizes }, GemmSizes { c_offset: sizes.c_offset + 1, ..sizes }]
+        {
+            assert!(!GemmLayout::of(&shifted, &kernel).quads);
+        }
     }
 }
 

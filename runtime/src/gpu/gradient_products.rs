@@ -173,7 +173,7 @@ impl GpuCell {
             words[at as usize..at as usize + GemmSizes::WORDS].copy_from_slice(&product.sizes.words());
             let record = Bound::range(Slot::GradientSizes, at, GemmSizes::WORDS as u64);
             // The operands twice: as words, and as quads (`gemm.wgsl`).
-            let bound = [record, Bound::whole(a), Bound::whole(b), c, Bound::whole(a), Bound::whole(b)];
+            let bound = [record, Bound::whole(a), Bound::whole(b), c, Bound::whole(a), Bound::whole(b), c];
             let gemm = self.gemm_kernel(gpu, &product.sizes)?;
             let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
             dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });

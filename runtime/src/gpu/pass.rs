@@ -441,6 +441,7 @@ impl GpuCell {
             Bound::whole(Slot::Projections),
             Bound::whole(operand),
             Bound::whole(transposed),
+            Bound::whole(Slot::Projections),
         ];
         let gemm = self.gemm_kernel(gpu, &product.sizes)?;
         let bind_group = workspace.bind_group(gpu, gemm, &bound)?;

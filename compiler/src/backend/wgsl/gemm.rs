@@ -79,8 +79,9 @@ pub struct GemmKernel {
 /// without quads computes any product right (addresses come from the
 /// strides); the one that matches the strides reads neighbouring words with
 /// neighbouring threads. Quads need the layout to match, the contiguous
-/// stride to be 1 and every other stride and offset a multiple of 4
-/// ([`GemmLayout::of`] says when). An exact layout's product has no partial
+/// stride to be 1 and every other stride and offset a multiple of 4, `C`'s
+/// too ([`GemmLayout::of`] says when); an exact quads kernel without depth
+/// segments also stores `C` four words at a time. An exact layout's product has no partial
 /// tile or slice, so its kernel tests no bounds. Fixed at compile time, the
 /// load path has no run-time branches and needs fewer registers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -89,7 +90,8 @@ pub struct GemmLayout {
     pub a_along_depth: bool,
     /// `B`'s depth index is contiguous (`b_row = 1`).
     pub b_along_depth: bool,
-    /// Whole quads of words inside the operands are read as one `vec4`.
+    /// Whole quads of words inside the operands are read as one `vec4` (and,
+    /// when exact and unsegmented, `C`'s written as one).
     pub quads: bool,
     /// `C`'s rows and columns are whole tiles and every split's depth whole
     /// slices: no load or store is tested against the operands' bounds.
@@ -142,7 +144,7 @@ impl GemmLayout {
             && (sizes.splits <= 1 || sizes.k_split.is_multiple_of(4))
             && [a.1, b.1, sizes.a_offset, sizes.b_offset, sizes.a_group, sizes.b_group, sizes.segment]
                 .iter()
-                .chain([sizes.a_segment, sizes.b_segment].iter())
+                .chain(&[sizes.a_segment, sizes.b_segment, sizes.c_offset, sizes.c_row, sizes.c_group, sizes.c_split])
                 .all(|v| v.is_multiple_of(4));
         GemmLayout { a_along_depth, b_along_depth, quads, exact, segmented: sizes.segment > 0 }
     }

@@ -31,8 +31,13 @@
 // `GemmSizes`, DEPTH, ROW, ABLATION, AHEAD, QUADS, EXACT, SEGMENTED and each
 // operand's layout (A_LAYOUT, B_LAYOUT: `GemmLayout`, fixed at compile time
 // unless 0) are declared before this text (`gemm.rs`). With QUADS (aligned
-// operands: every offset and non-unit stride a multiple of 4), a load whose
-// four words lie inside the operand is one 16-byte read.
+// operands: every offset and non-unit stride a multiple of 4, C's too), a load
+// whose four words lie inside the operand is one 16-byte read, and an exact
+// kernel without depth segments stores C in 16-byte writes. H200,
+// docs/measurements/h200-run96, -run97: ParaGRU's multi-head projection 5.209 ->
+// 5.110 ms at T = 8192 and 0.379 -> 0.350 at 512, its weight gradients 0.379 ->
+// 0.355 at 512; but the segmented input gradients 5.274 -> 5.327 (so kept to
+// words), and the dense ParaGRU's unsegmented ones 10.162 -> 10.238.
 
 @group(0) @binding(0) var<storage, read> sizes: GemmSizes;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -42,6 +47,8 @@
 // QUADS kernels).
 @group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
+// C as quads (the same buffer: the 16-byte stores of exact QUADS kernels).
+@group(0) @binding(6) var<storage, read_write> c4: array<vec4<f32>>;
 
 // ROW: vec4s per depth row of a staged tile, 32 or 33 (one of padding, which
 // spreads a transposing store's words over the banks).
@@ -160,6 +167,15 @@ fn stage(operand: Operand, base: u32, thread: u32, l: u32, value: vec4<f32>) {
 
 // Four columns j.. of row i of C (those inside it).
 fn store4(base: u32, i: u32, j: u32, value: vec4<f32>) {
+    if QUADS == 1u && EXACT == 1u && SEGMENTED == 0u {
+        let quad = (base + i * sizes.c_row + j) / 4u;
+        var v = value;
+        if sizes.accumulate == 1u {
+            v += c4[quad];
+        }
+        c4[quad] = v;
+        return;
+    }
     if i >= sizes.m && EXACT == 0u {
         return;
     }
@@ -218,6 +234,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
     // Every binding is used (they share one layout whatever QUADS is).
     _ = a4[0];
     _ = b4[0];
+    _ = c4[0];
 
     var c0l = vec4<f32>(0.0);
     var c0h = vec4<f32>(0.0);
