@@ -1,8 +1,8 @@
 //! The GPU backward pass (lavapipe in CI): every gradient of every shipped cell
 //! and every derivation test cell, by both methods, against central differences
 //! of the float64 reference (`support::gradients`), at T = 40 and T = 4096.
-//! `RNNC_TEST_CELL=NAME` runs one cell only, `RNNC_TEST_VERBOSE=1` prints every
-//! error (debugging knobs).
+//! `RNNC_TEST_CELL=NAME[,NAME..]` runs those cells only (CI's checked-shader
+//! pass: `.ci/run`), `RNNC_TEST_VERBOSE=1` prints every error.
 
 mod support;
 
@@ -82,8 +82,14 @@ fn check_every_cell(batch: usize, steps: impl Fn(&str) -> usize, seed: u64) {
     let gpu = gpu();
     let mut failures = Vec::new();
     let only = std::env::var("RNNC_TEST_CELL").ok();
-    for (name, source) in test_cells() {
-        if only.as_ref().is_some_and(|o| *o != name) {
+    let only: Option<Vec<&str>> = only.as_deref().map(|names| names.split(',').map(str::trim).collect());
+    let cells = test_cells();
+    if let Some(names) = &only {
+        let unknown: Vec<_> = names.iter().filter(|n| !cells.iter().any(|(name, _)| name == *n)).collect();
+        assert!(unknown.is_empty(), "RNNC_TEST_CELL names no test cell: {unknown:?}");
+    }
+    for (name, source) in cells {
+        if only.as_ref().is_some_and(|names| !names.contains(&name.as_str())) {
             continue;
         }
         let steps = steps(&name);
