@@ -4,7 +4,7 @@
 //! pullbacks between them, in the order the backward pass records them.
 
 use rnnc_compiler::analyse::ProjectionKind;
-use rnnc_compiler::backend::wgsl::{GEMM_SEGMENT_MULTIPLE, GemmLaunch, GemmSizes};
+use rnnc_compiler::backend::wgsl::{GEMM_SEGMENT_MULTIPLE, GEMM_SEGMENTED_MAX_DEPTH, GemmLaunch, GemmSizes};
 
 use super::cell::GpuCell;
 use super::device::{Gpu, GpuError};
@@ -140,7 +140,10 @@ impl GpuCell {
             let summed = match launch.kind {
                 ProjectionKind::Dense => vec![(launch.column, Summed::one(0))],
                 ProjectionKind::Block { .. } => match plan.cell.block_strides(launch) {
-                    Some((w_stride, column_stride)) if r.is_multiple_of(GEMM_SEGMENT_MULTIPLE) => {
+                    Some((w_stride, column_stride))
+                        if r.is_multiple_of(GEMM_SEGMENT_MULTIPLE)
+                            && r * launch.products.len() as u64 <= GEMM_SEGMENTED_MAX_DEPTH =>
+                    {
                         let (w_offset, column) = plan.cell.block_matrices(launch).next().expect("matrices");
                         let count = launch.products.len() as u64;
                         vec![(column, Summed { w_offset, count, w_stride, column_stride })]

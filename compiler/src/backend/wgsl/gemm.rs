@@ -34,6 +34,10 @@ const SPLIT_MIN_DEPTH: u64 = 512;
 /// of: every slice depth a kernel takes, so that no slice straddles two.
 pub const GEMM_SEGMENT_MULTIPLE: u64 = 16;
 
+/// The deepest product in depth segments: the kernel finds a slice's segment
+/// by a float product (`segment_of` in `gemm.wgsl`), exact below this depth.
+pub const GEMM_SEGMENTED_MAX_DEPTH: u64 = 1 << 19;
+
 /// Threads per workgroup of the `sum_splits` kernel.
 const SUM_THREADS: u64 = 256;
 
@@ -350,8 +354,10 @@ impl GemmLaunch {
         let (m, n, k) = (u64::from(sizes.m), u64::from(sizes.n), u64::from(sizes.k));
         let segment = u64::from(sizes.segment);
         assert!(
-            segment == 0 || (wanted == 1 && segment.is_multiple_of(GEMM_SEGMENT_MULTIPLE)),
-            "a product in depth segments is unsplit, its segments a multiple of {GEMM_SEGMENT_MULTIPLE} deep"
+            segment == 0
+                || (wanted == 1 && segment.is_multiple_of(GEMM_SEGMENT_MULTIPLE) && k <= GEMM_SEGMENTED_MAX_DEPTH),
+            "a product in depth segments is unsplit, at most {GEMM_SEGMENTED_MAX_DEPTH} deep, its segments a \
+             multiple of {GEMM_SEGMENT_MULTIPLE} deep"
         );
         let (splits, k_split) = if wanted > 1 {
             // Whole 8-deep slices per split, and no empty split.
