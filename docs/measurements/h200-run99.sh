@@ -6,7 +6,7 @@
 # through the tape), the small-batch rows of the block-diagonal cells, and
 # issue 13's layer table (para_gru_mh, para_lstm_cifg_mh, median of 7,
 # resident) with ParaGRU's dense products. Clocks sampled every 100 ms.
-# Carried: .devbin/rnnc, .gl.
+# Carried: .devbin (rnnc, gpu_gemm, pararnn_models; gpu_forward and gpu_backward for run 99's second call, h200-run99-tests.sh), .gl.
 for f in .gl/*.deb; do dpkg -x $f / ; done; ldconfig
 export XDG_RUNTIME_DIR=/tmp
 B=.devbin/rnnc
@@ -35,3 +35,9 @@ kill $SMI
 # CPU, and says why.
 timeout 120 $B bench stdlib:gru --dims H=256,D=256 --batch 8 --seq 64 --methods sequential --repeat 1 2>&1 | tee $OUT/gru-fallback.txt
 python3 docs/measurements/summary63.py $J | tee $OUT/summary.txt
+# The same build's GEMM and ParaRNN-model tests on the H200.
+mkdir -p /work && ln -sfn "$PWD" /work/main
+for t in gpu_gemm pararnn_models; do
+  echo "== $t"
+  (cd runtime && timeout 120 ../.devbin/$t 2>&1 | grep -E "^test |test result|panicked|FAILED" )
+done > $OUT/tests.txt
