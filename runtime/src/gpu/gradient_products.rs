@@ -4,7 +4,7 @@
 //! pullbacks between them, in the order the backward pass records them.
 
 use rnnc_compiler::analyse::ProjectionKind;
-use rnnc_compiler::backend::wgsl::{GEMM_SEGMENT_MULTIPLE, GEMM_SEGMENTED_MAX_DEPTH, GemmLaunch, GemmSizes};
+use rnnc_compiler::backend::wgsl::{GemmLaunch, GemmSizes, gemm_segments_fit};
 
 use super::cell::GpuCell;
 use super::device::{Gpu, GpuError};
@@ -140,10 +140,7 @@ impl GpuCell {
             let summed = match launch.kind {
                 ProjectionKind::Dense => vec![(launch.column, Summed::one(0))],
                 ProjectionKind::Block { .. } => match plan.cell.block_strides(launch) {
-                    Some((w_stride, column_stride))
-                        if r.is_multiple_of(GEMM_SEGMENT_MULTIPLE)
-                            && r * launch.products.len() as u64 <= GEMM_SEGMENTED_MAX_DEPTH =>
-                    {
+                    Some((w_stride, column_stride)) if gemm_segments_fit(r, launch.products.len() as u64) => {
                         let (w_offset, column) = plan.cell.block_matrices(launch).next().expect("matrices");
                         let count = launch.products.len() as u64;
                         vec![(column, Summed { w_offset, count, w_stride, column_stride })]

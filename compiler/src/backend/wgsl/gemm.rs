@@ -38,6 +38,12 @@ pub const GEMM_SEGMENT_MULTIPLE: u64 = 16;
 /// by a float product (`segment_of` in `gemm.wgsl`), exact below this depth.
 pub const GEMM_SEGMENTED_MAX_DEPTH: u64 = 1 << 19;
 
+/// Whether `count` products each `segment` deep can be one product in depth
+/// segments (else they run one after another).
+pub fn gemm_segments_fit(segment: u64, count: u64) -> bool {
+    segment.is_multiple_of(GEMM_SEGMENT_MULTIPLE) && segment * count <= GEMM_SEGMENTED_MAX_DEPTH
+}
+
 /// Threads per workgroup of the `sum_splits` kernel.
 const SUM_THREADS: u64 = 256;
 
@@ -85,8 +91,8 @@ pub struct GemmKernel {
 /// neighbouring threads. Quads need the layout to match, the contiguous
 /// stride to be 1 and every other stride and offset a multiple of 4, `C`'s
 /// too ([`GemmLayout::of`] says when); an exact quads kernel without depth
-/// segments also stores `C` four words at a time. An exact layout's product has no partial
-/// tile or slice, so its kernel tests no bounds. Fixed at compile time, the
+/// segments also stores `C` four words at a time. An exact layout's product
+/// has no partial tile or slice, so its kernel tests no bounds. Fixed at compile time, the
 /// load path has no run-time branches and needs fewer registers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct GemmLayout {
@@ -354,8 +360,7 @@ impl GemmLaunch {
         let (m, n, k) = (u64::from(sizes.m), u64::from(sizes.n), u64::from(sizes.k));
         let segment = u64::from(sizes.segment);
         assert!(
-            segment == 0
-                || (wanted == 1 && segment.is_multiple_of(GEMM_SEGMENT_MULTIPLE) && k <= GEMM_SEGMENTED_MAX_DEPTH),
+            segment == 0 || (wanted == 1 && k.is_multiple_of(segment) && gemm_segments_fit(segment, k / segment)),
             "a product in depth segments is unsplit, at most {GEMM_SEGMENTED_MAX_DEPTH} deep, its segments a \
              multiple of {GEMM_SEGMENT_MULTIPLE} deep"
         );

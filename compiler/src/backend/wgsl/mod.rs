@@ -37,7 +37,7 @@ pub use adjoint::{Accumulator, AccumulatorKind, AdjointKernels, GradientLayout, 
 pub use gather::{COPY_THREADS, GatherTable, copy_text, gather_text};
 pub use gemm::{
     GEMM_SEGMENT_MULTIPLE, GEMM_SEGMENTED_MAX_DEPTH, GEMM_TILE, GemmAblation, GemmKernel, GemmLaunch, GemmLayout,
-    TransposeLaunch,
+    TransposeLaunch, gemm_segments_fit,
 };
 pub use interface::{GatherSizes, GemmSizes, Settings, Stats};
 pub use plan::{KernelPlan, LaneMode, RawValue};
