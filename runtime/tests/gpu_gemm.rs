@@ -295,16 +295,16 @@ fn input_gradient_layout_accumulated_in_groups() {
 
 /// The input gradient of a block launch of evenly spaced matrices, one product
 /// whose depth runs through them: dx[:, g c ..] (+)= sum_p dP[:, p cs + g r ..]
-/// W_p[g], the matrices `ws` words apart, in depth segments of `r`; with partial
-/// tiles and with whole ones (the exact kernel), its strides aligned for quads
-/// or not.
+/// W_p[g], the matrices `ws` words apart, in depth segments of `r` (a constant
+/// of the kernel: 48, then a power of two); with partial tiles and with whole
+/// ones (the exact kernel), its strides aligned for quads or not.
 #[test]
 fn summed_matrices_are_one_product_in_depth_segments() {
     let _one = support::one_at_a_time();
     let gpu = Gpu::open(None).expect("a GPU adapter");
     let device = shapes(&gpu)[0];
-    let (matrices, groups, r) = (3u32, 2u32, 32u32);
-    for (steps, c, gap, exact) in [(300u32, 36u32, 5u32, false), (256, 128, 8, true)] {
+    let (matrices, groups) = (3u32, 2u32);
+    for (steps, c, gap, exact, r) in [(300u32, 36u32, 5u32, false, 48u32), (256, 128, 8, true, 32)] {
         let (cs, ws) = (groups * r + 4, groups * r * c + gap);
         let sizes = GemmSizes {
             m: steps,
@@ -328,7 +328,7 @@ fn summed_matrices_are_one_product_in_depth_segments() {
         };
         let launch = GemmLaunch::new(sizes, u64::from(groups));
         let layout = GemmLayout::of(&launch.sizes, &device);
-        assert_eq!((layout.exact, layout.quads, layout.segmented), (exact, exact, true), "{layout:?}");
+        assert_eq!((layout.exact, layout.quads, layout.segment), (exact, exact, r), "{layout:?}");
         let a = values((4 + steps * matrices * cs) as usize, 16);
         let b = values((8 + matrices * ws) as usize, 17);
         let out = values((steps * groups * c) as usize, 18);

@@ -259,10 +259,10 @@ impl GpuCell {
             .rev()
             .map(|window| self.settings(pass, &NewtonSettings::default(), window, false))
             .collect();
-        let recurrence: Vec<Dispatch<'_>> = self
+        let recurrence: Vec<Dispatch> = self
             .window_bind_groups(gpu, workspace, kernel, &adjoint.bindings, true, &records, &mut uploads)?
             .into_iter()
-            .map(|bind_group| Dispatch { kernel: kernel.as_ref(), bind_group, grid })
+            .map(|bind_group| Dispatch { kernel: Arc::clone(kernel), bind_group, grid })
             .collect();
         let (weight_products, input_products) =
             self.gradient_products(gpu, workspace, rows as u64, exchange, &mut uploads)?;

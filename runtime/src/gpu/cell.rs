@@ -5,8 +5,9 @@
 //! the projections and the recurrence into one command buffer and reads its
 //! outputs back through one staging buffer.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use rnnc_compiler::Derived;
@@ -38,8 +39,8 @@ pub struct GpuCell {
     /// are sized for; a failing segment then falls back, exactly, as before).
     pub(super) damps: bool,
     /// The matrix products (projections and their gradients), one kernel per
-    /// operand layout (`wgsl::GemmLayout::index`), compiled on first use.
-    gemm: [OnceLock<Arc<Kernel>>; wgsl::GemmLayout::COUNT],
+    /// operand layout (`wgsl::GemmLayout`), compiled on first use.
+    gemm: Mutex<HashMap<wgsl::GemmLayout, Arc<Kernel>>>,
     /// Adds a split product's partial products.
     pub(super) sum_splits: Arc<Kernel>,
     /// Transposes a projection's matrices before its product.
@@ -222,14 +223,16 @@ impl GpuCell {
 
     /// The matrix-product kernel for a product of `sizes` (its operands'
     /// layout), compiled on first use.
-    pub(super) fn gemm_kernel(&self, gpu: &Gpu, sizes: &GemmSizes) -> Result<&Arc<Kernel>, GpuError> {
+    pub(super) fn gemm_kernel(&self, gpu: &Gpu, sizes: &GemmSizes) -> Result<Arc<Kernel>, GpuError> {
         let layout = wgsl::GemmLayout::of(sizes, &self.kernels.gemm);
-        let slot = &self.gemm[layout.index()];
-        if let Some(kernel) = slot.get() {
-            return Ok(kernel);
+        let compiled = || self.gemm.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(kernel) = compiled().get(&layout) {
+            return Ok(Arc::clone(kernel));
         }
+        // Compiled without the lock held (a thread compiling the same layout
+        // meanwhile wastes its work; the first kernel stored is kept).
         let kernel = gpu.kernel("gemm", &self.kernels.gemm.text(layout), "main")?;
-        Ok(slot.get_or_init(|| kernel))
+        Ok(Arc::clone(compiled().entry(layout).or_insert(kernel)))
     }
 
     /// The generated kernels.

@@ -104,10 +104,14 @@ impl Copies {
             recorder.encoder.copy_buffer_to_buffer(src, copy.from * 4, dst, copy.to * 4, copy.len * 4);
         }
         let Some(kernel) = &self.kernel else { return Ok(()) };
-        let dispatches: Vec<Dispatch<'_>> = self
+        let dispatches: Vec<Dispatch> = self
             .dispatches
             .iter()
-            .map(|(bind_group, grid)| Dispatch { kernel, bind_group: bind_group.clone(), grid: *grid })
+            .map(|(bind_group, grid)| Dispatch {
+                kernel: Arc::clone(kernel),
+                bind_group: bind_group.clone(),
+                grid: *grid,
+            })
             .collect();
         recorder.phase("copies", None, &dispatches)
     }

@@ -90,13 +90,13 @@ impl Gather {
     }
 
     /// Its dispatch, summing words of `src` into `dst`.
-    fn dispatch<'k>(
+    fn dispatch(
         &self,
         gpu: &Gpu,
-        kernel: &'k Kernel,
+        kernel: &Arc<Kernel>,
         src: &GpuBuffer,
         dst: &GpuBuffer,
-    ) -> Result<Dispatch<'k>, GpuError> {
+    ) -> Result<Dispatch, GpuError> {
         fn bound(buffer: &GpuBuffer, range: Option<(u64, u64)>) -> wgpu::BufferBinding<'_> {
             match range {
                 Some((offset, len)) => buffer.range(offset, len),
@@ -105,7 +105,7 @@ impl Gather {
         }
         let entries = [self.sizes.whole(), self.table.whole(), bound(src, self.src), bound(dst, self.dst)];
         let bind_group = kernel.bind_group(gpu, &entries)?;
-        Ok(Dispatch { kernel, bind_group, grid: self.grid })
+        Ok(Dispatch { kernel: Arc::clone(kernel), bind_group, grid: self.grid })
     }
 }
 

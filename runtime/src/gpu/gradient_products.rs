@@ -3,8 +3,10 @@
 //! every step, grouped per block for block-diagonal launches, and the stages'
 //! pullbacks between them, in the order the backward pass records them.
 
+use std::sync::Arc;
+
 use rnnc_compiler::analyse::ProjectionKind;
-use rnnc_compiler::backend::wgsl::{GemmLaunch, GemmSizes, gemm_segments_fit};
+use rnnc_compiler::backend::wgsl::{GemmLaunch, GemmSizes, gemm_segment_fits};
 
 use super::cell::GpuCell;
 use super::device::{Gpu, GpuError};
@@ -26,7 +28,7 @@ impl GpuCell {
         rows: u64,
         exchange: Option<&Exchange>,
         uploads: &mut Uploads<'_>,
-    ) -> Result<(Vec<Dispatch<'_>>, Vec<Dispatch<'_>>), GpuError> {
+    ) -> Result<(Vec<Dispatch>, Vec<Dispatch>), GpuError> {
         let plan = &self.kernels().plan;
         let columns = plan.cell.projection_columns;
         let split_workgroups = self.kernels().gemm.split_workgroups;
@@ -140,7 +142,7 @@ impl GpuCell {
             let summed = match launch.kind {
                 ProjectionKind::Dense => vec![(launch.column, Summed::one(0))],
                 ProjectionKind::Block { .. } => match plan.cell.block_strides(launch) {
-                    Some((w_stride, column_stride)) if gemm_segments_fit(r, launch.products.len() as u64) => {
+                    Some((w_stride, column_stride)) if gemm_segment_fits(r) => {
                         let (w_offset, column) = plan.cell.block_matrices(launch).next().expect("matrices");
                         let count = launch.products.len() as u64;
                         vec![(column, Summed { w_offset, count, w_stride, column_stride })]
@@ -159,7 +161,7 @@ impl GpuCell {
         workspace.ensure(gpu, Slot::GradientSizes, len)?;
         let mut words = vec![0u32; len];
         let (mut weights, mut inputs) = (Vec::new(), Vec::new());
-        let mut stage_dispatches: Vec<Vec<Dispatch<'_>>> = Vec::new();
+        let mut stage_dispatches: Vec<Vec<Dispatch>> = Vec::new();
         for (p, (product, a, b, c)) in products.into_iter().enumerate() {
             let dispatches = if p < staged_products {
                 stage_dispatches.push(Vec::new());
@@ -175,18 +177,18 @@ impl GpuCell {
             // The operands twice: as words, and as quads (`gemm.wgsl`).
             let bound = [record, Bound::whole(a), Bound::whole(b), c, Bound::whole(a), Bound::whole(b), c];
             let gemm = self.gemm_kernel(gpu, &product.sizes)?;
-            let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
-            dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });
+            let bind_group = workspace.bind_group(gpu, &gemm, &bound)?;
+            dispatches.push(Dispatch { kernel: gemm, bind_group, grid: product.grid });
             if product.is_split() {
                 let bind_group = workspace.bind_group(gpu, &self.sum_splits, &[record, c])?;
                 let grid = product.sum_grid(gpu.max_workgroups_per_dimension());
-                dispatches.push(Dispatch { kernel: self.sum_splits.as_ref(), bind_group, grid });
+                dispatches.push(Dispatch { kernel: Arc::clone(&self.sum_splits), bind_group, grid });
             }
         }
         uploads.records(Slot::GradientSizes, 0, words);
         // The stages' products and pullbacks before the input projections'
         // weight gradients, which read the `dP` the pullbacks add to.
-        let mut ordered: Vec<Dispatch<'_>> = Vec::new();
+        let mut ordered: Vec<Dispatch> = Vec::new();
         let mut stage_products = stage_dispatches.into_iter();
         for (s, product) in stage_order {
             match product {

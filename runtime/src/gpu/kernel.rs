@@ -1,6 +1,8 @@
 //! Compiled kernels, and recording their dispatches: one command buffer per
 //! pass of a solve, one compute pass per timed phase.
 
+use std::sync::Arc;
+
 use super::device::{Gpu, GpuError};
 use super::memory::GpuBuffer;
 use super::timing::{Phase, Timer};
@@ -82,8 +84,8 @@ impl Kernel {
 }
 
 /// One recorded dispatch: a kernel, its bound buffers, its grid.
-pub(super) struct Dispatch<'a> {
-    pub kernel: &'a Kernel,
+pub(super) struct Dispatch {
+    pub kernel: Arc<Kernel>,
     pub bind_group: wgpu::BindGroup,
     pub grid: [u32; 3],
 }
@@ -112,7 +114,7 @@ impl<'g> Recorder<'g> {
         &mut self,
         label: &str,
         timer: Option<(&Timer, Phase)>,
-        dispatches: &[Dispatch<'_>],
+        dispatches: &[Dispatch],
     ) -> Result<(), GpuError> {
         let max = self.gpu.max_workgroups_per_dimension();
         if let Some(d) = dispatches.iter().find(|d| d.grid.iter().any(|&n| n > max)) {
@@ -157,11 +159,20 @@ impl Gpu {
     /// Records `kernel` over `workgroups` (x, y, z) with `bindings`, submits it, and
     /// returns without waiting. For one-off kernels (tests, tools); the solvers
     /// record whole passes ([`Recorder`]).
-    pub fn dispatch(&self, kernel: &Kernel, bindings: &[Binding<'_>], workgroups: [u32; 3]) -> Result<(), GpuError> {
+    pub fn dispatch(
+        &self,
+        kernel: &Arc<Kernel>,
+        bindings: &[Binding<'_>],
+        workgroups: [u32; 3],
+    ) -> Result<(), GpuError> {
         let entries: Vec<wgpu::BufferBinding<'_>> = bindings.iter().map(|b| b.0.whole()).collect();
         let bind_group = kernel.bind_group(self, &entries)?;
         let mut recorder = Recorder::new(self, kernel.label());
-        recorder.phase(kernel.label(), None, &[Dispatch { kernel, bind_group, grid: workgroups }])?;
+        recorder.phase(
+            kernel.label(),
+            None,
+            &[Dispatch { kernel: Arc::clone(kernel), bind_group, grid: workgroups }],
+        )?;
         recorder.submit().map(drop)
     }
 }

@@ -188,10 +188,10 @@ impl GpuCell {
             .into_iter()
             .map(|window| self.settings(pass, newton, window, keep))
             .collect();
-        let recurrence: Vec<Dispatch<'_>> = self
+        let recurrence: Vec<Dispatch> = self
             .window_bind_groups(gpu, workspace, kernel, &self.kernels().bindings, false, &records, &mut uploads)?
             .into_iter()
-            .map(|bind_group| Dispatch { kernel: kernel.as_ref(), bind_group, grid })
+            .map(|bind_group| Dispatch { kernel: Arc::clone(kernel), bind_group, grid })
             .collect();
         // After the settings records: the stage kernels read the first.
         let projections = self.projection_dispatches(gpu, workspace, rows as u64, &mut uploads)?;
@@ -302,7 +302,7 @@ impl GpuCell {
         workspace: &mut Workspace,
         rows: u64,
         uploads: &mut Uploads<'_>,
-    ) -> Result<Vec<Dispatch<'_>>, GpuError> {
+    ) -> Result<Vec<Dispatch>, GpuError> {
         let plan = &self.kernels().plan;
         let stride = record_stride(gpu, GemmSizes::WORDS);
         // A record per transpose and per product (the input projections'
@@ -384,7 +384,7 @@ impl GpuCell {
         index: usize,
         rows: u64,
         launch: LaunchOperands,
-    ) -> Result<Vec<Dispatch<'_>>, GpuError> {
+    ) -> Result<Vec<Dispatch>, GpuError> {
         let plan = &self.kernels().plan;
         let LaunchOperands { r, groups, depth: c, weights, matrices, operand, a_offset, a_row, column } = launch;
         let (groups, block) = (groups.max(1), r * c);
@@ -411,7 +411,7 @@ impl GpuCell {
             let record = records.push(&transpose.sizes);
             let bound = [record, Bound::whole(weights), Bound::whole(transposed)];
             let bind_group = workspace.bind_group(gpu, &self.transpose, &bound)?;
-            dispatches.push(Dispatch { kernel: self.transpose.as_ref(), bind_group, grid: transpose.grid });
+            dispatches.push(Dispatch { kernel: Arc::clone(&self.transpose), bind_group, grid: transpose.grid });
         }
         let product = GemmLaunch::new(
             GemmSizes {
@@ -444,8 +444,8 @@ impl GpuCell {
             Bound::whole(Slot::Projections),
         ];
         let gemm = self.gemm_kernel(gpu, &product.sizes)?;
-        let bind_group = workspace.bind_group(gpu, gemm, &bound)?;
-        dispatches.push(Dispatch { kernel: gemm.as_ref(), bind_group, grid: product.grid });
+        let bind_group = workspace.bind_group(gpu, &gemm, &bound)?;
+        dispatches.push(Dispatch { kernel: gemm, bind_group, grid: product.grid });
         Ok(dispatches)
     }
 
@@ -458,7 +458,7 @@ impl GpuCell {
         s: usize,
         backward: bool,
         items: u64,
-    ) -> Result<Dispatch<'_>, GpuError> {
+    ) -> Result<Dispatch, GpuError> {
         let (Some(stage_kernels), Some(kernels)) = (&self.kernels().stages, self.stage_kernels.as_ref()) else {
             return Err(GpuError::Codegen("a stage without its kernels".to_owned()));
         };
@@ -476,7 +476,7 @@ impl GpuCell {
             .collect();
         let bind_group = workspace.bind_group(gpu, kernel, &bound)?;
         let grid = wgsl::grid_in_rows(items, STAGE_THREADS, gpu.max_workgroups_per_dimension());
-        Ok(Dispatch { kernel: kernel.as_ref(), bind_group, grid })
+        Ok(Dispatch { kernel: Arc::clone(kernel), bind_group, grid })
     }
 }
 

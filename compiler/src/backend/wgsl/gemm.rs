@@ -34,14 +34,10 @@ const SPLIT_MIN_DEPTH: u64 = 512;
 /// of: every slice depth a kernel takes, so that no slice straddles two.
 pub const GEMM_SEGMENT_MULTIPLE: u64 = 16;
 
-/// The deepest product in depth segments: the kernel finds a slice's segment
-/// by a float product (`segment_of` in `gemm.wgsl`), exact below this depth.
-pub const GEMM_SEGMENTED_MAX_DEPTH: u64 = 1 << 19;
-
-/// Whether `count` products each `segment` deep can be one product in depth
-/// segments (else they run one after another).
-pub fn gemm_segments_fit(segment: u64, count: u64) -> bool {
-    segment.is_multiple_of(GEMM_SEGMENT_MULTIPLE) && segment * count <= GEMM_SEGMENTED_MAX_DEPTH
+/// Whether products each `segment` deep can be one product in depth segments
+/// (else they run one after another): no slice may straddle two segments.
+pub fn gemm_segment_fits(segment: u64) -> bool {
+    segment.is_multiple_of(GEMM_SEGMENT_MULTIPLE)
 }
 
 /// Threads per workgroup of the `sum_splits` kernel.
@@ -106,22 +102,20 @@ pub struct GemmLayout {
     /// `C`'s rows and columns are whole tiles and every split's depth whole
     /// slices: no load or store is tested against the operands' bounds.
     pub exact: bool,
-    /// The depth runs through segments ([`GemmSizes::segment`] > 0).
-    pub segmented: bool,
+    /// The depth of each depth segment ([`GemmSizes::segment`]), 0 for a
+    /// product without: a constant of the kernel, so that a slice's segment is
+    /// a division by a constant (a shift for a power of two).
+    pub segment: u32,
 }
 
 impl GemmLayout {
     /// Every layout without quads (each computes any product right).
     pub const ALL: [GemmLayout; 4] = [
-        GemmLayout { a_along_depth: false, b_along_depth: false, quads: false, exact: false, segmented: false },
-        GemmLayout { a_along_depth: false, b_along_depth: true, quads: false, exact: false, segmented: false },
-        GemmLayout { a_along_depth: true, b_along_depth: false, quads: false, exact: false, segmented: false },
-        GemmLayout { a_along_depth: true, b_along_depth: true, quads: false, exact: false, segmented: false },
+        GemmLayout { a_along_depth: false, b_along_depth: false, quads: false, exact: false, segment: 0 },
+        GemmLayout { a_along_depth: false, b_along_depth: true, quads: false, exact: false, segment: 0 },
+        GemmLayout { a_along_depth: true, b_along_depth: false, quads: false, exact: false, segment: 0 },
+        GemmLayout { a_along_depth: true, b_along_depth: true, quads: false, exact: false, segment: 0 },
     ];
-
-    /// Kernels per device: every layout, with and without quads, exact or
-    /// not, in depth segments or not.
-    pub const COUNT: usize = 32;
 
     /// The layout that matches a product's strides for `kernel`: exact where
     /// the product has no partial tile or slice; quads where the kernel allows
@@ -156,16 +150,7 @@ impl GemmLayout {
                 .iter()
                 .chain(&[sizes.a_segment, sizes.b_segment, sizes.c_offset, sizes.c_row, sizes.c_group, sizes.c_split])
                 .all(|v| v.is_multiple_of(4));
-        GemmLayout { a_along_depth, b_along_depth, quads, exact, segmented: sizes.segment > 0 }
-    }
-
-    /// The layout's place among the [`GemmLayout::COUNT`].
-    pub fn index(self) -> usize {
-        16 * usize::from(self.segmented)
-            + 8 * usize::from(self.exact)
-            + 4 * usize::from(self.quads)
-            + 2 * usize::from(self.a_along_depth)
-            + usize::from(self.b_along_depth)
+        GemmLayout { a_along_depth, b_along_depth, quads, exact, segment: sizes.segment }
     }
 }
 
@@ -274,7 +259,7 @@ impl GemmKernel {
         format!(
             "{}const DEPTH: u32 = {}u;\nconst ROW: u32 = {}u;\nconst ABLATION: u32 = {}u;\nconst AHEAD: u32 = {}u;\n\
              const A_LAYOUT: u32 = {}u;\nconst B_LAYOUT: u32 = {}u;\nconst QUADS: u32 = {}u;\nconst EXACT: u32 = {}u;\n\
-             const SEGMENTED: u32 = {}u;\n\n{}",
+             const SEGMENT: u32 = {}u;\n\n{}",
             GemmSizes::wgsl(),
             self.depth,
             self.row,
@@ -284,7 +269,7 @@ impl GemmKernel {
             code(layout.b_along_depth),
             u32::from(layout.quads && self.quads && self.specialised),
             u32::from(layout.exact && self.specialised),
-            u32::from(layout.segmented),
+            layout.segment,
             include_str!("gemm.wgsl")
         )
     }
@@ -360,8 +345,8 @@ impl GemmLaunch {
         let (m, n, k) = (u64::from(sizes.m), u64::from(sizes.n), u64::from(sizes.k));
         let segment = u64::from(sizes.segment);
         assert!(
-            segment == 0 || (wanted == 1 && k.is_multiple_of(segment) && gemm_segments_fit(segment, k / segment)),
-            "a product in depth segments is unsplit, at most {GEMM_SEGMENTED_MAX_DEPTH} deep, its segments a \
+            segment == 0 || (wanted == 1 && k.is_multiple_of(segment) && gemm_segment_fits(segment)),
+            "a product in depth segments is unsplit, its segments a \
              multiple of {GEMM_SEGMENT_MULTIPLE} deep"
         );
         let (splits, k_split) = if wanted > 1 {

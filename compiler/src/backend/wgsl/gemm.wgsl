@@ -22,15 +22,17 @@
 // input's blocks, shared by several block-diagonal matrices); split z % splits
 // takes depths [s k_split, (s + 1) k_split) and writes its partial product at
 // c_offset + s c_split, to be summed by `sum_splits`.
-// With depth segments (SEGMENTED, `segment` > 0: the depth runs through several
-// products in turn, summing them), each slice of the depth lies inside one
-// segment, and its operands are read shifted by the segment's strides
-// (`for_slice`). Each slice's operands are `let`s, its segment found by a
-// float product (`segment_of`): H200, docs/measurements/h200-run93, operands
-// kept in `var`s and moved at each segment's end made every product 2-3%
-// slower, segmented or not; run 98, the segmented input gradients 1.3% faster
-// than with a u32 division (5.274 -> 5.203 ms).
-// `GemmSizes`, DEPTH, ROW, ABLATION, AHEAD, QUADS, EXACT, SEGMENTED and each
+// With depth segments (SEGMENT > 0, each segment's depth, a constant of the
+// kernel: the depth runs through several products in turn, summing them), each
+// slice of the depth lies inside one segment, and its operands are read shifted
+// by the segment's strides (`for_slice`). Each slice's operands are `let`s, its
+// segment found by a division by the constant (`segment_of`): H200,
+// docs/measurements/h200-run93, operands kept in `var`s and moved at each
+// segment's end made every product 2-3% slower, segmented or not; run 98, a
+// float product was 1.3% faster than a u32 division by the segment read from
+// `sizes` (5.274 -> 5.203 ms); run 101, the division by a constant 1.2% faster
+// than the float product (5.203 -> 5.139 ms), the unsegmented kernels unchanged.
+// `GemmSizes`, DEPTH, ROW, ABLATION, AHEAD, QUADS, EXACT, SEGMENT and each
 // operand's layout (A_LAYOUT, B_LAYOUT: `GemmLayout`, fixed at compile time
 // unless 0) are declared before this text (`gemm.rs`). With QUADS (aligned
 // operands: every offset and non-unit stride a multiple of 4, C's too), a load
@@ -169,7 +171,7 @@ fn stage(operand: Operand, base: u32, thread: u32, l: u32, value: vec4<f32>) {
 
 // Four columns j.. of row i of C (those inside it).
 fn store4(base: u32, i: u32, j: u32, value: vec4<f32>) {
-    if QUADS == 1u && EXACT == 1u && SEGMENTED == 0u {
+    if QUADS == 1u && EXACT == 1u && SEGMENT == 0u {
         let quad = (base + i * sizes.c_row + j) / 4u;
         var v = value;
         if sizes.accumulate == 1u {
@@ -197,22 +199,19 @@ fn store4(base: u32, i: u32, j: u32, value: vec4<f32>) {
 // the slice's depth d reads depth d % segment of segment d / segment. It may be
 // negative: u32 arithmetic wraps, and each sum is in range.
 fn segment_step(operand: Operand) -> u32 {
-    return operand.segment - sizes.segment * operand.depth;
+    return operand.segment - SEGMENT * operand.depth;
 }
 
-// The segment of the depth slice at k0, k0 / segment, by a float product
-// rather than a u32 division: k0 + segment < 2^20 (`GEMM_SEGMENTED_MAX_DEPTH`),
-// so (k0 + 0.5) / segment lies 0.5 / segment or more from an integer, and the
-// product's error (under 4 ulp, 2^-21 relative) is (k0 + segment) 2^-21 / segment
-// or less: under 0.5 / segment.
+// The segment of the depth slice at k0: a division by a constant (a shift for
+// a power of two).
 fn segment_of(k0: u32) -> u32 {
-    return u32((f32(k0) + 0.5) * (1.0 / f32(sizes.segment)));
+    return k0 / max(SEGMENT, 1u);
 }
 
 // The operand as the depth slice at k0 reads it: with depth segments, shifted to
 // segment k0 / segment.
 fn for_slice(operand: Operand, k0: u32) -> Operand {
-    if SEGMENTED == 0u {
+    if SEGMENT == 0u {
         return operand;
     }
     var shifted = operand;

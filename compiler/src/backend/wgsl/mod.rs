@@ -36,8 +36,8 @@ pub fn grid_in_rows(items: u64, threads: u64, max_per_dimension: u32) -> [u32; 3
 pub use adjoint::{Accumulator, AccumulatorKind, AdjointKernels, GradientLayout, generate_adjoint};
 pub use gather::{COPY_THREADS, GatherTable, copy_text, gather_text};
 pub use gemm::{
-    GEMM_SEGMENT_MULTIPLE, GEMM_SEGMENTED_MAX_DEPTH, GEMM_TILE, GemmAblation, GemmKernel, GemmLaunch, GemmLayout,
-    TransposeLaunch, gemm_segments_fit,
+    GEMM_SEGMENT_MULTIPLE, GEMM_TILE, GemmAblation, GemmKernel, GemmLaunch, GemmLayout, TransposeLaunch,
+    gemm_segment_fits,
 };
 pub use interface::{GatherSizes, GemmSizes, Settings, Stats};
 pub use plan::{KernelPlan, LaneMode, RawValue};

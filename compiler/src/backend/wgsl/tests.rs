@@ -274,25 +274,3 @@ fn refusals_point_at_the_product_or_the_declaration() {
     assert_eq!(at_declaration.span, cell.params[bz].span);
     assert!(at_declaration.to_string().contains("the wgsl back end cannot compile cell `para_gru`: why"));
 }
-
-/// `segment_of` in `gemm.wgsl` finds a slice's depth segment as `u32((k0 +
-/// 0.5) * (1 / segment))` in f32. At every segment's first and last slice
-/// (k0 a multiple of 8) up to `GEMM_SEGMENTED_MAX_DEPTH`, it is `k0 /
-/// segment` even with the reciprocal 3 ulp off and the product 1 ulp off
-/// (WGSL grants a division 2.5 ulp).
-#[test]
-fn the_gemm_segment_by_a_float_product_is_exact_up_to_its_depth_limit() {
-    let max = GEMM_SEGMENTED_MAX_DEPTH as u32;
-    let nudged = |x: f32, ulps: i32| f32::from_bits(x.to_bits().wrapping_add_signed(ulps));
-    for segment in (GEMM_SEGMENT_MULTIPLE as u32..=max).step_by(GEMM_SEGMENT_MULTIPLE as usize) {
-        for inverse in [-3, 0, 3].map(|ulps| nudged(1.0 / segment as f32, ulps)) {
-            let starts = (0..max / segment).map(|q| q * segment);
-            for k0 in starts.flat_map(|start| [start, start + segment - 8]).filter(|&k0| k0 < max) {
-                let product = (k0 as f32 + 0.5) * inverse;
-                for p in [nudged(product, -1), product, nudged(product, 1)] {
-                    assert_eq!(p as u32, k0 / segment, "k0 {k0}, segment {segment}, 1/segment {inverse}");
-                }
-            }
-        }
-    }
-}
