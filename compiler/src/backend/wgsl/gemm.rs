@@ -86,8 +86,8 @@ pub struct GemmKernel {
 /// strides); the one that matches the strides reads neighbouring words with
 /// neighbouring threads. Quads need the layout to match, the contiguous
 /// stride to be 1 and every other stride and offset a multiple of 4, `C`'s
-/// too ([`GemmLayout::of`] says when); an exact quads kernel without depth
-/// segments also stores `C` four words at a time. An exact layout's product
+/// too ([`GemmLayout::of`] says when); an exact quads kernel also stores `C`
+/// four words at a time. An exact layout's product
 /// has no partial tile or slice, so its kernel tests no bounds. Fixed at compile time, the
 /// load path has no run-time branches and needs fewer registers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -97,7 +97,7 @@ pub struct GemmLayout {
     /// `B`'s depth index is contiguous (`b_row = 1`).
     pub b_along_depth: bool,
     /// Whole quads of words inside the operands are read as one `vec4` (and,
-    /// when exact and unsegmented, `C`'s written as one).
+    /// when exact, `C`'s written as one).
     pub quads: bool,
     /// `C`'s rows and columns are whole tiles and every split's depth whole
     /// slices: no load or store is tested against the operands' bounds.

@@ -37,11 +37,12 @@
 // unless 0) are declared before this text (`gemm.rs`). With QUADS (aligned
 // operands: every offset and non-unit stride a multiple of 4, C's too), a load
 // whose four words lie inside the operand is one 16-byte read, and an exact
-// kernel without depth segments stores C in 16-byte writes. H200,
-// docs/measurements/h200-run96, -run97: ParaGRU's multi-head projection 5.209 ->
-// 5.110 ms at T = 8192 and 0.379 -> 0.350 at 512, its weight gradients 0.379 ->
-// 0.355 at 512; but the segmented input gradients 5.274 -> 5.327 (so kept to
-// words), and the dense ParaGRU's unsegmented ones 10.162 -> 10.238.
+// kernel stores C in 16-byte writes. H200, docs/measurements/h200-run96,
+// -run97: ParaGRU's multi-head projection 5.209 -> 5.110 ms at T = 8192 and
+// 0.379 -> 0.350 at 512, its weight gradients 0.379 -> 0.355 at 512; the dense
+// ParaGRU's input gradients 10.162 -> 10.238; the segmented input gradients
+// 5.274 -> 5.327 with a segment read from `sizes`, but 5.140 -> 5.116 (and
+// 0.334 -> 0.330 at T = 512) with the segment a constant (run 102).
 
 @group(0) @binding(0) var<storage, read> sizes: GemmSizes;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -171,7 +172,7 @@ fn stage(operand: Operand, base: u32, thread: u32, l: u32, value: vec4<f32>) {
 
 // Four columns j.. of row i of C (those inside it).
 fn store4(base: u32, i: u32, j: u32, value: vec4<f32>) {
-    if QUADS == 1u && EXACT == 1u && SEGMENT == 0u {
+    if QUADS == 1u && EXACT == 1u {
         let quad = (base + i * sizes.c_row + j) / 4u;
         var v = value;
         if sizes.accumulate == 1u {
