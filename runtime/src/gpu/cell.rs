@@ -5,7 +5,6 @@
 //! the projections and the recurrence into one command buffer and reads its
 //! outputs back through one staging buffer.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -17,7 +16,7 @@ use rnnc_compiler::check::DimSizes;
 use rnnc_compiler::plan::ProjectionLaunch;
 
 use super::device::{Gpu, GpuError};
-use super::kernel::Kernel;
+use super::kernel::{Kernel, KernelCache};
 use super::pass::{Pass, PassIo, PassStats};
 use super::workspace::{PASS_SLOTS, Slot, Workspace, fingerprint};
 use crate::data::BoundData;
@@ -40,7 +39,7 @@ pub struct GpuCell {
     pub(super) damps: bool,
     /// The matrix products (projections and their gradients), one kernel per
     /// operand layout (`wgsl::GemmLayout`), compiled on first use.
-    gemm: Mutex<HashMap<wgsl::GemmLayout, Arc<Kernel>>>,
+    gemm: KernelCache<wgsl::GemmLayout>,
     /// Adds a split product's partial products.
     pub(super) sum_splits: Arc<Kernel>,
     /// Transposes a projection's matrices before its product.
@@ -225,14 +224,7 @@ impl GpuCell {
     /// layout), compiled on first use.
     pub(super) fn gemm_kernel(&self, gpu: &Gpu, sizes: &GemmSizes) -> Result<Arc<Kernel>, GpuError> {
         let layout = wgsl::GemmLayout::of(sizes, &self.kernels.gemm);
-        let compiled = || self.gemm.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(kernel) = compiled().get(&layout) {
-            return Ok(Arc::clone(kernel));
-        }
-        // Compiled without the lock held (a thread compiling the same layout
-        // meanwhile wastes its work; the first kernel stored is kept).
-        let kernel = gpu.kernel("gemm", &self.kernels.gemm.text(layout), "main")?;
-        Ok(Arc::clone(compiled().entry(layout).or_insert(kernel)))
+        self.gemm.get(layout, || gpu.kernel("gemm", &self.kernels.gemm.text(layout), "main"))
     }
 
     /// The generated kernels.

@@ -1,7 +1,9 @@
 //! Compiled kernels, and recording their dispatches: one command buffer per
 //! pass of a solve, one compute pass per timed phase.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::device::{Gpu, GpuError};
 use super::memory::GpuBuffer;
@@ -13,6 +15,34 @@ pub struct Kernel {
     label: String,
     pipeline: wgpu::ComputePipeline,
     layout: wgpu::BindGroupLayout,
+}
+
+/// Kernels compiled on first use, one per key (a GEMM kernel per operand
+/// layout).
+pub(super) struct KernelCache<K>(Mutex<HashMap<K, Arc<Kernel>>>);
+
+impl<K> Default for KernelCache<K> {
+    fn default() -> Self {
+        KernelCache(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: Copy + Eq + Hash> KernelCache<K> {
+    /// The kernel of `key`, compiled by `compile` if it is not yet. The lock
+    /// is not held while compiling: a thread compiling the same key meanwhile
+    /// wastes its work, and the first kernel stored is kept.
+    pub(super) fn get(
+        &self,
+        key: K,
+        compile: impl FnOnce() -> Result<Arc<Kernel>, GpuError>,
+    ) -> Result<Arc<Kernel>, GpuError> {
+        let compiled = || self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(kernel) = compiled().get(&key) {
+            return Ok(Arc::clone(kernel));
+        }
+        let kernel = compile()?;
+        Ok(Arc::clone(compiled().entry(key).or_insert(kernel)))
+    }
 }
 
 /// A buffer bound to a kernel's binding slot (slots are numbered by position).
