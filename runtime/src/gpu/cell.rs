@@ -525,15 +525,15 @@ impl Run {
 ///
 /// Both kernels are modelled as the longer of a chain of dependent steps and
 /// their work spread over the device. On a discrete GPU the constants come from
-/// an H200 (docs/PERFORMANCE.md, runs 13 to 32): the sequential kernel takes
-/// about 30 us plus 0.17 us a step per unknown of a lane beyond the first 0.2
-/// (ParaGRU 0.12 and 1.39 ms at T = 512 and 8192, ParaLSTM 0.13 and 1.70) when
-/// software-pipelined (0.5 us a step when not), whatever the batch, while it
-/// has fewer threads than the device holds; a Newton iteration over one
-/// segment about 6 us, and its work per lane and step (all iterations; run 33,
-/// N = 1024, B = 8, T = 8192) 16 ps for one unknown (ParaGRU 1.06 ms), 25 ps
-/// for two (ParaLSTM 1.64 ms), 6 ps K^3 beyond (block_elman, K = 4, 8
-/// iterations: 6.2 ms). Backward: the reverse scan costs about a
+/// an H200 (docs/PERFORMANCE.md): the sequential kernel takes about 30 us plus,
+/// a step, 0.17 us for a lane of one unknown, 0.21 for two and 0.04 K^2 us
+/// beyond (run 104, N = 1024, B = 8, T = 8192: ParaGRU 1.39 ms, ParaLSTM 1.70,
+/// block_elman (K = 4) 5.26) when software-pipelined (0.5 us a step when not),
+/// whatever the batch, while it has fewer threads than the device holds; a
+/// Newton iteration over one segment about 6 us, and its work per lane and
+/// step (all iterations and the guess's two sweeps; run 107, the same sizes)
+/// 15.5 ps for one unknown (ParaGRU 1.03 ms), 23 ps for two (ParaLSTM 1.55),
+/// 3.35 ps K^3 beyond (block_elman, 6 iterations: 3.60 ms). Backward: the reverse scan costs about a
 /// Newton forward (run 26: ParaGRU 1.49 against 1.47 ms, ParaLSTM 2.68 against
 /// 2.38), the sequential backward about 0.6 us per step and unknown (ParaGRU
 /// 5.04 ms, ParaLSTM 11.19 ms at T = 8192). On a CPU device (lavapipe) the
@@ -566,14 +566,18 @@ pub(super) fn auto_costs(
     const SEQUENTIAL_BACKWARD_STEP_S: f64 = 0.6e-6;
     const SEQUENTIAL_START_S: f64 = 30e-6;
     let k = kernels.plan.unknowns as f64;
-    let sequential_step_s =
-        if kernels.pipeline_group > 1 { 0.17e-6 * (1.0 + 0.2 * (k - 1.0).max(0.0)) } else { 0.5e-6 };
+    let sequential_step_s = match kernels.plan.unknowns {
+        _ if kernels.pipeline_group <= 1 => 0.5e-6,
+        0..=1 => 0.17e-6,
+        2 => 0.21e-6,
+        _ => 0.04e-6 * k * k,
+    };
     let spread = (threads / DEVICE_THREADS).max(1.0);
     let sequential = SEQUENTIAL_START_S + steps as f64 * sequential_step_s * spread;
     let lane_step_s = match kernels.plan.unknowns {
-        0..=1 => 16e-12,
-        2 => 25e-12,
-        _ => 6e-12 * k * k * k,
+        0..=1 => 15.5e-12,
+        2 => 23e-12,
+        _ => 3.35e-12 * k * k * k,
     };
     let newton =
         (segments * iterations * NEWTON_ITERATION_S).max(iterations / 4.0 * threads * steps as f64 * lane_step_s);
@@ -643,10 +647,13 @@ mod tests {
     /// `auto`'s choice lands within 10% of the faster method on every row
     /// measured on an H200 (docs/measurements/h200-run33.jsonl, the rows
     /// after the Newton workgroups were chosen by lanes, h200-run55.jsonl, and
-    /// after the faster products, h200-run63.jsonl; medians of 5 to 7,
-    /// resident): the recurrence alone for a forward, the
-    /// whole forward and backward otherwise. Rows: (cell, size, batch, steps,
-    /// backward, sequential ms, Newton ms).
+    /// after the faster products, h200-run63.jsonl, and with the guess's two
+    /// sweeps, h200-run107.jsonl with run 104's sequential figures; medians
+    /// of 5 to 7, resident): the recurrence alone for a forward, the whole
+    /// forward and backward otherwise. The earlier runs' rows where the
+    /// sequential method was the faster are gone: the sweeps made Newton the
+    /// faster there. Rows: (cell, size, batch, steps, backward, sequential
+    /// ms, Newton ms).
     #[test]
     fn auto_follows_the_measured_rows() {
         let rows = [
@@ -666,18 +673,23 @@ mod tests {
             ("para_lstm", 256, 1, 65536, false, 13.22, 0.980),
             ("block_elman", 256, 1, 65536, false, 39.65, 3.00),
             ("para_lstm_cifg_mh", 512, 1, 65536, false, 13.23, 1.557),
-            ("block_elman", 1024, 8, 8192, false, 5.150, 5.270),
             // Run 63.
             ("para_gru_mh", 1024, 8, 8192, false, 1.391, 1.134),
             ("para_gru_mh", 1024, 8, 512, true, 1.610, 1.330),
             ("para_gru_mh", 1024, 8, 8192, true, 22.735, 18.388),
             ("para_lstm_cifg_mh", 1024, 8, 512, false, 0.130, 0.125),
-            ("para_lstm_cifg_mh", 1024, 8, 8192, false, 1.701, 1.764),
             ("para_lstm_cifg_mh", 1024, 8, 2048, true, 7.624, 5.187),
             ("para_lstm_cifg_mh", 1024, 8, 8192, true, 29.478, 19.760),
             ("para_gru", 256, 1, 65536, false, 10.770, 0.637),
             ("block_elman", 256, 1, 65536, false, 40.647, 3.012),
-            ("block_elman", 1024, 8, 8192, false, 5.251, 5.294),
+            // Runs 104 (sequential) and 107 (Newton with the guess's two sweeps).
+            ("para_gru", 1024, 8, 2048, false, 0.376, 0.263),
+            ("para_gru", 1024, 8, 8192, false, 1.390, 1.029),
+            ("para_lstm", 1024, 8, 8192, false, 1.700, 1.547),
+            ("block_elman", 1024, 8, 8192, false, 5.257, 3.599),
+            ("para_gru", 256, 1, 65536, false, 10.791, 0.593),
+            ("para_lstm", 256, 1, 65536, false, 13.286, 0.795),
+            ("block_elman", 256, 1, 65536, false, 40.612, 2.233),
         ];
         for (name, size, batch, steps, backward, sequential_ms, newton_ms) in rows {
             let kernels = kernels(name, size);

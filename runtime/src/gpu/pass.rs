@@ -484,7 +484,8 @@ impl GpuCell {
 /// invocation's loops after 65,535 iterations in all and goes on with wrong
 /// values, so a dispatch stays at half that.
 const LLVMPIPE_LOOP_BUDGET: u64 = 32_768;
-/// The Newton iterations per segment the budget allows for.
+/// The Newton iterations per segment the budget allows for, besides the
+/// initial guess's sweeps (each loops less than an iteration; counted as one).
 const LLVMPIPE_ITERATIONS: u64 = 8;
 
 /// The windows of steps the kernels walk, one dispatch each: whole segments of
@@ -501,7 +502,8 @@ pub(super) fn windows(steps: usize, shape: Option<NewtonShape>, unknowns: u64, c
             let mut segments = (NEWTON_WINDOW / segment).max(1);
             if cpu_device {
                 let k = unknowns.max(1);
-                let per_segment = shape.chunk_len * (k * k * k + 4 * k * k) * LLVMPIPE_ITERATIONS;
+                let per_segment =
+                    shape.chunk_len * (k * k * k + 4 * k * k) * (LLVMPIPE_ITERATIONS + wgsl::MAX_GUESS_SWEEPS);
                 segments = segments.min((LLVMPIPE_LOOP_BUDGET / per_segment.max(1)).max(1) as usize);
             }
             segment * segments

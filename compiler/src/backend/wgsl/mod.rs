@@ -175,7 +175,7 @@ pub struct Target {
 
 /// The Newton kernel's workgroup shape, if not the measured default, and its
 /// initial guess (tuning and measurements; `RNNC_NEWTON`, e.g.
-/// `threads=512,lanes=2`, `chained=0`).
+/// `threads=512,lanes=2`, `chained=0`, `sweeps=2`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NewtonKnobs {
     /// Threads per workgroup (a power of two).
@@ -189,11 +189,26 @@ pub struct NewtonKnobs {
     /// ParaGRU 0.644 -> 0.634 (4 -> 3), block_elman 2.996 -> 2.961 (6 -> 5);
     /// at B = 8, N = 1024, T = 8192 no change (1.130 / 1.134, 1.761 / 1.763).
     pub chained: bool,
+    /// Sweeps of the initial guess (1 to [`MAX_GUESS_SWEEPS`]; `sweeps=N`):
+    /// after the first, each sweep takes every chunk's steps again, chained
+    /// from the previous chunk's last guessed state (the segment's start for
+    /// the first chunk), so that chunk starts are closer to the solution
+    /// before Newton linearises. H200, docs/measurements/h200-run107 (1, 2
+    /// and 3 sweeps): ParaGRU N = 1024, B = 8, T = 8192 1.133 -> 1.029 -> 1.137
+    /// ms (3 -> 2 -> 2 iterations), ParaLSTM 1.767 -> 1.547 -> 1.755,
+    /// block_elman 5.221 -> 3.599 -> 3.105 (8 -> 6 -> 5); at B = 1, N = 256,
+    /// T = 65536 ParaGRU 0.645 -> 0.593 -> 0.635, ParaLSTM 0.896 -> 0.795 ->
+    /// 0.837, block_elman 3.030 -> 2.233 -> 1.902. Two by default: every
+    /// row gains; a third pays only where the iterations still fall.
+    pub sweeps: u64,
 }
+
+/// The most sweeps of Newton's initial guess ([`NewtonKnobs::sweeps`]).
+pub const MAX_GUESS_SWEEPS: u64 = 4;
 
 impl Default for NewtonKnobs {
     fn default() -> Self {
-        NewtonKnobs { threads: None, lanes: None, chained: true }
+        NewtonKnobs { threads: None, lanes: None, chained: true, sweeps: 2 }
     }
 }
 
@@ -212,6 +227,13 @@ impl std::str::FromStr for NewtonKnobs {
                 };
                 continue;
             }
+            if key.trim() == "sweeps" {
+                knobs.sweeps = match value.trim().parse::<u64>() {
+                    Ok(n) if (1..=MAX_GUESS_SWEEPS).contains(&n) => n,
+                    _ => return Err(format!("`sweeps={}`: 1 to {MAX_GUESS_SWEEPS}", value.trim())),
+                };
+                continue;
+            }
             let count = value
                 .trim()
                 .parse::<u64>()
@@ -221,7 +243,7 @@ impl std::str::FromStr for NewtonKnobs {
             match key.trim() {
                 "threads" => knobs.threads = Some(count),
                 "lanes" => knobs.lanes = Some(count),
-                _ => return Err(format!("unknown Newton knob `{key}` (threads, lanes, chained)")),
+                _ => return Err(format!("unknown Newton knob `{key}` (threads, lanes, chained, sweeps)")),
             }
         }
         Ok(knobs)
@@ -461,6 +483,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
             ("CACHED", cached),
             ("LINEAR", u64::from(plan.cell.linear)),
             ("CHAINED_GUESS", u64::from(target.newton_knobs.chained)),
+            ("GUESS_SWEEPS", target.newton_knobs.sweeps),
             ("G", pipeline_group(&plan, target)),
         ],
         &[("Raw", plan.raw_len()), ("Pre", plan.hoisted_len())],

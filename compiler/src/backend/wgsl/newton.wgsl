@@ -11,7 +11,9 @@
 // last state there: the runtime cuts long sequences into several windows, as
 // software rasterisers cap the loop iterations of one invocation (llvmpipe: 65535
 // in all) and long kernels may hit watchdogs. Within a segment, thread (s, c) holds N steps of
-// lane c in registers. A Newton iteration linearises every step at the current
+// lane c in registers. The initial guess chains each chunk's steps from the
+// segment's start, then (GUESS_SWEEPS) again from the previous chunk's last
+// guess. A Newton iteration linearises every step at the current
 // trajectory, h_t ~ f_t + J_t (h_{t-1} - h_{t-1}^old), and solves that linear
 // recurrence exactly: each thread composes its chunk's affine maps, a parallel
 // prefix over the S chunks of each lane carries the state across them, and each
@@ -97,6 +99,21 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
                 h[j] = guess_prev;
             }
             if CHAINED_GUESS == 1u { guess_prev = h[j]; }
+        }
+        // GUESS_SWEEPS > 1 (`NewtonKnobs::sweeps`, 2 by default): more sweeps
+        // of the guess, each chunk chained again from the previous chunk's
+        // last guess (fewer iterations: docs/measurements/h200-run107).
+        for (var sweep = 1u; sweep < GUESS_SWEEPS; sweep++) {
+            chunk_last[place.me] = h[N - 1u];
+            workgroupBarrier();
+            var sweep_prev = start;
+            if place.s > 0u { sweep_prev = chunk_last[place.me - C]; }
+            workgroupBarrier();
+            for (var j = 0u; j < N; j++) {
+                let t = first + j;
+                if place.live && t < settings.steps { h[j] = step(place.lane, pre[j], sweep_prev); } else { h[j] = sweep_prev; }
+                sweep_prev = h[j];
+            }
         }
         var iterations = 0u;
         var fell_back = false;

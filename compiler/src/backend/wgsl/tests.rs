@@ -207,9 +207,9 @@ fn newton_workgroups_follow_the_measured_shapes() {
     assert!("depth=4".parse::<NewtonKnobs>().is_err());
 }
 
-/// Newton's initial guess chains each chunk's steps by default; `chained=0`
-/// takes every step from the segment's start state (the kernel's constant
-/// says which ran).
+/// Newton's initial guess chains each chunk's steps by default, in two sweeps;
+/// `chained=0` takes every step from the segment's start state, `sweeps=N`
+/// sweeps N times (the kernel's constants say which ran).
 #[test]
 fn the_initial_guess_is_chained_unless_asked_otherwise() {
     let source = rnnc_stdlib::get("para_gru").unwrap().source;
@@ -224,6 +224,13 @@ fn the_initial_guess_is_chained_unless_asked_otherwise() {
     assert!(!from_start.chained);
     assert!(generate_with(from_start).contains("const CHAINED_GUESS: u32 = 0u;"));
     assert!("chained=2".parse::<NewtonKnobs>().is_err());
+    assert!(generate_with(NewtonKnobs::default()).contains("const GUESS_SWEEPS: u32 = 2u;"));
+    let once: NewtonKnobs = "sweeps=1".parse().expect("parses");
+    assert!(generate_with(once).contains("const GUESS_SWEEPS: u32 = 1u;"));
+    assert_eq!("sweeps=4".parse::<NewtonKnobs>().map(|k| k.sweeps), Ok(MAX_GUESS_SWEEPS));
+    for bad in ["sweeps=0", "sweeps=5", "sweeps=x"] {
+        assert!(bad.parse::<NewtonKnobs>().is_err(), "{bad}");
+    }
 }
 
 /// A whole lane holds every value of the step in one thread: beyond
