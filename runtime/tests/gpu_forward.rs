@@ -76,6 +76,32 @@ fn a_long_diagonal_sequence_matches_the_reference() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The initial guess's second sweep (the default) starts each chunk from the
+/// previous chunk's last guess: ParaGRU then needs fewer Newton iterations
+/// than with one sweep, and both match the reference.
+#[test]
+fn the_second_sweep_of_the_guess_saves_newton_iterations() {
+    let _one = support::one_at_a_time();
+    let gpu = gpu();
+    let source = rnnc_stdlib::get("para_gru").expect("shipped").source;
+    let dims = vec![("H".to_owned(), 8), ("D".to_owned(), 8)];
+    let case = Case::new(source, &dims, 1, 512, 7);
+    let once = |target: &mut rnnc_compiler::backend::wgsl::Target| target.newton_knobs.sweeps = 1;
+    let mut iterations = Vec::new();
+    for (label, compiled) in [
+        ("one sweep", GpuCell::compile_with(&gpu, &case.derived, case.data.dims(), once).expect("compiles")),
+        ("two sweeps", GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles")),
+    ] {
+        let (outputs, report) =
+            compiled.forward(&gpu, &case.data, Method::Newton, &NewtonSettings::default()).expect("runs");
+        assert!(report.converged && report.fallback_segments == 0, "{label}: {report:?}");
+        let error = relative_error(&outputs, &case.reference);
+        assert!(error < 1e-4, "{label}: error {error:.3e}");
+        iterations.push(report.iterations);
+    }
+    assert!(iterations[1] < iterations[0], "iterations with one and two sweeps: {iterations:?}");
+}
+
 /// A Newton solve that does not converge is never returned as a result: the
 /// segment goes to the sequential method, and the report says so.
 #[test]
