@@ -370,3 +370,50 @@ fn a_matrix_state_takes_and_gives_data_with_both_axes() {
     assert_eq!(shape("init.h"), Some(vec![2, 3, 2]));
     assert_eq!(shape("param.A_log"), Some(vec![3, 2]));
 }
+
+/// `RNNC_PIPELINE_STATS=1` reports every kernel a run compiles, one line each
+/// on stderr: the driver's statistics (`name = value` pairs; an NVIDIA H200
+/// gives its register count, local and shared memory: docs/PERFORMANCE.md,
+/// run 109), or why there are none (CI's lavapipe has no
+/// `VK_KHR_pipeline_executable_properties`). The results are the same, and
+/// without the variable nothing is reported.
+#[test]
+fn pipeline_statistics_are_reported_for_each_kernel() {
+    let args = [
+        "bench",
+        "stdlib:para_gru",
+        "--dims",
+        "H=8,D=4",
+        "--batch",
+        "2",
+        "--seq",
+        "32",
+        "--methods",
+        "newton",
+        "--repeat",
+        "1",
+        "--backend",
+        "gpu",
+        "--json",
+    ];
+    let plain = support::rnnc(&args);
+    assert_eq!(plain.status.code(), Some(0), "{}", stderr(&plain));
+    assert!(!stderr(&plain).contains("rnnc: pipeline "), "{}", stderr(&plain));
+    let output = support::rnnc_with_env(&args, &[("RNNC_PIPELINE_STATS", "1")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stderr(&output);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("rnnc: pipeline ")).collect();
+    assert!(lines.iter().any(|l| l.contains("recurrence::newton: ")), "{text}");
+    for line in &lines {
+        let statistics = line.contains(" = ");
+        let absent = line.contains("the driver has no VK_KHR_pipeline_executable_properties");
+        assert!(statistics != absent, "{line}");
+    }
+    let report = |o: &std::process::Output| -> serde_json::Value {
+        serde_json::from_str(stdout(o).lines().next().expect("a line")).expect("JSON")
+    };
+    let (with, without) = (report(&output), report(&plain));
+    for key in ["method", "iterations", "converged", "residual"] {
+        assert_eq!(with[key], without[key], "{key}: {with} against {without}");
+    }
+}

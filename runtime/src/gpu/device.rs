@@ -90,8 +90,8 @@ pub struct Gpu {
     subgroups: bool,
     timestamps: bool,
     shader_checks: bool,
-    /// Whether the device was opened with `VK_KHR_external_semaphore_fd`.
-    semaphores: bool,
+    /// The optional Vulkan extensions the device was opened with.
+    pub(super) extensions: super::extensions::Extensions,
     /// Device buffers created so far (also each buffer's identity).
     pub(super) allocations: AtomicU64,
     kernels: Mutex<HashMap<(String, String), Arc<Kernel>>>,
@@ -185,7 +185,8 @@ impl Gpu {
             required_limits: supported.clone(),
             ..Default::default()
         };
-        let (device, queue, semaphores) = super::timeline::open_device(&adapter, &descriptor)
+        let stats_wanted = super::pipeline_stats::wanted().is_some();
+        let (device, queue, extensions) = super::extensions::open_device(&adapter, &descriptor, stats_wanted)
             .map_err(|e| GpuError::RequestDevice { adapter: info.name.clone(), reason: e.to_string() })?;
         device.on_uncaptured_error(Arc::new(|error: wgpu::Error| {
             use std::io::Write as _;
@@ -201,7 +202,7 @@ impl Gpu {
             subgroups,
             timestamps,
             shader_checks,
-            semaphores,
+            extensions,
             allocations: AtomicU64::new(0),
             kernels: Mutex::new(HashMap::new()),
         })
@@ -220,7 +221,7 @@ impl Gpu {
     /// Whether the device shares timeline semaphores with other APIs
     /// ([`Gpu::shared_timeline`]).
     pub fn shares_semaphores(&self) -> bool {
-        self.semaphores
+        self.extensions.semaphores
     }
 
     /// Whether kernels may use subgroup operations.

@@ -77,6 +77,7 @@ impl Kernel {
         if let Some(error) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Kernel { label: label.to_owned(), reason: error.to_string() });
         }
+        super::pipeline_stats::report(gpu, label, source, entry);
         let layout = pipeline.get_bind_group_layout(0);
         Ok(Kernel { label: label.to_owned(), pipeline, layout })
     }

@@ -8,7 +8,7 @@
 //! for before it reads the results.
 //!
 //! The device is opened with the extension where the driver has it
-//! ([`open_device`]); elsewhere [`Gpu::shares_semaphores`] is false and calls
+//! (`extensions.rs`); elsewhere [`Gpu::shares_semaphores`] is false and calls
 //! synchronise through the host as before.
 
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -78,49 +78,6 @@ impl Drop for SharedTimeline {
         unsafe {
             let _ = self.device.device_wait_idle();
             self.device.destroy_semaphore(self.semaphore, None);
-        }
-    }
-}
-
-/// Opens a device on `adapter` with `descriptor`, with
-/// `VK_KHR_external_semaphore_fd` enabled where the adapter is a Vulkan one
-/// whose driver has it; returns whether it is.
-pub(super) fn open_device(
-    adapter: &wgpu::Adapter,
-    descriptor: &wgpu::DeviceDescriptor<'_>,
-) -> Result<(wgpu::Device, wgpu::Queue, bool), wgpu::RequestDeviceError> {
-    // SAFETY: the hal adapter is only queried and asked to open a device,
-    // which wgpu then takes over.
-    let opened = unsafe { adapter.as_hal::<Vulkan>() }.and_then(|hal| {
-        let extension = ash::khr::external_semaphore_fd::NAME;
-        if !hal.physical_device_capabilities().supports_extension(extension) {
-            return None;
-        }
-        let callback = Box::new(move |args: wgpu::hal::vulkan::CreateDeviceCallbackArgs<'_, '_, '_>| {
-            args.extensions.push(extension);
-        });
-        // SAFETY: the features and limits are the descriptor's, which the
-        // adapter supports; the callback only adds an extension it has.
-        unsafe {
-            hal.open_with_callback(
-                descriptor.required_features,
-                &descriptor.required_limits,
-                &descriptor.memory_hints,
-                Some(callback),
-            )
-        }
-        .ok()
-    });
-    match opened {
-        Some(device) => {
-            // SAFETY: the hal device was opened on this adapter with the
-            // descriptor's features and limits.
-            let (device, queue) = unsafe { adapter.create_device_from_hal::<Vulkan>(device, descriptor) }?;
-            Ok((device, queue, true))
-        }
-        None => {
-            let (device, queue) = pollster::block_on(adapter.request_device(descriptor))?;
-            Ok((device, queue, false))
         }
     }
 }
