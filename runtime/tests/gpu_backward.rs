@@ -7,6 +7,7 @@
 mod support;
 
 use rnnc_compiler::analyse::JacobianStructure;
+use rnnc_compiler::backend::wgsl::{ProjectionLayout, Target};
 use rnnc_runtime::gpu::{Gpu, GpuCell};
 use rnnc_runtime::{Method, NewtonSettings};
 use support::gradients::{gradient_errors, random_douts};
@@ -126,5 +127,41 @@ fn a_cell_cut_into_function_parts_has_the_right_gradients() {
     let case = Case::new(&source, &[("H".to_owned(), 8)], 2, 40, 7);
     let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
     let failures = check(&gpu, &compiled, &case, "chain of 60 lets");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Where the Newton kernel's workgroups hold too few lanes to read whole
+/// sectors (here forced: 1 lane a workgroup), the Newton passes lay the
+/// projections out column by column (the product written transposed, the
+/// Newton and reverse-scan pipelines made for it) and the sequential passes
+/// step by step, in one workspace: both methods' outputs and gradients still match
+/// the float64 reference, for dense projections and for a block-diagonal
+/// pair of one input (one grouped product of two matrices).
+#[test]
+fn projections_laid_out_column_by_column_give_the_same_gradients() {
+    let _one = support::one_at_a_time();
+    let gpu = gpu();
+    let heads = "cell heads {
+        dim H;
+        input x: [H];
+        state h: [H];
+        param W: block[H, 4];  param U: block[H, 4];  param a: [H];  param b: [H];
+        let z = sigmoid(a * h + W @ x + b);
+        h' = z * h + (1 - z) * tanh(U @ x);
+        output h;
+    }";
+    let mut failures = Vec::new();
+    for (name, source) in [
+        ("para_gru", rnnc_stdlib::get("para_gru").expect("shipped").source),
+        ("para_lstm", rnnc_stdlib::get("para_lstm").expect("shipped").source),
+        ("block_elman", rnnc_stdlib::get("block_elman").expect("shipped").source),
+        ("heads", heads),
+    ] {
+        let case = Case::new(source, &dims_for(source), 2, 300, 41);
+        let one_lane = |target: &mut Target| target.newton_knobs.lanes = Some(1);
+        let compiled = GpuCell::compile_with(&gpu, &case.derived, case.data.dims(), one_lane).expect("compiles");
+        assert_eq!(compiled.kernels().newton_projections, ProjectionLayout::ByColumn, "{name}");
+        failures.extend(check(&gpu, &compiled, &case, &format!("{name}, projections by column")));
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

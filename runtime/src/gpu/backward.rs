@@ -134,7 +134,9 @@ impl GpuCell {
     }
 
     /// The backward kernel that follows a forward by `method` (the reverse scan
-    /// after Newton, where the cell has one), and whether it is the scan.
+    /// after Newton, where the cell has one), and whether it is the scan; its
+    /// pipeline made for the projections' layout that forward wrote
+    /// (`GpuCell::projection_layout`).
     pub(super) fn adjoint_kernel(
         &self,
         gpu: &Gpu,
@@ -143,7 +145,8 @@ impl GpuCell {
     ) -> Result<(bool, Arc<Kernel>), GpuError> {
         let scan = method.is_parallel() && adjoint.scan.is_some();
         let entry = if scan { "adjoint_scan" } else { "adjoint_sequential" };
-        Ok((scan, gpu.kernel("backward", &adjoint.text, entry)?))
+        let constants = self.projection_layout(method).pipeline_constants();
+        Ok((scan, gpu.kernel_with("backward", &adjoint.text, entry, &constants)?))
     }
 
     /// Runs the cell forward over `data` and back, leaving everything on the

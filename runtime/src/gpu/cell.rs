@@ -188,7 +188,10 @@ impl GpuCell {
         let sum_splits = gpu.kernel("sum_splits", &wgsl::GemmKernel::sum_splits_text(), "main")?;
         let transpose = gpu.kernel("transpose", &wgsl::TransposeLaunch::text(), "main")?;
         let newton = match kernels.newton {
-            Some(_) => Some(gpu.kernel(&label, &kernels.recurrence, "newton")?),
+            Some(_) => {
+                let constants = kernels.newton_projections.pipeline_constants();
+                Some(gpu.kernel_with(&label, &kernels.recurrence, "newton", &constants)?)
+            }
             None => None,
         };
         let sequential = gpu.kernel(&label, &kernels.recurrence, "sequential")?;

@@ -94,7 +94,7 @@ pub struct Gpu {
     pub(super) extensions: super::extensions::Extensions,
     /// Device buffers created so far (also each buffer's identity).
     pub(super) allocations: AtomicU64,
-    kernels: Mutex<HashMap<(String, String), Arc<Kernel>>>,
+    kernels: Mutex<HashMap<(String, String, String), Arc<Kernel>>>,
 }
 
 fn instance() -> wgpu::Instance {
@@ -274,13 +274,26 @@ impl Gpu {
 
     /// The kernel `entry` of the WGSL `source`, compiled once and cached.
     pub fn kernel(&self, label: &str, source: &str, entry: &str) -> Result<Arc<Kernel>, GpuError> {
-        let key = (source.to_owned(), entry.to_owned());
+        self.kernel_with(label, source, entry, &[])
+    }
+
+    /// [`Gpu::kernel`] with its pipeline made with `constants` (values of the
+    /// module's pipeline-overridable constants); cached per source, entry
+    /// point and constants.
+    pub fn kernel_with(
+        &self,
+        label: &str,
+        source: &str,
+        entry: &str,
+        constants: &[(&str, f64)],
+    ) -> Result<Arc<Kernel>, GpuError> {
+        let key = (source.to_owned(), entry.to_owned(), format!("{constants:?}"));
         if let Some(kernel) =
             self.kernels.lock().map_err(|_| GpuError::Device("kernel cache poisoned".into()))?.get(&key)
         {
             return Ok(kernel.clone());
         }
-        let kernel = Arc::new(Kernel::compile(self, label, source, entry)?);
+        let kernel = Arc::new(Kernel::compile(self, label, source, entry, constants)?);
         self.kernels.lock().map_err(|_| GpuError::Device("kernel cache poisoned".into()))?.insert(key, kernel.clone());
         Ok(kernel)
     }

@@ -49,7 +49,15 @@ impl<K: Copy + Eq + Hash> KernelCache<K> {
 pub struct Binding<'a>(pub &'a GpuBuffer);
 
 impl Kernel {
-    pub(super) fn compile(gpu: &Gpu, label: &str, source: &str, entry: &str) -> Result<Kernel, GpuError> {
+    /// Compiles `entry` of `source`, its pipeline made with `constants` (the
+    /// values of pipeline-overridable constants the module declares).
+    pub(super) fn compile(
+        gpu: &Gpu,
+        label: &str,
+        source: &str,
+        entry: &str,
+        constants: &[(&str, f64)],
+    ) -> Result<Kernel, GpuError> {
         let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let descriptor =
             wgpu::ShaderModuleDescriptor { label: Some(label), source: wgpu::ShaderSource::Wgsl(source.into()) };
@@ -71,13 +79,13 @@ impl Kernel {
             layout: None,
             module: &module,
             entry_point: Some(entry),
-            compilation_options: Default::default(),
+            compilation_options: wgpu::PipelineCompilationOptions { constants, ..Default::default() },
             cache: None,
         });
         if let Some(error) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Kernel { label: label.to_owned(), reason: error.to_string() });
         }
-        super::pipeline_stats::report(gpu, label, source, entry);
+        super::pipeline_stats::report(gpu, label, source, entry, constants);
         let layout = pipeline.get_bind_group_layout(0);
         Ok(Kernel { label: label.to_owned(), pipeline, layout })
     }

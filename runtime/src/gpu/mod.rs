@@ -16,6 +16,7 @@ mod kernel;
 mod memory;
 mod pass;
 mod pipeline_stats;
+mod projections;
 mod timeline;
 mod timing;
 mod workspace;

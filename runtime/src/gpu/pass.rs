@@ -8,10 +8,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rnnc_compiler::analyse::ProjectionKind;
-use rnnc_compiler::backend::wgsl::{
-    self, Buffer, GemmLaunch, GemmSizes, NewtonShape, SEQUENTIAL_LANES, STAGE_THREADS, Settings, Stats, TransposeLaunch,
-};
+use rnnc_compiler::backend::wgsl::{self, Buffer, NewtonShape, SEQUENTIAL_LANES, STAGE_THREADS, Settings, Stats};
 
 use super::cell::{GpuCell, Outputs, Run};
 use super::copy::{Copies, WordCopy};
@@ -184,6 +181,7 @@ impl GpuCell {
         let mut uploads = Uploads::default();
         self.pass_uploads(&io, pass, io.uploads_inputs(), &mut uploads);
 
+        let layout = self.projection_layout(run.method);
         let records: Vec<Settings> = windows(pass.steps, shape, plan.unknowns, gpu.is_cpu())
             .into_iter()
             .map(|window| self.settings(pass, newton, window, keep))
@@ -194,7 +192,7 @@ impl GpuCell {
             .map(|bind_group| Dispatch { kernel: Arc::clone(kernel), bind_group, grid })
             .collect();
         // After the settings records: the stage kernels read the first.
-        let projections = self.projection_dispatches(gpu, workspace, rows as u64, &mut uploads)?;
+        let projections = self.projection_dispatches(gpu, workspace, rows as u64, layout, &mut uploads)?;
         let stats_bytes = (stats_words * 4) as u64;
         let read_outputs = io.reads_outputs();
         let output_words = if read_outputs { output_words } else { 0 };
@@ -283,170 +281,6 @@ impl GpuCell {
             None => PhaseTimes::default(),
         };
         Ok((summary.of(&records, PassStats::timed(times, wall_ms)), outputs))
-    }
-
-    /// The projection launches of a pass of `rows` steps, each one matrix
-    /// product `P[., column ..] = X W^T`: a dense launch's stacked matrices (in
-    /// their own buffer) by the input, a block-diagonal one's blocks (in the
-    /// parameters; every block of each of its matrices) as one grouped product,
-    /// block `g` of each matrix by the input's channels `g K .. (g + 1) K`.
-    /// Each launch's matrices are transposed first (into their own buffer, at
-    /// every pass; not timed apart from the product, whose phase includes it),
-    /// so that the product reads `W^T` along `C`: on an H200 the projection
-    /// then took 12.97 ms against 14.60 before, at 412 GFLOP (two runs,
-    /// docs/measurements/h200-run34 and -run35; runs of the same kernel differ
-    /// by up to 3%).
-    fn projection_dispatches(
-        &self,
-        gpu: &Gpu,
-        workspace: &mut Workspace,
-        rows: u64,
-        uploads: &mut Uploads<'_>,
-    ) -> Result<Vec<Dispatch>, GpuError> {
-        let plan = &self.kernels().plan;
-        let stride = record_stride(gpu, GemmSizes::WORDS);
-        // A record per transpose and per product (the input projections'
-        // launches, then the staged ones).
-        let staged = &plan.cell.stages;
-        let records =
-            plan.cell.projections.iter().map(|l| l.products.len() + 1).sum::<usize>() + 2 * staged.launches.len();
-        let len = records.max(1) * stride as usize;
-        workspace.ensure(gpu, Slot::LaunchSizes, len)?;
-        let mut records = Records { words: vec![0u32; len], stride: stride as usize, next: 0 };
-        let mut dispatches = Vec::new();
-        for (i, launch) in plan.cell.projections.iter().enumerate() {
-            // P[m, column + g r + j] = sum_q X[m, g c + q] W[g][j, q]: one group
-            // of r = c = depth for a dense launch (its matrices stacked in their
-            // own buffer), one per K x K block of each matrix for a block one.
-            let input_len = plan.cell.inputs[launch.input.index()];
-            let (r, groups, weights, matrices) = match launch.kind {
-                ProjectionKind::Dense => (launch.columns(), 1, Slot::Weights(i), vec![0]),
-                ProjectionKind::Block { block } => (
-                    block,
-                    input_len / block,
-                    Slot::Params,
-                    plan.cell.block_matrices(launch).map(|(offset, _)| offset).collect(),
-                ),
-            };
-            let product = LaunchOperands {
-                r,
-                groups,
-                depth: launch.depth,
-                weights,
-                matrices,
-                operand: Slot::Inputs,
-                a_offset: rows * plan.input_prefix[launch.input.index()],
-                a_row: input_len,
-                column: launch.column,
-            };
-            dispatches.extend(self.transposed_product(gpu, workspace, &mut records, i, rows, product)?);
-        }
-        // The stages in increasing levels: each stage's pass, then its products
-        // `P[., column ..] = V W^T`, each launch's matrices transposed first
-        // (as a projection's) so that the product reads `W^T` along `C`.
-        for (s, stage) in staged.stages.iter().enumerate() {
-            dispatches.push(self.stage_dispatch(gpu, workspace, s, false, rows * stage.len)?);
-            for (j, launch) in staged.launches.iter().enumerate().filter(|(_, l)| l.stage == s) {
-                let (r, groups) = match launch.kind {
-                    ProjectionKind::Dense => (launch.product.rows, 1),
-                    ProjectionKind::Block { block } => (block, launch.product.rows / block),
-                };
-                let product = LaunchOperands {
-                    r,
-                    groups,
-                    depth: launch.depth,
-                    weights: Slot::Params,
-                    matrices: vec![plan.cell.params[launch.product.param.index()].offset],
-                    operand: Slot::Staged,
-                    a_offset: stage.slot.offset,
-                    a_row: staged.columns,
-                    column: launch.column,
-                };
-                let index = plan.cell.projections.len() + j;
-                dispatches.extend(self.transposed_product(gpu, workspace, &mut records, index, rows, product)?);
-            }
-        }
-        uploads.records(Slot::LaunchSizes, 0, records.words);
-        Ok(dispatches)
-    }
-
-    /// Launch `index`'s dispatches over `rows` steps: each of its matrices'
-    /// blocks transposed (`W_p^T[g][q, j] = W_p[g][j, q]`, c x r a block, into
-    /// the launch's own buffer, matrix after matrix), then one product of every
-    /// block of every matrix, `P[m, column + (p G + g) r + j] = sum_q V[m, g c +
-    /// q] W_p[g][j, q]` (`G` groups a matrix; the operand's group offsets cycle
-    /// every `G` groups), their size records written into `records`.
-    fn transposed_product(
-        &self,
-        gpu: &Gpu,
-        workspace: &mut Workspace,
-        records: &mut Records,
-        index: usize,
-        rows: u64,
-        launch: LaunchOperands,
-    ) -> Result<Vec<Dispatch>, GpuError> {
-        let plan = &self.kernels().plan;
-        let LaunchOperands { r, groups, depth: c, weights, matrices, operand, a_offset, a_row, column } = launch;
-        let (groups, block) = (groups.max(1), r * c);
-        let transposed = Slot::ProjectionWeights(index);
-        let all_groups = groups * matrices.len() as u64;
-        workspace.ensure(gpu, transposed, (all_groups * block) as usize)?;
-        let mut dispatches = Vec::new();
-        for (p, &w_offset) in matrices.iter().enumerate() {
-            let transpose = TransposeLaunch::new(
-                GemmSizes {
-                    m: c as u32,
-                    n: r as u32,
-                    a_offset: w_offset as u32,
-                    a_row: 1,
-                    a_col: c as u32,
-                    a_group: block as u32,
-                    c_offset: (p as u64 * groups * block) as u32,
-                    c_row: r as u32,
-                    c_group: block as u32,
-                    ..GemmSizes::default()
-                },
-                groups,
-            );
-            let record = records.push(&transpose.sizes);
-            let bound = [record, Bound::whole(weights), Bound::whole(transposed)];
-            let bind_group = workspace.bind_group(gpu, &self.transpose, &bound)?;
-            dispatches.push(Dispatch { kernel: Arc::clone(&self.transpose), bind_group, grid: transpose.grid });
-        }
-        let product = GemmLaunch::new(
-            GemmSizes {
-                m: rows as u32,
-                n: r as u32,
-                k: c as u32,
-                a_offset: a_offset as u32,
-                a_row: a_row as u32,
-                a_col: 1,
-                b_row: r as u32,
-                b_col: 1,
-                c_offset: column as u32,
-                c_row: plan.cell.projection_columns as u32,
-                a_group: c as u32,
-                a_cycle: groups as u32,
-                b_group: block as u32,
-                c_group: r as u32,
-                ..GemmSizes::default()
-            },
-            all_groups,
-        );
-        let record = records.push(&product.sizes);
-        let bound = [
-            record,
-            Bound::whole(operand),
-            Bound::whole(transposed),
-            Bound::whole(Slot::Projections),
-            Bound::whole(operand),
-            Bound::whole(transposed),
-            Bound::whole(Slot::Projections),
-        ];
-        let gemm = self.gemm_kernel(gpu, &product.sizes)?;
-        let bind_group = workspace.bind_group(gpu, &gemm, &bound)?;
-        dispatches.push(Dispatch { kernel: gemm, bind_group, grid: product.grid });
-        Ok(dispatches)
     }
 
     /// The dispatch of stage `s`'s forward or backward kernel over `items`
@@ -595,40 +429,6 @@ impl Pass {
     /// The steps of all its sequences.
     pub(super) fn rows(&self) -> usize {
         self.batch * self.steps
-    }
-}
-
-/// One launch of the projection products as [`GpuCell::transposed_product`]
-/// runs it: each of its `matrices` (`weights` at each offset, row-major) is
-/// `groups` groups of an `r x depth` block, all of them times the operand's
-/// rows (`operand` at `a_offset`, `a_row` words apart), written from `column`
-/// of the projections' rows, matrix after matrix.
-struct LaunchOperands {
-    r: u64,
-    groups: u64,
-    depth: u64,
-    weights: Slot,
-    matrices: Vec<u64>,
-    operand: Slot,
-    a_offset: u64,
-    a_row: u64,
-    column: u64,
-}
-
-/// Size records written one after another, `stride` words apart.
-struct Records {
-    words: Vec<u32>,
-    stride: usize,
-    next: usize,
-}
-
-impl Records {
-    /// Writes `sizes` as the next record; its binding.
-    fn push(&mut self, sizes: &GemmSizes) -> Bound {
-        let at = self.next * self.stride;
-        self.words[at..at + GemmSizes::WORDS].copy_from_slice(&sizes.words());
-        self.next += 1;
-        Bound::range(Slot::LaunchSizes, at as u64, GemmSizes::WORDS as u64)
     }
 }
 

@@ -39,7 +39,7 @@ pub(super) fn wanted() -> Option<Option<PathBuf>> {
 
 /// Prints the driver's statistics for `entry` of `source` (the kernel
 /// `label`), when they were asked for; a failure is printed, never raised.
-pub(super) fn report(gpu: &Gpu, label: &str, source: &str, entry: &str) {
+pub(super) fn report(gpu: &Gpu, label: &str, source: &str, entry: &str, constants: &[(&str, f64)]) {
     let Some(dir) = wanted() else { return };
     let mut err = std::io::stderr().lock();
     if !gpu.extensions.pipeline_stats {
@@ -47,7 +47,7 @@ pub(super) fn report(gpu: &Gpu, label: &str, source: &str, entry: &str) {
             writeln!(err, "rnnc: pipeline {label}::{entry}: the driver has no VK_KHR_pipeline_executable_properties");
         return;
     }
-    match statistics(gpu, label, source, entry, dir.as_deref()) {
+    match statistics(gpu, label, source, entry, constants, dir.as_deref()) {
         Ok(lines) => {
             for line in lines {
                 let _ = writeln!(err, "rnnc: pipeline {label}::{entry}: {line}");
@@ -65,9 +65,18 @@ fn statistics(
     label: &str,
     source: &str,
     entry: &str,
+    constants: &[(&str, f64)],
     dir: Option<&std::path::Path>,
 ) -> Result<Vec<String>, String> {
     let (module, info) = rnnc_compiler::backend::wgsl::validate(label, source).map_err(|e| e.to_string())?;
+    let constants = constants.iter().map(|&(name, value)| (name.to_owned(), value)).collect();
+    let (module, info) = naga::back::pipeline_constants::process_overrides(
+        &module,
+        &info,
+        Some((naga::ShaderStage::Compute, entry)),
+        &constants,
+    )
+    .map_err(|e| e.to_string())?;
     // SAFETY: the hal device is only used to create, query and destroy the
     // objects below, all destroyed before returning.
     let hal = unsafe { gpu.device.as_hal::<Vulkan>() }.ok_or("not a Vulkan device")?;

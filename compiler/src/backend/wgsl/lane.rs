@@ -49,6 +49,9 @@ impl Emitter<'_> {
     /// `fn {name}(b, t, lane) -> {ty}`: the raw values of a lane at one step,
     /// read from the projections and inputs buffers.
     pub(super) fn load_raw(&mut self, name: &str, ty: &str) {
+        if self.plan.raw.iter().any(|(value, _)| matches!(value, RawValue::Projection { .. })) {
+            self.projection_index();
+        }
         let _ = write!(self.text, "fn {name}(b: u32, t: u32, lane: u32) -> {ty} {{\n    var raw: {ty};\n");
         let channel = self.channel();
         let mut offset = 0;
@@ -57,10 +60,7 @@ impl Emitter<'_> {
             let read = match value {
                 RawValue::Projection { column, .. } => {
                     self.uses.projections = true;
-                    format!(
-                        "projections[(b * settings.steps + t) * {}u + {column}u + {channel}]",
-                        plan.cell.projection_columns
-                    )
+                    format!("projections[projection_index(b, t, {column}u + {channel})]")
                 }
                 RawValue::Input { input, .. } => {
                     self.uses.inputs = true;
@@ -75,6 +75,23 @@ impl Emitter<'_> {
             offset += width;
         }
         self.text.push_str("    return raw;\n}\n\n");
+    }
+
+    /// `fn projection_index(b, t, column)`: where a projection lies in the
+    /// projections buffer, in the [`ProjectionLayout`](super::ProjectionLayout)
+    /// the kernel's pipeline was made for (a constant the driver folds).
+    fn projection_index(&mut self) {
+        let _ = write!(
+            self.text,
+            "// Column `column` of step `t` of sequence `b` in the projections: column by\n\
+             // column ([columns, B T]) or step by step ([B T, columns]), as the pass laid them.\n\
+             fn projection_index(b: u32, t: u32, column: u32) -> u32 {{\n    \
+             let row = b * settings.steps + t;\n    \
+             if {} {{ return column * (settings.batch * settings.steps) + row; }}\n    \
+             return row * {}u + column;\n}}\n\n",
+            super::plan::PROJECTIONS_BY_COLUMN,
+            self.plan.cell.projection_columns
+        );
     }
 
     /// The forward kernels' `hoist(raw, lane)`: the hoisted values of a lane at

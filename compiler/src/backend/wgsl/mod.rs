@@ -40,16 +40,21 @@ pub use gemm::{
     gemm_segment_fits,
 };
 pub use interface::{GatherSizes, GemmSizes, Settings, Stats};
-pub use plan::{KernelPlan, LaneMode, RawValue};
+pub use plan::{KernelPlan, LaneMode, ProjectionLayout, RawValue};
 pub use stage::{STAGE_THREADS, StageKernels, StagePartial, generate_stages};
 
-/// What every recurrence and backward kernel binds first: the run's settings.
+/// What every recurrence, backward and stage kernel binds first: the run's
+/// settings; and the pipeline constant of the projections' layout that its
+/// pipeline is created with ([`ProjectionLayout::pipeline_constants`]).
 fn settings_binding() -> String {
     format!(
         "// The run's settings (`interface::Settings`): `first` and `last` bound the steps one\n\
          // dispatch walks; `save_states` asks the forward kernels to keep every state.\n\
-         {}@group(0) @binding(0) var<storage, read> settings: Settings;\n",
-        Settings::wgsl()
+         {}@group(0) @binding(0) var<storage, read> settings: Settings;\n\
+         // How the projections are laid out (`ProjectionLayout`), fixed when the pipeline is made.\n\
+         override {}: bool = false;\n",
+        Settings::wgsl(),
+        plan::PROJECTIONS_BY_COLUMN
     )
 }
 
@@ -137,6 +142,9 @@ pub struct GpuKernels {
     pub bindings: Vec<Buffer>,
     /// The Newton kernel's workgroup shape, if there is a Newton kernel.
     pub newton: Option<NewtonShape>,
+    /// How the projections are laid out for the Newton kernel (the sequential
+    /// kernel reads them step by step): [`ProjectionLayout::for_newton`].
+    pub newton_projections: ProjectionLayout,
     /// Why there is no Newton kernel, if there is none.
     pub no_newton: Option<String>,
     /// Steps per group of the sequential kernel's software pipeline (1: none).
@@ -505,10 +513,13 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     }
     text.push_str(SEQUENTIAL);
     validate(&derived.cell.name, &text)?;
+    let newton_projections =
+        newton.map_or(ProjectionLayout::ByStep, |shape| ProjectionLayout::for_newton(&plan, shape));
     Ok(GpuKernels {
         plan,
         recurrence: text,
         bindings,
+        newton_projections,
         newton,
         pipeline_group: group,
         gemm: GemmKernel::for_target(target),
@@ -533,16 +544,22 @@ pub fn validate(cell: &str, source: &str) -> Result<(naga::Module, naga::valid::
     Ok((module, info))
 }
 
-/// SPIR-V words for validated WGSL (`rnnc compile --emit spirv`).
+/// SPIR-V words for validated WGSL (`rnnc compile --emit spirv`), its
+/// pipeline-overridable constants at their defaults (the projections step by
+/// step).
 pub fn spirv(cell: &str, source: &str) -> Result<Vec<u32>, Error> {
     let (module, info) = validate(cell, source)?;
-    naga::back::spv::write_vec(&module, &info, &naga::back::spv::Options::default(), None).map_err(|e| {
+    let invalid = |reason: String| {
         Error::new(
-            ErrorKind::InvalidGeneratedCode { language: "SPIR-V", cell: cell.to_owned(), reason: e.to_string() },
+            ErrorKind::InvalidGeneratedCode { language: "SPIR-V", cell: cell.to_owned(), reason },
             crate::Span::default(),
             "",
         )
-    })
+    };
+    let (module, info) = naga::back::pipeline_constants::process_overrides(&module, &info, None, &Default::default())
+        .map_err(|e| invalid(e.to_string()))?;
+    naga::back::spv::write_vec(&module, &info, &naga::back::spv::Options::default(), None)
+        .map_err(|e| invalid(e.to_string()))
 }
 
 #[cfg(test)]

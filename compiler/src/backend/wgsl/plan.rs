@@ -57,6 +57,56 @@ pub enum RawValue {
     },
 }
 
+/// How the projections buffer lays out the projections (`P[b, t, column]`),
+/// one choice per pass: the projection products write it, and every kernel
+/// that reads them is a pipeline made for it (`projection_index`, by the
+/// pipeline constant [`PROJECTIONS_BY_COLUMN`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ProjectionLayout {
+    /// Step by step, `[B T, columns]`: a step's columns side by side (the
+    /// sequential kernel's threads, a lane each, read neighbouring words).
+    #[default]
+    ByStep,
+    /// Column by column, `[columns, B T]`: a column's steps side by side (a
+    /// Newton thread's chunk of consecutive steps is one run of words).
+    ByColumn,
+}
+
+/// The pipeline-overridable constant that says a kernel reads the
+/// projections column by column ([`ProjectionLayout`]).
+pub const PROJECTIONS_BY_COLUMN: &str = "PROJECTIONS_BY_COLUMN";
+
+/// The bytes of one memory sector, the unit a GPU's caches move.
+const SECTOR_BYTES: u64 = 32;
+
+impl ProjectionLayout {
+    /// The layout the Newton kernel of `shape` reads: column by column when a
+    /// workgroup's lanes read less than a sector of a column's step (step by
+    /// step, the rest of each sector is fetched for other workgroups), unless
+    /// the cell has staged products (their kernels and products stay step by
+    /// step). H200, docs/measurements/h200-run110 (an ablation): ParaGRU at B
+    /// = 1, N = 256 (2 lanes a workgroup, 8 bytes of each sector), T = 65536,
+    /// 0.578 ms step by step, 0.490 column by column; at B = 8, N = 1024 (8
+    /// lanes, a whole sector) 1.029 and 1.041 ms; the sequential kernels 30%
+    /// slower column by column.
+    pub fn for_newton(plan: &KernelPlan, shape: super::NewtonShape) -> ProjectionLayout {
+        let widths = plan.raw.iter().filter(|(value, _)| matches!(value, RawValue::Projection { .. }));
+        let Some(width) = widths.map(|&(_, width)| width).min() else { return ProjectionLayout::ByStep };
+        if plan.cell.stages.launches.is_empty() && shape.lanes * width * 4 < SECTOR_BYTES {
+            ProjectionLayout::ByColumn
+        } else {
+            ProjectionLayout::ByStep
+        }
+    }
+
+    /// The pipeline constants of a kernel made for this layout (every
+    /// recurrence, backward and stage module declares the constant, false by
+    /// default: step by step).
+    pub fn pipeline_constants(self) -> [(&'static str, f64); 1] {
+        [(PROJECTIONS_BY_COLUMN, if self == ProjectionLayout::ByColumn { 1.0 } else { 0.0 })]
+    }
+}
+
 impl RawValue {
     /// The node it holds.
     pub fn node(self) -> Handle<Node> {

@@ -3,6 +3,7 @@
 use super::*;
 use crate::analyse::ProjectionKind;
 use crate::derive_cell;
+use plan::PROJECTIONS_BY_COLUMN;
 
 fn kernels(source: &str, dims: &[(&str, u64)]) -> Result<GpuKernels, Error> {
     let cell = crate::check_source(source).expect("checks").remove(0);
@@ -280,4 +281,36 @@ fn refusals_point_at_the_product_or_the_declaration() {
     let at_declaration = super::refusal::of_param(&derived, bz, [], "why".into());
     assert_eq!(at_declaration.span, cell.params[bz].span);
     assert!(at_declaration.to_string().contains("the wgsl back end cannot compile cell `para_gru`: why"));
+}
+
+/// The Newton kernel reads the projections column by column where a
+/// workgroup's lanes read less than a sector of a column's step (run 110),
+/// step by step elsewhere and for cells with staged products; the kernels
+/// address them through `projection_index`, by their pipeline constant.
+#[test]
+fn the_newton_kernel_reads_projections_by_column_where_its_lanes_fill_no_sector() {
+    let h200 = Target { max_threads: 1024, workgroup_bytes: 48 * 1024, ..Target::default() };
+    let layout = |name: &str, h: u64| {
+        let cell = crate::check_source(rnnc_stdlib::get(name).unwrap().source).expect("checks").remove(0);
+        let sizes = cell.bind_dims(|_| Some(h)).expect("binds");
+        let kernels = generate(&derive_cell(&cell).expect("derives"), &sizes, &h200).expect("generates");
+        assert!(kernels.recurrence.contains("projections[projection_index(b, t, "), "{name}");
+        assert!(kernels.recurrence.contains(&format!("override {PROJECTIONS_BY_COLUMN}: bool = false;")), "{name}");
+        kernels.newton_projections
+    };
+    // 2 lanes a workgroup read 8 bytes of each 32-byte sector; 8 lanes, 32.
+    assert_eq!(layout("para_gru", 256), ProjectionLayout::ByColumn);
+    assert_eq!(layout("para_lstm", 256), ProjectionLayout::ByColumn);
+    assert_eq!(layout("para_gru", 1024), ProjectionLayout::ByStep);
+    assert_eq!(layout("para_lstm", 1024), ProjectionLayout::ByStep);
+    // block_elman's lanes are 4 channels wide: 1 lane (H = 256) 16 bytes, 2 lanes (1024) 32.
+    assert_eq!(layout("block_elman", 256), ProjectionLayout::ByColumn);
+    assert_eq!(layout("block_elman", 1024), ProjectionLayout::ByStep);
+    assert_eq!(layout("para_gru", 16), ProjectionLayout::ByColumn);
+    // Staged products keep every kernel step by step.
+    let staged = "cell mlp_gate {\n dim H;\n input x: [H];\n state h: [H];\n param W1: [H, H];\n param Wz: [H, H];\n \
+                  param az: [H];\n let u = tanh(W1 @ x);\n h' = sigmoid(az * h + Wz @ u) * h;\n output h;\n}\n";
+    let staged = kernels(staged, &[("H", 256)]).expect("generates");
+    assert!(staged.plan.cell.stages.launches.len() == 1, "one staged product");
+    assert_eq!(staged.newton_projections, ProjectionLayout::ByStep);
 }
