@@ -209,6 +209,10 @@ pub struct NewtonKnobs {
     /// 0.837, block_elman 3.030 -> 2.233 -> 1.902. Two by default: every
     /// row gains; a third pays only where the iterations still fall.
     pub sweeps: u64,
+    /// The projections' layout for the Newton kernel, if not the rule's
+    /// ([`ProjectionLayout::for_newton`]; `projections=step` or `column`, a
+    /// measurement knob; a cell with staged products keeps step by step).
+    pub projections: Option<ProjectionLayout>,
 }
 
 /// The most sweeps of Newton's initial guess ([`NewtonKnobs::sweeps`]).
@@ -216,7 +220,7 @@ pub const MAX_GUESS_SWEEPS: u64 = 4;
 
 impl Default for NewtonKnobs {
     fn default() -> Self {
-        NewtonKnobs { threads: None, lanes: None, chained: true, sweeps: 2 }
+        NewtonKnobs { threads: None, lanes: None, chained: true, sweeps: 2, projections: None }
     }
 }
 
@@ -235,6 +239,14 @@ impl std::str::FromStr for NewtonKnobs {
                 };
                 continue;
             }
+            if key.trim() == "projections" {
+                knobs.projections = Some(match value.trim() {
+                    "step" => ProjectionLayout::ByStep,
+                    "column" => ProjectionLayout::ByColumn,
+                    other => return Err(format!("`projections={other}`: step or column")),
+                });
+                continue;
+            }
             if key.trim() == "sweeps" {
                 knobs.sweeps = match value.trim().parse::<u64>() {
                     Ok(n) if (1..=MAX_GUESS_SWEEPS).contains(&n) => n,
@@ -251,7 +263,7 @@ impl std::str::FromStr for NewtonKnobs {
             match key.trim() {
                 "threads" => knobs.threads = Some(count),
                 "lanes" => knobs.lanes = Some(count),
-                _ => return Err(format!("unknown Newton knob `{key}` (threads, lanes, chained, sweeps)")),
+                _ => return Err(format!("unknown Newton knob `{key}` (threads, lanes, chained, sweeps, projections)")),
             }
         }
         Ok(knobs)
@@ -513,8 +525,11 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     }
     text.push_str(SEQUENTIAL);
     validate(&derived.cell.name, &text)?;
-    let newton_projections =
-        newton.map_or(ProjectionLayout::ByStep, |shape| ProjectionLayout::for_newton(&plan, shape));
+    let newton_projections = match (newton, target.newton_knobs.projections) {
+        (None, _) => ProjectionLayout::ByStep,
+        (Some(_), Some(forced)) if plan.cell.stages.launches.is_empty() => forced,
+        (Some(shape), _) => ProjectionLayout::for_newton(&plan, shape),
+    };
     Ok(GpuKernels {
         plan,
         recurrence: text,

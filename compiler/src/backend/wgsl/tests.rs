@@ -313,4 +313,14 @@ fn the_newton_kernel_reads_projections_by_column_where_its_lanes_fill_no_sector(
     let staged = kernels(staged, &[("H", 256)]).expect("generates");
     assert!(staged.plan.cell.stages.launches.len() == 1, "one staged product");
     assert_eq!(staged.newton_projections, ProjectionLayout::ByStep);
+    // The measurement knob forces either, except beneath stages.
+    let forced = |text: &str| {
+        let target = Target { newton_knobs: text.parse().expect("parses"), ..h200 };
+        let cell = crate::check_source(rnnc_stdlib::get("para_gru").unwrap().source).expect("checks").remove(0);
+        let sizes = cell.bind_dims(|_| Some(256)).expect("binds");
+        generate(&derive_cell(&cell).expect("derives"), &sizes, &target).expect("generates").newton_projections
+    };
+    assert_eq!(forced("projections=step"), ProjectionLayout::ByStep);
+    assert_eq!(forced("projections=column"), ProjectionLayout::ByColumn);
+    assert!("projections=rows".parse::<NewtonKnobs>().is_err());
 }
