@@ -185,7 +185,7 @@ impl Gpu {
             required_limits: supported.clone(),
             ..Default::default()
         };
-        let stats_wanted = super::pipeline_stats::wanted().is_some();
+        let stats_wanted = super::pipeline_stats::wanted();
         let (device, queue, extensions) = super::extensions::open_device(&adapter, &descriptor, stats_wanted)
             .map_err(|e| GpuError::RequestDevice { adapter: info.name.clone(), reason: e.to_string() })?;
         device.on_uncaptured_error(Arc::new(|error: wgpu::Error| {

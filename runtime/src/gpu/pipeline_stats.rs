@@ -8,46 +8,38 @@
 //! also translated to SPIR-V here (as wgpu translates it: no runtime checks,
 //! workgroup memory zeroed by the driver), built once more by the driver with
 //! statistics captured, and its statistics printed to standard error, one line
-//! a pipeline executable. Where the variable names a directory, any internal
-//! representation the driver gives (some drivers give their assembly) is
-//! written there too. Without the extension it prints why, once a kernel.
+//! a pipeline executable. Without the extension it prints why, once a kernel.
 
-use std::ffi::{CString, c_char};
+use std::ffi::{CStr, CString, FromBytesUntilNulError};
 use std::io::Write as _;
-use std::path::PathBuf;
 
 use ash::vk;
 use wgpu::hal::api::Vulkan;
 
 use super::device::Gpu;
 
-/// The environment variable that asks for the statistics: `1` prints them to
-/// standard error; a directory's path also writes the internal
-/// representations there.
+/// The environment variable that asks for the statistics (`1`), printed to
+/// standard error.
 pub const PIPELINE_STATS_ENV: &str = "RNNC_PIPELINE_STATS";
 
-/// What [`PIPELINE_STATS_ENV`] asks for: `None` when unset, empty or `0`;
-/// else the directory for internal representations, if it names one.
-pub(super) fn wanted() -> Option<Option<PathBuf>> {
-    let value = std::env::var(PIPELINE_STATS_ENV).ok()?;
-    match value.trim() {
-        "" | "0" => None,
-        "1" => Some(None),
-        dir => Some(Some(PathBuf::from(dir))),
-    }
+/// Whether [`PIPELINE_STATS_ENV`] asks for them (set, and neither empty nor `0`).
+pub(super) fn wanted() -> bool {
+    std::env::var(PIPELINE_STATS_ENV).is_ok_and(|value| !matches!(value.trim(), "" | "0"))
 }
 
 /// Prints the driver's statistics for `entry` of `source` (the kernel
 /// `label`), when they were asked for; a failure is printed, never raised.
 pub(super) fn report(gpu: &Gpu, label: &str, source: &str, entry: &str, constants: &[(&str, f64)]) {
-    let Some(dir) = wanted() else { return };
+    if !wanted() {
+        return;
+    }
     let mut err = std::io::stderr().lock();
     if !gpu.extensions.pipeline_stats {
         let _ =
             writeln!(err, "rnnc: pipeline {label}::{entry}: the driver has no VK_KHR_pipeline_executable_properties");
         return;
     }
-    match statistics(gpu, label, source, entry, constants, dir.as_deref()) {
+    match statistics(gpu, source, label, entry, constants) {
         Ok(lines) => {
             for line in lines {
                 let _ = writeln!(err, "rnnc: pipeline {label}::{entry}: {line}");
@@ -62,11 +54,10 @@ pub(super) fn report(gpu: &Gpu, label: &str, source: &str, entry: &str, constant
 /// One line per executable of the pipeline: its name and every statistic.
 fn statistics(
     gpu: &Gpu,
-    label: &str,
     source: &str,
+    label: &str,
     entry: &str,
     constants: &[(&str, f64)],
-    dir: Option<&std::path::Path>,
 ) -> Result<Vec<String>, String> {
     let (module, info) = rnnc_compiler::backend::wgsl::validate(label, source).map_err(|e| e.to_string())?;
     let constants = constants.iter().map(|&(name, value)| (name.to_owned(), value)).collect();
@@ -141,16 +132,13 @@ fn statistics(
             .module(objects.shader)
             .name(&name);
         let create = vk::ComputePipelineCreateInfo::default()
-            .flags(
-                vk::PipelineCreateFlags::CAPTURE_STATISTICS_KHR
-                    | vk::PipelineCreateFlags::CAPTURE_INTERNAL_REPRESENTATIONS_KHR,
-            )
+            .flags(vk::PipelineCreateFlags::CAPTURE_STATISTICS_KHR)
             .stage(stage)
             .layout(objects.layout);
         objects.pipeline = device
             .create_compute_pipelines(vk::PipelineCache::null(), &[create], None)
             .map_err(|(_, e)| format!("vkCreateComputePipelines: {e}"))?[0];
-        describe(&properties, device, objects.pipeline, label, entry, dir)
+        describe(&properties, objects.pipeline)
     }
 }
 
@@ -189,21 +177,16 @@ impl Drop for Objects<'_> {
     }
 }
 
-/// The statistics of each executable of `pipeline`, and its internal
-/// representations written under `dir`.
+/// The statistics of each executable of `pipeline`, a line each.
 ///
 /// # Safety
-/// `pipeline` is a live pipeline of `device`, created with statistics captured.
+/// `pipeline` is a live pipeline created with statistics captured.
 unsafe fn describe(
     properties: &ash::khr::pipeline_executable_properties::Device,
-    device: &ash::Device,
     pipeline: vk::Pipeline,
-    label: &str,
-    entry: &str,
-    dir: Option<&std::path::Path>,
 ) -> Result<Vec<String>, String> {
     let info = vk::PipelineInfoKHR::default().pipeline(pipeline);
-    // SAFETY: (all calls) `pipeline` is live and was created with the capture flags.
+    // SAFETY: (both calls) `pipeline` is live and was created with statistics captured.
     let executables = unsafe { properties.get_pipeline_executable_properties(&info) }
         .map_err(|e| format!("vkGetPipelineExecutablePropertiesKHR: {e}"))?;
     let mut lines = Vec::new();
@@ -211,66 +194,16 @@ unsafe fn describe(
         let which = vk::PipelineExecutableInfoKHR::default().pipeline(pipeline).executable_index(index as u32);
         let stats = unsafe { properties.get_pipeline_executable_statistics(&which) }
             .map_err(|e| format!("vkGetPipelineExecutableStatisticsKHR: {e}"))?;
-        let figures: Vec<String> = stats.iter().map(|s| format!("{} = {}", text(&s.name), value(s))).collect();
-        lines.push(format!("{}: {}", text(&executable.name), figures.join("; ")));
-        if let Some(dir) = dir {
-            let written = unsafe { representations(properties, device, &which) }.and_then(|texts| {
-                for (name, body) in texts {
-                    let file = dir.join(format!("{label}.{entry}.{index}.{}.txt", file_name(&name)));
-                    std::fs::write(&file, body).map_err(|e| format!("writing {}: {e}", file.display()))?;
-                }
-                Ok(())
-            });
-            if let Err(reason) = written {
-                lines.push(format!("internal representations: {reason}"));
-            }
-        }
+        let figures: Vec<String> =
+            stats.iter().map(|s| format!("{} = {}", text(s.name_as_c_str()), value(s))).collect();
+        lines.push(format!("{}: {}", text(executable.name_as_c_str()), figures.join("; ")));
     }
     Ok(lines)
 }
 
-/// Each internal representation of an executable: its name and its text (or
-/// bytes), by the specification's two calls (sizes, then data).
-///
-/// # Safety
-/// `which` names an executable of a live pipeline created with internal
-/// representations captured.
-unsafe fn representations(
-    properties: &ash::khr::pipeline_executable_properties::Device,
-    device: &ash::Device,
-    which: &vk::PipelineExecutableInfoKHR<'_>,
-) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let call = properties.fp().get_pipeline_executable_internal_representations_khr;
-    let failed = |e: vk::Result| format!("vkGetPipelineExecutableInternalRepresentationsKHR: {e}");
-    let mut count = 0u32;
-    // SAFETY: the count query takes a null array.
-    unsafe { call(device.handle(), which, &mut count, std::ptr::null_mut()) }.result().map_err(failed)?;
-    let mut sized = vec![vk::PipelineExecutableInternalRepresentationKHR::default(); count as usize];
-    // SAFETY: `sized` holds `count` structures; their data pointers are null, so only sizes are written.
-    unsafe { call(device.handle(), which, &mut count, sized.as_mut_ptr()) }.result().map_err(failed)?;
-    let mut bodies: Vec<Vec<u8>> = sized.iter().map(|r| vec![0u8; r.data_size]).collect();
-    for (r, body) in sized.iter_mut().zip(&mut bodies) {
-        r.p_data = body.as_mut_ptr().cast();
-    }
-    // SAFETY: each data pointer addresses `data_size` writable bytes, alive across the call.
-    unsafe { call(device.handle(), which, &mut count, sized.as_mut_ptr()) }.result().map_err(failed)?;
-    Ok(sized
-        .iter()
-        .zip(bodies)
-        .map(|(r, mut body)| {
-            if r.is_text == vk::TRUE {
-                while body.last() == Some(&0) {
-                    body.pop();
-                }
-            }
-            (text(&r.name), body)
-        })
-        .collect())
-}
-
-fn text(chars: &[c_char]) -> String {
-    let bytes: Vec<u8> = chars.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+/// A driver's fixed-size name as text.
+fn text(name: Result<&CStr, FromBytesUntilNulError>) -> String {
+    name.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 fn value(statistic: &vk::PipelineExecutableStatisticKHR<'_>) -> String {
@@ -284,8 +217,4 @@ fn value(statistic: &vk::PipelineExecutableStatisticKHR<'_>) -> String {
             other => format!("(format {})", other.as_raw()),
         }
     }
-}
-
-fn file_name(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
 }

@@ -525,11 +525,9 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     }
     text.push_str(SEQUENTIAL);
     validate(&derived.cell.name, &text)?;
-    let newton_projections = match (newton, target.newton_knobs.projections) {
-        (None, _) => ProjectionLayout::ByStep,
-        (Some(_), Some(forced)) if plan.cell.stages.launches.is_empty() => forced,
-        (Some(shape), _) => ProjectionLayout::for_newton(&plan, shape),
-    };
+    let newton_projections = newton.map_or(ProjectionLayout::ByStep, |shape| {
+        ProjectionLayout::for_newton(&plan, shape, target.newton_knobs.projections)
+    });
     Ok(GpuKernels {
         plan,
         recurrence: text,

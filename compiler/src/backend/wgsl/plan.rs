@@ -90,14 +90,23 @@ impl ProjectionLayout {
     /// lanes, a whole sector) 1.029 and 1.041 ms; the sequential kernels 30%
     /// slower column by column. Built (docs/measurements/h200-run113, N =
     /// 256): column by column gains at B = 1, 8 and 32 (ParaGRU 15%, 19%, 9%;
-    /// ParaLSTM 9%, 12%, 5%; block_elman 5%, 6%, 11%).
-    pub fn for_newton(plan: &KernelPlan, shape: super::NewtonShape) -> ProjectionLayout {
+    /// ParaLSTM 9%, 12%, 5%; block_elman 5%, 6%, 11%). `forced`
+    /// (`NewtonKnobs::projections`) overrides the rule, but not the stages.
+    pub fn for_newton(
+        plan: &KernelPlan,
+        shape: super::NewtonShape,
+        forced: Option<ProjectionLayout>,
+    ) -> ProjectionLayout {
+        if !plan.cell.stages.launches.is_empty() {
+            return ProjectionLayout::ByStep;
+        }
+        if let Some(layout) = forced {
+            return layout;
+        }
         let widths = plan.raw.iter().filter(|(value, _)| matches!(value, RawValue::Projection { .. }));
-        let Some(width) = widths.map(|&(_, width)| width).min() else { return ProjectionLayout::ByStep };
-        if plan.cell.stages.launches.is_empty() && shape.lanes * width * 4 < SECTOR_BYTES {
-            ProjectionLayout::ByColumn
-        } else {
-            ProjectionLayout::ByStep
+        match widths.map(|&(_, width)| width).min() {
+            Some(width) if shape.lanes * width * 4 < SECTOR_BYTES => ProjectionLayout::ByColumn,
+            _ => ProjectionLayout::ByStep,
         }
     }
 
