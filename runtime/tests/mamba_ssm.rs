@@ -7,13 +7,16 @@
 //! `A = -exp(A_log)`, and `y[d] = sum_n h[d, n] C[n] + D_skip[d] x[d]`. The
 //! outputs within `2e-6 * T` of the reference relative to their largest value,
 //! every gradient against central differences of it (relative error below
-//! 2e-3). `D != N`, so a transposed index would show. Also: the analysis
-//! proves the cell linear and diagonal, and the initial state binds as
+//! 2e-3). `D != N`, so a transposed index would show. The state's 80
+//! elements are more than one GPU thread holds whole: the GPU runs the cell in
+//! lanes of whole rows, one row of `h` each, which the test asserts. Also: the
+//! analysis proves the cell linear and diagonal, and the initial state binds as
 //! `[B, D, N]` only.
 
 mod support;
 
 use rnnc_compiler::analyse::JacobianStructure;
+use rnnc_compiler::backend::wgsl::{LaneMode, Target, WHOLE_LANE_VALUES};
 use rnnc_compiler::{check_source, derive_cell};
 use rnnc_runtime::cpu::CpuCell;
 use rnnc_runtime::data::BoundData;
@@ -22,7 +25,7 @@ use rnnc_runtime::gpu::{Gpu, GpuCell};
 use rnnc_runtime::{GradientBuffers, Method, NewtonSettings};
 use support::gradients::{check_reference, linear_method, random_douts, reference_gradient_error, widen};
 
-const D: usize = 3;
+const D: usize = 20;
 const N: usize = 4;
 
 fn source() -> &'static str {
@@ -180,21 +183,37 @@ fn mamba_ssm_matches_the_reference_on_the_cpu() {
     }
 }
 
+/// On the GPU in lanes of whole rows: one lane a row of `h`, workgroups of
+/// the device's lanes (one on lavapipe) and of 8 lanes (`lanes=8`), whose
+/// backward sums the lanes' shares of `B`'s and `C`'s cotangents over each
+/// group of 8 (the last group holding 4 live lanes of 20).
 #[test]
 fn mamba_ssm_matches_the_reference_on_the_gpu() {
     let _one = support::one_at_a_time();
     let gpu = Gpu::open(None).unwrap_or_else(|e| panic!("tests need a GPU adapter (lavapipe in CI): {e}"));
-    for steps in [1, 60] {
+    for (lanes, steps) in [(None, 1), (None, 60), (Some(8), 60)] {
         let case = case(2, steps, 3 + steps as u64);
         let douts = random_douts(&case.derived, &case.data, 5);
-        let compiled = GpuCell::compile(&gpu, &case.derived, case.data.dims()).expect("compiles");
+        let knobs = |target: &mut Target| target.newton_knobs.lanes = lanes;
+        let compiled = GpuCell::compile_with(&gpu, &case.derived, case.data.dims(), knobs).expect("compiles");
+        let plan = &compiled.kernels().plan;
+        assert!((D * N) as u64 > WHOLE_LANE_VALUES, "more state than one thread holds whole");
+        assert!(matches!(plan.mode, LaneMode::Rows { rows: 1, .. }), "lanes of whole rows: {:?}", plan.mode);
+        assert_eq!(
+            (plan.lanes, plan.unknowns, plan.jacobian_block),
+            (D as u64, N as u64, 1),
+            "a row a lane, its diagonal"
+        );
+        if let Some(lanes) = lanes {
+            assert_eq!(compiled.kernels().newton.map(|shape| shape.lanes), Some(lanes), "workgroups of {lanes} lanes");
+        }
         for method in [Method::Sequential, Method::Newton] {
             let settings = NewtonSettings::default();
             let (outputs, gradients, report) =
                 compiled.backward(&gpu, &case.data, &douts, method, &settings).expect("backward runs");
             assert_eq!(report.method, linear_method(method), "the method asked for ran");
             check_reference(
-                &format!("GPU {method:?} T={steps}"),
+                &format!("GPU {method:?} T={steps} lanes={lanes:?}"),
                 case.steps,
                 &outputs[0],
                 &reference(&case.point, case.batch, case.steps),

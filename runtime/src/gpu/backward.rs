@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rnnc_compiler::backend::wgsl::{AdjointKernels, GradientLayout, SEQUENTIAL_LANES};
+use rnnc_compiler::backend::wgsl::{AdjointKernels, GradientLayout, SEQUENTIAL_LANES, shares};
 
 use super::cell::ParamSource;
 use super::cell::{GpuCell, GpuTape, Outputs};
@@ -262,11 +262,24 @@ impl GpuCell {
             .rev()
             .map(|window| self.settings(pass, &NewtonSettings::default(), window, false))
             .collect();
-        let recurrence: Vec<Dispatch> = self
+        let mut recurrence: Vec<Dispatch> = self
             .window_bind_groups(gpu, workspace, kernel, &adjoint.bindings, true, &records, &mut uploads)?
             .into_iter()
             .map(|bind_group| Dispatch { kernel: Arc::clone(kernel), bind_group, grid })
             .collect();
+        if !plan.replicated.is_empty() {
+            // Lanes of whole rows: the lanes' shares of the replicated
+            // projections' cotangents, summed into their columns. Its settings
+            // record is the first window's again (it reads the pass's sizes).
+            let sums = gpu.kernel("backward", &adjoint.text, "replicated_sums")?;
+            let first = &records[..1];
+            for bind_group in
+                self.window_bind_groups(gpu, workspace, &sums, &adjoint.bindings, true, first, &mut uploads)?
+            {
+                let grid = shares::sums_grid(plan, rows as u64, gpu.max_workgroups_per_dimension());
+                recurrence.push(Dispatch { kernel: Arc::clone(&sums), bind_group, grid });
+            }
+        }
         let (weight_products, input_products) =
             self.gradient_products(gpu, workspace, rows as u64, exchange, &mut uploads)?;
         let assembly = match exchange {
@@ -439,7 +452,7 @@ impl GpuCell {
             adjoint.accumulators.iter().flat_map(move |accumulator| {
                 let len = plan.cell.params[accumulator.param.index()].len;
                 (0..accumulator.len).filter_map(move |i| {
-                    let index = accumulator.param_index(plan, lane, i);
+                    let index = accumulator.param_index(lane, i);
                     (index < len).then(|| {
                         (slot * width + (accumulator.offset + i) as usize, accumulator.param.index(), index as usize)
                     })

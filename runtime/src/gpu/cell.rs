@@ -270,10 +270,12 @@ impl GpuCell {
         let plan = &self.kernels.plan;
         let inputs = plan.cell.inputs.iter().sum::<u64>();
         // The backward pass's grads buffer holds the projections' and the inputs'
-        // cotangents side by side; the stages' buffers (staged values and their
-        // cotangents, parameter shares) hold a row per step too.
+        // cotangents side by side, and the lane groups' shares of replicated
+        // projections' (lanes of whole rows); the stages' buffers (staged values
+        // and their cotangents, parameter shares) hold a row per step too.
+        let shares = self.adjoint.as_ref().map_or(0, |a| a.share_groups(plan) * plan.replicated_width());
         let words_per_sequence = [
-            plan.cell.projection_columns + inputs,
+            plan.cell.projection_columns + inputs + shares,
             plan.cell.outputs.iter().sum::<u64>(),
             plan.cell.states.iter().sum::<u64>(),
             plan.cell.stages.columns,

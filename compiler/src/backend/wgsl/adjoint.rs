@@ -50,16 +50,18 @@ pub struct Accumulator {
     pub offset: u64,
     /// Its words in the accumulator.
     pub len: u64,
+    /// The parameter's words between neighbouring lanes' accumulators: its
+    /// elements in a lane's window, or 0 where every lane accumulates the
+    /// whole parameter (a whole lane, or a replicated parameter in lanes of
+    /// whole rows: the gather sums the lanes' shares).
+    pub lane_stride: u64,
 }
 
 impl Accumulator {
     /// The index in the parameter's storage of word `i` of this accumulator in
     /// lane `lane` of `plan`.
-    pub fn param_index(&self, plan: &KernelPlan, lane: u64, i: u64) -> u64 {
-        let lane_base = match plan.mode {
-            LaneMode::Blocks { width } => lane * width,
-            LaneMode::Whole => 0,
-        };
+    pub fn param_index(&self, lane: u64, i: u64) -> u64 {
+        let lane_base = lane * self.lane_stride;
         match self.kind {
             AccumulatorKind::Vector => lane_base + i,
             AccumulatorKind::Block { block } => {
@@ -77,6 +79,11 @@ impl Accumulator {
 pub struct GradientLayout {
     /// The projections' cotangents, `[B * T, plan.projection_columns]`, at 0.
     pub projections: u64,
+    /// The lane groups' shares of the replicated projections' cotangents
+    /// (lanes of whole rows, [`super::shares`]), `[groups, B * T,
+    /// plan.replicated_width()]`, summed into their columns of the
+    /// projections' by `replicated_sums`.
+    pub replicated: u64,
     /// The inputs' gradients, laid out like the inputs buffer.
     pub inputs: u64,
     /// The initial states' gradients, laid out like the init buffer.
@@ -91,12 +98,13 @@ impl GradientLayout {
     /// The layout for `plan` and `kernels`, for one pass.
     pub fn new(plan: &KernelPlan, kernels: &AdjointKernels, batch: u64, steps: u64, scan: bool) -> Self {
         let rows = batch * steps;
-        let inputs = rows * plan.cell.projection_columns;
+        let replicated = rows * plan.cell.projection_columns;
+        let inputs = replicated + kernels.share_groups(plan) * rows * plan.replicated_width();
         let inits = inputs + rows * plan.cell.inputs.iter().sum::<u64>();
         let partials = inits + batch * plan.cell.state_width();
         let threads = if scan { kernels.scan.map_or(1, |s| s.chunks) } else { 1 };
         let len = partials + batch * threads * plan.lanes * kernels.accumulator_len.max(1);
-        GradientLayout { projections: 0, inputs, inits, partials, len }
+        GradientLayout { projections: 0, replicated, inputs, inits, partials, len }
     }
 }
 
@@ -120,6 +128,15 @@ pub struct AdjointKernels {
     pub writes_every_projection: bool,
 }
 
+impl AdjointKernels {
+    /// Groups of lanes whose shares of the replicated projections'
+    /// cotangents the backward kernels sum before writing them
+    /// ([`super::shares`]): a group per reverse-scan workgroup's lanes.
+    pub fn share_groups(&self, plan: &KernelPlan) -> u64 {
+        plan.lanes.div_ceil(self.scan.map_or(1, |s| s.lanes))
+    }
+}
+
 /// Lays out the accumulators: one per parameter with a share in the step
 /// (projections' matrices excluded: their gradients are matrix products).
 fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result<Vec<Accumulator>, Error> {
@@ -132,14 +149,15 @@ fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result
             ParamAdjoint::Matrix(uses) => uses.iter().map(|u| u.product).collect(),
             ParamAdjoint::Vector(_) => Vec::new(),
         };
-        let kind_len = match (share, shape) {
+        let stride = |size| if plan.windowed(size) { plan.lane_len(size) } else { 0 };
+        let (kind, len, lane_stride) = match (share, shape) {
             (ParamAdjoint::Vector(None), _) => continue,
             (ParamAdjoint::Matrix(uses), _) if uses.is_empty() => continue,
             (ParamAdjoint::Vector(Some(_)), ParamShape::Vector(size)) => {
-                (AccumulatorKind::Vector, plan.width(dims.of(size)))
+                (AccumulatorKind::Vector, plan.lane_len(size), stride(size))
             }
             (ParamAdjoint::Matrix(_), ParamShape::Block { size, block }) => {
-                let width = plan.width(dims.of(size));
+                let width = plan.lane_len(size);
                 if !width.is_multiple_of(block) {
                     return Err(super::refusal::of_param(
                         derived,
@@ -148,10 +166,10 @@ fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result
                         format!("the blocks of `{}` cross the lanes", derived.cell.params[param].name),
                     ));
                 }
-                (AccumulatorKind::Block { block }, width * block)
+                (AccumulatorKind::Block { block }, width * block, stride(size))
             }
             (ParamAdjoint::Matrix(_), ParamShape::Matrix { rows, cols }) if plan.mode == LaneMode::Whole => {
-                (AccumulatorKind::Dense, dims.of(rows) * dims.of(cols))
+                (AccumulatorKind::Dense, dims.of(rows) * dims.of(cols), 0)
             }
             _ => {
                 return Err(super::refusal::of_param(
@@ -162,8 +180,8 @@ fn accumulators(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result
                 ));
             }
         };
-        out.push(Accumulator { param, kind: kind_len.0, offset, len: kind_len.1 });
-        offset += kind_len.1;
+        out.push(Accumulator { param, kind, offset, len, lane_stride });
+        offset += len;
     }
     Ok(out)
 }
@@ -210,7 +228,7 @@ impl Emitter<'_> {
     /// `adjoint_step`: the whole vector-Jacobian product of one step.
     fn adjoint_step(&mut self, accumulators: &[Accumulator]) {
         self.text.push_str(
-            "fn adjoint_step(b: u32, t: u32, lane: u32, pre: Pre, prev: array<f32, K>, mu: array<f32, K>, acc: ptr<function, array<f32, A>>) -> array<f32, K> {\n",
+            "fn adjoint_step(b: u32, t: u32, lane: u32, pre: Pre, prev: array<f32, K>, mu: array<f32, K>, acc: ptr<function, array<f32, A>>, shares: ptr<function, array<f32, SHARE_WORDS>>) -> array<f32, K> {\n",
         );
         self.part_args = "lane, b, t, pre, prev, mu";
         let derived = self.derived;
@@ -226,9 +244,9 @@ impl Emitter<'_> {
         }
         let needed = self.needed(roots);
         self.nodes(&needed);
-        let channel = self.channel();
         let plan = self.plan;
-        // The projections' cotangents, in the projections' columns.
+        // The projections' cotangents, in the projections' columns; a
+        // replicated projection's as this lane's share (`super::shares`).
         for projection in &adjoint.projections {
             let column = plan.raw.iter().find_map(|&(value, _)| match value {
                 RawValue::Projection { node, column } if node == projection.node => Some(column),
@@ -236,19 +254,26 @@ impl Emitter<'_> {
             });
             let (Some(column), Some(width)) = (column, self.width(projection.adjoint)) else { continue };
             let value = self.element(projection.adjoint);
-            self.for_each(
-                width,
-                format!(
-                    "grads[(b * settings.steps + t) * {}u + {column}u + {channel}] = {value};",
-                    plan.cell.projection_columns
+            let replicated = &plan.replicated;
+            let target = match replicated.iter().position(|&(c, _)| c == column) {
+                Some(index) => {
+                    let at: u64 = replicated[..index].iter().map(|&(_, w)| w).sum();
+                    format!("(*shares)[{at}u + e]")
+                }
+                None => format!(
+                    "grads[(b * settings.steps + t) * {}u + {column}u + {}]",
+                    plan.cell.projection_columns,
+                    self.channel_of_node(projection.node)
                 ),
-            );
+            };
+            self.for_each(width, format!("{target} = {value};"));
         }
         // The inputs' elementwise cotangents.
         for (i, node) in adjoint.inputs.iter().enumerate() {
             let Some(node) = *node else { continue };
             let Some(width) = self.width(node) else { continue };
             let value = self.element(node);
+            let channel = self.channel_of(self.derived.cell.inputs[Handle::from_index(i)].size);
             self.for_each(
                 width,
                 format!(
@@ -258,12 +283,9 @@ impl Emitter<'_> {
             );
         }
         // The parameters' shares.
-        let lane_base = match plan.mode {
-            LaneMode::Blocks { width } => format!("lane * {width}u"),
-            LaneMode::Whole => "0u".to_owned(),
-        };
         for accumulator in accumulators {
             let offset = accumulator.offset;
+            let lane_base = format!("lane * {}u", accumulator.lane_stride);
             match &adjoint.params[accumulator.param.index()] {
                 ParamAdjoint::Vector(Some(node)) => {
                     let value = self.element(*node);
@@ -306,6 +328,7 @@ pub fn generate_adjoint(
 ) -> Result<AdjointKernels, Error> {
     let accumulators = accumulators(derived, dims, plan)?;
     let accumulator_len: u64 = accumulators.iter().map(|a| a.len).sum();
+    replicated_inputs_have_no_cotangent(derived, plan)?;
     let mut emitter = Emitter::new(derived, dims, plan);
     emitter.load_raw("load_pre", "Pre");
     emitter.load_init();
@@ -355,6 +378,9 @@ pub fn generate_adjoint(
             ("COLUMNS", plan.cell.projection_columns),
             ("INPUT_WORDS", plan.cell.inputs.iter().sum()),
             ("STATE_WORDS", plan.cell.state_width()),
+            ("REPLICATED_WORDS", plan.replicated_width()),
+            ("SHARE_WORDS", plan.replicated_width().max(1)),
+            ("JB", plan.jacobian_block),
         ],
         &[("Pre", plan.raw_len())],
     );
@@ -364,9 +390,12 @@ pub fn generate_adjoint(
     }
     text.push_str("}\n\n");
     text.push_str(
-        "// The grads buffer: projections' cotangents, inputs' and initial states' gradients, accumulators.
-fn input_grad_base() -> u32 { return settings.batch * settings.steps * COLUMNS; }
-fn init_grad_base() -> u32 { return settings.batch * settings.steps * (COLUMNS + INPUT_WORDS); }
+        "// The grads buffer: projections' cotangents, the lanes' shares of the replicated ones,
+// inputs' and initial states' gradients, accumulators (`GradientLayout`).
+fn replicated_base() -> u32 { return settings.batch * settings.steps * COLUMNS; }
+fn share_groups() -> u32 { return (settings.lanes + C - 1u) / C; }
+fn input_grad_base() -> u32 { return replicated_base() + share_groups() * settings.batch * settings.steps * REPLICATED_WORDS; }
+fn init_grad_base() -> u32 { return input_grad_base() + settings.batch * settings.steps * INPUT_WORDS; }
 fn partials_base() -> u32 { return init_grad_base() + settings.batch * STATE_WORDS; }
 
 fn load_prev(b: u32, t: u32, lane: u32) -> array<f32, K> {
@@ -387,8 +416,29 @@ fn load_prev(b: u32, t: u32, lane: u32) -> array<f32, K> {
         text.push('\n');
     }
     text.push_str(SEQUENTIAL);
+    text.push_str(&super::shares::text(plan));
     validate(&derived.cell.name, &text)?;
     let projected = plan.raw.iter().filter(|(value, _)| matches!(value, RawValue::Projection { .. })).count();
     let writes_every_projection = plan.adjoint(derived).projections.len() == projected;
     Ok(AdjointKernels { text, bindings, scan, accumulators, accumulator_len, writes_every_projection })
+}
+
+/// Refuses a cell whose input is held whole by every lane (lanes of whole
+/// rows) and has an elementwise cotangent: its lanes' shares would need a sum
+/// the backward does not make.
+fn replicated_inputs_have_no_cotangent(derived: &Derived, plan: &KernelPlan) -> Result<(), Error> {
+    if !matches!(plan.mode, LaneMode::Rows { .. }) {
+        return Ok(());
+    }
+    for (i, node) in plan.adjoint(derived).inputs.iter().enumerate() {
+        let input = &derived.cell.inputs[Handle::from_index(i)];
+        if node.is_some() && !plan.windowed(input.size) {
+            let reason = format!(
+                "the gradient of input `{}` would be a sum over the lanes of whole rows, which the backward does not make",
+                input.name
+            );
+            return Err(super::refusal::of_cell(derived, reason).with_hint(super::CPU_RUNS_IT));
+        }
+    }
+    Ok(())
 }

@@ -41,7 +41,7 @@ fn adjoint_scan(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
         // its first: mu -> J_first^T ... J_last^T mu + offset.
         var map: array<f32, KK>;
         var offset: array<f32, K>;
-        for (var i = 0u; i < K; i++) { map[i * K + i] = 1.0; }
+        for (var i = 0u; i < K; i++) { map[i * JB + i - block_start(i)] = 1.0; }
         for (var j = N; j > 0u; j--) {
             let t = first + j - 1u;
             if place.live && t < settings.steps {
@@ -57,13 +57,15 @@ fn adjoint_scan(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
                 var next_map: array<f32, KK>;
                 var next_offset: array<f32, K>;
                 for (var i = 0u; i < K; i++) {
+                    // Row i of J^T is column i of J: entries (s + q, i) of i's block.
+                    let s = block_start(i);
                     var o = g[i];
-                    for (var q = 0u; q < K; q++) { o += jac[q * K + i] * offset[q]; }
+                    for (var q = 0u; q < JB; q++) { o += jac[(s + q) * JB + i - s] * offset[s + q]; }
                     next_offset[i] = o;
-                    for (var k = 0u; k < K; k++) {
+                    for (var k = 0u; k < JB; k++) {
                         var m = 0.0;
-                        for (var q = 0u; q < K; q++) { m += jac[q * K + i] * map[q * K + k]; }
-                        next_map[i * K + k] = m;
+                        for (var q = 0u; q < JB; q++) { m += jac[(s + q) * JB + i - s] * map[(s + q) * JB + k]; }
+                        next_map[i * JB + k] = m;
                     }
                 }
                 map = next_map;
@@ -86,9 +88,11 @@ fn adjoint_scan(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
         if place.s + 1u < S { mu = chunk_apply(place.me + C, entering); }
         for (var j = N; j > 0u; j--) {
             let t = first + j - 1u;
+            var shares: array<f32, SHARE_WORDS>;
             if place.live && t < settings.steps {
-                mu = adjoint_step(place.b, t, place.lane, pre[j - 1u], prev[j - 1u], mu, &acc);
+                mu = adjoint_step(place.b, t, place.lane, pre[j - 1u], prev[j - 1u], mu, &acc, &shares);
             }
+            sum_shares(place.me, place.lane, place.b, t, shares);
         }
         workgroupBarrier();
         if place.s == 0u { carry[place.c] = mu; }

@@ -4,19 +4,28 @@
 // there, so that the runtime can cut long sequences into several dispatches; its
 // accumulator is added to the partial sums of its lane.
 @compute @workgroup_size(64, 1, 1)
-fn adjoint_sequential(@builtin(global_invocation_id) id: vec3<u32>) {
+fn adjoint_sequential(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
     touch_bindings();
     let lane = id.x;
     let b = id.y;
-    if lane >= settings.lanes || b >= settings.batch { return; }
+    // Every thread walks the steps (`sum_shares` holds barriers); a dead one
+    // computes nothing.
+    let live = lane < settings.lanes && b < settings.batch;
     var acc: array<f32, A>;
-    var mu = load_init_grad(b, lane);
+    var mu: array<f32, K>;
+    if live { mu = load_init_grad(b, lane); }
     for (var t = settings.last; t > settings.first; t--) {
-        let p = load_pre(b, t - 1u, lane);
-        let prev = load_prev(b, t - 1u, lane);
-        mu = adjoint_step(b, t - 1u, lane, p, prev, mu, &acc);
+        var shares: array<f32, SHARE_WORDS>;
+        if live {
+            let p = load_pre(b, t - 1u, lane);
+            let prev = load_prev(b, t - 1u, lane);
+            mu = adjoint_step(b, t - 1u, lane, p, prev, mu, &acc, &shares);
+        }
+        sum_shares(local.x, lane, b, t - 1u, shares);
     }
-    save_init_grad(b, lane, mu);
-    let slot = partials_base() + (b * settings.lanes + lane) * A;
-    for (var i = 0u; i < A; i++) { grads[slot + i] += acc[i]; }
+    if live {
+        save_init_grad(b, lane, mu);
+        let slot = partials_base() + (b * settings.lanes + lane) * A;
+        for (var i = 0u; i < A; i++) { grads[slot + i] += acc[i]; }
+    }
 }

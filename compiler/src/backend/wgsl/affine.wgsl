@@ -1,13 +1,20 @@
 // The algebra of every scan, forward and reverse: affine maps v -> M v + o of
-// the K unknowns of a lane (M row-major), composed and applied, and one round of
+// the K unknowns of a lane, composed and applied, and one round of
 // the Hillis-Steele scan over the chunk maps of a workgroup, and where a thread
 // sits. One definition for the Newton kernel's prefix over chunks and the
 // backward kernel's suffix. A workgroup holds C lanes x S chunks; thread (s, c)
 // is entry `s * C + c`. (Each kernel extends its chunk's map by one step inline:
 // through a function, llvmpipe ran the GPU tests several times slower.)
 
-const KK: u32 = K * K;
+// A lane's matrices (its Jacobians and their products) are block-diagonal with
+// JB x JB blocks: JB = K (dense) or 1 (diagonal), set by the cell. Only the blocks
+// are kept, row by row: entry (i, k), k in row i's block, at i * JB + k -
+// block_start(i).
+const KK: u32 = K * JB;
 const THREADS: u32 = C * S;
+
+// The first column of row i's block.
+fn block_start(i: u32) -> u32 { return i / JB * JB; }
 
 // Where a thread of a scan kernel sits: lane `c` of the workgroup's C lanes and
 // chunk `s` of its S chunks (entry `me` of the chunk maps); lane `lane` of
@@ -28,12 +35,13 @@ fn affine_after(outer_m: ptr<function, array<f32, KK>>, outer_o: ptr<function, a
     var composed_m: array<f32, KK>;
     var composed_o: array<f32, K>;
     for (var i = 0u; i < K; i++) {
+        let s = block_start(i);
         var acc = (*outer_o)[i];
-        for (var k = 0u; k < K; k++) {
-            acc += (*outer_m)[i * K + k] * (*o)[k];
+        for (var k = 0u; k < JB; k++) {
+            acc += (*outer_m)[i * JB + k] * (*o)[s + k];
             var sum = 0.0;
-            for (var q = 0u; q < K; q++) { sum += (*outer_m)[i * K + q] * (*m)[q * K + k]; }
-            composed_m[i * K + k] = sum;
+            for (var q = 0u; q < JB; q++) { sum += (*outer_m)[i * JB + q] * (*m)[(s + q) * JB + k]; }
+            composed_m[i * JB + k] = sum;
         }
         composed_o[i] = acc;
     }
@@ -45,8 +53,9 @@ fn affine_after(outer_m: ptr<function, array<f32, KK>>, outer_o: ptr<function, a
 fn chunk_apply(index: u32, v: array<f32, K>) -> array<f32, K> {
     var result: array<f32, K>;
     for (var i = 0u; i < K; i++) {
+        let s = block_start(i);
         var acc = chunk_offset[index][i];
-        for (var k = 0u; k < K; k++) { acc += chunk_map[index][i * K + k] * v[k]; }
+        for (var k = 0u; k < JB; k++) { acc += chunk_map[index][i * JB + k] * v[s + k]; }
         result[i] = acc;
     }
     return result;

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::plan::{KernelPlan, LaneMode};
 use crate::Derived;
 use crate::arena::Handle;
-use crate::check::{BinaryOp, DimSizes, ParamShape, UnaryOp};
+use crate::check::{BinaryOp, DimSizes, ParamShape, Size, UnaryOp};
 use crate::derive::Linear;
 use crate::ir::semantics;
 use crate::ir::{Node, Op, ReduceOp, Shape};
@@ -124,7 +124,7 @@ impl<'a> Emitter<'a> {
     pub(super) fn width(&self, handle: Handle<Node>) -> Option<u64> {
         match self.node(handle).shape {
             Shape::Scalar => None,
-            Shape::Vector(size) => Some(self.plan.width(self.dims.of(size))),
+            Shape::Vector(size) => Some(self.plan.lane_len(size)),
         }
     }
 
@@ -135,11 +135,28 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// The channel of element `e` of this lane (WGSL expression).
-    pub(super) fn channel(&self) -> String {
+    /// The index in the whole value of element `e` of this lane's part of a
+    /// value of `size` (WGSL expression): its window's, or `e` for a value
+    /// every lane holds whole.
+    pub(super) fn channel_of(&self, size: Size) -> String {
+        if self.plan.windowed(size) { format!("(lane * {}u + e)", self.plan.lane_len(size)) } else { "e".to_owned() }
+    }
+
+    /// The channel of element `e` of a lane of independent channels
+    /// ([`LaneMode::Blocks`], where every value is windowed alike; the stage
+    /// kernels' lanes).
+    pub(super) fn block_channel(&self) -> String {
         match self.plan.mode {
             LaneMode::Blocks { width } => format!("(lane * {width}u + e)"),
-            LaneMode::Whole => "e".to_owned(),
+            LaneMode::Rows { .. } | LaneMode::Whole => "e".to_owned(),
+        }
+    }
+
+    /// [`Emitter::channel_of`] the value of node `handle` (a scalar: `e`).
+    pub(super) fn channel_of_node(&self, handle: Handle<Node>) -> String {
+        match self.node(handle).size() {
+            Some(size) => self.channel_of(size),
+            None => "e".to_owned(),
         }
     }
 
@@ -268,7 +285,7 @@ impl<'a> Emitter<'a> {
                 self.across(handle, width);
                 continue;
             }
-            let channel = self.channel();
+            let channel = self.channel_of_node(handle);
             let body = match node.op {
                 Op::State(state) => {
                     let (slot, _) = self.plan.state_slots[state.index()];
@@ -289,7 +306,7 @@ impl<'a> Emitter<'a> {
                 Op::MatVec(param, u) | Op::MatVecT(param, u) => {
                     self.uses.params = true;
                     let transpose = matches!(node.op, Op::MatVecT(..));
-                    let (columns, column) = self.columns(param, transpose);
+                    let (columns, column) = self.columns(param, transpose, &channel);
                     let entry = self.matrix_entry(param, &channel, &column, transpose);
                     let operand = format!("v{}[{}]", u.index(), self.operand_index(&column));
                     format!(
@@ -321,8 +338,11 @@ impl<'a> Emitter<'a> {
     fn across(&mut self, handle: Handle<Node>, width: u64) {
         let op = self.node(handle).op;
         let Some(a) = op.operands().next() else { return };
-        let whole = self.plan.mode == LaneMode::Whole;
-        let len = self.node(a).size().map(|s| self.dims.of(s));
+        // The operand's lane array: the whole vector in a whole lane; in lanes of
+        // whole rows the lane's rows (a column fold of them, in a backward, is the
+        // lane's share of a replicated cotangent) or a replicated value whole.
+        let whole = !matches!(self.plan.mode, LaneMode::Blocks { .. });
+        let len = self.width(a);
         let (Some(len), true) = (len, whole) else {
             self.unprintable(handle, "a node across the elements of part of a vector");
             return;
@@ -413,7 +433,7 @@ impl<'a> Emitter<'a> {
             return format!("{name}[e] = mu[{slot}u + e];");
         }
         let o = number - plan.state_slots.len();
-        let channel = self.channel();
+        let channel = self.channel_of(self.derived.cell.outputs[Handle::from_index(o)].size);
         format!(
             "{name}[e] = douts[settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}];",
             plan.output_prefix[o], plan.cell.outputs[o]
@@ -421,8 +441,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// The columns a product sums over (`q` counts them) and the column channel.
-    fn columns(&self, param: Handle<crate::check::Param>, transpose: bool) -> (u64, String) {
-        let channel = self.channel();
+    fn columns(&self, param: Handle<crate::check::Param>, transpose: bool, channel: &str) -> (u64, String) {
         match self.derived.cell.params[param].shape {
             ParamShape::Block { block, .. } => (block, format!("(({channel}) / {block}u * {block}u + q)")),
             ParamShape::Matrix { rows, cols } => (self.dims.of(if transpose { rows } else { cols }), "q".to_owned()),
@@ -434,7 +453,7 @@ impl<'a> Emitter<'a> {
     fn operand_index(&self, column: &str) -> String {
         match self.plan.mode {
             LaneMode::Blocks { width } => format!("{column} - lane * {width}u"),
-            LaneMode::Whole => column.to_owned(),
+            LaneMode::Rows { .. } | LaneMode::Whole => column.to_owned(),
         }
     }
 
@@ -460,28 +479,35 @@ impl<'a> Emitter<'a> {
         let maps = &self.derived.derivatives.maps;
         match *maps.get(map) {
             Linear::Diag { size, .. } => {
-                let w = self.plan.width(self.dims.of(size));
+                let w = self.plan.lane_len(size);
                 (w, w)
             }
             Linear::Matrix(p) | Linear::MatrixT(p) => {
                 let (rows, cols) = match self.derived.cell.params[p].shape {
-                    ParamShape::Matrix { rows, cols } => (self.dims.of(rows), self.dims.of(cols)),
-                    ParamShape::Block { size, .. } | ParamShape::Vector(size) => {
-                        (self.dims.of(size), self.dims.of(size))
-                    }
+                    ParamShape::Matrix { rows, cols } => (rows, cols),
+                    ParamShape::Block { size, .. } | ParamShape::Vector(size) => (size, size),
                 };
-                let (rows, cols) = (self.plan.width(rows), self.plan.width(cols));
+                let (rows, cols) = (self.plan.lane_len(rows), self.plan.lane_len(cols));
                 if matches!(maps.get(map), Linear::MatrixT(_)) { (cols, rows) } else { (rows, cols) }
             }
             Linear::Ones { rows, cols }
             | Linear::Select { rows, cols, .. }
             | Linear::Embed { rows, cols, .. }
             | Linear::Spread { rows, cols, .. }
-            | Linear::Fold { rows, cols, .. } => {
-                (self.plan.width(self.dims.of(rows)), self.plan.width(self.dims.of(cols)))
-            }
+            | Linear::Fold { rows, cols, .. } => (self.plan.lane_len(rows), self.plan.lane_len(cols)),
             Linear::Compose(a, b) => (self.map_shape(a).0, self.map_shape(b).1),
             Linear::Sum(a, _) => self.map_shape(a),
+        }
+    }
+
+    /// Element `e` of the diagonal of a map that is elementwise (a diagonal,
+    /// or sums and products of diagonals), as WGSL; `None` for another map.
+    pub(super) fn diagonal_of(&self, map: Handle<Linear>) -> Option<String> {
+        match *self.derived.derivatives.maps.get(map) {
+            Linear::Diag { diag, .. } => Some(self.element(diag)),
+            Linear::Sum(a, b) => Some(format!("({} + {})", self.diagonal_of(a)?, self.diagonal_of(b)?)),
+            Linear::Compose(a, b) => Some(format!("({} * {})", self.diagonal_of(a)?, self.diagonal_of(b)?)),
+            _ => None,
         }
     }
 
@@ -520,7 +546,7 @@ impl<'a> Emitter<'a> {
             self.line(format!("var {name}: array<f32, {}>;", rows * cols));
             let lane_base = match self.plan.mode {
                 LaneMode::Blocks { width } => format!("lane * {width}u + "),
-                LaneMode::Whole => String::new(),
+                LaneMode::Rows { .. } | LaneMode::Whole => String::new(),
             };
             match *map {
                 Linear::Diag { diag, .. } => {

@@ -25,7 +25,7 @@ impl Emitter<'_> {
         for (param, p) in cell.params.iter() {
             if let ParamShape::Vector(size) = p.shape {
                 placed.push((param, words));
-                words += self.plan.width(self.dims.of(size));
+                words += self.plan.lane_len(size);
             }
         }
         if words == 0 || words > limit {
@@ -34,10 +34,10 @@ impl Emitter<'_> {
         }
         let _ = writeln!(self.parts, "var<private> lane_params: array<f32, {words}>;");
         self.text.push_str("fn load_lane_params(lane: u32) {\n");
-        let channel = self.channel();
         for &(param, at) in &placed {
             let ParamShape::Vector(size) = cell.params[param].shape else { continue };
-            let width = self.plan.width(self.dims.of(size));
+            let width = self.plan.lane_len(size);
+            let channel = self.channel_of(size);
             self.uses.params = true;
             let offset = self.param_offset(param);
             self.for_each(width, format!("lane_params[{at}u + e] = params[{offset}u + {channel}];"));
@@ -53,10 +53,10 @@ impl Emitter<'_> {
             self.projection_index();
         }
         let _ = write!(self.text, "fn {name}(b: u32, t: u32, lane: u32) -> {ty} {{\n    var raw: {ty};\n");
-        let channel = self.channel();
         let mut offset = 0;
         let plan = self.plan;
         for &(value, width) in &plan.raw {
+            let channel = self.channel_of_node(value.node());
             let read = match value {
                 RawValue::Projection { column, .. } => {
                     self.uses.projections = true;
@@ -126,9 +126,10 @@ impl Emitter<'_> {
     /// out like the initial states (`[B, H]` per state) and like the states (`[B,
     /// T, H]` per state).
     pub(super) fn each_state(&mut self, statement: impl Fn(u64, &str, &str) -> String) {
-        let channel = self.channel();
         let plan = self.plan;
+        let states = &self.derived.cell.states;
         for (s, &(slot, width)) in plan.state_slots.iter().enumerate() {
+            let channel = self.channel_of(states[crate::arena::Handle::from_index(s)].size);
             let (prefix, size) = (plan.state_prefix[s], plan.cell.states[s]);
             let initial = format!("settings.batch * {prefix}u + b * {size}u + {channel}");
             let sequence =
@@ -166,18 +167,25 @@ impl Emitter<'_> {
         self.text.push_str("    return next;\n}\n\n");
     }
 
+    /// `step_jacobian`: the step's value `f` and its Jacobian in the lane, as
+    /// the scans keep it (`JB x JB` diagonal blocks, `affine.wgsl`): every
+    /// entry of a dense lane's, the diagonal of a diagonal one.
     pub(super) fn step_jacobian(&mut self) {
         self.text.push_str(
-            "fn step_jacobian(lane: u32, pre: Pre, prev: array<f32, K>, f: ptr<function, array<f32, K>>, jac: ptr<function, array<f32, K * K>>) {\n",
+            "fn step_jacobian(lane: u32, pre: Pre, prev: array<f32, K>, f: ptr<function, array<f32, K>>, jac: ptr<function, array<f32, KK>>) {\n",
         );
         self.part_args = "lane, 0u, 0u, pre, prev, array<f32, K>()";
         let derivatives = &self.derived.derivatives;
         let n = self.plan.state_slots.len();
         let blocks: Vec<(usize, usize, Handle<Linear>)> =
             (0..n).flat_map(|i| (0..n).filter_map(move |j| derivatives.state_block(i, j).map(|m| (i, j, m)))).collect();
-        let roots: Vec<Handle<Linear>> = blocks.iter().map(|&(_, _, m)| m).collect();
+        let diagonal = self.plan.jacobian_block == 1;
+        let elementwise: Vec<Option<String>> =
+            blocks.iter().map(|&(_, _, map)| if diagonal { self.diagonal_of(map) } else { None }).collect();
+        let roots: Vec<Handle<Linear>> =
+            blocks.iter().zip(&elementwise).filter(|(_, e)| e.is_none()).map(|(&(_, _, m), _)| m).collect();
         let mut diag_nodes: Vec<Handle<Node>> = self.derived.ir.updates.clone();
-        let needed_maps = self.needed_maps(&roots);
+        let needed_maps = self.needed_maps(&blocks.iter().map(|&(_, _, m)| m).collect::<Vec<_>>());
         for (handle, map) in derivatives.maps.iter() {
             if let Linear::Diag { diag, .. } = *map
                 && needed_maps[handle.index()]
@@ -188,15 +196,21 @@ impl Emitter<'_> {
         let needed = self.needed(diag_nodes);
         self.nodes(&needed);
         self.results("(*f)");
-        self.line("for (var i = 0u; i < K * K; i++) { (*jac)[i] = 0.0; }");
+        self.line("for (var i = 0u; i < KK; i++) { (*jac)[i] = 0.0; }");
         self.maps(&roots);
-        for (i, j, map) in blocks {
+        for ((i, j, map), expression) in blocks.into_iter().zip(elementwise) {
             let (row_slot, rows) = self.plan.state_slots[i];
             let (col_slot, cols) = self.plan.state_slots[j];
-            self.line(format!(
-                "for (var r = 0u; r < {rows}u; r++) {{ for (var c = 0u; c < {cols}u; c++) {{ (*jac)[({row_slot}u + r) * K + {col_slot}u + c] = m{}[r * {cols}u + c]; }} }}",
-                map.index()
-            ));
+            let m = map.index();
+            if diagonal {
+                // One state (`KernelPlan::jacobian_block`): the block is the lane's.
+                let value = expression.unwrap_or_else(|| format!("m{m}[e * {cols}u + e]"));
+                self.for_each(rows, format!("(*jac)[{row_slot}u + e] = {value};"));
+            } else {
+                self.line(format!(
+                    "for (var r = 0u; r < {rows}u; r++) {{ for (var c = 0u; c < {cols}u; c++) {{ (*jac)[({row_slot}u + r) * K + {col_slot}u + c] = m{m}[r * {cols}u + c]; }} }}"
+                ));
+            }
         }
         self.text.push_str("}\n\n");
     }
@@ -214,15 +228,15 @@ impl Emitter<'_> {
             .collect();
         let needed = self.needed(computed);
         self.nodes(&needed);
-        let channel = self.channel();
         let plan = self.plan;
         for (o, output) in cell.outputs.iter() {
+            let channel = self.channel_of(output.size);
             let o = o.index();
             let address = format!(
                 "settings.batch * settings.steps * {}u + (b * settings.steps + t) * {}u + {channel}",
                 plan.output_prefix[o], plan.cell.outputs[o]
             );
-            let width = plan.width(plan.cell.outputs[o]);
+            let width = plan.lane_len(output.size);
             let value = match output.value {
                 OutputValue::State(s) => format!("next[{}u + e]", plan.state_slots[s.index()].0),
                 _ => self.element(self.derived.ir.outputs[o]),

@@ -19,6 +19,8 @@ pub mod interface;
 mod lane;
 pub mod plan;
 pub mod refusal;
+pub mod rows;
+pub mod shares;
 pub mod stage;
 
 use crate::Derived;
@@ -373,7 +375,7 @@ fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
         2 => 128,
         _ => target.max_threads,
     };
-    let per_thread = (k * k + 2 * k) * 4;
+    let per_thread = (k * plan.jacobian_block + 2 * k) * 4;
     let most = target.newton_knobs.threads.unwrap_or(measured).min(target.max_threads).max(1);
     let threads = (target.workgroup_bytes.saturating_sub(64) / per_thread.max(1)).clamp(1, most);
     let threads = 1u64 << (63 - threads.leading_zeros());
@@ -406,20 +408,23 @@ pub const CPU_RUNS_IT: &str =
 
 /// Refuses a whole lane whose values are wider than [`WHOLE_LANE_VALUES`],
 /// saying why the state is one lane and where to run the cell instead.
-fn whole_lane_fits(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Result<(), Error> {
-    if plan.mode != LaneMode::Whole {
+fn whole_lane_fits(derived: &Derived, plan: &KernelPlan) -> Result<(), Error> {
+    if matches!(plan.mode, LaneMode::Blocks { .. }) {
         return Ok(());
     }
     let graph = &derived.ir.graph;
-    let widest = graph.iter().filter_map(|(_, node)| node.size().map(|size| dims.of(size))).max().unwrap_or(1);
+    let widest = graph.iter().map(|(_, node)| plan.node_lane_len(node.size())).max().unwrap_or(1);
     if widest <= WHOLE_LANE_VALUES {
         return Ok(());
     }
-    let reason = format!(
-        "one thread a sequence would hold every state ({}), with values of {widest} elements, more than the GPU \
-         kernels hold in one thread ({WHOLE_LANE_VALUES})",
-        plan.whole.as_deref().unwrap_or("one lane")
-    );
+    let lane = match plan.mode {
+        LaneMode::Rows { .. } => format!("one thread a row of the states would hold values of {widest} elements"),
+        _ => format!(
+            "one thread a sequence would hold every state ({}), with values of {widest} elements",
+            plan.whole.as_deref().unwrap_or("one lane")
+        ),
+    };
+    let reason = format!("{lane}, more than the GPU kernels hold in one thread ({WHOLE_LANE_VALUES})");
     Err(refusal::of_whole_lane(derived, reason).with_hint(CPU_RUNS_IT))
 }
 
@@ -427,7 +432,7 @@ fn whole_lane_fits(derived: &Derived, dims: &DimSizes, plan: &KernelPlan) -> Res
 /// device offering `target`.
 pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<GpuKernels, Error> {
     let plan = plan::plan(derived, dims)?;
-    whole_lane_fits(derived, dims, &plan)?;
+    whole_lane_fits(derived, &plan)?;
     let no_newton = if !plan.newton {
         Some(format!(
             "one lane holds every state ({}), {} unknowns, more than Newton takes (at most {})",
@@ -488,7 +493,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
     text.push('\n');
     let shape = newton.unwrap_or(NewtonShape { lanes: 1, chunks: 1, chunk_len: 1 });
     let group = pipeline_group(&plan, target);
-    let cached = if shape.chunk_len * (plan.unknowns + plan.unknowns * plan.unknowns) <= CACHED_WORDS {
+    let cached = if shape.chunk_len * (plan.unknowns + plan.unknowns * plan.jacobian_block) <= CACHED_WORDS {
         shape.chunk_len
     } else {
         1
@@ -497,6 +502,7 @@ pub fn generate(derived: &Derived, dims: &DimSizes, target: &Target) -> Result<G
         &mut text,
         &[
             ("K", plan.unknowns),
+            ("JB", plan.jacobian_block),
             ("C", shape.lanes),
             ("S", shape.chunks),
             ("N", shape.chunk_len),

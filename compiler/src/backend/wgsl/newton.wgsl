@@ -41,7 +41,7 @@ var<workgroup> decided_excess: f32;
 fn identity_step(prev: array<f32, K>, f: ptr<function, array<f32, K>>, jac: ptr<function, array<f32, KK>>) {
     for (var i = 0u; i < K; i++) {
         (*f)[i] = prev[i];
-        for (var j = 0u; j < K; j++) { (*jac)[i * K + j] = select(0.0, 1.0, i == j); }
+        for (var j = 0u; j < JB; j++) { (*jac)[i * JB + j] = select(0.0, 1.0, i == block_start(i) + j); }
     }
 }
 
@@ -142,7 +142,7 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
             // times slower).
             var map: array<f32, KK>;
             var offset: array<f32, K>;
-            for (var i = 0u; i < K; i++) { map[i * K + i] = 1.0; }
+            for (var i = 0u; i < K; i++) { map[i * JB + i - block_start(i)] = 1.0; }
             var prev = entry_old;
             for (var j = 0u; j < N; j++) {
                 var f: array<f32, K>;
@@ -158,13 +158,14 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
                 var next_map: array<f32, KK>;
                 var next_offset: array<f32, K>;
                 for (var i = 0u; i < K; i++) {
+                    let s = block_start(i);
                     var o = f[i];
-                    for (var k = 0u; k < K; k++) { o += jac[i * K + k] * (offset[k] - prev[k]); }
+                    for (var k = 0u; k < JB; k++) { o += jac[i * JB + k] * (offset[s + k] - prev[s + k]); }
                     next_offset[i] = o;
-                    for (var k = 0u; k < K; k++) {
+                    for (var k = 0u; k < JB; k++) {
                         var m = 0.0;
-                        for (var q = 0u; q < K; q++) { m += jac[i * K + q] * map[q * K + k]; }
-                        next_map[i * K + k] = m;
+                        for (var q = 0u; q < JB; q++) { m += jac[i * JB + q] * map[(s + q) * JB + k]; }
+                        next_map[i * JB + k] = m;
                     }
                 }
                 map = next_map;
@@ -207,8 +208,9 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
                 }
                 var next: array<f32, K>;
                 for (var i = 0u; i < K; i++) {
+                    let s = block_start(i);
                     var acc = f[i];
-                    for (var k = 0u; k < K; k++) { acc += jac[i * K + k] * (new_prev[k] - old_prev[k]); }
+                    for (var k = 0u; k < JB; k++) { acc += jac[i * JB + k] * (new_prev[s + k] - old_prev[s + k]); }
                     next[i] = acc;
                     update = max(update, abs(acc - h[j][i]));
                     excess = max(excess, abs(acc - h[j][i]) - settings.rtol * abs(acc));

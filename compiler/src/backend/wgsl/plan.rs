@@ -19,7 +19,7 @@
 
 use crate::Derived;
 use crate::arena::Handle;
-use crate::check::{DimSizes, Input};
+use crate::check::{DimSizes, Input, Side, Size};
 use crate::derive::adjoint::Adjoint;
 use crate::error::Error;
 use crate::ir::{Node, Op};
@@ -32,6 +32,16 @@ pub enum LaneMode {
     Blocks {
         /// Channels per lane.
         width: u64,
+    },
+    /// Lanes of whole rows ([`super::rows`]): lane `l` holds rows `l * rows ..
+    /// (l + 1) * rows` of every value laid along the states' rows (`side`):
+    /// `rows` elements of an `[R]` vector, `rows * C` of an `[R, C]` matrix;
+    /// every other value it holds whole, as every lane does (*replicated*).
+    Rows {
+        /// Rows per lane.
+        rows: u64,
+        /// The states' rows.
+        side: Side,
     },
     /// One lane with every state whole.
     Whole,
@@ -156,10 +166,47 @@ pub struct KernelPlan {
     pub output_prefix: Vec<u64>,
     /// Why the state is one whole lane (`LaneMode::Whole`), if it is.
     pub whole: Option<String>,
+    /// The sizes of the cell's dims the kernels are generated for.
+    pub dims: DimSizes,
+    /// The side of the diagonal blocks of a lane's Jacobian as the kernels
+    /// hold it (`JB`: `K` entries of each of a lane's `K` rows, or one, the
+    /// diagonal, for a lane of one state whose Jacobian is proved diagonal).
+    pub jacobian_block: u64,
+    /// The projections every lane holds whole (lanes of whole rows: the
+    /// replicated ones), each one's first column and width: in the backward
+    /// their cotangents are the lanes' shares, summed ([`super::shares`]).
+    pub replicated: Vec<(u64, u64)>,
     /// Whether the cell's lanes admit a Newton kernel (a whole lane of more
     /// unknowns than [`Device::Gpu`] allows only has the sequential one); a
     /// device may still refuse it (`Target::newton_unknowns`, `GpuKernels::no_newton`).
     pub newton: bool,
+}
+
+/// See [`KernelPlan::windowed`].
+fn windowed(mode: LaneMode, size: Size) -> bool {
+    match mode {
+        LaneMode::Blocks { .. } => true,
+        LaneMode::Rows { side, .. } => super::rows::leading_side(size) == Some(side),
+        LaneMode::Whole => false,
+    }
+}
+
+/// See [`KernelPlan::lane_len`].
+fn lane_len(mode: LaneMode, dims: &DimSizes, size: Size) -> u64 {
+    match mode {
+        LaneMode::Blocks { width } => width,
+        LaneMode::Rows { rows, side } if windowed(mode, size) => dims.of(size) / dims.of(side.size()) * rows,
+        LaneMode::Rows { .. } | LaneMode::Whole => dims.of(size),
+    }
+}
+
+/// See [`KernelPlan::node_lane_len`].
+fn node_lane_len(mode: LaneMode, dims: &DimSizes, size: Option<Size>) -> u64 {
+    match (mode, size) {
+        (_, Some(size)) => lane_len(mode, dims, size),
+        (LaneMode::Blocks { width }, None) => width,
+        (_, None) => 1,
+    }
 }
 
 fn prefix(sizes: &[u64]) -> Vec<u64> {
@@ -191,7 +238,7 @@ pub fn computed_product(derived: &Derived, cell_plan: &CellPlan) -> Option<Handl
 
 /// Whether `node` is read from the buffers rather than computed: an input, a
 /// projection or a staged product.
-fn is_raw(derived: &Derived, cell_plan: &CellPlan, node: Handle<Node>) -> bool {
+pub(super) fn is_raw(derived: &Derived, cell_plan: &CellPlan, node: Handle<Node>) -> bool {
     matches!(derived.ir.graph.node(node).op, Op::Input(_))
         || cell_plan.projections.iter().any(|l| l.products.iter().any(|p| p.node == node))
         || cell_plan.staged_launch(node).is_some()
@@ -227,8 +274,12 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
         (None, _) if derived.structure() == crate::analyse::JacobianStructure::Dense => {
             (LaneMode::Whole, Some("the Jacobian is dense".to_owned()))
         }
-        // A reduction, slice, padding, spread or fold reads across channels.
-        (None, _) => (LaneMode::Whole, Some("a value is read across channels".to_owned())),
+        // A reduction, slice, padding, spread or fold reads across channels:
+        // lanes of whole rows where every such value stays within a row.
+        (None, _) => match super::rows::side(derived, &cell_plan) {
+            Ok(side) => (LaneMode::Rows { rows: 1, side }, None),
+            Err(_) => (LaneMode::Whole, Some("a value is read across channels".to_owned())),
+        },
         (Some(_), _) if !cell_plan.local_outputs => {
             (LaneMode::Whole, Some("an output reads across channels".to_owned()))
         }
@@ -253,16 +304,17 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
             }
             (channels / width, (0..states.len() as u64).map(|s| (s * width, width)).collect::<Vec<_>>())
         }
+        LaneMode::Rows { rows, side } => {
+            let widths = cell.states.iter().map(|(_, state)| lane_len(mode, dims, state.size));
+            let slots = crate::plan::slots(widths).0.iter().map(|s| (s.offset, s.len)).collect();
+            (dims.of(side.size()) / rows, slots)
+        }
         LaneMode::Whole => {
             (1, crate::plan::slots(states.iter().copied()).0.iter().map(|s| (s.offset, s.len)).collect())
         }
     };
     let unknowns: u64 = state_slots.iter().map(|&(_, w)| w).sum();
-    let width_of = |len: u64| match mode {
-        LaneMode::Blocks { width } => width,
-        LaneMode::Whole => len,
-    };
-    let len_of = |node: Handle<Node>| graph.node(node).size().map_or(1, |s| dims.of(s));
+    let width_of = |node: Handle<Node>| node_lane_len(mode, dims, graph.node(node).size());
 
     // The raw values: every projection, and the inputs used other than by one;
     // with stages, only those the recurrence reads (the staged products, and
@@ -274,14 +326,14 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
     for launch in &cell_plan.projections {
         for (product, column) in launch.placed() {
             if read(product.node) {
-                raw.push((RawValue::Projection { node: product.node, column }, width_of(product.rows)));
+                raw.push((RawValue::Projection { node: product.node, column }, width_of(product.node)));
             }
         }
     }
     for launch in &cell_plan.stages.launches {
         if read(launch.product.node) {
             let (node, column) = (launch.product.node, launch.column);
-            raw.push((RawValue::Projection { node, column }, width_of(launch.product.rows)));
+            raw.push((RawValue::Projection { node, column }, width_of(node)));
         }
     }
     for (handle, node) in graph.iter().take(derived.ir.step_len) {
@@ -295,13 +347,29 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
                 .any(|(_, user)| !matches!(user.op, Op::MatVec(..)) && user.op.operands().any(|o| o == handle))
                 || derived.ir.roots().any(|r| r == handle);
             if used_directly {
-                raw.push((RawValue::Input { node: handle, input }, width_of(cell_plan.inputs[input.index()])));
+                raw.push((RawValue::Input { node: handle, input }, width_of(handle)));
             }
         }
     }
-    let hoisted = cell_plan.hoisted.iter().map(|h| (h.node, width_of(len_of(h.node)))).collect();
+    let hoisted = cell_plan.hoisted.iter().map(|h| (h.node, width_of(h.node))).collect();
     let newton = mode != LaneMode::Whole || Device::Gpu.dense_newton(unknowns);
+    let one_diagonal_state =
+        state_slots.len() == 1 && derived.structure() == crate::analyse::JacobianStructure::Diagonal;
+    let jacobian_block = if matches!(mode, LaneMode::Rows { .. }) && one_diagonal_state { 1 } else { unknowns };
+    let replicated = raw
+        .iter()
+        .filter_map(|&(value, width)| match value {
+            RawValue::Projection { node, column } => {
+                let size = graph.node(node).size()?;
+                (matches!(mode, LaneMode::Rows { .. }) && !windowed(mode, size)).then_some((column, width))
+            }
+            RawValue::Input { .. } => None,
+        })
+        .collect();
     Ok(KernelPlan {
+        dims: dims.clone(),
+        replicated,
+        jacobian_block,
         mode,
         lanes,
         unknowns,
@@ -328,12 +396,25 @@ impl KernelPlan {
         }
     }
 
-    /// The width of a value of length `size` within a lane.
-    pub fn width(&self, size: u64) -> u64 {
-        match self.mode {
-            LaneMode::Blocks { width } => width,
-            LaneMode::Whole => size,
-        }
+    /// The elements of a value of `size` a lane holds.
+    pub fn lane_len(&self, size: Size) -> u64 {
+        lane_len(self.mode, &self.dims, size)
+    }
+
+    /// The elements of node value of `size` (`None`: a scalar) a lane holds.
+    pub fn node_lane_len(&self, size: Option<Size>) -> u64 {
+        node_lane_len(self.mode, &self.dims, size)
+    }
+
+    /// Whether each lane holds its own window of a value of `size` (rather
+    /// than the whole value, as every lane does).
+    pub fn windowed(&self, size: Size) -> bool {
+        windowed(self.mode, size)
+    }
+
+    /// Words of a step's shares of the replicated projections' cotangents (`R`).
+    pub fn replicated_width(&self) -> u64 {
+        self.replicated.iter().map(|&(_, width)| width).sum()
     }
 
     /// Values per lane and step that `load_raw` reads.

@@ -92,6 +92,9 @@ fn stage_plan(derived: &Derived, plan: &KernelPlan, stage: &Stage) -> KernelPlan
         output_prefix: plan.output_prefix.clone(),
         whole: None,
         newton: false,
+        dims: plan.dims.clone(),
+        jacobian_block: 1,
+        replicated: Vec::new(),
     }
 }
 
@@ -207,7 +210,7 @@ fn backward(
         format!(
             "staged_grads[(b * settings.steps + t) * STAGED_COLUMNS + {}u + {}]",
             stage.slot.offset,
-            emitter.channel()
+            emitter.block_channel()
         ),
     ));
     emitter.load_raw("load_pre", "Pre");
@@ -236,7 +239,7 @@ fn backward(
     }
     let needed = emitter.needed(roots);
     emitter.nodes(&needed);
-    let channel = emitter.channel();
+    let channel = emitter.block_channel();
     for projection in &adjoint.projections {
         let column = match plan.cell.projection(projection.node) {
             Some((_, column)) => column,

@@ -324,3 +324,31 @@ fn the_newton_kernel_reads_projections_by_column_where_its_lanes_fill_no_sector(
     assert_eq!(forced("projections=column"), ProjectionLayout::ByColumn);
     assert!("projections=rows".parse::<NewtonKnobs>().is_err());
 }
+
+/// A matrix state whose rows stay apart runs in lanes of whole rows: a lane a
+/// row, its Jacobian kept as the diagonal, the `[N]` projections every lane
+/// holds whole listed for the backward's sums; values wider than a thread
+/// holds are refused there too, and an output across the rows keeps one whole
+/// lane.
+#[test]
+fn a_matrix_state_whose_rows_stay_apart_runs_a_row_a_lane() {
+    let source = rnnc_stdlib::get("mamba_ssm").unwrap().source;
+    let at = |source: &str, d: u64, n: u64| kernels(source, &[("D", d), ("N", n)]);
+    let mamba = at(source, 1024, 16).expect("generates");
+    let plan = &mamba.plan;
+    let side = match plan.mode {
+        LaneMode::Rows { rows: 1, side } => side,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(plan.dims.of(side.size()), 1024);
+    assert_eq!((plan.lanes, plan.unknowns, plan.jacobian_block, plan.whole.as_deref()), (1024, 16, 1, None));
+    // W_dt @ x ([D]) is windowed; W_B @ x and W_C @ x ([N]) are replicated.
+    assert_eq!(plan.replicated, vec![(1024, 16), (1040, 16)]);
+    assert!(mamba.recurrence.contains("const JB: u32 = 1u;"));
+    assert!(mamba.newton.is_some());
+    let refused = at(source, 4, WHOLE_LANE_VALUES + 1).expect_err("refused").to_string();
+    assert!(refused.contains("one thread a row of the states would hold values of 65 elements"), "{refused}");
+    let across = source.replace("output y =", "output b = W_B @ x;\n    output y =");
+    let whole = at(&across, 4, 4).expect("generates").plan;
+    assert_eq!((whole.mode, whole.whole.as_deref()), (LaneMode::Whole, Some("a value is read across channels")));
+}
