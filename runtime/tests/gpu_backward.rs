@@ -7,7 +7,7 @@
 mod support;
 
 use rnnc_compiler::analyse::JacobianStructure;
-use rnnc_compiler::backend::wgsl::{ProjectionLayout, Target};
+use rnnc_compiler::backend::wgsl::{LaneMode, ProjectionLayout, Target};
 use rnnc_runtime::gpu::{Gpu, GpuCell};
 use rnnc_runtime::{Method, NewtonSettings};
 use support::gradients::{gradient_errors, random_douts};
@@ -137,6 +137,44 @@ fn a_cell_cut_into_function_parts_has_the_right_gradients() {
 /// step by step, in one workspace: both methods' outputs and gradients still match
 /// the float64 reference, for dense projections and for a block-diagonal
 /// pair of one input (one grouped product of two matrices).
+/// Matrix states in lanes of whole rows beyond what one thread holds whole
+/// (two `[20, 2]` states, 80 elements together): an LSTM's cell and hidden
+/// state as matrices, coupled element by element, so a lane (a row of each)
+/// keeps its dense `4 x 4` Jacobian and Newton iterates; the replicated
+/// projection `W @ x` (`[N]`) read in every row, its cotangent the lanes'
+/// shares summed in groups of 4 lanes and over the 5 groups. Both methods
+/// against the float64 reference.
+#[test]
+fn matrix_states_in_lanes_of_whole_rows_give_the_reference_gradients() {
+    let _one = support::one_at_a_time();
+    let gpu = gpu();
+    let source = "cell matrix_lstm {
+        dim D;
+        dim N;
+        input x: [D];
+        state c: [D, N];
+        state h: [D, N];
+        param W: [N, D];  param u: [D, N];  param v: [D, N];
+        let k = W @ x;
+        let g = outer(x, k);
+        let f = sigmoid(u * h + g);
+        c' = f * c + (1 - f) * tanh(v * h + g);
+        h' = tanh(c') * sigmoid(g);
+        output y = h' @ k;
+    }";
+    let dims = [("D".to_owned(), 20), ("N".to_owned(), 2)];
+    let case = Case::new(source, &dims, 2, 300, 43);
+    let four_lanes = |target: &mut Target| target.newton_knobs.lanes = Some(4);
+    let compiled = GpuCell::compile_with(&gpu, &case.derived, case.data.dims(), four_lanes).expect("compiles");
+    let plan = &compiled.kernels().plan;
+    assert!(matches!(plan.mode, LaneMode::Rows { rows: 1, .. }), "{:?}", plan.mode);
+    assert_eq!((plan.lanes, plan.unknowns, plan.jacobian_block), (20, 4, 4));
+    assert_eq!(plan.replicated.len(), 1, "W @ x held whole by every lane");
+    assert_eq!(compiled.kernels().newton.map(|shape| shape.lanes), Some(4));
+    let failures = check(&gpu, &compiled, &case, "matrix_lstm in lanes of whole rows");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn projections_laid_out_column_by_column_give_the_same_gradients() {
     let _one = support::one_at_a_time();

@@ -60,10 +60,13 @@ pub(super) fn auto_costs(
     };
     let spread = (threads / DEVICE_THREADS).max(1.0);
     let sequential = SEQUENTIAL_START_S + steps as f64 * sequential_step_s * spread;
+    // A lane's step composes its K rows of JB x JB blocks: K^3 dense, K for
+    // a diagonal lane of whole rows.
+    let jb = kernels.plan.jacobian_block as f64;
     let lane_step_s = match kernels.plan.unknowns {
         0..=1 => 15.5e-12,
         2 => 23e-12,
-        _ => 3.35e-12 * k * k * k,
+        _ => 3.35e-12 * k * jb * jb,
     };
     let newton =
         (segments * iterations * NEWTON_ITERATION_S).max(iterations / 4.0 * threads * steps as f64 * lane_step_s);
@@ -83,7 +86,8 @@ mod tests {
     fn kernels(name: &str, size: u64) -> GpuKernels {
         let cell =
             rnnc_compiler::check_source(rnnc_stdlib::get(name).expect("shipped").source).expect("checks").remove(0);
-        let dims = cell.bind_dims(|_| Some(size)).expect("binds");
+        // Every dim `size`, but a matrix state's columns 16 (`mamba_ssm`'s N).
+        let dims = cell.bind_dims(|dim| Some(if dim == "N" { 16 } else { size })).expect("binds");
         let derived = rnnc_compiler::derive_cell(&cell).expect("derives");
         wgsl::generate(&derived, &dims, &Target { workgroup_bytes: 48 * 1024, max_threads: 1024, ..Target::default() })
             .expect("generates")
@@ -111,7 +115,8 @@ mod tests {
     /// measured on an H200 (docs/measurements/h200-run33.jsonl, the rows
     /// after the Newton workgroups were chosen by lanes, h200-run55.jsonl, and
     /// after the faster products, h200-run63.jsonl, and with the guess's two
-    /// sweeps, h200-run107.jsonl with run 104's sequential figures; medians
+    /// sweeps, h200-run107.jsonl with run 104's sequential figures, and
+    /// `mamba_ssm` in lanes of whole rows, h200-run115.jsonl; medians
     /// of 5 to 7, resident): the recurrence alone for a forward, the whole
     /// forward and backward otherwise. The earlier runs' rows where the
     /// sequential method was the faster are gone: the sweeps made Newton the
@@ -153,6 +158,11 @@ mod tests {
             ("para_gru", 256, 1, 65536, false, 10.791, 0.593),
             ("para_lstm", 256, 1, 65536, false, 13.286, 0.795),
             ("block_elman", 256, 1, 65536, false, 40.612, 2.233),
+            // Run 115: a matrix state in lanes of whole rows (D = 1024, N = 16).
+            ("mamba_ssm", 1024, 8, 512, false, 0.829, 0.685),
+            ("mamba_ssm", 1024, 8, 2048, false, 3.374, 2.719),
+            ("mamba_ssm", 1024, 8, 512, true, 3.469, 3.499),
+            ("mamba_ssm", 1024, 8, 2048, true, 12.393, 12.682),
         ];
         for (name, size, batch, steps, backward, sequential_ms, newton_ms) in rows {
             let kernels = kernels(name, size);
