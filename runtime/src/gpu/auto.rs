@@ -116,7 +116,7 @@ mod tests {
     /// after the Newton workgroups were chosen by lanes, h200-run55.jsonl, and
     /// after the faster products, h200-run63.jsonl, and with the guess's two
     /// sweeps, h200-run107.jsonl with run 104's sequential figures, and
-    /// `mamba_ssm` in lanes of whole rows, h200-run115.jsonl; medians
+    /// `mamba_ssm` in lanes of whole rows, h200-run118.jsonl; medians
     /// of 5 to 7, resident): the recurrence alone for a forward, the whole
     /// forward and backward otherwise. The earlier runs' rows where the
     /// sequential method was the faster are gone: the sweeps made Newton the
@@ -158,11 +158,11 @@ mod tests {
             ("para_gru", 256, 1, 65536, false, 10.791, 0.593),
             ("para_lstm", 256, 1, 65536, false, 13.286, 0.795),
             ("block_elman", 256, 1, 65536, false, 40.612, 2.233),
-            // Run 115: a matrix state in lanes of whole rows (D = 1024, N = 16).
-            ("mamba_ssm", 1024, 8, 512, false, 0.829, 0.685),
-            ("mamba_ssm", 1024, 8, 2048, false, 3.374, 2.719),
-            ("mamba_ssm", 1024, 8, 512, true, 3.469, 3.499),
-            ("mamba_ssm", 1024, 8, 2048, true, 12.393, 12.682),
+            // Run 118: a matrix state in lanes of whole rows (D = 1024, N = 16).
+            ("mamba_ssm", 1024, 8, 512, false, 0.848, 0.557),
+            ("mamba_ssm", 1024, 8, 2048, false, 3.438, 2.149),
+            ("mamba_ssm", 1024, 8, 512, true, 3.490, 3.113),
+            ("mamba_ssm", 1024, 8, 2048, true, 12.400, 11.127),
         ];
         for (name, size, batch, steps, backward, sequential_ms, newton_ms) in rows {
             let kernels = kernels(name, size);

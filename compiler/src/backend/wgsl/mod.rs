@@ -363,7 +363,8 @@ const SEQUENCE_WORKGROUPS: u64 = 128;
 /// workgroup memory) 6.15 ms at 256 threads, 6.47 at 128. So: 256 threads for
 /// one unknown, 128 for two, and the longest segments (the most threads) for
 /// workgroups of few lanes ([`SEQUENCE_WORKGROUPS`]; run 55: block_elman at
-/// N = 1024, B = 8, 2 lanes of 128 chunks 5.27 ms against 8 of 32, 6.18).
+/// N = 1024, B = 8, 2 lanes of 128 chunks 5.27 ms against 8 of 32, 6.18);
+/// 64 threads for a diagonal lane of more (run 117).
 fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
     let k = plan.unknowns;
     let wide = (plan.lanes / SEQUENCE_WORKGROUPS).clamp(1, NEWTON_LANES);
@@ -373,6 +374,11 @@ fn newton_shape(plan: &KernelPlan, target: &Target) -> NewtonShape {
         _ if target.newton_knobs.threads.is_some() || lanes < NEWTON_LANES => target.max_threads,
         0..=1 => 256,
         2 => 128,
+        // A diagonal lane of many unknowns (a row of a matrix state):
+        // docs/measurements/h200-run117 (mamba_ssm, D = 1024, N = 16, B = 8,
+        // T = 2048, 8 lanes of 4-step chunks): 64 threads 2.141 ms, 128 (the
+        // most that fit) 2.718, 256 2.722.
+        _ if plan.jacobian_block == 1 => 64,
         _ => target.max_threads,
     };
     let per_thread = (k * plan.jacobian_block + 2 * k) * 4;
