@@ -277,8 +277,8 @@ pub fn plan(derived: &Derived, dims: &DimSizes) -> Result<KernelPlan, Error> {
         // A reduction, slice, padding, spread or fold reads across channels:
         // lanes of whole rows where every such value stays within a row.
         (None, _) => match super::rows::side(derived, &cell_plan) {
-            Ok(side) => (LaneMode::Rows { rows: 1, side }, None),
-            Err(_) => (LaneMode::Whole, Some("a value is read across channels".to_owned())),
+            Some(side) => (LaneMode::Rows { rows: 1, side }, None),
+            None => (LaneMode::Whole, Some("a value is read across channels".to_owned())),
         },
         (Some(_), _) if !cell_plan.local_outputs => {
             (LaneMode::Whole, Some("an output reads across channels".to_owned()))

@@ -19,8 +19,9 @@
 //! the gather of the accumulators.
 
 use crate::Derived;
+use crate::arena::Handle;
 use crate::check::{Along, Side, Size};
-use crate::ir::Op;
+use crate::ir::{Node, Op};
 use crate::plan::CellPlan;
 
 /// The side a value of `size` is laid along first: its rows (a vector's
@@ -32,36 +33,29 @@ pub fn leading_side(size: Size) -> Option<Side> {
     }
 }
 
-/// The states' rows, when the step has a lane form in lanes of whole rows;
-/// else why not.
-pub fn side(derived: &Derived, cell_plan: &CellPlan) -> Result<Side, String> {
-    let cell = &derived.cell;
-    let mut sides = cell.states.iter().map(|(_, state)| leading_side(state.size));
-    let side = sides.next().flatten().ok_or("a state has no rows")?;
+/// The states' rows, when the step has a lane form in lanes of whole rows:
+/// every state laid along the same rows, every step node keeping rows apart
+/// (see the module's comment), every output windowed.
+pub fn side(derived: &Derived, cell_plan: &CellPlan) -> Option<Side> {
+    let mut sides = derived.cell.states.iter().map(|(_, state)| leading_side(state.size));
+    let side = sides.next().flatten()?;
     if sides.any(|s| s != Some(side)) {
-        return Err("the states do not share their rows".to_owned());
+        return None;
     }
     let windowed = |size: Option<Size>| size.and_then(leading_side) == Some(side);
     let graph = &derived.ir.graph;
-    for (handle, node) in graph.iter().take(derived.ir.step_len) {
+    let within_rows = |(handle, node): (Handle<Node>, &Node)| {
         let result = windowed(node.size());
         let read = node.op.operands().any(|a| windowed(graph.node(a).size()));
-        let within_rows = match node.op {
+        match node.op {
             Op::Spread(a, Along::Cols) => !windowed(graph.node(a).size()),
             Op::Spread(_, Along::Rows) | Op::Fold(_, Along::Rows) => true,
             Op::Fold(..) | Op::Reduce(..) | Op::FirstMax(_) | Op::Slice(..) | Op::Pad(..) => !read && !result,
             Op::MatVec(..) | Op::MatVecT(..) => super::plan::is_raw(derived, cell_plan, handle),
             _ => result || !read,
-        };
-        if !within_rows {
-            return Err(format!("v{} reads across rows", handle.index()));
         }
-    }
-    for (o, &root) in derived.ir.outputs.iter().enumerate() {
-        if !windowed(graph.node(root).size()) {
-            let name = &cell.outputs[crate::arena::Handle::from_index(o)].name;
-            return Err(format!("output `{name}` is not laid along the rows"));
-        }
-    }
-    Ok(side)
+    };
+    let step_within_rows = graph.iter().take(derived.ir.step_len).all(within_rows);
+    let outputs_windowed = derived.ir.outputs.iter().all(|&root| windowed(graph.node(root).size()));
+    (step_within_rows && outputs_windowed).then_some(side)
 }
