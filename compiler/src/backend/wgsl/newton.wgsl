@@ -88,13 +88,15 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
         }
         // With CHAINED_GUESS (`NewtonKnobs::chained`), each chunk's steps one
         // after another from the segment's start state (fewer iterations on
-        // long segments: docs/measurements/h200-run64).
+        // long segments: docs/measurements/h200-run64). A linear cell's scan is
+        // exact from any trajectory: its guess is the start state, unstepped.
         var guess_prev = start;
         for (var j = 0u; j < N; j++) {
             let t = first + j;
             if place.live && t < settings.steps {
                 pre[j] = hoist(raw[j], place.lane);
-                h[j] = step(place.lane, pre[j], guess_prev);
+                h[j] = guess_prev;
+                if LINEAR == 0u { h[j] = step(place.lane, pre[j], guess_prev); }
             } else {
                 h[j] = guess_prev;
             }
@@ -103,7 +105,7 @@ fn newton(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id)
         // GUESS_SWEEPS > 1 (`NewtonKnobs::sweeps`, 2 by default): more sweeps
         // of the guess, each chunk chained again from the previous chunk's
         // last guess (fewer iterations: docs/measurements/h200-run107).
-        for (var sweep = 1u; sweep < GUESS_SWEEPS; sweep++) {
+        for (var sweep = 1u; sweep < GUESS_SWEEPS && LINEAR == 0u; sweep++) {
             chunk_last[place.me] = h[N - 1u];
             workgroupBarrier();
             var sweep_prev = start;
