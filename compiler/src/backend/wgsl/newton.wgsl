@@ -27,8 +27,9 @@
 // sends the segment to the sequential method instead (exact, and reported).
 // For a cell the plan proved linear in its states (LINEAR = 1), the linear
 // recurrence of the first iteration is the cell itself, so that iteration is the
-// exact solution: the kernel stops after it, with no test and no fallback (the
-// `scan` method; the report's update is not measured).
+// exact solution from any trajectory: the guess is the segment's start state,
+// unstepped, and the kernel stops after the iteration, with no test and no
+// fallback (the `scan` method; the report's update is not measured).
 
 // `chunk_map`, `chunk_offset` and the scan's rounds are in `affine.wgsl`.
 var<workgroup> chunk_last: array<array<f32, K>, THREADS>;
