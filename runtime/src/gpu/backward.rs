@@ -272,13 +272,15 @@ impl GpuCell {
             // projections' cotangents, summed into their columns. Its settings
             // record is the first window's again (it reads the pass's sizes).
             let sums = gpu.kernel("backward", &adjoint.text, "replicated_sums")?;
+            let grid = shares::sums_grid(plan, rows as u64, gpu.max_workgroups_per_dimension());
             let first = &records[..1];
-            for bind_group in
-                self.window_bind_groups(gpu, workspace, &sums, &adjoint.bindings, true, first, &mut uploads)?
-            {
-                let grid = shares::sums_grid(plan, rows as u64, gpu.max_workgroups_per_dimension());
-                recurrence.push(Dispatch { kernel: Arc::clone(&sums), bind_group, grid });
-            }
+            let groups =
+                self.window_bind_groups(gpu, workspace, &sums, &adjoint.bindings, true, first, &mut uploads)?;
+            recurrence.extend(groups.into_iter().map(|bind_group| Dispatch {
+                kernel: Arc::clone(&sums),
+                bind_group,
+                grid,
+            }));
         }
         let (weight_products, input_products) =
             self.gradient_products(gpu, workspace, rows as u64, exchange, &mut uploads)?;

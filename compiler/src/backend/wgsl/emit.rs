@@ -142,16 +142,6 @@ impl<'a> Emitter<'a> {
         if self.plan.windowed(size) { format!("(lane * {}u + e)", self.plan.lane_len(size)) } else { "e".to_owned() }
     }
 
-    /// The channel of element `e` of a lane of independent channels
-    /// ([`LaneMode::Blocks`], where every value is windowed alike; the stage
-    /// kernels' lanes).
-    pub(super) fn block_channel(&self) -> String {
-        match self.plan.mode {
-            LaneMode::Blocks { width } => format!("(lane * {width}u + e)"),
-            LaneMode::Rows { .. } | LaneMode::Whole => "e".to_owned(),
-        }
-    }
-
     /// [`Emitter::channel_of`] the value of node `handle` (a scalar: `e`).
     pub(super) fn channel_of_node(&self, handle: Handle<Node>) -> String {
         match self.node(handle).size() {

@@ -205,13 +205,11 @@ fn backward(
     let columns = ones + 1;
     let stage_plan = stage_plan(derived, plan, stage);
     let mut emitter = Emitter::new(derived, dims, &stage_plan);
+    // Every value of a stage's lane is its one channel, alike.
+    let channel = emitter.channel_of_node(stage.operand);
     emitter.stage_seed = Some((
         operand.seed,
-        format!(
-            "staged_grads[(b * settings.steps + t) * STAGED_COLUMNS + {}u + {}]",
-            stage.slot.offset,
-            emitter.block_channel()
-        ),
+        format!("staged_grads[(b * settings.steps + t) * STAGED_COLUMNS + {}u + {channel}]", stage.slot.offset),
     ));
     emitter.load_raw("load_pre", "Pre");
     emitter.text.push_str("fn stage_pullback(lane: u32, b: u32, t: u32, pre: Pre) {\n");
@@ -239,7 +237,6 @@ fn backward(
     }
     let needed = emitter.needed(roots);
     emitter.nodes(&needed);
-    let channel = emitter.block_channel();
     for projection in &adjoint.projections {
         let column = match plan.cell.projection(projection.node) {
             Some((_, column)) => column,
