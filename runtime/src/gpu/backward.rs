@@ -345,7 +345,14 @@ impl GpuCell {
         for &(slot, offset, len) in &reads {
             let bytes = len as u64 * 4;
             if bytes > 0 {
-                recorder.encoder.copy_buffer_to_buffer(&workspace.get(slot)?.buffer, offset * 4, &readback, at, bytes);
+                let source = workspace.get(slot)?;
+                recorder.encoder.copy_buffer_to_buffer(
+                    &source.buffer,
+                    source.byte_offset(offset),
+                    &readback,
+                    at,
+                    bytes,
+                );
             }
             at += bytes;
         }

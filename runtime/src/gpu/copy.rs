@@ -3,8 +3,10 @@
 //! ([`super::exchange`]). A copy whose two ranges start at the device's
 //! binding alignment and are whole quads runs as the quad copy kernel
 //! (`wgsl::copy_text`), in parts no larger than one binding; any other by the
-//! copy command. `RNNC_EXCHANGE_COPY=command` sends every copy to the copy
-//! command (a measurement knob). H200, docs/measurements/h200-run71 (the
+//! copy command; a copy onto the very words it reads (a slot that is a view
+//! of the exchange: `Exchange::bind_in_place`) is dropped.
+//! `RNNC_EXCHANGE_COPY=command` sends every copy to the copy command (a
+//! measurement knob). H200, docs/measurements/h200-run71 (the
 //! PyTorch layer's device path, ParaGRU, B = 8, N = 1024): forward + backward
 //! 8.92 -> 8.39 ms at T = 2048 (four copies of 67 MB), 25.71 -> 23.79 at
 //! T = 8192.
@@ -67,12 +69,17 @@ impl Copies {
         // Each copy checked, then to the command, or to the kernel in parts.
         let (mut parts, mut commands) = (Vec::new(), Vec::new());
         for copy in copies.into_iter().filter(|c| c.len > 0) {
-            let (src_len, dst_len) = (workspace.get(copy.src)?.len() as u64, workspace.get(copy.dst)?.len() as u64);
-            if copy.from + copy.len > src_len || copy.to + copy.len > dst_len {
+            let (src, dst) = (workspace.get(copy.src)?, workspace.get(copy.dst)?);
+            if copy.from + copy.len > src.len() as u64 || copy.to + copy.len > dst.len() as u64 {
                 return Err(GpuError::Device(format!(
                     "internal: a copy overruns the {:?} or the {:?} buffer",
                     copy.src, copy.dst
                 )));
+            }
+            // A view of the source's words (an exchange's tensors bound in
+            // place) holds them already.
+            if src.same_word(copy.from, dst, copy.to) {
+                continue;
             }
             let aligned = copy.from % align == 0 && copy.to % align == 0 && copy.len % 4 == 0;
             if part == 0 || !aligned {
@@ -100,8 +107,9 @@ impl Copies {
     /// Records the copies into `recorder` (the kernel's as one phase).
     pub(super) fn record(&self, recorder: &mut Recorder<'_>, workspace: &Workspace) -> Result<(), GpuError> {
         for copy in &self.commands {
-            let (src, dst) = (&workspace.get(copy.src)?.buffer, &workspace.get(copy.dst)?.buffer);
-            recorder.encoder.copy_buffer_to_buffer(src, copy.from * 4, dst, copy.to * 4, copy.len * 4);
+            let (src, dst) = (workspace.get(copy.src)?, workspace.get(copy.dst)?);
+            let (from, to) = (src.byte_offset(copy.from), dst.byte_offset(copy.to));
+            recorder.encoder.copy_buffer_to_buffer(&src.buffer, from, &dst.buffer, to, copy.len * 4);
         }
         let Some(kernel) = &self.kernel else { return Ok(()) };
         let dispatches: Vec<Dispatch> = self
@@ -155,5 +163,44 @@ mod tests {
         assert!(every.kernel.is_none() && Copies::plan(&gpu, &mut workspace, []).expect("plans").kernel.is_none());
         let overrun = WordCopy { len: n as u64, ..aligned };
         assert!(Copies::plan(&gpu, &mut workspace, [overrun]).is_err());
+    }
+
+    /// A slot that is a view of another's words: a copy onto the very words it
+    /// reads is dropped, and copies from elsewhere, by the kernel or by the
+    /// command, land at the view's offset.
+    #[test]
+    fn copies_onto_the_same_words_of_a_view_are_dropped() {
+        let gpu = Gpu::open(None).unwrap_or_else(|e| panic!("tests need a GPU adapter (lavapipe in CI): {e}"));
+        let mut workspace = Workspace::default();
+        let (n, align) = (4096u64, (gpu.binding_alignment() / 4).max(4));
+        let data: Vec<f32> = (0..n).map(|i| i as f32 + 0.25).collect();
+        let other: Vec<f32> = (0..n).map(|i| -(i as f32)).collect();
+        workspace.ensure(&gpu, Slot::Exchange, n as usize).expect("allocates");
+        workspace.ensure(&gpu, Slot::Params, n as usize).expect("allocates");
+        gpu.write(workspace.get(Slot::Exchange).expect("made"), 0, &data).expect("writes");
+        gpu.write(workspace.get(Slot::Params).expect("made"), 0, &other).expect("writes");
+        let view = workspace.get(Slot::Exchange).expect("made").view(2 * align, 1024);
+        assert!(view.is_view());
+        workspace.attach(Slot::Inputs, view);
+        let same = WordCopy { src: Slot::Exchange, from: 2 * align + 8, dst: Slot::Inputs, to: 8, len: 100 };
+        let into = WordCopy { src: Slot::Params, from: 0, dst: Slot::Inputs, to: align, len: 64 };
+        let command = WordCopy { src: Slot::Params, from: 1, dst: Slot::Inputs, to: 3, len: 5 };
+        let copies = Copies::plan_in_parts(&gpu, &mut workspace, [same, into, command], 4 * align).expect("plans");
+        let parts = into.len.div_ceil(4 * align) as usize;
+        assert_eq!((copies.dispatches.len(), &copies.commands), (parts, &vec![command]), "the same words dropped");
+        let mut recorder = Recorder::new(&gpu, "copies");
+        copies.record(&mut recorder, &workspace).expect("records");
+        recorder.submit().expect("submits");
+        let got: Vec<f32> = gpu.read(workspace.get(Slot::Exchange).expect("made")).expect("reads");
+        let mut want = data.clone();
+        for c in [into, command] {
+            let to = (2 * align + c.to) as usize;
+            want[to..to + c.len as usize].copy_from_slice(&other[c.from as usize..(c.from + c.len) as usize]);
+        }
+        assert_eq!(got, want);
+        let read: Vec<f32> = gpu.read_range(workspace.get(Slot::Inputs).expect("attached"), 8, 4).expect("reads");
+        assert_eq!(read, want[(2 * align + 8) as usize..(2 * align + 12) as usize]);
+        workspace.detach_views();
+        assert!(workspace.get(Slot::Inputs).is_err() && workspace.get(Slot::Exchange).is_ok());
     }
 }

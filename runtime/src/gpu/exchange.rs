@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use rnnc_compiler::backend::wgsl::{GatherTable, GradientLayout, gather_text};
+use rnnc_compiler::backend::wgsl::{Buffer, GatherTable, GradientLayout, gather_text};
 
 use super::backward::{BackwardIo, BackwardTimes, PassContext};
 use super::cell::{GpuCell, GpuTape, ParamSource};
@@ -55,6 +55,9 @@ pub struct Exchange {
     /// The value the current ordered call signals with its pass's submission
     /// ([`Exchange::stage_signal`]).
     signal: Mutex<Option<u64>>,
+    /// The workspace slots its regions stand for in place, made on first use
+    /// ([`Exchange::bind_in_place`]).
+    views: Mutex<HashMap<Slot, GpuBuffer>>,
 }
 
 /// A planned gathered sum on the device: its table and its record, and the
@@ -221,6 +224,57 @@ impl Exchange {
         (self.layout.batch, self.layout.steps)
     }
 
+    /// The kernels' buffers its calls so far bound in place, by name
+    /// (`Douts`, `Inputs`, `Outputs`; [`Exchange::bind_in_place`]).
+    pub fn in_place(&self) -> Vec<String> {
+        let views = self.views.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut names: Vec<String> = views.keys().map(|slot| format!("{slot:?}")).collect();
+        names.sort();
+        names
+    }
+
+    /// Makes `slot` of `workspace` a view of the exchange's words where its
+    /// tensors, `regions`, lie as the slot holds them (tensor `i` at word
+    /// `rows * prefixes[i]`) at one offset that a binding may start at: the
+    /// kernels then read and write the exchange in place, and the copies
+    /// between the two are dropped ([`super::copy::Copies::plan`]). Elsewhere
+    /// (regions padded apart) the slot keeps its own buffer and the copies.
+    /// For one call: [`Workspace::detach_views`] drops the view after it.
+    /// Whether it did; `RNNC_EXCHANGE_IN_PLACE=0` keeps the copies (a
+    /// measurement knob).
+    fn bind_in_place(
+        &self,
+        gpu: &Gpu,
+        workspace: &mut Workspace,
+        slot: Slot,
+        regions: &[Region],
+        prefixes: &[u64],
+    ) -> bool {
+        if std::env::var("RNNC_EXCHANGE_IN_PLACE").is_ok_and(|v| v.trim() == "0") {
+            return false;
+        }
+        let mut views = self.views.lock().unwrap_or_else(PoisonError::into_inner);
+        if !views.contains_key(&slot) {
+            let rows = (self.layout.batch * self.layout.steps) as u64;
+            let (Some(first), Some(last)) = (regions.first(), regions.last()) else { return false };
+            let base = first.offset as u64;
+            let in_order = regions.iter().zip(prefixes).all(|(r, &prefix)| r.offset as u64 == base + rows * prefix);
+            let aligned = base % (gpu.binding_alignment() / 4).max(1) == 0;
+            if !(in_order && aligned && prefixes.first() == Some(&0)) {
+                return false;
+            }
+            let len = last.offset + last.len() - first.offset;
+            views.insert(slot, self.buffer.view(base, len));
+        }
+        match views.get(&slot) {
+            Some(view) => {
+                workspace.attach(slot, view.share());
+                true
+            }
+            None => false,
+        }
+    }
+
     fn check_cell(&self, cell: &GpuCell) -> Result<(), GpuError> {
         if self.cell != cell.id() {
             return Err(GpuError::Device("the exchange was made for another compiled cell".into()));
@@ -306,6 +360,7 @@ impl GpuCell {
             timeline,
             deferred: DeferredReport::default(),
             signal: Mutex::default(),
+            views: Mutex::default(),
         })
     }
 
@@ -412,11 +467,29 @@ impl GpuCell {
         let mut workspace = self.workspace();
         workspace.attach(Slot::Exchange, exchange.buffer.share());
         let shape = exchange.shape();
-        let run = self.prepare(gpu, &mut workspace, shape, ParamSource::Exchange(exchange), method, keep)?;
-        let pass = run.whole_batch(shape, "a forward through an exchange")?;
-        let io = PassIo::Exchange { exchange, ordered };
-        let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, io, &pass, settings, keep)?;
-        workspace.resident_inputs = Some(shape);
+        let plan = &self.kernels().plan;
+        let layout = exchange.layout();
+        let inputs = exchange.bind_in_place(gpu, &mut workspace, Slot::Inputs, layout.inputs(), &plan.input_prefix);
+        // One dispatch may not bind a buffer both to read and to write: the
+        // outputs, which the recurrence writes, stand in place only where it
+        // reads no input from the exchange.
+        if !(inputs && self.kernels().bindings.contains(&Buffer::Inputs)) {
+            exchange.bind_in_place(gpu, &mut workspace, Slot::Outputs, layout.outputs(), &plan.output_prefix);
+        }
+        let solved =
+            self.prepare(gpu, &mut workspace, shape, ParamSource::Exchange(exchange), method, keep).and_then(|run| {
+                let pass = run.whole_batch(shape, "a forward through an exchange")?;
+                let io = PassIo::Exchange { exchange, ordered };
+                let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, io, &pass, settings, keep)?;
+                Ok((stats, run))
+            });
+        let (stats, run) = match solved {
+            Ok(solved) => solved,
+            Err(e) => {
+                workspace.detach_views();
+                return Err(e);
+            }
+        };
         let forward = exchange.forwards.fetch_add(1, Ordering::Relaxed) + 1;
         let tape = keep.then(|| GpuTape {
             cell: self.id(),
@@ -427,6 +500,9 @@ impl GpuCell {
             exchange: Some((exchange.buffer.id, forward)),
             buffers: PASS_SLOTS.iter().filter_map(|&slot| workspace.take(slot).map(|b| (slot, b))).collect(),
         });
+        // The inputs stay for a later call only in a buffer of the workspace's own.
+        workspace.resident_inputs = workspace.get(Slot::Inputs).is_ok_and(|b| !b.is_view()).then_some(shape);
+        workspace.detach_views();
         Ok((stats, run, tape))
     }
 
@@ -482,17 +558,23 @@ impl GpuCell {
             workspace.put(slot, buffer);
         }
         workspace.attach(Slot::Exchange, exchange.buffer.share());
+        let plan = &self.kernels().plan;
+        exchange.bind_in_place(gpu, &mut workspace, Slot::Douts, exchange.layout().douts(), &plan.output_prefix);
         let params = if workspace.params_fingerprint == Some(tape.params) {
             ParamSource::Resident
         } else {
             ParamSource::Exchange(exchange)
         };
-        let run = self.prepare(gpu, &mut workspace, shape, params, tape.method, true)?;
-        let pass = run.whole_batch(shape, "a backward through an exchange")?;
-        let (scan, kernel) = self.adjoint_kernel(gpu, adjoint, run.method)?;
-        let context = PassContext { pass: &pass, adjoint, scan, kernel: &kernel };
-        let io = BackwardIo::Exchange { exchange, ordered };
-        let (_, mut times) = self.backward_pass(gpu, &mut workspace, &context, io)?;
+        let solved = self.prepare(gpu, &mut workspace, shape, params, tape.method, true).and_then(|run| {
+            let pass = run.whole_batch(shape, "a backward through an exchange")?;
+            let (scan, kernel) = self.adjoint_kernel(gpu, adjoint, run.method)?;
+            let context = PassContext { pass: &pass, adjoint, scan, kernel: &kernel };
+            let io = BackwardIo::Exchange { exchange, ordered };
+            self.backward_pass(gpu, &mut workspace, &context, io)
+        });
+        // The tape's views and the cotangents' go with the call.
+        workspace.detach_views();
+        let (_, mut times) = solved?;
         times.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
         Ok(times)
     }

@@ -1,17 +1,26 @@
 //! Device buffers: creating (counted), writing, clearing and reading back
-//! 32-bit data.
+//! 32-bit data; views of a range of another buffer's words, which kernels
+//! bind in place.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::device::{Gpu, GpuError};
 
-/// A storage buffer of 32-bit words (f32 or u32) on the device.
+/// A storage buffer of 32-bit words (f32 or u32) on the device, or a view of
+/// a range of one's words.
 pub struct GpuBuffer {
     pub(super) buffer: wgpu::Buffer,
     len: usize,
-    /// Unique per device: which buffer a cached bind group refers to.
+    /// Unique per device: which buffer (or view) a cached bind group refers to.
     pub(super) id: u64,
+    /// Where its words start in `buffer` (0 but for a view).
+    base: u64,
+    /// The id of the buffer whose words it holds (its own but for a view).
+    root: u64,
 }
+
+/// Identities of views, apart from the allocations' counts that name buffers.
+static VIEW_IDS: AtomicU64 = AtomicU64::new(1 << 62);
 
 impl GpuBuffer {
     /// The number of 32-bit words.
@@ -27,18 +36,46 @@ impl GpuBuffer {
     /// Another handle of the same buffer (same identity), for a workspace that
     /// uses a buffer another object owns.
     pub(super) fn share(&self) -> GpuBuffer {
-        GpuBuffer { buffer: self.buffer.clone(), len: self.len, id: self.id }
+        GpuBuffer { buffer: self.buffer.clone(), ..*self }
+    }
+
+    /// Words `base..base + len` of this buffer as a buffer of their own, a
+    /// new identity: bound, copied or cleared, it is those words in place.
+    /// `base` must be aligned as bindings' offsets are; the binding of the
+    /// whole view is rounded up to whole quads, which the buffer must hold.
+    pub(super) fn view(&self, base: u64, len: usize) -> GpuBuffer {
+        let id = VIEW_IDS.fetch_add(1, Ordering::Relaxed);
+        GpuBuffer { buffer: self.buffer.clone(), len, id, base: self.base + base, root: self.root }
+    }
+
+    /// Whether it is a view of another buffer's words.
+    pub(super) fn is_view(&self) -> bool {
+        self.id != self.root
+    }
+
+    /// Whether its word `at` is `other`'s word `other_at` (the same memory).
+    pub(super) fn same_word(&self, at: u64, other: &GpuBuffer, other_at: u64) -> bool {
+        self.root == other.root && self.base + at == other.base + other_at
+    }
+
+    /// The byte offset of its word `word` in `buffer` (for copy commands).
+    pub(super) fn byte_offset(&self, word: u64) -> u64 {
+        (self.base + word) * 4
     }
 
     /// The whole buffer as a binding.
     pub(super) fn whole(&self) -> wgpu::BufferBinding<'_> {
-        wgpu::BufferBinding { buffer: &self.buffer, offset: 0, size: None }
+        if !self.is_view() {
+            return wgpu::BufferBinding { buffer: &self.buffer, offset: 0, size: None };
+        }
+        self.range(0, self.len.max(1).next_multiple_of(4) as u64)
     }
 
     /// Words `offset..offset + len` as a binding (the offset aligned as the
     /// device requires, which the caller guarantees).
     pub(super) fn range(&self, offset: u64, len: u64) -> wgpu::BufferBinding<'_> {
-        wgpu::BufferBinding { buffer: &self.buffer, offset: offset * 4, size: std::num::NonZeroU64::new(len * 4) }
+        let size = std::num::NonZeroU64::new(len * 4);
+        wgpu::BufferBinding { buffer: &self.buffer, offset: self.byte_offset(offset), size }
     }
 }
 
@@ -76,7 +113,7 @@ impl Gpu {
     pub fn storage(&self, label: &str, len: usize) -> Result<GpuBuffer, GpuError> {
         let buffer = self.create(label, (len.max(1).next_multiple_of(4) * 4) as u64, STORAGE_USAGE)?;
         let id = self.allocations();
-        Ok(GpuBuffer { buffer, len, id })
+        Ok(GpuBuffer { buffer, len, id, base: 0, root: id })
     }
 
     /// A storage buffer of `len` zero words that may be longer than one
@@ -112,7 +149,7 @@ impl Gpu {
     /// exported memory), counted and given its identity.
     pub(super) fn counted(&self, buffer: wgpu::Buffer, len: usize) -> GpuBuffer {
         let id = self.allocations.fetch_add(1, Ordering::Relaxed) + 1;
-        GpuBuffer { buffer, len, id }
+        GpuBuffer { buffer, len, id, base: 0, root: id }
     }
 
     /// A buffer holding `words`.
@@ -134,7 +171,7 @@ impl Gpu {
             )));
         }
         if !words.is_empty() {
-            self.queue.write_buffer(&buffer.buffer, (offset * 4) as u64, bytemuck::cast_slice(words));
+            self.queue.write_buffer(&buffer.buffer, buffer.byte_offset(offset as u64), bytemuck::cast_slice(words));
         }
         Ok(())
     }
@@ -177,7 +214,7 @@ impl Gpu {
         let staging = self.create("readback", bytes, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST)?;
         let mut encoder =
             self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
-        encoder.copy_buffer_to_buffer(&source.buffer, (offset * 4) as u64, &staging, 0, bytes);
+        encoder.copy_buffer_to_buffer(&source.buffer, source.byte_offset(offset as u64), &staging, 0, bytes);
         self.queue.submit([encoder.finish()]);
         self.map_read(&staging, bytes)
     }

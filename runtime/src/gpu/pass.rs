@@ -234,13 +234,8 @@ impl GpuCell {
         copies_out.record(&mut recorder, workspace)?;
         let output_bytes = (output_words * 4) as u64;
         if output_bytes > 0 {
-            recorder.encoder.copy_buffer_to_buffer(
-                &workspace.get(Slot::Outputs)?.buffer,
-                0,
-                &readback,
-                0,
-                output_bytes,
-            );
+            let outputs = workspace.get(Slot::Outputs)?;
+            recorder.encoder.copy_buffer_to_buffer(&outputs.buffer, outputs.byte_offset(0), &readback, 0, output_bytes);
         }
         recorder.encoder.copy_buffer_to_buffer(
             &workspace.get(Slot::Stats)?.buffer,

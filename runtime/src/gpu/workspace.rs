@@ -183,6 +183,16 @@ impl Workspace {
         self.buffers.insert(slot, buffer);
     }
 
+    /// Drops every slot that is a view of another buffer's words (an
+    /// exchange's tensors bound in place for one call), so that no later call
+    /// writes through it.
+    pub(super) fn detach_views(&mut self) {
+        let views: Vec<Slot> = self.buffers.iter().filter(|(_, b)| b.is_view()).map(|(&slot, _)| slot).collect();
+        for slot in views {
+            self.take(slot);
+        }
+    }
+
     /// The bind group of `kernel` over `bindings`, made once.
     pub(super) fn bind_group(
         &mut self,
@@ -271,7 +281,7 @@ impl Workspace {
             if offset + words.len() as u64 > target.len() as u64 {
                 return Err(GpuError::Device(format!("internal: an upload overruns the {slot:?} buffer")));
             }
-            encoder.copy_buffer_to_buffer(upload, at, &target.buffer, offset * 4, bytes);
+            encoder.copy_buffer_to_buffer(upload, at, &target.buffer, target.byte_offset(*offset), bytes);
             at += bytes;
         }
         Ok(())
