@@ -3,29 +3,29 @@
 //! cotangents and every gradient, at the regions of its
 //! [`ExchangeLayout`], which another API on the same GPU reads and writes in
 //! place (its memory exported to CUDA: `interop.rs`). A forward through it
-//! copies the parameters, inputs and initial states from it on the device and
-//! its outputs to it; the backward copies the cotangents from it and assembles
-//! every gradient into it on the device (the input gradients' elementwise part
-//! copied and the matrix products added onto it, the parameters' accumulators
-//! summed by the `gather` kernel, the projection matrices' gradients copied).
-//! Nothing crosses the host but the settings and the statistics.
+//! reads the parameters, inputs and initial states from it on the device and
+//! writes its outputs to it; the backward reads the cotangents from it and
+//! assembles every gradient into it (`assembly.rs`). The inputs, outputs and
+//! cotangents are bound in place where their regions lie as the kernels'
+//! buffers hold them ([`Exchange::bind_in_place`]), else copied. Nothing
+//! crosses the host but the settings and the statistics.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use rnnc_compiler::backend::wgsl::{Buffer, GatherTable, GradientLayout, gather_text};
+use rnnc_compiler::backend::wgsl::{Buffer, GatherTable, gather_text};
 
 use super::backward::{BackwardIo, BackwardTimes, PassContext};
 use super::cell::{GpuCell, GpuTape, ParamSource};
-use super::copy::WordCopy;
 use super::deferred::DeferredReport;
 use super::device::{Gpu, GpuError};
 use super::interop::ExportedMemory;
 use super::kernel::{Dispatch, Kernel, Recorder};
 use super::memory::GpuBuffer;
-use super::pass::{Pass, PassIo};
+use super::pass::PassIo;
 use super::timeline::{SharedTimeline, TimelinePoints};
 use super::workspace::{PASS_SLOTS, Slot, Workspace};
 use crate::data::{ExchangeLayout, Region};
@@ -43,7 +43,7 @@ pub struct Exchange {
     expansion: Option<Gather>,
     /// The parameters' gradient sums, per backward kernel (`scan` or not),
     /// planned on the first backward pass that needs them.
-    gradient_sums: Mutex<HashMap<bool, Arc<Gather>>>,
+    pub(super) gradient_sums: Mutex<HashMap<bool, Arc<Gather>>>,
     /// Forward passes run through it so far: a tape names the one that made
     /// it, whose tensors the exchange must still hold for the backward pass.
     forwards: AtomicU64,
@@ -63,7 +63,7 @@ pub struct Exchange {
 /// A planned gathered sum on the device: its table and its record, and the
 /// word ranges of its source and destination buffers that its indices count
 /// from (`None`: the whole buffer).
-struct Gather {
+pub(super) struct Gather {
     table: GpuBuffer,
     sizes: GpuBuffer,
     grid: [u32; 3],
@@ -74,7 +74,7 @@ struct Gather {
 impl Gather {
     /// Uploads `table`, to be added (`accumulate`) or written, its indices
     /// counting from the ranges `src` and `dst` (words `(offset, len)`).
-    fn upload(
+    pub(super) fn upload(
         gpu: &Gpu,
         table: &GatherTable,
         accumulate: bool,
@@ -93,7 +93,7 @@ impl Gather {
     }
 
     /// Its dispatch, summing words of `src` into `dst`.
-    fn dispatch(
+    pub(super) fn dispatch(
         &self,
         gpu: &Gpu,
         kernel: &Arc<Kernel>,
@@ -254,25 +254,25 @@ impl Exchange {
             return false;
         }
         let mut views = self.views.lock().unwrap_or_else(PoisonError::into_inner);
-        if !views.contains_key(&slot) {
-            let rows = (self.layout.batch * self.layout.steps) as u64;
-            let (Some(first), Some(last)) = (regions.first(), regions.last()) else { return false };
-            let base = first.offset as u64;
-            let in_order = regions.iter().zip(prefixes).all(|(r, &prefix)| r.offset as u64 == base + rows * prefix);
-            let aligned = base % (gpu.binding_alignment() / 4).max(1) == 0;
-            if !(in_order && aligned && prefixes.first() == Some(&0)) {
-                return false;
-            }
-            let len = last.offset + last.len() - first.offset;
-            views.insert(slot, self.buffer.view(base, len));
+        if let Entry::Vacant(entry) = views.entry(slot) {
+            let Some(view) = self.view_of(gpu, regions, prefixes) else { return false };
+            entry.insert(view);
         }
-        match views.get(&slot) {
-            Some(view) => {
-                workspace.attach(slot, view.share());
-                true
-            }
-            None => false,
-        }
+        workspace.attach(slot, views[&slot].share());
+        true
+    }
+
+    /// The exchange's words of `regions` as a view, where they lie as a slot
+    /// holds its tensors (tensor `i` at word `rows * prefixes[i]`) from an
+    /// offset that a binding may start at.
+    fn view_of(&self, gpu: &Gpu, regions: &[Region], prefixes: &[u64]) -> Option<GpuBuffer> {
+        let rows = (self.layout.batch * self.layout.steps) as u64;
+        let (first, last) = (regions.first()?, regions.last()?);
+        let base = first.offset as u64;
+        let in_order = regions.iter().zip(prefixes).all(|(r, &prefix)| r.offset as u64 == base + rows * prefix);
+        let aligned = base.is_multiple_of((gpu.binding_alignment() / 4).max(1));
+        let len = last.offset + last.len() - first.offset;
+        (in_order && aligned && prefixes.first() == Some(&0)).then(|| self.buffer.view(base, len))
     }
 
     fn check_cell(&self, cell: &GpuCell) -> Result<(), GpuError> {
@@ -285,7 +285,7 @@ impl Exchange {
 
 /// The words `(offset, len)` from a group's first region to its last one's
 /// end (at least one word: a binding may not be empty).
-fn group_range(regions: &[Region]) -> (u64, u64) {
+pub(super) fn group_range(regions: &[Region]) -> (u64, u64) {
     match (regions.first(), regions.last()) {
         (Some(first), Some(last)) => (first.offset as u64, ((last.offset + last.len()) - first.offset).max(1) as u64),
         _ => (0, 1),
@@ -577,161 +577,5 @@ impl GpuCell {
         let (_, mut times) = solved?;
         times.wall_ms = wall.elapsed().as_secs_f64() * 1e3;
         Ok(times)
-    }
-
-    /// How one backward pass's gradients reach `exchange`: planned from the
-    /// pass's gradient `layout` (the parameters' sums once per exchange and kernel).
-    pub(super) fn gradient_assembly(
-        &self,
-        gpu: &Gpu,
-        exchange: &Exchange,
-        layout: &GradientLayout,
-        pass: &Pass,
-        scan: bool,
-    ) -> Result<GradientAssembly, GpuError> {
-        let plan = &self.kernels().plan;
-        let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
-        let regions = exchange.layout();
-        let (rows, batch) = (pass.rows() as u64, pass.batch as u64);
-        let mut from_grads = Vec::new();
-        let to_exchange = |from: u64, region: &Region| WordCopy {
-            src: Slot::Grads,
-            from,
-            dst: Slot::Exchange,
-            to: region.offset as u64,
-            len: region.len() as u64,
-        };
-        for (region, &prefix) in regions.input_grads().iter().zip(&plan.input_prefix) {
-            from_grads.push(to_exchange(layout.inputs + rows * prefix, region));
-        }
-        for (region, &prefix) in regions.init_grads().iter().zip(&plan.state_prefix) {
-            from_grads.push(to_exchange(layout.inits + batch * prefix, region));
-        }
-        // Each parameter's gradient comes from one place: its projection's
-        // matrix gradient, or the accumulators.
-        let mut sources = vec![0usize; plan.cell.params.len()];
-        for accumulator in &adjoint.accumulators {
-            sources[accumulator.param.index()] = 1;
-        }
-        let mut from_weights = Vec::new();
-        for (i, launch) in plan.cell.projections.iter().enumerate() {
-            let mut row = 0;
-            for product in &launch.products {
-                let param = product.param.index();
-                sources[param] += 1;
-                let len = product.rows * launch.depth;
-                from_weights.push((i, row * launch.depth, regions.param_grads()[param].offset as u64, len));
-                row += product.rows;
-            }
-        }
-        // The staged launches' matrix gradients (in storage layout), and the
-        // stages' vector parameters' sums over the steps.
-        for (j, launch) in plan.cell.stages.launches.iter().enumerate() {
-            let param = launch.product.param.index();
-            sources[param] += 1;
-            let len = launch.product.rows * launch.depth;
-            let to = regions.param_grads()[param].offset as u64;
-            from_weights.push((plan.cell.projections.len() + j, 0, to, len));
-        }
-        let mut from_sums = Vec::new();
-        for partial in self.kernels().stages.iter().flat_map(|k| &k.partials) {
-            let param = partial.param.index();
-            sources[param] += 1;
-            let region = &regions.param_grads()[param];
-            if region.len() as u64 != partial.len {
-                let name = regions.params()[param].name.trim_start_matches("param.");
-                return Err(GpuError::Device(format!(
-                    "`scalar` parameter `{name}` is used beneath a staged product; a backward pass through an \
-                     exchange cannot sum its gradient yet (the host path can)"
-                )));
-            }
-            from_sums.push((partial.column, region.offset as u64, partial.len));
-        }
-        if let Some(param) = sources.iter().position(|&n| n > 1) {
-            let name = regions.params()[param].name.trim_start_matches("param.");
-            return Err(GpuError::Device(format!(
-                "parameter `{name}` takes part in several products or in a product and the recurrence; \
-                 a backward pass through an exchange cannot add its gradient's parts yet (the host path can)"
-            )));
-        }
-        let clears = regions.param_grads().iter().map(|r| (r.offset as u64, r.len() as u64)).collect();
-        let sums = self.gradient_sums(gpu, exchange, layout, pass.batch, scan)?;
-        let kernel = gpu.kernel("gather", &gather_text(), "main")?;
-        Ok(GradientAssembly { from_grads, clears, from_weights, from_sums, sums, kernel })
-    }
-
-    /// The gathered sums of the accumulators into the parameters' gradient
-    /// regions (a `scalar` parameter's all into its one word), planned once.
-    fn gradient_sums(
-        &self,
-        gpu: &Gpu,
-        exchange: &Exchange,
-        layout: &GradientLayout,
-        batch: usize,
-        scan: bool,
-    ) -> Result<Arc<Gather>, GpuError> {
-        let mut planned = exchange.gradient_sums.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(gather) = planned.get(&scan) {
-            return Ok(gather.clone());
-        }
-        let adjoint = self.adjoint.as_ref().map_err(|reason| GpuError::Codegen(reason.clone()))?;
-        let regions = exchange.layout().param_grads();
-        let range = group_range(regions);
-        let mut lists: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (word, param, index) in self.accumulator_terms(adjoint, batch, scan) {
-            let region = &regions[param];
-            let index = if region.len() == 1 { 0 } else { index };
-            let target = region.offset as u64 + index as u64 - range.0;
-            lists.entry(target as u32).or_default().push((layout.partials + word as u64) as u32);
-        }
-        let mut lists: Vec<(u32, Vec<u32>)> = lists.into_iter().collect();
-        lists.sort_unstable_by_key(|(target, _)| *target);
-        let gather = Arc::new(Gather::upload(gpu, &GatherTable::new(&lists), true, None, Some(range))?);
-        planned.insert(scan, gather.clone());
-        Ok(gather)
-    }
-}
-
-/// How a backward pass's gradients are written into an exchange (recorded
-/// into its submission around the gradient products).
-pub(super) struct GradientAssembly {
-    /// From the backward's gradients to the exchange: the inputs' elementwise
-    /// gradients and the initial states' gradients.
-    from_grads: Vec<WordCopy>,
-    /// The parameters' gradient regions, cleared first: `(word, words)`.
-    clears: Vec<(u64, u64)>,
-    /// `(launch, word in its matrix gradient, word in the exchange, words)`;
-    /// staged launches after the projection launches.
-    from_weights: Vec<(usize, u64, u64, u64)>,
-    /// `(word in the stages' parameter sums, word in the exchange, words)`.
-    from_sums: Vec<(u64, u64, u64)>,
-    sums: Arc<Gather>,
-    kernel: Arc<Kernel>,
-}
-
-impl GradientAssembly {
-    /// After the backward recurrence and the stages' pullbacks (which add to
-    /// the inputs' elementwise gradients), before the input gradients'
-    /// products (which add onto them): the elementwise gradients' copies.
-    pub(super) fn elementwise_copies(&self) -> impl Iterator<Item = WordCopy> + '_ {
-        self.from_grads.iter().copied()
-    }
-
-    /// After the gradient products: the parameters' gradients.
-    pub(super) fn record_sums(&self, recorder: &mut Recorder<'_>, workspace: &Workspace) -> Result<(), GpuError> {
-        let exchange = workspace.get(Slot::Exchange)?;
-        for &(offset, len) in &self.clears {
-            recorder.encoder.clear_buffer(&exchange.buffer, offset * 4, Some(len * 4));
-        }
-        for &(launch, from, to, len) in &self.from_weights {
-            let weights = &workspace.get(Slot::WeightGrads(launch))?.buffer;
-            recorder.encoder.copy_buffer_to_buffer(weights, from * 4, &exchange.buffer, to * 4, len * 4);
-        }
-        for &(from, to, len) in &self.from_sums {
-            let sums = &workspace.get(Slot::StagePartialSums)?.buffer;
-            recorder.encoder.copy_buffer_to_buffer(sums, from * 4, &exchange.buffer, to * 4, len * 4);
-        }
-        let dispatch = self.sums.dispatch(recorder.gpu(), &self.kernel, workspace.get(Slot::Grads)?, exchange)?;
-        recorder.phase("parameter gradients", None, &[dispatch])
     }
 }

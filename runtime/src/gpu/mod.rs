@@ -2,6 +2,7 @@
 //! kernels and dispatches that the solvers need, and each compiled cell's
 //! resident workspace.
 
+mod assembly;
 mod auto;
 mod backward;
 mod cell;
