@@ -60,7 +60,7 @@ class Exchange:
         """Runs the cell over the exchange's tensors, outputs written to it; `keep`: keep the tape for `backward`.
         With `after=v`: ordered on the device by the shared timeline (waits for `v`, signals `v + 1`), returns None; `report()` gives the report."""
     def backward(self, after: Optional[int] = None) -> Optional[dict[str, Any]]:
-        """The backward of the last `forward(keep=True)`: `dout.*` in, `grad.*` out (`after` as in `forward`)."""
+        """The backward of the last `forward(keep=True)`: `dout.*` in, `grad.*` out (`after` as in `forward`); `input.*` must still hold the forward's inputs."""
     def report(self) -> Optional[dict[str, Any]]:
         """The report of the last `forward(after=...)`, once (waits for its work), untimed."""
     def handoff(self, after: int) -> None:

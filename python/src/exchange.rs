@@ -189,7 +189,9 @@ impl Exchange {
 
     /// The backward pass of the last `forward(keep=True)`: the cotangents read
     /// from the `dout.*` regions, every gradient written to the `grad.*`
-    /// regions; the report with the backward's times. Raises `RuntimeError`
+    /// regions; the report with the backward's times. The `input.*` regions
+    /// must still hold the forward's inputs (the kernels may read them in
+    /// place). Raises `RuntimeError`
     /// without such a forward (a tape serves one backward pass). With
     /// `after=v`, ordered by the shared timeline as `forward(after=v)`:
     /// returns `None` once submitted.

@@ -510,7 +510,9 @@ impl GpuCell {
     /// (the exchange's latest): the cotangents read from the exchange's
     /// `dout.*` regions, every gradient written to its `grad.*` regions;
     /// returns the times. The parameters are the exchange's again where
-    /// another call changed those on the device meanwhile.
+    /// another call changed those on the device meanwhile. The forward's
+    /// inputs are read from the exchange where they were bound in place
+    /// ([`Exchange::in_place`]): they must be those of the forward still.
     pub fn backward_exchange(&self, gpu: &Gpu, exchange: &Exchange, tape: GpuTape) -> Result<BackwardTimes, GpuError> {
         self.backward_through(gpu, exchange, tape, false)
     }
