@@ -266,13 +266,12 @@ impl Exchange {
     /// holds its tensors (tensor `i` at word `rows * prefixes[i]`) from an
     /// offset that a binding may start at.
     fn view_of(&self, gpu: &Gpu, regions: &[Region], prefixes: &[u64]) -> Option<GpuBuffer> {
+        regions.first()?;
         let rows = (self.layout.batch * self.layout.steps) as u64;
-        let (first, last) = (regions.first()?, regions.last()?);
-        let base = first.offset as u64;
+        let (base, len) = group_range(regions);
         let in_order = regions.iter().zip(prefixes).all(|(r, &prefix)| r.offset as u64 == base + rows * prefix);
         let aligned = base.is_multiple_of((gpu.binding_alignment() / 4).max(1));
-        let len = last.offset + last.len() - first.offset;
-        (in_order && aligned && prefixes.first() == Some(&0)).then(|| self.buffer.view(base, len))
+        (in_order && aligned).then(|| self.buffer.view(base, len as usize))
     }
 
     fn check_cell(&self, cell: &GpuCell) -> Result<(), GpuError> {
@@ -481,29 +480,23 @@ impl GpuCell {
                 let pass = run.whole_batch(shape, "a forward through an exchange")?;
                 let io = PassIo::Exchange { exchange, ordered };
                 let (stats, _) = self.solve_pass(gpu, &mut workspace, &run, io, &pass, settings, keep)?;
-                Ok((stats, run))
+                let forward = exchange.forwards.fetch_add(1, Ordering::Relaxed) + 1;
+                let tape = keep.then(|| GpuTape {
+                    cell: self.id(),
+                    method: run.method,
+                    params: run.params,
+                    batch: shape.0,
+                    steps: shape.1,
+                    exchange: Some((exchange.buffer.id, forward)),
+                    buffers: PASS_SLOTS.iter().filter_map(|&slot| workspace.take(slot).map(|b| (slot, b))).collect(),
+                });
+                // The inputs stay for a later call only in a buffer of the workspace's own.
+                workspace.resident_inputs = workspace.get(Slot::Inputs).is_ok_and(|b| !b.is_view()).then_some(shape);
+                Ok((stats, run, tape))
             });
-        let (stats, run) = match solved {
-            Ok(solved) => solved,
-            Err(e) => {
-                workspace.detach_views();
-                return Err(e);
-            }
-        };
-        let forward = exchange.forwards.fetch_add(1, Ordering::Relaxed) + 1;
-        let tape = keep.then(|| GpuTape {
-            cell: self.id(),
-            method: run.method,
-            params: run.params,
-            batch: shape.0,
-            steps: shape.1,
-            exchange: Some((exchange.buffer.id, forward)),
-            buffers: PASS_SLOTS.iter().filter_map(|&slot| workspace.take(slot).map(|b| (slot, b))).collect(),
-        });
-        // The inputs stay for a later call only in a buffer of the workspace's own.
-        workspace.resident_inputs = workspace.get(Slot::Inputs).is_ok_and(|b| !b.is_view()).then_some(shape);
+        // The views go with the call (the tape took those it needs).
         workspace.detach_views();
-        Ok((stats, run, tape))
+        solved
     }
 
     /// The backward pass of the forward through `exchange` that made `tape`
